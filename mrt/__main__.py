@@ -1,0 +1,25 @@
+"""`python -m mrt`: v0's way of running (`--config FILE --once|--daemon`) and the `mrt` CLI.
+
+v0 users run `python -m mrt --config FILE --once` from cron. Those flags hand over to the worker
+process (`mrt-worker`), which the core library does not import: the process is replaced, so the
+exit code and signals are the worker's own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    if "--once" in argv or "--daemon" in argv:
+        args = [a for a in argv if a != "--daemon"]
+        os.execv(sys.executable, [sys.executable, "-m", "worker", *args])
+    from mrt.cli import main as cli_main
+
+    sys.exit(cli_main(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Optional AI enhancements (summaries, semantic matching); everything works without them."""

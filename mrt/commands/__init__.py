@@ -1,0 +1,1 @@
+"""Subcommands of `mrt`, one module per theme; each exposes `register(subparsers, common)`."""

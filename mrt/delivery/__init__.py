@@ -1,0 +1,1 @@
+"""Delivery: the outbox state machine, channels (Apprise and our own plugins), templates."""

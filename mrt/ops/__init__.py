@@ -1,0 +1,1 @@
+"""Operating the store: backup, restore, prune, integrity check, metrics export."""

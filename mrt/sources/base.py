@@ -1,0 +1,59 @@
+"""What a source plugin is, and what it gets and gives on each poll.
+
+A source plugin is a module registered under the `mrt.sources` entry point group with:
+
+    Config: type[SourceSection]                    its config section's model
+    def instances(name: str, section: Config, config: mrt.config.Config) -> list[SourceSpec]
+    async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult
+
+`instances` expands one config section into source instances (one per repo, per org, ...), each
+with its own key, cursor and schedule. `poll` never writes the database: it reads the previous
+snapshots it needs through `ctx.snapshots`, and returns events, new snapshots and the new cursor;
+the runner commits all of it in one transaction. A poll that fails raises SourceError (or
+RateLimited); it never returns half a result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from mrt.config import SourceSection
+from mrt.events import TrackerEvent
+
+if TYPE_CHECKING:
+    from mrt.http import HttpClient
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    key: str  # github:vllm-project/vllm: stable, shown everywhere, primary key of its state
+    plugin: str  # entry point name: github
+    section: str  # config section name under `sources`
+    params: Mapping[str, Any]  # what this instance watches: {"repo": "vllm-project/vllm"}
+    config: SourceSection  # the validated section (base_url, token_env, schedule, ...)
+
+
+@dataclass(slots=True)
+class PollContext:
+    http: HttpClient
+    now: datetime
+    cursor: dict[str, Any] | None  # None on the very first poll (baseline)
+    # previous snapshots by resource key; missing keys were never seen
+    snapshots: Callable[[Iterable[str]], dict[str, dict[str, Any]]]
+    env: Mapping[str, str]
+
+    @property
+    def baseline(self) -> bool:
+        return self.cursor is None
+
+
+@dataclass(slots=True)
+class PollResult:
+    events: list[TrackerEvent] = field(default_factory=list)  # in upstream order
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)  # to upsert
+    cursor: dict[str, Any] = field(default_factory=dict)
+    fetched: int = 0  # items seen upstream this cycle
+    degraded: str | None = None  # "fell back to the legacy list endpoint: ..." for health

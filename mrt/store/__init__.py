@@ -1,0 +1,1 @@
+"""The database: peewee models, migrations, and the queries everyone shares (only here)."""

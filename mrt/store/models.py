@@ -1,0 +1,285 @@
+"""The schema (version 1). Every table MRT keeps, in one place.
+
+Timestamps are aware UTC datetimes in Python. JSON columns never hold a secret. A new column or
+table is a new migration in `mrt/store/migrations.py`, never an edit of a shipped one.
+"""
+
+from __future__ import annotations
+
+import peewee
+
+from mrt.store.fields import JsonField, UtcDateTimeField
+
+# Bound to a real database by mrt.store.db.open_database(); one process talks to one database.
+database_proxy = peewee.DatabaseProxy()
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    """One row per applied migration; the highest `version` is the schema's version."""
+
+    version = peewee.IntegerField(primary_key=True)
+    name = peewee.TextField()
+    applied_at = UtcDateTimeField()
+    backup_path = peewee.TextField(null=True)
+
+
+class SourceState(BaseModel):
+    """What the scheduler and the TUI know of one configured source instance."""
+
+    source_key = peewee.TextField(primary_key=True)  # github:vllm-project/vllm
+    source = peewee.TextField()  # the plugin name: github
+    cursor = JsonField(null=True)  # None until the baseline poll has committed
+    # {url: {"etag": ..., "last_modified": ...}} for conditional requests
+    validators = JsonField(default=dict)
+    next_poll_at = UtcDateTimeField(null=True)
+    last_poll_at = UtcDateTimeField(null=True)
+    last_success_at = UtcDateTimeField(null=True)
+    last_error = peewee.TextField(null=True)  # never holds a secret
+    last_error_class = peewee.TextField(null=True)
+    last_http_status = peewee.IntegerField(null=True)
+    consecutive_failures = peewee.IntegerField(default=0)
+    failure_notified = peewee.BooleanField(default=False)  # "told the operators once"
+    deferred_until = UtcDateTimeField(null=True)  # rate-limited: not polled before this
+    ratelimit_remaining = peewee.IntegerField(null=True)
+    ratelimit_reset_at = UtcDateTimeField(null=True)
+    health = peewee.TextField(default="new")  # new | ok | degraded | failing | deferred
+    health_detail = peewee.TextField(null=True)  # e.g. "OpenAPI 404: fell back to legacy list"
+    poll_requested_at = UtcDateTimeField(null=True)  # "poll now" from the TUI/CLI
+    lease_owner = peewee.TextField(null=True)  # one poller per source across workers
+    lease_expires_at = UtcDateTimeField(null=True)
+    updated_at = UtcDateTimeField()
+
+
+class ResourceSnapshot(BaseModel):
+    """What a source last saw of one resource (an issue, a model); events are its differences."""
+
+    id = peewee.AutoField()
+    source_key = peewee.TextField()
+    resource_key = peewee.TextField()  # vllm-project/vllm#123, deepseek-ai/DeepSeek-V3
+    state = JsonField()
+    updated_at = UtcDateTimeField()
+
+    class Meta:
+        indexes = ((("source_key", "resource_key"), True),)
+
+
+class RuleVersion(BaseModel):
+    """Each distinct rule set, stored once; events and alerts point at the one that decided."""
+
+    id = peewee.AutoField()
+    digest = peewee.TextField(unique=True)  # sha256 of the canonical rules JSON
+    rules = JsonField()
+    created_at = UtcDateTimeField()
+
+
+class Event(BaseModel):
+    """Every observed event, matched or not (pruned by retention)."""
+
+    id = peewee.AutoField()
+    fingerprint = peewee.TextField(unique=True)
+    source = peewee.TextField()
+    source_key = peewee.TextField(index=True)
+    resource_type = peewee.TextField()
+    resource_id = peewee.TextField()
+    event_type = peewee.TextField()
+    event_id = peewee.TextField()
+    title = peewee.TextField()
+    summary = peewee.TextField(default="")
+    url = peewee.TextField(default="")
+    author = peewee.TextField(default="")
+    labels = JsonField(default=list)
+    occurred_at = UtcDateTimeField(null=True)
+    observed_at = UtcDateTimeField(index=True)
+    details = JsonField(default=dict)
+    raw = JsonField(default=dict)
+    legacy_fingerprint = peewee.TextField(null=True, index=True)
+    # notify | suppress | aggregate | digest | none | silenced | baseline | seen_by_v0 | failed
+    decision = peewee.TextField(default="none", index=True)
+    decision_detail = JsonField(default=dict)  # matched rules and why; nearest miss
+    rule_version = peewee.ForeignKeyField(RuleVersion, null=True, on_delete="SET NULL")
+    error = peewee.TextField(null=True)  # best-effort processing failure, replayable
+
+
+class Alert(BaseModel):
+    """One event (or an aggregate/digest of several) that a rule decided to tell someone about."""
+
+    id = peewee.AutoField()
+    kind = peewee.TextField(default="event")  # event | aggregate | digest | v0
+    event = peewee.ForeignKeyField(Event, null=True, on_delete="SET NULL", index=True)
+    fingerprint = peewee.TextField(null=True, index=True)
+    group_key = peewee.TextField(null=True, index=True)
+    title = peewee.TextField(default="")
+    source_key = peewee.TextField(null=True, index=True)
+    priority = peewee.TextField(default="normal")  # low | normal | high | critical
+    tags = JsonField(default=list)
+    matched = JsonField(default=list)  # [{"rule": name, "reasons": [...]}]
+    rule_version = peewee.ForeignKeyField(RuleVersion, null=True, on_delete="SET NULL")
+    payload = JsonField(default=dict)  # v0 alert_json, aggregate members, digest contents
+    created_at = UtcDateTimeField(index=True)
+    acknowledged_at = UtcDateTimeField(null=True)
+    acknowledged_by = peewee.TextField(null=True)
+
+
+class AlertEvent(BaseModel):
+    """Members of an aggregate or digest alert."""
+
+    alert = peewee.ForeignKeyField(Alert, on_delete="CASCADE")
+    event = peewee.ForeignKeyField(Event, on_delete="CASCADE")
+
+    class Meta:
+        primary_key = peewee.CompositeKey("alert", "event")
+
+
+class Outbox(BaseModel):
+    """One delivery of one alert to one target: pending -> sending -> sent | retrying -> dead."""
+
+    id = peewee.AutoField()
+    alert = peewee.ForeignKeyField(Alert, on_delete="CASCADE", index=True)
+    channel = peewee.TextField()  # the configured channel's name
+    target = peewee.TextField()  # the target's redacted URL: stable, secret-free
+    status = peewee.TextField(default="pending")
+    subject = peewee.TextField(default="")  # rendered at enqueue time, inside the cycle
+    body = peewee.TextField(default="")
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = UtcDateTimeField()
+    lease_owner = peewee.TextField(null=True)
+    lease_expires_at = UtcDateTimeField(null=True)
+    last_error = peewee.TextField(null=True)
+    created_at = UtcDateTimeField()
+    updated_at = UtcDateTimeField()
+    sent_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("status", "next_attempt_at"), False),
+            (("alert", "channel", "target"), True),
+        )
+
+
+class DeliveryAttempt(BaseModel):
+    """Every try, successful or not: the trace an operator reads."""
+
+    id = peewee.AutoField()
+    outbox = peewee.ForeignKeyField(Outbox, on_delete="CASCADE", index=True)
+    started_at = UtcDateTimeField(index=True)
+    duration_ms = peewee.IntegerField(default=0)
+    outcome = peewee.TextField()  # sent | retry | dead | throttled
+    http_status = peewee.IntegerField(null=True)
+    vendor_code = peewee.TextField(null=True)
+    error_class = peewee.TextField(null=True)
+    message = peewee.TextField(null=True)  # secrets removed
+
+
+class CycleMetric(BaseModel):
+    """The figures of one poll cycle of one source, for the TUI and `mrt sources`."""
+
+    id = peewee.AutoField()
+    source_key = peewee.TextField()
+    started_at = UtcDateTimeField()
+    duration_ms = peewee.IntegerField(default=0)
+    outcome = peewee.TextField(default="ok")  # ok | failed | deferred | not_modified
+    requests = peewee.IntegerField(default=0)
+    fetched = peewee.IntegerField(default=0)
+    new_events = peewee.IntegerField(default=0)
+    matched = peewee.IntegerField(default=0)
+    alerts = peewee.IntegerField(default=0)
+    deliveries_ok = peewee.IntegerField(default=0)
+    deliveries_failed = peewee.IntegerField(default=0)
+    retries = peewee.IntegerField(default=0)
+    http_statuses = JsonField(default=dict)  # {"200": 3, "304": 1}
+    error = peewee.TextField(null=True)
+
+    class Meta:
+        indexes = ((("source_key", "started_at"), False),)
+
+
+class AuditLog(BaseModel):
+    """Every operator action: who (cli/tui), when, what, with which parameters and why."""
+
+    id = peewee.AutoField()
+    at = UtcDateTimeField(index=True)
+    actor = peewee.TextField()  # cli | tui | worker
+    action = peewee.TextField()  # outbox.retry, cursor.reset, replay, silence.create, ...
+    params = JsonField(default=dict)
+    reason = peewee.TextField(null=True)
+    result = JsonField(default=dict)
+
+
+class Command(BaseModel):
+    """Requests from the TUI/CLI to the running worker: poll_now, reload, wake_senders."""
+
+    id = peewee.AutoField()
+    kind = peewee.TextField()
+    args = JsonField(default=dict)
+    created_at = UtcDateTimeField()
+    taken_by = peewee.TextField(null=True)
+    taken_at = UtcDateTimeField(null=True)
+    done_at = UtcDateTimeField(null=True)
+    result = JsonField(null=True)
+
+
+class WorkerHeartbeat(BaseModel):
+    """Each worker's last sign of life, so consoles can say "worker down since ...". """
+
+    worker_id = peewee.TextField(primary_key=True)
+    hostname = peewee.TextField()
+    pid = peewee.IntegerField()
+    version = peewee.TextField()
+    started_at = UtcDateTimeField()
+    heartbeat_at = UtcDateTimeField()
+    stopped_at = UtcDateTimeField(null=True)
+
+
+class Silence(BaseModel):
+    """An Alertmanager-style silence: events matching `matcher` before `expires_at` are muted."""
+
+    id = peewee.AutoField()
+    matcher = JsonField()
+    created_at = UtcDateTimeField()
+    expires_at = UtcDateTimeField(index=True)
+    created_by = peewee.TextField()
+    reason = peewee.TextField(null=True)
+    expired_early_at = UtcDateTimeField(null=True)
+
+
+class V0SeenEvent(BaseModel):
+    """v0's `seen_events`, kept so the upgraded database never re-alerts what v0 saw."""
+
+    fingerprint = peewee.TextField(primary_key=True)
+    first_seen_at = peewee.TextField(null=True)
+
+
+class V0NotifyFailure(BaseModel):
+    """v0's `notify_failures`, kept as visible history."""
+
+    id = peewee.AutoField()
+    fingerprint = peewee.TextField(null=True)
+    channel = peewee.TextField(null=True)
+    error = peewee.TextField(null=True)
+    created_at = peewee.TextField(null=True)
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    SchemaVersion,
+    SourceState,
+    ResourceSnapshot,
+    RuleVersion,
+    Event,
+    Alert,
+    AlertEvent,
+    Outbox,
+    DeliveryAttempt,
+    CycleMetric,
+    AuditLog,
+    Command,
+    WorkerHeartbeat,
+    Silence,
+    V0SeenEvent,
+    V0NotifyFailure,
+)

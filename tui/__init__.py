@@ -1,0 +1,1 @@
+"""mrt-tui: the Textual operator console. The only package that imports textual."""

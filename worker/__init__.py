@@ -1,0 +1,1 @@
+"""mrt-worker: the headless process that polls, matches, stores and delivers."""
