@@ -10,6 +10,7 @@
     │   ├── RateLimited                  the upstream said "slow down"; defer until `until`
     │   └── UpstreamChanged              the upstream answered in a shape we do not understand
     ├── DeliveryError                    one send to one target failed (becomes outbox state)
+    ├── TemplateError                    a message template failed to render
     └── RuleError                        a rule cannot be compiled or evaluated
 
 Only the runner turns a SourceError into a failed cycle, and only the sender turns a
@@ -102,6 +103,10 @@ class UpstreamChanged(SourceError):
 
 class DeliveryError(MrtError):
     title = "Delivery failed"
+
+
+class TemplateError(MrtError):
+    title = "Template error"
 
 
 class RuleError(MrtError):

@@ -7,7 +7,7 @@ import peewee
 import pytest
 
 from mrt.store.db import open_database
-from mrt.store.models import ALL_MODELS
+from mrt.store.migrations import migrate
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -21,6 +21,6 @@ def db_path(tmp_path: Path) -> Path:
 def db(db_path: Path) -> Iterator[peewee.Database]:
     """A real SQLite file with the current schema."""
     database = open_database(db_path)
-    database.create_tables(ALL_MODELS)
+    migrate(database)
     yield database
     database.close()
