@@ -1,0 +1,88 @@
+"""Logging: one line per meaningful thing, as text or JSON lines, with secrets scrubbed.
+
+Records may carry `source_key`, `fingerprint`, `alert_id`, `outbox_id` (pass them with `extra=`);
+both formats show them. Every configured secret's value is replaced by `***` before a line is
+written, whatever logged it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TextIO
+
+CONTEXT_FIELDS = ("source_key", "fingerprint", "alert_id", "outbox_id", "channel", "target")
+
+
+class SecretScrubber(logging.Filter):
+    """Replaces each known secret value in the formatted message and arguments."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        # short values (e.g. "1") would mangle ordinary text and cannot be meaningful secrets
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = self.scrub(record.getMessage())
+            record.args = None
+        return True
+
+
+class JsonLinesFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name in CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                data[name] = value
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        context = [
+            f"{name}={getattr(record, name)}"
+            for name in CONTEXT_FIELDS
+            if getattr(record, name, None) is not None
+        ]
+        return f"{line} [{' '.join(context)}]" if context else line
+
+
+def configure_logging(
+    fmt: str = "text",
+    level: str = "info",
+    *,
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonLinesFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(SecretScrubber(secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # httpx logs every request URL at INFO; query strings may carry tokens
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return handler

@@ -1,0 +1,283 @@
+"""One cycle of one source: poll, decide, render, then commit everything in one transaction.
+
+    poll (no database) -> plan each new event (rules, renders) -> commit_cycle (one transaction)
+
+A failed poll never moves the cursor: it is recorded in the source state (error without secrets,
+consecutive failures) and the cycle ends. A rate limit defers the source until its reset. With
+`cursor_policy = "strict"` (default) an event that cannot be processed (a template error) fails the
+whole cycle, cursor unmoved; with "best-effort" the event is stored as `failed`, visible and
+replayable, and the cycle goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import peewee
+
+from mrt.config import Config
+from mrt.delivery.base import Message, Target
+from mrt.errors import MrtError, PluginError, RateLimited, SourceError
+from mrt.events import TrackerEvent
+from mrt.plugins import source_plugins
+from mrt.rules import Decision, RuleSet
+from mrt.schedule import next_poll_time
+from mrt.sources.base import PollContext, PollResult, SourceSpec
+from mrt.store import cycle, sources
+from mrt.store.cycle import PlannedAlert, PlannedDelivery, PlannedEvent
+from mrt.store.db import write_transaction
+
+if TYPE_CHECKING:
+    from mrt.http import HttpPool
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[[str, Sequence[TrackerEvent], Decision], Message]
+
+
+@dataclass
+class Engine:
+    """Everything a cycle needs, passed explicitly (no module-global state)."""
+
+    config: Config
+    db: peewee.Database
+    pool: HttpPool
+    targets: dict[str, list[Target]]
+    ruleset: RuleSet
+    render: Renderer
+    env: Mapping[str, str]
+    rng: random.Random = field(default_factory=random.Random)
+    plugins: dict[str, ModuleType] = field(default_factory=source_plugins)
+
+
+@dataclass(slots=True)
+class CycleReport:
+    source_key: str
+    outcome: str  # ok | failed | deferred
+    new_events: int = 0
+    alerts: int = 0
+    deliveries: int = 0
+    requests: int = 0
+    error: str | None = None
+    alert_ids: list[int] = field(default_factory=list)
+
+
+def build_specs(
+    config: Config, plugins: Mapping[str, ModuleType] | None = None
+) -> list[SourceSpec]:
+    """Every configured source instance, in config order."""
+    plugins = source_plugins() if plugins is None else plugins
+    specs: list[SourceSpec] = []
+    for name, section in config.sources.items():
+        if not section.enabled:
+            continue
+        plugin_name = section.type or name
+        plugin = plugins.get(plugin_name)
+        if plugin is None:
+            raise PluginError(
+                f"sources.{name}: no source plugin named {plugin_name!r} is installed"
+            )
+        specs.extend(plugin.instances(name, section, config))
+    return specs
+
+
+def _policy(engine: Engine, spec: SourceSpec) -> str:
+    return spec.config.cursor_policy or engine.config.delivery.cursor_policy
+
+
+def plan_event(engine: Engine, event: TrackerEvent, now: datetime) -> PlannedEvent:
+    """Evaluate the rules and render each channel's message (may raise for a bad template)."""
+    decision = engine.ruleset.evaluate(event, now=now)
+    detail = decision.as_json()
+    if decision.action != "notify":
+        return PlannedEvent(event=event, decision=decision.action, detail=detail)
+    deliveries: list[PlannedDelivery] = []
+    missing: list[str] = []
+    for channel in decision.channels:
+        targets = engine.targets.get(channel)
+        if not targets:
+            missing.append(channel)
+            continue
+        message = engine.render(channel, [event], decision)
+        deliveries.extend(PlannedDelivery(channel, t.key, message) for t in targets)
+    if missing:
+        detail["missing_channels"] = missing
+        log.warning("rules named channels that are not configured: %s", ", ".join(missing))
+    alert = PlannedAlert(
+        title=event.title,
+        priority=decision.priority,
+        tags=decision.tags,
+        matched=detail["matched"],
+        deliveries=tuple(deliveries),
+        group_key=decision.group_key,
+    )
+    return PlannedEvent(event=event, decision="notify", detail=detail, alert=alert)
+
+
+def plan_events(
+    engine: Engine, spec: SourceSpec, result: PollResult, *, baseline: bool, now: datetime
+) -> list[PlannedEvent]:
+    planned: list[PlannedEvent] = []
+    for event in result.events:
+        if baseline:
+            planned.append(PlannedEvent(event=event, decision="baseline"))
+            continue
+        try:
+            planned.append(plan_event(engine, event, now))
+        except MrtError as exc:
+            if _policy(engine, spec) == "strict":
+                raise
+            log.warning(
+                "event %s failed: %s", event.fingerprint, exc, extra={"source_key": spec.key}
+            )
+            planned.append(PlannedEvent(event=event, decision="failed", error=str(exc)))
+    return planned
+
+
+def _status_of(statuses: Mapping[int, int]) -> int | None:
+    return max(statuses, key=lambda s: statuses[s]) if statuses else None
+
+
+async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> CycleReport:
+    """Poll one source and commit what it saw; never raises for the source's own failures."""
+    state = sources.get_state(spec.key)
+    client = engine.pool.client(spec, validators=dict(state.validators or {}), env=engine.env)
+    ctx = PollContext(
+        http=client,
+        now=now,
+        cursor=state.cursor,
+        snapshots=lambda keys: sources.snapshots_for(spec.key, keys),
+        env=engine.env,
+    )
+    started = time.monotonic()
+    next_at = next_poll_time(spec.config, engine.config, now, engine.rng)
+
+    def metric(**extra: Any) -> dict[str, Any]:
+        return {
+            "requests": client.requests,
+            "retries": client.retries,
+            "http_statuses": {str(k): v for k, v in client.statuses.items()},
+            "duration_ms": int((time.monotonic() - started) * 1000),
+            **extra,
+        }
+
+    try:
+        plugin = engine.plugins[spec.plugin]
+        result: PollResult = await plugin.poll(spec, ctx)
+        planned = plan_events(engine, spec, result, baseline=state.cursor is None, now=now)
+    except RateLimited as exc:
+        with write_transaction(engine.db):
+            sources.record_deferral(
+                spec.key, until=exc.until, message=str(exc), http_status=exc.http_status, now=now
+            )
+            cycle.record_metric(spec.key, now, outcome="deferred", error=str(exc), **metric())
+        log.warning("%s deferred until %s: %s", spec.key, exc.until.isoformat(), exc)
+        return CycleReport(spec.key, "deferred", requests=client.requests, error=str(exc))
+    except Exception as exc:  # any failure of one source is that source's failed cycle
+        return _record_failure(engine, spec, exc, now, next_at, metric())
+
+    success = cycle.CycleSuccess(
+        cursor=result.cursor,
+        validators=client.validators,
+        snapshots=result.snapshots,
+        degraded=result.degraded,
+        http_status=_status_of(client.statuses),
+        ratelimit_remaining=client.ratelimit_remaining,
+        ratelimit_reset_at=client.ratelimit_reset_at,
+        next_poll_at=next_at,
+    )
+    counts = cycle.commit_cycle(
+        engine.db,
+        spec.key,
+        planned,
+        success,
+        rule_digest=engine.ruleset.digest,
+        rule_canonical=engine.ruleset.canonical,
+        metric=metric(fetched=result.fetched, outcome="ok"),
+        now=now,
+    )
+    if state.failure_notified:
+        _notify_ops(engine, spec.key, f"MRT source {spec.key} has recovered.", now, notified=False)
+    log.info(
+        "%s: %d new events, %d alerts, %d requests",
+        spec.key,
+        counts.new_events,
+        counts.alerts,
+        client.requests,
+        extra={"source_key": spec.key},
+    )
+    return CycleReport(
+        spec.key,
+        "ok",
+        new_events=counts.new_events,
+        alerts=counts.alerts,
+        deliveries=counts.deliveries,
+        requests=client.requests,
+        alert_ids=counts.alert_ids,
+    )
+
+
+def _record_failure(
+    engine: Engine,
+    spec: SourceSpec,
+    exc: Exception,
+    now: datetime,
+    next_at: datetime,
+    metric: dict[str, Any],
+) -> CycleReport:
+    message = str(exc) if isinstance(exc, MrtError) else f"{type(exc).__name__}: {exc}"
+    status = exc.http_status if isinstance(exc, SourceError) else None
+    with write_transaction(engine.db):
+        state = sources.record_failure(
+            spec.key,
+            error=message,
+            error_class=type(exc).__name__,
+            http_status=status,
+            now=now,
+            next_poll_at=next_at,
+        )
+        cycle.record_metric(spec.key, now, outcome="failed", error=message, **metric)
+    log.error("%s: poll failed: %s", spec.key, message, extra={"source_key": spec.key})
+    threshold = engine.config.observability.failure_alert_after
+    if state.consecutive_failures >= threshold and not state.failure_notified:
+        _notify_ops(
+            engine,
+            spec.key,
+            f"MRT source {spec.key} is failing: {state.consecutive_failures} polls in a row. "
+            f"Last error: {message}",
+            now,
+            notified=True,
+        )
+    return CycleReport(spec.key, "failed", requests=metric.get("requests", 0), error=message)
+
+
+def _notify_ops(
+    engine: Engine, source_key: str, text: str, now: datetime, *, notified: bool
+) -> None:
+    """Tell the operators once when a source keeps failing, and once when it recovers."""
+    channels = engine.config.observability.ops_channels or list(engine.targets)
+    message = Message(subject=text.split(":")[0], body=text)
+    deliveries = tuple(
+        PlannedDelivery(ch, t.key, message) for ch in channels for t in engine.targets.get(ch, [])
+    )
+    plan = PlannedAlert(
+        title=text, priority="high", tags=("source-health",), matched=[], deliveries=deliveries
+    )
+    with write_transaction(engine.db):
+        cycle.create_alert(
+            plan,
+            event_id=None,
+            fingerprint=None,
+            source_key=source_key,
+            version_id=None,
+            kind="source_health",
+            now=now,
+        )
+        sources.set_failure_notified(source_key, notified)

@@ -1,0 +1,168 @@
+"""Source state queries: what the scheduler, `mrt sources` and the TUI know of each source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from mrt.store.models import ResourceSnapshot, SourceState
+
+
+def ensure_states(keys: Iterable[tuple[str, str]], now: datetime) -> None:
+    """Create a state row for each (source_key, plugin) not seen before."""
+    for key, plugin in keys:
+        SourceState.insert(
+            source_key=key, source=plugin, updated_at=now
+        ).on_conflict_ignore().execute()
+
+
+def get_state(key: str) -> SourceState:
+    state: SourceState = SourceState.get_by_id(key)
+    return state
+
+
+def list_states(keys: Iterable[str] | None = None) -> list[SourceState]:
+    query = SourceState.select().order_by(SourceState.source_key)
+    if keys is not None:
+        query = query.where(SourceState.source_key.in_(list(keys)))
+    return list(query)
+
+
+def due_keys(keys: Iterable[str], now: datetime) -> list[str]:
+    """Sources whose time has come: never polled, next poll passed, or a poll was requested.
+
+    A source deferred by a rate limit is not due before `deferred_until`, even when asked.
+    """
+    wanted = list(keys)
+    if not wanted:
+        return []
+    query = SourceState.select(SourceState.source_key).where(
+        SourceState.source_key.in_(wanted)
+        & (SourceState.deferred_until.is_null() | (SourceState.deferred_until <= now))
+        & (
+            SourceState.next_poll_at.is_null()
+            | (SourceState.next_poll_at <= now)
+            | SourceState.poll_requested_at.is_null(False)
+        )
+    )
+    due = {row.source_key for row in query}
+    return [k for k in wanted if k in due]
+
+
+def snapshots_for(source_key: str, resource_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    keys = list(dict.fromkeys(resource_keys))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(keys), 500):  # stay under SQLite's bound-variable limit
+        chunk = keys[start : start + 500]
+        query = ResourceSnapshot.select(
+            ResourceSnapshot.resource_key, ResourceSnapshot.state
+        ).where(
+            (ResourceSnapshot.source_key == source_key) & ResourceSnapshot.resource_key.in_(chunk)
+        )
+        found.update({row.resource_key: row.state for row in query})
+    return found
+
+
+def upsert_snapshots(source_key: str, snapshots: dict[str, dict[str, Any]], now: datetime) -> None:
+    rows = [
+        {"source_key": source_key, "resource_key": k, "state": v, "updated_at": now}
+        for k, v in snapshots.items()
+    ]
+    for start in range(0, len(rows), 200):
+        ResourceSnapshot.insert_many(rows[start : start + 200]).on_conflict(
+            conflict_target=[ResourceSnapshot.source_key, ResourceSnapshot.resource_key],
+            update={
+                ResourceSnapshot.state: peewee.EXCLUDED.state,
+                ResourceSnapshot.updated_at: peewee.EXCLUDED.updated_at,
+            },
+        ).execute()
+
+
+def record_failure(
+    key: str,
+    *,
+    error: str,
+    error_class: str,
+    http_status: int | None,
+    now: datetime,
+    next_poll_at: datetime,
+) -> SourceState:
+    """A failed poll: the cursor does not move; the failure count and error are kept for the TUI."""
+    SourceState.update(
+        last_poll_at=now,
+        last_error=error,
+        last_error_class=error_class,
+        last_http_status=http_status,
+        consecutive_failures=SourceState.consecutive_failures + 1,
+        health="failing",
+        next_poll_at=next_poll_at,
+        poll_requested_at=None,
+        updated_at=now,
+    ).where(SourceState.source_key == key).execute()
+    return get_state(key)
+
+
+def record_deferral(
+    key: str, *, until: datetime, message: str, http_status: int | None, now: datetime
+) -> None:
+    """Rate limited: not an error storm; the source waits for the reset, cursor unmoved."""
+    SourceState.update(
+        last_poll_at=now,
+        deferred_until=until,
+        next_poll_at=until,
+        health="deferred",
+        health_detail=message,
+        last_http_status=http_status,
+        ratelimit_remaining=0,
+        ratelimit_reset_at=until,
+        poll_requested_at=None,
+        updated_at=now,
+    ).where(SourceState.source_key == key).execute()
+
+
+def record_success(
+    key: str,
+    *,
+    cursor: dict[str, Any],
+    validators: dict[str, Any],
+    degraded: str | None,
+    http_status: int | None,
+    ratelimit_remaining: int | None,
+    ratelimit_reset_at: datetime | None,
+    now: datetime,
+    next_poll_at: datetime,
+) -> None:
+    SourceState.update(
+        cursor=cursor,
+        validators=validators,
+        last_poll_at=now,
+        last_success_at=now,
+        last_error=None,
+        last_error_class=None,
+        last_http_status=http_status,
+        consecutive_failures=0,
+        deferred_until=None,
+        health="degraded" if degraded else "ok",
+        health_detail=degraded,
+        ratelimit_remaining=ratelimit_remaining,
+        ratelimit_reset_at=ratelimit_reset_at,
+        next_poll_at=next_poll_at,
+        poll_requested_at=None,
+        updated_at=now,
+    ).where(SourceState.source_key == key).execute()
+
+
+def set_failure_notified(key: str, notified: bool) -> None:
+    SourceState.update(failure_notified=notified).where(SourceState.source_key == key).execute()
+
+
+def request_poll(key: str, now: datetime) -> int:
+    """ "Poll now" from the TUI or CLI; the worker sees it on its next tick."""
+    return int(
+        SourceState.update(poll_requested_at=now, updated_at=now)
+        .where(SourceState.source_key == key)
+        .execute()
+    )
