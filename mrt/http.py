@@ -81,14 +81,15 @@ def redact_url(url: str) -> str:
     parts = urlsplit(str(url))
     netloc = parts.netloc.rpartition("@")[2]
     query = urlencode(
-        [(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in parse_qsl(parts.query, True)]
+        [(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in parse_qsl(parts.query, True)],
+        safe="*",
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def validator_key(url: str, params: Mapping[str, Any] | None) -> str:
     """One key per URL + params, independent of the params' order."""
-    merged = httpx.URL(url, params={k: str(v) for k, v in (params or {}).items()})
+    merged = httpx.URL(url).copy_merge_params({k: str(v) for k, v in (params or {}).items()})
     query = sorted(parse_qsl(merged.query.decode(), True))
     return urlunsplit((merged.scheme, merged.netloc.decode(), merged.path, urlencode(query), ""))
 
