@@ -192,17 +192,19 @@ async def _dolphin_models(
         if not isinstance(items, list):
             raise UpstreamChanged(f"{page.url}: the legacy list has no Data.Model.Models either: "
                                   f"{str(body)[:200]}", url=page.url)
-        batch = [_dolphin_model(item, org, page.url) for item in items]
+        # the "contains" criterion also matches other owners' names: keep this org's own
+        batch = [m for m in (_dolphin_model(item, page.url) for item in items)
+                 if m.id.startswith(f"{org}/")]
         models.extend(m for m in batch if not _older(m, watermark))
         total = listing.get("TotalCount")
-        if (baseline or len(batch) < size or any(_older(m, watermark) for m in batch)
+        if (baseline or len(items) < size or any(_older(m, watermark) for m in batch)
                 or (isinstance(total, int) and number * size >= total)):
             break
         number += 1
     return _Walk(models)
 
 
-def _dolphin_model(item: Any, org: str, shown: str) -> Model:
+def _dolphin_model(item: Any, shown: str) -> Model:
     item = item if isinstance(item, dict) else {}
     backend = item.get("BackendSupport") if isinstance(item.get("BackendSupport"), dict) else {}
     name, path = item.get("Name"), item.get("Path")
