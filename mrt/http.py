@@ -339,6 +339,10 @@ class HttpClient:
                 raise _Retry(SourceError(f"{shown}: timed out ({type(exc).__name__})",
                                          url=shown, kind="timeout")) from None
             except httpx.TransportError as exc:
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # retrying cannot help
+                    raise SourceError(
+                        f"{shown}: TLS certificate verification failed; for a private CA set "
+                        "this source's ca_bundle", url=shown, kind="tls") from None
                 raise _Retry(SourceError(f"{shown}: connection failed ({type(exc).__name__})",
                                          url=shown, kind="connection")) from None
         now = self.pool.now()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import struct
 import threading
 from collections import Counter
@@ -358,3 +359,27 @@ def test_huggingface_poll_rate_limited_keeps_state(httpserver: HTTPServer) -> No
 
     run(go)
     assert state.cursor == {"last_modified_after": "2025-01-01T00:00:00Z"}
+
+
+def test_tls_is_verified_and_a_ca_bundle_is_honoured(tmp_path: Any) -> None:
+    """A loopback HTTPS server whose certificate comes from a private CA (trustme)."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server_context)
+    bundle = tmp_path / "private-ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    server = HTTPServer(host="localhost", ssl_context=server_context)
+    server.start()
+    try:
+        server.expect_request(PATH).respond_with_json([])
+        base = server.url_for("/")
+        assert base.startswith("https://")
+        with pytest.raises(SourceError) as caught:
+            fetch(base, FakeClock())
+        assert caught.value.context["kind"] == "tls" and "ca_bundle" in str(caught.value)
+        response, client = fetch(base, FakeClock(), spec_kw={"ca_bundle": str(bundle)})
+        assert response.json == [] and client.requests == 1
+    finally:
+        server.clear()
+        server.stop()
