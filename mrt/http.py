@@ -351,6 +351,9 @@ class HttpClient:
         remaining, reset_at = parse_ratelimit(response.headers, now)
         if remaining is not None:
             self.ratelimit_remaining, self.ratelimit_reset_at = remaining, reset_at
+            if remaining == 0 and reset_at and reset_at > now and status < 400:
+                # that was the last allowed call: the next one would only earn a 403
+                state.blocked_until[self._identity] = reset_at
         self._check_rate_limit(status, response.headers, body, remaining, reset_at, now, shown,
                                state)
         if status in _RETRYABLE_STATUS:

@@ -3,6 +3,7 @@ typed error (or a bounded retry), never a partial result, and nothing really wai
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -383,3 +384,56 @@ def test_tls_is_verified_and_a_ca_bundle_is_honoured(tmp_path: Any) -> None:
     finally:
         server.clear()
         server.stop()
+
+
+def test_concurrency_per_host_is_bounded() -> None:
+    """Six sources on one host, concurrency 2: the threaded server never sees more than 2."""
+    import time
+
+    server = HTTPServer(threaded=True)
+    server.start()
+    lock = threading.Lock()
+    in_flight = [0, 0]  # now, max
+
+    def slow(request: Any) -> Response:
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight[1], in_flight[0])
+        time.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+        return Response("[]", content_type="application/json")
+
+    try:
+        server.expect_request(PATH).respond_with_handler(slow)
+        base = server.url_for("").rstrip("/")
+
+        async def go() -> None:
+            budget = HostBudget(concurrency=2, requests=100, window_seconds=60)
+            async with make_pool(FakeClock(), default_budget=budget) as pool:
+                clients = [pool.client(gh_spec(base), validators={}, env={}) for _ in range(6)]
+                await asyncio.gather(*(c.get_json(base + PATH) for c in clients))
+
+        run(go)
+    finally:
+        server.clear()
+        server.stop()
+    assert in_flight[1] == 2
+
+
+def test_the_last_allowed_call_defers_the_next(httpserver: HTTPServer) -> None:
+    reset = int((T0 + timedelta(minutes=5)).timestamp())
+    httpserver.expect_request(PATH).respond_with_json(
+        [], headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+    base = httpserver.url_for("").rstrip("/")
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            first = pool.client(gh_spec(base), validators={}, env={})
+            assert (await first.get_json(base + PATH)).json == []
+            with pytest.raises(RateLimited) as caught:
+                await first.get_json(base + PATH + "?page=2")
+            assert caught.value.until == datetime.fromtimestamp(reset, UTC)
+
+    run(go)
+    assert len(httpserver.log) == 1

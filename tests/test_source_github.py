@@ -277,3 +277,23 @@ def test_cursor_never_moves_backwards(httpserver: HTTPServer) -> None:
 
     run(go)
     assert state.cursor == {"since": "2030-01-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize("edited", [False, True])
+def test_issue_edited_only_when_asked(httpserver: HTTPServer, edited: bool) -> None:
+    fake = FakeGitHub(httpserver, REPO, recorded_issues())
+    state = SourceState()
+    spec = spec_for(github, section(httpserver, issue_edited=edited))
+    t = datetime(2024, 9, 18, tzinfo=T0.tzinfo)
+
+    async def go() -> list[tuple[str, str]]:
+        async with make_pool(FakeClock()) as pool:
+            await poll_once(github, spec, pool, state)
+            touch(fake.issue(3038), t, labels=[{"name": "bug"}])  # labels changed
+            touch(fake.issue(3037), t + timedelta(seconds=1), comments=7)  # only a comment
+            result, _ = await poll_once(github, spec, pool, state)
+        return [(e.event_type, e.event_id) for e in result.events]
+
+    expected = [("issue_edited", f"3038:edited:{iso(t)}")] if edited else []
+    assert run(go) == expected
+    assert state.snapshots[f"{REPO}#3038"]["labels"] == ["bug"]
