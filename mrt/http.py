@@ -232,9 +232,12 @@ class HttpClient:
     ) -> None:
         self.pool = pool
         self.spec = spec
-        self.validators: dict[str, dict[str, str]] = {
+        self._previous: dict[str, dict[str, str]] = {
             k: dict(v) for k, v in validators.items() if isinstance(v, Mapping)
         }
+        # only the URLs asked this poll: a URL carrying an old `since` is never asked again,
+        # so its validators would pile up in the source state forever
+        self.validators: dict[str, dict[str, str]] = {}
         self.requests = 0
         self.statuses: Counter[int] = Counter()
         self.retries = 0
@@ -278,7 +281,7 @@ class HttpClient:
         shown = redact_url(key)
         send = {"User-Agent": self.pool.user_agent, "Accept": "application/json"}
         send.update(headers or {})
-        known = self.validators.get(key, {}) if conditional and method == "GET" else {}
+        known = self._previous.get(key, {}) if conditional and method == "GET" else {}
         if known.get("etag"):
             send["If-None-Match"] = known["etag"]
         if known.get("last_modified"):
@@ -367,6 +370,8 @@ class HttpClient:
         links = {str(rel): str(response.url.join(v["url"]))
                  for rel, v in response.links.items() if rel and v.get("url")}
         if status == 304:
+            if conditional and key in self._previous:
+                self.validators[key] = self._previous[key]
             return JsonResponse(shown, status, response.headers, None, True, links)
         if not 200 <= status < 300:
             raise SourceError(f"{shown}: answered HTTP {status}{_snippet(body)}",

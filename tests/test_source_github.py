@@ -297,3 +297,24 @@ def test_issue_edited_only_when_asked(httpserver: HTTPServer, edited: bool) -> N
     expected = [("issue_edited", f"3038:edited:{iso(t)}")] if edited else []
     assert run(go) == expected
     assert state.snapshots[f"{REPO}#3038"]["labels"] == ["bug"]
+
+
+def test_validators_hold_only_the_urls_asked_this_poll(httpserver: HTTPServer) -> None:
+    fake = FakeGitHub(httpserver, REPO, recorded_issues())
+    state = SourceState()
+    spec = spec_for(github, section(httpserver))
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            await poll_once(github, spec, pool, state)  # baseline URL (descending)
+            assert len(state.validators) == 1 and "direction=desc" in next(iter(state.validators))
+            close(fake.issue(3042), datetime(2024, 9, 18, tzinfo=T0.tzinfo))
+            await poll_once(github, spec, pool, state)  # since moves: a new URL
+            first = dict(state.validators)
+            assert len(first) == 1 and "direction=asc" in next(iter(first))
+            await poll_once(github, spec, pool, state)
+            assert state.validators != first  # since moved again: the old URL is forgotten
+            _, client = await poll_once(github, spec, pool, state)
+            assert client.statuses == Counter({304: 1}) and len(state.validators) == 1
+
+    run(go)
