@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 import ssl
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
     from mrt.sources.base import SourceSpec
 
+log = logging.getLogger(__name__)
 USER_AGENT = f"model-release-tracker/{__version__} (+https://github.com/model-release-tracker/mrt)"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 _SECRET_PARAM = re.compile(r"token|key|secret|sig|password|auth|credential", re.IGNORECASE)
@@ -55,6 +57,16 @@ class HostBudget:
     concurrency: int = 4
     requests: int = 120
     window_seconds: float = 60.0
+
+
+# Conservative defaults for the hosts MRT knows; `HttpPool(budgets=...)` overrides them.
+# GitHub asks for few concurrent calls (secondary limits) and allows 5000/h with a token;
+# the Hub's policy header says 500 per 5 minutes.
+DEFAULT_BUDGETS: Mapping[str, HostBudget] = {
+    "api.github.com": HostBudget(concurrency=2, requests=80, window_seconds=60),
+    "huggingface.co": HostBudget(concurrency=4, requests=100, window_seconds=60),
+    "modelscope.cn": HostBudget(concurrency=2, requests=60, window_seconds=60),
+}
 
 
 @dataclass(slots=True)
@@ -158,7 +170,7 @@ class HttpPool:
         self.backoff_max_seconds = backoff_max_seconds
         self.short_wait_seconds = short_wait_seconds
         self.default_budget = default_budget or HostBudget()
-        self.budgets = dict(budgets or {})
+        self.budgets = {**DEFAULT_BUDGETS, **(budgets or {})}
         self.sleep = sleep
         self.now = now
         self.jitter = jitter
@@ -311,6 +323,8 @@ class HttpClient:
                               self.pool.backoff_base_seconds * 2 ** (attempt - 1))
                     wait = self.pool.jitter() * cap  # full jitter
                 self.retries += 1
+                log.warning("%s: %s; retry %d in %.1f s", self.spec.key, retry.error.message,
+                            attempt, wait)
                 await self.pool.sleep(wait)
 
     async def _attempt(
@@ -351,6 +365,7 @@ class HttpClient:
         now = self.pool.now()
         status = response.status_code
         self.statuses[status] += 1
+        log.debug("%s: %s %s -> %d (%d bytes)", self.spec.key, method, shown, status, len(body))
         remaining, reset_at = parse_ratelimit(response.headers, now)
         if remaining is not None:
             self.ratelimit_remaining, self.ratelimit_reset_at = remaining, reset_at

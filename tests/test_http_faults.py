@@ -437,3 +437,14 @@ def test_the_last_allowed_call_defers_the_next(httpserver: HTTPServer) -> None:
 
     run(go)
     assert len(httpserver.log) == 1
+
+
+def test_retries_are_logged_without_secrets(httpserver: HTTPServer,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    httpserver.expect_ordered_request(PATH).respond_with_data("oops", status=503)
+    httpserver.expect_ordered_request(PATH).respond_with_json([])
+    caplog.set_level("DEBUG", logger="mrt.http")
+    fetch(httpserver, FakeClock(), path=PATH + "?token=t0ps3cret")
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "mrt.http")
+    assert "HTTP 503" in text and "retry 1" in text and "-> 200" in text
+    assert "t0ps3cret" not in text and "ghp_s3cret" not in text
