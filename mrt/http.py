@@ -426,8 +426,8 @@ class HttpClient:
                             until=until, url=shown, status=status, retry_after=max(wait, 0.0))
         if wait <= self.pool.short_wait_seconds:
             raise _Retry(error, max(wait, 0.0))
-        if primary:
-            state.blocked_until[self._identity] = until
+        # every source with this identity on this host would hit the same wall: defer them all
+        state.blocked_until[self._identity] = until
         raise error
 
     async def _read_capped(self, response: httpx.Response, shown: str) -> bytes:
