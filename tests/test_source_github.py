@@ -318,3 +318,23 @@ def test_validators_hold_only_the_urls_asked_this_poll(httpserver: HTTPServer) -
             assert client.statuses == Counter({304: 1}) and len(state.validators) == 1
 
     run(go)
+
+
+def test_github_enterprise_base_url_and_pr_reopened(httpserver: HTTPServer) -> None:
+    """`base_url: https://host/api/v3` (GitHub Enterprise): requests and next pages stay there."""
+    fake = FakeGitHub(httpserver, REPO, recorded_issues(), prefix="/api/v3")
+    state = SourceState()
+    spec = spec_for(github, github.Config(repos=[REPO], base_url=httpserver.url_for("/api/v3/")))
+    t = datetime(2024, 9, 18, tzinfo=T0.tzinfo)
+
+    async def go() -> list[str]:
+        async with make_pool(FakeClock()) as pool:
+            await poll_once(github, spec, pool, state)
+            close(fake.issue(3040), t)
+            first, _ = await poll_once(github, spec, pool, state)
+            reopen(fake.issue(3040), t + timedelta(hours=1))
+            second, _ = await poll_once(github, spec, pool, state)
+        return [e.event_type for e in first.events + second.events]
+
+    assert run(go) == ["pr_closed", "pr_reopened"]
+    assert all(r.path == f"/api/v3/repos/{REPO}/issues" for r in fake.requests)

@@ -132,13 +132,15 @@ class FakeGitHub:
     """`GET /repos/{o}/{r}/issues` over loopback the way GitHub answers it: `since` (>=),
     `sort=updated`, `direction`, `per_page`, `page`, Link next, ETag + 304, X-RateLimit-*."""
 
-    def __init__(self, server: HTTPServer, repo: str, issues: list[dict[str, Any]]) -> None:
+    def __init__(self, server: HTTPServer, repo: str, issues: list[dict[str, Any]],
+                 prefix: str = "") -> None:
         self.server = server
         self.repo = repo
         self.issues = issues
+        self.path = f"{prefix}/repos/{repo}/issues"  # prefix: GitHub Enterprise's /api/v3
         self.requests: list[Request] = []
         self.moves: dict[int, Callable[[], None]] = {}  # run before serving page N
-        server.expect_request(f"/repos/{repo}/issues").respond_with_handler(self.handle)
+        server.expect_request(self.path).respond_with_handler(self.handle)
 
     def issue(self, number: int) -> dict[str, Any]:
         return next(i for i in self.issues if i["number"] == number)
@@ -161,7 +163,7 @@ class FakeGitHub:
         if page * per_page < len(items):
             query = {k: v for k, v in args.items() if k != "page"}
             query["page"] = str(page + 1)
-            next_url = self.server.url_for(f"/repos/{self.repo}/issues") + "?" + urlencode(query)
+            next_url = self.server.url_for(self.path) + "?" + urlencode(query)
             headers["Link"] = f'<{next_url}>; rel="next"'
         return json_response(request, chunk, headers)
 
