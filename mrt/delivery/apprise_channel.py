@@ -3,15 +3,18 @@
 Each URL of a channel is a target of its own (its own outbox rows, retries and spacing). A send
 builds one Apprise object for one target with Apprise's own retries off (ours are persistent,
 in the outbox) and reads the outcome from Apprise 2.x's result objects: `AppriseResult` ->
-`NotifyResult` (status) -> `NotifyAttempt.logs` (the plugin's own words, where most plugins put
-`error=<HTTP status>`). WeLink, being ours, also leaves a structured answer on the plugin.
+`NotifyResult` (status) -> the attempt's captured WARNING logs (the plugin's own words, where
+Apprise's HTTP plugins put `error=<HTTP status>`). Apprise exposes nothing finer: its DEBUG lines
+(response bodies, socket errors) never reach the capture while the `apprise` logger sits at its
+WARNING default, and raising that level process-wide would let token-bearing debug lines reach
+our logs. WeLink, being ours, also leaves a structured answer (`plugin.answer`): HTTP status,
+vendor code, retryable. A vendor throttling code is recognised wherever a plugin reports one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -32,7 +35,6 @@ from mrt.errors import ConfigError, MissingSecretError
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HTTP_ERROR = re.compile(r"\berror=(\d{3})\b")
-_RESPONSE_DETAILS = re.compile(r"Response Details:\s*(?:\r?\n)?b?(['\"])(?P<body>.*)\1", re.S)
 
 # Vendor answers that mean "slow down": treated like HTTP 429 by the sender.
 THROTTLE_CODES: dict[str, frozenset[str]] = {
@@ -191,19 +193,6 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _vendor_code(body: str) -> str | None:
-    try:
-        answer = json.loads(body.encode().decode("unicode_escape"))
-    except ValueError:
-        return None
-    if not isinstance(answer, dict):
-        return None
-    for key in ("errcode", "code", "StatusCode", "error_code"):
-        if answer.get(key) not in (None, 0, "0"):
-            return str(answer[key])
-    return None
-
-
 def outcome_from_result(target: Target, result: AppriseResult, plugin: Any) -> SendOutcome:
     """Apprise's per-service result (and, for WeLink, the robot's answer) -> SendOutcome."""
     service = result.results[0] if result.results else None
@@ -224,9 +213,6 @@ def outcome_from_result(target: Target, result: AppriseResult, plugin: Any) -> S
             match = _HTTP_ERROR.search(entry.message)
             if match:
                 http_status = int(match.group(1))
-        details = _RESPONSE_DETAILS.search(entry.message)
-        if details and vendor_code is None:
-            vendor_code = _vendor_code(details.group("body"))
     if answer is not None:
         http_status = answer.http_status
         vendor_code = answer.vendor_code
@@ -281,7 +267,6 @@ def _send_blocking(target: Target, message: Message, timeout: float) -> SendOutc
         title=message.subject,
         body_format=NotifyFormat.TEXT,
         timeout=timeout,
-        log_level=10,  # DEBUG: vendor answers of failed sends are logged there
     ) as result:
         return outcome_from_result(target, result, plugin)
 
