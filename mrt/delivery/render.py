@@ -180,7 +180,8 @@ def _template_line(exc: BaseException, name: str) -> int | None:
     line = None
     tb = exc.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == name:
+        # DictLoader templates have no file: Jinja names their frames "<template>".
+        if tb.tb_frame.f_code.co_filename in (name, "<template>"):
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
@@ -210,7 +211,7 @@ def _template_line_from_stack(name: str) -> int | None:
     info = sys.exc_info()[2]
     line = None
     while info is not None:
-        if info.tb_frame.f_code.co_filename == name:
+        if info.tb_frame.f_code.co_filename in (name, "<template>"):
             line = info.tb_lineno
         info = info.tb_next
     return line
