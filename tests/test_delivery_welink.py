@@ -390,3 +390,29 @@ def test_invalid_mentions_are_rejected_up_front(url: str, problem: str) -> None:
 
     with pytest.raises(ConfigError, match=problem):
         build_target("welink", url, [])
+
+
+def test_v0_target_key_is_short_stable_and_secret_free(httpserver: HTTPServer) -> None:
+    target = v0_target(httpserver, at_accounts=["u1"], is_at_all=True)
+    assert target.key == (
+        f"welink://w...9@{httpserver.host}:{httpserver.port}{DEFAULT_PATH}"
+        "?channel=standard&at=u1&at_all=yes&secure=no"
+    )
+    assert target == v0_target(httpserver, at_accounts=["u1"], is_at_all=True)
+
+
+def test_v0_webhook_env_missing_is_named() -> None:
+    from mrt.errors import MissingSecretError
+
+    config = Config(notify=NotifyV0(welink=WeLinkV0(webhook_env="MY_ROBOT")))
+    with pytest.raises(MissingSecretError, match="MY_ROBOT"):
+        channels.resolve_targets(config, {})
+
+
+def test_v0_webhook_env_with_another_url_is_a_config_error() -> None:
+    from mrt.errors import ConfigError
+
+    config = Config(notify=NotifyV0(welink=WeLinkV0()))
+    with pytest.raises(ConfigError, match=r"notify\.welink\.webhook_env") as caught:
+        channels.resolve_targets(config, {"WELINK_WEBHOOK_URL": f"https://example.org/?k={TOKEN}"})
+    assert TOKEN not in str(caught.value)

@@ -18,7 +18,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
 
 from apprise import Apprise, AppriseAsset, AppriseResult, AppriseResultStatus, NotifyFormat
 
@@ -36,7 +36,9 @@ from mrt.errors import ConfigError, MissingSecretError
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HTTP_ERROR = re.compile(r"\berror=(\d{3})\b")
 
-# Vendor answers that mean "slow down": treated like HTTP 429 by the sender.
+# Vendor answers that mean "slow down": treated like HTTP 429 by the sender. Apprise's stock
+# DingTalk/Feishu/WeCom plugins do not report these (they judge by HTTP status alone), so the
+# map applies to plugins that leave a structured `answer` with a vendor code, as ours do.
 THROTTLE_CODES: dict[str, frozenset[str]] = {
     "dingtalk": frozenset({"130101"}),
     "feishu": frozenset({"11232"}),
@@ -123,13 +125,24 @@ def build_target(
         channel=channel_name,
         # Apprise masks what each plugin declares private; scrub again for what it does not
         # (a header or query value that came from the environment).
-        key=scrub(str(plugin.url(privacy=True)), all_secrets),  # type: ignore[no-untyped-call]
+        key=stable_key(scrub(str(plugin.url(privacy=True)), all_secrets)),  # type: ignore[no-untyped-call]
         url=url,
         kind=kind,
         max_length=limit,
         min_interval_seconds=min_interval_seconds,
         secrets=all_secrets,
     )
+
+
+# How we call Apprise (its retries, overflow handling), not which target it is: left out of the
+# key so that the outbox's target keys survive an Apprise upgrade that changes those defaults.
+_SEND_SETTINGS = frozenset({"overflow", "retry", "wait", "optional", "cto", "rto", "format"})
+
+
+def stable_key(privacy_url: str) -> str:
+    base, _, query = privacy_url.partition("?")
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in _SEND_SETTINGS]
+    return base + ("?" + urlencode(kept, safe="*") if kept else "")
 
 
 def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[Target]:

@@ -46,17 +46,13 @@ def resolve_targets(config: Config, env: Mapping[str, str]) -> dict[str, list[Ta
                 path=f"channels.{name}",
             )
     if config.notify.welink is not None:
-        resolved["welink"] = [welink_v0_target(config.notify.welink, env, config)]
+        resolved["welink"] = [welink_v0_target(config.notify.welink, env)]
     if config.notify.email is not None:
-        resolved["email"] = [email_v0_target(config.notify.email, env, config)]
+        resolved["email"] = [email_v0_target(config.notify.email, env)]
     return resolved
 
 
-def _spacing(config: Config) -> float:
-    return config.delivery.min_interval_seconds
-
-
-def welink_v0_target(section: WeLinkV0, env: Mapping[str, str], config: Config) -> Target:
+def welink_v0_target(section: WeLinkV0, env: Mapping[str, str]) -> Target:
     """v0's notify.welink: the webhook URL from `webhook_env`, mentions as welink:// options."""
     raw = (env.get(section.webhook_env) or "").strip()
     if not raw:
@@ -79,7 +75,7 @@ def welink_v0_target(section: WeLinkV0, env: Mapping[str, str], config: Config) 
             "https://open.welink.huaweicloud.com/api/werobot/v1/webhook/send?token=...&channel=...)",
             path="notify.welink.webhook_env",
         )
-    return build_target("welink", url, [raw], min_interval_seconds=_spacing(config))
+    return build_target("welink", url, [raw])
 
 
 def email_v0_url(section: EmailV0, env: Mapping[str, str]) -> tuple[str, list[str]]:
@@ -112,9 +108,9 @@ def email_v0_url(section: EmailV0, env: Mapping[str, str]) -> tuple[str, list[st
     return url, [s for s in (password,) if s]
 
 
-def email_v0_target(section: EmailV0, env: Mapping[str, str], config: Config) -> Target:
+def email_v0_target(section: EmailV0, env: Mapping[str, str]) -> Target:
     url, secrets = email_v0_url(section, env)
-    return build_target("email", url, secrets, min_interval_seconds=_spacing(config))
+    return build_target("email", url, secrets)
 
 
 def _env_value(env: Mapping[str, str], var: str | None, where: str) -> str:
