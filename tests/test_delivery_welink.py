@@ -416,3 +416,38 @@ def test_v0_webhook_env_with_another_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"notify\.welink\.webhook_env") as caught:
         channels.resolve_targets(config, {"WELINK_WEBHOOK_URL": f"https://example.org/?k={TOKEN}"})
     assert TOKEN not in str(caught.value)
+
+
+def test_rendered_hostile_event_reaches_the_robot_without_becoming_a_mention(
+    httpserver: HTTPServer, robot: FakeRobot
+) -> None:
+    from mrt.delivery.render import render_message
+    from mrt.events import TrackerEvent
+    from mrt.rules import Decision, RuleMatch
+
+    config = Config(notify=NotifyV0(welink=WeLinkV0(at_accounts=["oncall1"])))
+    event = TrackerEvent(
+        source="huggingface",
+        source_key="huggingface:deepseek-ai",
+        resource_type="model",
+        resource_id="deepseek-ai/DeepSeek-V3",
+        event_type="model_updated",
+        event_id="sha1",
+        title="@all @所有人 please look {{ 7*7 }}\x1b[2J",
+        url="https://huggingface.co/deepseek-ai/DeepSeek-V3",
+    )
+    decision = Decision(action="notify", matched=(RuleMatch("watch_keywords", ("'deepseek'",)),))
+    message = render_message(config, "welink", [event], decision)
+    (target,) = channels.resolve_targets(config, {"WELINK_WEBHOOK_URL": webhook(httpserver)})[
+        "welink"
+    ]
+
+    assert asyncio.run(channels.send(target, message, timeout=5)).ok
+
+    assert robot.problems == []
+    text = robot.received[0]["content"]["text"]
+    head, _, rest = text.partition("\n")
+    assert head == "@oncall1"  # the operator's mention, and only it
+    assert "@" not in rest and "＠all ＠所有人 please look {{ 7*7 }}" in rest
+    assert rest.endswith("https://huggingface.co/deepseek-ai/DeepSeek-V3")
+    assert robot.received[0]["isAtAll"] is False
