@@ -451,3 +451,12 @@ def test_rendered_hostile_event_reaches_the_robot_without_becoming_a_mention(
     assert "@" not in rest and "＠all ＠所有人 please look {{ 7*7 }}" in rest
     assert rest.endswith("https://huggingface.co/deepseek-ai/DeepSeek-V3")
     assert robot.received[0]["isAtAll"] is False
+
+
+def test_a_subject_is_folded_into_the_text(httpserver: HTTPServer, robot: FakeRobot) -> None:
+    target = v0_target(httpserver)
+    message = Message(subject="[MRT] Heads up", body="body line")
+
+    assert asyncio.run(channels.send(target, message, timeout=5)).ok
+
+    assert robot.received[0]["content"]["text"] == "[MRT] Heads up\nbody line"

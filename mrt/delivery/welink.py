@@ -7,6 +7,9 @@ URL forms (the token is the secret):
     options: channel=standard, at=u1,u2 (atAccounts, at most 10), is_at=yes|no (default: at
              is not empty), at_all=yes|no
 
+Mentions as v0 made them: `@all` first when at_all, then `@userid` for each account when is_at,
+then a newline and the text. is_at=no with accounts sends neither prefixes nor atAccounts.
+
 The robot's own https URL (`.../api/werobot/v1/webhook/send?token=...&channel=...`, what v0's
 WELINK_WEBHOOK_URL holds) is accepted too: `webhook_to_welink_url` maps it onto the form above.
 
@@ -23,6 +26,7 @@ import json
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
@@ -85,25 +89,15 @@ def webhook_to_welink_url(url: str, **options: str) -> str:
     return f"welink://{quote(token, safe='')}{where}?{urlencode(params)}"
 
 
+@dataclass(frozen=True, slots=True)
 class WeLinkAnswer:
     """What the robot said to the last send: read by the apprise channel for SendOutcome."""
 
-    __slots__ = ("error_class", "http_status", "message", "retryable", "vendor_code")
-
-    def __init__(
-        self,
-        *,
-        http_status: int | None = None,
-        vendor_code: str | None = None,
-        retryable: bool = True,
-        error_class: str | None = None,
-        message: str | None = None,
-    ) -> None:
-        self.http_status = http_status
-        self.vendor_code = vendor_code
-        self.retryable = retryable
-        self.error_class = error_class
-        self.message = message
+    http_status: int | None = None
+    vendor_code: str | None = None
+    retryable: bool = True
+    error_class: str | None = None
+    message: str | None = None
 
 
 class NotifyWeLink(NotifyBase):
@@ -176,7 +170,8 @@ class NotifyWeLink(NotifyBase):
     def build_payload(self, body: str, title: str = "") -> dict[str, Any]:
         """The robot's JSON body: mentions first, text fitted to 500 with the link kept."""
         prefix = self.mention_prefix()
-        text = f"{title}\n{body}" if title and title not in body else body
+        # Apprise already folded any title into the body (title_maxlen = 0), with \r\n.
+        text = "\n".join(part for part in (title, body) if part).replace("\r\n", "\n")
         text = fit_text(text.strip() or "(empty)", MAX_TEXT - len(prefix))
         return {
             "messageType": "text",
