@@ -231,3 +231,16 @@ def test_sanitize_helpers() -> None:
     )
     with pytest.raises(ValueError):
         fit_text("x", 0)
+
+
+def test_a_mailto_channel_renders_as_email_and_no_rule_means_no_why() -> None:
+    mail = ChannelConfig(urls=["mailtos://u:${SMTP_PASSWORD}@smtp.example.org?to=a@b.org"])
+    event = issue_event(ISSUES[2])
+
+    message = render_message(v0_config(mail=mail), "mail", [event], Decision(action="notify"))
+
+    assert message.subject.startswith("[MRT] New issue: github.Repository is missing")
+    assert "Why it matched" not in message.body
+    chat = render_message(v0_config(), "welink", [event], Decision(action="notify"))
+    assert "Why:" not in chat.body
+    assert chat.body.endswith("\nhttps://github.com/PyGithub/PyGithub/issues/3042")
