@@ -460,3 +460,18 @@ def test_a_subject_is_folded_into_the_text(httpserver: HTTPServer, robot: FakeRo
     assert asyncio.run(channels.send(target, message, timeout=5)).ok
 
     assert robot.received[0]["content"]["text"] == "[MRT] Heads up\nbody line"
+
+
+def test_importing_the_delivery_modules_registers_nothing() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import mrt.delivery.channels, mrt.delivery.apprise_channel, mrt.delivery.welink\n"
+        "from apprise.manager_plugins import NotificationManager\n"
+        "assert 'welink' not in NotificationManager(), 'registered at import'\n"
+        "mrt.delivery.welink.register_welink()\n"
+        "assert 'welink' in NotificationManager()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
