@@ -279,7 +279,8 @@ def _send_blocking(target: Target, message: Message, timeout: float) -> SendOutc
         body=message.body,
         title=message.subject,
         body_format=NotifyFormat.TEXT,
-        timeout=timeout,
+        # a little past the socket timeouts, so the plugin's own (clearer) timeout report wins
+        timeout=timeout + 1.0,
     ) as result:
         return outcome_from_result(target, result, plugin)
 
