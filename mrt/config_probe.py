@@ -88,6 +88,8 @@ def probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
         db = open_database(target)
     except MrtError as exc:
         return [Finding("error", "database", scrub(str(exc), env, config), False)]
+    except peewee.DatabaseError as exc:  # open_database lets "file is not a database" through
+        return [Finding("error", "database", f"{shown}: {scrub(str(exc), env, config)}", False)]
     try:
         version = schema_version(db)
         with db.atomic("IMMEDIATE") if isinstance(db, peewee.SqliteDatabase) else db.atomic():
@@ -144,7 +146,10 @@ def _apprise_parse(url: str) -> str | None:
             return None
         plugin: Any = bundle[0]  # apprise is untyped
         shown: str = plugin.url(privacy=True)
-    return shown.split("?", 1)[0]
+    # privacy form hides what Apprise knows to be secret, not a secret path of a json:// URL
+    scheme, _, rest = shown.partition("://")
+    host, slash, _ = rest.partition("/")
+    return f"{scheme}://{host}/…" if slash else f"{scheme}://{host}"
 
 
 def _scheme_only(url: str) -> str:
@@ -161,7 +166,7 @@ def probe_channels(config: Config, env: Mapping[str, str]) -> list[Finding]:
             hint = did_you_mean(channel.type, plugins)
             text = f"no channel plugin named {channel.type!r}{hint} (installed: {installed})"
             findings.append(Finding("error", where, text))
-            continue
+            # its URLs are still checked: every problem in one run
         urls = [
             (f"{where}.urls[{i}]", u, bool(placeholders(u))) for i, u in enumerate(channel.urls)
         ]
@@ -177,6 +182,7 @@ def probe_channels(config: Config, env: Mapping[str, str]) -> list[Finding]:
                 continue
             url = expand_placeholders(template, env)
             shown = _apprise_parse(url)
+            shown = None if shown is None else scrub(shown, env, config)
             if shown is None:
                 text = f"{_scheme_only(url)}: Apprise does not understand this URL"
                 findings.append(Finding("error", what, text))
@@ -187,7 +193,7 @@ def probe_channels(config: Config, env: Mapping[str, str]) -> list[Finding]:
                 findings.append(Finding("warn", what, text))
             else:
                 findings.append(Finding("ok", what, f"parses ({shown})"))
-        if not urls:
+        if not urls and channel.type in plugins:
             findings.append(Finding("ok", where, f"{channel.type} channel"))
     findings += _probe_welink(config, env) + _probe_email(config)
     if not config.channel_names():
