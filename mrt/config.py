@@ -11,6 +11,12 @@ Shape (v1; every v0 key keeps its v0 meaning):
     channels.<name>         urls / url_env: Apprise URLs, each a delivery target
     delivery                senders, retries, spacing, cursor_policy
     rules, digests, aggregation, observability, ai
+
+The models are here; the rest lives beside them and is re-exported from this module:
+config_load (discovery, JSON/TOML, `load_config`, `config_from_dict`, `default_config`,
+`database_target`), config_errors (human error lines, `format_errors`), config_secrets
+(`env_requirements`, `check_secrets`), config_checks (cron, time zone, URL, env-name checks),
+config_probe (what `mrt check` runs) and config_schema (the JSON Schema).
 """
 
 from __future__ import annotations

@@ -234,9 +234,14 @@ def _probe_email(config: Config) -> list[Finding]:
 
 def probe_sources(config: Config) -> list[Finding]:
     enabled = [name for name, s in config.sources.items() if s.enabled]
+    findings = [
+        Finding("error", f"sources.{name}.ca_bundle", f"{s.ca_bundle}: no such file")
+        for name, s in config.sources.items()
+        if s.enabled and s.ca_bundle and not Path(s.ca_bundle).expanduser().is_file()
+    ]
     if not enabled:
-        return [Finding("warn", "sources", "none enabled: nothing is watched")]
-    return [Finding("ok", "sources", ", ".join(enabled))]
+        return [*findings, Finding("warn", "sources", "none enabled: nothing is watched")]
+    return [Finding("ok", "sources", ", ".join(enabled)), *findings]
 
 
 def probe_all(config: Config, env: Mapping[str, str]) -> list[Finding]:

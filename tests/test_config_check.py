@@ -271,3 +271,21 @@ def test_check_copies_nothing_and_creates_nothing(
     before = sorted(p.name for p in home.iterdir())
     run_check(capsys, "--config", str(V0_EXAMPLE))
     assert sorted(p.name for p in home.iterdir()) == before
+
+
+def test_a_missing_ca_bundle_is_an_error(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write(
+        home,
+        "c.toml",
+        '[sources.github]\nrepos = ["a/b"]\nbase_url = "https://ghe.example.com/api/v3"\n'
+        'ca_bundle = "corp-ca.pem"\n',
+    )
+    code, out = run_check(capsys, "--config", str(config))
+    assert code == 2
+    assert line_of(out, "sources.github.ca_bundle") == (
+        "error sources.github.ca_bundle: corp-ca.pem: no such file"
+    )
+    (home / "corp-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    code, out = run_check(capsys, "--config", str(config))
+    assert code == 0, out
+    assert "sources.github.ca_bundle" not in out
