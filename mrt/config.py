@@ -21,8 +21,9 @@ config_probe (what `mrt check` runs) and config_schema (the JSON Schema).
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -226,18 +227,43 @@ class Config(Strict):
         return tuple(names)
 
 
-# The loader and friends live in their own modules; re-exported so `from mrt.config import
-# load_config` works. Imported last: those modules import the models above.
-from mrt.config_errors import ConfigProblem, InvalidConfig, format_errors  # noqa: E402
-from mrt.config_load import (  # noqa: E402
-    config_from_dict,
-    config_search_paths,
-    database_target,
-    default_config,
-    find_config_file,
-    load_config,
-)
-from mrt.config_secrets import EnvRequirement, check_secrets, env_requirements  # noqa: E402
+# The loader and friends live in their own modules, which import the models above. They are
+# re-exported lazily (PEP 562) so that importing either side first works without a cycle; mypy
+# reads the TYPE_CHECKING imports.
+if TYPE_CHECKING:
+    from mrt.config_errors import ConfigProblem, InvalidConfig, format_errors
+    from mrt.config_load import (
+        config_from_dict,
+        config_search_paths,
+        database_target,
+        default_config,
+        find_config_file,
+        load_config,
+    )
+    from mrt.config_secrets import EnvRequirement, check_secrets, env_requirements
+
+_LAZY = {
+    "ConfigProblem": "mrt.config_errors",
+    "InvalidConfig": "mrt.config_errors",
+    "format_errors": "mrt.config_errors",
+    "config_from_dict": "mrt.config_load",
+    "config_search_paths": "mrt.config_load",
+    "database_target": "mrt.config_load",
+    "default_config": "mrt.config_load",
+    "find_config_file": "mrt.config_load",
+    "load_config": "mrt.config_load",
+    "EnvRequirement": "mrt.config_secrets",
+    "check_secrets": "mrt.config_secrets",
+    "env_requirements": "mrt.config_secrets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mrt.config' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "AggregationConfig",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -259,3 +261,28 @@ def test_schema_pointer_is_allowed_and_source_path_is_not() -> None:
 def test_every_shipped_example_loads(path: Path, isolated: Path) -> None:
     config = load_config(path)
     assert config.sources, "an example that watches nothing teaches nothing"
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "mrt.config_load",
+        "mrt.config_secrets",
+        "mrt.config_errors",
+        "mrt.config_probe",
+        "mrt.config_schema",
+    ],
+)
+def test_each_config_module_imports_first_without_a_cycle(module: str) -> None:
+    code = f"import {module}\nfrom mrt.config import load_config, EnvRequirement, format_errors\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_mrt_config_reexports_what_it_lists() -> None:
+    import mrt.config
+
+    for name in mrt.config.__all__:
+        assert getattr(mrt.config, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        mrt.config.nope  # noqa: B018
