@@ -56,7 +56,7 @@ def scrub(text: str, env: Mapping[str, str], config: Config) -> str:
 
 
 def probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
-    from mrt.store.db import open_database
+    from mrt.store.db import open_database, write_transaction
     from mrt.store.migrations import LATEST, schema_version
 
     shown = database_display(config)
@@ -92,8 +92,8 @@ def probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
         return [Finding("error", "database", f"{shown}: {scrub(str(exc), env, config)}", False)]
     try:
         version = schema_version(db)
-        with db.atomic("IMMEDIATE") if isinstance(db, peewee.SqliteDatabase) else db.atomic():
-            pass  # takes the write lock and lets it go: proves a writer could start
+        with write_transaction(db):
+            pass  # BEGIN IMMEDIATE takes the write lock and lets it go: a writer could start
         legacy = version == 0 and db.table_exists("seen_events")
     except peewee.DatabaseError as exc:
         return [Finding("error", "database", f"{shown}: {scrub(str(exc), env, config)}", False)]
@@ -113,7 +113,11 @@ def probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
 
 def probe_secrets(config: Config, env: Mapping[str, str]) -> list[Finding]:
     findings = [
-        Finding("error" if req.required else "warn", f"env {req.name}", describe_missing(req))
+        Finding(
+            "error" if req.required else "warn",
+            f"env {req.name}",
+            describe_missing(req).removeprefix(f"{req.name} is "),
+        )
         for req in missing_requirements(config, env)
     ]
     seen: set[str] = set()

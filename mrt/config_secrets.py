@@ -30,10 +30,15 @@ class EnvRequirement:
     when_missing: str  # what is lost without it
 
 
-def _token_cost(plugin: str, name: str) -> str:
+def _token_cost(plugin: str, name: str, *, own_host: bool) -> str:
+    """What polling without the token costs; a base_url'd server has its own limits."""
     module = source_plugins().get(plugin)
-    cost = getattr(module, "MISSING_TOKEN_COST", None) or TOKEN_COSTS.get(plugin)
-    return f"without {name} {cost}" if cost else f"without {name} the source polls anonymously"
+    cost = (
+        None if own_host else getattr(module, "MISSING_TOKEN_COST", None) or TOKEN_COSTS.get(plugin)
+    )
+    if cost:
+        return f"without {name} {cost}"
+    return f"without {name} the source polls anonymously: private items unseen, lower rate limits"
 
 
 def env_requirements(config: Config) -> list[EnvRequirement]:
@@ -49,7 +54,11 @@ def env_requirements(config: Config) -> list[EnvRequirement]:
                     section.token_env,
                     False,
                     f"sources.{section_name}.token_env",
-                    _token_cost(section.type or section_name, section.token_env),
+                    _token_cost(
+                        section.type or section_name,
+                        section.token_env,
+                        own_host=section.base_url is not None,
+                    ),
                 )
             )
     welink = config.notify.welink

@@ -82,7 +82,7 @@ def test_v0_example_fails_naming_the_missing_webhook(
     code, out = run_check(capsys, "--config", str(V0_EXAMPLE))
     assert code == 2
     assert line_of(out, "env WELINK_WEBHOOK_URL") == (
-        "error env WELINK_WEBHOOK_URL: WELINK_WEBHOOK_URL is not set (required by "
+        "error env WELINK_WEBHOOK_URL: not set (required by "
         "notify.welink.webhook_env): nothing can be sent to WeLink (the variable holds the "
         "robot's webhook URL)"
     )
@@ -215,7 +215,7 @@ urls = ["json://localhost/${NOT_SET_YET}"]
         "warn  channels.later.urls[0]: not checked: NOT_SET_YET is not set"
     )
     assert line_of(out, "env NOT_SET_YET").startswith(
-        "error env NOT_SET_YET: NOT_SET_YET is not set"
+        "error env NOT_SET_YET: not set (required by channels.later.urls[0])"
     )
 
 
@@ -245,7 +245,7 @@ def test_a_missing_database_url_secret_is_named(
     code, out = run_check(capsys, "--config", str(config))
     assert code == 2
     assert line_of(out, "env PGPASS").startswith(
-        "error env PGPASS: PGPASS is not set (required by state.url)"
+        "error env PGPASS: not set (required by state.url)"
     )
     assert "the environment variable PGPASS is not set" in line_of(out, "database")
 

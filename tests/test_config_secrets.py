@@ -122,3 +122,23 @@ def test_secret_values_never_appear_in_any_output(
     text = "\n".join(outputs)
     assert "SLACK_TOKENS" in text and "GITHUB_TOKEN" in text  # names are shown...
     assert "TOPSECRET" not in text  # ...values never
+
+
+def test_a_token_for_an_own_server_does_not_quote_github_com_limits() -> None:
+    config = config_from_dict(
+        {
+            "sources": {
+                "ghe": {
+                    "type": "github",
+                    "repos": ["a/b"],
+                    "token_env": "GHE_TOKEN",
+                    "base_url": "https://github.example.com/api/v3",
+                }
+            }
+        }
+    )
+    (req,) = env_requirements(config)
+    assert (req.name, req.required, req.field) == ("GHE_TOKEN", False, "sources.ghe.token_env")
+    assert req.when_missing == (
+        "without GHE_TOKEN the source polls anonymously: private items unseen, lower rate limits"
+    )
