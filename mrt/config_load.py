@@ -30,6 +30,7 @@ from mrt.plugins import source_plugins
 
 APP = "mrt"
 CONFIG_NAMES = ("config.toml", "config.json")
+TOML_TABLE = re.compile(r"\[\[?\s*(?!(?:true|false|null)\b)[A-Za-z_]")  # [table] / [[array]]
 SCHEMA_KEY = "$schema"  # editors' pointer to the JSON Schema: allowed, ignored
 
 DEFAULT_CONFIG_DATA: dict[str, Any] = {
@@ -122,7 +123,11 @@ def _format_of(path: Path, text: str) -> str:
         return "json"
     if suffix == ".toml":
         return "toml"
-    return "json" if text.lstrip().startswith(("{", "[")) else "toml"
+    # "[sources.github]" opens a TOML table; "[" followed by anything else is a JSON array
+    head = text.lstrip()
+    if head.startswith("{") or (head.startswith("[") and not TOML_TABLE.match(head)):
+        return "json"
+    return "toml"
 
 
 def parse_config_text(text: str, *, file: str | None = None, fmt: str = "toml") -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -286,3 +287,25 @@ def test_mrt_config_reexports_what_it_lists() -> None:
         assert getattr(mrt.config, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         mrt.config.nope  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[sources.github]\nrepos = ["a/b"]\n', None),
+        ('[[rules]]\nname = "r"\n[sources.modelscope]\norgs = ["Qwen"]\n', None),
+        ('  {"sources": {"modelscope": {"orgs": ["Qwen"]}}}', None),
+        ('["a/b"]', "found ['a/b'] at the top level, expected a table of keys"),
+        ("[sources.github\n", "invalid TOML at line 1"),
+    ],
+)
+def test_a_file_without_extension_is_sniffed(
+    tmp_path: Path, text: str, fragment: str | None
+) -> None:
+    path = tmp_path / "mrtrc"
+    path.write_text(text)
+    if fragment is None:
+        assert load_config(path).sources
+    else:
+        with pytest.raises(InvalidConfig, match=re.escape(fragment)):
+            load_config(path)
