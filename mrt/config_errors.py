@@ -163,7 +163,8 @@ def _expected(err: ErrorDetails) -> str:
     if kind == "string_too_short":
         return "a non-empty string"
     if kind == "literal_error":
-        return f"one of {ctx.get('expected')}"
+        choices = str(ctx.get("expected"))
+        return f"one of {choices}" if " or " in choices else choices
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     return err["msg"][0].lower() + err["msg"][1:]
@@ -188,6 +189,13 @@ def problem_from(
         # a rule's own sentence ("is_at = true needs ...", "'x' is not of the form owner/repo")
         return ConfigProblem(_expected(err), path, file)
     found = show_value(err.get("input"), prefix + loc)
+    if kind == "list_type" and isinstance(err.get("input"), dict) and loc:
+        # [rules.x] in TOML makes a table; a list of tables is written [[rules]]
+        return ConfigProblem(
+            f"found a table, expected a list (in TOML: repeated [[{dotted(prefix + loc)}]] tables)",
+            path,
+            file,
+        )
     if kind == "too_long" and "actual_length" in (err.get("ctx") or {}):
         found = f"{err['ctx']['actual_length']} items"
     return ConfigProblem(f"found {found}, expected {_expected(err)}", path, file)

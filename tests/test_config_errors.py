@@ -188,6 +188,18 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         ["found ['github'] at the top level, expected a table of keys"],
     ),
     (
+        "table-instead-of-list",
+        "c.toml",
+        '[rules.deepseek]\nkeywords = ["deepseek"]\n',
+        ["rules: found a table, expected a list (in TOML: repeated [[rules]] tables)"],
+    ),
+    (
+        "wrong-literal",
+        "c.json",
+        '{"version": 2}',
+        ["version: found 2, expected 1"],
+    ),
+    (
         "not-utf8",
         "c.toml",
         "watch_keywords = ['\udcff']",
