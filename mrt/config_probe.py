@@ -56,6 +56,14 @@ def scrub(text: str, env: Mapping[str, str], config: Config) -> str:
 
 
 def probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
+    findings = _probe_database(config, env)
+    if config.state.url and database_display(config) != config.state.url:
+        text = "holds a literal password: use a ${NAME} placeholder or PGPASSWORD"
+        findings.append(Finding("warn", "state.url", text))
+    return findings
+
+
+def _probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
     from mrt.store.db import open_database, write_transaction
     from mrt.store.migrations import LATEST, schema_version
 
@@ -87,7 +95,8 @@ def probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
     try:
         db = open_database(target)
     except MrtError as exc:
-        return [Finding("error", "database", scrub(str(exc), env, config), False)]
+        text = scrub(str(exc).replace(target, shown), env, config)
+        return [Finding("error", "database", text, False)]
     except peewee.DatabaseError as exc:  # open_database lets "file is not a database" through
         return [Finding("error", "database", f"{shown}: {scrub(str(exc), env, config)}", False)]
     try:

@@ -289,3 +289,38 @@ def test_a_missing_ca_bundle_is_an_error(home: Path, capsys: pytest.CaptureFixtu
     code, out = run_check(capsys, "--config", str(config))
     assert code == 0, out
     assert "sources.github.ca_bundle" not in out
+
+
+def test_an_unreachable_postgresql_fails_with_exit_1_and_no_password(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("psycopg2")
+    monkeypatch.setenv("PGPASS", "PGSECRET0004")
+    config = write(
+        home,
+        "c.toml",
+        '[state]\nurl = "postgresql://mrt:${PGPASS}@127.0.0.1:1/mrt"\n'
+        '[sources.modelscope]\norgs = ["Qwen"]\n',
+    )
+    code, out = run_check(capsys, "--config", str(config))  # asserts PGSECRET0004 is absent
+    assert code == 1
+    db_line = line_of(out, "database")
+    assert db_line.startswith("error database: cannot open the database postgresql://mrt:")
+    assert "127.0.0.1" in db_line
+
+
+def test_a_literal_database_password_is_a_warning(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("psycopg2")
+    config = write(
+        home,
+        "c.toml",
+        '[state]\nurl = "postgresql://mrt:PGSECRET0004@127.0.0.1:1/mrt"\n'
+        '[sources.modelscope]\norgs = ["Qwen"]\n',
+    )
+    code, out = run_check(capsys, "--config", str(config))  # asserts PGSECRET0004 is absent
+    assert code == 1
+    assert line_of(out, "state.url") == (
+        "warn  state.url: holds a literal password: use a ${NAME} placeholder or PGPASSWORD"
+    )
