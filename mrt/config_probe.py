@@ -257,9 +257,24 @@ def probe_sources(config: Config) -> list[Finding]:
     return [Finding("ok", "sources", ", ".join(enabled)), *findings]
 
 
+def probe_rules(config: Config) -> list[Finding]:
+    """The rules compile (the rules engine owns their fields; RuleError names the rule)."""
+    from mrt.errors import RuleError
+    from mrt.rules import compile_rules
+
+    try:
+        ruleset = compile_rules(config)
+    except RuleError as exc:
+        return [Finding("error", "rules", str(exc))]
+    text = f"{len(config.rules)} rule(s), {len(config.watch_keywords)} watch keyword(s); "
+    text += f"version {ruleset.digest[:12]}"
+    return [Finding("ok", "rules", text)]
+
+
 def probe_all(config: Config, env: Mapping[str, str]) -> list[Finding]:
     return (
         probe_sources(config)
+        + probe_rules(config)
         + probe_database(config, env)
         + probe_secrets(config, env)
         + probe_channels(config, env)

@@ -61,6 +61,7 @@ def test_v0_example_passes_with_its_env_vars(
     code, out = run_check(capsys, "--config", str(V0_EXAMPLE))
     assert code == 0, out
     assert line_of(out, "config") == f"ok    config: {V0_EXAMPLE} is valid"
+    assert line_of(out, "rules").startswith("ok    rules: 0 rule(s), 2 watch keyword(s); version ")
     db_line = line_of(out, "database")
     assert db_line.startswith(f"ok    database: {home / 'mrt_state.sqlite3'} (does not exist yet")
     assert not (home / "mrt_state.sqlite3").exists()  # check never creates the database
