@@ -224,7 +224,8 @@ def render_message(
     if not events:
         raise TemplateError(f"channel {channel!r}: nothing to render (no events)")
     kind = channel_kind(config, channel)
-    section = config.channels.get(channel) or ChannelConfig()
+    # v0 notify.welink/notify.email have no channel section: defaults everywhere
+    section = config.channels.get(channel) or ChannelConfig.model_construct()
     limit = section.max_length or (
         CHAT_MAX_LENGTH if kind == "chat" and channel_is_length_bound(config, channel) else None
     )
