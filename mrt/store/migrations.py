@@ -87,13 +87,16 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
     """Version 1: the first v1 schema; a v0 state database found here is upgraded in place."""
     found_v0 = legacy_v0.is_v0_database(db)  # before schema_version exists
     v2_tables = {AggregateBucket, DigestItem}
-    models = [
-        _frozen_model(Event, without=("silence",)) if m is Event else m
-        for m in ALL_MODELS
-        if m not in v2_tables
+    frozen_event = _frozen_model(Event, without=("silence",))
+    # Order by the live models' foreign keys (the frozen copy is not what others point at),
+    # so PostgreSQL never sees a reference to a table that does not exist yet.
+    ordered = [
+        frozen_event if m is Event else m
+        for m in peewee.sort_models([m for m in ALL_MODELS if m not in v2_tables])
     ]
-    with db.bind_ctx(models):
-        db.create_tables(models)
+    with db.bind_ctx(ordered):
+        for model in ordered:
+            model.create_table(safe=True)
     if found_v0:
         legacy_v0.copy_into_v1(db, now=now)
 
