@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 import peewee
+from peewee import sort_models  # type: ignore[attr-defined]  # missing from the stubs
 from playhouse.migrate import SchemaMigrator
 
 from mrt.errors import MigrationError, StoreError
@@ -92,7 +93,7 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
     # so PostgreSQL never sees a reference to a table that does not exist yet.
     ordered = [
         frozen_event if m is Event else m
-        for m in peewee.sort_models([m for m in ALL_MODELS if m not in v2_tables])
+        for m in sort_models([m for m in ALL_MODELS if m not in v2_tables])
     ]
     with db.bind_ctx(ordered):
         for model in ordered:
