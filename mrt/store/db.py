@@ -71,7 +71,7 @@ def open_database(target: str | Path, *, read_only: bool = False) -> peewee.Data
         db = peewee.SqliteDatabase(str(path), pragmas=pragmas, timeout=10)
     try:
         db.connect(reuse_if_open=True)
-    except peewee.OperationalError as exc:
+    except peewee.DatabaseError as exc:  # also "file is not a database"
         raise StoreError(f"cannot open the database {describe_target(text)}: {exc}") from exc
     database_proxy.initialize(db)
     return db
