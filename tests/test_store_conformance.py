@@ -15,8 +15,9 @@ from mrt.delivery.base import Message
 from mrt.store import audit, legacy_v0
 from mrt.store.db import open_database, open_store
 from mrt.store.maintenance import integrity_check, prune
-from mrt.store.migrations import LATEST, migrate, schema_version
+from mrt.store.migrations import LATEST, STEPS, migrate, schema_version
 from mrt.store.models import (
+    ALL_MODELS,
     Alert,
     AlertEvent,
     AuditLog,
@@ -53,6 +54,34 @@ class TestStoreConformance:
         db.close()
         reader = open_store(store_target, read_only=True)
         assert schema_version(reader) == LATEST
+        reader.close()
+
+    def test_upgrade_from_version_1_gives_exactly_the_models_schema(self, store_target: str) -> None:
+        db = open_database(store_target)
+        migrate(db, now=NOW, steps=STEPS[:1])
+        make_event(1, NOW)
+        report = migrate(db, now=NOW)
+        assert report.steps == [f"{s.version} {s.name}" for s in STEPS[1:]]
+        tables = set(db.get_tables())
+        for model in ALL_MODELS:
+            table = model._meta.table_name
+            assert table in tables
+            columns = {c.name for c in db.get_columns(table)}
+            assert columns == {f.column_name for f in model._meta.sorted_fields}, table
+            indexed = {tuple(i.columns) for i in db.get_indexes(table)}
+            for f in model._meta.sorted_fields:
+                if f.index or f.unique:
+                    assert (f.column_name,) in indexed, (table, f.column_name)
+        fks = {(f.column, f.dest_table) for f in db.get_foreign_keys("event")}
+        assert ("silence_id", "silence") in fks
+        assert Event.get(Event.fingerprint == f"{1:064x}").silence is None
+        db.close()
+
+    def test_read_only_store_refuses_writes(self, store_db: peewee.Database, store_target: str) -> None:
+        store_db.close()
+        reader = open_store(store_target, read_only=True)
+        with pytest.raises(peewee.DatabaseError), reader.atomic():
+            audit.record("cli", "x", {}, now=NOW)
         reader.close()
 
     def test_json_and_aware_datetimes_round_trip(self, store_db: peewee.Database) -> None:

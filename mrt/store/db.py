@@ -73,6 +73,9 @@ def open_database(target: str | Path, *, read_only: bool = False) -> peewee.Data
         db.connect(reuse_if_open=True)
     except peewee.DatabaseError as exc:  # also "file is not a database"
         raise StoreError(f"cannot open the database {describe_target(text)}: {exc}") from exc
+    if read_only and not isinstance(db, peewee.SqliteDatabase):
+        # PostgreSQL's equivalent of query_only, for every transaction of this session
+        execute(db, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
     database_proxy.initialize(db)
     return db
 
@@ -124,6 +127,11 @@ def fetch_all(db: peewee.Database, sql: str, params: tuple[Any, ...] = ()) -> li
     """Raw SQL for the few places that read tables no model describes (v0's, PRAGMAs)."""
     cursor = db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
     return [tuple(row) for row in cursor.fetchall()]
+
+
+def execute(db: peewee.Database, sql: str, params: tuple[Any, ...] = ()) -> None:
+    """Raw SQL that returns nothing (session settings)."""
+    db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
 
 
 def is_sqlite(db: peewee.Database) -> bool:
