@@ -224,3 +224,21 @@ def test_cursor_rows_v0_never_wrote_are_left_in_the_v0_table_only() -> None:
     assert {k: v.cursor for k, v in converted.items()} == {
         "github:c/d": {"since": "2025-01-02T00:00:00Z"}
     }
+
+
+def test_mrt_db_migrate_upgrades_a_v0_file_and_says_where_the_backup_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mrt.cli import main
+
+    path = tmp_path / "state.sqlite3"
+    build_v0_database(path)
+    assert main(["db", "migrate", "--db", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"schema version 0 -> {LATEST}" in out and "upgraded the v0 state in place" in out
+    backup_line = next(line for line in out.splitlines() if "backup taken first" in line)
+    backup = Path(backup_line.split(": ", 1)[1])
+    assert backup.exists() and set(v0_snapshot(backup)) == set(legacy_v0.V0_TABLES)
+    db = open_store(path, read_only=True)
+    assert SourceState.select().count() == 4
+    db.close()

@@ -95,9 +95,14 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
         frozen_event if m is Event else m
         for m in sort_models([m for m in ALL_MODELS if m not in v2_tables])
     ]
-    with db.bind_ctx(ordered):
-        for model in ordered:
-            model.create_table(safe=True)
+    try:
+        with db.bind_ctx(ordered):
+            for model in ordered:
+                model.create_table(safe=True)
+    finally:
+        # the copy registered itself as a backref of RuleVersion: forget it again
+        for fk in list(frozen_event._meta.refs):
+            frozen_event._meta.remove_ref(fk)
     if found_v0:
         legacy_v0.copy_into_v1(db, now=now)
 
