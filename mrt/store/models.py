@@ -1,4 +1,4 @@
-"""The schema (version 1). Every table MRT keeps, in one place.
+"""The schema (version 2: see mrt/store/migrations.py for what each version added). Every table MRT keeps, in one place.
 
 Timestamps are aware UTC datetimes in Python. JSON columns never hold a secret. A new column or
 table is a new migration in `mrt/store/migrations.py`, never an edit of a shipped one.
@@ -78,6 +78,18 @@ class RuleVersion(BaseModel):
     created_at = UtcDateTimeField()
 
 
+class Silence(BaseModel):
+    """An Alertmanager-style silence: events matching `matcher` before `expires_at` are muted."""
+
+    id = peewee.AutoField()
+    matcher = JsonField()
+    created_at = UtcDateTimeField()
+    expires_at = UtcDateTimeField(index=True)
+    created_by = peewee.TextField()
+    reason = peewee.TextField(null=True)
+    expired_early_at = UtcDateTimeField(null=True)
+
+
 class Event(BaseModel):
     """Every observed event, matched or not (pruned by retention)."""
 
@@ -104,6 +116,8 @@ class Event(BaseModel):
     decision_detail = JsonField(default=dict)  # matched rules and why; nearest miss
     rule_version = peewee.ForeignKeyField(RuleVersion, null=True, on_delete="SET NULL")
     error = peewee.TextField(null=True)  # best-effort processing failure, replayable
+    # schema v2: the silence that muted this event (decision "silenced"), for the trace
+    silence = peewee.ForeignKeyField(Silence, null=True, on_delete="SET NULL", index=True)
 
 
 class Alert(BaseModel):
@@ -236,18 +250,6 @@ class WorkerHeartbeat(BaseModel):
     stopped_at = UtcDateTimeField(null=True)
 
 
-class Silence(BaseModel):
-    """An Alertmanager-style silence: events matching `matcher` before `expires_at` are muted."""
-
-    id = peewee.AutoField()
-    matcher = JsonField()
-    created_at = UtcDateTimeField()
-    expires_at = UtcDateTimeField(index=True)
-    created_by = peewee.TextField()
-    reason = peewee.TextField(null=True)
-    expired_early_at = UtcDateTimeField(null=True)
-
-
 class V0SeenEvent(BaseModel):
     """v0's `seen_events`, kept so the upgraded database never re-alerts what v0 saw."""
 
@@ -263,6 +265,33 @@ class V0NotifyFailure(BaseModel):
     channel = peewee.TextField(null=True)
     error = peewee.TextField(null=True)
     created_at = peewee.TextField(null=True)
+
+
+class AggregateBucket(BaseModel):
+    """Schema v2. An open aggregation window: events sharing `group_key` until `window_end`.
+
+    When the window closes the bucket is flushed into one Alert (kind "aggregate") whose members
+    are AlertEvent rows; `flushed_at` and `alert` record that.
+    """
+
+    id = peewee.AutoField()
+    group_key = peewee.TextField(index=True)
+    channels = JsonField(default=list)  # the channel names the flushed alert goes to
+    window_end = UtcDateTimeField(index=True)
+    created_at = UtcDateTimeField()
+    flushed_at = UtcDateTimeField(null=True)
+    alert = peewee.ForeignKeyField(Alert, null=True, on_delete="SET NULL")
+
+
+class DigestItem(BaseModel):
+    """Schema v2. One event waiting for (or already sent in) a named digest."""
+
+    id = peewee.AutoField()
+    digest = peewee.TextField(index=True)  # the configured digest's name
+    event = peewee.ForeignKeyField(Event, on_delete="CASCADE", index=True)
+    alert = peewee.ForeignKeyField(Alert, null=True, on_delete="SET NULL")
+    created_at = UtcDateTimeField()
+    sent_at = UtcDateTimeField(null=True, index=True)
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (
@@ -282,4 +311,6 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     Silence,
     V0SeenEvent,
     V0NotifyFailure,
+    AggregateBucket,
+    DigestItem,
 )
