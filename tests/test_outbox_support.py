@@ -9,6 +9,8 @@ the way a channel plugin does (2xx ok; 429 throttled with Retry-After; other 4xx
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,7 +51,8 @@ def make_alert(
 def enqueue_alerts(now: datetime, targets: list[Target], count: int = 1) -> list[int]:
     ids = []
     for i in range(count):
-        alert_id = make_alert(now, title=f"release {i}", fingerprint=f"{i:08d}" + "a" * 56)
+        fingerprint = hashlib.sha256(f"{now.isoformat()} {i}".encode()).hexdigest()
+        alert_id = make_alert(now, title=f"release {i}", fingerprint=fingerprint)
         for t in targets:
             ids.append(enqueue(alert_id, t.channel, t.key, Message(f"release {i}", f"body {i}"), now))
     return ids
@@ -107,10 +110,8 @@ async def http_send(target: Target, message: Message, timeout: float) -> SendOut
         return SendOutcome(ok=True, http_status=response.status_code)
     text = response.text
     vendor = None
-    try:
+    with contextlib.suppress(ValueError, AttributeError):
         vendor = str(json.loads(text).get("code"))
-    except (ValueError, AttributeError):
-        pass
     if response.status_code == 429:
         after = response.headers.get("Retry-After")
         return SendOutcome(ok=False, throttled=True, retry_after=float(after) if after else None,

@@ -1,0 +1,274 @@
+"""The sending engine: claim due outbox rows, send each to its target, record what happened.
+
+Driven by the clock it is given (`run_once(now)`), so tests and the worker control time. Up to
+`delivery.senders` sends run at once, never two to one target at a time, and each target keeps
+its minimum spacing (robots allow about 20 messages a minute): the sender remembers when it last
+sent to each target and does not claim that target's rows before the spacing has passed. A
+failure of one target is that target's row state and nothing else: other targets keep going.
+A send callable that raises becomes a failed attempt; nothing escapes `run_once`.
+
+The database calls are short synchronous transactions; the sends are awaited concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from mrt.config import Config
+from mrt.delivery.backoff import RetryPolicy
+from mrt.delivery.base import Message, SendOutcome, Target
+from mrt.store import outbox
+from mrt.store.outbox import AttemptRecord, ClaimedDelivery
+
+log = logging.getLogger("mrt.delivery.sender")
+
+SendCallable = Callable[[Target, Message, float], Awaitable[SendOutcome]]
+# Beyond its own timeout a send gets this long before the sender gives up on it.
+HARD_TIMEOUT_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    outbox_id: int
+    channel: str
+    target: str
+    status: str  # sent | retrying | dead | lease_lost
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class SendReport:
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    lease_lost: int = 0
+    results: list[DeliveryResult] = field(default_factory=list)
+
+    def add(self, result: DeliveryResult) -> None:
+        self.results.append(result)
+        if result.status == "sent":
+            self.sent += 1
+        elif result.status == "retrying":
+            self.retrying += 1
+        elif result.status == "dead":
+            self.dead += 1
+        else:
+            self.lease_lost += 1
+
+    def merge(self, other: SendReport) -> None:
+        self.claimed += other.claimed
+        for result in other.results:
+            self.add(result)
+
+
+def scrub(text: str | None, secrets: tuple[str, ...]) -> str | None:
+    """Remove every known secret of a target (longest first, so no fragment survives)."""
+    if text is None:
+        return None
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return outbox.redact_common_secrets(text)
+
+
+class Sender:
+    def __init__(
+        self,
+        config: Config,
+        targets: Mapping[str, list[Target]],
+        send: SendCallable,
+        owner: str,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.owner = owner
+        self.policy = RetryPolicy.from_config(config.delivery, rng)
+        self._send = send
+        self._last_send: dict[str, datetime] | None = None  # target key -> last claim time
+        self._targets: dict[tuple[str, str], Target] = {}
+        self._spacing: dict[str, float] = {}
+        self.update_targets(targets)
+
+    def update_targets(self, targets: Mapping[str, list[Target]]) -> None:
+        """Swap in a reloaded set of targets (SIGHUP); spacing memory is kept."""
+        self._targets = {(name, t.key): t for name, ts in targets.items() for t in ts}
+        self._spacing = {}
+        for (channel, key), target in self._targets.items():
+            seconds = self._interval_for(channel, target)
+            self._spacing[key] = max(seconds, self._spacing.get(key, 0.0))
+
+    def _interval_for(self, channel: str, target: Target) -> float:
+        if target.min_interval_seconds is not None:
+            return float(target.min_interval_seconds)
+        channel_config = self.config.channels.get(channel)
+        if channel_config is not None and channel_config.min_interval_seconds is not None:
+            return float(channel_config.min_interval_seconds)
+        return float(self.config.delivery.min_interval_seconds)
+
+    def spacing_for(self, target_key: str) -> float:
+        return self._spacing.get(target_key, float(self.config.delivery.min_interval_seconds))
+
+    def _last_sends(self) -> dict[str, datetime]:
+        if self._last_send is None:
+            # A restarted sender keeps the spacing its predecessor started.
+            self._last_send = outbox.last_attempt_by_target()
+        return self._last_send
+
+    def _resting_targets(self, now: datetime) -> set[str]:
+        return {
+            key
+            for key, last in self._last_sends().items()
+            if now < last + timedelta(seconds=self.spacing_for(key))
+        }
+
+    def next_free_at(self, now: datetime) -> datetime | None:
+        """The earliest moment a resting target may be sent to again (None: none is resting)."""
+        times = [
+            last + timedelta(seconds=self.spacing_for(key))
+            for key, last in self._last_sends().items()
+        ]
+        waiting = [t for t in times if t > now]
+        return min(waiting) if waiting else None
+
+    async def run_once(self, now: datetime) -> SendReport:
+        """Send everything due at `now` that spacing allows; returns what happened."""
+        return await self._drain(lambda: now)
+
+    async def run_until_idle(
+        self,
+        now_fn: Callable[[], datetime],
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> SendReport:
+        """`--once`: keep sending until nothing is due any more, waiting out target spacing."""
+        report = SendReport()
+        while True:
+            round_report = await self._drain(now_fn)
+            report.merge(round_report)
+            now = now_fn()
+            if outbox.count_due(now) == 0:
+                return report
+            free_at = self.next_free_at(now)
+            if free_at is None:
+                if round_report.claimed == 0:
+                    return report  # due rows held by another sender: theirs to finish
+                continue
+            await sleep(max(0.0, (free_at - now).total_seconds()))
+
+    async def _drain(self, now_fn: Callable[[], datetime]) -> SendReport:
+        report = SendReport()
+        in_flight: dict[asyncio.Task[DeliveryResult], ClaimedDelivery] = {}
+        capacity = self.config.delivery.senders
+        while True:
+            free = capacity - len(in_flight)
+            if free > 0:
+                now = now_fn()
+                busy = {c.target for c in in_flight.values()} | self._resting_targets(now)
+                claimed = outbox.claim_due(
+                    self.owner,
+                    now,
+                    limit=free,
+                    lease_seconds=self.config.delivery.lease_seconds,
+                    exclude_targets=busy,
+                    one_per_target=True,
+                    policy=self.policy,
+                )
+                report.claimed += len(claimed)
+                for row in claimed:
+                    self._last_sends()[row.target] = now
+                    task = asyncio.ensure_future(self._deliver(row, now, now_fn))
+                    in_flight[task] = row
+            if not in_flight:
+                return report
+            done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                in_flight.pop(task)
+                report.add(task.result())
+
+    async def _deliver(
+        self, row: ClaimedDelivery, started: datetime, now_fn: Callable[[], datetime]
+    ) -> DeliveryResult:
+        target = self._targets.get((row.channel, row.target))
+        timeout = self.config.delivery.send_timeout_seconds
+        clock = time.perf_counter()
+        if target is None:
+            outcome = SendOutcome(
+                ok=False,
+                retryable=True,
+                error_class="TargetGone",
+                message=self._gone_message(row),
+            )
+            secrets: tuple[str, ...] = ()
+        else:
+            secrets = (*target.secrets, target.url)
+            outcome = await self._send_safely(target, row.message, timeout)
+        attempt = AttemptRecord(
+            started_at=started,
+            duration_ms=int((time.perf_counter() - clock) * 1000),
+            http_status=outcome.http_status,
+            vendor_code=outcome.vendor_code,
+            error_class=outcome.error_class,
+            message=scrub(outcome.message, secrets),
+            throttled=outcome.throttled,
+        )
+        try:
+            return self._mark(row, outcome, attempt, now_fn())
+        except Exception as exc:  # a store failure must not kill the other sends
+            log.error(
+                "recording delivery failed: %s: %s", type(exc).__name__, scrub(str(exc), secrets),
+                extra={"outbox_id": row.id, "alert_id": row.alert_id},
+            )
+            return DeliveryResult(row.id, row.channel, row.target, "lease_lost", "not recorded")
+
+    def _gone_message(self, row: ClaimedDelivery) -> str:
+        if not any(channel == row.channel for channel, _ in self._targets):
+            return f"channel {row.channel} is not configured any more"
+        return f"channel {row.channel} has no target {row.target} any more"
+
+    async def _send_safely(self, target: Target, message: Message, timeout: float) -> SendOutcome:
+        try:
+            return await asyncio.wait_for(
+                self._send(target, message, timeout), timeout + HARD_TIMEOUT_GRACE_SECONDS
+            )
+        except TimeoutError:
+            return SendOutcome(
+                ok=False, error_class="Timeout",
+                message=f"no answer within {timeout + HARD_TIMEOUT_GRACE_SECONDS:.0f} s",
+            )
+        except Exception as exc:  # the send contract says "never raises"; a plugin bug still might
+            return SendOutcome(ok=False, error_class=type(exc).__name__, message=str(exc))
+
+    def _mark(
+        self, row: ClaimedDelivery, outcome: SendOutcome, attempt: AttemptRecord, now: datetime
+    ) -> DeliveryResult:
+        fields = {
+            "outbox_id": row.id, "alert_id": row.alert_id, "channel": row.channel,
+            "target": row.target, "source_key": row.source_key, "fingerprint": row.fingerprint,
+        }
+        if outcome.ok:
+            status = outbox.mark_sent(row.id, self.owner, now, attempt)
+            log.info("delivered to %s %s", row.channel, row.target, extra=fields)
+            return DeliveryResult(row.id, row.channel, row.target, status)
+        status = outbox.mark_failed(
+            row.id,
+            self.owner,
+            now,
+            attempt,
+            retryable=outcome.retryable,
+            retry_after=outcome.retry_after,
+            policy=self.policy,
+        )
+        error = outbox.describe_failure(attempt)
+        log.warning("delivery to %s %s %s: %s", row.channel, row.target, status, error,
+                    extra=fields)
+        return DeliveryResult(row.id, row.channel, row.target, status, error)
+
+    def release(self, now: datetime) -> int:
+        """Graceful shutdown: give back the leases of rows this sender has not finished."""
+        return outbox.release(self.owner, now)
