@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import peewee
+
 from mrt.config import Config
 from mrt.delivery.backoff import RetryPolicy
 from mrt.delivery.base import Message, SendOutcome, Target
@@ -49,6 +51,7 @@ class SendReport:
     retrying: int = 0
     dead: int = 0
     lease_lost: int = 0
+    claim_error: str | None = None  # the store refused a claim (locked, gone): stopped early
     results: list[DeliveryResult] = field(default_factory=list)
 
     def add(self, result: DeliveryResult) -> None:
@@ -64,6 +67,7 @@ class SendReport:
 
     def merge(self, other: SendReport) -> None:
         self.claimed += other.claimed
+        self.claim_error = other.claim_error or self.claim_error
         for result in other.results:
             self.add(result)
 
@@ -151,6 +155,8 @@ class Sender:
         while True:
             round_report = await self._drain(now_fn)
             report.merge(round_report)
+            if round_report.claim_error:
+                return report
             now = now_fn()
             if outbox.count_due(now) == 0:
                 return report
@@ -170,15 +176,21 @@ class Sender:
             if free > 0:
                 now = now_fn()
                 busy = {c.target for c in in_flight.values()} | self._resting_targets(now)
-                claimed = outbox.claim_due(
-                    self.owner,
-                    now,
-                    limit=free,
-                    lease_seconds=self.config.delivery.lease_seconds,
-                    exclude_targets=busy,
-                    one_per_target=True,
-                    policy=self.policy,
-                )
+                try:
+                    claimed = outbox.claim_due(
+                        self.owner,
+                        now,
+                        limit=free,
+                        lease_seconds=self.config.delivery.lease_seconds,
+                        exclude_targets=busy,
+                        one_per_target=True,
+                        policy=self.policy,
+                    )
+                except peewee.PeeweeException as exc:
+                    # Stop claiming, but let the sends in flight finish and record themselves.
+                    report.claim_error = f"{type(exc).__name__}: {exc}"
+                    log.error("claiming due deliveries failed: %s", report.claim_error)
+                    capacity, claimed = 0, []
                 report.claimed += len(claimed)
                 for row in claimed:
                     self._last_sends()[row.target] = now
