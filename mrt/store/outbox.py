@@ -164,9 +164,7 @@ def _tuples(query: peewee.ModelSelect[Any]) -> list[tuple[Any, ...]]:
 
 def _as_datetime(value: Any) -> datetime | None:
     """Aggregates (MIN/MAX) come back raw from the driver: text on SQLite."""
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = Outbox.created_at.python_value(value)
+    parsed = Outbox.created_at.python_value(value)  # text -> datetime; naive -> aware UTC
     return parsed if isinstance(parsed, datetime) else None
 
 
