@@ -15,7 +15,7 @@ from test_outbox_support import T0, add_sink, config, enqueue_alerts, http_send
 from mrt.config import DeliveryConfig
 from mrt.delivery.backoff import RetryPolicy
 from mrt.delivery.base import Message, SendOutcome, Target
-from mrt.delivery.sender import Sender
+from mrt.delivery.sender import Sender, scrub
 from mrt.store.db import open_database
 from mrt.store.models import Outbox, database_proxy
 
@@ -128,3 +128,10 @@ def test_run_until_idle_stops_when_only_future_retries_remain(
     report = asyncio.run(sender.run_until_idle(lambda: T0, sleep=no_sleep))
     assert report.retrying == 2 and slept == []
     assert {r.status for r in Outbox.select()} == {"retrying"}
+
+
+def test_scrub_removes_secrets_in_every_spelling() -> None:
+    secret = "p@ss/wörd+1"
+    text = f"raw {secret} pct p%40ss%2Fw%C3%B6rd%2B1 form p%40ss%2Fw%C3%B6rd%2B1 https://u:{secret}@h/"
+    cleaned = scrub(text, (secret,)) or ""
+    assert "ss/w" not in cleaned and "%2Fw" not in cleaned and cleaned.count("***") >= 3

@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import quote, quote_plus
 
 import peewee
 
@@ -76,7 +77,9 @@ def scrub(text: str | None, secrets: tuple[str, ...]) -> str | None:
     """Remove every known secret of a target (longest first, so no fragment survives)."""
     if text is None:
         return None
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+    # Error texts quote URLs in several spellings: raw, percent-encoded, form-encoded.
+    variants = {v for s in secrets if s for v in (s, quote(s, safe=""), quote_plus(s))}
+    for secret in sorted(variants, key=len, reverse=True):
         text = text.replace(secret, "***")
     return outbox.redact_common_secrets(text)
 
