@@ -212,3 +212,26 @@ def test_secret_shapes_are_scrubbed_before_storage(db: peewee.Database, tmp_path
     outbox.mark_failed(row_id, "w", T0, leaky, retryable=True, retry_after=None, policy=policy())
     stored = DeliveryAttempt.get().message + Outbox.get_by_id(row_id).last_error
     assert "hunter2" not in stored and "abc" not in stored and "token=***&x=1" in stored
+
+
+def test_discarded_rows_are_never_claimed_and_rows_in_flight_cannot_be_discarded(
+    db: peewee.Database,
+) -> None:
+    first, second = enqueue_alerts(T0, [TARGET, MAIL])
+    [in_flight] = outbox.claim_due("w", T0, limit=1, lease_seconds=60)
+    waiting = second if in_flight.id == first else first
+    assert outbox.discard([first, second], T0, reason="duplicate") == 1
+    assert Outbox.get_by_id(waiting).status == "discarded"
+    assert "discarded by cli: duplicate" in Outbox.get_by_id(waiting).last_error
+    assert outbox.claim_due("w2", T0 + timedelta(days=2), limit=5, lease_seconds=60)[0].id == in_flight.id
+    assert outbox.count_due(T0 + timedelta(days=2)) == 0  # the discarded one never comes back
+
+
+def test_filters_by_channel_and_source(db: peewee.Database) -> None:
+    enqueue_alerts(T0, [TARGET, MAIL], count=2)
+    other = make_alert(T0, title="model added", fingerprint="c" * 64, source_key="huggingface:Qwen")
+    outbox.enqueue(other, "email", MAIL.key, Message("model added", ""), T0)
+    assert len(outbox.list_outbox(channel="email")) == 3
+    [row] = outbox.list_outbox(source_key="huggingface:Qwen")
+    assert (row.channel, row.subject, row.fingerprint) == ("email", "model added", "c" * 64)
+    assert outbox.preview(OutboxFilter(source_key="huggingface:Qwen"), action="discard") == (1, row.id)

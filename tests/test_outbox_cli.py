@@ -135,3 +135,19 @@ def test_trace_follows_an_event_to_every_attempt(
 
     assert cli(db, db_path, "trace", "deadbeefdeadbeef") == 1
     assert "no event has the fingerprint 'deadbeefdeadbeef'" in capsys.readouterr().err
+
+
+def test_trace_refs_short_ambiguous_and_alert_forms(
+    db: peewee.Database, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = make_alert(T0, title="one", fingerprint="abcdef01" + "1" * 56)
+    make_alert(T0, title="two", fingerprint="abcdef01" + "2" * 56)
+    assert cli(db, db_path, "trace", "abcdef01") == 1
+    assert "matches more than one event" in capsys.readouterr().err
+    assert cli(db, db_path, "trace", "abcd") == 1  # too short to be a prefix
+    assert "at least 8 characters" in capsys.readouterr().err
+    assert cli(db, db_path, "trace", f"alert:{first}", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["alerts"][0]["title"] == "one" and data["alerts"][0]["deliveries"] == []
+    assert cli(db, db_path, "trace", "#999") == 1
+    assert "there is no alert with id 999" in capsys.readouterr().err
