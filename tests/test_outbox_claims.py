@@ -235,3 +235,12 @@ def test_filters_by_channel_and_source(db: peewee.Database) -> None:
     [row] = outbox.list_outbox(source_key="huggingface:Qwen")
     assert (row.channel, row.subject, row.fingerprint) == ("email", "model added", "c" * 64)
     assert outbox.preview(OutboxFilter(source_key="huggingface:Qwen"), action="discard") == (1, row.id)
+
+
+def test_a_mark_after_an_operator_discard_is_a_no_op_that_says_so(db: peewee.Database) -> None:
+    [row_id] = enqueue_alerts(T0, [TARGET])
+    outbox.claim_due("slow", T0, limit=1, lease_seconds=60)
+    Outbox.update(status="discarded", lease_owner=None).where(Outbox.id == row_id).execute()
+    assert outbox.mark_sent(row_id, "slow", T0, AttemptRecord(started_at=T0)) == LEASE_LOST
+    assert Outbox.get_by_id(row_id).status == "discarded"
+    assert "the row is discarded and was left as it is" in DeliveryAttempt.get().message

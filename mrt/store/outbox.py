@@ -301,12 +301,17 @@ def _held(outbox_id: int, owner: str) -> peewee.Expression:
 
 def _record_lost(outbox_id: int, attempt: AttemptRecord, what: str) -> str:
     """The send happened (a possible duplicate), so it is recorded; the row is left alone."""
+    row = Outbox.get_or_none(Outbox.id == outbox_id)
+    if row is None:
+        return LEASE_LOST  # the row is gone (its alert was pruned): nothing to attach a note to
+    now_held = f" by sender {row.lease_owner}" if row.status == "sending" else ""
     DeliveryAttempt.create(
         outbox=outbox_id, started_at=attempt.started_at, duration_ms=attempt.duration_ms,
         outcome=LEASE_LOST, http_status=attempt.http_status, vendor_code=attempt.vendor_code,
         error_class=attempt.error_class,
         message=redact_common_secrets(
-            f"{what} after this sender's lease was lost; another sender owns the row now"
+            f"{what} after this sender's lease had been lost; the row is {row.status}{now_held}"
+            " and was left as it is"
             + (f" ({attempt.message})" if attempt.message else "")
         ),
     )
