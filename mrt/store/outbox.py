@@ -13,11 +13,9 @@ changes nothing (its mark_* returns LEASE_LOST). Every try is a DeliveryAttempt 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import peewee
 
@@ -25,11 +23,61 @@ from mrt.delivery.backoff import RetryPolicy
 from mrt.delivery.base import Message
 from mrt.events import utcnow
 from mrt.store.db import is_sqlite, write_transaction
-from mrt.store.models import Alert, AuditLog, DeliveryAttempt, Event, Outbox, database_proxy
+from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
+from mrt.store.outbox_admin import (
+    counts_by_status,
+    discard,
+    get_outbox_rows,
+    list_outbox,
+    oldest_pending_age_seconds,
+    preview,
+    retry,
+)
+from mrt.store.outbox_records import (
+    DISCARDABLE,
+    LEASE_LOST,
+    RETRYABLE,
+    STATUSES,
+    AttemptRecord,
+    ClaimedDelivery,
+    OutboxFilter,
+    OutboxRow,
+    as_tuples,
+    as_utc_datetime,
+    bound_database,
+    describe_failure,
+    fk_id,
+    redact_common_secrets,
+)
 
-STATUSES = ("pending", "sending", "sent", "retrying", "dead", "discarded")
-LEASE_LOST = "lease_lost"
-MAX_MESSAGE_CHARS = 2000
+# The outbox's whole public surface is importable from here; the operator side and the record
+# types live in outbox_admin.py and outbox_records.py to keep each module small.
+__all__ = [
+    "DISCARDABLE",
+    "LEASE_LOST",
+    "RETRYABLE",
+    "STATUSES",
+    "AttemptRecord",
+    "ClaimedDelivery",
+    "OutboxFilter",
+    "OutboxRow",
+    "claim_due",
+    "count_due",
+    "counts_by_status",
+    "describe_failure",
+    "discard",
+    "enqueue",
+    "get_outbox_rows",
+    "last_attempt_by_target",
+    "list_outbox",
+    "mark_failed",
+    "mark_sent",
+    "oldest_pending_age_seconds",
+    "preview",
+    "redact_common_secrets",
+    "release",
+    "retry",
+]
 
 
 def enqueue(alert_id: int, channel: str, target_key: str, message: Message, now: datetime) -> int:
@@ -51,126 +99,6 @@ def enqueue(alert_id: int, channel: str, target_key: str, message: Message, now:
         updated_at=now,
     )
     return int(row.id)
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    """A row this sender now holds a lease on; `attempts` counts the tries before this one."""
-
-    id: int
-    alert_id: int
-    channel: str
-    target: str
-    attempts: int
-    created_at: datetime
-    lease_expires_at: datetime
-    message: Message
-    source_key: str | None = None
-    fingerprint: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
-    """What one try looked like. `message` must already be scrubbed of the target's secrets."""
-
-    started_at: datetime
-    duration_ms: int = 0
-    http_status: int | None = None
-    vendor_code: str | None = None
-    error_class: str | None = None
-    message: str | None = None
-    throttled: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxFilter:
-    """Which rows a bulk operator action touches (all given fields must match)."""
-
-    status: str | None = None
-    channel: str | None = None
-    source_key: str | None = None
-
-    def as_dict(self) -> dict[str, str]:
-        return {k: v for k, v in (("status", self.status), ("channel", self.channel),
-                                  ("source_key", self.source_key)) if v is not None}
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    alert_id: int
-    channel: str
-    target: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str | None
-    created_at: datetime
-    updated_at: datetime
-    sent_at: datetime | None
-    lease_owner: str | None
-    lease_expires_at: datetime | None
-    subject: str
-    source_key: str | None
-    fingerprint: str | None
-
-
-# Generic secret shapes, removed even when the caller forgot to name the secret: a password in
-# a URL's userinfo, and the values of query parameters that are credentials by name.
-_URL_PASSWORD = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@")
-_SECRET_PARAM = re.compile(
-    r"(?P<pre>[?&;](?:token|access_token|key|apikey|api_key|secret|password|pass|sig|signature)=)"
-    r"[^&\s#\"']+",
-    re.IGNORECASE,
-)
-
-
-def redact_common_secrets(text: str) -> str:
-    """Remove secrets recognisable by shape; the sender removes the target's known ones first."""
-    text = _URL_PASSWORD.sub(r"\g<pre>***@", text)
-    text = _SECRET_PARAM.sub(r"\g<pre>***", text)
-    if len(text) > MAX_MESSAGE_CHARS:
-        text = text[: MAX_MESSAGE_CHARS - 1] + "…"
-    return text
-
-
-def describe_failure(attempt: AttemptRecord) -> str:
-    """The last error in plain words, as `mrt outbox` and the TUI show it."""
-    parts: list[str] = []
-    if attempt.throttled:
-        parts.append("throttled by the target")
-    if attempt.http_status is not None:
-        parts.append(f"HTTP {attempt.http_status}")
-    if attempt.vendor_code is not None:
-        parts.append(f"vendor code {attempt.vendor_code}")
-    if attempt.error_class and attempt.http_status is None:
-        parts.append(attempt.error_class)
-    head = ", ".join(parts)
-    text = redact_common_secrets(attempt.message or "")
-    if head and text:
-        return f"{head}: {text}"
-    return head or text or "failed without a reason given"
-
-
-def _fk(row: peewee.Model, name: str) -> int | None:
-    """A foreign key's raw id without loading the related row."""
-    value = row.__data__.get(name)
-    return int(value) if value is not None else None
-
-
-def _tuples(query: peewee.ModelSelect[Any]) -> list[tuple[Any, ...]]:
-    return [cast(tuple[Any, ...], r) for r in query.tuples()]
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    """Aggregates (MIN/MAX) come back raw from the driver: text on SQLite."""
-    parsed = Outbox.created_at.python_value(value)  # text -> datetime; naive -> aware UTC
-    return parsed if isinstance(parsed, datetime) else None
-
-
-def _db() -> peewee.Database:
-    db: peewee.Database = database_proxy.obj
-    return db
 
 
 def _due(now: datetime) -> peewee.Expression:
@@ -198,7 +126,7 @@ def claim_due(
     """
     if limit <= 0:
         return []
-    db = _db()
+    db = bound_database()
     claimed: list[ClaimedDelivery] = []
     expires = now + timedelta(seconds=lease_seconds)
     with write_transaction(db):
@@ -215,7 +143,7 @@ def claim_due(
             )
             if exclude_targets:
                 firsts = firsts.where(Outbox.target.not_in(list(exclude_targets)))
-            query = query.where(Outbox.id.in_([int(r[0]) for r in _tuples(firsts.limit(limit))]))
+            query = query.where(Outbox.id.in_([int(r[0]) for r in as_tuples(firsts.limit(limit))]))
         query = query.order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
         if not is_sqlite(db):
             # PostgreSQL: concurrent claimers skip each other's rows instead of waiting.
@@ -271,17 +199,17 @@ def _take_back_abandoned(row: Outbox, now: datetime, policy: RetryPolicy | None)
 
 
 def _claimed(row: Outbox, expires: datetime) -> ClaimedDelivery:
-    alert = Alert.get_or_none(Alert.id == _fk(row, "alert"))
+    alert = Alert.get_or_none(Alert.id == fk_id(row, "alert"))
     url, priority, source_key, fingerprint = "", "normal", None, None
     if alert is not None:
         priority, source_key, fingerprint = alert.priority, alert.source_key, alert.fingerprint
-        event_id = _fk(alert, "event")
+        event_id = fk_id(alert, "event")
         if event_id is not None:
             event = Event.get_or_none(Event.id == event_id)
             url = event.url if event is not None else ""
     return ClaimedDelivery(
         id=int(row.id),
-        alert_id=int(_fk(row, "alert") or 0),
+        alert_id=int(fk_id(row, "alert") or 0),
         channel=row.channel,
         target=row.target,
         attempts=int(row.attempts),
@@ -320,7 +248,7 @@ def _record_lost(outbox_id: int, attempt: AttemptRecord, what: str) -> str:
 
 def mark_sent(outbox_id: int, owner: str, now: datetime, attempt: AttemptRecord) -> str:
     """Record a successful try: "sent", or LEASE_LOST when `owner` no longer holds the row."""
-    with write_transaction(_db()):
+    with write_transaction(bound_database()):
         updated = (
             Outbox.update(
                 status="sent", attempts=Outbox.attempts + 1, sent_at=now, updated_at=now,
@@ -346,7 +274,7 @@ def mark_failed(
     policy: RetryPolicy,
 ) -> str:
     """Record a failed try; returns the new status ("retrying" | "dead") or LEASE_LOST."""
-    with write_transaction(_db()):
+    with write_transaction(bound_database()):
         row = Outbox.get_or_none(_held(outbox_id, owner))
         if row is None:
             return _record_lost(outbox_id, attempt, "failed")
@@ -384,173 +312,13 @@ def _record(outbox_id: int, attempt: AttemptRecord, outcome: str) -> None:
 def release(owner: str, now: datetime | None = None) -> int:
     """Graceful shutdown: give back this owner's unfinished leases; they are due again at once."""
     when = now if now is not None else utcnow()
-    with write_transaction(_db()):
+    with write_transaction(bound_database()):
         back_to = peewee.Case(None, [(Outbox.attempts == 0, "pending")], "retrying")
         return int(
             Outbox.update(status=back_to, lease_owner=None, lease_expires_at=None, updated_at=when)
             .where((Outbox.status == "sending") & (Outbox.lease_owner == owner))
             .execute()
         )
-
-
-def _select_for(
-    selection: Sequence[int] | OutboxFilter, statuses: Sequence[str], max_id: int | None
-) -> peewee.ModelSelect[Outbox]:
-    query = Outbox.select(Outbox.id).where(Outbox.status.in_(list(statuses)))
-    if isinstance(selection, OutboxFilter):
-        if selection.status is not None:
-            query = query.where(Outbox.status == selection.status)
-        if selection.channel is not None:
-            query = query.where(Outbox.channel == selection.channel)
-        if selection.source_key is not None:
-            query = query.join(Alert).where(Alert.source_key == selection.source_key)
-    else:
-        query = query.where(Outbox.id.in_([int(i) for i in selection]))
-    if max_id is not None:
-        query = query.where(Outbox.id <= max_id)
-    return query
-
-
-def preview(
-    selection: Sequence[int] | OutboxFilter, *, action: str = "retry"
-) -> tuple[int, int | None]:
-    """How many rows `retry`/`discard` would touch now, and the id ceiling to pass them."""
-    statuses = RETRYABLE if action == "retry" else DISCARDABLE
-    ids = [int(r.id) for r in _select_for(selection, statuses, None)]
-    return len(ids), (max(ids) if ids else None)
-
-
-RETRYABLE = ("dead", "retrying")
-DISCARDABLE = ("pending", "retrying", "dead")
-
-
-def retry(
-    selection: Sequence[int] | OutboxFilter,
-    *,
-    now: datetime,
-    max_id: int | None = None,
-    actor: str = "cli",
-    reason: str | None = None,
-) -> int:
-    """Operator: dead/retrying rows become pending and due now (attempts kept); audited."""
-    return _operate(selection, "retry", now=now, max_id=max_id, actor=actor, reason=reason)
-
-
-def discard(
-    selection: Sequence[int] | OutboxFilter,
-    now: datetime,
-    *,
-    max_id: int | None = None,
-    actor: str = "cli",
-    reason: str | None = None,
-) -> int:
-    """Operator: unsent rows (not in flight) become discarded and are never sent; audited."""
-    return _operate(selection, "discard", now=now, max_id=max_id, actor=actor, reason=reason)
-
-
-def _operate(
-    selection: Sequence[int] | OutboxFilter,
-    action: str,
-    *,
-    now: datetime,
-    max_id: int | None,
-    actor: str,
-    reason: str | None,
-) -> int:
-    statuses = RETRYABLE if action == "retry" else DISCARDABLE
-    with write_transaction(_db()):
-        ids = [int(r.id) for r in _select_for(selection, statuses, max_id)]
-        if ids:
-            fields: dict[str, Any] = {"updated_at": now}
-            if action == "retry":
-                fields.update(status="pending", next_attempt_at=now)
-            else:
-                fields.update(status="discarded",
-                              last_error=f"discarded by {actor}" + (f": {reason}" if reason else ""))
-            Outbox.update(**fields).where(
-                Outbox.id.in_(ids) & Outbox.status.in_(list(statuses))
-            ).execute()
-        params: dict[str, Any] = {"max_id": max_id}
-        if isinstance(selection, OutboxFilter):
-            params["filter"] = selection.as_dict()
-        else:
-            params["ids"] = [int(i) for i in selection]
-        AuditLog.create(
-            at=now, actor=actor, action=f"outbox.{action}", params=params, reason=reason,
-            result={"count": len(ids), "ids": ids[:1000]},
-        )
-    return len(ids)
-
-
-def _row(row: Outbox) -> OutboxRow:
-    alert = row.alert
-    return OutboxRow(
-        id=int(row.id), alert_id=int(_fk(row, "alert") or 0), channel=row.channel, target=row.target,
-        status=row.status, attempts=int(row.attempts), next_attempt_at=row.next_attempt_at,
-        last_error=row.last_error, created_at=row.created_at, updated_at=row.updated_at,
-        sent_at=row.sent_at, lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at,
-        subject=row.subject, source_key=alert.source_key, fingerprint=alert.fingerprint,
-    )
-
-
-def list_outbox(
-    status: str | None = None,
-    channel: str | None = None,
-    source_key: str | None = None,
-    after_id: int | None = None,
-    limit: int = 50,
-) -> list[OutboxRow]:
-    """One page of deliveries, newest first; without a status filter dead letters come first.
-
-    Keyset pagination: pass the last row's id as `after_id` for the next page. In the default
-    order the page boundary also remembers whether that row was dead (read from the row).
-    """
-    query = Outbox.select(Outbox, Alert).join(Alert)
-    if status is not None:
-        query = query.where(Outbox.status == status)
-    if channel is not None:
-        query = query.where(Outbox.channel == channel)
-    if source_key is not None:
-        query = query.where(Alert.source_key == source_key)
-    if status is None:
-        rank = peewee.Case(None, [(Outbox.status == "dead", 0)], 1)
-        if after_id is not None:
-            last = Outbox.get_or_none(Outbox.id == after_id)
-            last_rank = 0 if last is not None and last.status == "dead" else 1
-            query = query.where((rank > last_rank) | ((rank == last_rank) & (Outbox.id < after_id)))
-        query = query.order_by(rank, Outbox.id.desc())
-    else:
-        if after_id is not None:
-            query = query.where(Outbox.id < after_id)
-        query = query.order_by(Outbox.id.desc())
-    return [_row(r) for r in query.limit(limit)]
-
-
-def get_outbox_rows(ids: Sequence[int]) -> dict[int, OutboxRow]:
-    query = Outbox.select(Outbox, Alert).join(Alert).where(Outbox.id.in_([int(i) for i in ids]))
-    return {int(r.id): _row(r) for r in query}
-
-
-def counts_by_status() -> dict[str, int]:
-    counts = dict.fromkeys(STATUSES, 0)
-    query = Outbox.select(Outbox.status, peewee.fn.COUNT(Outbox.id).alias("n")).group_by(
-        Outbox.status
-    )
-    for status, n in _tuples(query):
-        counts[str(status)] = int(n)
-    return counts
-
-
-def oldest_pending_age_seconds(now: datetime) -> float | None:
-    """Age of the oldest delivery still on its way (pending, sending, retrying), or None."""
-    oldest = _as_datetime(
-        Outbox.select(peewee.fn.MIN(Outbox.created_at))
-        .where(Outbox.status.in_(("pending", "sending", "retrying")))
-        .scalar()
-    )
-    if oldest is None:
-        return None
-    return max(0.0, (now - oldest).total_seconds())
 
 
 def last_attempt_by_target() -> dict[str, datetime]:
@@ -561,8 +329,8 @@ def last_attempt_by_target() -> dict[str, datetime]:
         .group_by(Outbox.target)
     )
     result: dict[str, datetime] = {}
-    for target, last in _tuples(query):
-        when = _as_datetime(last)
+    for target, last in as_tuples(query):
+        when = as_utc_datetime(last)
         if when is not None:
             result[str(target)] = when
     return result
