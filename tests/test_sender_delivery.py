@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from datetime import datetime, timedelta
 
 import peewee
+import pytest
 from pytest_httpserver import HTTPServer
 from test_outbox_support import T0, add_sink, config, enqueue_alerts, http_send
 
@@ -193,3 +195,34 @@ def test_run_until_idle_drains_what_is_due_waiting_out_spacing(
 
     assert report.sent == 4 and len(sink.received) == 4
     assert slept == [3.0, 3.0, 3.0]
+
+
+@pytest.mark.slow  # 200 real HTTP sends: ~20 s; the 30-tick variant above runs by default
+def test_a_burst_of_200_drains_as_fast_as_spacing_allows_and_no_faster(
+    db: peewee.Database, httpserver: HTTPServer
+) -> None:
+    sink, target = add_sink(httpserver, "welink")
+    enqueue_alerts(T0, [target], count=200)
+    sender = sender_for([target], min_interval_seconds=3, senders=8)
+    clock = [T0]
+    sent_at: list[datetime] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        clock[0] += timedelta(seconds=seconds)
+
+    original = sink.handle
+
+    def stamped(request):  # type: ignore[no-untyped-def]
+        sent_at.append(clock[0])
+        return original(request)
+
+    sink.handle = stamped  # type: ignore[method-assign]
+    httpserver.clear()
+    httpserver.expect_request("/hook/welink", method="POST").respond_with_handler(stamped)
+
+    report = asyncio.run(sender.run_until_idle(lambda: clock[0], sleep=fake_sleep))
+
+    assert report.sent == 200 and len(sink.received) == 200
+    assert clock[0] - T0 == timedelta(seconds=3 * 199)
+    assert all(b - a == timedelta(seconds=3) for a, b in itertools.pairwise(sent_at))
+    assert [m["subject"] for m in sink.received] == [f"release {i}" for i in range(200)]
