@@ -135,3 +135,21 @@ def test_scrub_removes_secrets_in_every_spelling() -> None:
     text = f"raw {secret} pct p%40ss%2Fw%C3%B6rd%2B1 form p%40ss%2Fw%C3%B6rd%2B1 https://u:{secret}@h/"
     cleaned = scrub(text, (secret,)) or ""
     assert "ss/w" not in cleaned and "%2Fw" not in cleaned and cleaned.count("***") >= 3
+
+
+def test_store_calls_can_run_in_threads_off_the_event_loop(
+    db: peewee.Database, httpserver: HTTPServer
+) -> None:
+    down, welink = add_sink(httpserver, "welink")
+    up, email = add_sink(httpserver, "email")
+    down.fail_next(1, 500)
+    enqueue_alerts(T0, [welink, email], count=3)
+    sender = Sender(config(min_interval_seconds=0, senders=4),
+                    {"welink": [welink], "email": [email]}, http_send, "w", random.Random(1),
+                    store_runner=asyncio.to_thread)
+
+    report = asyncio.run(sender.run_once(T0))
+
+    assert (report.sent, report.retrying) == (5, 1)
+    assert len(up.received) == 3 and len(down.received) == 2
+    assert sorted(r.status for r in Outbox.select()) == ["retrying"] + ["sent"] * 5

@@ -19,6 +19,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Protocol, TypeVar
 from urllib.parse import quote, quote_plus
 
 import peewee
@@ -32,6 +34,19 @@ from mrt.store.outbox import AttemptRecord, ClaimedDelivery
 log = logging.getLogger("mrt.delivery.sender")
 
 SendCallable = Callable[[Target, Message, float], Awaitable[SendOutcome]]
+_T = TypeVar("_T")
+
+
+class StoreRunner(Protocol):
+    """How the sender runs its (short, synchronous) store calls: inline by default; the worker
+    may pass `asyncio.to_thread` so a writer holding SQLite's lock never stalls the event loop."""
+
+    def __call__(self, fn: Callable[[], _T], /) -> Awaitable[_T]: ...
+
+
+async def run_inline(fn: Callable[[], _T], /) -> _T:
+    return fn()
+
 # Beyond its own timeout a send gets this long before the sender gives up on it.
 HARD_TIMEOUT_GRACE_SECONDS = 5.0
 
@@ -92,11 +107,14 @@ class Sender:
         send: SendCallable,
         owner: str,
         rng: random.Random | None = None,
+        *,
+        store_runner: StoreRunner = run_inline,
     ) -> None:
         self.config = config
         self.owner = owner
         self.policy = RetryPolicy.from_config(config.delivery, rng)
         self._send = send
+        self._store = store_runner
         self._last_send: dict[str, datetime] | None = None  # target key -> last claim time
         self._targets: dict[tuple[str, str], Target] = {}
         self._spacing: dict[str, float] = {}
@@ -123,9 +141,13 @@ class Sender:
 
     def _last_sends(self) -> dict[str, datetime]:
         if self._last_send is None:
-            # A restarted sender keeps the spacing its predecessor started.
-            self._last_send = outbox.last_attempt_by_target()
+            self._last_send = {}
         return self._last_send
+
+    async def _load_last_sends(self) -> None:
+        if self._last_send is None:
+            # A restarted sender keeps the spacing its predecessor started.
+            self._last_send = await self._store(outbox.last_attempt_by_target)
 
     def _resting_targets(self, now: datetime) -> set[str]:
         return {
@@ -161,7 +183,12 @@ class Sender:
             if round_report.claim_error:
                 return report
             now = now_fn()
-            if outbox.count_due(now) == 0:
+            try:
+                due = await self._store(partial(outbox.count_due, now))
+            except peewee.PeeweeException as exc:
+                report.claim_error = f"{type(exc).__name__}: {exc}"
+                return report
+            if due == 0:
                 return report
             free_at = self.next_free_at(now)
             if free_at is None:
@@ -174,20 +201,28 @@ class Sender:
         report = SendReport()
         in_flight: dict[asyncio.Task[DeliveryResult], ClaimedDelivery] = {}
         capacity = self.config.delivery.senders
+        try:
+            await self._load_last_sends()
+        except peewee.PeeweeException as exc:
+            report.claim_error = f"{type(exc).__name__}: {exc}"
+            return report
         while True:
             free = capacity - len(in_flight)
             if free > 0:
                 now = now_fn()
                 busy = {c.target for c in in_flight.values()} | self._resting_targets(now)
                 try:
-                    claimed = outbox.claim_due(
-                        self.owner,
-                        now,
-                        limit=free,
-                        lease_seconds=self.config.delivery.lease_seconds,
-                        exclude_targets=busy,
-                        one_per_target=True,
-                        policy=self.policy,
+                    claimed = await self._store(
+                        partial(
+                            outbox.claim_due,
+                            self.owner,
+                            now,
+                            limit=free,
+                            lease_seconds=self.config.delivery.lease_seconds,
+                            exclude_targets=busy,
+                            one_per_target=True,
+                            policy=self.policy,
+                        )
                     )
                 except peewee.PeeweeException as exc:
                     # Stop claiming, but let the sends in flight finish and record themselves.
@@ -233,7 +268,7 @@ class Sender:
             throttled=outcome.throttled,
         )
         try:
-            return self._mark(row, outcome, attempt, now_fn())
+            return await self._mark(row, outcome, attempt, now_fn())
         except Exception as exc:  # a store failure must not kill the other sends
             log.error(
                 "recording delivery failed: %s: %s", type(exc).__name__, scrub(str(exc), secrets),
@@ -259,7 +294,7 @@ class Sender:
         except Exception as exc:  # the send contract says "never raises"; a plugin bug still might
             return SendOutcome(ok=False, error_class=type(exc).__name__, message=str(exc))
 
-    def _mark(
+    async def _mark(
         self, row: ClaimedDelivery, outcome: SendOutcome, attempt: AttemptRecord, now: datetime
     ) -> DeliveryResult:
         fields = {
@@ -267,17 +302,20 @@ class Sender:
             "target": row.target, "source_key": row.source_key, "fingerprint": row.fingerprint,
         }
         if outcome.ok:
-            status = outbox.mark_sent(row.id, self.owner, now, attempt)
+            status = await self._store(partial(outbox.mark_sent, row.id, self.owner, now, attempt))
             log.info("delivered to %s %s", row.channel, row.target, extra=fields)
             return DeliveryResult(row.id, row.channel, row.target, status)
-        status = outbox.mark_failed(
-            row.id,
-            self.owner,
-            now,
-            attempt,
-            retryable=outcome.retryable,
-            retry_after=outcome.retry_after,
-            policy=self.policy,
+        status = await self._store(
+            partial(
+                outbox.mark_failed,
+                row.id,
+                self.owner,
+                now,
+                attempt,
+                retryable=outcome.retryable,
+                retry_after=outcome.retry_after,
+                policy=self.policy,
+            )
         )
         error = outbox.describe_failure(attempt)
         log.warning("delivery to %s %s %s: %s", row.channel, row.target, status, error,
