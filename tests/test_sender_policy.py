@@ -153,3 +153,66 @@ def test_store_calls_can_run_in_threads_off_the_event_loop(
     assert (report.sent, report.retrying) == (5, 1)
     assert len(up.received) == 3 and len(down.received) == 2
     assert sorted(r.status for r in Outbox.select()) == ["retrying"] + ["sent"] * 5
+
+
+def test_graceful_stop_finishes_in_flight_sends_and_claims_nothing_more(
+    db: peewee.Database, httpserver: HTTPServer
+) -> None:
+    sinks = [add_sink(httpserver, name) for name in ("welink", "email")]
+    targets = [t for _, t in sinks]
+    enqueue_alerts(T0, targets)
+
+    async def scenario() -> Sender:
+        started, go_on = asyncio.Event(), asyncio.Event()
+
+        async def held_send(target: Target, message: Message, timeout: float) -> SendOutcome:
+            started.set()
+            await go_on.wait()
+            return await http_send(target, message, timeout)
+
+        sender = Sender(config(senders=1, min_interval_seconds=0),
+                        {t.channel: [t] for t in targets}, held_send, "w", random.Random(1))
+        run = asyncio.ensure_future(sender.run_once(T0))
+        await started.wait()
+        sender.stop_claiming()
+        go_on.set()
+        report = await run
+        assert (report.claimed, report.sent) == (1, 1)
+        return sender
+
+    sender = asyncio.run(scenario())
+    assert sorted(r.status for r in Outbox.select()) == ["pending", "sent"]
+    assert sender.release(T0) == 0
+
+
+def test_cancelling_past_the_grace_period_cancels_sends_and_release_frees_rows(
+    db: peewee.Database,
+) -> None:
+    target = Target(channel="welink", key="welink://x/***", url="welink://x/secret")
+    [row_id] = enqueue_alerts(T0, [target])
+    cancelled: list[bool] = []
+
+    async def hanging_send(t: Target, m: Message, timeout: float) -> SendOutcome:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        raise AssertionError("unreachable")
+
+    sender = Sender(config(), {"welink": [target]}, hanging_send, "w", random.Random(1))
+
+    async def scenario() -> None:
+        run = asyncio.ensure_future(sender.run_once(T0))
+        while Outbox.get_by_id(row_id).status != "sending":
+            await asyncio.sleep(0)
+        sender.stop_claiming()
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+
+    asyncio.run(scenario())
+    assert cancelled == [True]
+    assert sender.release(T0) == 1
+    row = Outbox.get_by_id(row_id)
+    assert (row.status, row.lease_owner, row.attempts) == ("pending", None, 0)

@@ -118,7 +118,15 @@ class Sender:
         self._last_send: dict[str, datetime] | None = None  # target key -> last claim time
         self._targets: dict[tuple[str, str], Target] = {}
         self._spacing: dict[str, float] = {}
+        self._stopping = False
         self.update_targets(targets)
+
+    def stop_claiming(self) -> None:
+        """Graceful shutdown, step one: claim nothing more; sends in flight finish and record.
+
+        Then wait for the running run_once/run_until_idle (cancelling it after the grace period
+        cancels its sends too) and call `release(now)` to give back what is still leased."""
+        self._stopping = True
 
     def update_targets(self, targets: Mapping[str, list[Target]]) -> None:
         """Swap in a reloaded set of targets (SIGHUP); spacing memory is kept."""
@@ -180,7 +188,7 @@ class Sender:
         while True:
             round_report = await self._drain(now_fn)
             report.merge(round_report)
-            if round_report.claim_error:
+            if round_report.claim_error or self._stopping:
                 return report
             now = now_fn()
             try:
@@ -208,7 +216,7 @@ class Sender:
             return report
         while True:
             free = capacity - len(in_flight)
-            if free > 0:
+            if free > 0 and not self._stopping:
                 now = now_fn()
                 busy = {c.target for c in in_flight.values()} | self._resting_targets(now)
                 try:
@@ -236,7 +244,14 @@ class Sender:
                     in_flight[task] = row
             if not in_flight:
                 return report
-            done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                # Shutdown past its grace period: stop the sends too; release() frees their rows.
+                for task in in_flight:
+                    task.cancel()
+                await asyncio.gather(*in_flight, return_exceptions=True)
+                raise
             for task in done:
                 in_flight.pop(task)
                 report.add(task.result())
