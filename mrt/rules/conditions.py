@@ -1,0 +1,420 @@
+"""Compiled conditions: a fast `test`, a `score` for "nearest miss", and human explanations.
+
+Every condition answers three questions about one EventView:
+    test(view)    -> bool                      the hot path: short-circuits, allocates little
+    score(view)   -> float in [0, 1]           how close it came (1 = matched)
+    explain(view) -> Outcome(matched, reasons, misses)
+explain() is only called for the rules that matched (their reasons) and for the one rule that
+came closest when nothing matched (its misses), so the cost of words is not paid per event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import re2
+
+from mrt.rules.fields import EventView
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    matched: bool
+    reasons: tuple[str, ...] = ()  # why it matched
+    misses: tuple[str, ...] = ()  # why it did not
+
+
+class Condition(Protocol):
+    def test(self, view: EventView) -> bool: ...
+    def score(self, view: EventView) -> float: ...
+    def explain(self, view: EventView) -> Outcome: ...
+    def canonical(self) -> Any: ...
+
+
+def _quote_list(values: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join(values) + "]"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Leaf:
+    """A condition without children: its score is all or nothing."""
+
+    def test(self, view: EventView) -> bool:
+        raise NotImplementedError
+
+    def score(self, view: EventView) -> float:
+        return 1.0 if self.test(view) else 0.0
+
+
+def _is_word_char(ch: str) -> bool:
+    # CJK scripts (U+2E80 on) write words without spaces: no character there is "inside a
+    # word", so a word-bounded Chinese keyword behaves as a plain substring.
+    return ch == "_" or (ch.isalnum() and ord(ch) < 0x2E80)
+
+
+def find_term(haystack: str, term: str, *, word: bool) -> bool:
+    """`term` (lower-cased) in `haystack` (lower-cased); `word`: not inside a longer word.
+
+    Word characters are letters, digits and `_` of any alphabet (`é` is one, unlike for
+    RE2's ASCII `\\b`); CJK characters never are, since those scripts have no spaces.
+    """
+    if not word:
+        return term in haystack
+    need_left = _is_word_char(term[0])
+    need_right = _is_word_char(term[-1])
+    start = haystack.find(term)
+    while start != -1:
+        end = start + len(term)
+        left_ok = not need_left or start == 0 or not _is_word_char(haystack[start - 1])
+        right_ok = not need_right or end == len(haystack) or not _is_word_char(haystack[end])
+        if left_ok and right_ok:
+            return True
+        start = haystack.find(term, start + 1)
+    return False
+
+
+class KeywordsCondition(Leaf):
+    """v0's keyword match: case-insensitive substring of any term in any of the fields."""
+
+    def __init__(self, terms: tuple[str, ...], fields: tuple[str, ...], word: bool) -> None:
+        self.terms = terms
+        self.lowered = tuple(t.lower() for t in terms)
+        self.fields = fields
+        self.word = word
+
+    def test(self, view: EventView) -> bool:
+        for name in self.fields:
+            haystack = view.lower(name)
+            for term in self.lowered:
+                if find_term(haystack, term, word=self.word):
+                    return True
+        return False
+
+    def explain(self, view: EventView) -> Outcome:
+        reasons = []
+        for term, lowered in zip(self.terms, self.lowered, strict=True):
+            for name in self.fields:
+                if find_term(view.lower(name), lowered, word=self.word):
+                    word = "the word " if self.word else ""
+                    reasons.append(f"{name} contained {word}{term!r}")
+                    break
+        if reasons:
+            return Outcome(True, tuple(reasons))
+        kind = "any of the words" if self.word else "any of"
+        where = " or ".join(self.fields)
+        terms = ", ".join(repr(t) for t in self.terms)
+        return Outcome(False, misses=(f"{where} did not contain {kind} {terms}",))
+
+    def canonical(self) -> Any:
+        return {"keywords": {"terms": list(self.terms), "word": self.word, "fields": list(self.fields)}}
+
+
+class RegexCondition(Leaf):
+    """An RE2 pattern searched in one or more fields (linear time, whatever the text)."""
+
+    def __init__(
+        self, pattern: str, compiled: Any, fields: tuple[str, ...], ignore_case: bool
+    ) -> None:
+        self.pattern = pattern
+        self.compiled = compiled
+        self.fields = fields
+        self.ignore_case = ignore_case
+
+    def test(self, view: EventView) -> bool:
+        return any(self.compiled.search(view.text(name)) is not None for name in self.fields)
+
+    def explain(self, view: EventView) -> Outcome:
+        for name in self.fields:
+            found = self.compiled.search(view.text(name))
+            if found is not None:
+                snippet = _short(found.group(0))
+                return Outcome(True, (f"{name} matched /{self.pattern}/ ({snippet!r})",))
+        where = " or ".join(self.fields)
+        return Outcome(False, misses=(f"{where} did not match /{self.pattern}/",))
+
+    def canonical(self) -> Any:
+        return {
+            "regex": {
+                "pattern": self.pattern,
+                "fields": list(self.fields),
+                "ignore_case": self.ignore_case,
+            }
+        }
+
+
+class ValueInCondition(Leaf):
+    """An exact field value among a list: source, resource_type, event_type."""
+
+    def __init__(self, field: str, values: tuple[str, ...]) -> None:
+        self.field = field
+        self.values = values
+        self.value_set = frozenset(values)
+
+    def test(self, view: EventView) -> bool:
+        return view.text(self.field) in self.value_set
+
+    def explain(self, view: EventView) -> Outcome:
+        value = view.text(self.field)
+        if value in self.value_set:
+            return Outcome(True, (f"{self.field} is {value}",))
+        return Outcome(
+            False, misses=(f"{self.field} {value or '(empty)'} is not one of {_quote_list(self.values)}",)
+        )
+
+    def canonical(self) -> Any:
+        return {self.field: list(self.values)}
+
+
+def re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # our ConfigError says it better than RE2's stderr line
+    return options
+
+
+def glob_to_re2(pattern: str) -> str:
+    """`*` any run of characters, `?` one character, everything else literal.
+
+    Unlike fnmatch, `[` is literal, so `*[bot]` blocks `dependabot[bot]` as one would expect.
+    """
+    parts = []
+    for ch in pattern:
+        parts.append(".*" if ch == "*" else "." if ch == "?" else re2.escape(ch))
+    return "".join(parts)
+
+
+def compile_globs(patterns: tuple[str, ...]) -> Any:
+    """One RE2 program for a list of globs, matched against lower-cased values (any case)."""
+    alternatives = "|".join(f"(?:{glob_to_re2(p.lower())})" for p in patterns)
+    return re2.compile("(?s)" + alternatives, re2_options())
+
+
+class GlobCondition(Leaf):
+    """A field value matching one of several globs: source_key, resource_id."""
+
+    def __init__(self, field: str, patterns: tuple[str, ...], compiled: Any) -> None:
+        self.field = field
+        self.patterns = patterns
+        self.compiled = compiled
+        self.each = tuple(compile_globs((p,)) for p in patterns)
+
+    def test(self, view: EventView) -> bool:
+        return self.compiled.fullmatch(view.lower(self.field)) is not None
+
+    def explain(self, view: EventView) -> Outcome:
+        value = view.text(self.field)
+        lowered = view.lower(self.field)
+        for pattern, compiled in zip(self.patterns, self.each, strict=True):
+            if compiled.fullmatch(lowered) is not None:
+                return Outcome(True, (f"{self.field} {value} matches {pattern!r}",))
+        return Outcome(
+            False,
+            misses=(f"{self.field} {value or '(empty)'} matches none of {_quote_list(self.patterns)}",),
+        )
+
+    def canonical(self) -> Any:
+        return {self.field: list(self.patterns)}
+
+
+class AuthorsCondition(Leaf):
+    """The author on an allow list (when one is given) and on no block list; globs, any case."""
+
+    def __init__(self, allow: tuple[str, ...], block: tuple[str, ...]) -> None:
+        self.allow = allow
+        self.block = block
+        self.allow_re = compile_globs(allow) if allow else None
+        self.block_re = compile_globs(block) if block else None
+
+    def _allowed(self, author: str) -> bool:
+        return self.allow_re is None or self.allow_re.fullmatch(author) is not None
+
+    def _blocked(self, author: str) -> bool:
+        return self.block_re is not None and self.block_re.fullmatch(author) is not None
+
+    def test(self, view: EventView) -> bool:
+        author = view.lower("author")
+        return self._allowed(author) and not self._blocked(author)
+
+    def explain(self, view: EventView) -> Outcome:
+        author = view.text("author")
+        lowered = author.lower()
+        if self._blocked(lowered):
+            return Outcome(False, misses=(f"author {author!r} is on the block list",))
+        if not self._allowed(lowered):
+            return Outcome(
+                False,
+                misses=(f"author {author!r} is not on the allow list {_quote_list(self.allow)}",),
+            )
+        reason = (
+            f"author {author!r} is on the allow list"
+            if self.allow
+            else f"author {author!r} is not on the block list"
+        )
+        return Outcome(True, (reason,))
+
+    def canonical(self) -> Any:
+        return {"authors": {"allow": list(self.allow), "block": list(self.block)}}
+
+
+class SetCondition(Leaf):
+    """Labels (from the event) or tags (from earlier rules): any of / all of / none of; any case."""
+
+    def __init__(
+        self,
+        what: str,
+        any_of: tuple[str, ...],
+        all_of: tuple[str, ...],
+        none_of: tuple[str, ...],
+    ) -> None:
+        self.what = what  # "label" or "tag"
+        self.any_of, self.all_of, self.none_of = any_of, all_of, none_of
+        self._any = frozenset(v.lower() for v in any_of)
+        self._all = frozenset(v.lower() for v in all_of)
+        self._none = frozenset(v.lower() for v in none_of)
+
+    def _present(self, view: EventView) -> frozenset[str]:
+        values = view.event.labels if self.what == "label" else tuple(view.tags)
+        return frozenset(str(v).lower() for v in values)
+
+    def test(self, view: EventView) -> bool:
+        present = self._present(view)
+        return (
+            (not self._any or not self._any.isdisjoint(present))
+            and self._all <= present
+            and self._none.isdisjoint(present)
+        )
+
+    def explain(self, view: EventView) -> Outcome:
+        present = self._present(view)
+        reasons: list[str] = []
+        misses: list[str] = []
+        if self._any:
+            hits = [v for v in self.any_of if v.lower() in present]
+            if hits:
+                reasons += [f"{self.what} {v!r} present" for v in hits]
+            else:
+                misses.append(f"no {self.what} of {_quote_list(self.any_of)} present")
+        for value in self.all_of:
+            if value.lower() in present:
+                reasons.append(f"{self.what} {value!r} present")
+            else:
+                misses.append(f"{self.what} {value!r} missing")
+        for value in self.none_of:
+            if value.lower() in present:
+                misses.append(f"{self.what} {value!r} present")
+            else:
+                reasons.append(f"{self.what} {value!r} absent")
+        if misses:
+            return Outcome(False, misses=tuple(misses))
+        return Outcome(True, tuple(dict.fromkeys(reasons)))
+
+    def canonical(self) -> Any:
+        return {
+            f"{self.what}s": {
+                "any": list(self.any_of),
+                "all": list(self.all_of),
+                "none": list(self.none_of),
+            }
+        }
+
+
+class PriorityCondition(Leaf):
+    """The priority so far: set by an earlier rule, else the event's own, else normal."""
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = values
+        self.value_set = frozenset(values)
+
+    def test(self, view: EventView) -> bool:
+        return view.priority in self.value_set
+
+    def explain(self, view: EventView) -> Outcome:
+        if view.priority in self.value_set:
+            return Outcome(True, (f"priority is {view.priority}",))
+        return Outcome(
+            False, misses=(f"priority {view.priority} is not one of {_quote_list(self.values)}",)
+        )
+
+    def canonical(self) -> Any:
+        return {"priority": list(self.values)}
+
+
+class AllCondition:
+    """Every child matches. No children: matches every event."""
+
+    def __init__(self, children: tuple[Condition, ...]) -> None:
+        self.children = children
+
+    def test(self, view: EventView) -> bool:
+        return all(child.test(view) for child in self.children)
+
+    def score(self, view: EventView) -> float:
+        if not self.children:
+            return 1.0
+        return sum(child.score(view) for child in self.children) / len(self.children)
+
+    def explain(self, view: EventView) -> Outcome:
+        if not self.children:
+            return Outcome(True, ("no conditions (matches every event)",))
+        reasons: list[str] = []
+        misses: list[str] = []
+        for child in self.children:
+            outcome = child.explain(view)
+            (reasons if outcome.matched else misses).extend(
+                outcome.reasons if outcome.matched else outcome.misses
+            )
+        return Outcome(not misses, tuple(reasons), tuple(misses))
+
+    def canonical(self) -> Any:
+        return {"all": [child.canonical() for child in self.children]}
+
+
+class AnyCondition:
+    """At least one child matches."""
+
+    def __init__(self, children: tuple[Condition, ...]) -> None:
+        self.children = children
+
+    def test(self, view: EventView) -> bool:
+        return any(child.test(view) for child in self.children)
+
+    def score(self, view: EventView) -> float:
+        return max((child.score(view) for child in self.children), default=0.0)
+
+    def explain(self, view: EventView) -> Outcome:
+        misses: list[str] = []
+        for child in self.children:
+            outcome = child.explain(view)
+            if outcome.matched:
+                return Outcome(True, outcome.reasons)
+            misses.append("; ".join(outcome.misses))
+        return Outcome(False, misses=("none of: " + " | ".join(misses),))
+
+    def canonical(self) -> Any:
+        return {"any": [child.canonical() for child in self.children]}
+
+
+class NotCondition:
+    """The child does not match."""
+
+    def __init__(self, child: Condition) -> None:
+        self.child = child
+
+    def test(self, view: EventView) -> bool:
+        return not self.child.test(view)
+
+    def score(self, view: EventView) -> float:
+        return 0.0 if self.child.test(view) else 1.0
+
+    def explain(self, view: EventView) -> Outcome:
+        outcome = self.child.explain(view)
+        if outcome.matched:
+            return Outcome(False, misses=("not(" + "; ".join(outcome.reasons) + ")",))
+        return Outcome(True, ("not(" + "; ".join(outcome.misses) + ")",))
+
+    def canonical(self) -> Any:
+        return {"not": self.child.canonical()}
