@@ -39,8 +39,15 @@ def test_rule_case(case: dict[str, Any]) -> None:
         assert [m.rule for m in decision.matched] == expect["matched"]
     if "tags" in expect:
         assert list(decision.tags) == expect["tags"]
-    for key in ("priority", "group_key", "window_minutes", "digest", "template", "decided_by",
-                "nearest"):
+    for key in (
+        "priority",
+        "group_key",
+        "window_minutes",
+        "digest",
+        "template",
+        "decided_by",
+        "nearest",
+    ):
         if key in expect:
             assert getattr(decision, key) == expect[key], key
     for rule, reasons in expect.get("reasons", {}).items():

@@ -111,7 +111,9 @@ class KeywordsCondition(Leaf):
         return Outcome(False, misses=(f"{where} did not contain {kind} {terms}",))
 
     def canonical(self) -> Any:
-        return {"keywords": {"terms": list(self.terms), "word": self.word, "fields": list(self.fields)}}
+        return {
+            "keywords": {"terms": list(self.terms), "word": self.word, "fields": list(self.fields)}
+        }
 
 
 class RegexCondition(Leaf):
@@ -163,7 +165,8 @@ class ValueInCondition(Leaf):
         if value in self.value_set:
             return Outcome(True, (f"{self.field} is {value}",))
         return Outcome(
-            False, misses=(f"{self.field} {value or '(empty)'} is not one of {_quote_list(self.values)}",)
+            False,
+            misses=(f"{self.field} {value or '(empty)'} is not one of {_quote_list(self.values)}",),
         )
 
     def canonical(self) -> Any:
@@ -213,7 +216,9 @@ class GlobCondition(Leaf):
                 return Outcome(True, (f"{self.field} {value} matches {pattern!r}",))
         return Outcome(
             False,
-            misses=(f"{self.field} {value or '(empty)'} matches none of {_quote_list(self.patterns)}",),
+            misses=(
+                f"{self.field} {value or '(empty)'} matches none of {_quote_list(self.patterns)}",
+            ),
         )
 
     def canonical(self) -> Any:

@@ -134,7 +134,9 @@ class RuleSet:
             if names is None and rule.digest is not None:
                 names = self.digest_channels.get(rule.digest) or None
             channels.update(dict.fromkeys(self.all_channels if names is None else names))
-        template = next((r.notify.template for r in delivering if r.notify and r.notify.template), None)
+        template = next(
+            (r.notify.template for r in delivering if r.notify and r.notify.template), None
+        )
         group_key = None
         window = None
         if winner.aggregate is not None:

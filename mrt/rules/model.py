@@ -77,30 +77,34 @@ def validate_spec(model: type[S], value: Any, path: str, file: str | None) -> S:
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        raise ConfigError(describe_errors(exc, model), file=file, path=path) from None
+        problems = [_describe(error, model) for error in exc.errors()]
+        if len(problems) == 1:
+            loc, message = problems[0]
+            raise ConfigError(message, file=file, path=path + loc) from None
+        message = "; ".join(f"{loc.lstrip('.')}: {msg}" if loc else msg for loc, msg in problems)
+        raise ConfigError(message, file=file, path=path) from None
 
 
-def describe_errors(exc: ValidationError, model: type[Spec]) -> str:
-    parts = []
-    for error in exc.errors():
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
-        loc = loc.lstrip(".")
-        if error["type"] == "extra_forbidden":
-            key = str(error["loc"][-1])
-            known = list(model.model_fields)
-            parts.append(
-                f"unknown key {key!r}{did_you_mean(key, known)}; expected {', '.join(known)}"
-            )
-        elif error["type"] == "model_type":
-            parts.append(f"expected a mapping with keys {', '.join(model.model_fields)}, "
-                         f"found {type(error['input']).__name__} {error['input']!r}")
-        elif error["type"] == "missing":
-            parts.append(f"{loc}: required")
-        else:
-            found = repr(error.get("input"))
-            found = found if len(found) <= 60 else found[:57] + "..."
-            parts.append(f"{loc}: {error['msg']} (found {found})")
-    return "; ".join(parts)
+def _describe(error: Any, model: type[Spec]) -> tuple[str, str]:
+    """(".key[1]", "what was wrong") for one pydantic error."""
+    loc_parts = list(error["loc"])
+    if error["type"] == "extra_forbidden":
+        key = str(loc_parts.pop())
+        known = list(model.model_fields)
+        message = f"unknown key {key!r}{did_you_mean(key, known)}; expected {', '.join(known)}"
+    elif error["type"] == "model_type":
+        message = (
+            f"expected a mapping with keys {', '.join(model.model_fields)}, "
+            f"found {type(error['input']).__name__} {error['input']!r}"
+        )
+    elif error["type"] == "missing":
+        message = "required"
+    else:
+        found = repr(error.get("input"))
+        found = found if len(found) <= 60 else found[:57] + "..."
+        message = f"{error['msg']} (found {found})"
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc_parts)
+    return loc, message
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +155,10 @@ class CompiledRule:
 
     def channels(self) -> tuple[str, ...] | None:
         """The channels this rule names; None means every configured channel."""
-        return None if self.notify is None else (
-            tuple(self.notify.channels) if self.notify.channels is not None else None
+        return (
+            None
+            if self.notify is None
+            else (tuple(self.notify.channels) if self.notify.channels is not None else None)
         )
 
     def canonical(self) -> dict[str, Any]:

@@ -51,12 +51,34 @@ from mrt.rules.model import (
     validate_spec,
 )
 
-RULE_KEYS = ("name", "description", "when", "notify", "suppress", "aggregate", "digest", "tag",
-             "continue")
+RULE_KEYS = (
+    "name",
+    "description",
+    "when",
+    "notify",
+    "suppress",
+    "aggregate",
+    "digest",
+    "tag",
+    "continue",
+)
 ACTION_KEYS = ("notify", "suppress", "aggregate", "digest", "tag")
-CONDITION_KEYS = ("all", "any", "not", "keywords", "regex", "source", "source_key",
-                  "resource_type", "resource_id", "event_type", "authors", "labels", "tags",
-                  "priority")
+CONDITION_KEYS = (
+    "all",
+    "any",
+    "not",
+    "keywords",
+    "regex",
+    "source",
+    "source_key",
+    "resource_type",
+    "resource_id",
+    "event_type",
+    "authors",
+    "labels",
+    "tags",
+    "priority",
+)
 _VALUE_FIELDS = ("source", "resource_type", "event_type")
 _GLOB_FIELDS = ("source_key", "resource_id")
 
@@ -81,8 +103,10 @@ def compile_pattern(pattern: str, *, ignore_case: bool, path: str, ctx: ParseCon
         detail = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
         hint = "check the RE2 syntax: https://github.com/google/re2/wiki/Syntax"
         if any(look in pattern for look in ("(?=", "(?!", "(?<=", "(?<!")):
-            hint = ("RE2 has no lookahead or lookbehind; match the text itself and exclude "
-                    "what you do not want with a `not:` condition")
+            hint = (
+                "RE2 has no lookahead or lookbehind; match the text itself and exclude "
+                "what you do not want with a `not:` condition"
+            )
         elif any(f"\\{d}" in pattern for d in "123456789"):
             hint = "RE2 has no backreferences (\\1); spell the repeated text out"
         raise ctx.error(f"invalid regular expression {pattern!r}: {detail}; {hint}", path) from None
@@ -216,8 +240,11 @@ def parse_condition(value: Any, path: str, ctx: ParseContext) -> Condition:
         raise ctx.error(
             f"expected a mapping of conditions ({', '.join(CONDITION_KEYS)}), "
             f"found {type(value).__name__} {value!r}"
-            + ("; to combine several, use `all: [...]` or `any: [...]`" if isinstance(value, list)
-               else ""),
+            + (
+                "; to combine several, use `all: [...]` or `any: [...]`"
+                if isinstance(value, list)
+                else ""
+            ),
             path,
         )
     parts: list[Condition] = []
@@ -250,9 +277,7 @@ def _aggregate(value: Any, path: str, ctx: ParseContext) -> Aggregate:
     spec = validate_spec(AggregateSpec, {} if value is True else value, path, ctx.file)
     window = spec.window_minutes or ctx.aggregation.window_minutes
     if not window:
-        raise ctx.error(
-            "needs `window_minutes` (or a default in aggregation.window_minutes)", path
-        )
+        raise ctx.error("needs `window_minutes` (or a default in aggregation.window_minutes)", path)
     if spec.group_by is None:
         group_by = tuple(ctx.aggregation.group_by)
     else:
@@ -274,9 +299,7 @@ def parse_rule(rule: RuleConfig, index: int, ctx: ParseContext) -> CompiledRule:
             hint = did_you_mean(key, RULE_KEYS)
             if not hint and key in CONDITION_KEYS:
                 hint = f" (conditions go under `when:`, e.g. `when: {{{key}: ...}}`)"
-            raise ctx.error(
-                f"unknown key {key!r}{hint}; expected {', '.join(RULE_KEYS)}", path
-            )
+            raise ctx.error(f"unknown key {key!r}{hint}; expected {', '.join(RULE_KEYS)}", path)
     if not any(raw.get(k) not in (None, False) for k in ACTION_KEYS):
         raise ctx.error(f"the rule does nothing: give one of {', '.join(ACTION_KEYS)}", path)
     if "description" in raw and not isinstance(raw["description"], str):
@@ -296,7 +319,9 @@ def parse_rule(rule: RuleConfig, index: int, ctx: ParseContext) -> CompiledRule:
 
     aggregate_value = raw.get("aggregate")
     aggregate = (
-        None if aggregate_value in (None, False) else _aggregate(aggregate_value, f"{path}.aggregate", ctx)
+        None
+        if aggregate_value in (None, False)
+        else _aggregate(aggregate_value, f"{path}.aggregate", ctx)
     )
     digest_value = raw.get("digest")
     digest: str | None = None
