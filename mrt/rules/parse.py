@@ -264,7 +264,7 @@ def parse_condition(value: Any, path: str, ctx: ParseContext) -> Condition:
                 f"expected one of {', '.join(CONDITION_KEYS)}",
                 path,
             )
-    return parts[0] if len(parts) == 1 else AllCondition(tuple(parts))
+    return parts[0] if len(parts) == 1 else AllCondition(tuple(parts))  # {}: matches all
 
 
 def _flag(value: Any, path: str, ctx: ParseContext) -> bool:
