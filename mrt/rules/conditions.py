@@ -42,10 +42,21 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 class Leaf:
-    """A condition without children: its score is all or nothing."""
+    """A condition without children: its score is all or nothing.
+
+    Results are memoised per event (`view.memo`), so the "nearest miss" pass after the main
+    pass only computes the leaves the main pass short-circuited past.
+    """
+
+    def check(self, view: EventView) -> bool:
+        raise NotImplementedError
 
     def test(self, view: EventView) -> bool:
-        raise NotImplementedError
+        memo = view.memo
+        result = memo.get(self)
+        if result is None:
+            result = memo[self] = self.check(view)
+        return result
 
     def score(self, view: EventView) -> float:
         return 1.0 if self.test(view) else 0.0
@@ -87,12 +98,14 @@ class KeywordsCondition(Leaf):
         self.fields = fields
         self.word = word
 
-    def test(self, view: EventView) -> bool:
+    def check(self, view: EventView) -> bool:
         for name in self.fields:
             haystack = view.lower(name)
-            for term in self.lowered:
-                if find_term(haystack, term, word=self.word):
+            if self.word:
+                if any(find_term(haystack, term, word=True) for term in self.lowered):
                     return True
+            elif any(term in haystack for term in self.lowered):
+                return True
         return False
 
     def explain(self, view: EventView) -> Outcome:
@@ -127,7 +140,7 @@ class RegexCondition(Leaf):
         self.fields = fields
         self.ignore_case = ignore_case
 
-    def test(self, view: EventView) -> bool:
+    def check(self, view: EventView) -> bool:
         return any(self.compiled.search(view.text(name)) is not None for name in self.fields)
 
     def explain(self, view: EventView) -> Outcome:
@@ -157,7 +170,7 @@ class ValueInCondition(Leaf):
         self.values = values
         self.value_set = frozenset(values)
 
-    def test(self, view: EventView) -> bool:
+    def check(self, view: EventView) -> bool:
         return view.text(self.field) in self.value_set
 
     def explain(self, view: EventView) -> Outcome:
@@ -190,29 +203,70 @@ def glob_to_re2(pattern: str) -> str:
     return "".join(parts)
 
 
-def compile_globs(patterns: tuple[str, ...]) -> Any:
-    """One RE2 program for a list of globs, matched against lower-cased values (any case)."""
-    alternatives = "|".join(f"(?:{glob_to_re2(p.lower())})" for p in patterns)
-    return re2.compile("(?s)" + alternatives, re2_options())
+class GlobSet:
+    """Globs matched against lower-cased values (any case).
+
+    The usual shapes (`exact`, `prefix*`, `*suffix`, `*part*`) are plain string tests; only
+    the rest go through one RE2 program. Values come from upstream, so no backtracking engine.
+    """
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        exact: set[str] = set()
+        prefixes: list[str] = []
+        suffixes: list[str] = []
+        parts: list[str] = []
+        general: list[str] = []
+        for pattern in (p.lower() for p in patterns):
+            inner = pattern.strip("*")
+            if "?" in pattern or "*" in inner:
+                general.append(pattern)
+            elif pattern.startswith("*") and pattern.endswith("*") and len(pattern) > 1:
+                parts.append(inner)
+            elif pattern.startswith("*"):
+                suffixes.append(inner)
+            elif pattern.endswith("*"):
+                prefixes.append(inner)
+            else:
+                exact.add(pattern)
+        self.exact = frozenset(exact)
+        self.prefixes = tuple(prefixes)
+        self.suffixes = tuple(suffixes)
+        self.parts = tuple(parts)
+        alternatives = "|".join(f"(?:{glob_to_re2(p)})" for p in general)
+        self.general = re2.compile("(?s)" + alternatives, re2_options()) if general else None
+
+    def matches(self, value: str) -> bool:
+        """`value` must already be lower-cased."""
+        return (
+            value in self.exact
+            or (bool(self.prefixes) and value.startswith(self.prefixes))
+            or (bool(self.suffixes) and value.endswith(self.suffixes))
+            or any(part in value for part in self.parts)
+            or (self.general is not None and self.general.fullmatch(value) is not None)
+        )
+
+
+def compile_globs(patterns: tuple[str, ...]) -> GlobSet:
+    return GlobSet(patterns)
 
 
 class GlobCondition(Leaf):
     """A field value matching one of several globs: source_key, resource_id."""
 
-    def __init__(self, field: str, patterns: tuple[str, ...], compiled: Any) -> None:
+    def __init__(self, field: str, patterns: tuple[str, ...], compiled: GlobSet) -> None:
         self.field = field
         self.patterns = patterns
         self.compiled = compiled
         self.each = tuple(compile_globs((p,)) for p in patterns)
 
-    def test(self, view: EventView) -> bool:
-        return self.compiled.fullmatch(view.lower(self.field)) is not None
+    def check(self, view: EventView) -> bool:
+        return self.compiled.matches(view.lower(self.field))
 
     def explain(self, view: EventView) -> Outcome:
         value = view.text(self.field)
         lowered = view.lower(self.field)
         for pattern, compiled in zip(self.patterns, self.each, strict=True):
-            if compiled.fullmatch(lowered) is not None:
+            if compiled.matches(lowered):
                 return Outcome(True, (f"{self.field} {value} matches {pattern!r}",))
         return Outcome(
             False,
@@ -235,12 +289,12 @@ class AuthorsCondition(Leaf):
         self.block_re = compile_globs(block) if block else None
 
     def _allowed(self, author: str) -> bool:
-        return self.allow_re is None or self.allow_re.fullmatch(author) is not None
+        return self.allow_re is None or self.allow_re.matches(author)
 
     def _blocked(self, author: str) -> bool:
-        return self.block_re is not None and self.block_re.fullmatch(author) is not None
+        return self.block_re is not None and self.block_re.matches(author)
 
-    def test(self, view: EventView) -> bool:
+    def check(self, view: EventView) -> bool:
         author = view.lower("author")
         return self._allowed(author) and not self._blocked(author)
 
@@ -282,10 +336,11 @@ class SetCondition(Leaf):
         self._none = frozenset(v.lower() for v in none_of)
 
     def _present(self, view: EventView) -> frozenset[str]:
-        values = view.event.labels if self.what == "label" else tuple(view.tags)
-        return frozenset(str(v).lower() for v in values)
+        if self.what == "label":
+            return view.labels_lower()
+        return frozenset(tag.lower() for tag in view.tags)
 
-    def test(self, view: EventView) -> bool:
+    def check(self, view: EventView) -> bool:
         present = self._present(view)
         return (
             (not self._any or not self._any.isdisjoint(present))
@@ -327,14 +382,32 @@ class SetCondition(Leaf):
         }
 
 
+class TagSetCondition(SetCondition):
+    """Tags set by earlier rules: they change while rules run, so never memoised."""
+
+    def __init__(
+        self, any_of: tuple[str, ...], all_of: tuple[str, ...], none_of: tuple[str, ...]
+    ) -> None:
+        super().__init__("tag", any_of, all_of, none_of)
+
+    def test(self, view: EventView) -> bool:
+        return self.check(view)
+
+
 class PriorityCondition(Leaf):
-    """The priority so far: set by an earlier rule, else the event's own, else normal."""
+    """The priority so far: set by an earlier rule, else the event's own, else normal.
+
+    It changes while rules run, so it is never memoised.
+    """
+
+    def test(self, view: EventView) -> bool:
+        return self.check(view)
 
     def __init__(self, values: tuple[str, ...]) -> None:
         self.values = values
         self.value_set = frozenset(values)
 
-    def test(self, view: EventView) -> bool:
+    def check(self, view: EventView) -> bool:
         return view.priority in self.value_set
 
     def explain(self, view: EventView) -> Outcome:
@@ -355,12 +428,18 @@ class AllCondition:
         self.children = children
 
     def test(self, view: EventView) -> bool:
-        return all(child.test(view) for child in self.children)
+        for child in self.children:  # noqa: SIM110 (a loop, not all(genexpr): the hot path)
+            if not child.test(view):
+                return False
+        return True
 
     def score(self, view: EventView) -> float:
         if not self.children:
             return 1.0
-        return sum(child.score(view) for child in self.children) / len(self.children)
+        total = 0.0
+        for child in self.children:
+            total += child.score(view)
+        return total / len(self.children)
 
     def explain(self, view: EventView) -> Outcome:
         if not self.children:
@@ -385,7 +464,10 @@ class AnyCondition:
         self.children = children
 
     def test(self, view: EventView) -> bool:
-        return any(child.test(view) for child in self.children)
+        for child in self.children:  # noqa: SIM110 (a loop, not any(genexpr): the hot path)
+            if child.test(view):
+                return True
+        return False
 
     def score(self, view: EventView) -> float:
         return max((child.score(view) for child in self.children), default=0.0)

@@ -79,7 +79,7 @@ class EventView:
     rules that look at them.
     """
 
-    __slots__ = ("_lower", "_text", "event", "priority", "tags")
+    __slots__ = ("_labels", "_lower", "_text", "event", "memo", "priority", "tags")
 
     def __init__(self, event: TrackerEvent) -> None:
         self.event = event
@@ -87,6 +87,8 @@ class EventView:
         self.tags: dict[str, None] = {}  # ordered set
         self._text: dict[str, str] = {}
         self._lower: dict[str, str] = {}
+        self._labels: frozenset[str] | None = None
+        self.memo: dict[object, bool] = {}  # leaf condition -> result, for this event
 
     def text(self, name: str) -> str:
         cached = self._text.get(name)
@@ -99,6 +101,11 @@ class EventView:
         if cached is None:
             cached = self._lower[name] = self.text(name).lower()
         return cached
+
+    def labels_lower(self) -> frozenset[str]:
+        if self._labels is None:
+            self._labels = frozenset(str(label).lower() for label in self.event.labels)
+        return self._labels
 
 
 def event_priority(event: TrackerEvent) -> str | None:

@@ -31,6 +31,7 @@ from mrt.rules.conditions import (
     PriorityCondition,
     RegexCondition,
     SetCondition,
+    TagSetCondition,
     ValueInCondition,
     compile_globs,
     re2_options,
@@ -196,6 +197,8 @@ def _set(what: str) -> Callable[[Any, str, ParseContext], Condition]:
         for key in ("any", "all", "none"):
             items = getattr(spec, key)
             parts[key] = _strings(items, f"{path}.{key}", ctx, f"a {what}") if items else ()
+        if what == "tag":
+            return TagSetCondition(parts["any"], parts["all"], parts["none"])
         return SetCondition(what, parts["any"], parts["all"], parts["none"])
 
     return parse
