@@ -33,8 +33,6 @@ from mrt.rules.conditions import (
     SetCondition,
     TagSetCondition,
     ValueInCondition,
-    compile_globs,
-    re2_options,
 )
 from mrt.rules.fields import PRIORITIES, check_field_name, did_you_mean
 from mrt.rules.model import (
@@ -51,6 +49,7 @@ from mrt.rules.model import (
     TagSpec,
     validate_spec,
 )
+from mrt.rules.patterns import compile_globs, re2_options
 
 RULE_KEYS = (
     "name",
