@@ -120,3 +120,8 @@ def test_cli_without_a_config_loader_says_so(
     err = capsys.readouterr().err
     assert "mrt.config.load_config is missing" in err
     assert "Traceback" not in err
+
+
+def test_rules_without_an_action_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules"]) == 2
+    assert "lint" in capsys.readouterr().out
