@@ -100,3 +100,54 @@ def test_text_past_the_field_cap_is_not_looked_at() -> None:
     outside = event_with_body("." * MAX_FIELD_CHARS + "needle")
     assert ruleset.evaluate(inside).action == "notify"
     assert ruleset.evaluate(outside).action == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "matched"),
+    [
+        ("qwen", True),
+        ("(qwen)", True),
+        ("c++ qwen-7b", True),
+        ("qwen2", False),
+        ("myqwen", False),
+        ("qwen_vl", False),
+        ("qwené", False),  # é is a letter: still inside a word
+        ("使用qwen模型", True),  # CJK neighbours are not word characters
+    ],
+)
+def test_word_bounded_keywords(text: str, matched: bool) -> None:
+    config = Config.model_validate(
+        {
+            "rules": [
+                {
+                    "name": "w",
+                    "when": {"keywords": {"terms": ["QWEN"], "word": True, "fields": ["summary"]}},
+                    "notify": True,
+                }
+            ]
+        }
+    )
+    decision = compile_rules(config).evaluate(event_with_body(text))
+    assert (decision.action == "notify") is matched
+
+
+def test_word_bounded_keywords_over_a_million_near_misses_scale_linearly() -> None:
+    config = Config.model_validate(
+        {
+            "rules": [
+                {
+                    "name": "w",
+                    "when": {
+                        "keywords": {"terms": ["a", "ab"], "word": True, "fields": ["summary"]}
+                    },
+                    "notify": True,
+                }
+            ]
+        }
+    )
+    ruleset = compile_rules(config)
+    small = event_with_body("aa" * 50_000)
+    large = event_with_body("aa" * 500_000)
+    assert ruleset.evaluate(large).action == "none"
+    ratio = best_time(lambda: ruleset.evaluate(large)) / best_time(lambda: ruleset.evaluate(small))
+    assert ratio < 40, f"1 MB took {ratio:.1f}x the time of 100 KB"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mrt.rules.fields import EventView
-from mrt.rules.patterns import GlobSet, compile_globs, find_term
+from mrt.rules.patterns import GlobSet, compile_globs, compile_word_search
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,22 +69,31 @@ class KeywordsCondition(Leaf):
         self.lowered = tuple(t.lower() for t in terms)
         self.fields = fields
         self.word = word
+        # Whole words through RE2 (linear): a Python find-loop would crawl through a hostile
+        # body made of a million short near-misses.
+        self.word_any = compile_word_search(self.lowered) if word else None
+        self.word_each = tuple(compile_word_search((t,)) for t in self.lowered) if word else ()
 
     def check(self, view: EventView) -> bool:
         for name in self.fields:
             haystack = view.lower(name)
-            if self.word:
-                if any(find_term(haystack, term, word=True) for term in self.lowered):
+            if self.word_any is not None:
+                if self.word_any.search(haystack) is not None:
                     return True
             elif any(term in haystack for term in self.lowered):
                 return True
         return False
 
+    def _found(self, haystack: str, index: int) -> bool:
+        if self.word:
+            return self.word_each[index].search(haystack) is not None
+        return self.lowered[index] in haystack
+
     def explain(self, view: EventView) -> Outcome:
         reasons = []
-        for term, lowered in zip(self.terms, self.lowered, strict=True):
+        for i, term in enumerate(self.terms):
             for name in self.fields:
-                if find_term(view.lower(name), lowered, word=self.word):
+                if self._found(view.lower(name), i):
                     word = "the word " if self.word else ""
                     reasons.append(f"{name} contained {word}{term!r}")
                     break

@@ -71,28 +71,27 @@ def compile_globs(patterns: tuple[str, ...]) -> GlobSet:
     return GlobSet(patterns)
 
 
-def _is_word_char(ch: str) -> bool:
+def is_word_char(ch: str) -> bool:
     # CJK scripts (U+2E80 on) write words without spaces: no character there is "inside a
     # word", so a word-bounded Chinese keyword behaves as a plain substring.
     return ch == "_" or (ch.isalnum() and ord(ch) < 0x2E80)
 
 
-def find_term(haystack: str, term: str, *, word: bool) -> bool:
-    """`term` (lower-cased) in `haystack` (lower-cased); `word`: not inside a longer word.
+# The same notion of "not a word character" as is_word_char, in RE2 syntax.
+_NOT_WORD = r"(?:[^\pL\pN_]|[\x{2E80}-\x{10FFFF}])"
 
-    Word characters are letters, digits and `_` of any alphabet (`é` is one, unlike for
-    RE2's ASCII `\\b`); CJK characters never are, since those scripts have no spaces.
+
+def compile_word_search(terms: tuple[str, ...]) -> Any:
+    """One RE2 program finding any of `terms` as a whole word (terms and text lower-cased).
+
+    Letters, digits and `_` of any alphabet are word characters (`é` is one, unlike for RE2's
+    ASCII `\\b`); CJK characters never are. A boundary is only required on a side where the
+    term itself starts or ends with a word character (`c++` may be followed by anything).
+    RE2 has no lookaround, so the boundary character is consumed: fine for "is it there?".
     """
-    if not word:
-        return term in haystack
-    need_left = _is_word_char(term[0])
-    need_right = _is_word_char(term[-1])
-    start = haystack.find(term)
-    while start != -1:
-        end = start + len(term)
-        left_ok = not need_left or start == 0 or not _is_word_char(haystack[start - 1])
-        right_ok = not need_right or end == len(haystack) or not _is_word_char(haystack[end])
-        if left_ok and right_ok:
-            return True
-        start = haystack.find(term, start + 1)
-    return False
+    alternatives = []
+    for term in terms:
+        left = f"(?:^|{_NOT_WORD})" if is_word_char(term[0]) else ""
+        right = f"(?:{_NOT_WORD}|$)" if is_word_char(term[-1]) else ""
+        alternatives.append(f"(?:{left}{re2.escape(term)}{right})")
+    return re2.compile("(?s)" + "|".join(alternatives), re2_options())
