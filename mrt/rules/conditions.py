@@ -77,17 +77,17 @@ class KeywordsCondition(Leaf):
     def check(self, view: EventView) -> bool:
         for name in self.fields:
             haystack = view.lower(name)
-            if self.word_any is not None:
-                if self.word_any.search(haystack) is not None:
-                    return True
-            elif any(term in haystack for term in self.lowered):
+            # The substring test is cheap and settles most events; RE2 only judges boundaries.
+            if any(term in haystack for term in self.lowered) and (
+                self.word_any is None or self.word_any.search(haystack) is not None
+            ):
                 return True
         return False
 
     def _found(self, haystack: str, index: int) -> bool:
-        if self.word:
-            return self.word_each[index].search(haystack) is not None
-        return self.lowered[index] in haystack
+        if self.lowered[index] not in haystack:
+            return False
+        return not self.word or self.word_each[index].search(haystack) is not None
 
     def explain(self, view: EventView) -> Outcome:
         reasons = []
