@@ -25,6 +25,7 @@ class Outcome:
 
 
 class Condition(Protocol):
+    cost: int  # rough price of test(): cheap checks run first inside all/any
     def test(self, view: EventView) -> bool: ...
     def score(self, view: EventView) -> float: ...
     def explain(self, view: EventView) -> Outcome: ...
@@ -41,6 +42,7 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 class Leaf:
+    cost = 2
     """A condition without children: its score is all or nothing.
 
     Results are memoised per event (`view.memo`), so the "nearest miss" pass after the main
@@ -63,6 +65,8 @@ class Leaf:
 
 class KeywordsCondition(Leaf):
     """v0's keyword match: case-insensitive substring of any term in any of the fields."""
+
+    cost = 2
 
     def __init__(self, terms: tuple[str, ...], fields: tuple[str, ...], word: bool) -> None:
         self.terms = terms
@@ -113,6 +117,8 @@ class KeywordsCondition(Leaf):
 class RegexCondition(Leaf):
     """An RE2 pattern searched in one or more fields (linear time, whatever the text)."""
 
+    cost = 3
+
     def __init__(
         self, pattern: str, compiled: Any, fields: tuple[str, ...], ignore_case: bool
     ) -> None:
@@ -146,6 +152,8 @@ class RegexCondition(Leaf):
 class ValueInCondition(Leaf):
     """An exact field value among a list: source, resource_type, event_type."""
 
+    cost = 0
+
     def __init__(self, field: str, values: tuple[str, ...]) -> None:
         self.field = field
         self.values = values
@@ -169,6 +177,8 @@ class ValueInCondition(Leaf):
 
 class GlobCondition(Leaf):
     """A field value matching one of several globs: source_key, resource_id."""
+
+    cost = 1
 
     def __init__(self, field: str, patterns: tuple[str, ...], compiled: GlobSet) -> None:
         self.field = field
@@ -198,6 +208,8 @@ class GlobCondition(Leaf):
 
 class AuthorsCondition(Leaf):
     """The author on an allow list (when one is given) and on no block list; globs, any case."""
+
+    cost = 1
 
     def __init__(self, allow: tuple[str, ...], block: tuple[str, ...]) -> None:
         self.allow = allow
@@ -238,6 +250,8 @@ class AuthorsCondition(Leaf):
 
 class SetCondition(Leaf):
     """Labels (from the event) or tags (from earlier rules): any of / all of / none of; any case."""
+
+    cost = 0
 
     def __init__(
         self,
@@ -317,6 +331,8 @@ class PriorityCondition(Leaf):
     It changes while rules run, so it is never memoised.
     """
 
+    cost = 0
+
     def test(self, view: EventView) -> bool:
         return self.check(view)
 
@@ -343,9 +359,12 @@ class AllCondition:
 
     def __init__(self, children: tuple[Condition, ...]) -> None:
         self.children = children
+        # Same answer in any order (conditions are pure); cheap ones first saves the rest.
+        self.by_cost = tuple(sorted(children, key=lambda child: child.cost))
+        self.cost = max((child.cost for child in children), default=0) + 1
 
     def test(self, view: EventView) -> bool:
-        for child in self.children:  # noqa: SIM110 (a loop, not all(genexpr): the hot path)
+        for child in self.by_cost:  # noqa: SIM110 (a loop, not all(genexpr): the hot path)
             if not child.test(view):
                 return False
         return True
@@ -379,9 +398,12 @@ class AnyCondition:
 
     def __init__(self, children: tuple[Condition, ...]) -> None:
         self.children = children
+        # Same answer in any order (conditions are pure); cheap ones first saves the rest.
+        self.by_cost = tuple(sorted(children, key=lambda child: child.cost))
+        self.cost = max((child.cost for child in children), default=0) + 1
 
     def test(self, view: EventView) -> bool:
-        for child in self.children:  # noqa: SIM110 (a loop, not any(genexpr): the hot path)
+        for child in self.by_cost:  # noqa: SIM110 (a loop, not any(genexpr): the hot path)
             if child.test(view):
                 return True
         return False
@@ -407,6 +429,7 @@ class NotCondition:
 
     def __init__(self, child: Condition) -> None:
         self.child = child
+        self.cost = child.cost
 
     def test(self, view: EventView) -> bool:
         return not self.child.test(view)
