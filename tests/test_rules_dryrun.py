@@ -135,7 +135,7 @@ def test_json_report_counts_hits_and_diffs_against_what_was_told(
     assert [s["title"] for s in report["newly_notified"]] == ["Qwen3 support"]
     assert report["newly_notified"][0]["reasons"] == ["title contained 'qwen'"]
     assert [s["title"] for s in report["no_longer_notified"]] == ["Bump deepseek-tokenizer"]
-    assert report["no_longer_notified"][0]["reasons"] == ["now: suppress"]
+    assert report["no_longer_notified"][0]["reasons"] == ["now: suppress by no-bots"]
     assert report["not_compared"] == {"baseline": 1}
     assert report["actions"] == {"notify": 4, "suppress": 1, "none": 1}
 

@@ -125,3 +125,27 @@ def test_cli_without_a_config_loader_says_so(
 def test_rules_without_an_action_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules"]) == 2
     assert "lint" in capsys.readouterr().out
+
+
+def test_a_tag_condition_no_earlier_rule_can_satisfy_is_reported() -> None:
+    config = Config.model_validate(
+        {
+            "channels": {"ops": {"urls": ["json://127.0.0.1"]}},
+            "rules": [
+                {
+                    "name": "wants",
+                    "when": {"not": {"tags": {"all": ["late"]}}},
+                    "notify": True,
+                    "continue": True,
+                },
+                {"name": "tagger", "tag": ["late"]},
+                {"name": "typo", "when": {"tags": ["lat"]}, "notify": True},
+                {"name": "fine", "when": {"tags": ["late"]}, "notify": True},
+            ],
+        }
+    )
+    assert [str(f) for f in lint_rules(config)] == [
+        "rules[0] (wants): tags: 'late' is set by no earlier rule (only by a later one: rules "
+        "run in order) [unset-tag]",
+        "rules[2] (typo): tags: 'lat' is set by no earlier rule [unset-tag]",
+    ]

@@ -132,7 +132,11 @@ def run_rules_test(
             reasons = tuple(r for m in decision.matched for r in m.reasons)
             report.newly_notified.append(Sample.of(item.event, reasons))
         elif was_told and not decision.delivers:
-            why = (decision.nearest,) if decision.nearest else (f"now: {decision.action}",)
+            if decision.nearest:
+                why: tuple[str, ...] = (decision.nearest,)
+            else:
+                by = f" by {decision.decided_by}" if decision.decided_by else ""
+                why = (f"now: {decision.action}{by}",)
             report.no_longer_notified.append(Sample.of(item.event, why))
     return report
 

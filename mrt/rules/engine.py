@@ -174,7 +174,8 @@ class RuleSet:
         if best is None:
             return None
         outcome = best.condition.explain(view)
-        why = "; ".join(outcome.misses) or "an earlier rule decided first"
+        # No misses now: it needed tags or a priority that only later rules set.
+        why = "; ".join(outcome.misses) or "held only with tags or priority set by later rules"
         return f"{best.name}: {why}"
 
 

@@ -9,15 +9,18 @@ Checks (codes):
     contradictory    suppress together with notify/aggregate/digest (suppress wins), or
                      `continue` on a suppress rule (it stops anyway)
     dead-tags        a tag-only rule with no delivering rule after it: its tags reach no message
+    unset-tag        a `tags:` condition asks for a tag no earlier rule sets (order matters)
     blank-keyword    an empty entry in watch_keywords (ignored)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mrt.config import Config
 from mrt.errors import ConfigError
+from mrt.rules.conditions import AllCondition, AnyCondition, NotCondition, TagSetCondition
 from mrt.rules.engine import (
     WATCH_KEYWORDS,
     channel_names,
@@ -77,6 +80,18 @@ def lint_rules(config: Config) -> list[Finding]:
                 )
             )
         findings += _contradictions(rule)
+        set_before = {tag.lower() for r in rules[:position] for tag in r.tags}
+        for tag in _wanted_tags(rule.condition):
+            if tag.lower() not in set_before:
+                set_later = any(tag.lower() in {t.lower() for t in r.tags} for r in rules[position:])
+                findings.append(
+                    Finding(
+                        rule.path,
+                        "unset-tag",
+                        f"tags: {tag!r} is set by no earlier rule"
+                        + (" (only by a later one: rules run in order)" if set_later else ""),
+                    )
+                )
         later = [r for r in rules[position + 1 :] if r.delivers and not shadowed[r.name]]
         if rule.tag_only and not later:
             findings.append(
@@ -98,6 +113,17 @@ def lint_rules(config: Config) -> list[Finding]:
                     )
                 )
     return findings
+
+
+def _wanted_tags(condition: Any) -> list[str]:
+    """Tags a condition needs present (`tags: {any, all}`), anywhere in its tree."""
+    if isinstance(condition, TagSetCondition):
+        return [*condition.any_of, *condition.all_of]
+    if isinstance(condition, AllCondition | AnyCondition):
+        return [tag for child in condition.children for tag in _wanted_tags(child)]
+    if isinstance(condition, NotCondition):
+        return _wanted_tags(condition.child)
+    return []
 
 
 def _shadowed(rule: CompiledRule, earlier: list[CompiledRule]) -> list[Finding]:
