@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -151,3 +152,23 @@ def test_word_bounded_keywords_over_a_million_near_misses_scale_linearly() -> No
     assert ruleset.evaluate(large).action == "none"
     ratio = best_time(lambda: ruleset.evaluate(large)) / best_time(lambda: ruleset.evaluate(small))
     assert ratio < 40, f"1 MB took {ratio:.1f}x the time of 100 KB"
+
+
+def test_lone_surrogates_from_upstream_json_do_not_break_evaluation() -> None:
+    config = Config.model_validate(
+        {
+            "rules": [
+                {"name": "re", "when": {"regex": "dee?pseek"}, "notify": True},
+                {
+                    "name": "word",
+                    "when": {"keywords": {"terms": ["qwen"], "word": True}},
+                    "notify": True,
+                },
+                {"name": "glob", "when": {"resource_id": "*/a?c"}, "notify": True},
+            ]
+        }
+    )
+    body = json.loads('"broken \\ud800 deepseek"')
+    decision = compile_rules(config).evaluate(event_with_body(body))
+    assert decision.action == "notify"
+    assert decision.matched[0].reasons == ("summary matched /dee?pseek/ ('deepseek')",)

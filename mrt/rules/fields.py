@@ -69,7 +69,13 @@ def text_of(value: Any) -> str:
         text = json.dumps(value)
     else:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    return text[:MAX_FIELD_CHARS]
+    text = text[:MAX_FIELD_CHARS]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates ("\ud800" is valid JSON) cannot reach RE2, which works on UTF-8.
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 class EventView:

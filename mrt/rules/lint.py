@@ -83,7 +83,9 @@ def lint_rules(config: Config) -> list[Finding]:
         set_before = {tag.lower() for r in rules[:position] for tag in r.tags}
         for tag in _wanted_tags(rule.condition):
             if tag.lower() not in set_before:
-                set_later = any(tag.lower() in {t.lower() for t in r.tags} for r in rules[position:])
+                set_later = any(
+                    tag.lower() in {t.lower() for t in r.tags} for r in rules[position:]
+                )
                 findings.append(
                     Finding(
                         rule.path,
