@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import peewee
 import pytest
-import yaml
 
 from mrt.cli import main
-from mrt.config import Config
+from mrt.config import Config, load_config
 from mrt.errors import ConfigError
 from mrt.events import TrackerEvent, utcnow
 from mrt.rules import compile_rules
@@ -94,18 +92,10 @@ def history(db: peewee.Database) -> dict[str, Event]:
     }
 
 
-def yaml_config_loader(path: str | None) -> Config:
-    """Stands in for mrt.config.load_config (not on main yet): a YAML file -> Config."""
-    assert path is not None
-    data: dict[str, Any] = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    return Config.model_validate(data)
-
-
 @pytest.fixture
-def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr("mrt.config.load_config", yaml_config_loader, raising=False)
-    path = tmp_path / "mrt.yaml"
-    path.write_text(yaml.safe_dump(NEW_RULES), encoding="utf-8")
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "mrt.json"
+    path.write_text(json.dumps(NEW_RULES), encoding="utf-8")
     return path
 
 
@@ -125,7 +115,7 @@ def test_json_report_counts_hits_and_diffs_against_what_was_told(
     report = json.loads(capsys.readouterr().out)
 
     assert report["events"] == 6  # the 40-day-old event is outside --since 30d
-    assert report["rule_version"] == compile_rules(yaml_config_loader(str(config_file))).digest
+    assert report["rule_version"] == compile_rules(load_config(str(config_file))).digest
     hits = {r["rule"]: r["hits"] for r in report["rules"]}
     assert hits == {"no-bots": 1, "watch_keywords": 4, NO_RULE: 1}
     samples = {r["rule"]: r["samples"] for r in report["rules"]}

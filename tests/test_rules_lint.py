@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,13 @@ def config_from_yaml(name: str) -> Config:
     return Config.model_validate(yaml.safe_load((FIXTURES / name).read_text(encoding="utf-8")))
 
 
-def yaml_config_loader(path: str | None) -> Config:
-    """Stands in for mrt.config.load_config (not on main yet): a YAML file -> Config."""
-    assert path is not None
-    data: dict[str, Any] = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    return Config.model_validate(data)
+def as_config_file(name: str, tmp_path: Path, **replace: Any) -> str:
+    """A YAML fixture written as the JSON config file `mrt` reads (top-level keys replaced)."""
+    data: dict[str, Any] = yaml.safe_load((FIXTURES / name).read_text(encoding="utf-8"))
+    data.update(replace)
+    path = tmp_path / f"{Path(name).stem}.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return str(path)
 
 
 def test_every_kind_of_finding_names_its_rule() -> None:
@@ -99,27 +102,23 @@ def test_the_clean_example_has_no_findings_and_compiles() -> None:
     assert [r.name for r in compile_rules(config).rules][-1] == "watch_keywords"
 
 
-def test_cli_exit_codes(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr("mrt.config.load_config", yaml_config_loader, raising=False)
-    assert main(["rules", "lint", "--config", str(FIXTURES / "lint_clean.yaml")]) == 0
+def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "lint", "--config", as_config_file("lint_clean.yaml", tmp_path)]) == 0
     assert "no findings" in capsys.readouterr().out
 
-    assert main(["rules", "lint", "--config", str(FIXTURES / "lint_findings.yaml")]) == 1
+    # loading a file is stricter than lint: a digest naming no channel is refused outright
+    assert main(["rules", "lint", "--config", as_config_file("lint_findings.yaml", tmp_path)]) == 2
+    assert "digests.daily.channels[0]: no channel named 'opps'" in capsys.readouterr().err
+
+    fixed = as_config_file(
+        "lint_findings.yaml",
+        tmp_path,
+        digests={"daily": {"cron": "0 9 * * *", "channels": ["ops"]}},
+    )
+    assert main(["rules", "lint", "--config", fixed]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 12  # the 11 (rule, code) pairs above, `confused` twice
+    assert len(out) == 11  # the (rule, code) pairs above but the digest's, `confused` twice
     assert "rules[6] (after-the-mute): never reached" in "\n".join(out)
-
-
-def test_cli_without_a_config_loader_says_so(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.delattr("mrt.config.load_config", raising=False)
-    assert main(["rules", "lint"]) == 2
-    err = capsys.readouterr().err
-    assert "mrt.config.load_config is missing" in err
-    assert "Traceback" not in err
 
 
 def test_rules_without_an_action_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +12,7 @@ from typing import Any
 
 import peewee
 
-from mrt.config import Config
+from mrt.config import Config, load_config
 from mrt.errors import ConfigError, StoreError
 from mrt.events import utcnow
 from mrt.rules import compile_rules
@@ -54,15 +53,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def load_config_for(args: argparse.Namespace) -> Config:
-    """The config through mrt.config.load_config (looked up at call time: it may be absent)."""
-    loader = getattr(importlib.import_module("mrt.config"), "load_config", None)
-    if loader is None:
-        raise ConfigError(
-            "this build cannot read config files yet (mrt.config.load_config is missing); "
-            "update MRT"
-        )
-    config: Config = loader(args.config)
-    return config
+    return load_config(args.config)
 
 
 def lint_command(args: argparse.Namespace) -> int:
