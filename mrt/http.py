@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 USER_AGENT = f"model-release-tracker/{__version__} (+https://github.com/model-release-tracker/mrt)"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
-_SECRET_PARAM = re.compile(r"token|key|secret|sig|password|auth|credential", re.IGNORECASE)
+# "auth" must not catch `author=` (the Hub's organisation filter is not a secret)
+_SECRET_PARAM = re.compile(r"token|key|secret|sig|password|auth(?!or)|credential", re.IGNORECASE)
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -271,8 +272,9 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         conditional: bool = True,
     ) -> JsonResponse:
-        return await self.request_json("GET", url, params=params, headers=headers,
-                                       conditional=conditional)
+        return await self.request_json(
+            "GET", url, params=params, headers=headers, conditional=conditional
+        )
 
     async def request_json(
         self,
@@ -308,23 +310,28 @@ class HttpClient:
             if blocked and blocked > self.pool.now():
                 raise RateLimited(
                     f"{host}: rate limit spent until {blocked.isoformat()}; not calling {shown}",
-                    until=blocked, url=shown,
+                    until=blocked,
+                    url=shown,
                 )
             try:
-                return await self._attempt(method, url, params, send, json_body, key, shown,
-                                           state, conditional)
+                return await self._attempt(
+                    method, url, params, send, json_body, key, shown, state, conditional
+                )
             except _Retry as retry:
                 if attempt >= self.pool.max_attempts:
                     retry.error.context["attempts"] = attempt
                     raise retry.error from None
                 wait = retry.wait
                 if wait is None:
-                    cap = min(self.pool.backoff_max_seconds,
-                              self.pool.backoff_base_seconds * 2 ** (attempt - 1))
+                    cap = min(
+                        self.pool.backoff_max_seconds,
+                        self.pool.backoff_base_seconds * 2 ** (attempt - 1),
+                    )
                     wait = self.pool.jitter() * cap  # full jitter
                 self.retries += 1
-                log.warning("%s: %s; retry %d in %.1f s", self.spec.key, retry.error.message,
-                            attempt, wait)
+                log.warning(
+                    "%s: %s; retry %d in %.1f s", self.spec.key, retry.error.message, attempt, wait
+                )
                 await self.pool.sleep(wait)
 
     async def _attempt(
@@ -345,23 +352,35 @@ class HttpClient:
             await self.pool.take_slot(state)
             self.requests += 1
             try:
-                request = client.build_request(method, url, params=params, headers=send,
-                                               json=json_body, timeout=timeout)
+                request = client.build_request(
+                    method, url, params=params, headers=send, json=json_body, timeout=timeout
+                )
                 response = await client.send(request, stream=True)
                 try:
                     body = await self._read_capped(response, shown)
                 finally:
                     await response.aclose()
             except httpx.TimeoutException as exc:
-                raise _Retry(SourceError(f"{shown}: timed out ({type(exc).__name__})",
-                                         url=shown, kind="timeout")) from None
+                raise _Retry(
+                    SourceError(
+                        f"{shown}: timed out ({type(exc).__name__})", url=shown, kind="timeout"
+                    )
+                ) from None
             except httpx.TransportError as exc:
                 if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # retrying cannot help
                     raise SourceError(
                         f"{shown}: TLS certificate verification failed; for a private CA set "
-                        "this source's ca_bundle", url=shown, kind="tls") from None
-                raise _Retry(SourceError(f"{shown}: connection failed ({type(exc).__name__})",
-                                         url=shown, kind="connection")) from None
+                        "this source's ca_bundle",
+                        url=shown,
+                        kind="tls",
+                    ) from None
+                raise _Retry(
+                    SourceError(
+                        f"{shown}: connection failed ({type(exc).__name__})",
+                        url=shown,
+                        kind="connection",
+                    )
+                ) from None
         now = self.pool.now()
         status = response.status_code
         self.statuses[status] += 1
@@ -372,28 +391,43 @@ class HttpClient:
             if remaining == 0 and reset_at and reset_at > now and status < 400:
                 # that was the last allowed call: the next one would only earn a 403
                 state.blocked_until[self._identity] = reset_at
-        self._check_rate_limit(status, response.headers, body, remaining, reset_at, now, shown,
-                               state)
+        self._check_rate_limit(
+            status, response.headers, body, remaining, reset_at, now, shown, state
+        )
         if status in _RETRYABLE_STATUS:
             error = SourceError(f"{shown}: answered HTTP {status}", url=shown, status=status)
             until = parse_retry_after(response.headers.get("retry-after"), now)
             wait = (until - now).total_seconds() if until else None
             if until is not None and wait is not None and wait > self.pool.short_wait_seconds:
-                raise RateLimited(f"{shown}: HTTP {status}, retry after {until}", until=until,
-                                  url=shown, status=status) from None
+                raise RateLimited(
+                    f"{shown}: HTTP {status}, retry after {until}",
+                    until=until,
+                    url=shown,
+                    status=status,
+                ) from None
             raise _Retry(error, max(wait, 0.0) if wait is not None else None)
-        links = {str(rel): str(response.url.join(v["url"]))
-                 for rel, v in response.links.items() if rel and v.get("url")}
+        links = {
+            str(rel): str(response.url.join(v["url"]))
+            for rel, v in response.links.items()
+            if rel and v.get("url")
+        }
         if status == 304:
             if conditional and key in self._previous:
                 self.validators[key] = self._previous[key]
             return JsonResponse(shown, status, response.headers, None, True, links)
         if not 200 <= status < 300:
-            raise SourceError(f"{shown}: answered HTTP {status}{_snippet(body)}",
-                              url=shown, status=status)
+            raise SourceError(
+                f"{shown}: answered HTTP {status}{_snippet(body)}", url=shown, status=status
+            )
         data = _decode_json(body, response.headers.get("content-type", ""), status, shown)
-        new = {k: v for k, v in (("etag", response.headers.get("etag")),
-                                  ("last_modified", response.headers.get("last-modified"))) if v}
+        new = {
+            k: v
+            for k, v in (
+                ("etag", response.headers.get("etag")),
+                ("last_modified", response.headers.get("last-modified")),
+            )
+            if v
+        }
         if method == "GET" and conditional and new:
             self.validators[key] = new
         return JsonResponse(shown, status, response.headers, data, False, links)
@@ -422,8 +456,13 @@ class HttpClient:
             until = now + timedelta(seconds=60)  # GitHub: "wait at least one minute"
         wait = (until - now).total_seconds()
         kind = "secondary rate limit" if secondary else "rate limit"
-        error = RateLimited(f"{shown}: {kind} (HTTP {status}), deferred until {until.isoformat()}",
-                            until=until, url=shown, status=status, retry_after=max(wait, 0.0))
+        error = RateLimited(
+            f"{shown}: {kind} (HTTP {status}), deferred until {until.isoformat()}",
+            until=until,
+            url=shown,
+            status=status,
+            retry_after=max(wait, 0.0),
+        )
         if wait <= self.pool.short_wait_seconds:
             raise _Retry(error, max(wait, 0.0))
         # every source with this identity on this host would hit the same wall: defer them all
@@ -434,15 +473,21 @@ class HttpClient:
         cap = self.pool.max_body_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
-            raise SourceError(f"{shown}: response of {declared} bytes exceeds the {cap}-byte cap",
-                              url=shown, status=response.status_code)
+            raise SourceError(
+                f"{shown}: response of {declared} bytes exceeds the {cap}-byte cap",
+                url=shown,
+                status=response.status_code,
+            )
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > cap:
-                raise SourceError(f"{shown}: response exceeds the {cap}-byte cap",
-                                  url=shown, status=response.status_code)
+                raise SourceError(
+                    f"{shown}: response exceeds the {cap}-byte cap",
+                    url=shown,
+                    status=response.status_code,
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -467,8 +512,12 @@ def _decode_json(body: bytes, content_type: str, status: int, shown: str) -> Any
             what = "an HTML page instead of JSON"
         else:
             what = f"{ctype} instead of JSON"
-        raise SourceError(f"{shown}: HTTP {status} answered {what}{_snippet(body)}",
-                          url=shown, status=status, content_type=ctype) from None
+        raise SourceError(
+            f"{shown}: HTTP {status} answered {what}{_snippet(body)}",
+            url=shown,
+            status=status,
+            content_type=ctype,
+        ) from None
 
 
 def _snippet(body: bytes) -> str:

@@ -270,6 +270,10 @@ def test_secrets_stay_out_of_errors(httpserver: HTTPServer) -> None:
     assert "access_token=***" in text and "state=all" in text
     assert "ghp_s3cret" not in repr(caught.value.client)  # type: ignore[attr-defined]
     assert redact_url("https://u:pw@h/x?key=1") == "https://h/x?key=***"
+    # an organisation filter is not a secret, an auth parameter is
+    assert redact_url("https://h/api/models?author=deepseek-ai&auth=x") == (
+        "https://h/api/models?author=deepseek-ai&auth=***"
+    )
 
 
 def test_validators_are_sent_and_a_304_is_not_modified(httpserver: HTTPServer) -> None:
