@@ -255,6 +255,7 @@ _LAZY = {
     "EnvRequirement": "mrt.config_secrets",
     "check_secrets": "mrt.config_secrets",
     "env_requirements": "mrt.config_secrets",
+    "secret_values": "mrt.config_secrets",
 }
 
 

@@ -140,3 +140,8 @@ def check_secrets(config: Config, env: Mapping[str, str]) -> tuple[list[str], li
     errors = [describe_missing(r) for r in missing if r.required]
     warnings = [describe_missing(r) for r in missing if not r.required]
     return errors, warnings
+
+
+def secret_values(config: Config, env: Mapping[str, str]) -> list[str]:
+    """The values of every variable the config names, for log scrubbing; never printed."""
+    return [env[r.name] for r in env_requirements(config) if env.get(r.name)]
