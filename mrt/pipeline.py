@@ -30,7 +30,7 @@ from mrt.plugins import source_plugins
 from mrt.rules import Decision, RuleSet
 from mrt.schedule import next_poll_time
 from mrt.sources.base import PollContext, PollResult, SourceSpec
-from mrt.store import cycle, sources
+from mrt.store import cycle, legacy_v0, sources
 from mrt.store.cycle import PlannedAlert, PlannedDelivery, PlannedEvent
 from mrt.store.db import write_transaction
 
@@ -121,13 +121,32 @@ def plan_event(engine: Engine, event: TrackerEvent, now: datetime) -> PlannedEve
     return PlannedEvent(event=event, decision="notify", detail=detail, alert=alert)
 
 
+def seen_by_v0(spec: SourceSpec, events: list[TrackerEvent]) -> set[str]:
+    """Fingerprints of events v0 already saw, on resources v1 has no snapshot of yet.
+
+    After a v0 database is upgraded, the first v1 sighting of what v0 alerted (or marked seen)
+    must not alert again; once v1 holds a snapshot of the resource, later changes are news.
+    """
+    legacy = {e.legacy_fingerprint: e for e in events if e.legacy_fingerprint}
+    seen = legacy_v0.legacy_seen(legacy)
+    if not seen:
+        return set()
+    candidates = [legacy[fp] for fp in seen]
+    known = sources.snapshots_for(spec.key, (e.resource_id for e in candidates))
+    return {e.fingerprint for e in candidates if e.resource_id not in known}
+
+
 def plan_events(
     engine: Engine, spec: SourceSpec, result: PollResult, *, baseline: bool, now: datetime
 ) -> list[PlannedEvent]:
     planned: list[PlannedEvent] = []
+    v0_saw = set() if baseline else seen_by_v0(spec, result.events)
     for event in result.events:
         if baseline:
             planned.append(PlannedEvent(event=event, decision="baseline"))
+            continue
+        if event.fingerprint in v0_saw:
+            planned.append(PlannedEvent(event=event, decision="seen_by_v0"))
             continue
         try:
             planned.append(plan_event(engine, event, now))
