@@ -16,24 +16,28 @@ Sleeping and the clock are injected, so tests never wait.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
-import re
 import ssl
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
 from mrt import __version__
 from mrt.errors import RateLimited, SourceError
 from mrt.events import utcnow
+from mrt.http_parsing import (
+    decode_json,
+    parse_ratelimit,
+    parse_retry_after,
+    redact_url,
+    snippet,
+    validator_key,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -43,9 +47,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 USER_AGENT = f"model-release-tracker/{__version__} (+https://github.com/model-release-tracker/mrt)"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
-# "auth" must not catch `author=` (the Hub's organisation filter is not a secret)
-_SECRET_PARAM = re.compile(r"token|key|secret|sig|password|auth(?!or)|credential", re.IGNORECASE)
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+
+__all__ = [
+    "HostBudget",
+    "HttpClient",
+    "HttpPool",
+    "JsonResponse",
+    "parse_ratelimit",
+    "parse_retry_after",
+    "redact_url",
+    "validator_key",
+]
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], datetime]
@@ -87,63 +100,6 @@ class JsonResponse:
     json: Any  # None when not_modified
     not_modified: bool = False
     links: Mapping[str, str] = field(default_factory=dict)  # rel -> absolute URL
-
-
-def redact_url(url: str) -> str:
-    """The URL without userinfo and with secret-looking query values replaced by ***."""
-    parts = urlsplit(str(url))
-    netloc = parts.netloc.rpartition("@")[2]
-    query = urlencode(
-        [(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in parse_qsl(parts.query, True)],
-        safe="*",
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
-def validator_key(url: str, params: Mapping[str, Any] | None) -> str:
-    """One key per URL + params, independent of the params' order."""
-    merged = httpx.URL(url).copy_merge_params({k: str(v) for k, v in (params or {}).items()})
-    query = sorted(parse_qsl(merged.query.decode(), True))
-    return urlunsplit((merged.scheme, merged.netloc.decode(), merged.path, urlencode(query), ""))
-
-
-def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
-    """`Retry-After` as delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return now + timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def parse_ratelimit(headers: httpx.Headers, now: datetime) -> tuple[int | None, datetime | None]:
-    """(remaining, reset_at) from GitHub's X-RateLimit-* or the IETF draft RateLimit header."""
-    remaining = headers.get("x-ratelimit-remaining")
-    reset = headers.get("x-ratelimit-reset")
-    if remaining is not None and remaining.strip().isdigit():
-        reset_at = None
-        if reset and reset.strip().isdigit():
-            reset_at = datetime.fromtimestamp(int(reset), UTC)
-        return int(remaining), reset_at
-    # draft-ietf-httpapi-ratelimit-headers: `"api";r=0;t=30` (Hugging Face), or the older
-    # RateLimit-Remaining / RateLimit-Reset pair
-    structured = headers.get("ratelimit")
-    if structured:
-        fields = dict(re.findall(r";\s*([a-z]+)=(\d+)", structured))
-        if "r" in fields:
-            t = fields.get("t")
-            return int(fields["r"]), now + timedelta(seconds=int(t)) if t else None
-    remaining = headers.get("ratelimit-remaining")
-    if remaining is not None and remaining.strip().isdigit():
-        t = headers.get("ratelimit-reset")
-        at = now + timedelta(seconds=int(t)) if t and t.strip().isdigit() else None
-        return int(remaining), at
-    return None, None
 
 
 class HttpPool:
@@ -417,9 +373,9 @@ class HttpClient:
             return JsonResponse(shown, status, response.headers, None, True, links)
         if not 200 <= status < 300:
             raise SourceError(
-                f"{shown}: answered HTTP {status}{_snippet(body)}", url=shown, status=status
+                f"{shown}: answered HTTP {status}{snippet(body)}", url=shown, status=status
             )
-        data = _decode_json(body, response.headers.get("content-type", ""), status, shown)
+        data = decode_json(body, response.headers.get("content-type", ""), status, shown)
         new = {
             k: v
             for k, v in (
@@ -499,27 +455,3 @@ class _Retry(Exception):
         super().__init__(error.message)
         self.error = error
         self.wait = wait
-
-
-def _decode_json(body: bytes, content_type: str, status: int, shown: str) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        ctype = content_type.split(";")[0].strip() or "no content-type"
-        if "json" in ctype:
-            what = f"truncated or invalid JSON ({exc})"
-        elif "html" in ctype:
-            what = "an HTML page instead of JSON"
-        else:
-            what = f"{ctype} instead of JSON"
-        raise SourceError(
-            f"{shown}: HTTP {status} answered {what}{_snippet(body)}",
-            url=shown,
-            status=status,
-            content_type=ctype,
-        ) from None
-
-
-def _snippet(body: bytes) -> str:
-    text = " ".join(body[:200].decode("utf-8", "replace").split())
-    return f": {text}" if text else ""
