@@ -125,7 +125,7 @@ def plan_replay(
     """What a replay would deliver (reads the database, writes nothing)."""
     if until is not None and until <= since:
         raise ConfigError(
-            f"--until ({until.isoformat()}) must be after --since ({since.isoformat()})",
+            f"expected a moment after --since ({since.isoformat()}), found {until.isoformat()}",
             path="--until",
         )
     ruleset = compile_rules(config)
