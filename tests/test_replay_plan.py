@@ -3,6 +3,8 @@ filters, what counts as delivered, what is left out and why, and idempotence."""
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,22 +23,21 @@ from mrt.store.models import Alert, AuditLog, Outbox, database_proxy
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=3)
-CONFIG = Config.model_validate(
-    {
-        "channels": {
-            "hook": {"urls": ["json://127.0.0.1:9/hook"]},
-            "ops": {"urls": ["json://127.0.0.1:9/ops-a", "json://127.0.0.1:9/ops-b"]},
+CONFIG_DATA: dict[str, object] = {
+    "channels": {
+        "hook": {"urls": ["json://127.0.0.1:9/hook"]},
+        "ops": {"urls": ["json://127.0.0.1:9/ops-a", "json://127.0.0.1:9/ops-b"]},
+    },
+    "rules": [
+        {
+            "name": "github-deepseek",
+            "when": {"source": "github", "keywords": ["deepseek"]},
+            "notify": {"channels": ["hook"]},
         },
-        "rules": [
-            {
-                "name": "github-deepseek",
-                "when": {"source": "github", "keywords": ["deepseek"]},
-                "notify": {"channels": ["hook"]},
-            },
-            {"name": "hf-models", "when": {"source": "huggingface"}, "notify": ["hook", "ops"]},
-        ],
-    }
-)
+        {"name": "hf-models", "when": {"source": "huggingface"}, "notify": ["hook", "ops"]},
+    ],
+}
+CONFIG = Config.model_validate(CONFIG_DATA)
 TARGETS = resolve_targets(CONFIG, {})
 
 
@@ -63,8 +64,14 @@ def store(*events: tuple[TrackerEvent, str]) -> None:
             event.source_key,
             [PlannedEvent(event=event, decision=decision)],
             CycleSuccess(
-                cursor={}, validators={}, snapshots={}, degraded=None, http_status=200,
-                ratelimit_remaining=None, ratelimit_reset_at=None, next_poll_at=event.observed_at,
+                cursor={},
+                validators={},
+                snapshots={},
+                degraded=None,
+                http_status=200,
+                ratelimit_remaining=None,
+                ratelimit_reset_at=None,
+                next_poll_at=event.observed_at,
             ),
             rule_digest="old-rules",
             rule_canonical={"rules": []},
@@ -77,8 +84,10 @@ def store(*events: tuple[TrackerEvent, str]) -> None:
 def three(db: peewee.Database) -> None:
     store(
         (tracker("github:vllm-project/vllm", "DeepSeek merge", T0), "none"),
-        (tracker("github:sgl-project/sglang", "DeepSeek in sglang", T0 + timedelta(minutes=1)),
-         "none"),
+        (
+            tracker("github:sgl-project/sglang", "DeepSeek in sglang", T0 + timedelta(minutes=1)),
+            "none",
+        ),
         (tracker("huggingface:deepseek-ai", "DeepSeek-V3", T0 + timedelta(minutes=2)), "none"),
         (tracker("github:vllm-project/vllm", "unrelated", T0 + timedelta(minutes=3)), "none"),
     )
@@ -105,8 +114,9 @@ def test_filters(three: None) -> None:
     assert ops.deliveries == 2
     assert titles(plan(until=T0 + timedelta(minutes=1))) == ["DeepSeek merge"]
 
-    with pytest.raises(ConfigError, match="no rule named 'nope'; the current rules are: "
-                                          "github-deepseek, hf-models"):
+    with pytest.raises(
+        ConfigError, match="no rule named 'nope'; the current rules are: github-deepseek, hf-models"
+    ):
         plan(rule="nope")
     with pytest.raises(ConfigError, match="no channel named 'pager'; configured: hook, ops"):
         plan(channel="pager")
@@ -142,8 +152,11 @@ def test_baseline_waiting_and_silenced_now_are_left_out(db: peewee.Database) -> 
         (tracker("github:a/b", "DeepSeek muted then", T0 + timedelta(minutes=3)), "silenced"),
     )
     silences.create_silence(
-        {"source": "huggingface"}, expires_at=NOW + timedelta(hours=1), created_by="cli",
-        reason=None, now=NOW - timedelta(minutes=1),
+        {"source": "huggingface"},
+        expires_at=NOW + timedelta(hours=1),
+        created_by="cli",
+        reason=None,
+        now=NOW - timedelta(minutes=1),
     )
     result = plan()
     assert titles(result) == ["DeepSeek muted then"]  # its silence is over: replayable
@@ -154,6 +167,38 @@ def test_baseline_waiting_and_silenced_now_are_left_out(db: peewee.Database) -> 
     }
     assert "DeepSeek windowed" in titles(plan(resend=True))
     assert Alert.select().count() == 0
+
+
+class Terminal(io.StringIO):
+    """A stdin that says it is a terminal, with the operator's answer in it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "code", "alerts"), [("n\n", 1, 0), ("yes\n", 0, 3)])
+def test_the_real_run_asks_on_a_terminal(
+    db: peewee.Database,
+    db_path: Path,
+    tmp_path: Path,
+    three: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    code: int,
+    alerts: int,
+) -> None:
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps(CONFIG_DATA))
+    monkeypatch.setattr("sys.stdin", Terminal(answer))
+    assert (
+        main(["replay", "--config", str(config), "--db", str(db_path), "--since", "2026-11-20"])
+        == code
+    )
+    database_proxy.initialize(db)
+    out = capsys.readouterr().out
+    assert "3 events to send (5 deliveries)" in out and "enqueue 5 deliveries? [y/N]" in out
+    assert Alert.select().count() == alerts and AuditLog.select().count() == (1 if alerts else 0)
 
 
 def test_cli_date_errors_exit_2(

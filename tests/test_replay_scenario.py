@@ -32,9 +32,7 @@ def cli(db: peewee.Database, *argv: str) -> int:
 
 def plan_titles(out: str) -> set[str]:
     """Titles on the dry run's event lines: `  2026-11-22 09:10  github:o/r  TITLE  -> hook`."""
-    return {
-        line.split("  ")[3] for line in out.splitlines() if line.startswith("  2026-")
-    }
+    return {line.split("  ")[3] for line in out.splitlines() if line.startswith("  2026-")}
 
 
 def test_rules_change_then_replay_delivers_exactly_the_new_matches_once(

@@ -49,8 +49,11 @@ def test_trace_says_why_in_words(
     FakeGitHub(httpserver, "PyGithub/PyGithub", issues)
     run_cycle(engine, T0)
     silence_id = silences.create_silence(
-        {"keywords": "flaky"}, expires_at=T0 + timedelta(hours=1), created_by="cli",
-        reason="CI is flaky today", now=T0,
+        {"keywords": "flaky"},
+        expires_at=T0 + timedelta(hours=1),
+        created_by="cli",
+        reason="CI is flaky today",
+        now=T0,
     )
     for n, title in enumerate(["DeepSeek-V3 tokenizer", "urgent: Qwen3", "DeepSeek flaky test"]):
         issues[n]["title"] = title
@@ -111,24 +114,43 @@ def test_trace_says_why_in_words(
         ("seen_by_v0", {}, ["v0 had already seen it before the upgrade: not told again"]),
         (
             "suppress",
-            {"matched": [{"rule": "bots", "reasons": ["author 'x[bot]' is on the allow list"]}],
-             "decided_by": "bots"},
-            ["matched rule bots because author 'x[bot]' is on the allow list",
-             "suppressed by rule bots"],
+            {
+                "matched": [{"rule": "bots", "reasons": ["author 'x[bot]' is on the allow list"]}],
+                "decided_by": "bots",
+            },
+            [
+                "matched rule bots because author 'x[bot]' is on the allow list",
+                "suppressed by rule bots",
+            ],
         ),
         (
             "aggregate",
-            {"matched": [{"rule": "hf", "reasons": ["source is huggingface"]}], "action": "aggregate",
-             "decided_by": "hf", "group_key": "source=huggingface", "window_minutes": 5},
-            ["matched rule hf because source is huggingface",
-             "rule hf decided: aggregate (source=huggingface, 5 min window)"],
+            {
+                "matched": [{"rule": "hf", "reasons": ["source is huggingface"]}],
+                "action": "aggregate",
+                "decided_by": "hf",
+                "group_key": "source=huggingface",
+                "window_minutes": 5,
+            },
+            [
+                "matched rule hf because source is huggingface",
+                "rule hf decided: aggregate (source=huggingface, 5 min window)",
+            ],
         ),
         (
             "notify",
-            {"matched": [{"rule": "r", "reasons": ["event_type is pr_merged"]}], "action": "notify",
-             "decided_by": "r", "channels": ["ops"], "missing_channels": ["pager"]},
-            ["matched rule r because event_type is pr_merged", "rule r decided: notify ops",
-             "channels named by the rules but not configured: pager"],
+            {
+                "matched": [{"rule": "r", "reasons": ["event_type is pr_merged"]}],
+                "action": "notify",
+                "decided_by": "r",
+                "channels": ["ops"],
+                "missing_channels": ["pager"],
+            },
+            [
+                "matched rule r because event_type is pr_merged",
+                "rule r decided: notify ops",
+                "channels named by the rules but not configured: pager",
+            ],
         ),
     ],
 )

@@ -22,9 +22,19 @@ def test_add_list_expire_with_audit(
     db: peewee.Database, db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = cli(
-        db, db_path, "add", "--match", "source_key=github:vllm-project/*",
-        "--match", "keywords=deepseek", "--match", "keywords=qwen",
-        "--for", "2h", "--reason", "release week",
+        db,
+        db_path,
+        "add",
+        "--match",
+        "source_key=github:vllm-project/*",
+        "--match",
+        "keywords=deepseek",
+        "--match",
+        "keywords=qwen",
+        "--for",
+        "2h",
+        "--reason",
+        "release week",
     )
     assert code == 0
     out = capsys.readouterr().out
@@ -63,8 +73,10 @@ def test_add_list_expire_with_audit(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--match", "regex=(?<=x)deepseek", "--for", "1h"], "silence.matcher.regex.pattern: "
-         "invalid regular expression '(?<=x)deepseek'"),
+        (
+            ["--match", "regex=(?<=x)deepseek", "--for", "1h"],
+            "silence.matcher.regex.pattern: invalid regular expression '(?<=x)deepseek'",
+        ),
         (["--match", "regex=a", "--match", "regex=b", "--for", "1h"], "give regex once"),
         (["--match", "titel=x", "--for", "1h"], "unknown matcher key 'titel'"),
         (["--match", "keywords", "--for", "1h"], "expected KEY=VALUE"),
@@ -74,8 +86,11 @@ def test_add_list_expire_with_audit(
     ],
 )
 def test_bad_input_is_a_clear_error_with_exit_2(
-    db: peewee.Database, db_path: Path, capsys: pytest.CaptureFixture[str],
-    args: list[str], message: str,
+    db: peewee.Database,
+    db_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
 ) -> None:
     assert cli(db, db_path, "add", *args) == 2
     err = capsys.readouterr().err

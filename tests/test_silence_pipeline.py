@@ -51,7 +51,9 @@ def test_a_silenced_event_is_stored_with_its_silence_and_alerts_after_expiry(
         "id": silence_id,
         "reason": "tokenizer work is noisy today",
     }
-    assert muted.decision_detail["matched"][0]["rule"] == "watch_keywords"  # what it would have done
+    assert (
+        muted.decision_detail["matched"][0]["rule"] == "watch_keywords"
+    )  # what it would have done
     assert Alert.select().where(Alert.event == muted.id).count() == 0
     assert Event.get(Event.title == "tokenizer docs").decision == "none"
     told = Alert.get()
@@ -85,8 +87,11 @@ def test_expiry_is_exact_on_the_driven_clock_and_early_expiry_is_audited(
     db: peewee.Database,
 ) -> None:
     sid = silences.create_silence(
-        {"event_type": "issue_opened"}, expires_at=T0 + timedelta(hours=2), created_by="tui",
-        reason=None, now=T0,
+        {"event_type": "issue_opened"},
+        expires_at=T0 + timedelta(hours=2),
+        created_by="tui",
+        reason=None,
+        now=T0,
     )
     opened = event("anything")
     assert silences.matching_silence(opened, T0 - timedelta(seconds=1)) is None  # not yet made
@@ -97,8 +102,11 @@ def test_expiry_is_exact_on_the_driven_clock_and_early_expiry_is_audited(
     assert silences.matching_silence(event("x", event_type="issue_closed"), T0) is None
 
     other = silences.create_silence(
-        {"keywords": ["qwen"]}, expires_at=T0 + timedelta(days=1), created_by="cli",
-        reason="r", now=T0,
+        {"keywords": ["qwen"]},
+        expires_at=T0 + timedelta(days=1),
+        created_by="cli",
+        reason="r",
+        now=T0,
     )
     silences.expire_silence(other, T0 + timedelta(minutes=30), actor="cli", reason="done")
     qwen = event("Qwen3", event_type="pr_merged")

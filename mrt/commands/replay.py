@@ -38,11 +38,15 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     add_db_option(parser)
     parser.add_argument("--since", required=True, metavar="DATE")
     parser.add_argument("--until", metavar="DATE", help="up to (not including) this moment")
-    parser.add_argument("--source", metavar="KEY", help="a source key or glob: github:vllm-project/*")
+    parser.add_argument(
+        "--source", metavar="KEY", help="a source key or glob: github:vllm-project/*"
+    )
     parser.add_argument("--rule", metavar="NAME", help="only events this rule matches now")
     parser.add_argument("--channel", metavar="NAME", help="only deliveries to this channel")
     parser.add_argument("--resend", action="store_true", help="also what was delivered before")
-    parser.add_argument("--dry-run", action="store_true", help="print what would be sent; send nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be sent; send nothing"
+    )
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
     parser.set_defaults(func=replay_command)
@@ -68,8 +72,15 @@ def replay_command(args: argparse.Namespace) -> int:
     db = open_for_command(args, read_only=args.dry_run)
     try:
         plan = plan_replay(
-            config, targets, since=since, until=until, source=args.source, rule=args.rule,
-            channel=args.channel, resend=args.resend, now=now,
+            config,
+            targets,
+            since=since,
+            until=until,
+            source=args.source,
+            rule=args.rule,
+            channel=args.channel,
+            resend=args.resend,
+            now=now,
         )
         print(format_plan(plan, dry_run=args.dry_run))
         if not plan.items or args.dry_run:

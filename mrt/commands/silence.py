@@ -49,7 +49,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
     add = actions.add_parser("add", parents=[leaf_options()], help="create a silence")
     add.add_argument(
-        "--match", action="append", required=True, metavar="KEY=VALUE",
+        "--match",
+        action="append",
+        required=True,
+        metavar="KEY=VALUE",
         help=f"a condition; KEY is one of {', '.join(MATCH_KEYS)}",
     )
     span = add.add_mutually_exclusive_group(required=True)

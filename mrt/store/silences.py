@@ -98,8 +98,9 @@ def expire_silence(
     """End a silence now (it stops matching at `now`) and audit it."""
     row = Silence.get_or_none(Silence.id == silence_id)
     if row is None:
-        raise MrtError(f"there is no silence #{silence_id} (see `mrt silence list --all`)",
-                       title="Not found")
+        raise MrtError(
+            f"there is no silence #{silence_id} (see `mrt silence list --all`)", title="Not found"
+        )
     if not is_active(row, now):
         raise MrtError(
             f"silence #{silence_id} is not active: it ended at {ends_at(row).isoformat()}",
@@ -169,7 +170,9 @@ def load_active(now: datetime) -> ActiveSilences:
         try:
             compiled.append((silence, compile_matcher(silence.matcher)))
         except ConfigError as exc:
-            log.warning("silence #%s is skipped, its matcher no longer compiles: %s", silence.id, exc)
+            log.warning(
+                "silence #%s is skipped, its matcher no longer compiles: %s", silence.id, exc
+            )
             continue
     return ActiveSilences(tuple(compiled))
 
