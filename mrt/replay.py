@@ -43,6 +43,7 @@ from mrt.store import silences
 from mrt.store.cycle import PlannedAlert, PlannedDelivery
 from mrt.store.db import write_transaction
 from mrt.store.history import events_observed_since, tracker_event
+from mrt.store.outbox_records import bound_database
 
 NOT_DECIDED_BY_RULES = frozenset({"baseline", "seen_by_v0"})
 DELIVERING = frozenset({"notify", "aggregate", "digest"})
@@ -233,13 +234,16 @@ def _item(
 def apply_replay(
     plan: ReplayPlan,
     *,
-    db: peewee.Database,
     now: datetime,
     actor: str,
     reason: str | None,
+    db: peewee.Database | None = None,
 ) -> ReplayResult:
-    """Enqueue the plan in one transaction; what was told meanwhile is left out (idempotent)."""
-    with write_transaction(db):
+    """Enqueue the plan in one transaction; what was told meanwhile is left out (idempotent).
+
+    `db` defaults to the database the store is bound to (open_database/open_store).
+    """
+    with write_transaction(db if db is not None else bound_database()):
         kept: list[tuple[int, str, str, PlannedAlert]] = []
         told = {} if plan.resend else replay_store.told_channels(i.event_id for i in plan.items)
         for item in plan.items:

@@ -132,7 +132,7 @@ def test_only_what_was_never_delivered_and_a_stale_plan_adds_nothing(
     assert len(result.alert_ids) == 3 and result.deliveries == 5 and result.dropped == 0
     assert plan().items == [] and plan().skipped["already delivered"] == 3
 
-    again = apply_replay(stale, db=db, now=NOW, actor="cli", reason=None)
+    again = apply_replay(stale, now=NOW, actor="cli", reason=None)  # the bound database
     assert again.alert_ids == () and again.dropped == 3 and Outbox.select().count() == 5
 
     # a dead delivery was never delivered: replay tries that channel again, and only that one
@@ -215,3 +215,31 @@ def test_cli_date_errors_exit_2(
         "found 2026-11-19T00:00:00+00:00"
     ) in capsys.readouterr().err
     database_proxy.initialize(db)
+
+
+def test_json_plan_and_result(
+    db: peewee.Database,
+    db_path: Path,
+    tmp_path: Path,
+    three: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps(CONFIG_DATA))
+    common = ["replay", "--config", str(config), "--db", str(db_path), "--since", "2026-11-20"]
+    assert main([*common, "--json"]) == 2  # no question can be asked in JSON
+    assert "--json needs --dry-run or --yes" in capsys.readouterr().err
+    assert main([*common, "--json", "--dry-run", "--channel", "ops"]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert dry["result"] is None and dry["plan"]["deliveries"] == 2
+    [event] = dry["plan"]["events"]
+    assert (event["title"], event["channels"], event["rules"]) == (
+        "DeepSeek-V3",
+        ["ops"],
+        ["hf-models"],
+    )
+    assert main([*common, "--json", "--yes", "--reason", "ops missed it"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["result"]["deliveries"] == 5 and len(done["result"]["alerts"]) == 3
+    database_proxy.initialize(db)
+    assert AuditLog.get().reason == "ops missed it"

@@ -1,7 +1,7 @@
 """`mrt replay`: deliver what the current rules want told of stored events, through the outbox.
 
     mrt replay --since DATE [--until DATE] [--source KEY] [--rule NAME] [--channel NAME]
-               [--resend] [--dry-run] [--yes] [--reason TEXT]
+               [--resend] [--dry-run] [--yes] [--reason TEXT] [--json]
 
 The dry run prints what would be sent and writes nothing. The real run asks before enqueueing
 (refusing, exit 1, when there is no terminal to ask and no --yes), then enqueues everything in
@@ -11,6 +11,7 @@ one transaction and writes the audit log (actor "cli"); the worker's senders del
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from datetime import datetime
@@ -21,7 +22,7 @@ from mrt.config import load_config
 from mrt.delivery.channels import resolve_targets
 from mrt.errors import ConfigError
 from mrt.events import utcnow
-from mrt.replay import ReplayPlan, apply_replay, plan_replay
+from mrt.replay import ReplayPlan, ReplayResult, apply_replay, plan_replay
 from mrt.rules.dryrun import parse_since
 
 
@@ -49,6 +50,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
+    parser.add_argument("--json", action="store_true", help="the plan (and result) as JSON")
     parser.set_defaults(func=replay_command)
 
 
@@ -64,6 +66,10 @@ def _moment(text: str, option: str, now: datetime) -> datetime:
 
 
 def replay_command(args: argparse.Namespace) -> int:
+    if args.json and not (args.dry_run or args.yes):
+        raise ConfigError(
+            "--json needs --dry-run or --yes (there is no question in JSON)", path="--json"
+        )
     config = load_config(args.config)
     now = utcnow()
     since = _moment(args.since, "--since", now)
@@ -82,34 +88,88 @@ def replay_command(args: argparse.Namespace) -> int:
             resend=args.resend,
             now=now,
         )
-        print(format_plan(plan, dry_run=args.dry_run))
-        if not plan.items or args.dry_run:
-            return 0
-        if not args.yes:
-            if not sys.stdin.isatty():
-                print(
-                    "mrt replay: not sending without confirmation, and there is no terminal "
-                    "to ask: pass --yes (see what would be sent with --dry-run)",
-                    file=sys.stderr,
-                )
+        if not args.json:
+            print(format_plan(plan, dry_run=args.dry_run))
+        result = None
+        if plan.items and not args.dry_run:
+            if not args.yes and not _confirmed(plan):
                 return 1
-            answer = input(f"enqueue {plan.deliveries} deliveries? [y/N] ").strip().lower()
-            if answer not in ("y", "yes"):
-                print("nothing sent", file=sys.stderr)
-                return 1
-        result = apply_replay(plan, db=db, now=utcnow(), actor="cli", reason=args.reason)
+            result = apply_replay(plan, db=db, now=utcnow(), actor="cli", reason=args.reason)
     finally:
         db.close()
+    if args.json:
+        print(
+            json.dumps(
+                {"plan": plan_json(plan), "result": result_json(result)},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    elif result is not None:
+        print(format_result(result))
+    return 0
+
+
+def _confirmed(plan: ReplayPlan) -> bool:
+    if not sys.stdin.isatty():
+        print(
+            "mrt replay: not sending without confirmation, and there is no terminal "
+            "to ask: pass --yes (see what would be sent with --dry-run)",
+            file=sys.stderr,
+        )
+        return False
+    answer = input(f"enqueue {plan.deliveries} deliveries? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        print("nothing sent", file=sys.stderr)
+        return False
+    return True
+
+
+def format_result(result: ReplayResult) -> str:
     ids = ", ".join(f"#{i}" for i in result.alert_ids[:20])
     more = f" and {len(result.alert_ids) - 20} more" if len(result.alert_ids) > 20 else ""
-    print(
+    text = (
         f"enqueued {result.deliveries} deliveries in {len(result.alert_ids)} alerts"
         + (f" ({ids}{more})" if ids else "")
         + f"; audit #{result.audit_id}; the worker sends them at its next round"
     )
     if result.dropped:
-        print(f"{result.dropped} planned events were delivered meanwhile and were left out")
-    return 0
+        text += f"\n{result.dropped} planned events were delivered meanwhile and were left out"
+    return text
+
+
+def plan_json(plan: ReplayPlan) -> dict[str, Any]:
+    return {
+        **plan.params,
+        "rule_version": plan.rule_digest,
+        "considered": plan.considered,
+        "deliveries": plan.deliveries,
+        "events": [
+            {
+                "event_id": item.event_id,
+                "fingerprint": item.fingerprint,
+                "observed_at": item.observed_at.isoformat(),
+                "source_key": item.source_key,
+                "title": item.title,
+                "url": item.url,
+                "channels": list(item.channels),
+                "rules": list(item.rules),
+            }
+            for item in plan.items
+        ],
+        "skipped": dict(plan.skipped),
+    }
+
+
+def result_json(result: ReplayResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {
+        "alerts": list(result.alert_ids),
+        "deliveries": result.deliveries,
+        "audit_id": result.audit_id,
+        "dropped": result.dropped,
+    }
 
 
 def format_plan(plan: ReplayPlan, *, dry_run: bool) -> str:
