@@ -158,6 +158,9 @@ class DeliveryConfig(Strict):
     send_timeout_seconds: float = Field(20.0, gt=0)
     cursor_policy: Literal["strict", "best-effort"] = "strict"
     shutdown_grace_seconds: float = Field(20.0, ge=0)
+    # When the worker starts or reloads with rules that differ from the last stored rule
+    # version, replay events of the last N hours that no rule delivered then. 0: off.
+    rules_change_replay_hours: int = Field(0, ge=0)
 
 
 class RuleConfig(BaseModel):

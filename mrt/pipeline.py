@@ -30,9 +30,10 @@ from mrt.plugins import source_plugins
 from mrt.rules import Decision, RuleSet
 from mrt.schedule import next_poll_time
 from mrt.sources.base import PollContext, PollResult, SourceSpec
-from mrt.store import cycle, legacy_v0, sources
+from mrt.store import cycle, legacy_v0, silences, sources
 from mrt.store.cycle import PlannedAlert, PlannedDelivery, PlannedEvent
 from mrt.store.db import write_transaction
+from mrt.store.silences import ActiveSilences
 
 if TYPE_CHECKING:
     from mrt.http import HttpPool
@@ -92,10 +93,19 @@ def _policy(engine: Engine, spec: SourceSpec) -> str:
     return spec.config.cursor_policy or engine.config.delivery.cursor_policy
 
 
-def plan_event(engine: Engine, event: TrackerEvent, now: datetime) -> PlannedEvent:
+def plan_event(
+    engine: Engine, event: TrackerEvent, now: datetime, muted: ActiveSilences | None = None
+) -> PlannedEvent:
     """Evaluate the rules and render each channel's message (may raise for a bad template)."""
     decision = engine.ruleset.evaluate(event, now=now)
     detail = decision.as_json()
+    # A silence mutes only what would have been told; the event stays visible and replayable.
+    hit = None
+    if muted is not None and decision.delivers:
+        hit = muted.match(event, tags=decision.tags, priority=decision.priority)
+    if hit is not None:
+        detail["silence"] = {"id": int(hit.id), "reason": hit.reason}
+        return PlannedEvent(event=event, decision="silenced", detail=detail, silence=int(hit.id))
     if decision.action != "notify":
         return PlannedEvent(event=event, decision=decision.action, detail=detail)
     deliveries: list[PlannedDelivery] = []
@@ -141,6 +151,7 @@ def plan_events(
 ) -> list[PlannedEvent]:
     planned: list[PlannedEvent] = []
     v0_saw = set() if baseline else seen_by_v0(spec, result.events)
+    muted = None if baseline else silences.load_active(now)
     for event in result.events:
         if baseline:
             planned.append(PlannedEvent(event=event, decision="baseline"))
@@ -149,7 +160,7 @@ def plan_events(
             planned.append(PlannedEvent(event=event, decision="seen_by_v0"))
             continue
         try:
-            planned.append(plan_event(engine, event, now))
+            planned.append(plan_event(engine, event, now, muted))
         except MrtError as exc:
             if _policy(engine, spec) == "strict":
                 raise

@@ -30,6 +30,7 @@ from mrt.delivery.sender import Sender
 from mrt.events import TrackerEvent, utcnow
 from mrt.http import HttpPool
 from mrt.pipeline import CycleReport, Engine, build_specs
+from mrt.replay import replay_after_rules_change
 from mrt.rules import Decision, compile_rules
 from mrt.store import sources, workers
 from mrt.store.db import open_store
@@ -78,8 +79,31 @@ def _engine_parts(
     return engine, Scheduler(engine, build_specs(config), utcnow()), targets
 
 
+def replay_on_rules_change(
+    config: Config, targets: Mapping[str, list[Target]], db: peewee.Database, now: datetime
+) -> None:
+    """delivery.rules_change_replay_hours: at start and reload, before the first cycle stores
+    the new rule version. A failure is logged, never fatal: the worker runs on."""
+    try:
+        result = replay_after_rules_change(config, targets, db=db, now=now, actor="worker")
+    except Exception as exc:
+        log.error("replay after the rules change failed: %s", exc)
+        return
+    if result is not None:
+        log.info(
+            "rules changed: replayed %d events (%d deliveries), audit #%d",
+            len(result.alert_ids),
+            result.deliveries,
+            result.audit_id,
+        )
+
+
 async def build_runtime(
-    config_path: str | None, *, env: Mapping[str, str] | None = None, pool: HttpPool
+    config_path: str | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    pool: HttpPool,
+    now: Callable[[], datetime] = utcnow,
 ) -> Runtime:
     env = dict(os.environ) if env is None else env
     config = load_config(config_path, env=env)
@@ -87,6 +111,7 @@ async def build_runtime(
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     rng = random.Random()
     engine, scheduler, targets = _engine_parts(config, env, db, pool, rng)
+    replay_on_rules_change(config, targets, db, now())
     sender = new_sender(config, targets, worker_id, rng)
     return Runtime(
         config=config,
@@ -112,7 +137,7 @@ def new_sender(
     return Sender(config, targets, send, owner, rng, store_runner=asyncio.to_thread)
 
 
-def reload(rt: Runtime) -> None:
+def reload(rt: Runtime, now: Callable[[], datetime] = utcnow) -> None:
     """SIGHUP: read the config again; a bad new config keeps the old one running."""
     try:
         config = load_config(rt.config_path, env=rt.env)
@@ -123,6 +148,7 @@ def reload(rt: Runtime) -> None:
         log.error("reload failed, keeping the running config: %s", exc)
         return
     rt.config, rt.engine, rt.scheduler = config, engine, scheduler
+    replay_on_rules_change(config, targets, rt.db, now())
     rt.sender = new_sender(config, targets, rt.worker_id, rt.engine.rng)
     log.info("config reloaded: %d sources", len(scheduler.specs))
 
@@ -188,7 +214,7 @@ async def run_daemon(
             if reload_requested.is_set():
                 reload_requested.clear()
                 rt.notifier.reloading()
-                reload(rt)
+                reload(rt, now)
                 rt.notifier.ready()
             rt.scheduler.start_due(at)
             _handle_commands(rt, at, reload_requested)

@@ -78,9 +78,7 @@ def _event_lines(event: EventInfo) -> list[str]:
         lines.append(f"  {event.url}")
     version = f" (rule version {event.rule_version[:12]})" if event.rule_version else ""
     lines.append(f"  observed {_at(event.observed_at)}; decision {event.decision}{version}")
-    matched = event.decision_detail.get("matched")
-    if isinstance(matched, list):
-        lines += [f"  why: {line}" for line in _reasons(matched)]
+    lines += [f"  why: {line}" for line in event.explanation]
     if event.error:
         lines.append(f"  processing failed: {event.error}")
     return lines

@@ -15,7 +15,15 @@ from datetime import datetime
 from typing import Any
 
 from mrt.errors import MrtError
-from mrt.store.models import Alert, AlertEvent, DeliveryAttempt, Event, Outbox, RuleVersion
+from mrt.store.models import (
+    Alert,
+    AlertEvent,
+    DeliveryAttempt,
+    Event,
+    Outbox,
+    RuleVersion,
+    Silence,
+)
 
 MIN_PREFIX = 8
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -71,6 +79,8 @@ class EventInfo:
     decision_detail: dict[str, Any]
     rule_version: str | None
     error: str | None
+    silence: dict[str, Any] | None = None  # the silence that muted it: id, reason, by, until
+    explanation: list[str] = field(default_factory=list)  # the decision in words
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +154,78 @@ def _digest(rule_version_id: Any) -> str | None:
     return str(version.digest) if version is not None else None
 
 
+def _because(match: dict[str, Any]) -> str:
+    reasons = [str(r) for r in match.get("reasons", [])]
+    rule = match.get("rule", "?")
+    if not reasons:
+        return f"matched rule {rule}"
+    return f"matched rule {rule} because {' and '.join(reasons)}"
+
+
+def _outcome(detail: dict[str, Any]) -> str | None:
+    action, by = detail.get("action"), detail.get("decided_by")
+    if not by or action not in ("notify", "aggregate", "digest"):
+        return None
+    if action == "notify":
+        to = ", ".join(detail.get("channels") or []) or "no channel"
+        return f"rule {by} decided: notify {to}"
+    if action == "aggregate":
+        window = f"{detail.get('window_minutes')} min window"
+        return f"rule {by} decided: aggregate ({detail.get('group_key')}, {window})"
+    return f"rule {by} decided: digest {detail.get('digest')}"
+
+
+def explain_decision(
+    decision: str, detail: dict[str, Any], silence: dict[str, Any] | None = None
+) -> list[str]:
+    """An event's stored decision in words: which rule matched and why, or the nearest miss."""
+    matched = [m for m in detail.get("matched") or [] if isinstance(m, dict)]
+    lines = [_because(m) for m in matched]
+    if decision == "baseline":
+        return ["recorded by the source's first poll (the baseline): history, not news"]
+    if decision == "seen_by_v0":
+        return ["v0 had already seen it before the upgrade: not told again"]
+    if decision == "silenced":
+        info = silence or {}
+        why = f" ({info['reason']})" if info.get("reason") else ""
+        return [f"silenced by silence #{info.get('id', '?')}{why}", *lines]
+    if decision == "suppress":
+        return [*lines, f"suppressed by rule {detail.get('decided_by') or '?'}"]
+    if decision == "none":
+        nearest = detail.get("nearest")
+        head = "no delivering rule matched" if lines else "no rule matched"
+        lines.append(f"{head}; nearest was {nearest}" if nearest else head)
+        return lines
+    outcome = _outcome(detail)
+    missing = detail.get("missing_channels")
+    if outcome:
+        lines.append(outcome)
+    if missing:
+        lines.append(f"channels named by the rules but not configured: {', '.join(missing)}")
+    return lines
+
+
+def _silence_info(event: Event, detail: dict[str, Any]) -> dict[str, Any] | None:
+    silence_id = event.__data__.get("silence")
+    row = Silence.get_or_none(Silence.id == silence_id) if silence_id is not None else None
+    if row is None:  # deleted since (SET NULL): the decision detail still names it
+        stored = detail.get("silence")
+        return dict(stored) if isinstance(stored, dict) else None
+    return {
+        "id": int(row.id), "reason": row.reason, "created_by": row.created_by,
+        "matcher": row.matcher, "expires_at": row.expires_at.isoformat(),
+    }
+
+
 def _event_info(event: Event) -> EventInfo:
+    detail = dict(event.decision_detail or {})
+    silence = _silence_info(event, detail)
     return EventInfo(
         id=int(event.id), fingerprint=event.fingerprint, title=event.title, url=event.url,
         source_key=event.source_key, event_type=event.event_type, observed_at=event.observed_at,
-        decision=event.decision, decision_detail=dict(event.decision_detail or {}),
+        decision=event.decision, decision_detail=detail,
         rule_version=_digest(event.__data__.get("rule_version")), error=event.error,
+        silence=silence, explanation=explain_decision(event.decision, detail, silence),
     )
 
 
