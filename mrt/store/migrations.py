@@ -30,7 +30,7 @@ from mrt.errors import MigrationError, StoreError
 from mrt.events import utcnow
 from mrt.store import legacy_v0
 from mrt.store.backup import backup_before_migration
-from mrt.store.db import fetch_all, is_sqlite, sqlite_path
+from mrt.store.db import execute, fetch_all, is_sqlite, sqlite_path
 from mrt.store.models import (
     ALL_MODELS,
     AggregateBucket,
@@ -130,7 +130,7 @@ def _step_noise_links(db: peewee.Database, now: datetime) -> None:
     """Version 3: aggregation members, digest schedules, and the indexes the noise queries use."""
     db.create_tables([AggregateMember, DigestSchedule])
     for sql in _V3_INDEXES:
-        db.execute_sql(sql)
+        execute(db, sql)
 
 
 STEPS: tuple[Step, ...] = (
