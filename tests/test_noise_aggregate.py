@@ -15,57 +15,20 @@ from typing import Any
 
 import peewee
 from pytest_httpserver import HTTPServer
+from test_noise_support import REPO, cycle, first_issue, make_engine
 from test_source_support import T0, FakeClock, FakeGitHub, make_pool, recorded_issues, touch
 
-from mrt.config import AggregationConfig, ChannelConfig, Config, DeliveryConfig, RuleConfig
+from mrt.config import AggregationConfig, ChannelConfig, Config, RuleConfig
 from mrt.delivery import channels
 from mrt.delivery.render import render_message
 from mrt.delivery.sender import Sender
 from mrt.noise.aggregate import flush_due_aggregates
-from mrt.pipeline import Engine, build_specs, run_source_cycle
+from mrt.pipeline import Engine
 from mrt.rules import compile_rules
-from mrt.sources import github
-from mrt.store import noise, sources
+from mrt.store import noise
 from mrt.store.models import AggregateBucket, AggregateMember, Alert, AlertEvent, Event, Outbox
 
-REPO = "PyGithub/PyGithub"
 EDITS = 12
-
-
-def make_engine(
-    db: peewee.Database, server: HTTPServer, rules: list[dict[str, Any]], **config: Any
-) -> Engine:
-    cfg = Config(
-        sources={
-            "github": github.Config(repos=[REPO], base_url=server.url_for("/"), issue_edited=True)
-        },
-        channels={"hook": ChannelConfig(urls=[f"json://127.0.0.1:{server.port}/hook"])},
-        rules=[RuleConfig.model_validate(r) for r in rules],
-        delivery=DeliveryConfig(min_interval_seconds=0),
-        **config,
-    )
-    engine = Engine(
-        config=cfg,
-        db=db,
-        pool=make_pool(FakeClock()),
-        targets=channels.resolve_targets(cfg, {}),
-        ruleset=compile_rules(cfg),
-        render=lambda ch, evs, d: render_message(cfg, ch, evs, d),
-        env={},
-        rng=random.Random(7),
-        plugins={"github": github},
-    )
-    sources.ensure_states(((s.key, s.plugin) for s in build_specs(cfg, engine.plugins)), T0)
-    return engine
-
-
-def cycle(engine: Engine, at: datetime) -> Any:
-    spec = build_specs(engine.config, engine.plugins)[0]
-    return asyncio.run(run_source_cycle(engine, spec, at))
-
-
-def first_issue(issues: list[dict[str, Any]]) -> dict[str, Any]:
-    return next(i for i in issues if "pull_request" not in i)
 
 
 AGGREGATE_EDITS = [
