@@ -112,6 +112,7 @@ class Event(BaseModel):
     raw = JsonField(default=dict)
     legacy_fingerprint = peewee.TextField(null=True, index=True)
     # notify | suppress | aggregate | digest | none | silenced | baseline | seen_by_v0 | failed
+    # | deduped (folded into an earlier alert on the same resource: see mrt/noise/dedupe.py)
     decision = peewee.TextField(default="none", index=True)
     decision_detail = JsonField(default=dict)  # matched rules and why; nearest miss
     rule_version = peewee.ForeignKeyField(RuleVersion, null=True, on_delete="SET NULL")
