@@ -152,8 +152,12 @@ def flush_due_aggregates(
     """Flush every bucket whose window ended at or before `now`; the number of alerts made."""
     created = 0
     for bucket_id in noise.due_bucket_ids(now):
-        with write_transaction(db):
-            alert_id = _flush_bucket(bucket_id, targets, render, now)
+        try:
+            with write_transaction(db):
+                alert_id = _flush_bucket(bucket_id, targets, render, now)
+        except peewee.PeeweeException as exc:  # one bucket's trouble never holds the others
+            log.error("aggregate bucket %d not flushed (retried next tick): %s", bucket_id, exc)
+            continue
         if alert_id is not None:
             created += 1
             log.info("aggregate alert %d from bucket %d", alert_id, bucket_id)

@@ -142,10 +142,14 @@ def flush_due_digests(
         fired = last_scheduled(digest.cron, digest.timezone, now)
         if not is_due(name, fired):  # the cheap, common answer: two indexed lookups
             continue
-        with write_transaction(db):
-            if not is_due(name, fired):  # another worker fired it meanwhile
-                continue
-            alert_id = _send_digest(config, name, digest, targets, fired, now)
+        try:
+            with write_transaction(db):
+                if not is_due(name, fired):  # another worker fired it meanwhile
+                    continue
+                alert_id = _send_digest(config, name, digest, targets, fired, now)
+        except peewee.PeeweeException as exc:  # one digest's trouble never holds the others
+            log.error("digest %s not sent (retried next tick): %s", name, exc)
+            continue
         if alert_id is not None:
             sent += 1
             log.info("digest %s sent as alert %d", name, alert_id)
