@@ -238,3 +238,26 @@ def record_fold(event_id: int, alert_id: int) -> None:
     detail = dict(event.decision_detail or {})
     detail["deduped_into_alert"] = alert_id
     Event.update(decision_detail=detail).where(Event.id == event_id).execute()
+
+
+def waiting_event_ids(event_ids: Iterable[int]) -> set[int]:
+    """Those of `event_ids` still waiting in an open bucket or an unsent digest item.
+
+    They will be told when their window ends or their digest fires: a replay must not send
+    them on their own as well.
+    """
+    wanted = list(dict.fromkeys(event_ids))
+    waiting: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        in_buckets = (
+            AggregateMember.select(AggregateMember.event)
+            .join(AggregateBucket, on=(AggregateMember.bucket == AggregateBucket.id))
+            .where(AggregateMember.event.in_(chunk) & AggregateBucket.flushed_at.is_null())
+        )
+        waiting.update(int(row.__data__["event"]) for row in in_buckets)
+        queued = DigestItem.select(DigestItem.event).where(
+            DigestItem.event.in_(chunk) & DigestItem.sent_at.is_null()
+        )
+        waiting.update(int(row.__data__["event"]) for row in queued)
+    return waiting
