@@ -188,3 +188,30 @@ def test_a_cross_source_group_key_from_tags_folds_three_sources_into_one_alert(
     assert "3 updates" in body and "3 places" in body
     for _, _, rid, _, _ in items:
         assert f"https://example.org/{rid}" in body
+
+
+def test_a_flush_that_fails_half_way_leaves_nothing_and_the_next_tick_sends_it(
+    db: peewee.Database, httpserver: HTTPServer
+) -> None:
+    engine = make_engine(db, httpserver, AGGREGATE_EDITS)
+    issues = recorded_issues()
+    FakeGitHub(httpserver, REPO, issues)
+    cycle(engine, T0)
+    issue = first_issue(issues)
+    for n in range(2):
+        touch(issue, T0 + timedelta(minutes=1 + n), title=f"edit {n}")
+        cycle(engine, T0 + timedelta(minutes=1 + n, seconds=10))
+    end = AggregateBucket.get().window_end
+
+    def broken(channel: str, events: Any, decision: Any) -> Any:
+        raise RuntimeError("renderer crashed")
+
+    assert flush_due_aggregates(db, engine.targets, broken, end) == 0
+    assert Alert.select().count() == 0 and Outbox.select().count() == 0
+    assert AlertEvent.select().count() == 0 and AggregateBucket.get().flushed_at is None
+
+    # a channel that is gone is recorded on the alert; the members are kept all the same
+    assert flush_due_aggregates(db, {}, engine.render, end + timedelta(seconds=1)) == 1
+    alert = Alert.get()
+    assert alert.payload["channel_problems"] == {"hook": "channel not configured"}
+    assert Outbox.select().count() == 0 and AlertEvent.select().count() == 2

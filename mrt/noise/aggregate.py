@@ -155,8 +155,13 @@ def flush_due_aggregates(
         try:
             with write_transaction(db):
                 alert_id = _flush_bucket(bucket_id, targets, render, now)
-        except peewee.PeeweeException as exc:  # one bucket's trouble never holds the others
-            log.error("aggregate bucket %d not flushed (retried next tick): %s", bucket_id, exc)
+        except Exception as exc:  # rolled back whole; one bucket never holds the others back
+            log.error(
+                "aggregate bucket %d not flushed (retried next tick): %s: %s",
+                bucket_id,
+                type(exc).__name__,
+                exc,
+            )
             continue
         if alert_id is not None:
             created += 1

@@ -147,8 +147,10 @@ def flush_due_digests(
                 if not is_due(name, fired):  # another worker fired it meanwhile
                     continue
                 alert_id = _send_digest(config, name, digest, targets, fired, now)
-        except peewee.PeeweeException as exc:  # one digest's trouble never holds the others
-            log.error("digest %s not sent (retried next tick): %s", name, exc)
+        except Exception as exc:  # rolled back whole; one digest never holds the others back
+            log.error(
+                "digest %s not sent (retried next tick): %s: %s", name, type(exc).__name__, exc
+            )
             continue
         if alert_id is not None:
             sent += 1
