@@ -155,3 +155,38 @@ def test_a_digest_first_seen_with_nothing_queued_starts_from_that_firing(
     assert Alert.select().count() == 0
     assert flush(engine, SHANGHAI_9AM_NOV_23) == 1
     assert Alert.get().payload["items"] == 1
+
+
+def test_digest_text_is_cleaned_and_email_gets_a_subject() -> None:
+    from mrt.config import Config
+    from mrt.delivery.digest_render import DigestEntry, render_digest
+    from mrt.events import TrackerEvent
+
+    config = Config(
+        channels={
+            "mail": ChannelConfig(urls=["mailtos://u:${SMTP_PASSWORD}@smtp.example.org?to=a@b.org"]),
+            "robot": ChannelConfig(urls=["welink://tok@127.0.0.1:9/robot?secure=no"]),
+        }
+    )
+
+    def entry(n: int, rule: str) -> DigestEntry:
+        event = TrackerEvent(
+            source="github", source_key=f"github:o/r{n % 2}", resource_type="issue",
+            resource_id=f"o/r{n % 2}#{n}", event_type="issue_opened", event_id=str(n),
+            title=f"@all {{{{ 7*7 }}}} question {n} " + "long words " * 8,
+            url=f"https://github.com/o/r{n % 2}/issues/{n}",
+        )
+        return DigestEntry(event, rule, "low")
+
+    entries = [entry(n, "questions" if n % 3 else "docs") for n in range(30)]
+    mail = render_digest(config, "mail", "daily", entries, max_items=25)
+    assert mail.subject == "[MRT] Digest daily: 30 updates"
+    assert "@all" not in mail.body and "{{ 7*7 }}" in mail.body  # data, never a mention/template
+    assert "By source: o/r0 on GitHub 15; o/r1 on GitHub 15" in mail.body
+    assert "By rule: questions 20; docs 10" in mail.body
+    assert mail.body.count("\n- ") == 25 and mail.body.endswith("and 5 more")
+
+    robot = render_digest(config, "robot", "daily", entries, max_items=25)  # WeLink: 500 chars
+    assert robot.subject == "" and len(robot.body) <= 500
+    listed = robot.body.count("\n- ")
+    assert 0 < listed < 25 and robot.body.endswith(f"and {30 - listed} more")
