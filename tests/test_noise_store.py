@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import peewee
 
 from mrt.store import noise
-from mrt.store.models import AggregateBucket, Alert, AlertEvent, DigestItem, Event
+from mrt.store.models import AggregateBucket, Alert, AlertEvent, DigestItem, DigestSchedule, Event
 
 NOW = datetime(2026, 11, 22, 9, 50, 7, 654321, tzinfo=UTC)
 
@@ -40,8 +40,11 @@ def test_buckets_open_join_close_and_reopen(store_db: peewee.Database) -> None:
     with store_db.atomic():
         assert noise.link_members(int(alert.id), [a, b]) == 2
         noise.link_members(int(alert.id), [a])  # existing links are kept, no error
-        noise.mark_bucket_flushed(first, int(alert.id), NOW + timedelta(minutes=10))
-    assert noise.unflushed_bucket(first) is None
+        claimed = noise.claim_bucket(first, NOW + timedelta(minutes=10))
+        assert claimed is not None and claimed.id == first
+        assert noise.claim_bucket(first, NOW + timedelta(minutes=11)) is None  # once only
+        noise.set_bucket_alert(first, int(alert.id))
+    assert AggregateBucket.get_by_id(first).alert_id == alert.id
     assert noise.waiting_event_ids([a, b, c]) == {c}
     assert AlertEvent.select().count() == 2
     assert noise.due_bucket_ids(NOW + timedelta(hours=1)) == [other]
@@ -69,10 +72,15 @@ def test_digest_items_and_schedule(store_db: peewee.Database) -> None:
     assert [event.id for _, event in rows] == [a]
     alert = Alert.create(kind="digest", created_at=NOW)
     with store_db.atomic():
+        # never fired: not due before the first item was queued, then claimed once
+        assert not noise.claim_digest_firing("daily", NOW - timedelta(minutes=50), NOW)
+        assert noise.claim_digest_firing("daily", NOW, NOW)
+        assert not noise.claim_digest_firing("daily", NOW, NOW)
         noise.mark_digest_items_sent([first], int(alert.id), NOW)
-        noise.record_digest_fired("daily", NOW - timedelta(minutes=50), int(alert.id), NOW)
-        noise.record_digest_fired("daily", NOW, None, NOW)  # an empty firing keeps the alert
-    assert noise.digest_last_fired("daily") == NOW
+        noise.set_digest_alert("daily", int(alert.id))
+        assert noise.claim_digest_firing("daily", NOW + timedelta(days=1), NOW)
+    assert noise.digest_last_fired("daily") == NOW + timedelta(days=1)
+    assert DigestSchedule.get_by_id("daily").alert_id == alert.id
     assert DigestItem.get_by_id(first).alert_id == alert.id
     assert noise.waiting_event_ids([a, b]) == {b}
     assert noise.earliest_pending_digest_item("daily") == NOW + timedelta(hours=1)

@@ -2,8 +2,8 @@
 
     flush_due_aggregates(db, targets, render, now) -> int      (alerts created)
 
-Each due bucket is flushed in its own write transaction: the bucket is re-read under the lock
-(another worker may have flushed it), its members are rendered into one message per channel,
+Each due bucket is flushed in its own write transaction: the bucket is claimed by a conditional
+update (another worker may have flushed it), its members are rendered into one message per channel,
 and the alert (kind "aggregate"), its AlertEvent members, one outbox row per target and the
 bucket's `flushed_at` are committed together. A crash leaves the bucket unflushed, to be
 flushed by the next tick; a second flush of the same bucket finds it done and creates nothing.
@@ -101,12 +101,11 @@ def common_source_key(members: Sequence[Event]) -> str | None:
 def _flush_bucket(
     bucket_id: int, targets: Mapping[str, list[Target]], render: Renderer, now: datetime
 ) -> int | None:
-    bucket = noise.unflushed_bucket(bucket_id)
+    bucket = noise.claim_bucket(bucket_id, now)
     if bucket is None:  # flushed meanwhile by another worker
         return None
     members = noise.bucket_members(bucket_id)
-    if not members:
-        noise.mark_bucket_flushed(bucket_id, None, now)
+    if not members:  # its events were pruned: nothing left to tell
         return None
     events = [tracker_event(m) for m in members]
     decision = merged_decision(members, "aggregate", bucket.channels, bucket.group_key)
@@ -139,7 +138,7 @@ def _flush_bucket(
         payload=payload,
     )
     noise.link_members(alert_id, (int(m.id) for m in members))
-    noise.mark_bucket_flushed(bucket_id, alert_id, now)
+    noise.set_bucket_alert(bucket_id, alert_id)
     return alert_id
 
 

@@ -7,7 +7,7 @@ A digest fires when its latest scheduled time (croniter, in the digest's time zo
 than the last firing recorded in digest_schedule. Every firing is recorded, also an empty one
 (which sends nothing), so an item queued after 09:00 waits for tomorrow's 09:00 and does not
 go out at the next tick. A digest never recorded before has not fired since its first item
-was queued. Each firing is one write transaction: the schedule is re-checked under the lock,
+was queued. Each firing is one write transaction: the firing is claimed in the schedule row,
 then the alert (kind "digest"), its AlertEvent members, one outbox row per target, the items'
 `sent_at` and the firing are committed together.
 """
@@ -82,8 +82,7 @@ def _send_digest(
     now: datetime,
 ) -> int | None:
     rows = noise.pending_digest_items(name, until=now)
-    if not rows:
-        noise.record_digest_fired(name, fired, None, now)
+    if not rows:  # the firing is recorded all the same: later items wait for the next one
         return None
     per_channel: dict[str, list[tuple[DigestItem, Event]]] = {}
     for row in rows:
@@ -129,7 +128,7 @@ def _send_digest(
     )
     noise.link_members(alert_id, (int(e.id) for e in events))
     noise.mark_digest_items_sent([int(item.id) for item, _ in rows], alert_id, now)
-    noise.record_digest_fired(name, fired, alert_id, now)
+    noise.set_digest_alert(name, alert_id)
     return alert_id
 
 
@@ -144,7 +143,7 @@ def flush_due_digests(
             continue
         try:
             with write_transaction(db):
-                if not is_due(name, fired):  # another worker fired it meanwhile
+                if not noise.claim_digest_firing(name, fired, now):  # another worker did
                     continue
                 alert_id = _send_digest(config, name, digest, targets, fired, now)
         except Exception as exc:  # rolled back whole; one digest never holds the others back

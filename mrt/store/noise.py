@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from mrt.store.models import (
     AggregateBucket,
@@ -96,11 +95,20 @@ def due_bucket_ids(now: datetime) -> list[int]:
     return [int(row.id) for row in query]
 
 
-def unflushed_bucket(bucket_id: int) -> AggregateBucket | None:
-    """The bucket when it is still waiting for its flush (read inside the flush transaction)."""
-    bucket: AggregateBucket | None = AggregateBucket.get_or_none(
-        (AggregateBucket.id == bucket_id) & AggregateBucket.flushed_at.is_null()
+def claim_bucket(bucket_id: int, now: datetime) -> AggregateBucket | None:
+    """Mark the bucket flushed and return it, unless someone already did (then None).
+
+    The conditional UPDATE is the claim: on PostgreSQL a second worker's UPDATE waits for the
+    first's transaction and then matches nothing; on SQLite the writer lock orders them.
+    """
+    claimed = (
+        AggregateBucket.update(flushed_at=now)
+        .where((AggregateBucket.id == bucket_id) & AggregateBucket.flushed_at.is_null())
+        .execute()
     )
+    if not claimed:
+        return None
+    bucket: AggregateBucket = AggregateBucket.get_by_id(bucket_id)
     return bucket
 
 
@@ -114,10 +122,8 @@ def bucket_members(bucket_id: int) -> list[Event]:
     )
 
 
-def mark_bucket_flushed(bucket_id: int, alert_id: int | None, now: datetime) -> None:
-    AggregateBucket.update(flushed_at=now, alert=alert_id).where(
-        AggregateBucket.id == bucket_id
-    ).execute()
+def set_bucket_alert(bucket_id: int, alert_id: int) -> None:
+    AggregateBucket.update(alert=alert_id).where(AggregateBucket.id == bucket_id).execute()
 
 
 def bucket_of(event_id: int) -> AggregateBucket | None:
@@ -182,16 +188,32 @@ def digest_last_fired(digest: str) -> datetime | None:
     return None if row is None else row.last_fired_at
 
 
-def record_digest_fired(
-    digest: str, fired_at: datetime, alert_id: int | None, now: datetime
-) -> None:
-    """Remember that `digest` fired at `fired_at` (its scheduled time), sent or empty."""
-    values: dict[str, Any] = {"last_fired_at": fired_at, "updated_at": now}
-    if alert_id is not None:
-        values["alert"] = alert_id
-    updated = DigestSchedule.update(**values).where(DigestSchedule.digest == digest).execute()
-    if not updated:
-        DigestSchedule.create(digest=digest, **values)
+def claim_digest_firing(digest: str, fired: datetime, now: datetime) -> bool:
+    """Record that `digest` fires at `fired`; True for the one caller that records it.
+
+    Due means: `fired` is later than the recorded firing, or (never recorded) not earlier than
+    the first queued item. The conditional UPDATE is the claim (a second worker's matches
+    nothing); a first record racing another fails on the primary key and rolls back.
+    """
+    moved = (
+        DigestSchedule.update(last_fired_at=fired, updated_at=now)
+        .where((DigestSchedule.digest == digest) & (DigestSchedule.last_fired_at < fired))
+        .execute()
+    )
+    if moved:
+        return True
+    if DigestSchedule.get_or_none(DigestSchedule.digest == digest) is not None:
+        return False
+    earliest = earliest_pending_digest_item(digest)
+    if earliest is not None and fired < earliest:
+        return False
+    DigestSchedule.create(digest=digest, last_fired_at=fired, updated_at=now)
+    return True
+
+
+def set_digest_alert(digest: str, alert_id: int) -> None:
+    """The last digest alert sent (for the operator's view)."""
+    DigestSchedule.update(alert=alert_id).where(DigestSchedule.digest == digest).execute()
 
 
 def mark_digest_items_sent(item_ids: Sequence[int], alert_id: int, now: datetime) -> None:
