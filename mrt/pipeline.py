@@ -26,6 +26,8 @@ from mrt.config import Config
 from mrt.delivery.base import Message, Target
 from mrt.errors import MrtError, PluginError, RateLimited, SourceError
 from mrt.events import TrackerEvent
+from mrt.noise.collect import collect_cycle
+from mrt.noise.dedupe import fold_repeats
 from mrt.plugins import source_plugins
 from mrt.rules import Decision, RuleSet
 from mrt.schedule import next_poll_time
@@ -168,7 +170,8 @@ def plan_events(
                 "event %s failed: %s", event.fingerprint, exc, extra={"source_key": spec.key}
             )
             planned.append(PlannedEvent(event=event, decision="failed", error=str(exc)))
-    return planned
+    # time-window dedupe: a resource that alerted less than the window ago alerts once
+    return fold_repeats(planned, engine.config.aggregation.dedupe_window_minutes, now)
 
 
 def _status_of(statuses: Mapping[int, int]) -> int | None:
@@ -223,16 +226,19 @@ async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> C
         ratelimit_reset_at=client.ratelimit_reset_at,
         next_poll_at=next_at,
     )
-    counts = cycle.commit_cycle(
-        engine.db,
-        spec.key,
-        planned,
-        success,
-        rule_digest=engine.ruleset.digest,
-        rule_canonical=engine.ruleset.canonical,
-        metric=metric(fetched=result.fetched, outcome="ok"),
-        now=now,
-    )
+    # one transaction: aggregate members and digest items are committed with their events
+    with write_transaction(engine.db):
+        counts = cycle.commit_cycle(
+            engine.db,
+            spec.key,
+            planned,
+            success,
+            rule_digest=engine.ruleset.digest,
+            rule_canonical=engine.ruleset.canonical,
+            metric=metric(fetched=result.fetched, outcome="ok"),
+            now=now,
+        )
+        collect_cycle(planned, now)
     if state.failure_notified:
         _notify_ops(engine, spec.key, f"MRT source {spec.key} has recovered.", now, notified=False)
     log.info(

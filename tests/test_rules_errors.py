@@ -43,6 +43,11 @@ BAD_RULES: list[tuple[str, dict[str, Any], list[str]]] = [
         ["rules[1] (deepseek-prs).when.any[1].regex.pattern: ", "missing )", "RE2 syntax"],
     ),
     (
+        "aggregate-group-by-a-tag-without-a-name",
+        {"name": "r", "aggregate": {"window_minutes": 5, "group_by": ["tag:"]}},
+        ["rules[1] (r).aggregate.group_by[0]: ", "'tag:' names no tag", "'tag:project'"],
+    ),
+    (
         "unknown-action-did-you-mean",
         {"name": "r", "notifyy": True},
         ["rules[1] (r): ", "unknown key 'notifyy'", "did you mean 'notify'?"],

@@ -29,6 +29,7 @@ from mrt.delivery.render import render_message
 from mrt.delivery.sender import Sender
 from mrt.events import TrackerEvent, utcnow
 from mrt.http import HttpPool
+from mrt.noise.flush import flush_due
 from mrt.pipeline import CycleReport, Engine, build_specs
 from mrt.replay import replay_after_rules_change
 from mrt.rules import Decision, compile_rules
@@ -159,6 +160,7 @@ async def run_once(rt: Runtime, now: Callable[[], datetime] = utcnow) -> list[Cy
     for key in rt.scheduler.specs:
         sources.request_poll(key, at)
     reports = await rt.scheduler.tick(at)
+    flush_noise(rt, now())
     await rt.sender.run_until_idle(now)
     workers.beat(
         rt.worker_id,
@@ -170,6 +172,17 @@ async def run_once(rt: Runtime, now: Callable[[], datetime] = utcnow) -> list[Cy
     )
     workers.mark_stopped(rt.worker_id, now())
     return reports
+
+
+def flush_noise(rt: Runtime, now: datetime) -> None:
+    """Aggregation windows that ended and digests whose schedule fired become outbox rows."""
+    try:
+        report = flush_due(rt.db, rt.config, rt.engine.targets, rt.engine.render, now)
+    except Exception as exc:  # must not stop the loop; the next tick tries again
+        log.error("flushing aggregates and digests failed: %s", exc)
+        return
+    if report.alerts:
+        log.info("flushed %d aggregates and %d digests", report.aggregates, report.digests)
 
 
 def _handle_commands(rt: Runtime, now: datetime, reload_requested: asyncio.Event) -> None:
@@ -217,6 +230,7 @@ async def run_daemon(
                 reload(rt, now)
                 rt.notifier.ready()
             rt.scheduler.start_due(at)
+            flush_noise(rt, at)
             _handle_commands(rt, at, reload_requested)
             if last_beat is None or (at - last_beat).total_seconds() >= HEARTBEAT_SECONDS:
                 workers.beat(

@@ -142,8 +142,7 @@ class RuleSet:
         if winner.aggregate is not None:
             window = winner.aggregate.window_minutes
             group_key = "|".join(
-                f"{name}={','.join(sorted(view.tags)) if name == 'tags' else view.text(name)}"
-                for name in winner.aggregate.group_by
+                f"{name}={group_value(view, name)}" for name in winner.aggregate.group_by
             )
         return Decision(
             action=action,
@@ -177,6 +176,18 @@ class RuleSet:
         # No misses now: it needed tags or a priority that only later rules set.
         why = "; ".join(outcome.misses) or "held only with tags or priority set by later rules"
         return f"{best.name}: {why}"
+
+
+def group_value(view: EventView, name: str) -> str:
+    """One part of a group key: a field's text, every tag, or (`tag:project`) the tags
+    `project` and `project:...`, so one project's items on several sources fold together
+    whatever other tags they carry."""
+    if name == "tags":
+        return ",".join(sorted(view.tags))
+    if name.startswith("tag:"):
+        wanted = name[4:]
+        return ",".join(sorted(t for t in view.tags if t == wanted or t.startswith(wanted + ":")))
+    return view.text(name)
 
 
 def channel_names(config: Config) -> tuple[str, ...]:

@@ -284,10 +284,20 @@ def _aggregate(value: Any, path: str, ctx: ParseContext) -> Aggregate:
         group_by = tuple(ctx.aggregation.group_by)
     else:
         group_by = tuple(
-            g if g == "tags" else check_field_name(g, f"{path}.group_by[{i}]")
-            for i, g in enumerate(spec.group_by)
+            _group_part(g, f"{path}.group_by[{i}]", ctx) for i, g in enumerate(spec.group_by)
         )
     return Aggregate(window, group_by)
+
+
+def _group_part(name: str, path: str, ctx: ParseContext) -> str:
+    """An event field, `tags` (every tag), or `tag:NAME` (the tags NAME and NAME:value)."""
+    if name == "tags":
+        return name
+    if name.startswith("tag:"):
+        if not name[4:].strip():
+            raise ctx.error(f"{name!r} names no tag; write e.g. 'tag:project'", path)
+        return name
+    return check_field_name(name, path)
 
 
 def parse_rule(rule: RuleConfig, index: int, ctx: ParseContext) -> CompiledRule:

@@ -30,12 +30,14 @@ from mrt.errors import MigrationError, StoreError
 from mrt.events import utcnow
 from mrt.store import legacy_v0
 from mrt.store.backup import backup_before_migration
-from mrt.store.db import fetch_all, is_sqlite, sqlite_path
+from mrt.store.db import execute, fetch_all, is_sqlite, sqlite_path
 from mrt.store.models import (
     ALL_MODELS,
     AggregateBucket,
+    AggregateMember,
     BaseModel,
     DigestItem,
+    DigestSchedule,
     Event,
     SchemaVersion,
 )
@@ -87,13 +89,13 @@ def _frozen_model(model: type[BaseModel], *, without: tuple[str, ...]) -> type[B
 def _step_initial(db: peewee.Database, now: datetime) -> None:
     """Version 1: the first v1 schema; a v0 state database found here is upgraded in place."""
     found_v0 = legacy_v0.is_v0_database(db)  # before schema_version exists
-    v2_tables = {AggregateBucket, DigestItem}
+    later_tables = {AggregateBucket, DigestItem, AggregateMember, DigestSchedule}
     frozen_event = _frozen_model(Event, without=("silence",))
     # Order by the live models' foreign keys (the frozen copy is not what others point at),
     # so PostgreSQL never sees a reference to a table that does not exist yet.
     ordered = [
         frozen_event if m is Event else m
-        for m in sort_models([m for m in ALL_MODELS if m not in v2_tables])
+        for m in sort_models([m for m in ALL_MODELS if m not in later_tables])
     ]
     try:
         with db.bind_ctx(ordered):
@@ -115,9 +117,26 @@ def _step_noise_tables(db: peewee.Database, now: datetime) -> None:
     migrator.add_column("event", "silence_id", Event.silence).run()
 
 
+# Version 3's indexes: the dedupe window looks up a resource's last alert; the flush looks for
+# open buckets whose window ended. Raw SQL with IF NOT EXISTS, the same on SQLite and PostgreSQL.
+_V3_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS event_source_key_resource_id ON event (source_key, resource_id)",
+    "CREATE INDEX IF NOT EXISTS aggregate_bucket_flushed_at_window_end "
+    "ON aggregate_bucket (flushed_at, window_end)",
+)
+
+
+def _step_noise_links(db: peewee.Database, now: datetime) -> None:
+    """Version 3: aggregation members, digest schedules, and the indexes the noise queries use."""
+    db.create_tables([AggregateMember, DigestSchedule])
+    for sql in _V3_INDEXES:
+        execute(db, sql)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
+    Step(3, "noise_links", _step_noise_links),
 )
 LATEST = STEPS[-1].version
 assert [s.version for s in STEPS] == list(range(1, LATEST + 1)), "steps must be 1..LATEST"

@@ -1,4 +1,4 @@
-"""The schema (version 2: see mrt/store/migrations.py for what each version added). Every table MRT keeps, in one place.
+"""The schema (version 3: see mrt/store/migrations.py for what each version added). Every table MRT keeps, in one place.
 
 Timestamps are aware UTC datetimes in Python. JSON columns never hold a secret. A new column or
 table is a new migration in `mrt/store/migrations.py`, never an edit of a shipped one.
@@ -112,6 +112,7 @@ class Event(BaseModel):
     raw = JsonField(default=dict)
     legacy_fingerprint = peewee.TextField(null=True, index=True)
     # notify | suppress | aggregate | digest | none | silenced | baseline | seen_by_v0 | failed
+    # | deduped (folded into an earlier alert on the same resource: see mrt/noise/dedupe.py)
     decision = peewee.TextField(default="none", index=True)
     decision_detail = JsonField(default=dict)  # matched rules and why; nearest miss
     rule_version = peewee.ForeignKeyField(RuleVersion, null=True, on_delete="SET NULL")
@@ -294,6 +295,29 @@ class DigestItem(BaseModel):
     sent_at = UtcDateTimeField(null=True, index=True)
 
 
+class AggregateMember(BaseModel):
+    """Schema v3. An event waiting in an aggregation bucket, committed with the event's cycle.
+
+    Kept after the flush (the alert's AlertEvent rows say the same), so a trace can tell which
+    window an event fell into.
+    """
+
+    bucket = peewee.ForeignKeyField(AggregateBucket, on_delete="CASCADE")
+    event = peewee.ForeignKeyField(Event, on_delete="CASCADE", index=True)
+
+    class Meta:
+        primary_key = peewee.CompositeKey("bucket", "event")
+
+
+class DigestSchedule(BaseModel):
+    """Schema v3. The last scheduled time a named digest fired at (sent, or found empty)."""
+
+    digest = peewee.TextField(primary_key=True)
+    last_fired_at = UtcDateTimeField()
+    alert = peewee.ForeignKeyField(Alert, null=True, on_delete="SET NULL")  # the last one sent
+    updated_at = UtcDateTimeField()
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     SourceState,
@@ -313,4 +337,6 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     V0NotifyFailure,
     AggregateBucket,
     DigestItem,
+    AggregateMember,
+    DigestSchedule,
 )
