@@ -38,6 +38,7 @@ from mrt.delivery.render import render_message
 from mrt.errors import ConfigError
 from mrt.events import TrackerEvent
 from mrt.rules import Decision, RuleSet, compile_rules
+from mrt.store import noise as noise_store
 from mrt.store import replay as replay_store
 from mrt.store import silences
 from mrt.store.cycle import PlannedAlert, PlannedDelivery
@@ -173,7 +174,7 @@ def plan_replay(
         candidates.append((row, event, decision, wanted))
     ids = [int(row.id) for row, *_ in candidates]
     told = {} if resend else replay_store.told_channels(ids)
-    waiting = set() if resend else replay_store.waiting_in_window(ids)
+    waiting = set() if resend else noise_store.waiting_event_ids(ids)
     for row, event, decision, wanted in candidates:
         if int(row.id) in waiting:
             plan.skipped["waiting in an aggregation window or digest"] += 1

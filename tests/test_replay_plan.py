@@ -17,9 +17,9 @@ from mrt.delivery.channels import resolve_targets
 from mrt.errors import ConfigError
 from mrt.events import TrackerEvent
 from mrt.replay import ReplayPlan, apply_replay, plan_replay
-from mrt.store import silences, sources
+from mrt.store import noise, silences, sources
 from mrt.store.cycle import CycleSuccess, PlannedEvent, commit_cycle
-from mrt.store.models import Alert, AuditLog, Outbox, database_proxy
+from mrt.store.models import Alert, AuditLog, Event, Outbox, database_proxy
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=3)
@@ -151,6 +151,9 @@ def test_baseline_waiting_and_silenced_now_are_left_out(db: peewee.Database) -> 
         (tracker("huggingface:deepseek-ai", "DeepSeek-R2", T0 + timedelta(minutes=2)), "none"),
         (tracker("github:a/b", "DeepSeek muted then", T0 + timedelta(minutes=3)), "silenced"),
     )
+    # as the cycle does for an aggregate decision: the event waits in an open window
+    windowed = Event.get(Event.title == "DeepSeek windowed")
+    noise.add_to_bucket(windowed.id, "github:a/b", ["ops"], 60, T0 + timedelta(minutes=1))
     silences.create_silence(
         {"source": "huggingface"},
         expires_at=NOW + timedelta(hours=1),

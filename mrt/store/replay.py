@@ -13,7 +13,7 @@ from typing import Any
 
 from mrt.store import audit, cycle
 from mrt.store.cycle import PlannedAlert
-from mrt.store.models import Alert, AlertEvent, DigestItem, Event, Outbox, RuleVersion
+from mrt.store.models import Alert, AlertEvent, Outbox, RuleVersion
 
 TOLD = ("pending", "sending", "retrying", "sent")
 _CHUNK = 500
@@ -48,30 +48,6 @@ def told_channels(event_ids: Iterable[int]) -> dict[int, set[str]]:
             for event_id, channel in rows:
                 told.setdefault(int(event_id), set()).add(str(channel))
     return told
-
-
-def waiting_in_window(event_ids: Iterable[int]) -> set[int]:
-    """Events still waiting in an aggregation window or a digest: told later, not lost.
-
-    An event whose stored decision is aggregate/digest and that belongs to no alert yet, or a
-    digest item not sent yet.
-    """
-    ids = sorted(set(event_ids))
-    waiting: set[int] = set()
-    for chunk in _chunks(ids):
-        alerted = _first_column(Alert.select(Alert.event).where(Alert.event.in_(chunk)))
-        alerted |= _first_column(
-            AlertEvent.select(AlertEvent.event).where(AlertEvent.event.in_(chunk))
-        )
-        windowed = Event.select(Event.id).where(
-            Event.id.in_(chunk) & Event.decision.in_(("aggregate", "digest"))
-        )
-        waiting |= {int(r.id) for r in windowed if int(r.id) not in alerted}
-        pending_digest = DigestItem.select(DigestItem.event).where(
-            DigestItem.event.in_(chunk) & DigestItem.sent_at.is_null()
-        )
-        waiting |= _first_column(pending_digest)
-    return waiting
 
 
 def newest_rule_version() -> RuleVersion | None:
