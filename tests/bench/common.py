@@ -49,7 +49,7 @@ class Sizes:
     def full(cls) -> Sizes:
         return cls(quick=False, ingest_events=100_000, ingest_batch=100, idle_cycles=300,
                    deliveries=10_000, concurrency=8, profile_sends=300, footprint_sources=50,
-                   footprint_ticks=120, startup_runs=5, latency_changes=30)
+                   footprint_ticks=60, startup_runs=5, latency_changes=30)
 
     @classmethod
     def small(cls) -> Sizes:
