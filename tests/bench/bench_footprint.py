@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +115,7 @@ def _bare_rss_kib() -> int:
     return int(out.stdout)
 
 
-def _worker_command() -> list[str]:
+def worker_command() -> list[str]:
     script = Path(sys.executable).with_name("mrt-worker")
     found = str(script) if script.exists() else shutil.which("mrt-worker")
     return [found] if found else [sys.executable, "-m", "worker"]
@@ -152,7 +152,7 @@ def _startup(runs: int) -> tuple[float, float]:
                 raise RuntimeError(f"{command[0]} exited {proc.returncode}: {proc.stderr[-2000:]}")
             return fake.first - started
 
-        worker = [*_worker_command(), "--once", "--config", str(config)]
+        worker = [*worker_command(), "--once", "--config", str(config)]
         first_request(worker)  # creates and migrates the database: a first install, not a start
         ours = min(first_request(worker) for _ in range(max(1, runs)))
         bare = [sys.executable, "-c", f"import httpx; httpx.get({url!r}, trust_env=False)"]
@@ -179,7 +179,7 @@ def run(sizes: Sizes) -> list[Row]:
     memory = _memory(sizes)
     bare_kib = _bare_rss_kib()
     startup, startup_base = _startup(sizes.startup_runs)
-    imported, bare_import, loaded = _imports(max(3, sizes.startup_runs))
+    imported, bare_import, loaded = _imports(sizes.startup_runs)
     mib = 1024
     warm = memory.get("rss_warm_kib", memory["rss_end_kib"])
     listed = ", ".join(f"{name} {'yes' if there else 'no'}" for name, there in loaded.items())

@@ -40,7 +40,6 @@ class Sizes:
     deliveries: int
     concurrency: int
     profile_sends: int
-    footprint_sources: int
     footprint_ticks: int
     startup_runs: int
     latency_changes: int
@@ -48,13 +47,13 @@ class Sizes:
     @classmethod
     def full(cls) -> Sizes:
         return cls(quick=False, ingest_events=100_000, ingest_batch=100, idle_cycles=300,
-                   deliveries=10_000, concurrency=8, profile_sends=300, footprint_sources=50,
+                   deliveries=10_000, concurrency=8, profile_sends=300,
                    footprint_ticks=60, startup_runs=5, latency_changes=30)
 
     @classmethod
     def small(cls) -> Sizes:
-        return cls(quick=True, ingest_events=1_000, ingest_batch=100, idle_cycles=10,
-                   deliveries=200, concurrency=8, profile_sends=20, footprint_sources=50,
+        return cls(quick=True, ingest_events=500, ingest_batch=100, idle_cycles=10,
+                   deliveries=100, concurrency=8, profile_sends=20,
                    footprint_ticks=3, startup_runs=1, latency_changes=2)
 
 

@@ -18,9 +18,9 @@ import json
 import random
 import sys
 import urllib.request
-from urllib.parse import quote
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 GITHUB_REPOS = 30
 HF_ORGS = 10
