@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -65,13 +66,17 @@ class Faults:
 
     answer: Callable[[], Response] | None = None
     hits: int = 0
+    statuses: list[int] = field(default_factory=list)  # every answer, faults included
 
     def wrap(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
         def handle(request: Request) -> Response:
             if self.answer is None:
-                return handler(request)
-            self.hits += 1
-            return self.answer()
+                response = handler(request)
+            else:
+                self.hits += 1
+                response = self.answer()
+            self.statuses.append(response.status_code)
+            return response
 
         return handle
 
@@ -107,14 +112,9 @@ class Upstreams:
         server.expect_request(path).respond_with_handler(self.faults[key].wrap(fake.handle))
         return fake
 
-    def requests(self) -> dict[str, int]:
-        """Requests each source's fake has answered itself (faults not counted)."""
-        return {
-            "github:vllm-project/vllm": len(self.github["vllm-project/vllm"].requests),
-            "github:sgl-project/sglang": len(self.github["sgl-project/sglang"].requests),
-            "huggingface:deepseek-ai": len(self.hub.requests),
-            "modelscope:deepseek-ai": len(self.modelscope.requests),
-        }
+    def statuses(self) -> dict[str, list[int]]:
+        """The HTTP status of every answer so far, per source."""
+        return {key: list(faults.statuses) for key, faults in self.faults.items()}
 
     # upstream changes, dated now
 
@@ -267,11 +267,14 @@ class Product:
     config: Path | None
     env: dict[str, str]
     runs: list[subprocess.CompletedProcess[str]] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
 
     def _run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        started = time.monotonic()
         done = subprocess.run(argv, env=self.env, capture_output=True, text=True,
                               timeout=SUBPROCESS_TIMEOUT, cwd=self.env["HOME"], check=False)
         self.runs.append(done)
+        self.seconds.append(time.monotonic() - started)
         assert "Traceback" not in done.stderr, done.stderr
         return done
 
@@ -325,6 +328,18 @@ def cycle_report(done: subprocess.CompletedProcess[str]) -> dict[str, tuple[str,
         if len(parts) >= 3 and parts[1].endswith(" new events"):
             report[key] = (parts[0], int(parts[1].split()[0]), int(parts[2].split()[0]))
     return report
+
+
+def statuses_since(before: dict[str, list[int]], after: dict[str, list[int]]
+                   ) -> dict[str, list[int]]:
+    return {key: after[key][len(before[key]):] for key in after}
+
+
+def count_rows(db_file: Path, table: str) -> int:
+    """A row count straight from the SQLite file (read-only), as an outside observer sees it."""
+    with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True) as conn:
+        (count,) = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+    return int(count)
 
 
 def wait_for(condition: Callable[[], bool], *, deadline_seconds: float, step: Callable[[], None]
