@@ -119,7 +119,7 @@ def test_a_target_that_fails_five_times_then_recovers_receives_the_alert(
     robot, script = install_robot(httpserver)
     # a v1 delivery section in the v0 file: retries come due within a fraction of a second
     config = loopback_config(tmp_path, httpserver, smtp=smtp_sink, extra={"delivery": {
-        "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.2, "min_interval_seconds": 0}})
+        "backoff_base_seconds": 0.001, "backoff_max_seconds": 0.005, "min_interval_seconds": 0}})
     product = Product(config, product_env(tmp_path / "home", httpserver, smtp_sink))
     product.worker_once()
 
@@ -153,7 +153,7 @@ def test_an_always_failing_target_ends_dead_and_outbox_retry_delivers_it(
     up = Upstreams(httpserver)
     robot, script = install_robot(httpserver)
     config = loopback_config(tmp_path, httpserver, extra={"delivery": {
-        "max_attempts": 3, "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.2,
+        "max_attempts": 3, "backoff_base_seconds": 0.001, "backoff_max_seconds": 0.005,
         "min_interval_seconds": 0}})
     product = Product(config, product_env(tmp_path / "home", httpserver))
     product.worker_once()
