@@ -108,8 +108,10 @@ def test_v0_example_alerts_once_per_matching_event_on_welink_and_email(
         assert [a["outcome"] for a in delivery["attempt_log"]] == ["sent"]
     # secrets never reach what the operator sees
     shown = "".join(run.stdout + run.stderr for run in product.runs)
+    stored = b"".join(f.read_bytes() for f in tmp_path.glob("mrt_state.sqlite3*"))
     for secret in ("wl-SECRET-token-0123456789", "s3cret-Pa$$word", "ghp_e2e_fake_token"):
         assert secret not in shown
+        assert secret.encode() not in stored
 
 
 def test_a_target_that_fails_five_times_then_recovers_receives_the_alert(
