@@ -190,6 +190,14 @@ def test_poll_requests_a_poll_and_audits_it(
     assert (entry.actor, entry.action, entry.params, entry.reason, entry.result) == (
         "cli", "source.poll", {"source_key": KEYS[1]}, "fixed the proxy", {"requested": 1})
 
+    # a rate-limited source stays deferred even when asked: the table says until when
+    assert cli(db, "sources", "poll", KEYS[2], "--config", str(config_file)) == 0
+    capsys.readouterr()
+    assert cli(db, "sources", "--config", str(config_file)) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(KEYS[2]))
+    assert "asked" not in line and line.count("in 9m") + line.count("in 10m") >= 2
+    assert source_store.due_keys([KEYS[2]], utcnow()) == []
+
     # configured but never polled: the state row is created so the worker sees the request
     assert cli(db, "sources", "--config", str(config_file), "poll", KEYS[3]) == 0
     assert SourceState.get_by_id(KEYS[3]).poll_requested_at is not None

@@ -244,6 +244,8 @@ def _health(row: SourceRow, now: datetime) -> str:
 def _next(row: SourceRow, now: datetime) -> str:
     if not row.configured:
         return "-"
+    if row.deferred_until is not None and row.deferred_until > now:
+        return relative(row.deferred_until, now)  # a request cannot jump a rate limit
     if row.poll_requested_at is not None or not row.polled:
         return "asked" if row.poll_requested_at is not None else "first run"
     return relative(row.next_poll_at, now)
