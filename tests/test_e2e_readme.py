@@ -46,7 +46,7 @@ def test_the_readme_shows_a_v0_json_and_a_v1_toml_with_rules_and_channels() -> N
     assert [lang for lang, _ in CONFIGS] == ["json", "toml"]
     v0, v1 = (parse(lang, body) for lang, body in CONFIGS)
     assert v0 == json.loads((ROOT / "share" / "examples" / "v0-config.json").read_text())
-    assert v1["rules"] and v1["channels"]
+    assert v1["rules"] and v1["channels"] and v1["notify"]["email"]
 
 
 @pytest.mark.parametrize(("lang", "body"), CONFIGS, ids=[lang for lang, _ in CONFIGS])
@@ -70,7 +70,7 @@ def test_the_v1_rules_mean_what_the_readme_says() -> None:
         return TrackerEvent(**base)
 
     merged = rules.evaluate(event())
-    assert (merged.action, set(merged.channels)) == ("notify", {"team-welink", "oncall-mail"})
+    assert (merged.action, set(merged.channels)) == ("notify", {"team-welink", "email"})
     assert rules.evaluate(event(author="dependabot[bot]")).action == "suppress"
     model = rules.evaluate(event(source="huggingface", source_key="huggingface:Qwen",
                                  resource_type="model", resource_id="Qwen/Qwen3-8B",

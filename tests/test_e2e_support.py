@@ -118,7 +118,8 @@ class Upstreams:
 
     # upstream changes, dated now
 
-    def open_issue(self, repo: str, number: int, title: str, *, pr: bool = False) -> None:
+    def open_issue(self, repo: str, number: int, title: str, *, pr: bool = False,
+                   author: str | None = None) -> None:
         fake = self.github[repo]
         template = next(i for i in fake.issues if ("pull_request" in i) == pr)
         item = copy.deepcopy(template)
@@ -128,6 +129,8 @@ class Upstreams:
                     state_reason=None, html_url=f"https://github.com/{repo}/issues/{number}")
         if pr:
             item["pull_request"] = dict(item["pull_request"], merged_at=None)
+        if author is not None:
+            item["user"] = dict(item["user"], login=author)
         fake.issues.append(item)
 
     def close_issue(self, repo: str, number: int, *, merged: bool = False) -> str:
