@@ -15,6 +15,7 @@ from test_e2e_support import (
     count_rows,
     cycle_report,
     install_robot,
+    latest_metrics,
     loopback_config,
     product_env,
     robot_texts,
@@ -62,6 +63,12 @@ def test_a_cycle_costs_one_request_per_repo_and_page_and_an_unchanged_one_is_all
     assert count_rows(db_file, "event") == events_after_baseline
     assert {key: row["cursor"] for key, row in product.sources().items()} == cursors
     assert robot.received == []
+    # the figures the TUI shows for that cycle say the same
+    metrics = latest_metrics(db_file)
+    for key in KEYS:
+        figures = metrics[key]
+        assert (figures["requests"], figures["http_statuses"]) == (1, {"304": 1}), figures
+        assert (figures["new_events"], figures["alerts"], figures["retries"]) == (0, 0, 0)
 
 
 def test_a_500_storm_and_a_429_keep_their_cursors_and_stop_nobody_else(
@@ -98,6 +105,12 @@ def test_a_500_storm_and_a_429_keep_their_cursors_and_stop_nobody_else(
     texts = robot_texts(robot)
     assert len(texts) == 2 and robot.problems == []
     assert sum("Qwen3-Next" in t for t in texts) == 1 and sum("DeepSeek-R2" in t for t in texts) == 1
+
+    metrics = latest_metrics(tmp_path / "mrt_state.sqlite3")
+    assert metrics["github:vllm-project/vllm"]["outcome"] == "failed"
+    assert metrics["github:vllm-project/vllm"]["retries"] >= 1
+    assert metrics["huggingface:deepseek-ai"]["outcome"] == "deferred"
+    assert metrics["modelscope:deepseek-ai"]["alerts"] == 1
 
     after = product.sources()
     vllm, hub = after["github:vllm-project/vllm"], after["huggingface:deepseek-ai"]

@@ -345,6 +345,17 @@ def count_rows(db_file: Path, table: str) -> int:
     return int(count)
 
 
+def latest_metrics(db_file: Path) -> dict[str, dict[str, Any]]:
+    """Each source's newest per-cycle figures (the cycle_metric table the TUI reads)."""
+    with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute("SELECT * FROM cycle_metric ORDER BY id").fetchall()
+    latest = {row["source_key"]: dict(row) for row in rows}
+    for row in latest.values():
+        row["http_statuses"] = json.loads(row["http_statuses"] or "{}")
+    return latest
+
+
 def wait_for(condition: Callable[[], bool], *, deadline_seconds: float, step: Callable[[], None]
              ) -> None:
     """Repeat `step` until `condition` holds, or fail at the deadline (never a blind sleep)."""
