@@ -285,7 +285,7 @@ class Product:
         return ["--config", str(self.config)] if self.config is not None else []
 
     def worker_once(self, *, expect: int = 0) -> subprocess.CompletedProcess[str]:
-        done = self._run([_tool("mrt-worker"), *self._config_args(), "--once"])
+        done = self._run([installed_tool("mrt-worker"), *self._config_args(), "--once"])
         assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
         return done
 
@@ -296,7 +296,7 @@ class Product:
         return done
 
     def mrt(self, *argv: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-        done = self._run([_tool("mrt"), *argv])
+        done = self._run([installed_tool("mrt"), *argv])
         assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
         return done
 
@@ -315,7 +315,7 @@ class Product:
         return result
 
 
-def _tool(name: str) -> str:
+def installed_tool(name: str) -> str:
     path = BIN / name
     found = str(path) if path.exists() else shutil.which(name)
     assert found, f"{name} is not installed next to {sys.executable}"
