@@ -75,8 +75,14 @@ def test_a_poll_request_reaches_the_running_worker(
         assert product.sources()[VLLM]["poll_requested_at"] is None  # the request was served
     finally:
         worker.send_signal(signal.SIGTERM)
-        code = worker.wait(timeout=SUBPROCESS_TIMEOUT)
-        log.close()
+        try:
+            code = worker.wait(timeout=SUBPROCESS_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            worker.kill()  # never leave a worker behind, even when the test fails
+            worker.wait()
+            raise
+        finally:
+            log.close()
     output = (tmp_path / "worker.log").read_text()
     assert code == 0, output
     assert "Traceback" not in output
