@@ -82,6 +82,8 @@ class SoakReport:
     unexpected_exits: list[dict[str, Any]]
     drained: bool
     final_exit_code: int | None
+    restart_exit_code: int | None  # the SIGTERM before the drain (-15: it was still starting)
+    left_sending_after_sigterm: int
     deliveries: DeliveryVerdict
     memory: MemoryVerdict
 
@@ -195,6 +197,15 @@ def _target_names(config_path: Path, sink_urls: dict[str, str]) -> dict[str, str
             for t in ts}
 
 
+def _note_abandoned(abandoned: Counter[int], seen: set[tuple[int, str]]) -> list[tuple[int, str]]:
+    in_flight = _in_flight()
+    for claim in in_flight:
+        if claim not in seen:
+            seen.add(claim)
+            abandoned[claim[0]] += 1
+    return in_flight
+
+
 def _outbox_facts(target_names: dict[str, str]) -> list[OutboxFact]:
     facts = []
     query = (Outbox.select(Outbox, Alert, Event).join(Alert)
@@ -260,11 +271,7 @@ def _drive(run: _Run, github: FlakyGitHub, sink: FlakySink, changes: ChangeLog,
         worker = run.worker
         assert worker is not None
         code = worker.kill()
-        in_flight = _in_flight()
-        for claim in in_flight:
-            if claim not in claims_seen:
-                claims_seen.add(claim)
-                abandoned[claim[0]] += 1
+        in_flight = _note_abandoned(abandoned, claims_seen)
         result = integrity_check(run.db_path)
         integrity.append(result)
         kills.append({"at": round(run.elapsed(), 2), "after_seconds": round(delay, 2),
@@ -275,12 +282,15 @@ def _drive(run: _Run, github: FlakyGitHub, sink: FlakySink, changes: ChangeLog,
     driver.stop()
     last_change = changes.last_change_at
     assert run.worker is not None
-    run.worker.stop(timeout=30)
+    # a worker SIGTERMed before its signal handlers exist dies like a kill: count its claims
+    stop_code = run.worker.stop(timeout=30)
+    left_after_stop = len(_note_abandoned(abandoned, claims_seen))
     integrity.append(integrity_check(run.db_path))
     run.start_worker()
     drained = run.wait_for(_polled_after(last_change + 1.0), s.drain_timeout / 2)
     drained = drained and run.wait_for(_outbox_idle, s.drain_timeout / 2)
     final_code = run.worker.stop(timeout=30)
+    left_after_stop += len(_note_abandoned(abandoned, claims_seen))
     run.worker = None
     integrity.append(integrity_check(run.db_path))
 
@@ -305,6 +315,8 @@ def _drive(run: _Run, github: FlakyGitHub, sink: FlakySink, changes: ChangeLog,
         unexpected_exits=run.unexpected_exits,
         drained=drained,
         final_exit_code=final_code,
+        restart_exit_code=stop_code,
+        left_sending_after_sigterm=left_after_stop,
         deliveries=deliveries,
         memory=judge_memory(run.samples, warmup_seconds=s.memory_warmup_seconds),
     )

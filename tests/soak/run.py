@@ -106,6 +106,8 @@ def table(report: SoakReport) -> str:
          f"{m.rss_slope_mb_per_hour} MB/h over {m.span_seconds} s)"),
         ("open fds median/last/max", f"{m.fds_median} / {m.fds_last} / {m.fds_max}"),
         ("unexpected worker exits", len(report.unexpected_exits)),
+        ("exit codes: SIGTERM before drain / final",
+         f"{report.restart_exit_code} / {report.final_exit_code}"),
     ]
     width = max(len(str(k)) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
