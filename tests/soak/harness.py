@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections import Counter
@@ -197,6 +198,12 @@ def _target_names(config_path: Path, sink_urls: dict[str, str]) -> dict[str, str
             for t in ts}
 
 
+def _saved(samples: list[Sample], path: Path) -> list[Sample]:
+    """Keep the raw RSS/fd samples beside the report, to plot or judge again later."""
+    path.write_text("".join(json.dumps(sample.__dict__) + "\n" for sample in samples))
+    return samples
+
+
 def _note_abandoned(abandoned: Counter[int], seen: set[tuple[int, str]]) -> list[tuple[int, str]]:
     in_flight = _in_flight()
     for claim in in_flight:
@@ -318,5 +325,6 @@ def _drive(run: _Run, github: FlakyGitHub, sink: FlakySink, changes: ChangeLog,
         restart_exit_code=stop_code,
         left_sending_after_sigterm=left_after_stop,
         deliveries=deliveries,
-        memory=judge_memory(run.samples, warmup_seconds=s.memory_warmup_seconds),
+        memory=judge_memory(_saved(run.samples, s.workdir / "samples.jsonl"),
+                            warmup_seconds=s.memory_warmup_seconds),
     )

@@ -91,21 +91,28 @@ def judge_deliveries(
     return verdict
 
 
+FD_SLACK = 10
+
+
 @dataclass
 class MemoryVerdict:
-    """Flat memory: after warm-up, the last RSS sample of the longest-lived worker incarnation
-    is within `limit` x the median of that incarnation's samples (and the same for fds).
+    """Flat memory: in the longest-lived worker incarnation, after a warm-up, the last and the
+    highest RSS samples are within `limit` x the median of the first quarter of the settled
+    samples (the baseline); open fds stay within `limit` x their baseline + FD_SLACK (each
+    concurrent send and poll holds a socket or two for a moment, on a baseline of ~20).
 
-    Why this criterion: the worker's RSS settles within its first seconds (imports, Apprise on
-    the first send, SQLite page cache) and then wanders by a few MB with garbage collection;
-    a leak shows as a steady climb, so the end of a long incarnation sits far above its own
-    median. The slope (MB per hour, least squares) is reported to see smaller leaks by eye.
+    Why: the worker's RSS settles within its first seconds (imports, Apprise on the first
+    send, SQLite's page cache) and then wanders by a few MB with garbage collection; a leak is
+    a steady climb. The baseline is the EARLY median on purpose: the median of the whole window
+    climbs with a leak and hides it (a linear climb to 3x its start ends only 1.5x above its own
+    median). The least-squares slope (MB per hour) is reported to see smaller leaks by eye.
     """
 
     ok: bool
     incarnation: int | None
     samples: int
     rss_median_mb: float
+    rss_baseline_mb: float
     rss_last_mb: float
     rss_max_mb: float
     rss_ratio: float
@@ -133,20 +140,22 @@ def judge_memory(samples: list[Sample], *, warmup_seconds: float,
                     "rss_max_mb": round(max(s.rss_kb for s in group) / 1024, 1),
                     "fds_max": max(s.fds for s in group)})
     if not groups:
-        return MemoryVerdict(False, None, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, per, limit)
+        return MemoryVerdict(False, None, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, per, limit)
     inc, group = max(groups.items(), key=lambda kv: kv[1][-1].at - kv[1][0].at)
     start = group[0].at
     settled = [s for s in group if s.at - start >= warmup_seconds] or group[-1:]
     rss = [s.rss_kb / 1024 for s in settled]
     fds = [s.fds for s in settled]
-    rss_median, fds_median = statistics.median(rss), statistics.median(fds)
-    ratio = rss[-1] / rss_median if rss_median else 0.0
-    ok = ratio <= limit and fds[-1] <= limit * fds_median
+    early = max(1, len(settled) // 4)
+    rss_base, fds_base = statistics.median(rss[:early]), statistics.median(fds[:early])
+    ratio = max(rss) / rss_base if rss_base else 0.0
+    ok = ratio <= limit and max(fds) <= limit * fds_base + FD_SLACK
     return MemoryVerdict(
-        ok=ok, incarnation=inc, samples=len(settled), rss_median_mb=round(rss_median, 1),
+        ok=ok, incarnation=inc, samples=len(settled),
+        rss_median_mb=round(statistics.median(rss), 1), rss_baseline_mb=round(rss_base, 1),
         rss_last_mb=round(rss[-1], 1), rss_max_mb=round(max(rss), 1), rss_ratio=round(ratio, 3),
         rss_slope_mb_per_hour=round(_slope([s.at for s in settled], rss) * 3600, 2),
-        fds_median=fds_median, fds_last=fds[-1], fds_max=max(fds),
+        fds_median=statistics.median(fds), fds_last=fds[-1], fds_max=max(fds),
         span_seconds=round(settled[-1].at - settled[0].at, 1), per_incarnation=per, limit=limit,
     )
 

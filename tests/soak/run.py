@@ -102,7 +102,8 @@ def table(report: SoakReport) -> str:
         ("outbox at end", ", ".join(f"{k} {v}" for k, v in sorted(report.outbox.items()))),
         ("attempts", ", ".join(f"{k} {v}" for k, v in sorted(report.attempts.items()))),
         (f"RSS MB median/last/max (inc. {m.incarnation})",
-         f"{m.rss_median_mb} / {m.rss_last_mb} / {m.rss_max_mb} (x{m.rss_ratio}, "
+         f"{m.rss_median_mb} / {m.rss_last_mb} / {m.rss_max_mb} (max x{m.rss_ratio} of "
+         f"the early {m.rss_baseline_mb}, "
          f"{m.rss_slope_mb_per_hour} MB/h over {m.span_seconds} s)"),
         ("open fds median/last/max", f"{m.fds_median} / {m.fds_last} / {m.fds_max}"),
         ("unexpected worker exits", len(report.unexpected_exits)),
