@@ -23,6 +23,7 @@ def assert_nothing_lost(report: SoakReport, kills: int) -> None:
     d = report.deliveries
     assert len(report.kills) == kills
     assert report.integrity == ["ok"] * (kills + 2), report.integrity  # each kill, both stops
+    assert report.half_written == []  # each cycle's transaction is all or nothing
     assert report.drained, f"outbox did not drain: {report.outbox}"
     assert d.expected_events >= 20, "the upstream made too few matching changes to judge"
     assert d.lost == [], f"lost deliveries: {d.lost[:10]}"

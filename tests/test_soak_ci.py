@@ -26,6 +26,7 @@ def test_two_minute_soak_with_faults_and_kills(tmp_path: Path) -> None:
     assert sum(report.sink_faults.values()) > report.sink_faults.get("ok", 0)
     assert len(report.kills) >= 3
     assert report.integrity_ok and len(report.integrity) == len(report.kills) + 2
+    assert report.half_written == []
     assert report.drained, f"outbox did not drain: {report.outbox}"
     assert d.expected_events >= 50
     assert d.lost == [], f"lost deliveries: {d.lost[:10]}"

@@ -85,6 +85,7 @@ class SoakReport:
     final_exit_code: int | None
     restart_exit_code: int | None  # the SIGTERM before the drain (-15: it was still starting)
     left_sending_after_sigterm: int
+    half_written: list[str]  # after each kill and at the end: must stay empty
     deliveries: DeliveryVerdict
     memory: MemoryVerdict
 
@@ -204,6 +205,19 @@ def _saved(samples: list[Sample], path: Path) -> list[Sample]:
     return samples
 
 
+def _half_written(targets: int) -> list[str]:
+    """Crash consistency of the cycle's one transaction: an alert has a row for every target,
+    and every event the rules sent on has its alert. Names what is half-written."""
+    fanout = (Alert.select(Alert.id, peewee.fn.COUNT(Outbox.id).alias("rows"))
+              .join(Outbox, peewee.JOIN.LEFT_OUTER).group_by(Alert.id))
+    found = [f"alert {a.id} has {a.rows} outbox rows" for a in fanout if a.rows != targets]
+    orphans = (Event.select(Event.id).join(Alert, peewee.JOIN.LEFT_OUTER,
+                                           on=(Alert.event == Event.id))
+               .where((Event.decision == "notify") & Alert.id.is_null()))
+    found += [f"event {e.id} was decided notify but has no alert" for e in orphans]
+    return found
+
+
 def _note_abandoned(abandoned: Counter[int], seen: set[tuple[int, str]]) -> list[tuple[int, str]]:
     in_flight = _in_flight()
     for claim in in_flight:
@@ -269,6 +283,7 @@ def _drive(run: _Run, github: FlakyGitHub, sink: FlakySink, changes: ChangeLog,
     integrity: list[str] = []
     abandoned: Counter[int] = Counter()
     claims_seen: set[tuple[int, str]] = set()
+    half_written: list[str] = []
     while len(kills) < s.kills:
         in_phase = run.elapsed() - chaos_started
         if s.kill_phase_seconds is not None and in_phase >= s.kill_phase_seconds:
@@ -281,6 +296,7 @@ def _drive(run: _Run, github: FlakyGitHub, sink: FlakySink, changes: ChangeLog,
         in_flight = _note_abandoned(abandoned, claims_seen)
         result = integrity_check(run.db_path)
         integrity.append(result)
+        half_written.extend(_half_written(len(sink_urls)))
         kills.append({"at": round(run.elapsed(), 2), "after_seconds": round(delay, 2),
                       "exit_code": code, "in_flight": len(in_flight), "integrity": result})
         run.start_worker()
@@ -300,6 +316,7 @@ def _drive(run: _Run, github: FlakyGitHub, sink: FlakySink, changes: ChangeLog,
     left_after_stop += len(_note_abandoned(abandoned, claims_seen))
     run.worker = None
     integrity.append(integrity_check(run.db_path))
+    half_written.extend(_half_written(len(sink_urls)))
 
     sink.close()
     deliveries = judge_deliveries(changes.expected, read_deliveries(record),
@@ -324,6 +341,7 @@ def _drive(run: _Run, github: FlakyGitHub, sink: FlakySink, changes: ChangeLog,
         final_exit_code=final_code,
         restart_exit_code=stop_code,
         left_sending_after_sigterm=left_after_stop,
+        half_written=half_written,
         deliveries=deliveries,
         memory=judge_memory(_saved(run.samples, s.workdir / "samples.jsonl"),
                             warmup_seconds=s.memory_warmup_seconds),

@@ -68,6 +68,8 @@ def failures(report: SoakReport) -> list[str]:
                      f"{d.sent_without_delivery[:10]}")
     if not report.integrity_ok:
         found.append(f"integrity_check failed: {[r for r in report.integrity if r != 'ok'][:3]}")
+    if report.half_written:
+        found.append(f"half-written cycles after a kill: {report.half_written[:5]}")
     if not report.drained:
         found.append(f"the outbox did not drain: {report.outbox}")
     if report.outbox.get("dead"):
@@ -99,6 +101,7 @@ def table(report: SoakReport) -> str:
         ("kills (with sends in flight)",
          f"{len(report.kills)} ({report.kills_with_sends_in_flight})"),
         ("integrity checks", f"{len(report.integrity)}, all ok: {report.integrity_ok}"),
+        ("half-written cycles found after kills", len(report.half_written)),
         ("outbox at end", ", ".join(f"{k} {v}" for k, v in sorted(report.outbox.items()))),
         ("attempts", ", ".join(f"{k} {v}" for k, v in sorted(report.attempts.items()))),
         (f"RSS MB median/last/max (inc. {m.incarnation})",
