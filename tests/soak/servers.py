@@ -12,6 +12,7 @@ import io
 import random
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -75,14 +76,22 @@ class _Expectation:
         self._routes[self._path] = handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # a SIGKILLed worker resets its keep-alive connections: expected, thousands of times
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class LoopbackServer:
     """`with LoopbackServer() as server:` serves registered paths on 127.0.0.1:<free port>."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Handler] = {}
         self.requests = 0
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._http.daemon_threads = True
+        self._http = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
 
     @property
