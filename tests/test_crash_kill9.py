@@ -30,6 +30,8 @@ def assert_nothing_lost(report: SoakReport, kills: int) -> None:
     assert set(d.delivered_per_target) == set(TARGETS)
     assert d.unexplained == [], f"duplicates no kill explains: {d.unexplained[:3]}"
     assert d.duplicates == d.duplicates_explained <= d.abandoned_claims
+    # every send abandoned at a kill was taken back after its lease and recorded as such
+    assert report.attempts.get("lease_expired", 0) == d.abandoned_claims
     assert d.unexpected == [], f"alerts for changes that do not match: {d.unexpected[:5]}"
     assert d.sent_without_delivery == []
     assert report.alerts == d.expected_events  # one alert per matching event, none twice

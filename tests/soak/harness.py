@@ -219,12 +219,13 @@ def _half_written(targets: int) -> list[str]:
 
 
 def _note_abandoned(abandoned: Counter[int], seen: set[tuple[int, str]]) -> list[tuple[int, str]]:
-    in_flight = _in_flight()
-    for claim in in_flight:
-        if claim not in seen:
-            seen.add(claim)
-            abandoned[claim[0]] += 1
-    return in_flight
+    """Count the claims the process just gone left `sending`; returns only those new ones (a
+    row abandoned earlier stays `sending` until its lease expires and is not counted twice)."""
+    new = [claim for claim in _in_flight() if claim not in seen]
+    for claim in new:
+        seen.add(claim)
+        abandoned[claim[0]] += 1
+    return new
 
 
 def _outbox_facts(target_names: dict[str, str]) -> list[OutboxFact]:
