@@ -25,7 +25,9 @@ def settings_from_args(argv: list[str] | None = None) -> SoakSettings:
     parser.add_argument("--minutes", type=float, default=2.0, help="how long upstream changes")
     parser.add_argument("--crash", action="store_true",
                         help="crash loop: --kills SIGKILLs back to back (0.5-4 s apart)")
-    parser.add_argument("--kills", type=int, default=None)
+    parser.add_argument("--kills", type=int, default=None,
+                        help="crash: how many (default 50); soak: at most this many in the "
+                        "first half (0: none, one long-lived worker)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--changes-per-second", type=float, default=2.0)
     parser.add_argument("--no-faults", action="store_true", help="upstream and sink behave")
