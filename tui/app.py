@@ -77,7 +77,8 @@ class MrtConsole(App[None]):
         Binding("3", "switch_mode('sources')", "Sources"),
         Binding("4", "switch_mode('metrics')", "Metrics"),
         Binding("question_mark", "help", "Help"),
-        Binding("colon", "command_palette", "Palette", show=False),
+        Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True),
+        Binding("colon", "command_palette", "Palette", show=False),  # not priority: inputs take ":"
         Binding("p", "toggle_pause", "Pause"),
         Binding("q", "quit", "Quit"),
     ]
