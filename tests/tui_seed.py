@@ -200,6 +200,7 @@ def console_scene() -> None:
             at=at,
             priority="high" if i % 5 == 0 else "normal",
             rule="deepseek" if i % 2 else "qwen",
+            reasons=("title or summary contained " + ("'deepseek'" if i % 2 else "'qwen'"),),
             deliveries=(
                 ("welink", "welink://***@example.invalid/robot", status, error),
                 ("email", "mailtos://ops@example.invalid", "sent", None),

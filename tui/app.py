@@ -19,7 +19,7 @@ from typing import ClassVar, TypeVar
 import peewee
 from textual import work
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.reactive import reactive
 from textual.worker import get_current_worker
 
@@ -201,13 +201,23 @@ class MrtConsole(App[None]):
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
             return
+
+        # The screen's own actions first, then the app's, then the focused widget's movement keys.
+        own = {b.action for b in type(self.screen).BINDINGS if isinstance(b, Binding)}
+
+        def rank(active: ActiveBinding) -> int:
+            if active.node is self.screen and active.binding.action in own:
+                return 0
+            return 1 if active.node is self else 2
+
+        active = sorted(self.screen.active_bindings.values(), key=rank)
         rows = [
             (
                 b.binding.key_display or self.get_key_display(b.binding),
                 b.binding.description,
                 b.enabled,
             )
-            for b in self.screen.active_bindings.values()
+            for b in active
             if b.binding.description
         ]
         self.push_screen(HelpScreen(rows))

@@ -12,11 +12,11 @@ from tui.formatting import age
 if TYPE_CHECKING:
     from tui.app import MrtConsole
 
-TABS = (
-    ("1", "alerts", "Alerts"),
-    ("2", "deliveries", "Deliveries"),
-    ("3", "sources", "Sources"),
-    ("4", "metrics", "Metrics"),
+TABS = (  # key, mode, label, label when narrow
+    ("1", "alerts", "Alerts", "Alerts"),
+    ("2", "deliveries", "Deliveries", "Outbox"),
+    ("3", "sources", "Sources", "Sources"),
+    ("4", "metrics", "Metrics", "Metrics"),
 )
 NARROW = 110  # below this width the tabs shrink so the freshness and PAUSED always fit
 
@@ -46,9 +46,9 @@ class StatusBar(Static):
         app = self.console
         line = Text()
         narrow = self.size.width < NARROW
-        for key, mode, label in TABS:
+        for key, mode, label, short in TABS:
             style = "reverse bold" if mode == self.mode else "dim"
-            line.append(f" {key} {label[:5] if narrow else label} ", style=style)
+            line.append(f" {key} {short if narrow else label} ", style=style)
         line.append("  ")
         status = app.status
         now = app.now()
