@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -54,7 +54,7 @@ class ConsoleOptions:
     page_size: int = 100
     slow_seconds: float = 1.0  # a query slower than this raises the "database is slow" banner
     backup_dir: Path | None = None  # cursor-reset backups (default: backups/ by the database)
-    extra: dict[str, str] = field(default_factory=dict)
+    initial_mode: str = "alerts"  # alerts | deliveries | sources | metrics
 
 
 class MrtConsole(App[None]):
@@ -131,7 +131,7 @@ class MrtConsole(App[None]):
             self.ready = True
             if isinstance(self.screen, NoDatabaseScreen):
                 self.pop_screen()
-            self.switch_mode("alerts")
+            self.switch_mode(self.options.initial_mode)
             self.load_status()
         elif not isinstance(self.screen, NoDatabaseScreen):
             self.push_screen(NoDatabaseScreen(message.state, message.detail, self.options))
@@ -234,6 +234,7 @@ def make_app(
     page_size: int = 100,
     slow_seconds: float = 1.0,
     backup_dir: Path | None = None,
+    initial_mode: str = "alerts",
 ) -> MrtConsole:
     """The console for `db_target`; `main()` and the tests build it the same way."""
     return MrtConsole(
@@ -247,6 +248,7 @@ def make_app(
             page_size=page_size,
             slow_seconds=slow_seconds,
             backup_dir=backup_dir,
+            initial_mode=initial_mode,
         )
     )
 
@@ -257,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", "-c", metavar="FILE", help="config file (finds the database)")
     parser.add_argument("--db", metavar="PATH", help="database file or postgresql:// URL")
+    parser.add_argument(
+        "--screen",
+        choices=tuple(MrtConsole.MODES),
+        default="alerts",
+        help="the screen to open on (default: alerts)",
+    )
     parser.add_argument(
         "--read-only",
         action="store_true",
@@ -274,6 +282,11 @@ def database_target(args: argparse.Namespace) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    app = make_app(database_target(args), read_only=args.read_only, config_path=args.config)
+    app = make_app(
+        database_target(args),
+        read_only=args.read_only,
+        config_path=args.config,
+        initial_mode=args.screen,
+    )
     app.run()
     sys.exit(app.return_code or 0)
