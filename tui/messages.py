@@ -76,7 +76,7 @@ class SourcesLoaded(Message):
 @dataclass
 class MetricsLoaded(Message):
     day: MetricsReport
-    week: MetricsReport
+    week: MetricsReport | None  # None: the day is shown first, the week follows
 
 
 @dataclass

@@ -32,7 +32,9 @@ def open_database(target: str | Path, *, read_only: bool = False) -> peewee.Data
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the database directory {path.parent}: {exc.strerror}") from exc
+            raise StoreError(
+                f"cannot create the database directory {path.parent}: {exc.strerror}"
+            ) from exc
         pragmas = dict(SQLITE_PRAGMAS)
         if read_only:
             pragmas["query_only"] = 1

@@ -225,7 +225,7 @@ class Command(BaseModel):
 
 
 class WorkerHeartbeat(BaseModel):
-    """Each worker's last sign of life, so consoles can say "worker down since ...". """
+    """Each worker's last sign of life, so consoles can say "worker down since ..."."""
 
     worker_id = peewee.TextField(primary_key=True)
     hostname = peewee.TextField()

@@ -1,8 +1,8 @@
 """The outbox: one row per (alert, delivery target), and the state machine that moves it.
 
-    pending -> sending -> sent
-                      -> retrying -> sending ... -> dead   (max attempts or max age)
-    any unsent -> discarded (operator's choice)
+pending -> sending -> sent
+                  -> retrying -> sending ... -> dead   (max attempts or max age)
+any unsent -> discarded (operator's choice)
 """
 
 from __future__ import annotations

@@ -78,50 +78,59 @@ class MetricsScreen(ConsoleScreen):
     def load_metrics(self) -> None:
         now = self.console.now()
 
-        def read() -> tuple[views.MetricsReport, views.MetricsReport]:
-            day = views.metrics_report(now, timedelta(hours=24), buckets=24)
-            week = views.metrics_report(now, timedelta(days=7), buckets=28)
-            return day, week
-
-        got = self.console.run_query("metrics", read)
-        if got is not None:
-            self.post_message(MetricsLoaded(*got))
-        else:
-            self.app.call_from_thread(self.arm_live, self.poll_live)
+        # The day first, so the screen shows figures while the week is still being summed.
+        day = self.console.run_query(
+            "metrics (24 h)", lambda: views.metrics_report(now, timedelta(hours=24), buckets=24)
+        )
+        if day is None:
+            self.app.call_from_thread(self.arm_live, self.poll_live, factor=METRICS_FACTOR)
+            return
+        self.post_message(MetricsLoaded(day, None))
+        queue = (day.queue, day.queue_per_source)
+        week = self.console.run_query(
+            "metrics (7 d)",
+            lambda: views.metrics_report(now, timedelta(days=7), buckets=28, queue=queue),
+        )
+        self.post_message(MetricsLoaded(day, week))
 
     def on_metrics_loaded(self, message: MetricsLoaded) -> None:
         now = self.console.now()
+        week = message.week
         for window, report, label in (
             ("day", message.day, "last 24 hours"),
-            ("week", message.week, "last 7 days"),
+            ("week", week, "last 7 days"),
         ):
+            if report is None:
+                continue
             oldest = age(report.queue.oldest_pending_at, now) if report.queue.depth else "-"
             box = self.query_one(f"#metrics-{window}")
             box.query_one(".metrics-figures", Static).update(figures_text(label, report, oldest))
             for key, _label in SERIES:
                 self.query_one(f"#spark-{window}-{key}", Sparkline).data = report.series[key]
         table = self.query_one("#metrics-table", DataTable)
+        keep = table.cursor_row
         table.clear()
         keys = sorted(
             set(message.day.per_source)
-            | set(message.week.per_source)
+            | set(week.per_source if week else ())
             | set(message.day.queue_per_source)
         )
         empty = views.Figures()
         for key in ["*", *keys]:
             if key == "*":
-                d, w, q = message.day.overall, message.week.overall, message.day.queue
+                d, q = message.day.overall, message.day.queue
+                w = week.overall if week else None
             else:
                 d = message.day.per_source.get(key, empty)
-                w = message.week.per_source.get(key, empty)
+                w = week.per_source.get(key, empty) if week else None
                 q = message.day.queue_per_source.get(key, views.QueueFigures())
             table.add_row(
                 Text("all sources", style="bold") if key == "*" else (key or "(none)"),
                 str(d.events),
-                str(w.events),
+                str(w.events) if w else "…",
                 str(d.matches),
                 str(d.alerts),
-                str(w.alerts),
+                str(w.alerts) if w else "…",
                 str(d.deliveries_ok),
                 str(d.deliveries_failed),
                 str(q.depth),
@@ -129,7 +138,9 @@ class MetricsScreen(ConsoleScreen):
                 Text(str(q.dead), style="bold red" if q.dead else ""),
                 key=key or "(none)",
             )
-        self.arm_live(self.poll_live, factor=METRICS_FACTOR)
+        table.move_cursor(row=min(keep, table.row_count - 1), animate=False)
+        if week is not None:
+            self.arm_live(self.poll_live, factor=METRICS_FACTOR)
 
     def poll_live(self) -> None:
         if self.console.paused:

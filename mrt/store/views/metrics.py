@@ -74,9 +74,18 @@ def _series(
     return values
 
 
-def metrics_report(now: datetime, window: timedelta, *, buckets: int = 24) -> MetricsReport:
+def metrics_report(
+    now: datetime,
+    window: timedelta,
+    *,
+    buckets: int = 24,
+    queue: tuple[QueueFigures, dict[str, QueueFigures]] | None = None,
+) -> MetricsReport:
     """Events, matches, alerts, deliveries (ok/failed) over `window` up to `now`, per source and
-    overall, the queue as it stands, and per-bucket series for the sparklines."""
+    overall, the queue as it stands, and per-bucket series for the sparklines.
+
+    The queue does not depend on the window: pass the one a first report read (`queue=`) to
+    spare the second report that query."""
     since = now - window
     seconds = max(1, int(window.total_seconds() // buckets))
     per: dict[str, dict[str, int]] = {}
@@ -122,7 +131,7 @@ def metrics_report(now: datetime, window: timedelta, *, buckets: int = 24) -> Me
             for name in ("events", "matches", "alerts", "deliveries_ok", "deliveries_failed")
         }
     )
-    queue, queue_per_source = _queue_figures()
+    queue_now, queue_per_source = queue if queue is not None else queue_figures()
     series = {
         "events": _series(
             cycles,
@@ -140,10 +149,11 @@ def metrics_report(now: datetime, window: timedelta, *, buckets: int = 24) -> Me
             tries, DeliveryAttempt.started_at, failed, since, seconds, buckets
         ),
     }
-    return MetricsReport(since, overall, per_source, queue, queue_per_source, series)
+    return MetricsReport(since, overall, per_source, queue_now, queue_per_source, series)
 
 
-def _queue_figures() -> tuple[QueueFigures, dict[str, QueueFigures]]:
+def queue_figures() -> tuple[QueueFigures, dict[str, QueueFigures]]:
+    """The outbox as it stands: depth, oldest queued row, dead letters; overall and per source."""
     queued = peewee.fn.SUM(peewee.Case(None, ((Outbox.status.in_(QUEUED_STATUSES), 1),), 0))
     dead = peewee.fn.SUM(peewee.Case(None, ((Outbox.status == "dead", 1),), 0))
     oldest = peewee.fn.MIN(

@@ -1,0 +1,433 @@
+"""Console benchmark: a year of history, first paint of each screen, page-down latency.
+
+    .venv/bin/python tests/bench/bench_console.py [--rebuild] [--pages 40]
+
+Builds (once, cached under $TMPDIR/mrt-bench-console/) a SQLite database with 1,000,000 events,
+200,000 alerts and 50,000 outbox rows, then measures with Textual's headless driver:
+
+  * first paint: from starting `mrt-tui --screen X` to its first page of rows on screen;
+  * page-down: one pagedown key press in the alerts list until the cursor has moved (and, when
+    it crosses into rows not loaded yet, until the next keyset page is shown);
+
+against the baseline of the naive console: every alert (or outbox row) read and handed to a
+plain DataTable. Numbers drift between runs on a shared machine, so the ratio against the
+baseline measured in the same run is the figure to compare; the absolute ones are for reference.
+Not collected by pytest (no test_ prefix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+from mrt.store.db import open_database
+from mrt.store.migrations import migrate
+from tui.app import MrtConsole, make_app
+
+EVENTS, ALERTS, OUTBOX = 1_000_000, 200_000, 50_000
+SOURCES = [f"github:org{i}/repo{i}" for i in range(15)] + [f"huggingface:org{i}" for i in range(5)]
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+SPAN = timedelta(days=365)
+BUILD_VERSION = "1"  # bump when the generated data changes
+WORDS = [
+    "Support",
+    "DeepSeek-V3",
+    "FP8",
+    "weights",
+    "in",
+    "the",
+    "fused",
+    "MoE",
+    "kernel;",
+    "CUDA",
+    "graph",
+    "capture",
+    "fails",
+    "with",
+    "tensor",
+    "parallel",
+    "8;",
+    "Qwen3-Coder",
+    "release;",
+    "speculative",
+    "decoding",
+    "for",
+    "Llama",
+    "4;",
+    "bump",
+    "transformers;",
+    "fix",
+    "tokenizer",
+    "regression",
+    "on",
+    "long",
+    "prompts;",
+    "add",
+    "ROCm",
+    "wheels;",
+    "vLLM",
+    "scheduler",
+    "starvation",
+]
+
+
+def ts(at: datetime) -> str:
+    """UtcDateTimeField's storage form: naive UTC text."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+
+def title(i: int) -> str:
+    n = 6 + i % 7
+    return " ".join(WORDS[(i * 7 + k * 3) % len(WORDS)] for k in range(n)) + f" #{i}"
+
+
+def chunks(rows: Iterator[tuple[Any, ...]], size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def build(path: Path) -> None:
+    """The schema through the real migration, the rows through raw executemany (fast)."""
+    path.unlink(missing_ok=True)
+    db = open_database(path)
+    migrate(db)
+    db.close()
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=wal")
+    con.execute("PRAGMA synchronous=off")
+    step = SPAN / EVENTS
+
+    def events() -> Iterator[tuple[Any, ...]]:
+        for i in range(EVENTS):
+            key = SOURCES[i % len(SOURCES)]
+            at = ts(NOW - SPAN + step * i)
+            yield (
+                f"fp{i:08d}",
+                key.split(":")[0],
+                key,
+                "issue",
+                str(i),
+                "issue_opened",
+                str(i),
+                title(i),
+                "",
+                f"https://github.com/x/y/issues/{i}",
+                "octocat",
+                "[]",
+                at,
+                at,
+                "{}",
+                "{}",
+                "notify" if i % 5 == 0 else "none",
+                "{}",
+            )
+
+    for batch in chunks(events()):
+        with con:
+            con.executemany(
+                "INSERT INTO event (fingerprint, source, source_key, resource_type, resource_id, "
+                "event_type, event_id, title, summary, url, author, labels, occurred_at, "
+                "observed_at, details, raw, decision, decision_detail) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                batch,
+            )
+
+    def alerts() -> Iterator[tuple[Any, ...]]:
+        for j in range(ALERTS):
+            i = j * 5  # every fifth event notified
+            key = SOURCES[i % len(SOURCES)]
+            matched = json.dumps(
+                [{"reasons": ["title contained 'deepseek'"], "rule": f"rule{j % 20}"}]
+            )
+            prio = ("normal", "normal", "high", "low", "critical")[j % 5]
+            yield (
+                i + 1,
+                f"fp{i:08d}",
+                title(i),
+                key,
+                prio,
+                "[]",
+                matched,
+                "{}",
+                ts(NOW - SPAN + step * i),
+                "event",
+            )
+
+    for batch in chunks(alerts()):
+        with con:
+            con.executemany(
+                "INSERT INTO alert (event_id, fingerprint, title, source_key, priority, tags, "
+                "matched, payload, created_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                batch,
+            )
+
+    def outbox() -> Iterator[tuple[Any, ...]]:
+        for k in range(OUTBOX):
+            alert_id = ALERTS - OUTBOX + k + 1  # the newest alerts have deliveries
+            status = "dead" if k % 50 == 0 else "retrying" if k % 97 == 0 else "sent"
+            error = "HTTP 404 from the WeLink robot" if status != "sent" else None
+            at = ts(NOW - timedelta(minutes=OUTBOX - k))
+            yield (
+                alert_id,
+                "welink",
+                "welink://***@example.invalid",
+                status,
+                "s",
+                "b",
+                3 if status == "dead" else 1,
+                at,
+                error,
+                at,
+                at,
+            )
+
+    for batch in chunks(outbox()):
+        with con:
+            con.executemany(
+                "INSERT INTO outbox (alert_id, channel, target, status, subject, body, attempts, "
+                "next_attempt_at, last_error, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                batch,
+            )
+    with con:
+        con.execute(
+            "INSERT INTO delivery_attempt (outbox_id, started_at, duration_ms, outcome, "
+            "http_status) SELECT id, updated_at, 100, CASE status WHEN 'sent' THEN 'sent' "
+            "ELSE 'dead' END, 200 FROM outbox"
+        )
+        metrics = []
+        for m in range(7 * 24 * 12):  # a week of 5-minute cycles per source
+            for key in SOURCES:
+                metrics.append((key, ts(NOW - timedelta(minutes=5 * m)), 5, 1, 0, 0, 1))
+        # peewee's defaults live in Python: a raw insert names every NOT NULL column.
+        con.executemany(
+            "INSERT INTO cycle_metric (source_key, started_at, new_events, matched, alerts, "
+            "duration_ms, requests, outcome, fetched, deliveries_ok, deliveries_failed, retries, "
+            "http_statuses) VALUES (?,?,?,?,?,?,?,'ok',5,0,0,0,'{}')",
+            metrics,
+        )
+        con.executemany(
+            "INSERT INTO source_state (source_key, source, cursor, validators, health, "
+            "consecutive_failures, last_poll_at, next_poll_at, updated_at, failure_notified) "
+            "VALUES (?,?,?,?,?,?,?,?,?,0)",
+            [
+                (
+                    k,
+                    k.split(":")[0],
+                    '{"since": "2026-11-20T11:55:00Z"}',
+                    "{}",
+                    "ok",
+                    0,
+                    ts(NOW - timedelta(minutes=1)),
+                    ts(NOW + timedelta(minutes=4)),
+                    ts(NOW),
+                )
+                for k in SOURCES
+            ],
+        )
+        con.execute(
+            "INSERT INTO worker_heartbeat VALUES ('w', 'host', 1, '1.0', ?, ?, NULL)",
+            (ts(NOW - timedelta(days=1)), ts(NOW - timedelta(seconds=3))),
+        )
+    con.execute("ANALYZE")
+    con.close()
+    path.with_suffix(".version").write_text(BUILD_VERSION)
+
+
+def database(rebuild: bool) -> Path:
+    folder = Path(
+        os.environ.get("MRT_BENCH_DIR", Path(tempfile.gettempdir()) / "mrt-bench-console")
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "console-1m.sqlite3"
+    marker = path.with_suffix(".version")
+    if rebuild or not path.exists() or not marker.exists() or marker.read_text() != BUILD_VERSION:
+        started = time.perf_counter()
+        print(f"building {path} (1M events, 200k alerts, 50k outbox rows) ...", flush=True)
+        build(path)
+        print(f"built in {time.perf_counter() - started:.1f} s", flush=True)
+    return path
+
+
+async def wait_until(pilot: Any, done: Callable[[], bool], limit: float = 600.0) -> None:
+    deadline = time.perf_counter() + limit
+    while not done():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the screen never showed its rows")
+        await pilot.pause(0.002)
+
+
+FIRST_ROWS: dict[str, str] = {
+    "alerts": "#alert-table",
+    "deliveries": "#outbox-table",
+    "sources": "#source-table",
+    "metrics": "#metrics-table",
+}
+
+
+async def console_first_paint(path: Path, mode: str) -> float:
+    app = make_app(
+        path, initial_mode=mode, clock=lambda: NOW, poll_seconds=3600, status_seconds=3600
+    )
+    started = time.perf_counter()
+    async with app.run_test(size=(120, 40)) as pilot:
+
+        def shown() -> bool:
+            tables = app.screen.query(FIRST_ROWS[mode])
+            return bool(tables) and tables.first(DataTable).row_count > 0
+
+        await wait_until(pilot, shown)
+        return time.perf_counter() - started
+
+
+async def console_page_downs(path: Path, pages: int) -> list[float]:
+    app: MrtConsole = make_app(path, clock=lambda: NOW, poll_seconds=3600, status_seconds=3600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(
+            pilot,
+            lambda: (
+                bool(app.screen.query("#alert-table"))
+                and app.screen.query_one("#alert-table", DataTable).row_count > 0
+            ),
+        )
+        table = app.screen.query_one("#alert-table", DataTable)
+        return await page_downs(pilot, table, pages)
+
+
+async def page_downs(pilot: Any, table: DataTable[Any], pages: int) -> list[float]:
+    times: list[float] = []
+    for _ in range(pages):
+        before = table.cursor_row
+        started = time.perf_counter()
+        await pilot.press("pagedown")
+        # Until the cursor moved; past the loaded rows, until the next page arrived.
+        await wait_until(
+            pilot,
+            lambda b=before: table.cursor_row > b or table.row_count > b + 1 + table.size.height,
+        )
+        times.append(time.perf_counter() - started)
+    return times
+
+
+class PlainTableApp(App[None]):
+    """The naive console: every row of a table read and handed to one DataTable."""
+
+    def __init__(self, path: Path, query: str) -> None:
+        super().__init__()
+        self.path, self.query_text = path, query
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(cursor_type="row")
+
+    def on_mount(self) -> None:
+        con = sqlite3.connect(self.path)
+        rows = con.execute(self.query_text).fetchall()
+        con.close()
+        table = self.query_one(DataTable)
+        table.add_columns(*(f"c{i}" for i in range(len(rows[0]))))
+        table.add_rows(rows)
+        table.focus()
+
+
+BASELINES = {
+    "alerts": "SELECT id, created_at, priority, title, source_key FROM alert ORDER BY id DESC",
+    "deliveries": "SELECT id, status, channel, attempts, updated_at, last_error FROM outbox "
+    "ORDER BY id DESC",
+}
+
+
+async def baseline_first_paint(path: Path, mode: str, pages: int) -> tuple[float, list[float]]:
+    app = PlainTableApp(path, BASELINES[mode])
+    started = time.perf_counter()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count > 0)
+        await pilot.pause()  # the first render of the filled table
+        first = time.perf_counter() - started
+        downs = await page_downs(pilot, table, pages) if mode == "alerts" else []
+        return first, downs
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+def machine_reference() -> float:
+    """Seconds for 10 million Python additions: how slow this machine is right now (a 2023
+    laptop does it in about 0.4 s), to read the absolute figures against."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
+async def run(args: argparse.Namespace) -> None:
+    path = database(args.rebuild)
+    reference = machine_reference()
+    rows: list[tuple[str, float, float | None, str]] = []
+    for mode in ("alerts", "deliveries", "sources", "metrics"):
+        first = min([await console_first_paint(path, mode) for _ in range(args.repeat)])
+        base = None
+        if mode in BASELINES:
+            base, _ = await baseline_first_paint(path, mode, 0)
+        target = "< 1 s"
+        rows.append((f"first paint: {mode}", first, base, target))
+    downs = await console_page_downs(path, args.pages)
+    _, base_downs = await baseline_first_paint(path, "alerts", args.pages)
+    rows.append(
+        ("page-down, median", statistics.median(downs), statistics.median(base_downs), "< 50 ms")
+    )
+    p95 = sorted(downs)[int(len(downs) * 0.95) - 1]
+    base_p95 = sorted(base_downs)[int(len(base_downs) * 0.95) - 1]
+    rows.append(("page-down, p95", p95, base_p95, "< 50 ms"))
+    rows.append(("page-down, worst (crosses a page)", max(downs), max(base_downs), ""))
+    print()
+    print(
+        f"database: {path} ({path.stat().st_size / 1e6:.0f} MB; 1M events, 200k alerts, 50k "
+        "outbox rows)"
+    )
+    print(f"{'measure':36} {'console':>11} {'plain DataTable':>16} {'ratio':>8}  target")
+    for name, value, base, target in rows:
+        ratio = f"{base / value:7.0f}x" if base else "       -"
+        base_text = ms(base) if base is not None else "      -    "
+        print(f"{name:36} {ms(value):>11} {base_text:>16} {ratio:>8}  {target}")
+    print("ratio = plain DataTable / console (how many times faster the console is)")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; 10M Python additions "
+        f"took {reference:.2f} s (about 0.4 s on a 2023 laptop)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached database")
+    parser.add_argument("--pages", type=int, default=40, help="page-down presses to time")
+    parser.add_argument("--repeat", type=int, default=2, help="first-paint runs per screen (best)")
+    args = parser.parse_args()
+    sys.setrecursionlimit(10_000)
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
