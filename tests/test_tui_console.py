@@ -197,3 +197,13 @@ async def test_console_keeps_working_while_a_worker_process_writes(
 def test_command_line() -> None:
     args = build_parser().parse_args(["--db", "/x/mrt.sqlite3", "--read-only"])
     assert args.read_only and database_target(args) == "/x/mrt.sqlite3"
+
+
+async def test_unreachable_postgresql_is_explained_without_its_password() -> None:
+    app = console("postgresql://mrt:s3cret@127.0.0.1:1/mrt")  # nothing listens on port 1
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, NoDatabaseScreen)
+        advice = text(app.screen.query_one("#no-db-advice", Static))
+        assert "could not be opened" in advice and "127.0.0.1" in advice
+        assert "s3cret" not in advice

@@ -9,7 +9,7 @@ from tui_seed import NOW
 
 from mrt.store.views import AlertFilter, OutboxFilter
 from tui.filters import FilterSyntaxError, describe, parse_alert_filter, parse_outbox_filter
-from tui.formatting import age, plain_error
+from tui.formatting import age, plain_error, safe_target
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,11 @@ def test_plain_error_words_first_detail_after() -> None:
     assert plain_error("Connection refused").startswith("could not reach the target")
     assert plain_error("something odd") == "something odd"
     assert plain_error(None) == ""
+
+
+def test_safe_target_hides_a_password() -> None:
+    assert safe_target("postgresql://mrt:s3cret@db.internal:5432/mrt") == (
+        "postgresql://mrt:***@db.internal:5432/mrt"
+    )
+    assert safe_target("postgresql://db.internal/mrt") == "postgresql://db.internal/mrt"
+    assert safe_target("/var/lib/mrt/mrt.sqlite3") == "/var/lib/mrt/mrt.sqlite3"

@@ -27,6 +27,7 @@ from mrt.events import utcnow
 from mrt.store import views
 from mrt.store.db import open_database
 from mrt.store.migrations import schema_version
+from tui.formatting import safe_target
 from tui.messages import DatabaseChecked, QueryTimed, StatusLoaded
 from tui.palette import ActionsProvider
 from tui.screens.alerts import AlertsScreen
@@ -113,18 +114,20 @@ class MrtConsole(App[None]):
             self.post_message(DatabaseChecked("missing", "no database configured"))
             return
         is_url = "://" in target
+        shown = safe_target(target)  # a PostgreSQL URL's password never reaches the screen
         if not is_url and not Path(target).expanduser().is_file():
-            self.post_message(DatabaseChecked("missing", target))
+            self.post_message(DatabaseChecked("missing", shown))
             return
         try:
             db = open_database(target, read_only=self.options.read_only)
             with db.connection_context():
                 version = schema_version(db)
         except Exception as exc:  # any failure to open is shown, never a traceback
-            self.post_message(DatabaseChecked("error", f"{target}: {exc}"))
+            error = str(exc).replace(target, shown)
+            self.post_message(DatabaseChecked("error", f"{shown}: {error}"))
             return
         self.db = db
-        self.post_message(DatabaseChecked("ready" if version > 0 else "unmigrated", target))
+        self.post_message(DatabaseChecked("ready" if version > 0 else "unmigrated", shown))
 
     def on_database_checked(self, message: DatabaseChecked) -> None:
         if message.state == "ready":

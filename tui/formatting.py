@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
 
 
 def age(then: datetime | None, now: datetime) -> str:
@@ -59,3 +60,14 @@ def plain_error(text: str | None) -> str:
     if "refused" in lowered or "unreachable" in lowered or "name or service" in lowered:
         return f"could not reach the target ({text})"
     return text
+
+
+def safe_target(target: str) -> str:
+    """A database target fit for the screen: a URL's password is replaced by ***."""
+    if "://" not in target:
+        return target
+    parts = urlsplit(target)
+    if parts.password is None:
+        return target
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
