@@ -33,7 +33,7 @@ class AlertTable(DataTable[str | Text]):
     the end and rebuilds from the newest page when asked."""
 
     def __init__(self) -> None:
-        super().__init__(id="alert-table", cursor_type="row", zebra_stripes=True)
+        super().__init__(id="alert-table", cursor_type="row", zebra_stripes=False)
         self.marked: set[int] = set()
         self.ids: list[int] = []
 
