@@ -78,3 +78,11 @@ def test_reset_cursor_modal(snap_compare: Snap, scene: Path) -> None:
 def test_no_database(snap_compare: Snap) -> None:
     app = console("/nonexistent/mrt.sqlite3")
     assert snap_compare(app, terminal_size=(80, 24), run_before=steady())
+
+
+def test_bulk_discard_confirmation(snap_compare: Snap, scene: Path) -> None:
+    assert snap_compare(console(scene), terminal_size=(80, 24), run_before=steady("2", "X"))
+
+
+def test_filter_line(snap_compare: Snap, scene: Path) -> None:
+    assert snap_compare(console(scene), terminal_size=(80, 24), run_before=steady("slash"))
