@@ -13,7 +13,9 @@ import sys
 
 def main() -> None:
     argv = sys.argv[1:]
-    if "--once" in argv or "--daemon" in argv:
+    # v0's form starts with options (`--config FILE --once`); `mrt run --once` is a subcommand
+    v0_form = bool(argv) and argv[0].startswith("-")
+    if v0_form and ("--once" in argv or "--daemon" in argv):
         args = [a for a in argv if a != "--daemon"]
         os.execv(sys.executable, [sys.executable, "-m", "worker", *args])
     from mrt.cli import main as cli_main

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = common_options()
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue  # helpers shared by commands (mrt/commands/_db.py), not commands
         module = importlib.import_module(f"mrt.commands.{info.name}")
         module.register(sub, common)
     return parser

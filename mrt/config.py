@@ -11,14 +11,33 @@ Shape (v1; every v0 key keeps its v0 meaning):
     channels.<name>         urls / url_env: Apprise URLs, each a delivery target
     delivery                senders, retries, spacing, cursor_policy
     rules, digests, aggregation, observability, ai
+
+The models are here; the rest lives beside them and is re-exported from this module:
+config_load (discovery, JSON/TOML, `load_config`, `config_from_dict`, `default_config`,
+`database_target`), config_errors (human error lines, `format_errors`), config_secrets
+(`env_requirements`, `check_secrets`), config_checks (cron, time zone, URL, env-name checks),
+config_probe (what `mrt check` runs) and config_schema (the JSON Schema).
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mrt import config_checks
+
+# Plain strings to the code that reads them; checked at load so mistakes surface in `mrt check`.
+EnvName = Annotated[str, AfterValidator(config_checks.env_name)]
+CronExpr = Annotated[str, AfterValidator(config_checks.cron)]
+TimeZoneName = Annotated[str, AfterValidator(config_checks.timezone)]
+BaseUrl = Annotated[str, AfterValidator(config_checks.http_url)]
+ChannelUrl = Annotated[str, AfterValidator(config_checks.channel_url)]
+DatabaseUrl = Annotated[str, AfterValidator(config_checks.database_url)]
+EmailAddress = Annotated[str, AfterValidator(config_checks.email_address)]
+Keyword = Annotated[str, Field(min_length=1)]
 
 
 class Strict(BaseModel):
@@ -28,18 +47,24 @@ class Strict(BaseModel):
 
 
 class StateConfig(Strict):
-    sqlite_path: str | None = None  # v0 key; None -> the user data directory
-    url: str | None = None  # postgresql://user@host/db (password through env: PGPASSWORD)
+    sqlite_path: str | None = Field(None, min_length=1)  # v0 key; None -> the user data directory
+    url: DatabaseUrl | None = None  # postgresql://user@host/db (password: PGPASSWORD or ${VAR})
     busy_timeout_ms: int = Field(10_000, ge=0)
     backup_dir: str | None = None  # where automatic pre-migration backups go
+
+    @model_validator(mode="after")
+    def _one_database(self) -> StateConfig:
+        if self.sqlite_path is not None and self.url is not None:
+            raise ValueError("either sqlite_path or url, not both: which database did you mean?")
+        return self
 
 
 class ScheduleConfig(Strict):
     """How often one source is polled; cron wins over interval when both are given."""
 
     interval_seconds: int | None = Field(None, ge=10)
-    cron: str | None = None  # validated with croniter
-    timezone: str = "UTC"
+    cron: CronExpr | None = None
+    timezone: TimeZoneName = "UTC"
     jitter_seconds: int = Field(0, ge=0)
 
 
@@ -50,40 +75,43 @@ class SourceSection(Strict):
     or "since YYYY-MM-DD" (alert what changed since that date on the first poll).
     """
 
-    type: str | None = None
+    type: str | None = None  # the plugin; the loader sets it (default: the section's name)
     enabled: bool = True
-    base_url: str | None = None
+    base_url: BaseUrl | None = None  # GitHub Enterprise, a Hugging Face mirror, ...
     ca_bundle: str | None = None
-    token_env: str | None = None
+    token_env: EnvName | None = None
     interval_seconds: int | None = Field(None, ge=10)
-    cron: str | None = None
-    timezone: str = "UTC"
+    cron: CronExpr | None = None  # wins over interval_seconds
+    timezone: TimeZoneName = "UTC"
     jitter_seconds: int = Field(0, ge=0)
-    backfill: str = "none"
+    backfill: Annotated[str, AfterValidator(config_checks.backfill)] = "none"
     timeout_seconds: float = Field(30.0, gt=0)
     cursor_policy: Literal["strict", "best-effort"] | None = None
 
 
 class WeLinkV0(Strict):
-    webhook_env: str = "WELINK_WEBHOOK_URL"
+    webhook_env: EnvName = "WELINK_WEBHOOK_URL"
     is_at: bool | None = None  # v0: defaults to "at_accounts is not empty"
     is_at_all: bool = False
-    at_accounts: list[str] = Field(default_factory=list, max_length=10)
+    at_accounts: list[Keyword] = Field(default_factory=list, max_length=10)  # WeLink's limit
 
     @model_validator(mode="after")
     def _default_is_at(self) -> WeLinkV0:
         if self.is_at is None:
             object.__setattr__(self, "is_at", bool(self.at_accounts))
+        elif self.is_at and not self.at_accounts:
+            # the robot rejects or ignores it: the v0 guide says at_accounts must not be empty
+            raise ValueError("is_at = true needs at least one user id in at_accounts")
         return self
 
 
 class EmailV0(Strict):
-    smtp_host: str
+    smtp_host: str = Field(min_length=1)
     smtp_port: int = Field(587, ge=1, le=65535)
-    user_env: str | None = None
-    password_env: str | None = None
-    to_list: list[str] = Field(min_length=1)
-    from_addr: str | None = None
+    user_env: EnvName | None = None
+    password_env: EnvName | None = None
+    to_list: list[EmailAddress] = Field(min_length=1)
+    from_addr: EmailAddress | None = None
     use_tls: bool = True
 
 
@@ -99,9 +127,9 @@ class ChannelConfig(Strict):
     `url_env` names variables that hold whole URLs. A secret never sits in the file.
     """
 
-    type: str = "apprise"
-    urls: list[str] = Field(default_factory=list)
-    url_env: list[str] = Field(default_factory=list)
+    type: str = Field("apprise", min_length=1)  # the channel plugin (`mrt.channels` entry point)
+    urls: list[ChannelUrl] = Field(default_factory=list)
+    url_env: list[EnvName] = Field(default_factory=list)
     template: str | None = None  # Jinja2 source (sandboxed) or "file:relative/path.j2"
     title_template: str | None = None
     min_interval_seconds: float | None = Field(None, ge=0)  # per-target spacing override
@@ -111,6 +139,12 @@ class ChannelConfig(Strict):
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _has_a_target(self) -> ChannelConfig:
+        if self.type == "apprise" and not (self.urls or self.url_env):
+            raise ValueError("an apprise channel needs at least one of urls or url_env")
+        return self
 
 
 class DeliveryConfig(Strict):
@@ -124,6 +158,9 @@ class DeliveryConfig(Strict):
     send_timeout_seconds: float = Field(20.0, gt=0)
     cursor_policy: Literal["strict", "best-effort"] = "strict"
     shutdown_grace_seconds: float = Field(20.0, ge=0)
+    # When the worker starts or reloads with rules that differ from the last stored rule
+    # version, replay events of the last N hours that no rule delivered then. 0: off.
+    rules_change_replay_hours: int = Field(0, ge=0)
 
 
 class RuleConfig(BaseModel):
@@ -134,8 +171,8 @@ class RuleConfig(BaseModel):
 
 
 class DigestConfig(Strict):
-    cron: str
-    timezone: str = "UTC"
+    cron: CronExpr
+    timezone: TimeZoneName = "UTC"
     channels: list[str] = Field(default_factory=list)
     max_items: int = Field(50, ge=1)
 
@@ -159,7 +196,7 @@ class ObservabilityConfig(Strict):
 class AiConfig(Strict):
     enabled: bool = False
     provider: str | None = None
-    api_key_env: str | None = None
+    api_key_env: EnvName | None = None
     model: str | None = None
 
 
@@ -169,9 +206,9 @@ SourcesMap = dict[str, Annotated[dict[str, Any], Field()]]
 class Config(Strict):
     """The whole config. `sources` holds validated plugin sections after `load_config`."""
 
-    version: int | None = None
+    version: Literal[1] | None = None  # absent in v0 files
     poll_interval_seconds: int = Field(300, ge=10)
-    watch_keywords: list[str] = Field(default_factory=list)
+    watch_keywords: list[Keyword] = Field(default_factory=list)
     state: StateConfig = Field(default_factory=StateConfig)
     sources: dict[str, SourceSection] = Field(default_factory=dict)
     notify: NotifyV0 = Field(default_factory=NotifyV0)
@@ -185,3 +222,79 @@ class Config(Strict):
 
     # Where it came from, for messages and relative paths; not a config key.
     source_path: Path | None = Field(None, exclude=True)
+
+    def channel_names(self) -> tuple[str, ...]:
+        """Configured channels, then v0's notify sections under their channel names."""
+        names = list(self.channels)
+        names += [n for n in ("welink", "email") if getattr(self.notify, n) is not None]
+        return tuple(names)
+
+
+# The loader and friends live in their own modules, which import the models above. They are
+# re-exported lazily (PEP 562) so that importing either side first works without a cycle; mypy
+# reads the TYPE_CHECKING imports.
+if TYPE_CHECKING:
+    from mrt.config_errors import ConfigProblem, InvalidConfig, format_errors
+    from mrt.config_load import (
+        config_from_dict,
+        config_search_paths,
+        database_target,
+        default_config,
+        find_config_file,
+        load_config,
+    )
+    from mrt.config_secrets import EnvRequirement, check_secrets, env_requirements
+
+_LAZY = {
+    "ConfigProblem": "mrt.config_errors",
+    "InvalidConfig": "mrt.config_errors",
+    "format_errors": "mrt.config_errors",
+    "config_from_dict": "mrt.config_load",
+    "config_search_paths": "mrt.config_load",
+    "database_target": "mrt.config_load",
+    "default_config": "mrt.config_load",
+    "find_config_file": "mrt.config_load",
+    "load_config": "mrt.config_load",
+    "EnvRequirement": "mrt.config_secrets",
+    "check_secrets": "mrt.config_secrets",
+    "env_requirements": "mrt.config_secrets",
+    "secret_values": "mrt.config_secrets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mrt.config' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "AggregationConfig",
+    "AiConfig",
+    "ChannelConfig",
+    "Config",
+    "ConfigProblem",
+    "DeliveryConfig",
+    "DigestConfig",
+    "EmailV0",
+    "EnvRequirement",
+    "InvalidConfig",
+    "NotifyV0",
+    "ObservabilityConfig",
+    "RuleConfig",
+    "ScheduleConfig",
+    "SourceSection",
+    "StateConfig",
+    "Strict",
+    "WeLinkV0",
+    "check_secrets",
+    "config_from_dict",
+    "config_search_paths",
+    "database_target",
+    "default_config",
+    "env_requirements",
+    "find_config_file",
+    "format_errors",
+    "load_config",
+]

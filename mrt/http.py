@@ -1,25 +1,457 @@
-"""The one HTTP client every source uses (budgets, backoff, conditional requests, size caps)."""
+"""The one HTTP client every source uses (budgets, backoff, conditional requests, size caps).
+
+    HttpPool (async context manager, one per worker)
+      ├── one httpx.AsyncClient per distinct TLS setting (system CAs, or a source's ca_bundle)
+      ├── one HostBudget per host: at most `concurrency` requests in flight and at most
+      │   `requests` per `window_seconds`, shared by every source on that host
+      └── client(spec, validators=, env=) -> HttpClient, the per-poll view a source uses
+
+The HttpClient adds the User-Agent and the source's token, sends If-None-Match /
+If-Modified-Since from the validators it was given, retries 5xx, timeouts and connection errors
+with exponential backoff and full jitter, turns a rate limit into RateLimited(until=...) unless
+the wait is short, caps the body while streaming it, and counts what it did for the runner.
+Sleeping and the clock are injected, so tests never wait.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import datetime
-from typing import Any
+import asyncio
+import logging
+import random
+import ssl
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from mrt import __version__
+from mrt.errors import RateLimited, SourceError
+from mrt.events import utcnow
+from mrt.http_parsing import (
+    decode_json,
+    parse_ratelimit,
+    parse_retry_after,
+    redact_url,
+    snippet,
+    validator_key,
+)
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from mrt.sources.base import SourceSpec
+
+log = logging.getLogger(__name__)
+USER_AGENT = f"model-release-tracker/{__version__} (+https://github.com/model-release-tracker/mrt)"
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+_RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+
+__all__ = [
+    "HostBudget",
+    "HttpClient",
+    "HttpPool",
+    "JsonResponse",
+    "parse_ratelimit",
+    "parse_retry_after",
+    "redact_url",
+    "validator_key",
+]
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], datetime]
 
 
-class HttpClient:
-    """Per-source view of the shared HTTP layer."""
+@dataclass(frozen=True, slots=True)
+class HostBudget:
+    """What one host may receive from this worker, all sources together."""
 
-    validators: dict[str, Any]
-    requests: int
-    retries: int
-    statuses: Counter[int]
-    ratelimit_remaining: int | None
-    ratelimit_reset_at: datetime | None
+    concurrency: int = 4
+    requests: int = 120
+    window_seconds: float = 60.0
+
+
+# Conservative defaults for the hosts MRT knows; `HttpPool(budgets=...)` overrides them.
+# GitHub asks for few concurrent calls (secondary limits) and allows 5000/h with a token;
+# the Hub's policy header says 500 per 5 minutes.
+DEFAULT_BUDGETS: Mapping[str, HostBudget] = {
+    "api.github.com": HostBudget(concurrency=2, requests=80, window_seconds=60),
+    "huggingface.co": HostBudget(concurrency=4, requests=100, window_seconds=60),
+    "modelscope.cn": HostBudget(concurrency=2, requests=60, window_seconds=60),
+}
+
+
+@dataclass(slots=True)
+class _HostState:
+    budget: HostBudget
+    in_flight: asyncio.Semaphore
+    sent_at: deque[datetime] = field(default_factory=deque)
+    # (token env name) -> until: a spent rate limit defers every source sharing that identity
+    blocked_until: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class JsonResponse:
+    url: str  # redacted
+    status: int
+    headers: httpx.Headers
+    json: Any  # None when not_modified
+    not_modified: bool = False
+    links: Mapping[str, str] = field(default_factory=dict)  # rel -> absolute URL
 
 
 class HttpPool:
-    """Shared by every source: per-host budgets."""
+    """Shared HTTP machinery for a whole worker; `async with HttpPool() as pool:`."""
 
-    def client(self, spec: Any, *, validators: dict[str, Any], env: Any) -> HttpClient:
-        raise NotImplementedError
+    def __init__(
+        self,
+        *,
+        user_agent: str = USER_AGENT,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
+        max_attempts: int = 4,
+        backoff_base_seconds: float = 1.0,
+        backoff_max_seconds: float = 30.0,
+        short_wait_seconds: float = 5.0,
+        default_budget: HostBudget | None = None,
+        budgets: Mapping[str, HostBudget] | None = None,
+        sleep: Sleep = asyncio.sleep,
+        now: Clock = utcnow,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.user_agent = user_agent
+        self.max_body_bytes = max_body_bytes
+        self.max_attempts = max_attempts
+        self.backoff_base_seconds = backoff_base_seconds
+        self.backoff_max_seconds = backoff_max_seconds
+        self.short_wait_seconds = short_wait_seconds
+        self.default_budget = default_budget or HostBudget()
+        self.budgets = {**DEFAULT_BUDGETS, **(budgets or {})}
+        self.sleep = sleep
+        self.now = now
+        self.jitter = jitter
+        self._clients: dict[str | None, httpx.AsyncClient] = {}
+        self._hosts: dict[str, _HostState] = {}
+
+    async def __aenter__(self) -> HttpPool:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    def client(
+        self, spec: SourceSpec, *, validators: Mapping[str, Any], env: Mapping[str, str]
+    ) -> HttpClient:
+        return HttpClient(self, spec, validators=validators, env=env)
+
+    def transport_for(self, ca_bundle: str | None) -> httpx.AsyncClient:
+        """One client per TLS setting; verification is always on."""
+        if ca_bundle not in self._clients:
+            verify: ssl.SSLContext | bool = True
+            if ca_bundle:
+                try:
+                    verify = ssl.create_default_context(cafile=ca_bundle)
+                except (OSError, ssl.SSLError) as exc:
+                    raise SourceError(f"cannot load ca_bundle {ca_bundle}: {exc}") from None
+            self._clients[ca_bundle] = httpx.AsyncClient(
+                verify=verify, follow_redirects=True, trust_env=False
+            )
+        return self._clients[ca_bundle]
+
+    def host(self, host: str) -> _HostState:
+        if host not in self._hosts:
+            budget = self.budgets.get(host, self.default_budget)
+            self._hosts[host] = _HostState(budget, asyncio.Semaphore(budget.concurrency))
+        return self._hosts[host]
+
+    async def take_slot(self, state: _HostState) -> None:
+        """Wait (through the injected sleep) until the host's request window has room."""
+        window = timedelta(seconds=state.budget.window_seconds)
+        while True:
+            now = self.now()
+            while state.sent_at and state.sent_at[0] <= now - window:
+                state.sent_at.popleft()
+            if len(state.sent_at) < state.budget.requests:
+                state.sent_at.append(now)
+                return
+            await self.sleep(max((state.sent_at[0] + window - now).total_seconds(), 0.001))
+
+
+class HttpClient:
+    """Per-source view of the shared HTTP layer; the runner reads its counters after a poll."""
+
+    def __init__(
+        self,
+        pool: HttpPool,
+        spec: SourceSpec,
+        *,
+        validators: Mapping[str, Any],
+        env: Mapping[str, str],
+    ) -> None:
+        self.pool = pool
+        self.spec = spec
+        self._previous: dict[str, dict[str, str]] = {
+            k: dict(v) for k, v in validators.items() if isinstance(v, Mapping)
+        }
+        # only the URLs asked this poll: a URL carrying an old `since` is never asked again,
+        # so its validators would pile up in the source state forever
+        self.validators: dict[str, dict[str, str]] = {}
+        self.requests = 0
+        self.statuses: Counter[int] = Counter()
+        self.retries = 0
+        self.ratelimit_remaining: int | None = None
+        self.ratelimit_reset_at: datetime | None = None
+        token_env = spec.config.token_env
+        token = env.get(token_env) if token_env else None
+        self._identity = token_env or ""
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"HttpClient({self.spec.key!r}, requests={self.requests})"
+
+    async def get_json(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        conditional: bool = True,
+    ) -> JsonResponse:
+        return await self.request_json(
+            "GET", url, params=params, headers=headers, conditional=conditional
+        )
+
+    async def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        conditional: bool = True,
+    ) -> JsonResponse:
+        """One JSON call with retries; raises SourceError / RateLimited, never returns half.
+
+        `conditional`: send the stored validators and remember the new ones (first pages);
+        later pages pass False so cursor-bearing URLs do not pile up in the source state.
+        """
+        key = validator_key(url, params)
+        shown = redact_url(key)
+        send = {"User-Agent": self.pool.user_agent, "Accept": "application/json"}
+        send.update(headers or {})
+        known = self._previous.get(key, {}) if conditional and method == "GET" else {}
+        if known.get("etag"):
+            send["If-None-Match"] = known["etag"]
+        if known.get("last_modified"):
+            send["If-Modified-Since"] = known["last_modified"]
+        send.update(self._auth)
+        host = httpx.URL(url).host
+        state = self.pool.host(host)
+        attempt = 0
+        while True:
+            attempt += 1
+            blocked = state.blocked_until.get(self._identity)
+            if blocked and blocked > self.pool.now():
+                raise RateLimited(
+                    f"{host}: rate limit spent until {blocked.isoformat()}; not calling {shown}",
+                    until=blocked,
+                    url=shown,
+                )
+            try:
+                return await self._attempt(
+                    method, url, params, send, json_body, key, shown, state, conditional
+                )
+            except _Retry as retry:
+                if attempt >= self.pool.max_attempts:
+                    retry.error.context["attempts"] = attempt
+                    raise retry.error from None
+                wait = retry.wait
+                if wait is None:
+                    cap = min(
+                        self.pool.backoff_max_seconds,
+                        self.pool.backoff_base_seconds * 2 ** (attempt - 1),
+                    )
+                    wait = self.pool.jitter() * cap  # full jitter
+                self.retries += 1
+                log.warning(
+                    "%s: %s; retry %d in %.1f s", self.spec.key, retry.error.message, attempt, wait
+                )
+                await self.pool.sleep(wait)
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        send: dict[str, str],
+        json_body: Any,
+        key: str,
+        shown: str,
+        state: _HostState,
+        conditional: bool,
+    ) -> JsonResponse:
+        client = self.pool.transport_for(self.spec.config.ca_bundle)
+        timeout = httpx.Timeout(self.spec.config.timeout_seconds)
+        async with state.in_flight:
+            await self.pool.take_slot(state)
+            self.requests += 1
+            try:
+                request = client.build_request(
+                    method, url, params=params, headers=send, json=json_body, timeout=timeout
+                )
+                response = await client.send(request, stream=True)
+                try:
+                    body = await self._read_capped(response, shown)
+                finally:
+                    await response.aclose()
+            except httpx.TimeoutException as exc:
+                raise _Retry(
+                    SourceError(
+                        f"{shown}: timed out ({type(exc).__name__})", url=shown, kind="timeout"
+                    )
+                ) from None
+            except httpx.TransportError as exc:
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # retrying cannot help
+                    raise SourceError(
+                        f"{shown}: TLS certificate verification failed; for a private CA set "
+                        "this source's ca_bundle",
+                        url=shown,
+                        kind="tls",
+                    ) from None
+                raise _Retry(
+                    SourceError(
+                        f"{shown}: connection failed ({type(exc).__name__})",
+                        url=shown,
+                        kind="connection",
+                    )
+                ) from None
+        now = self.pool.now()
+        status = response.status_code
+        self.statuses[status] += 1
+        log.debug("%s: %s %s -> %d (%d bytes)", self.spec.key, method, shown, status, len(body))
+        remaining, reset_at = parse_ratelimit(response.headers, now)
+        if remaining is not None:
+            self.ratelimit_remaining, self.ratelimit_reset_at = remaining, reset_at
+            if remaining == 0 and reset_at and reset_at > now and status < 400:
+                # that was the last allowed call: the next one would only earn a 403
+                state.blocked_until[self._identity] = reset_at
+        self._check_rate_limit(
+            status, response.headers, body, remaining, reset_at, now, shown, state
+        )
+        if status in _RETRYABLE_STATUS:
+            error = SourceError(f"{shown}: answered HTTP {status}", url=shown, status=status)
+            until = parse_retry_after(response.headers.get("retry-after"), now)
+            wait = (until - now).total_seconds() if until else None
+            if until is not None and wait is not None and wait > self.pool.short_wait_seconds:
+                raise RateLimited(
+                    f"{shown}: HTTP {status}, retry after {until}",
+                    until=until,
+                    url=shown,
+                    status=status,
+                ) from None
+            raise _Retry(error, max(wait, 0.0) if wait is not None else None)
+        links = {
+            str(rel): str(response.url.join(v["url"]))
+            for rel, v in response.links.items()
+            if rel and v.get("url")
+        }
+        if status == 304:
+            if conditional and key in self._previous:
+                self.validators[key] = self._previous[key]
+            return JsonResponse(shown, status, response.headers, None, True, links)
+        if not 200 <= status < 300:
+            raise SourceError(
+                f"{shown}: answered HTTP {status}{snippet(body)}", url=shown, status=status
+            )
+        data = decode_json(body, response.headers.get("content-type", ""), status, shown)
+        new = {
+            k: v
+            for k, v in (
+                ("etag", response.headers.get("etag")),
+                ("last_modified", response.headers.get("last-modified")),
+            )
+            if v
+        }
+        if method == "GET" and conditional and new:
+            self.validators[key] = new
+        return JsonResponse(shown, status, response.headers, data, False, links)
+
+    def _check_rate_limit(
+        self,
+        status: int,
+        headers: httpx.Headers,
+        body: bytes,
+        remaining: int | None,
+        reset_at: datetime | None,
+        now: datetime,
+        shown: str,
+        state: _HostState,
+    ) -> None:
+        """GitHub answers 403 or 429 for primary and secondary limits; HF and others 429."""
+        if status not in (403, 429):
+            return
+        retry_at = parse_retry_after(headers.get("retry-after"), now)
+        secondary = b"secondary rate limit" in body.lower() or b"abuse" in body.lower()
+        primary = remaining == 0
+        if status == 403 and not (primary or retry_at or secondary):
+            return  # a plain permission error: reported as such by the caller
+        until = retry_at or (reset_at if primary and reset_at else None)
+        if until is None:
+            until = now + timedelta(seconds=60)  # GitHub: "wait at least one minute"
+        wait = (until - now).total_seconds()
+        kind = "secondary rate limit" if secondary else "rate limit"
+        error = RateLimited(
+            f"{shown}: {kind} (HTTP {status}), deferred until {until.isoformat()}",
+            until=until,
+            url=shown,
+            status=status,
+            retry_after=max(wait, 0.0),
+        )
+        if wait <= self.pool.short_wait_seconds:
+            raise _Retry(error, max(wait, 0.0))
+        # every source with this identity on this host would hit the same wall: defer them all
+        state.blocked_until[self._identity] = until
+        raise error
+
+    async def _read_capped(self, response: httpx.Response, shown: str) -> bytes:
+        cap = self.pool.max_body_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise SourceError(
+                f"{shown}: response of {declared} bytes exceeds the {cap}-byte cap",
+                url=shown,
+                status=response.status_code,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise SourceError(
+                    f"{shown}: response exceeds the {cap}-byte cap",
+                    url=shown,
+                    status=response.status_code,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way worth another try (after `wait`, if given)."""
+
+    def __init__(self, error: SourceError, wait: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.wait = wait

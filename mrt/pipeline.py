@@ -26,13 +26,16 @@ from mrt.config import Config
 from mrt.delivery.base import Message, Target
 from mrt.errors import MrtError, PluginError, RateLimited, SourceError
 from mrt.events import TrackerEvent
+from mrt.noise.collect import collect_cycle
+from mrt.noise.dedupe import fold_repeats
 from mrt.plugins import source_plugins
 from mrt.rules import Decision, RuleSet
 from mrt.schedule import next_poll_time
 from mrt.sources.base import PollContext, PollResult, SourceSpec
-from mrt.store import cycle, sources
+from mrt.store import cycle, legacy_v0, silences, sources
 from mrt.store.cycle import PlannedAlert, PlannedDelivery, PlannedEvent
 from mrt.store.db import write_transaction
+from mrt.store.silences import ActiveSilences
 
 if TYPE_CHECKING:
     from mrt.http import HttpPool
@@ -92,10 +95,19 @@ def _policy(engine: Engine, spec: SourceSpec) -> str:
     return spec.config.cursor_policy or engine.config.delivery.cursor_policy
 
 
-def plan_event(engine: Engine, event: TrackerEvent, now: datetime) -> PlannedEvent:
+def plan_event(
+    engine: Engine, event: TrackerEvent, now: datetime, muted: ActiveSilences | None = None
+) -> PlannedEvent:
     """Evaluate the rules and render each channel's message (may raise for a bad template)."""
     decision = engine.ruleset.evaluate(event, now=now)
     detail = decision.as_json()
+    # A silence mutes only what would have been told; the event stays visible and replayable.
+    hit = None
+    if muted is not None and decision.delivers:
+        hit = muted.match(event, tags=decision.tags, priority=decision.priority)
+    if hit is not None:
+        detail["silence"] = {"id": int(hit.id), "reason": hit.reason}
+        return PlannedEvent(event=event, decision="silenced", detail=detail, silence=int(hit.id))
     if decision.action != "notify":
         return PlannedEvent(event=event, decision=decision.action, detail=detail)
     deliveries: list[PlannedDelivery] = []
@@ -121,16 +133,36 @@ def plan_event(engine: Engine, event: TrackerEvent, now: datetime) -> PlannedEve
     return PlannedEvent(event=event, decision="notify", detail=detail, alert=alert)
 
 
+def seen_by_v0(spec: SourceSpec, events: list[TrackerEvent]) -> set[str]:
+    """Fingerprints of events v0 already saw, on resources v1 has no snapshot of yet.
+
+    After a v0 database is upgraded, the first v1 sighting of what v0 alerted (or marked seen)
+    must not alert again; once v1 holds a snapshot of the resource, later changes are news.
+    """
+    legacy = {e.legacy_fingerprint: e for e in events if e.legacy_fingerprint}
+    seen = legacy_v0.legacy_seen(legacy)
+    if not seen:
+        return set()
+    candidates = [legacy[fp] for fp in seen]
+    known = sources.snapshots_for(spec.key, (e.resource_id for e in candidates))
+    return {e.fingerprint for e in candidates if e.resource_id not in known}
+
+
 def plan_events(
     engine: Engine, spec: SourceSpec, result: PollResult, *, baseline: bool, now: datetime
 ) -> list[PlannedEvent]:
     planned: list[PlannedEvent] = []
+    v0_saw = set() if baseline else seen_by_v0(spec, result.events)
+    muted = None if baseline else silences.load_active(now)
     for event in result.events:
         if baseline:
             planned.append(PlannedEvent(event=event, decision="baseline"))
             continue
+        if event.fingerprint in v0_saw:
+            planned.append(PlannedEvent(event=event, decision="seen_by_v0"))
+            continue
         try:
-            planned.append(plan_event(engine, event, now))
+            planned.append(plan_event(engine, event, now, muted))
         except MrtError as exc:
             if _policy(engine, spec) == "strict":
                 raise
@@ -138,7 +170,8 @@ def plan_events(
                 "event %s failed: %s", event.fingerprint, exc, extra={"source_key": spec.key}
             )
             planned.append(PlannedEvent(event=event, decision="failed", error=str(exc)))
-    return planned
+    # time-window dedupe: a resource that alerted less than the window ago alerts once
+    return fold_repeats(planned, engine.config.aggregation.dedupe_window_minutes, now)
 
 
 def _status_of(statuses: Mapping[int, int]) -> int | None:
@@ -193,16 +226,19 @@ async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> C
         ratelimit_reset_at=client.ratelimit_reset_at,
         next_poll_at=next_at,
     )
-    counts = cycle.commit_cycle(
-        engine.db,
-        spec.key,
-        planned,
-        success,
-        rule_digest=engine.ruleset.digest,
-        rule_canonical=engine.ruleset.canonical,
-        metric=metric(fetched=result.fetched, outcome="ok"),
-        now=now,
-    )
+    # one transaction: aggregate members and digest items are committed with their events
+    with write_transaction(engine.db):
+        counts = cycle.commit_cycle(
+            engine.db,
+            spec.key,
+            planned,
+            success,
+            rule_digest=engine.ruleset.digest,
+            rule_canonical=engine.ruleset.canonical,
+            metric=metric(fetched=result.fetched, outcome="ok"),
+            now=now,
+        )
+        collect_cycle(planned, now)
     if state.failure_notified:
         _notify_ops(engine, spec.key, f"MRT source {spec.key} has recovered.", now, notified=False)
     log.info(

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import peewee
 import pytest
@@ -10,6 +14,9 @@ from mrt.store.db import open_database
 from mrt.store.migrations import migrate
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# A fixed clock for migrations run by fixtures: tests pass their own `now` everywhere else.
+FIXTURE_NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+PG_URL_ENV = "MRT_TEST_PG_URL"
 
 
 @pytest.fixture
@@ -21,6 +28,50 @@ def db_path(tmp_path: Path) -> Path:
 def db(db_path: Path) -> Iterator[peewee.Database]:
     """A real SQLite file with the current schema."""
     database = open_database(db_path)
-    migrate(database)
+    migrate(database, now=FIXTURE_NOW)
+    yield database
+    database.close()
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@pytest.fixture
+def fresh_pg_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server in $MRT_TEST_PG_URL, dropped afterwards."""
+    base = os.environ.get(PG_URL_ENV)
+    if not base:
+        pytest.skip(f"{PG_URL_ENV} is not set (see .ci/postgres)")
+    import psycopg2
+
+    name = f"mrt_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(base)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        yield _with_database(base, name)
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database to open: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "conformance.sqlite3")
+    url: str = request.getfixturevalue("fresh_pg_url")
+    return url
+
+
+@pytest.fixture
+def store_db(store_target: str) -> Iterator[peewee.Database]:
+    """The store at the latest schema, on SQLite and (when available) PostgreSQL."""
+    database = open_database(store_target)
+    migrate(database, now=FIXTURE_NOW)
     yield database
     database.close()

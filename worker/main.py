@@ -1,12 +1,26 @@
-"""Entry point of `mrt-worker` (and of v0's `python -m mrt --once|--daemon`)."""
+"""Entry point of `mrt-worker` (and of v0's `python -m mrt --config FILE --once|--daemon`).
+
+Exit codes: 0 done (or stopped by a signal); 2 the config is wrong; 1 another fatal error;
+3 (--once only) the cycle ran but at least one source failed: its error is in `mrt sources`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from mrt import __version__
+from mrt.config import secret_values
+from mrt.errors import ConfigError, MrtError
+from mrt.http import HttpPool
+from mrt.logs import configure_logging
+from worker.runtime import build_runtime, install_signal_handlers, run_daemon, run_once
+
+log = logging.getLogger("mrt.worker")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,16 +28,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mrt-worker {__version__}")
     parser.add_argument("--config", "-c", metavar="FILE")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--once", action="store_true", help="one cycle of every source, drain, exit")
+    mode.add_argument(
+        "--once", action="store_true", help="one cycle of every source, deliver, exit"
+    )
     mode.add_argument("--daemon", action="store_true", help="run until SIGTERM (the default)")
     parser.add_argument("--log-format", choices=("text", "json"), default=None)
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default=None)
     return parser
 
 
+async def _main(args: argparse.Namespace) -> int:
+    async with HttpPool() as pool:
+        rt = await build_runtime(args.config, pool=pool)
+        obs = rt.config.observability
+        configure_logging(
+            args.log_format or obs.log_format,
+            args.log_level or obs.log_level,
+            secrets=secret_values(rt.config, os.environ),
+        )
+        if args.once:
+            reports = await run_once(rt)
+            for r in reports:
+                line = f"{r.source_key}: {r.outcome}, {r.new_events} new events, {r.alerts} alerts"
+                print(line + (f" ({r.error})" if r.error else ""))
+            return 3 if any(r.outcome == "failed" for r in reports) else 0
+        stop, reload_requested = asyncio.Event(), asyncio.Event()
+        install_signal_handlers(stop, reload_requested)
+        await run_daemon(rt, stop, reload_requested)
+        return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    print("mrt-worker: the engine is not wired yet", file=sys.stderr)
-    return 1
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_format or "text", args.log_level or "info")
+    try:
+        return asyncio.run(_main(args))
+    except ConfigError as exc:
+        print(f"mrt-worker: {exc}", file=sys.stderr)
+        return 2
+    except MrtError as exc:
+        print(f"mrt-worker: {exc.title.lower()}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 def run() -> None:

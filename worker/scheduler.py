@@ -30,7 +30,9 @@ class Scheduler:
         for key in sources.due_keys(self.specs, now):
             if key in self.running:
                 continue
-            task = asyncio.create_task(run_source_cycle(self.engine, self.specs[key], now), name=key)
+            task = asyncio.create_task(
+                run_source_cycle(self.engine, self.specs[key], now), name=key
+            )
             self.running[key] = task
             task.add_done_callback(lambda t, k=key: self._finished(k, t))  # type: ignore[misc]
             started.append(task)

@@ -1,4 +1,15 @@
-"""Rule evaluation. v0's watch_keywords as one keyword rule that notifies every channel."""
+"""Rule evaluation: an ordered list of named rules, first match decides unless it continues.
+
+The semantics are written down in docs/RULES.md; in short:
+
+* Rules are tried in order. A matching rule adds its tags and priority.
+* A matching `suppress` rule ends evaluation: the event is suppressed, whatever matched before.
+* A matching rule that delivers (notify, aggregate, digest) adds its channels and, unless it
+  has `continue: true`, ends evaluation. Tag-only rules always continue.
+* Of the delivering rules that matched, the most urgent mode wins (notify > aggregate > digest);
+  channels are the union of theirs (no `channels` = every configured channel).
+* v0's `watch_keywords` is one more rule, "watch_keywords", after the explicit ones.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +21,14 @@ from typing import Any
 
 from mrt.config import Config
 from mrt.events import TrackerEvent
+from mrt.rules.conditions import AllCondition, KeywordsCondition
+from mrt.rules.fields import MAX_FIELD_CHARS, EventView
+from mrt.rules.model import DEFAULT_KEYWORD_FIELDS, CompiledRule, NotifySpec
+from mrt.rules.parse import ParseContext, parse_rule
+
+ENGINE_VERSION = 1  # bump when the same rules would decide differently
+WATCH_KEYWORDS = "watch_keywords"
+_MODE_URGENCY = ("notify", "aggregate", "digest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +49,12 @@ class Decision:
     window_minutes: int | None = None
     digest: str | None = None
     nearest: str | None = None  # when nothing matched: the closest rule and why it missed
+    decided_by: str | None = None  # the rule whose action won (or that suppressed)
+
+    @property
+    def delivers(self) -> bool:
+        """The decision leads to a message (now, in an aggregate, or in a digest)."""
+        return self.action in _MODE_URGENCY
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -38,48 +63,205 @@ class Decision:
             "priority": self.priority,
             "tags": list(self.tags),
             "matched": [{"rule": m.rule, "reasons": list(m.reasons)} for m in self.matched],
+            "template": self.template,
             "group_key": self.group_key,
+            "window_minutes": self.window_minutes,
             "digest": self.digest,
             "nearest": self.nearest,
+            "decided_by": self.decided_by,
         }
 
 
 @dataclass(frozen=True)
 class RuleSet:
-    keywords: tuple[str, ...]
-    channels: tuple[str, ...]
+    """The compiled rules of one config; `canonical`/`digest` identify the rule version."""
+
+    rules: tuple[CompiledRule, ...]
+    all_channels: tuple[str, ...]
+    digest_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     canonical: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def canonical_json(self) -> str:
+        return json.dumps(self.canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @property
     def digest(self) -> str:
-        text = json.dumps(self.canonical, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return hashlib.sha256(self.canonical_json.encode()).hexdigest()
 
     def evaluate(self, event: TrackerEvent, *, now: datetime | None = None) -> Decision:
-        haystack = f"{event.title}\n{event.summary}".lower()
-        reasons = tuple(
-            f"title or summary contained {kw!r}" for kw in self.keywords if kw.lower() in haystack
+        """What the rules decide for one event. `now` is for time-aware matchers (silences)."""
+        view = EventView(event)
+        matched: list[RuleMatch] = []
+        delivering: list[CompiledRule] = []
+        for rule in self.rules:
+            if not rule.condition.test(view):
+                continue
+            matched.append(RuleMatch(rule.name, rule.condition.explain(view).reasons))
+            view.tags.update(dict.fromkeys(rule.tags))
+            if rule.priority is not None:
+                view.priority = rule.priority
+            if rule.suppress:
+                return Decision(
+                    action="suppress",
+                    priority=view.priority,
+                    tags=tuple(view.tags),
+                    matched=tuple(matched),
+                    decided_by=rule.name,
+                )
+            if rule.delivers:
+                delivering.append(rule)
+                if not rule.continue_:
+                    break
+        if not delivering:
+            return Decision(
+                action="none",
+                priority=view.priority,
+                tags=tuple(view.tags),
+                matched=tuple(matched),
+                nearest=self._nearest(view),
+            )
+        return self._deliver(view, delivering, tuple(matched))
+
+    def _deliver(
+        self, view: EventView, delivering: list[CompiledRule], matched: tuple[RuleMatch, ...]
+    ) -> Decision:
+        action = min((r.mode for r in delivering), key=_MODE_URGENCY.index)
+        winner = next(r for r in delivering if r.mode == action)
+        channels: dict[str, None] = {}
+        for rule in delivering:
+            names = rule.channels()
+            if names is None and rule.digest is not None:
+                names = self.digest_channels.get(rule.digest) or None
+            channels.update(dict.fromkeys(self.all_channels if names is None else names))
+        template = next(
+            (r.notify.template for r in delivering if r.notify and r.notify.template), None
         )
-        if not reasons:
-            return Decision(action="none")
+        group_key = None
+        window = None
+        if winner.aggregate is not None:
+            window = winner.aggregate.window_minutes
+            group_key = "|".join(
+                f"{name}={group_value(view, name)}" for name in winner.aggregate.group_by
+            )
         return Decision(
-            action="notify",
-            channels=self.channels,
-            matched=(RuleMatch(rule="watch_keywords", reasons=reasons),),
+            action=action,
+            channels=tuple(channels),
+            priority=view.priority,
+            tags=tuple(view.tags),
+            matched=matched,
+            template=template,
+            group_key=group_key,
+            window_minutes=window,
+            digest=winner.digest,
+            decided_by=winner.name,
         )
+
+    def _nearest(self, view: EventView) -> str | None:
+        """The delivering rule with the highest share of satisfied conditions, and its misses.
+
+        Tags and priority are those after every rule ran, which is what a later rule saw.
+        """
+        best: CompiledRule | None = None
+        best_score = -1.0
+        for rule in self.rules:
+            if not rule.delivers:
+                continue
+            score = rule.condition.score(view)
+            if score > best_score:
+                best, best_score = rule, score
+        if best is None:
+            return None
+        outcome = best.condition.explain(view)
+        # No misses now: it needed tags or a priority that only later rules set.
+        why = "; ".join(outcome.misses) or "held only with tags or priority set by later rules"
+        return f"{best.name}: {why}"
+
+
+def group_value(view: EventView, name: str) -> str:
+    """One part of a group key: a field's text, every tag, or (`tag:project`) the tags
+    `project` and `project:...`, so one project's items on several sources fold together
+    whatever other tags they carry."""
+    if name == "tags":
+        return ",".join(sorted(view.tags))
+    if name.startswith("tag:"):
+        wanted = name[4:]
+        return ",".join(sorted(t for t in view.tags if t == wanted or t.startswith(wanted + ":")))
+    return view.text(name)
 
 
 def channel_names(config: Config) -> tuple[str, ...]:
+    """Every channel a rule may name: the configured ones, then v0's welink/email sections."""
     names = list(config.channels)
     names += [n for n in ("welink", "email") if getattr(config.notify, n) is not None]
     return tuple(dict.fromkeys(names))
 
 
-def compile_rules(config: Config) -> RuleSet:
-    keywords = tuple(config.watch_keywords)
-    channels = channel_names(config)
-    return RuleSet(
-        keywords=keywords,
-        channels=channels,
-        canonical={"watch_keywords": list(keywords), "channels": list(channels)},
+def watch_keywords_rule(config: Config, index: int) -> CompiledRule | None:
+    """v0's `watch_keywords`: one rule, title and summary, any case, notifying every channel."""
+    terms = tuple(k for k in config.watch_keywords if k.strip())
+    if not terms:
+        return None  # v0: no keywords, no alerts
+    return CompiledRule(
+        name=WATCH_KEYWORDS,
+        index=index,
+        path=WATCH_KEYWORDS,
+        condition=KeywordsCondition(terms, DEFAULT_KEYWORD_FIELDS, word=False),
+        has_conditions=True,
+        notify=NotifySpec(),
+        origin=WATCH_KEYWORDS,
     )
+
+
+def compile_rules(config: Config) -> RuleSet:
+    """Every rule compiled once (patterns included); ConfigError names the rule and the key."""
+    ctx = ParseContext(
+        file=str(config.source_path) if config.source_path else None,
+        aggregation=config.aggregation,
+    )
+    rules: list[CompiledRule] = []
+    seen: dict[str, int] = {}
+    for index, rule_config in enumerate(config.rules):
+        rule = parse_rule(rule_config, index, ctx)
+        if rule.name in seen:
+            raise ctx.error(
+                f"duplicate rule name {rule.name!r} (also rules[{seen[rule.name]}]); "
+                "names identify rules in alerts and traces, so they must be unique",
+                rule.path,
+            )
+        if rule.name == WATCH_KEYWORDS and config.watch_keywords:
+            raise ctx.error(
+                f"the name {WATCH_KEYWORDS!r} is taken by the top-level watch_keywords list; "
+                "rename the rule or move the keywords into it",
+                rule.path,
+            )
+        seen[rule.name] = index
+        rules.append(rule)
+    implicit = watch_keywords_rule(config, len(rules))
+    if implicit is not None:
+        rules.append(implicit)
+    all_channels = channel_names(config)
+    digest_channels = {name: tuple(d.channels) for name, d in config.digests.items()}
+    canonical = {
+        "engine": ENGINE_VERSION,
+        "max_field_chars": MAX_FIELD_CHARS,
+        "all_channels": list(all_channels),
+        "digest_channels": {k: list(v) for k, v in sorted(digest_channels.items())},
+        "rules": [r.canonical() for r in rules],
+    }
+    return RuleSet(tuple(rules), all_channels, digest_channels, canonical)
+
+
+def matches_everything(rule: CompiledRule) -> bool:
+    condition = rule.condition
+    return isinstance(condition, AllCondition) and not condition.children
+
+
+__all__ = [
+    "WATCH_KEYWORDS",
+    "Decision",
+    "RuleMatch",
+    "RuleSet",
+    "channel_names",
+    "compile_rules",
+]

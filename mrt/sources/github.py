@@ -1,10 +1,34 @@
-"""GitHub issues and pull requests: one request per repo per cycle covers both."""
+"""GitHub issues and pull requests: one request per repo per cycle covers both.
+
+`GET {base}/repos/{o}/{r}/issues?state=all&sort=updated&direction=asc&since=...&per_page=100`
+lists issues and PRs (a PR carries `pull_request.merged_at`). Events are differences against
+the snapshot of `{o}/{r}#{number}`; the cursor is the newest `updated_at` seen, re-read with an
+overlap so items sharing the boundary timestamp are never lost (v0 lost them with a strict `>`).
+"""
 
 from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
 from mrt.config import SourceSection, Strict
+from mrt.errors import UpstreamChanged
+from mrt.events import TrackerEvent, fingerprint_of
+from mrt.sources._paging import link_pages
+from mrt.sources._timestamps import format_time, parse_backfill, parse_time
+from mrt.sources.base import PollContext, PollResult, SourceSpec
+
+if TYPE_CHECKING:
+    from mrt.config import Config as RootConfig
+
+DEFAULT_BASE = "https://api.github.com"
+PER_PAGE = 100
+SUMMARY_CHARS = 500
+HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
 
 class Monitor(Strict):
@@ -19,6 +43,7 @@ class Config(SourceSection):
     monitor: Monitor = Field(default_factory=Monitor)
     issue_edited: bool = False  # also alert when a title, labels or body changed
     overlap_seconds: int = Field(120, ge=0)  # re-read this much before the cursor: ties are safe
+    max_pages: int = Field(50, ge=1)  # per poll; the ascending cursor resumes where it stopped
 
     @field_validator("repos")
     @classmethod
@@ -28,3 +53,250 @@ class Config(SourceSection):
             if not owner or not name or "/" in name or " " in repo:
                 raise ValueError(f"{repo!r} is not of the form owner/repo")
         return repos
+
+
+def instances(name: str, section: Config, config: RootConfig) -> list[SourceSpec]:
+    return [
+        SourceSpec(key=f"github:{repo}", plugin="github", section=name,
+                   params={"repo": repo}, config=section)
+        for repo in section.repos
+    ]
+
+
+def _cursor_since(cursor: Mapping[str, Any] | None) -> datetime | None:
+    """v1 `{"since": ISO}`; v0 `{"updated_after": ISO}` means the same point."""
+    if not cursor:
+        return None
+    return parse_time(cursor.get("since") or cursor.get("updated_after"))
+
+
+async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
+    config = spec.config
+    assert isinstance(config, Config)
+    repo = str(spec.params["repo"])
+    base = (config.base_url or DEFAULT_BASE).rstrip("/")
+    url = f"{base}/repos/{repo}/issues"
+    since = _cursor_since(ctx.cursor)
+    backfill = parse_backfill(config.backfill) if ctx.cursor is None else None
+    baseline = ctx.cursor is None and backfill is None
+
+    params: dict[str, Any] = {"state": "all", "sort": "updated", "per_page": PER_PAGE}
+    if baseline:
+        # the most recent 100 items are enough to know "what is there now"
+        params["direction"] = "desc"
+        max_pages = 1
+    else:
+        start = since - timedelta(seconds=config.overlap_seconds) if since else backfill
+        params["direction"] = "asc"
+        if start is not None:
+            params["since"] = format_time(start)
+        max_pages = config.max_pages
+
+    items: dict[str, dict[str, Any]] = {}  # the last observation of each item wins
+    fetched = 0
+    newest = since
+    first_full = None
+    # An item updated while we page moves to the end; the items behind it slide one place
+    # up, and one may slide into a page already read. When we see an item twice we hold the
+    # cursor at the end of the first page, so the next poll reads the rest again.
+    moved = False
+    first_page_end: datetime | None = None
+    numbers: set[int] = set()
+    # a 304 on a full first page would hide changes on the next ones: ask unconditionally then
+    conditional = not (ctx.cursor or {}).get("first_page_full", False)
+    async for page in link_pages(ctx.http, url, params=params, headers=HEADERS,
+                                 max_pages=max_pages, conditional=conditional):
+        if page.not_modified:
+            return PollResult(cursor=dict(ctx.cursor or {}), fetched=0)
+        if not isinstance(page.json, list):
+            raise UpstreamChanged(f"{page.url}: expected a JSON list of issues, got "
+                                  f"{type(page.json).__name__}", url=page.url)
+        if first_full is None:
+            first_full = len(page.json) >= PER_PAGE
+        for item in page.json:
+            number, updated = _identity(item, page.url)
+            moved = moved or number in numbers
+            numbers.add(number)
+            fetched += 1
+            newest = max(newest, updated) if newest else updated
+            if (not config.monitor.pulls) if "pull_request" in item else (
+                    not config.monitor.issues):
+                continue
+            key = f"{repo}#{number}"
+            previous = items.get(key)
+            if previous is None or _updated(previous) <= updated:
+                items.pop(key, None)
+                items[key] = item
+        if first_page_end is None and page.json:
+            first_page_end = _updated(page.json[-1])
+
+    if moved and not baseline and first_page_end is not None:
+        newest = max(since, first_page_end) if since else first_page_end
+    cursor: dict[str, Any] = {"since": format_time(newest)} if newest else {}
+    if first_full and not baseline:
+        cursor["first_page_full"] = True
+    ordered = sorted(items.items(), key=lambda kv: _updated(kv[1]))
+    snapshots = {key: snapshot_of(item) for key, item in ordered}
+    if baseline:
+        return PollResult(snapshots=snapshots, cursor=cursor, fetched=fetched)
+    known = ctx.snapshots(list(items))
+    watermark = since or backfill
+    events: list[TrackerEvent] = []
+    for key, item in ordered:
+        events.extend(changes(spec, repo, key, item, known.get(key), watermark, ctx.now,
+                              edited=config.issue_edited))
+    return PollResult(events=events, snapshots=snapshots, cursor=cursor, fetched=fetched)
+
+
+def _identity(item: Any, shown: str) -> tuple[int, datetime]:
+    number = item.get("number") if isinstance(item, dict) else None
+    updated = parse_time(item.get("updated_at")) if isinstance(item, dict) else None
+    if not isinstance(number, int) or updated is None:
+        raise UpstreamChanged(f"{shown}: an item without number/updated_at: {str(item)[:200]}",
+                              url=shown)
+    return number, updated
+
+
+def _updated(item: Mapping[str, Any]) -> datetime:
+    parsed = parse_time(item.get("updated_at"))
+    assert parsed is not None  # checked by _identity
+    return parsed
+
+
+def _digest(text: Any) -> str:
+    return hashlib.sha256(str(text or "").encode("utf-8")).hexdigest()[:16]
+
+
+def _labels(item: Mapping[str, Any]) -> list[str]:
+    return sorted(str(label.get("name", "")) for label in item.get("labels") or []
+                  if isinstance(label, dict))
+
+
+def _merged_at(item: Mapping[str, Any]) -> str | None:
+    pull = item.get("pull_request")
+    return pull.get("merged_at") if isinstance(pull, dict) else None
+
+
+def snapshot_of(item: Mapping[str, Any]) -> dict[str, Any]:
+    """What is kept of an issue/PR between polls: enough to tell each change once."""
+    return {
+        "state": item.get("state"),
+        "state_reason": item.get("state_reason"),
+        "merged": _merged_at(item) is not None,
+        "draft": bool(item.get("draft")),
+        "title_hash": _digest(item.get("title")),
+        "body_hash": _digest(item.get("body")),
+        "labels": _labels(item),
+        "updated_at": item.get("updated_at"),
+        "closed_at": item.get("closed_at"),
+        "comments": item.get("comments"),
+    }
+
+
+def changes(
+    spec: SourceSpec,
+    repo: str,
+    key: str,
+    item: Mapping[str, Any],
+    before: Mapping[str, Any] | None,
+    watermark: datetime | None,
+    now: datetime,
+    *,
+    edited: bool,
+) -> list[TrackerEvent]:
+    """The events between `before` (None: never seen) and `item`, oldest change first."""
+    is_pr = "pull_request" in item
+    number = item["number"]
+    closed = item.get("state") == "closed"
+    merged_at = _merged_at(item)
+    closed_at = item.get("closed_at")
+    found: list[tuple[str, str, Any]] = []  # (event_type, event_id, occurred_at)
+    if before is None:
+        created = parse_time(item.get("created_at"))
+        # an item created before the window is old news we never recorded, not a new one
+        if watermark is None or created is None or created >= watermark:
+            found.append(("pr_opened" if is_pr else "issue_opened", f"{number}:opened",
+                          item.get("created_at")))
+        was_closed, was_merged = False, False
+        closed_time = parse_time(closed_at)
+        if closed and closed_time and watermark and closed_time < watermark:
+            was_closed, was_merged = True, merged_at is not None  # closed before we looked
+    else:
+        was_closed, was_merged = before.get("state") == "closed", bool(before.get("merged"))
+        if not closed and was_closed:
+            found.append(("pr_reopened" if is_pr else "issue_reopened",
+                          f"{number}:reopened:{before.get('closed_at')}", item.get("updated_at")))
+            was_closed = False
+        elif edited and not is_pr and (
+            before.get("title_hash") != _digest(item.get("title"))
+            or before.get("body_hash") != _digest(item.get("body"))
+            or list(before.get("labels") or []) != _labels(item)
+        ):
+            found.append(("issue_edited", f"{number}:edited:{item.get('updated_at')}",
+                          item.get("updated_at")))
+    if closed and not was_closed:
+        if is_pr and merged_at:
+            found.append(("pr_merged", f"{number}:merged:{merged_at}", merged_at))
+        else:
+            found.append(("pr_closed" if is_pr else "issue_closed",
+                          f"{number}:closed:{closed_at}", closed_at))
+    elif closed and is_pr and merged_at and not was_merged:
+        found.append(("pr_merged", f"{number}:merged:{merged_at}", merged_at))
+    return [_event(spec, repo, key, item, kind, event_id, parse_time(at), now)
+            for kind, event_id, at in found]
+
+
+def _event(
+    spec: SourceSpec,
+    repo: str,
+    key: str,
+    item: Mapping[str, Any],
+    kind: str,
+    event_id: str,
+    occurred_at: datetime | None,
+    now: datetime,
+) -> TrackerEvent:
+    is_pr = "pull_request" in item
+    merged = _merged_at(item) is not None
+    labels = _labels(item)
+    user = item.get("user")
+    author = str(user.get("login", "")) if isinstance(user, dict) else ""
+    body = " ".join(str(item.get("body") or "").split())
+    legacy = fingerprint_of(
+        "github", "repo_pr" if is_pr else "repo_issue", repo,
+        ("pr_merged" if merged else "pr_updated") if is_pr else "issue_updated",
+        str(item.get("id")),
+    )
+    return TrackerEvent(
+        source="github",
+        source_key=spec.key,
+        resource_type="pull_request" if is_pr else "issue",
+        resource_id=key,
+        event_type=kind,
+        event_id=event_id,
+        title=str(item.get("title") or ""),
+        summary=body[:SUMMARY_CHARS] + ("…" if len(body) > SUMMARY_CHARS else ""),
+        url=str(item.get("html_url") or ""),
+        author=author,
+        labels=tuple(labels),
+        occurred_at=occurred_at,
+        observed_at=now,
+        details={
+            "number": item.get("number"),
+            "labels": labels,
+            "author": author,
+            "state": item.get("state"),
+            "state_reason": item.get("state_reason"),
+            "draft": bool(item.get("draft")),
+            "merged": merged,
+            "merged_at": _merged_at(item),
+            "comments": item.get("comments"),
+            "html_url": item.get("html_url"),
+            "created_at": item.get("created_at"),
+            "updated_at": item.get("updated_at"),
+            "closed_at": item.get("closed_at"),
+            "repo": repo,
+        },
+        raw={k: item.get(k) for k in ("id", "number", "title", "state", "updated_at")},
+        legacy_fingerprint=legacy,
+    )

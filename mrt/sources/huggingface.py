@@ -1,10 +1,31 @@
-"""Hugging Face organisation models: model_added and model_updated (sha changed)."""
+"""Hugging Face organisation models: model_added and model_updated (sha changed).
+
+`GET {base}/api/models?author=ORG&sort=lastModified&direction=-1&limit=100&full=true`, newest
+first, following `Link: rel="next"` until the first model older than the cursor. Any change
+moves a model to the top, so a 304 on the first page means nothing changed.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from mrt.config import SourceSection
+from mrt.errors import UpstreamChanged
+from mrt.events import TrackerEvent, fingerprint_of
+from mrt.sources._paging import link_pages
+from mrt.sources._timestamps import format_time, parse_backfill, parse_time
+from mrt.sources.base import PollContext, PollResult, SourceSpec
+
+if TYPE_CHECKING:
+    from mrt.config import Config as RootConfig
+
+DEFAULT_BASE = "https://huggingface.co"
+DETAIL_FIELDS = ("pipeline_tag", "library_name", "tags", "downloads", "likes", "gated",
+                 "private", "createdAt", "lastModified", "sha")
 
 
 class Config(SourceSection):
@@ -12,3 +33,144 @@ class Config(SourceSection):
 
     orgs: list[str] = Field(min_length=1)
     page_size: int = Field(100, ge=1, le=1000)
+    max_pages: int = Field(20, ge=1)
+
+
+def instances(name: str, section: Config, config: RootConfig) -> list[SourceSpec]:
+    return [
+        SourceSpec(key=f"huggingface:{org}", plugin="huggingface", section=name,
+                   params={"org": org}, config=section)
+        for org in section.orgs
+    ]
+
+
+def base_url(config: SourceSection, env: Mapping[str, str]) -> str:
+    """base_url, else $HF_ENDPOINT (as huggingface_hub reads it), else huggingface.co."""
+    return (config.base_url or env.get("HF_ENDPOINT") or DEFAULT_BASE).rstrip("/")
+
+
+async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
+    config = spec.config
+    assert isinstance(config, Config)
+    org = str(spec.params["org"])
+    site = base_url(config, ctx.env)
+    url = f"{site}/api/models"
+    params = {"author": org, "sort": "lastModified", "direction": -1,
+              "limit": config.page_size, "full": "true"}
+    # v0 kept the same shape: {"last_modified_after": ISO}
+    after = parse_time((ctx.cursor or {}).get("last_modified_after"))
+    backfill = parse_backfill(config.backfill) if ctx.cursor is None else None
+    watermark = after or backfill
+    baseline = ctx.cursor is None and backfill is None
+
+    by_id: dict[str, dict[str, Any]] = {}  # a model seen twice while paging counts once
+    newest = after
+    async for page in link_pages(ctx.http, url, params=params,
+                                 max_pages=1 if baseline else config.max_pages):
+        if page.not_modified:
+            return PollResult(cursor=dict(ctx.cursor or {}))
+        if not isinstance(page.json, list):
+            raise UpstreamChanged(f"{page.url}: expected a JSON list of models, got "
+                                  f"{type(page.json).__name__}", url=page.url)
+        older_seen = False
+        for item in page.json:
+            model_id, modified = _identity(item, page.url)
+            newest = max(newest, modified) if newest else modified
+            if watermark and modified < watermark:
+                older_seen = True  # sorted newest first: the rest is older still
+                break
+            seen = by_id.get(model_id)
+            if seen is None or _identity(seen, page.url)[1] < modified:
+                by_id[model_id] = item
+        if older_seen:
+            break
+
+    models = sorted(by_id.values(), key=lambda m: str(m.get("lastModified")), reverse=True)
+
+    cursor = {"last_modified_after": format_time(newest)} if newest else {}
+    snapshots = {str(m["id"]): snapshot_of(m) for m in models}
+    if baseline:
+        return PollResult(snapshots=snapshots, cursor=cursor, fetched=len(models))
+    known = ctx.snapshots(list(snapshots))
+    events: list[TrackerEvent] = []
+    for item in reversed(models):  # upstream order of change: oldest first
+        event = change(spec, site, org, item, known.get(str(item["id"])), watermark, ctx.now)
+        if event is not None:
+            events.append(event)
+    return PollResult(events=events, snapshots=snapshots, cursor=cursor, fetched=len(models))
+
+
+def _identity(item: Any, shown: str) -> tuple[str, datetime]:
+    model_id = item.get("id") if isinstance(item, dict) else None
+    modified = parse_time(item.get("lastModified")) if isinstance(item, dict) else None
+    if not isinstance(model_id, str) or modified is None:
+        raise UpstreamChanged(
+            f"{shown}: a model without id/lastModified (was full=true honoured?): "
+            f"{str(item)[:200]}", url=shown)
+    return model_id, modified
+
+
+def snapshot_of(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {"sha": item.get("sha"), "lastModified": item.get("lastModified"),
+            "createdAt": item.get("createdAt")}
+
+
+def change(
+    spec: SourceSpec,
+    site: str,
+    org: str,
+    item: Mapping[str, Any],
+    before: Mapping[str, Any] | None,
+    watermark: datetime | None,
+    now: datetime,
+) -> TrackerEvent | None:
+    """model_added for an id never seen, model_updated when the sha moved; else None."""
+    model_id = str(item["id"])
+    sha = item.get("sha")
+    if before is None:
+        created = parse_time(item.get("createdAt"))
+        # a model created before the window existed already: we just never recorded it
+        if watermark is None or created is None or created >= watermark:
+            return _event(spec, site, org, item, "model_added", model_id, created, now)
+        return _event(spec, site, org, item, "model_updated", str(sha or model_id),
+                      parse_time(item.get("lastModified")), now)
+    if sha and sha != before.get("sha"):
+        return _event(spec, site, org, item, "model_updated", str(sha),
+                      parse_time(item.get("lastModified")), now)
+    return None
+
+
+def _event(
+    spec: SourceSpec,
+    site: str,
+    org: str,
+    item: Mapping[str, Any],
+    kind: str,
+    event_id: str,
+    occurred_at: datetime | None,
+    now: datetime,
+) -> TrackerEvent:
+    model_id = str(item["id"])
+    details = {name: item.get(name) for name in DETAIL_FIELDS}
+    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    card = item.get("cardData") if isinstance(item.get("cardData"), dict) else {}
+    return TrackerEvent(
+        source="huggingface",
+        source_key=spec.key,
+        resource_type="model",
+        resource_id=model_id,
+        event_type=kind,
+        event_id=event_id,
+        title=model_id,
+        summary=" ".join(p for p in (item.get("pipeline_tag"), item.get("library_name"),
+                                     (card or {}).get("license")) if isinstance(p, str)),
+        url=f"{site}/{model_id}",
+        author=org,
+        labels=tuple(str(t) for t in tags or ()),
+        occurred_at=occurred_at,
+        observed_at=now,
+        details=details,
+        raw={k: item.get(k) for k in ("id", "sha", "lastModified", "createdAt")},
+        legacy_fingerprint=fingerprint_of("huggingface", "org_model", org, "model_updated",
+                                          str(item.get("sha") or model_id)),
+    )

@@ -40,10 +40,11 @@ class PlannedAlert:
 @dataclass(frozen=True, slots=True)
 class PlannedEvent:
     event: TrackerEvent
-    decision: str  # notify | suppress | aggregate | digest | none | baseline | seen_by_v0 | failed
+    decision: str  # notify | suppress | aggregate | digest | none | silenced | baseline | seen_by_v0 | failed
     detail: dict[str, Any] = field(default_factory=dict)
     alert: PlannedAlert | None = None
     error: str | None = None
+    silence: int | None = None  # the Silence that muted it (decision "silenced")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ def _insert_event(planned: PlannedEvent, version_id: int | None) -> int:
             decision_detail=planned.detail,
             rule_version=version_id,
             error=planned.error,
+            silence=planned.silence,
         ).execute()
     )
 

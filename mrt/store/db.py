@@ -1,10 +1,16 @@
-"""Opening the one database: SQLite (default) or PostgreSQL, bound to the models' proxy."""
+"""Opening the one database: SQLite (default) or PostgreSQL, bound to the models' proxy.
+
+`open_database` connects; `open_store` connects and brings the schema up to date (after a
+backup), or, read-only, refuses a database that is missing or not migrated yet.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import peewee
 
@@ -19,36 +25,124 @@ SQLITE_PRAGMAS = {
 }
 
 
+def is_postgres_url(target: str | Path) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def describe_target(target: str | Path) -> str:
+    """The target for messages: a PostgreSQL URL without its password."""
+    text = str(target)
+    if not is_postgres_url(text):
+        return text
+    scheme, _, rest = text.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if at and ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}://{creds}{at}{host}"
+
+
 def open_database(target: str | Path, *, read_only: bool = False) -> peewee.Database:
     """Connect to `target` (a file path, or a postgresql:// URL) and bind the models to it."""
     text = str(target)
     db: peewee.Database
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(text):
         from playhouse.db_url import connect
 
-        db = connect(text)
+        try:
+            db = connect(text)
+        except ImportError as exc:
+            raise StoreError(
+                "PostgreSQL needs psycopg2: pip install 'model-release-tracker[postgres]'"
+            ) from exc
     else:
         path = Path(text).expanduser()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the database directory {path.parent}: {exc.strerror}"
-            ) from exc
-        pragmas = dict(SQLITE_PRAGMAS)
+        if not read_only:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the database directory {path.parent}: {exc.strerror}"
+                ) from exc
+        pragmas: dict[str, object] = dict(SQLITE_PRAGMAS)
         if read_only:
+            # no journal_mode switch either: a reader must not write the file's header
+            pragmas.pop("journal_mode")
             pragmas["query_only"] = 1
         db = peewee.SqliteDatabase(str(path), pragmas=pragmas, timeout=10)
     try:
         db.connect(reuse_if_open=True)
-    except peewee.OperationalError as exc:
-        raise StoreError(f"cannot open the database {text}: {exc}") from exc
+    except peewee.DatabaseError as exc:  # also "file is not a database"
+        raise StoreError(f"cannot open the database {describe_target(text)}: {exc}") from exc
+    if read_only and not isinstance(db, peewee.SqliteDatabase):
+        # PostgreSQL's equivalent of query_only, for every transaction of this session
+        execute(db, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
     database_proxy.initialize(db)
     return db
 
 
+def open_store(
+    target: str | Path,
+    *,
+    read_only: bool = False,
+    migrate: bool = True,
+    backup_dir: Path | None = None,
+    now: datetime | None = None,
+) -> peewee.Database:
+    """Open the database ready for use: migrated (after a backup) unless `read_only`.
+
+    Read-only opens never change anything: a missing file or an out-of-date schema is a
+    StoreError that tells the operator what to run.
+    """
+    from mrt.store import migrations  # migrations imports this module
+
+    if read_only and not is_postgres_url(target):
+        path = Path(str(target)).expanduser()
+        if not path.exists():
+            raise StoreError(
+                f"no database at {path} yet: start mrt-worker or run `mrt db migrate`"
+            )
+    db = open_database(target, read_only=read_only)
+    try:
+        version = migrations.schema_version(db)
+        if version > migrations.LATEST:
+            raise StoreError(
+                f"the database {describe_target(target)} is at schema version {version}, newer "
+                f"than this MRT knows ({migrations.LATEST}): upgrade MRT"
+            )
+        if version < migrations.LATEST:
+            if read_only or not migrate:
+                raise StoreError(
+                    f"the database {describe_target(target)} is at schema version {version}, "
+                    f"this MRT needs {migrations.LATEST}: run `mrt db migrate` or start "
+                    "mrt-worker (both back the file up first)"
+                )
+            migrations.migrate(db, backup_dir=backup_dir, now=now)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def fetch_all(db: peewee.Database, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Raw SQL for the few places that read tables no model describes (v0's, PRAGMAs)."""
+    cursor = db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
+    return [tuple(row) for row in cursor.fetchall()]
+
+
+def execute(db: peewee.Database, sql: str, params: tuple[Any, ...] = ()) -> None:
+    """Raw SQL that returns nothing (session settings)."""
+    db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
+
+
 def is_sqlite(db: peewee.Database) -> bool:
     return isinstance(db, peewee.SqliteDatabase)
+
+
+def sqlite_path(db: peewee.Database) -> Path | None:
+    """The file behind an SQLite database; None for PostgreSQL or an in-memory database."""
+    if not is_sqlite(db) or db.database in ("", ":memory:"):
+        return None
+    return Path(db.database)
 
 
 @contextmanager

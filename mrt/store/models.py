@@ -1,4 +1,4 @@
-"""The schema (version 1). Every table MRT keeps, in one place.
+"""The schema (version 3: see mrt/store/migrations.py for what each version added). Every table MRT keeps, in one place.
 
 Timestamps are aware UTC datetimes in Python. JSON columns never hold a secret. A new column or
 table is a new migration in `mrt/store/migrations.py`, never an edit of a shipped one.
@@ -78,6 +78,18 @@ class RuleVersion(BaseModel):
     created_at = UtcDateTimeField()
 
 
+class Silence(BaseModel):
+    """An Alertmanager-style silence: events matching `matcher` before `expires_at` are muted."""
+
+    id = peewee.AutoField()
+    matcher = JsonField()
+    created_at = UtcDateTimeField()
+    expires_at = UtcDateTimeField(index=True)
+    created_by = peewee.TextField()
+    reason = peewee.TextField(null=True)
+    expired_early_at = UtcDateTimeField(null=True)
+
+
 class Event(BaseModel):
     """Every observed event, matched or not (pruned by retention)."""
 
@@ -100,10 +112,13 @@ class Event(BaseModel):
     raw = JsonField(default=dict)
     legacy_fingerprint = peewee.TextField(null=True, index=True)
     # notify | suppress | aggregate | digest | none | silenced | baseline | seen_by_v0 | failed
+    # | deduped (folded into an earlier alert on the same resource: see mrt/noise/dedupe.py)
     decision = peewee.TextField(default="none", index=True)
     decision_detail = JsonField(default=dict)  # matched rules and why; nearest miss
     rule_version = peewee.ForeignKeyField(RuleVersion, null=True, on_delete="SET NULL")
     error = peewee.TextField(null=True)  # best-effort processing failure, replayable
+    # schema v2: the silence that muted this event (decision "silenced"), for the trace
+    silence = peewee.ForeignKeyField(Silence, null=True, on_delete="SET NULL", index=True)
 
 
 class Alert(BaseModel):
@@ -225,7 +240,7 @@ class Command(BaseModel):
 
 
 class WorkerHeartbeat(BaseModel):
-    """Each worker's last sign of life, so consoles can say "worker down since ..."."""
+    """Each worker's last sign of life, so consoles can say "worker down since ...". """
 
     worker_id = peewee.TextField(primary_key=True)
     hostname = peewee.TextField()
@@ -234,18 +249,6 @@ class WorkerHeartbeat(BaseModel):
     started_at = UtcDateTimeField()
     heartbeat_at = UtcDateTimeField()
     stopped_at = UtcDateTimeField(null=True)
-
-
-class Silence(BaseModel):
-    """An Alertmanager-style silence: events matching `matcher` before `expires_at` are muted."""
-
-    id = peewee.AutoField()
-    matcher = JsonField()
-    created_at = UtcDateTimeField()
-    expires_at = UtcDateTimeField(index=True)
-    created_by = peewee.TextField()
-    reason = peewee.TextField(null=True)
-    expired_early_at = UtcDateTimeField(null=True)
 
 
 class V0SeenEvent(BaseModel):
@@ -265,6 +268,56 @@ class V0NotifyFailure(BaseModel):
     created_at = peewee.TextField(null=True)
 
 
+class AggregateBucket(BaseModel):
+    """Schema v2. An open aggregation window: events sharing `group_key` until `window_end`.
+
+    When the window closes the bucket is flushed into one Alert (kind "aggregate") whose members
+    are AlertEvent rows; `flushed_at` and `alert` record that.
+    """
+
+    id = peewee.AutoField()
+    group_key = peewee.TextField(index=True)
+    channels = JsonField(default=list)  # the channel names the flushed alert goes to
+    window_end = UtcDateTimeField(index=True)
+    created_at = UtcDateTimeField()
+    flushed_at = UtcDateTimeField(null=True)
+    alert = peewee.ForeignKeyField(Alert, null=True, on_delete="SET NULL")
+
+
+class DigestItem(BaseModel):
+    """Schema v2. One event waiting for (or already sent in) a named digest."""
+
+    id = peewee.AutoField()
+    digest = peewee.TextField(index=True)  # the configured digest's name
+    event = peewee.ForeignKeyField(Event, on_delete="CASCADE", index=True)
+    alert = peewee.ForeignKeyField(Alert, null=True, on_delete="SET NULL")
+    created_at = UtcDateTimeField()
+    sent_at = UtcDateTimeField(null=True, index=True)
+
+
+class AggregateMember(BaseModel):
+    """Schema v3. An event waiting in an aggregation bucket, committed with the event's cycle.
+
+    Kept after the flush (the alert's AlertEvent rows say the same), so a trace can tell which
+    window an event fell into.
+    """
+
+    bucket = peewee.ForeignKeyField(AggregateBucket, on_delete="CASCADE")
+    event = peewee.ForeignKeyField(Event, on_delete="CASCADE", index=True)
+
+    class Meta:
+        primary_key = peewee.CompositeKey("bucket", "event")
+
+
+class DigestSchedule(BaseModel):
+    """Schema v3. The last scheduled time a named digest fired at (sent, or found empty)."""
+
+    digest = peewee.TextField(primary_key=True)
+    last_fired_at = UtcDateTimeField()
+    alert = peewee.ForeignKeyField(Alert, null=True, on_delete="SET NULL")  # the last one sent
+    updated_at = UtcDateTimeField()
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     SourceState,
@@ -282,4 +335,8 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     Silence,
     V0SeenEvent,
     V0NotifyFailure,
+    AggregateBucket,
+    DigestItem,
+    AggregateMember,
+    DigestSchedule,
 )

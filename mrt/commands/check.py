@@ -1,0 +1,48 @@
+"""`mrt check`: is this config ready to run? One line per check; exit 0 only when it is.
+
+Exit codes: 0 ready (warnings allowed), 2 the config or its environment is wrong (a bad file, a
+missing required variable, a channel that cannot be parsed or has no plugin), 1 the database is
+not usable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from mrt.config import find_config_file, load_config
+from mrt.config_load import config_search_paths
+from mrt.config_probe import Finding, exit_code, probe_all
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        parents=[common],
+        help="validate the config, the database, the secrets and the channels",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    found = find_config_file(args.config, env=env)
+    config = load_config(args.config, env=env)  # InvalidConfig -> exit 2 through the CLI
+    if found is None:
+        looked = ", ".join(str(p) for p in config_search_paths(env))
+        origin = Finding("ok", "config", f"built-in default (no file found; looked for {looked})")
+    else:
+        origin = Finding("ok", "config", f"{found.expanduser().absolute()} is valid")
+    findings = [origin, *probe_all(config, env)]
+    for finding in findings:
+        print(finding.line())
+    errors = sum(f.status == "error" for f in findings)
+    warnings = sum(f.status == "warn" for f in findings)
+    code = exit_code(findings)
+    verdict = "ready" if code == 0 else "not ready"
+    print(f"check: {verdict}: {errors} error(s), {warnings} warning(s)")
+    return code

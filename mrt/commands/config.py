@@ -1,0 +1,55 @@
+"""`mrt config schema` (the JSON Schema for editors) and `mrt config show` (the effective config)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from mrt.config import Config, load_config
+from mrt.config_checks import placeholders
+from mrt.config_load import database_display
+from mrt.config_schema import config_json_schema_text
+from mrt.plugins import source_plugins
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    parser = subparsers.add_parser("config", help="the config's schema and effective values")
+    sub = parser.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    schema = sub.add_parser(
+        "schema",
+        parents=[common],
+        help="print the JSON Schema of the config (installed source plugins included)",
+    )
+    schema.set_defaults(func=run_schema)
+    show = sub.add_parser(
+        "show", parents=[common], help="print the config as MRT reads it, defaults filled in (JSON)"
+    )
+    show.set_defaults(func=run_show)
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    print(config_json_schema_text(source_plugins()), end="")
+    return 0
+
+
+def shown_config(config: Config) -> dict[str, Any]:
+    """The config as plain data with literal channel URLs and database passwords hidden."""
+    data = config.model_dump(mode="json")
+    data["sources"] = {n: s.model_dump(mode="json") for n, s in config.sources.items()}
+    for channel in data.get("channels", {}).values():
+        # a URL with ${NAME} keeps its secret in the environment; a literal one may not
+        channel["urls"] = [
+            u if placeholders(u) else u.split("://", 1)[0] + "://…" for u in channel["urls"]
+        ]
+    if config.state.url:
+        data["state"]["url"] = database_display(config)
+    return data
+
+
+def run_show(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(json.dumps(shown_config(config), indent=2, ensure_ascii=False))
+    return 0

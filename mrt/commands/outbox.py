@@ -1,0 +1,209 @@
+"""`mrt outbox`: see deliveries, retry dead letters, discard what should never go out.
+
+    mrt outbox [--status S] [--channel C] [--source KEY] [--json] [--limit N] [--after ID]
+    mrt outbox retry ID [ID...] | --all-dead [--channel C] [--yes] [--reason TEXT]
+    mrt outbox discard ID [ID...] [--reason TEXT]
+
+Every retry and discard is written to the audit log (actor "cli").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from mrt.commands._db import add_db_option, leaf_options, open_for_command
+from mrt.events import utcnow
+from mrt.store import outbox
+from mrt.store.outbox import DISCARDABLE, RETRYABLE, STATUSES, OutboxFilter, OutboxRow
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "outbox",
+        parents=[common],
+        help="list deliveries; retry or discard them",
+        description="Deliveries, dead letters first. Subcommands: retry, discard.",
+    )
+    add_db_option(parser)
+    parser.add_argument("--status", choices=STATUSES)
+    parser.add_argument("--channel", metavar="NAME")
+    parser.add_argument("--source", metavar="SOURCE_KEY", help="e.g. github:vllm-project/vllm")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--limit", type=int, default=50, metavar="N")
+    parser.add_argument("--after", type=int, metavar="ID", help="next page: the last id shown")
+    parser.set_defaults(func=list_command)
+    actions = parser.add_subparsers(dest="outbox_action", metavar="ACTION")
+
+    retry = actions.add_parser(
+        "retry", parents=[leaf_options()], help="make dead or retrying deliveries due now"
+    )
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID")
+    retry.add_argument("--all-dead", action="store_true", help="every dead delivery")
+    retry.add_argument("--channel", metavar="NAME", default=argparse.SUPPRESS,
+                       help="with --all-dead: only this channel")
+    retry.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    retry.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
+    retry.set_defaults(func=retry_command)
+
+    discard = actions.add_parser(
+        "discard", parents=[leaf_options()], help="never send these deliveries"
+    )
+    discard.add_argument("ids", nargs="+", type=int, metavar="ID")
+    discard.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
+    discard.set_defaults(func=discard_command)
+
+
+def list_command(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        print("mrt outbox: --limit must be at least 1", file=sys.stderr)
+        return 2
+    db = open_for_command(args, read_only=True)
+    try:
+        now = utcnow()
+        rows = outbox.list_outbox(
+            status=args.status, channel=args.channel, source_key=args.source,
+            after_id=args.after, limit=args.limit,
+        )
+        counts = outbox.counts_by_status()
+        oldest = outbox.oldest_pending_age_seconds(now)
+    finally:
+        db.close()
+    next_after = rows[-1].id if len(rows) == args.limit else None
+    if args.json:
+        print(json.dumps({
+            "counts": counts,
+            "oldest_pending_age_seconds": oldest,
+            "deliveries": [_row_json(r) for r in rows],
+            "next_after_id": next_after,
+        }, ensure_ascii=False, indent=2))
+        return 0
+    print(_summary(counts, oldest))
+    if not rows:
+        print("no deliveries match")
+        return 0
+    print(_table(rows, now))
+    if next_after is not None:
+        print(f"more: mrt outbox --after {next_after}")
+    return 0
+
+
+def retry_command(args: argparse.Namespace) -> int:
+    if bool(args.ids) == bool(args.all_dead):
+        print("mrt outbox retry: give delivery ids, or --all-dead (not both)", file=sys.stderr)
+        return 2
+    channel = getattr(args, "channel", None)
+    if args.ids and channel:
+        print("mrt outbox retry: --channel goes with --all-dead, not with ids", file=sys.stderr)
+        return 2
+    db = open_for_command(args, read_only=False)
+    try:
+        if args.ids:
+            return _act_on_ids("retry", args.ids, args.reason)
+        selection = OutboxFilter(status="dead", channel=channel)
+        count, ceiling = outbox.preview(selection, action="retry")
+        where = f" on channel {channel}" if channel else ""
+        if count == 0:
+            print(f"no dead deliveries{where}")
+            return 0
+        print(f"{count} dead deliveries{where} (ids up to {ceiling}) will be due again now")
+        if not args.yes and not _confirm("retry them?"):
+            print("nothing done (pass --yes to skip this question)", file=sys.stderr)
+            return 1
+        done = outbox.retry(selection, now=utcnow(), max_id=ceiling, reason=args.reason)
+        print(f"retried {done}; the worker sends them at its next round")
+        return 0
+    finally:
+        db.close()
+
+
+def discard_command(args: argparse.Namespace) -> int:
+    db = open_for_command(args, read_only=False)
+    try:
+        return _act_on_ids("discard", args.ids, args.reason)
+    finally:
+        db.close()
+
+
+def _act_on_ids(action: str, ids: list[int], reason: str | None) -> int:
+    allowed = RETRYABLE if action == "retry" else DISCARDABLE
+    before = outbox.get_outbox_rows(ids)
+    now = utcnow()
+    done = (outbox.retry(ids, now=now, reason=reason) if action == "retry"
+            else outbox.discard(ids, now, reason=reason))
+    verb = "retried" if action == "retry" else "discarded"
+    print(f"{verb} {done} of {len(set(ids))}")
+    for outbox_id in dict.fromkeys(ids):
+        row = before.get(outbox_id)
+        if row is None:
+            print(f"  #{outbox_id}: no such delivery", file=sys.stderr)
+        elif row.status not in allowed:
+            print(f"  #{outbox_id} is {row.status}: only {' or '.join(allowed)} deliveries "
+                  f"can be {verb}", file=sys.stderr)
+    return 0 if done == len(set(ids)) else 1
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _row_json(row: OutboxRow) -> dict[str, Any]:
+    data = asdict(row)
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = value.isoformat()
+    data["target"] = outbox.redact_common_secrets(row.target)
+    return data
+
+
+def _summary(counts: dict[str, int], oldest: float | None) -> str:
+    parts = [f"{status} {counts[status]}" for status in STATUSES if counts.get(status)]
+    text = " · ".join(parts) if parts else "the outbox is empty"
+    if oldest is not None:
+        text += f" · oldest unsent {_duration(oldest)} old"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{int(seconds)} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def _next_attempt(row: OutboxRow, now: datetime) -> str:
+    if row.status not in ("pending", "retrying"):
+        return "-"
+    wait = (row.next_attempt_at - now).total_seconds()
+    return "now" if wait <= 0 else f"in {_duration(wait)}"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(rows: list[OutboxRow], now: datetime) -> str:
+    header = ("ID", "STATUS", "CHANNEL", "TARGET", "TRIES", "NEXT", "LAST ERROR")
+    lines = [
+        (str(r.id), r.status, r.channel, _clip(outbox.redact_common_secrets(r.target), 40),
+         str(r.attempts), _next_attempt(r, now),
+         _clip(" ".join((r.last_error or "").split()), 70))
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines]
+    return "\n".join(out)

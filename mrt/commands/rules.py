@@ -1,0 +1,106 @@
+"""`mrt rules lint` and `mrt rules test`: check a rule set, and try it on stored events."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import peewee
+
+from mrt.config import Config, load_config
+from mrt.errors import ConfigError, StoreError
+from mrt.events import utcnow
+from mrt.rules import compile_rules
+from mrt.rules.dryrun import StoredEvent, format_report, parse_since, run_rules_test
+from mrt.rules.lint import lint_rules
+from mrt.store.db import open_database
+from mrt.store.history import alerted_event_ids, events_observed_since, tracker_event
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser("rules", help="check the alert rules and try them on history")
+    actions = parser.add_subparsers(dest="rules_action", metavar="ACTION")
+
+    lint = actions.add_parser(
+        "lint",
+        parents=[common],
+        help="report invalid, unreachable or contradictory rules (exit 1 when any)",
+    )
+    lint.set_defaults(func=lint_command)
+
+    test = actions.add_parser(
+        "test",
+        parents=[common],
+        help="run the rules over stored events without sending; show hits and differences",
+    )
+    test.add_argument("--since", default="30d", help="a span (30d, 12h, 2w) or a date; default 30d")
+    test.add_argument("--db", metavar="PATH", help="the database (default: the config's state)")
+    test.add_argument("--samples", type=int, default=5, help="samples per rule (default 5)")
+    test.add_argument("--json", action="store_true", help="print the report as JSON")
+    test.set_defaults(func=test_command)
+
+    parser.set_defaults(func=lambda args: _usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def load_config_for(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def lint_command(args: argparse.Namespace) -> int:
+    config = load_config_for(args)
+    findings = lint_rules(config)
+    for finding in findings:
+        print(finding)
+    if not findings:
+        count = len(config.rules) + (1 if any(k.strip() for k in config.watch_keywords) else 0)
+        print(f"{count} rules, no findings")
+    return 1 if findings else 0
+
+
+def test_command(args: argparse.Namespace) -> int:
+    config = load_config_for(args)
+    ruleset = compile_rules(config)
+    now = utcnow()
+    since = parse_since(args.since, now=now)
+    target = args.db or config.state.url or config.state.sqlite_path
+    if not target:
+        raise ConfigError("no database: give --db PATH or set state.sqlite_path in the config")
+    with open_existing_database(target):
+        stored = stored_events(since)
+        report = run_rules_test(ruleset, stored, since=since, now=now, samples=args.samples)
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        print(format_report(report))
+    return 0
+
+
+@contextmanager
+def open_existing_database(target: str) -> Iterator[peewee.Database]:
+    """Open a database read-only, refusing to create one where there is none."""
+    is_url = target.startswith(("postgresql://", "postgres://"))
+    if not is_url and not Path(target).expanduser().is_file():
+        raise StoreError(f"no database at {target}")
+    db = open_database(target, read_only=True)
+    try:
+        if not db.table_exists("event"):
+            raise StoreError(f"{target} has no events table: is it an MRT database?")
+        yield db
+    finally:
+        db.close()
+
+
+def stored_events(since: datetime) -> Iterator[StoredEvent]:
+    alerted = alerted_event_ids(since)
+    for row in events_observed_since(since):
+        yield StoredEvent(tracker_event(row), row.decision, row.id in alerted)

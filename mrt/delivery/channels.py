@@ -1,0 +1,148 @@
+"""Delivery targets from the config, and the one `send` the outbox sender calls.
+
+    resolve_targets(config, env) -> {channel name: [Target, ...]}
+        config.channels through their plugin (by `type`, from the `mrt.channels` entry points),
+        plus v0's notify.welink -> channel "welink" and notify.email -> channel "email".
+    await send(target, message, timeout=...) -> SendOutcome   (never raises)
+
+A target is sent by the channel plugin whose entry point name equals `target.kind` (console,
+or a third-party plugin that names its kind after itself); every other kind is an Apprise URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from types import ModuleType
+from urllib.parse import quote, urlencode
+
+from mrt.config import Config, EmailV0, WeLinkV0
+from mrt.delivery.apprise_channel import build_target, scrub
+from mrt.delivery.base import Message, SendOutcome, Target
+from mrt.delivery.welink import is_welink_url, is_welink_webhook, webhook_to_welink_url
+from mrt.errors import ConfigError, MissingSecretError, PluginError
+from mrt.plugins import channel_plugins
+
+V0_CHANNELS = ("welink", "email")
+
+
+def resolve_targets(config: Config, env: Mapping[str, str]) -> dict[str, list[Target]]:
+    plugins = channel_plugins()
+    resolved: dict[str, list[Target]] = {}
+    for name, channel in config.channels.items():
+        plugin = plugins.get(channel.type)
+        if plugin is None:
+            known = ", ".join(sorted(plugins)) or "none"
+            raise PluginError(
+                f"channels.{name}: no channel plugin named {channel.type!r} is installed "
+                f"(installed: {known})"
+            )
+        resolved[name] = list(plugin.targets(name, channel, env))
+    for name in V0_CHANNELS:
+        if getattr(config.notify, name) is not None and name in config.channels:
+            raise ConfigError(
+                f"both notify.{name} (v0) and channels.{name} define the channel {name!r}; "
+                "keep one",
+                path=f"channels.{name}",
+            )
+    if config.notify.welink is not None:
+        resolved["welink"] = [welink_v0_target(config.notify.welink, env)]
+    if config.notify.email is not None:
+        resolved["email"] = [email_v0_target(config.notify.email, env)]
+    return resolved
+
+
+def welink_v0_target(section: WeLinkV0, env: Mapping[str, str]) -> Target:
+    """v0's notify.welink: the webhook URL from `webhook_env`, mentions as welink:// options."""
+    raw = (env.get(section.webhook_env) or "").strip()
+    if not raw:
+        raise MissingSecretError(
+            f"environment variable {section.webhook_env} is not set "
+            "(needed by notify.welink.webhook_env)"
+        )
+    options = {"is_at": "yes" if section.is_at else "no"}
+    if section.at_accounts:
+        options["at"] = ",".join(section.at_accounts)
+    if section.is_at_all:
+        options["at_all"] = "yes"
+    if is_welink_webhook(raw):
+        url = webhook_to_welink_url(raw, **options)
+    elif is_welink_url(raw):
+        url = raw + ("&" if "?" in raw else "?") + urlencode(options)
+    else:
+        raise ConfigError(
+            f"{section.webhook_env} does not hold a WeLink robot URL (expected "
+            "https://open.welink.huaweicloud.com/api/werobot/v1/webhook/send?token=...&channel=...)",
+            path="notify.welink.webhook_env",
+        )
+    return build_target("welink", url, [raw])
+
+
+def email_v0_url(section: EmailV0, env: Mapping[str, str]) -> tuple[str, list[str]]:
+    """v0's notify.email -> an Apprise mailto(s) URL, and the secrets it carries.
+
+    use_tls: STARTTLS (or implicit TLS on 465), certificates verified (Apprise's default,
+    never turned off here). Without use_tls: plain SMTP, as v0 did.
+    """
+    user = _env_value(env, section.user_env, "notify.email.user_env")
+    password = _env_value(env, section.password_env, "notify.email.password_env")
+    sender = section.from_addr or user
+    if not sender or "@" not in sender:
+        raise ConfigError(
+            "no sender address: set notify.email.from_addr, or make user_env hold an email address",
+            path="notify.email.from_addr",
+        )
+    auth = ""
+    if user:
+        auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "") + "@"
+    mode = ("ssl" if section.smtp_port == 465 else "starttls") if section.use_tls else "insecure"
+    scheme = "mailtos" if section.use_tls else "mailto"
+    params = {
+        "smtp": section.smtp_host,
+        "from": sender,
+        "to": ",".join(section.to_list),
+        "mode": mode,
+    }
+    host = section.smtp_host if ":" not in section.smtp_host else f"[{section.smtp_host}]"
+    url = f"{scheme}://{auth}{host}:{section.smtp_port}/?{urlencode(params)}"
+    return url, [s for s in (password,) if s]
+
+
+def email_v0_target(section: EmailV0, env: Mapping[str, str]) -> Target:
+    url, secrets = email_v0_url(section, env)
+    return build_target("email", url, secrets)
+
+
+def _env_value(env: Mapping[str, str], var: str | None, where: str) -> str:
+    if not var:
+        return ""
+    value = env.get(var)
+    if not value:
+        raise MissingSecretError(f"environment variable {var} is not set (needed by {where})")
+    return value
+
+
+def plugin_for(target: Target, plugins: Mapping[str, ModuleType] | None = None) -> ModuleType:
+    found = channel_plugins() if plugins is None else plugins
+    plugin = found.get(target.kind) or found.get("apprise")
+    if plugin is None:
+        raise PluginError(f"no channel plugin can send to a {target.kind or '?'} target")
+    return plugin
+
+
+async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:
+    """Send through the target's plugin; a plugin's exception becomes a failed SendOutcome."""
+    try:
+        plugin = plugin_for(target)
+        outcome: SendOutcome = await asyncio.wait_for(
+            plugin.send(target, message, timeout=timeout), timeout + 10.0
+        )
+        return outcome
+    except TimeoutError:
+        return SendOutcome(ok=False, error_class="Timeout", message="the channel plugin hung")
+    except Exception as exc:
+        return SendOutcome(
+            ok=False,
+            error_class=type(exc).__name__,
+            message=scrub(str(exc), target.secrets)[:500],
+        )

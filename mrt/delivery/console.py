@@ -1,0 +1,32 @@
+"""The `console` channel plugin: print each message to stdout.
+
+For the built-in default config and for trying MRT out before any robot is set up.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+from mrt.config import ChannelConfig
+from mrt.delivery.base import Message, SendOutcome, Target
+
+KEY = "console://stdout"
+
+
+def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[Target]:
+    return [Target(channel=name, key=KEY, url=KEY, kind="console")]
+
+
+def format_message(message: Message) -> str:
+    head = f"== {message.subject} ==\n" if message.subject else ""
+    return f"{head}{message.body}\n"
+
+
+async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:
+    try:
+        sys.stdout.write(format_message(message))
+        sys.stdout.flush()
+    except OSError as exc:  # a closed or full stdout: report it, never raise
+        return SendOutcome(ok=False, error_class=type(exc).__name__, message=str(exc))
+    return SendOutcome(ok=True, retryable=False)

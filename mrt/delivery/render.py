@@ -1,0 +1,276 @@
+"""Message text: one or several events and why they matched -> a Message for one channel.
+
+    render_message(config, channel, events, decision) -> Message      (TemplateError on a bad one)
+
+Default templates (templates/*.j2) per channel kind: "chat" (a short text that reads well on a
+phone: what happened, where, the title, why it matched, the link last) and "email" (a subject
+line and a fuller body). A channel overrides them with `template` / `title_template`: Jinja2
+source, or `file:path` relative to the config file.
+
+Templates are the operator's; upstream text is data. Templates run in Jinja2's immutable
+sandbox with StrictUndefined, and every upstream field is cleaned (sanitize.py) before it enters
+the context, where it is only ever a value: `{{ 7*7 }}` in an issue title stays those characters.
+
+Context: `events` (list), `event` (the first), `shown` (those listed), `more` (how many not
+listed), `count`, `where`, `rules` ([{name, reasons}]), `why` (one line), `priority`, `tags`,
+`channel`. Each event: what, where, platform, title, summary, url, author, labels, event_type,
+resource_type, resource_id, source, source_key, occurred_at (ISO 8601), details.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from mrt.config import ChannelConfig, Config
+from mrt.delivery.base import Message
+from mrt.delivery.sanitize import clean_line, clean_text, clean_url, fit_text
+from mrt.errors import TemplateError
+from mrt.events import TrackerEvent
+from mrt.rules import Decision
+
+MAX_LISTED = 10
+CHAT_MAX_LENGTH = 500  # WeLink's limit; the tightest robot, and about a phone screen
+EMAIL_SCHEMES = ("mailto://", "mailtos://")
+
+EVENT_WORDS: dict[str, str] = {
+    "issue_opened": "New issue",
+    "issue_closed": "Issue closed",
+    "issue_reopened": "Issue reopened",
+    "issue_updated": "Issue updated",
+    "pr_opened": "New pull request",
+    "pr_merged": "Pull request merged",
+    "pr_closed": "Pull request closed",
+    "pr_updated": "Pull request updated",
+    "release_published": "New release",
+    "tag_created": "New tag",
+    "model_added": "New model",
+    "model_updated": "Model updated",
+    "dataset_added": "New dataset",
+    "version_published": "New version",
+    "advisory_published": "Security advisory",
+}
+PLATFORMS: dict[str, str] = {
+    "github": "GitHub",
+    "huggingface": "Hugging Face",
+    "modelscope": "ModelScope",
+    "pypi": "PyPI",
+    "npm": "npm",
+    "arxiv": "arXiv",
+}
+
+
+def describe_event_type(event_type: str) -> str:
+    return EVENT_WORDS.get(event_type) or event_type.replace("_", " ").strip().capitalize()
+
+
+def channel_kind(config: Config, channel: str) -> str:
+    """ "email" when every URL of the channel is a mailto; "chat" for everything else."""
+    if channel == "email" and config.notify.email is not None:
+        return "email"
+    section = config.channels.get(channel)
+    if (
+        section is not None
+        and section.urls
+        and not section.url_env
+        and all(u.lower().startswith(EMAIL_SCHEMES) for u in section.urls)
+    ):
+        return "email"
+    return "chat"
+
+
+def _clean_detail(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, str):
+        return clean_line(value)
+    if depth < 3 and isinstance(value, dict):
+        return {clean_line(k, max_chars=80): _clean_detail(v, depth + 1) for k, v in value.items()}
+    if depth < 3 and isinstance(value, list | tuple):
+        return [_clean_detail(v, depth + 1) for v in value[:50]]
+    return clean_line(str(value))
+
+
+def event_context(event: TrackerEvent) -> dict[str, Any]:
+    """One event as template data: every upstream field cleaned, nothing left raw."""
+    platform = PLATFORMS.get(event.source, event.source.capitalize())
+    scope = event.source_key.partition(":")[2] or event.resource_id
+    return {
+        "what": describe_event_type(event.event_type),
+        "where": clean_line(f"{scope} on {platform}" if scope else platform),
+        "platform": platform,
+        "title": clean_line(event.title) or clean_line(event.resource_id),
+        "summary": clean_text(event.summary, max_chars=600),
+        "url": clean_url(event.url),
+        "author": clean_line(event.author, max_chars=80),
+        "labels": [clean_line(label, max_chars=60) for label in event.labels[:20]],
+        "event_type": clean_line(event.event_type, max_chars=60),
+        "resource_type": clean_line(event.resource_type, max_chars=60),
+        "resource_id": clean_line(event.resource_id),
+        "source": clean_line(event.source, max_chars=60),
+        "source_key": clean_line(event.source_key),
+        "occurred_at": event.occurred_at.isoformat() if event.occurred_at else "",
+        "details": _clean_detail(event.details),
+    }
+
+
+def build_context(
+    channel: str, events: Sequence[TrackerEvent], decision: Decision, listed: int
+) -> dict[str, Any]:
+    items = [event_context(e) for e in events]
+    places = list(dict.fromkeys(i["where"] for i in items))
+    rules = [
+        {"name": clean_line(m.rule, max_chars=80), "reasons": [clean_line(r) for r in m.reasons]}
+        for m in decision.matched
+    ]
+    why = " | ".join(f"{r['name']}: {'; '.join(r['reasons'])}" for r in rules)
+    return {
+        "channel": channel,
+        "events": items,
+        "event": items[0],
+        "shown": items[:listed],
+        "more": max(0, len(items) - listed),
+        "count": len(items),
+        "where": places[0] if len(places) == 1 else f"{len(places)} places",
+        "rules": rules,
+        "why": why,
+        "priority": decision.priority,
+        "tags": [clean_line(t, max_chars=60) for t in decision.tags],
+    }
+
+
+def _environment() -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def _default_source(name: str) -> str:
+    return resources.files("mrt.delivery").joinpath("templates", name).read_text("utf-8")
+
+
+def _template_source(config: Config, channel: str, spec: str, field: str) -> tuple[str, str]:
+    """(source, name for messages) of a channel's template: inline, or `file:relative/path`."""
+    if not spec.startswith("file:"):
+        return spec, f"channels.{channel}.{field}"
+    base = config.source_path.parent if config.source_path else Path.cwd()
+    path = (base / spec[5:].strip()).resolve()
+    try:
+        return path.read_text("utf-8"), str(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(
+            f"channel {channel!r}: cannot read template {path}: {exc.__class__.__name__}: {exc}"
+        ) from None
+
+
+def _template_line(exc: BaseException, name: str) -> int | None:
+    """The line of template `name` where a render error happened (Jinja rewrites tracebacks)."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return exc.lineno
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        # DictLoader templates have no file: Jinja names their frames "<template>".
+        if tb.tb_frame.f_code.co_filename in (name, "<template>"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def render_template(channel: str, name: str, source: str, context: dict[str, Any]) -> str:
+    """Render one template in the sandbox; TemplateError with the channel and the line."""
+    env = _environment()
+    env.loader = jinja2.DictLoader({name: source})
+    try:
+        return env.get_template(name).render(context).strip()
+    except jinja2.TemplateError as exc:
+        line = _template_line(exc, name)
+        where = f"{name}, line {line}" if line else name
+        raise TemplateError(
+            f"channel {channel!r}: template {where}: {exc.__class__.__name__}: {exc.message}"
+        ) from None
+    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
+        line = _template_line(exc, name) or _template_line_from_stack(name)
+        where = f"{name}, line {line}" if line else name
+        raise TemplateError(
+            f"channel {channel!r}: template {where}: {exc.__class__.__name__}: {exc}"
+        ) from None
+
+
+def _template_line_from_stack(name: str) -> int | None:
+    info = sys.exc_info()[2]
+    line = None
+    while info is not None:
+        if info.tb_frame.f_code.co_filename in (name, "<template>"):
+            line = info.tb_lineno
+        info = info.tb_next
+    return line
+
+
+def render_message(
+    config: Config, channel: str, events: Sequence[TrackerEvent], decision: Decision
+) -> Message:
+    """The Message for `channel` about `events` (one, or an aggregate) and `decision`."""
+    if not events:
+        raise TemplateError(f"channel {channel!r}: nothing to render (no events)")
+    kind = channel_kind(config, channel)
+    # v0 notify.welink/notify.email have no channel section: defaults everywhere
+    section = config.channels.get(channel) or ChannelConfig.model_construct()
+    limit = section.max_length or (
+        CHAT_MAX_LENGTH if kind == "chat" and channel_is_length_bound(config, channel) else None
+    )
+    if section.template:
+        body_source, body_name = _template_source(config, channel, section.template, "template")
+    else:
+        body_name = "chat.j2" if kind == "chat" else "email_body.j2"
+        body_source = _default_source(body_name)
+    title_name, title_source = "", ""
+    if section.title_template:
+        title_source, title_name = _template_source(
+            config, channel, section.title_template, "title_template"
+        )
+    elif kind == "email":
+        title_name, title_source = "email_subject.j2", _default_source("email_subject.j2")
+
+    # List as many events as fit (at most MAX_LISTED); "and N more" says what did not.
+    listed = min(MAX_LISTED, len(events))
+    while True:
+        context = build_context(channel, events, decision, listed)
+        body = render_template(channel, body_name, body_source, context)
+        if limit is None or len(body) <= limit or listed <= 1:
+            break
+        listed -= 1
+    if limit is not None:
+        body = fit_text(body, limit)
+    subject = (
+        render_template(channel, title_name, title_source, context).replace("\n", " ")
+        if title_source
+        else ""
+    )
+    return Message(
+        subject=fit_text(subject, 250, keep_link=False) if subject else "",
+        body=body or "(empty)",
+        url=context["event"]["url"],
+        priority=decision.priority,
+        extra={"kind": kind, "events": len(events)},
+    )
+
+
+def channel_is_length_bound(config: Config, channel: str) -> bool:
+    """Chat channels trim to 500 characters: the v0 WeLink channel and any with a welink URL."""
+    if channel == "welink" and config.notify.welink is not None:
+        return True
+    section = config.channels.get(channel)
+    if section is None:
+        return False
+    return any(u.lower().startswith("welink://") or "/werobot/" in u for u in section.urls)

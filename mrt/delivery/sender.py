@@ -1,0 +1,342 @@
+"""The sending engine: claim due outbox rows, send each to its target, record what happened.
+
+Driven by the clock it is given (`run_once(now)`), so tests and the worker control time. Up to
+`delivery.senders` sends run at once, never two to one target at a time, and each target keeps
+its minimum spacing (robots allow about 20 messages a minute): the sender remembers when it last
+sent to each target and does not claim that target's rows before the spacing has passed. A
+failure of one target is that target's row state and nothing else: other targets keep going.
+A send callable that raises becomes a failed attempt; nothing escapes `run_once`.
+
+The database calls are short synchronous transactions; the sends are awaited concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Protocol, TypeVar
+from urllib.parse import quote, quote_plus
+
+import peewee
+
+from mrt.config import Config
+from mrt.delivery.backoff import RetryPolicy
+from mrt.delivery.base import Message, SendOutcome, Target
+from mrt.store import outbox
+from mrt.store.outbox import AttemptRecord, ClaimedDelivery
+
+log = logging.getLogger("mrt.delivery.sender")
+
+SendCallable = Callable[[Target, Message, float], Awaitable[SendOutcome]]
+_T = TypeVar("_T")
+
+
+class StoreRunner(Protocol):
+    """How the sender runs its (short, synchronous) store calls: inline by default; the worker
+    may pass `asyncio.to_thread` so a writer holding SQLite's lock never stalls the event loop."""
+
+    def __call__(self, fn: Callable[[], _T], /) -> Awaitable[_T]: ...
+
+
+async def run_inline(fn: Callable[[], _T], /) -> _T:
+    return fn()
+
+# Beyond its own timeout a send gets this long before the sender gives up on it.
+HARD_TIMEOUT_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    outbox_id: int
+    channel: str
+    target: str
+    status: str  # sent | retrying | dead | lease_lost
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class SendReport:
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    lease_lost: int = 0
+    claim_error: str | None = None  # the store refused a claim (locked, gone): stopped early
+    results: list[DeliveryResult] = field(default_factory=list)
+
+    def add(self, result: DeliveryResult) -> None:
+        self.results.append(result)
+        if result.status == "sent":
+            self.sent += 1
+        elif result.status == "retrying":
+            self.retrying += 1
+        elif result.status == "dead":
+            self.dead += 1
+        else:
+            self.lease_lost += 1
+
+    def merge(self, other: SendReport) -> None:
+        self.claimed += other.claimed
+        self.claim_error = other.claim_error or self.claim_error
+        for result in other.results:
+            self.add(result)
+
+
+def scrub(text: str | None, secrets: tuple[str, ...]) -> str | None:
+    """Remove every known secret of a target (longest first, so no fragment survives)."""
+    if text is None:
+        return None
+    # Error texts quote URLs in several spellings: raw, percent-encoded, form-encoded.
+    variants = {v for s in secrets if s for v in (s, quote(s, safe=""), quote_plus(s))}
+    for secret in sorted(variants, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return outbox.redact_common_secrets(text)
+
+
+class Sender:
+    def __init__(
+        self,
+        config: Config,
+        targets: Mapping[str, list[Target]],
+        send: SendCallable,
+        owner: str,
+        rng: random.Random | None = None,
+        *,
+        store_runner: StoreRunner = run_inline,
+    ) -> None:
+        self.config = config
+        self.owner = owner
+        self.policy = RetryPolicy.from_config(config.delivery, rng)
+        self._send = send
+        self._store = store_runner
+        self._last_send: dict[str, datetime] | None = None  # target key -> last claim time
+        self._targets: dict[tuple[str, str], Target] = {}
+        self._spacing: dict[str, float] = {}
+        self._stopping = False
+        self.update_targets(targets)
+
+    def stop_claiming(self) -> None:
+        """Graceful shutdown, step one: claim nothing more; sends in flight finish and record.
+
+        Then wait for the running run_once/run_until_idle (cancelling it after the grace period
+        cancels its sends too) and call `release(now)` to give back what is still leased."""
+        self._stopping = True
+
+    def update_targets(self, targets: Mapping[str, list[Target]]) -> None:
+        """Swap in a reloaded set of targets (SIGHUP); spacing memory is kept."""
+        self._targets = {(name, t.key): t for name, ts in targets.items() for t in ts}
+        self._spacing = {}
+        for (channel, key), target in self._targets.items():
+            seconds = self._interval_for(channel, target)
+            self._spacing[key] = max(seconds, self._spacing.get(key, 0.0))
+
+    def _interval_for(self, channel: str, target: Target) -> float:
+        if target.min_interval_seconds is not None:
+            return float(target.min_interval_seconds)
+        channel_config = self.config.channels.get(channel)
+        if channel_config is not None and channel_config.min_interval_seconds is not None:
+            return float(channel_config.min_interval_seconds)
+        return float(self.config.delivery.min_interval_seconds)
+
+    def spacing_for(self, target_key: str) -> float:
+        return self._spacing.get(target_key, float(self.config.delivery.min_interval_seconds))
+
+    def _last_sends(self) -> dict[str, datetime]:
+        if self._last_send is None:
+            self._last_send = {}
+        return self._last_send
+
+    async def _load_last_sends(self) -> None:
+        if self._last_send is None:
+            # A restarted sender keeps the spacing its predecessor started.
+            self._last_send = await self._store(outbox.last_attempt_by_target)
+
+    def _resting_targets(self, now: datetime) -> set[str]:
+        return {
+            key
+            for key, last in self._last_sends().items()
+            if now < last + timedelta(seconds=self.spacing_for(key))
+        }
+
+    def next_free_at(self, now: datetime) -> datetime | None:
+        """The earliest moment a resting target may be sent to again (None: none is resting)."""
+        times = [
+            last + timedelta(seconds=self.spacing_for(key))
+            for key, last in self._last_sends().items()
+        ]
+        waiting = [t for t in times if t > now]
+        return min(waiting) if waiting else None
+
+    async def run_once(self, now: datetime) -> SendReport:
+        """Send everything due at `now` that spacing allows; returns what happened."""
+        return await self._drain(lambda: now)
+
+    async def run_until_idle(
+        self,
+        now_fn: Callable[[], datetime],
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> SendReport:
+        """`--once`: keep sending until nothing is due any more, waiting out target spacing."""
+        report = SendReport()
+        while True:
+            round_report = await self._drain(now_fn)
+            report.merge(round_report)
+            if round_report.claim_error or self._stopping:
+                return report
+            now = now_fn()
+            try:
+                due = await self._store(partial(outbox.count_due, now))
+            except peewee.PeeweeException as exc:
+                report.claim_error = f"{type(exc).__name__}: {exc}"
+                return report
+            if due == 0:
+                return report
+            free_at = self.next_free_at(now)
+            if free_at is None:
+                if round_report.claimed == 0:
+                    return report  # due rows held by another sender: theirs to finish
+                continue
+            await sleep(max(0.0, (free_at - now).total_seconds()))
+
+    async def _drain(self, now_fn: Callable[[], datetime]) -> SendReport:
+        report = SendReport()
+        in_flight: dict[asyncio.Task[DeliveryResult], ClaimedDelivery] = {}
+        capacity = self.config.delivery.senders
+        try:
+            await self._load_last_sends()
+        except peewee.PeeweeException as exc:
+            report.claim_error = f"{type(exc).__name__}: {exc}"
+            return report
+        while True:
+            free = capacity - len(in_flight)
+            if free > 0 and not self._stopping:
+                now = now_fn()
+                busy = {c.target for c in in_flight.values()} | self._resting_targets(now)
+                try:
+                    claimed = await self._store(
+                        partial(
+                            outbox.claim_due,
+                            self.owner,
+                            now,
+                            limit=free,
+                            lease_seconds=self.config.delivery.lease_seconds,
+                            exclude_targets=busy,
+                            one_per_target=True,
+                            policy=self.policy,
+                        )
+                    )
+                except peewee.PeeweeException as exc:
+                    # Stop claiming, but let the sends in flight finish and record themselves.
+                    report.claim_error = f"{type(exc).__name__}: {exc}"
+                    log.error("claiming due deliveries failed: %s", report.claim_error)
+                    capacity, claimed = 0, []
+                report.claimed += len(claimed)
+                for row in claimed:
+                    self._last_sends()[row.target] = now
+                    task = asyncio.ensure_future(self._deliver(row, now, now_fn))
+                    in_flight[task] = row
+            if not in_flight:
+                return report
+            try:
+                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                # Shutdown past its grace period: stop the sends too; release() frees their rows.
+                for task in in_flight:
+                    task.cancel()
+                await asyncio.gather(*in_flight, return_exceptions=True)
+                raise
+            for task in done:
+                in_flight.pop(task)
+                report.add(task.result())
+
+    async def _deliver(
+        self, row: ClaimedDelivery, started: datetime, now_fn: Callable[[], datetime]
+    ) -> DeliveryResult:
+        target = self._targets.get((row.channel, row.target))
+        timeout = self.config.delivery.send_timeout_seconds
+        clock = time.perf_counter()
+        if target is None:
+            outcome = SendOutcome(
+                ok=False,
+                retryable=True,
+                error_class="TargetGone",
+                message=self._gone_message(row),
+            )
+            secrets: tuple[str, ...] = ()
+        else:
+            secrets = (*target.secrets, target.url)
+            outcome = await self._send_safely(target, row.message, timeout)
+        attempt = AttemptRecord(
+            started_at=started,
+            duration_ms=int((time.perf_counter() - clock) * 1000),
+            http_status=outcome.http_status,
+            vendor_code=outcome.vendor_code,
+            error_class=outcome.error_class,
+            message=scrub(outcome.message, secrets),
+            throttled=outcome.throttled,
+        )
+        try:
+            return await self._mark(row, outcome, attempt, now_fn())
+        except Exception as exc:  # a store failure must not kill the other sends
+            log.error(
+                "recording delivery failed: %s: %s", type(exc).__name__, scrub(str(exc), secrets),
+                extra={"outbox_id": row.id, "alert_id": row.alert_id},
+            )
+            return DeliveryResult(row.id, row.channel, row.target, "lease_lost", "not recorded")
+
+    def _gone_message(self, row: ClaimedDelivery) -> str:
+        if not any(channel == row.channel for channel, _ in self._targets):
+            return f"channel {row.channel} is not configured any more"
+        return f"channel {row.channel} has no target {row.target} any more"
+
+    async def _send_safely(self, target: Target, message: Message, timeout: float) -> SendOutcome:
+        try:
+            return await asyncio.wait_for(
+                self._send(target, message, timeout), timeout + HARD_TIMEOUT_GRACE_SECONDS
+            )
+        except TimeoutError:
+            return SendOutcome(
+                ok=False, error_class="Timeout",
+                message=f"no answer within {timeout + HARD_TIMEOUT_GRACE_SECONDS:.0f} s",
+            )
+        except Exception as exc:  # the send contract says "never raises"; a plugin bug still might
+            return SendOutcome(ok=False, error_class=type(exc).__name__, message=str(exc))
+
+    async def _mark(
+        self, row: ClaimedDelivery, outcome: SendOutcome, attempt: AttemptRecord, now: datetime
+    ) -> DeliveryResult:
+        fields = {
+            "outbox_id": row.id, "alert_id": row.alert_id, "channel": row.channel,
+            "target": row.target, "source_key": row.source_key, "fingerprint": row.fingerprint,
+        }
+        if outcome.ok:
+            status = await self._store(partial(outbox.mark_sent, row.id, self.owner, now, attempt))
+            log.info("delivered to %s %s", row.channel, row.target, extra=fields)
+            return DeliveryResult(row.id, row.channel, row.target, status)
+        status = await self._store(
+            partial(
+                outbox.mark_failed,
+                row.id,
+                self.owner,
+                now,
+                attempt,
+                retryable=outcome.retryable,
+                retry_after=outcome.retry_after,
+                policy=self.policy,
+            )
+        )
+        error = outbox.describe_failure(attempt)
+        log.warning("delivery to %s %s %s: %s", row.channel, row.target, status, error,
+                    extra=fields)
+        return DeliveryResult(row.id, row.channel, row.target, status, error)
+
+    def release(self, now: datetime) -> int:
+        """Graceful shutdown: give back the leases of rows this sender has not finished."""
+        return outbox.release(self.owner, now)

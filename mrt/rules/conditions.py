@@ -1,0 +1,448 @@
+"""Compiled conditions: a fast `test`, a `score` for "nearest miss", and human explanations.
+
+Every condition answers three questions about one EventView:
+    test(view)    -> bool                      the hot path: short-circuits, allocates little
+    score(view)   -> float in [0, 1]           how close it came (1 = matched)
+    explain(view) -> Outcome(matched, reasons, misses)
+explain() is only called for the rules that matched (their reasons) and for the one rule that
+came closest when nothing matched (its misses), so the cost of words is not paid per event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mrt.rules.fields import EventView
+from mrt.rules.patterns import GlobSet, compile_globs, compile_word_search
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    matched: bool
+    reasons: tuple[str, ...] = ()  # why it matched
+    misses: tuple[str, ...] = ()  # why it did not
+
+
+class Condition(Protocol):
+    cost: int  # rough price of test(): cheap checks run first inside all/any
+
+    def test(self, view: EventView) -> bool: ...
+    def score(self, view: EventView) -> float: ...
+    def explain(self, view: EventView) -> Outcome: ...
+    def canonical(self) -> Any: ...
+
+
+def _quote_list(values: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join(values) + "]"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Leaf:
+    cost = 2
+    """A condition without children: its score is all or nothing.
+
+    Results are memoised per event (`view.memo`), so the "nearest miss" pass after the main
+    pass only computes the leaves the main pass short-circuited past.
+    """
+
+    def check(self, view: EventView) -> bool:
+        raise NotImplementedError
+
+    def test(self, view: EventView) -> bool:
+        memo = view.memo
+        result = memo.get(self)
+        if result is None:
+            result = memo[self] = self.check(view)
+        return result
+
+    def score(self, view: EventView) -> float:
+        return 1.0 if self.test(view) else 0.0
+
+
+class KeywordsCondition(Leaf):
+    """v0's keyword match: case-insensitive substring of any term in any of the fields."""
+
+    cost = 2
+
+    def __init__(self, terms: tuple[str, ...], fields: tuple[str, ...], word: bool) -> None:
+        self.terms = terms
+        self.lowered = tuple(t.lower() for t in terms)
+        self.fields = fields
+        self.word = word
+        # Whole words through RE2 (linear): a Python find-loop would crawl through a hostile
+        # body made of a million short near-misses.
+        self.word_any = compile_word_search(self.lowered) if word else None
+        self.word_each = tuple(compile_word_search((t,)) for t in self.lowered) if word else ()
+
+    def check(self, view: EventView) -> bool:
+        for name in self.fields:
+            haystack = view.lower(name)
+            # The substring test is cheap and settles most events; RE2 only judges boundaries.
+            if any(term in haystack for term in self.lowered) and (
+                self.word_any is None or self.word_any.search(haystack) is not None
+            ):
+                return True
+        return False
+
+    def _found(self, haystack: str, index: int) -> bool:
+        if self.lowered[index] not in haystack:
+            return False
+        return not self.word or self.word_each[index].search(haystack) is not None
+
+    def explain(self, view: EventView) -> Outcome:
+        reasons = []
+        for i, term in enumerate(self.terms):
+            for name in self.fields:
+                if self._found(view.lower(name), i):
+                    word = "the word " if self.word else ""
+                    reasons.append(f"{name} contained {word}{term!r}")
+                    break
+        if reasons:
+            return Outcome(True, tuple(reasons))
+        kind = "any of the words" if self.word else "any of"
+        where = " or ".join(self.fields)
+        terms = ", ".join(repr(t) for t in self.terms)
+        return Outcome(False, misses=(f"{where} did not contain {kind} {terms}",))
+
+    def canonical(self) -> Any:
+        return {
+            "keywords": {"terms": list(self.terms), "word": self.word, "fields": list(self.fields)}
+        }
+
+
+class RegexCondition(Leaf):
+    """An RE2 pattern searched in one or more fields (linear time, whatever the text)."""
+
+    cost = 3
+
+    def __init__(
+        self, pattern: str, compiled: Any, fields: tuple[str, ...], ignore_case: bool
+    ) -> None:
+        self.pattern = pattern
+        self.compiled = compiled
+        self.fields = fields
+        self.ignore_case = ignore_case
+
+    def check(self, view: EventView) -> bool:
+        return any(self.compiled.search(view.text(name)) is not None for name in self.fields)
+
+    def explain(self, view: EventView) -> Outcome:
+        for name in self.fields:
+            found = self.compiled.search(view.text(name))
+            if found is not None:
+                snippet = _short(found.group(0))
+                return Outcome(True, (f"{name} matched /{self.pattern}/ ({snippet!r})",))
+        where = " or ".join(self.fields)
+        return Outcome(False, misses=(f"{where} did not match /{self.pattern}/",))
+
+    def canonical(self) -> Any:
+        return {
+            "regex": {
+                "pattern": self.pattern,
+                "fields": list(self.fields),
+                "ignore_case": self.ignore_case,
+            }
+        }
+
+
+class ValueInCondition(Leaf):
+    """An exact field value among a list: source, resource_type, event_type."""
+
+    cost = 0
+
+    def __init__(self, field: str, values: tuple[str, ...]) -> None:
+        self.field = field
+        self.values = values
+        self.value_set = frozenset(values)
+
+    def check(self, view: EventView) -> bool:
+        return view.text(self.field) in self.value_set
+
+    def explain(self, view: EventView) -> Outcome:
+        value = view.text(self.field)
+        if value in self.value_set:
+            return Outcome(True, (f"{self.field} is {value}",))
+        return Outcome(
+            False,
+            misses=(f"{self.field} {value or '(empty)'} is not one of {_quote_list(self.values)}",),
+        )
+
+    def canonical(self) -> Any:
+        return {self.field: list(self.values)}
+
+
+class GlobCondition(Leaf):
+    """A field value matching one of several globs: source_key, resource_id."""
+
+    cost = 1
+
+    def __init__(self, field: str, patterns: tuple[str, ...], compiled: GlobSet) -> None:
+        self.field = field
+        self.patterns = patterns
+        self.compiled = compiled
+        self.each = tuple(compile_globs((p,)) for p in patterns)
+
+    def check(self, view: EventView) -> bool:
+        return self.compiled.matches(view.lower(self.field))
+
+    def explain(self, view: EventView) -> Outcome:
+        value = view.text(self.field)
+        lowered = view.lower(self.field)
+        for pattern, compiled in zip(self.patterns, self.each, strict=True):
+            if compiled.matches(lowered):
+                return Outcome(True, (f"{self.field} {value} matches {pattern!r}",))
+        return Outcome(
+            False,
+            misses=(
+                f"{self.field} {value or '(empty)'} matches none of {_quote_list(self.patterns)}",
+            ),
+        )
+
+    def canonical(self) -> Any:
+        return {self.field: list(self.patterns)}
+
+
+class AuthorsCondition(Leaf):
+    """The author on an allow list (when one is given) and on no block list; globs, any case."""
+
+    cost = 1
+
+    def __init__(self, allow: tuple[str, ...], block: tuple[str, ...]) -> None:
+        self.allow = allow
+        self.block = block
+        self.allow_re = compile_globs(allow) if allow else None
+        self.block_re = compile_globs(block) if block else None
+
+    def _allowed(self, author: str) -> bool:
+        return self.allow_re is None or self.allow_re.matches(author)
+
+    def _blocked(self, author: str) -> bool:
+        return self.block_re is not None and self.block_re.matches(author)
+
+    def check(self, view: EventView) -> bool:
+        author = view.lower("author")
+        return self._allowed(author) and not self._blocked(author)
+
+    def explain(self, view: EventView) -> Outcome:
+        author = view.text("author")
+        lowered = author.lower()
+        if self._blocked(lowered):
+            return Outcome(False, misses=(f"author {author!r} is on the block list",))
+        if not self._allowed(lowered):
+            return Outcome(
+                False,
+                misses=(f"author {author!r} is not on the allow list {_quote_list(self.allow)}",),
+            )
+        reason = (
+            f"author {author!r} is on the allow list"
+            if self.allow
+            else f"author {author!r} is not on the block list"
+        )
+        return Outcome(True, (reason,))
+
+    def canonical(self) -> Any:
+        return {"authors": {"allow": list(self.allow), "block": list(self.block)}}
+
+
+class SetCondition(Leaf):
+    """Labels (from the event) or tags (from earlier rules): any of / all of / none of; any case."""
+
+    cost = 0
+
+    def __init__(
+        self,
+        what: str,
+        any_of: tuple[str, ...],
+        all_of: tuple[str, ...],
+        none_of: tuple[str, ...],
+    ) -> None:
+        self.what = what  # "label" or "tag"
+        self.any_of, self.all_of, self.none_of = any_of, all_of, none_of
+        self._any = frozenset(v.lower() for v in any_of)
+        self._all = frozenset(v.lower() for v in all_of)
+        self._none = frozenset(v.lower() for v in none_of)
+
+    def _present(self, view: EventView) -> frozenset[str]:
+        if self.what == "label":
+            return view.labels_lower()
+        return frozenset(tag.lower() for tag in view.tags)
+
+    def check(self, view: EventView) -> bool:
+        present = self._present(view)
+        return (
+            (not self._any or not self._any.isdisjoint(present))
+            and self._all <= present
+            and self._none.isdisjoint(present)
+        )
+
+    def explain(self, view: EventView) -> Outcome:
+        present = self._present(view)
+        reasons: list[str] = []
+        misses: list[str] = []
+        if self._any:
+            hits = [v for v in self.any_of if v.lower() in present]
+            if hits:
+                reasons += [f"{self.what} {v!r} present" for v in hits]
+            else:
+                misses.append(f"no {self.what} of {_quote_list(self.any_of)} present")
+        for value in self.all_of:
+            if value.lower() in present:
+                reasons.append(f"{self.what} {value!r} present")
+            else:
+                misses.append(f"{self.what} {value!r} missing")
+        for value in self.none_of:
+            if value.lower() in present:
+                misses.append(f"{self.what} {value!r} present")
+            else:
+                reasons.append(f"{self.what} {value!r} absent")
+        if misses:
+            return Outcome(False, misses=tuple(misses))
+        return Outcome(True, tuple(dict.fromkeys(reasons)))
+
+    def canonical(self) -> Any:
+        return {
+            f"{self.what}s": {
+                "any": list(self.any_of),
+                "all": list(self.all_of),
+                "none": list(self.none_of),
+            }
+        }
+
+
+class TagSetCondition(SetCondition):
+    """Tags set by earlier rules: they change while rules run, so never memoised."""
+
+    def __init__(
+        self, any_of: tuple[str, ...], all_of: tuple[str, ...], none_of: tuple[str, ...]
+    ) -> None:
+        super().__init__("tag", any_of, all_of, none_of)
+
+    def test(self, view: EventView) -> bool:
+        return self.check(view)
+
+
+class PriorityCondition(Leaf):
+    """The priority so far: set by an earlier rule, else the event's own, else normal.
+
+    It changes while rules run, so it is never memoised.
+    """
+
+    cost = 0
+
+    def test(self, view: EventView) -> bool:
+        return self.check(view)
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = values
+        self.value_set = frozenset(values)
+
+    def check(self, view: EventView) -> bool:
+        return view.priority in self.value_set
+
+    def explain(self, view: EventView) -> Outcome:
+        if view.priority in self.value_set:
+            return Outcome(True, (f"priority is {view.priority}",))
+        return Outcome(
+            False, misses=(f"priority {view.priority} is not one of {_quote_list(self.values)}",)
+        )
+
+    def canonical(self) -> Any:
+        return {"priority": list(self.values)}
+
+
+class AllCondition:
+    """Every child matches. No children: matches every event."""
+
+    def __init__(self, children: tuple[Condition, ...]) -> None:
+        self.children = children
+        # Same answer in any order (conditions are pure); cheap ones first saves the rest.
+        self.by_cost = tuple(sorted(children, key=lambda child: child.cost))
+        self.cost = max((child.cost for child in children), default=0) + 1
+
+    def test(self, view: EventView) -> bool:
+        for child in self.by_cost:  # noqa: SIM110 (a loop, not all(genexpr): the hot path)
+            if not child.test(view):
+                return False
+        return True
+
+    def score(self, view: EventView) -> float:
+        if not self.children:
+            return 1.0
+        total = 0.0
+        for child in self.children:
+            total += child.score(view)
+        return total / len(self.children)
+
+    def explain(self, view: EventView) -> Outcome:
+        if not self.children:
+            return Outcome(True, ("no conditions (matches every event)",))
+        reasons: list[str] = []
+        misses: list[str] = []
+        for child in self.children:
+            outcome = child.explain(view)
+            (reasons if outcome.matched else misses).extend(
+                outcome.reasons if outcome.matched else outcome.misses
+            )
+        return Outcome(not misses, tuple(reasons), tuple(misses))
+
+    def canonical(self) -> Any:
+        return {"all": [child.canonical() for child in self.children]}
+
+
+class AnyCondition:
+    """At least one child matches."""
+
+    def __init__(self, children: tuple[Condition, ...]) -> None:
+        self.children = children
+        # Same answer in any order (conditions are pure); cheap ones first saves the rest.
+        self.by_cost = tuple(sorted(children, key=lambda child: child.cost))
+        self.cost = max((child.cost for child in children), default=0) + 1
+
+    def test(self, view: EventView) -> bool:
+        for child in self.by_cost:  # noqa: SIM110 (a loop, not any(genexpr): the hot path)
+            if child.test(view):
+                return True
+        return False
+
+    def score(self, view: EventView) -> float:
+        return max((child.score(view) for child in self.children), default=0.0)
+
+    def explain(self, view: EventView) -> Outcome:
+        misses: list[str] = []
+        for child in self.children:
+            outcome = child.explain(view)
+            if outcome.matched:
+                return Outcome(True, outcome.reasons)
+            misses.append("; ".join(outcome.misses))
+        return Outcome(False, misses=("none of: " + " | ".join(misses),))
+
+    def canonical(self) -> Any:
+        return {"any": [child.canonical() for child in self.children]}
+
+
+class NotCondition:
+    """The child does not match."""
+
+    def __init__(self, child: Condition) -> None:
+        self.child = child
+        self.cost = child.cost
+
+    def test(self, view: EventView) -> bool:
+        return not self.child.test(view)
+
+    def score(self, view: EventView) -> float:
+        return 0.0 if self.child.test(view) else 1.0
+
+    def explain(self, view: EventView) -> Outcome:
+        outcome = self.child.explain(view)
+        if outcome.matched:
+            return Outcome(False, misses=("not(" + "; ".join(outcome.reasons) + ")",))
+        return Outcome(True, ("not(" + "; ".join(outcome.misses) + ")",))
+
+    def canonical(self) -> Any:
+        return {"not": self.child.canonical()}

@@ -1,0 +1,139 @@
+"""The outbox's record types, secret redaction and small query helpers (see outbox.py)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+import peewee
+
+from mrt.delivery.base import Message
+from mrt.store.models import Outbox, database_proxy
+
+STATUSES = ("pending", "sending", "sent", "retrying", "dead", "discarded")
+LEASE_LOST = "lease_lost"
+MAX_MESSAGE_CHARS = 2000
+RETRYABLE = ("dead", "retrying")  # what an operator's retry can move back to pending
+DISCARDABLE = ("pending", "retrying", "dead")  # never a row in flight: its sender owns it
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A row this sender now holds a lease on; `attempts` counts the tries before this one."""
+
+    id: int
+    alert_id: int
+    channel: str
+    target: str
+    attempts: int
+    created_at: datetime
+    lease_expires_at: datetime
+    message: Message
+    source_key: str | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """What one try looked like. `message` must already be scrubbed of the target's secrets."""
+
+    started_at: datetime
+    duration_ms: int = 0
+    http_status: int | None = None
+    vendor_code: str | None = None
+    error_class: str | None = None
+    message: str | None = None
+    throttled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxFilter:
+    """Which rows a bulk operator action touches (all given fields must match)."""
+
+    status: str | None = None
+    channel: str | None = None
+    source_key: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in (("status", self.status), ("channel", self.channel),
+                                  ("source_key", self.source_key)) if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    alert_id: int
+    channel: str
+    target: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    subject: str
+    source_key: str | None
+    fingerprint: str | None
+
+
+# Generic secret shapes, removed even when the caller forgot to name the secret: a password in
+# a URL's userinfo, and the values of query parameters that are credentials by name.
+_URL_PASSWORD = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@")
+_SECRET_PARAM = re.compile(
+    r"(?P<pre>[?&;](?:token|access_token|key|apikey|api_key|secret|password|pass|sig|signature)=)"
+    r"[^&\s#\"']+",
+    re.IGNORECASE,
+)
+
+
+def redact_common_secrets(text: str) -> str:
+    """Remove secrets recognisable by shape; the sender removes the target's known ones first."""
+    text = _URL_PASSWORD.sub(r"\g<pre>***@", text)
+    text = _SECRET_PARAM.sub(r"\g<pre>***", text)
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[: MAX_MESSAGE_CHARS - 1] + "…"
+    return text
+
+
+def describe_failure(attempt: AttemptRecord) -> str:
+    """The last error in plain words, as `mrt outbox` and the TUI show it."""
+    parts: list[str] = []
+    if attempt.throttled:
+        parts.append("throttled by the target")
+    if attempt.http_status is not None:
+        parts.append(f"HTTP {attempt.http_status}")
+    if attempt.vendor_code is not None:
+        parts.append(f"vendor code {attempt.vendor_code}")
+    if attempt.error_class and attempt.http_status is None:
+        parts.append(attempt.error_class)
+    head = ", ".join(parts)
+    text = redact_common_secrets(attempt.message or "")
+    if head and text:
+        return f"{head}: {text}"
+    return head or text or "failed without a reason given"
+
+
+def fk_id(row: peewee.Model, name: str) -> int | None:
+    """A foreign key's raw id without loading the related row."""
+    value = row.__data__.get(name)
+    return int(value) if value is not None else None
+
+
+def as_tuples(query: peewee.ModelSelect[Any]) -> list[tuple[Any, ...]]:
+    return [cast(tuple[Any, ...], r) for r in query.tuples()]
+
+
+def as_utc_datetime(value: Any) -> datetime | None:
+    """Aggregates (MIN/MAX) come back raw from the driver: text on SQLite."""
+    parsed = Outbox.created_at.python_value(value)  # text -> datetime; naive -> aware UTC
+    return parsed if isinstance(parsed, datetime) else None
+
+
+def bound_database() -> peewee.Database:
+    db: peewee.Database = database_proxy.obj
+    return db

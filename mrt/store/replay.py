@@ -1,0 +1,95 @@
+"""The queries `mrt replay` needs: what was already told to which channel, and the rule versions.
+
+"Told to a channel" means an outbox row for that channel, for an alert of the event (alone or
+as a member of an aggregate/digest), that is sent or still on its way (pending, sending,
+retrying). A dead or discarded row was never delivered, so replay may try again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from mrt.store import audit, cycle
+from mrt.store.cycle import PlannedAlert
+from mrt.store.models import Alert, AlertEvent, Outbox, RuleVersion
+
+TOLD = ("pending", "sending", "retrying", "sent")
+_CHUNK = 500
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def _first_column(query: Any) -> set[int]:
+    return {int(row[0]) for row in query.tuples() if row[0] is not None}
+
+
+def told_channels(event_ids: Iterable[int]) -> dict[int, set[str]]:
+    """For each event id, the channels an alert of it was sent (or is being sent) to."""
+    ids = sorted(set(event_ids))
+    told: dict[int, set[str]] = {}
+    for chunk in _chunks(ids):
+        direct = (
+            Outbox.select(Alert.event, Outbox.channel)
+            .join(Alert, on=(Outbox.alert == Alert.id))
+            .where(Alert.event.in_(chunk) & Outbox.status.in_(TOLD))
+        )
+        member = (
+            Outbox.select(AlertEvent.event, Outbox.channel)
+            .join(AlertEvent, on=(Outbox.alert == AlertEvent.alert))
+            .where(AlertEvent.event.in_(chunk) & Outbox.status.in_(TOLD))
+        )
+        for query in (direct, member):
+            rows: Any = query.tuples()  # (event id, channel) pairs
+            for event_id, channel in rows:
+                told.setdefault(int(event_id), set()).add(str(channel))
+    return told
+
+
+def newest_rule_version() -> RuleVersion | None:
+    """The rule version stored last (the one the previous run of the worker used)."""
+    newest: RuleVersion | None = (
+        RuleVersion.select().order_by(RuleVersion.created_at.desc(), RuleVersion.id.desc()).first()
+    )
+    return newest
+
+
+def record_replay(
+    items: Iterable[tuple[int, str, str, PlannedAlert]],
+    *,
+    rule_digest: str,
+    rule_canonical: dict[str, Any],
+    payload: dict[str, Any],
+    actor: str,
+    params: dict[str, Any],
+    reason: str | None,
+    now: datetime,
+) -> tuple[int, list[int], int, int]:
+    """Alerts (kind "replay") and outbox rows for each (event id, fingerprint, source key, plan),
+    the rule version and the audit row; call inside a write transaction.
+
+    Returns (rule version id, alert ids, deliveries enqueued, audit id).
+    """
+    version_id = cycle.rule_version_id(rule_digest, rule_canonical, now)
+    alert_ids: list[int] = []
+    deliveries = 0
+    for event_id, fingerprint, source_key, plan in items:
+        alert_id, enqueued = cycle.create_alert(
+            plan,
+            event_id=event_id,
+            fingerprint=fingerprint,
+            source_key=source_key,
+            version_id=version_id,
+            kind="replay",
+            now=now,
+            payload=payload,
+        )
+        alert_ids.append(alert_id)
+        deliveries += enqueued
+    result = {"alerts": alert_ids, "deliveries": deliveries, "rule_version": rule_digest}
+    audit_id = audit.record(actor, "replay", params, reason=reason, result=result, now=now)
+    return version_id, alert_ids, deliveries, audit_id
