@@ -194,9 +194,29 @@ async def test_console_keeps_working_while_a_worker_process_writes(
     assert Alert.select().count() == 12 + 300
 
 
-def test_command_line() -> None:
+def test_command_line(tmp_path: Path) -> None:
     args = build_parser().parse_args(["--db", "/x/mrt.sqlite3", "--read-only"])
-    assert args.read_only and database_target(args) == "/x/mrt.sqlite3"
+    assert args.read_only and database_target(args).database == "/x/mrt.sqlite3"
+    config = tmp_path / "mrt.toml"
+    config.write_text(
+        f'[state]\nsqlite_path = "{tmp_path / "s.sqlite3"}"\nbackup_dir = "{tmp_path / "bk"}"\n'
+    )
+    target = database_target(build_parser().parse_args(["--config", str(config)]))
+    assert target.database == str(tmp_path / "s.sqlite3") and target.backup_dir == tmp_path / "bk"
+
+
+def test_bad_config_is_a_message_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.app import main
+
+    config = tmp_path / "mrt.toml"
+    config.write_text("[state]\nsqlite_pth = 'x'\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", str(config)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mrt-tui: ") and "sqlite_pth" in err and "Traceback" not in err
 
 
 async def test_unreachable_postgresql_is_explained_without_its_password() -> None:

@@ -31,6 +31,7 @@ async def test_sources_show_health(
     console_scene()
     app = console(db_path)
     async with app.run_test(size=size) as pilot:
+        await settle(pilot)
         await pilot.press("3")
         await settle(pilot)
         screen = app.screen
@@ -48,6 +49,7 @@ async def test_poll_now_really_sets_poll_requested_at(db: peewee.Database, db_pa
     console_scene()
     app = console(db_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         await pilot.press("3")
         await settle(pilot)
         await pilot.press("down", "n")
@@ -69,6 +71,7 @@ async def test_reset_cursor_modal_backs_up_and_moves_the_cursor(
     backups = tmp_path / "backups-here"
     app = console(db_path, backup_dir=backups)
     async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
         await pilot.press("3")
         await settle(pilot)
         await pilot.press("c")
@@ -102,6 +105,7 @@ async def test_reset_to_baseline_and_cancel(
     console_scene()
     app = console(db_path, backup_dir=tmp_path / "bk")
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         await pilot.press("3")
         await settle(pilot)
         await pilot.press("c", "escape")  # cancelled: nothing happens
@@ -121,6 +125,7 @@ async def test_metrics_screen_shows_numbers(db: peewee.Database, db_path: Path) 
     console_scene()
     app = console(db_path)
     async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
         await pilot.press("4")
         await settle(pilot)
         figures = str(app.screen.query_one("#metrics-day .metrics-figures", Static).render())

@@ -118,7 +118,7 @@ def test_outbox_filter_and_ceiling(db: peewee.Database) -> None:
     add_alert("B", source_key=SOURCES[1], deliveries=(("welink", "w://1", "dead", "timeout"),))
     ceiling = views.outbox_ceiling()
     add_alert("C", source_key=SOURCES[0], deliveries=(("welink", "w://1", "dead", "HTTP 404"),))
-    flt = views.OutboxFilter(status="dead", source="github:")
+    flt = views.OutboxFilter(status="dead", source=SOURCES[0])
     assert views.count_outbox(flt) == 2
     assert views.count_outbox(flt, max_id=ceiling) == 1
     assert views.count_outbox(views.OutboxFilter(text="timeout")) == 1

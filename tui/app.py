@@ -23,10 +23,13 @@ from textual.binding import ActiveBinding, Binding, BindingType
 from textual.reactive import reactive
 from textual.worker import get_current_worker
 
+from mrt.config import database_target as mrt_database_target
+from mrt.config import load_config
+from mrt.errors import ConfigError, MrtError
 from mrt.events import utcnow
 from mrt.store import views
 from mrt.store.db import open_database
-from mrt.store.migrations import schema_version
+from mrt.store.migrations import LATEST, schema_version
 from tui.formatting import safe_target
 from tui.messages import DatabaseChecked, QueryTimed, StatusLoaded
 from tui.palette import ActionsProvider
@@ -127,7 +130,14 @@ class MrtConsole(App[None]):
             self.post_message(DatabaseChecked("error", f"{shown}: {error}"))
             return
         self.db = db
-        self.post_message(DatabaseChecked("ready" if version > 0 else "unmigrated", shown))
+        if version == 0:
+            self.post_message(DatabaseChecked("unmigrated", shown))
+        elif version < LATEST:
+            self.post_message(DatabaseChecked("outdated", f"{shown} (schema {version} < {LATEST})"))
+        elif version > LATEST:
+            self.post_message(DatabaseChecked("newer", f"{shown} (schema {version} > {LATEST})"))
+        else:
+            self.post_message(DatabaseChecked("ready", shown))
 
     def on_database_checked(self, message: DatabaseChecked) -> None:
         if message.state == "ready":
@@ -276,20 +286,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def database_target(args: argparse.Namespace) -> str | None:
-    """--db wins; otherwise the config's database."""
+@dataclass(frozen=True)
+class Target:
+    database: str
+    backup_dir: Path | None = None
+
+
+def database_target(args: argparse.Namespace) -> Target:
+    """--db wins; otherwise the config's database (found as `mrt` finds it)."""
     if args.db:
-        return str(args.db)
-    return None
+        return Target(str(args.db))
+    config = load_config(args.config)
+    backup_dir = Path(config.state.backup_dir).expanduser() if config.state.backup_dir else None
+    return Target(mrt_database_target(config), backup_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    try:
+        target = database_target(args)
+    except MrtError as exc:  # a bad config is a message, never a traceback
+        print(f"mrt-tui: {exc}", file=sys.stderr)
+        sys.exit(2 if isinstance(exc, ConfigError) else 1)
     app = make_app(
-        database_target(args),
+        target.database,
         read_only=args.read_only,
         config_path=args.config,
         initial_mode=args.screen,
+        backup_dir=target.backup_dir,
     )
     app.run()
     sys.exit(app.return_code or 0)

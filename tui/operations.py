@@ -1,7 +1,6 @@
-"""The console's writes: each one calls the mrt core function the CLI uses, then audits it.
-
-Run from thread workers only (ConsoleScreen.perform), inside that thread's connection.
-"""
+"""The console's writes: each calls the mrt core function the CLI uses, and is audited there or
+here with actor "tui". Run from thread workers only (ConsoleScreen.perform), inside that
+thread's connection."""
 
 from __future__ import annotations
 
@@ -9,18 +8,21 @@ import getpass
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import peewee
 
 from mrt.ops.cursor import ResetReport, ResetTarget, reset_cursor
+from mrt.store import audit, outbox
 from mrt.store.alerts import acknowledge
-from mrt.store.models import AuditLog
 from mrt.store.sources import request_poll
 from mrt.store.views import OutboxFilter
 from tui.filters import describe
 
 ACTOR = "tui"
+
+
+class BulkFilterError(ValueError):
+    """The filter has a part the core's bulk actions cannot take (free text)."""
 
 
 def operator() -> str:
@@ -31,22 +33,10 @@ def operator() -> str:
         return ACTOR
 
 
-def _audit(
-    action: str,
-    params: dict[str, Any],
-    *,
-    reason: str | None,
-    result: dict[str, Any],
-    now: datetime,
-) -> None:
-    AuditLog.create(
-        at=now, actor=ACTOR, action=action, params=params, reason=reason or None, result=result
-    )
-
-
 def acknowledge_alerts(alert_ids: list[int], *, now: datetime, reason: str | None = None) -> str:
     changed = acknowledge(alert_ids, by=operator(), now=now)
-    _audit(
+    audit.record(
+        ACTOR,
         "alert.acknowledge",
         {"alert_ids": alert_ids},
         reason=reason,
@@ -58,7 +48,8 @@ def acknowledge_alerts(alert_ids: list[int], *, now: datetime, reason: str | Non
 
 def poll_source_now(key: str, *, now: datetime, reason: str | None = None) -> str:
     changed = request_poll(key, now)
-    _audit(
+    audit.record(
+        ACTOR,
         "source.poll_now",
         {"source_key": key},
         reason=reason,
@@ -80,13 +71,31 @@ def reset_source_cursor(
     return reset_cursor(db, key, to, now=now, backup_dir=backup_dir, actor=ACTOR, reason=reason)
 
 
-def bulk_filter(verb: str, flt: OutboxFilter) -> OutboxFilter:
-    """A bulk action without a status acts on dead letters only: never re-sends sent rows."""
-    return flt if flt.status else replace(flt, status="dead")
+def core_filter(flt: OutboxFilter) -> outbox.OutboxFilter:
+    """The console's filter as the core's bulk filter (the one `mrt outbox` uses).
+
+    Without a status a bulk action means the dead letters (as `mrt outbox retry --all-dead`):
+    "discard all" never sweeps up rows that are still on their way unless asked by status.
+    """
+    if flt.text:
+        raise BulkFilterError(
+            f"bulk actions take status:, channel: and source: only (as `mrt outbox` does), "
+            f"not the text {flt.text!r}: clear it, or mark rows with space"
+        )
+    return outbox.OutboxFilter(
+        status=flt.status or "dead", channel=flt.channel or None, source_key=flt.source or None
+    )
+
+
+def preview_bulk(verb: str, flt: OutboxFilter) -> tuple[int, int | None]:
+    """How many rows `verb` would change now, and the id ceiling the action will run with."""
+    return outbox.preview(core_filter(flt), action=verb)
 
 
 def describe_bulk(verb: str, flt: OutboxFilter) -> str:
-    return describe(bulk_filter(verb, flt))
+    status = flt.status or "dead"
+    others = describe(replace(flt, status=""))
+    return f"{status} rows" + (f" matching {others}" if others else "")
 
 
 def change_deliveries(
@@ -98,19 +107,16 @@ def change_deliveries(
     now: datetime,
     reason: str | None,
 ) -> str:
-    """Retry or discard explicit rows, or every row matching `flt` with an id up to `max_id`."""
-    from mrt.store import outbox
-
+    """Retry or discard explicit rows, or every row matching `flt` with an id up to `max_id`
+    (the ceiling frozen when the operator saw the count). The core function audits it."""
     if ids is not None:
-        selection: dict[str, Any] = {"ids": ids}
+        selection: list[int] | outbox.OutboxFilter = ids
     else:
         assert flt is not None and max_id is not None
-        flt = bulk_filter(verb, flt)
-        selection = {"filter": describe(flt), "max_id": max_id}
+        selection = core_filter(flt)
     if verb == "retry":
-        changed = outbox.retry(ids=ids, flt=flt, max_id=max_id, now=now)  # type: ignore[attr-defined]
+        changed = outbox.retry(selection, now=now, max_id=max_id, actor=ACTOR, reason=reason)
     else:
-        changed = outbox.discard(ids=ids, flt=flt, max_id=max_id, now=now)  # type: ignore[attr-defined]
-    _audit(f"outbox.{verb}", selection, reason=reason, result={"changed": changed}, now=now)
+        changed = outbox.discard(selection, now, max_id=max_id, actor=ACTOR, reason=reason)
     done = "made due now" if verb == "retry" else "discarded"
     return f"{changed} deliver{'y' if changed == 1 else 'ies'} {done}"

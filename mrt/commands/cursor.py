@@ -6,29 +6,24 @@ import argparse
 import sys
 from pathlib import Path
 
-from mrt.errors import ConfigError, StoreError
+from mrt.commands._db import add_db_option, open_for_command
+from mrt.errors import StoreError
 from mrt.events import utcnow
 from mrt.ops.cursor import cursor_at, parse_reset_target, reset_cursor
-from mrt.store.db import open_database
 from mrt.store.models import SourceState
-
-
-def _database_target(args: argparse.Namespace) -> str:
-    if args.db:
-        return str(args.db)
-    raise ConfigError("give the database with --db PATH", title="No database")
 
 
 def reset(args: argparse.Namespace) -> int:
     to = parse_reset_target(args.to)
-    target = _database_target(args)
-    if "://" not in target and not Path(target).expanduser().exists():
-        raise StoreError(f"no database at {target}", title="No database")
-    db = open_database(target)
+    db = open_for_command(args, read_only=False)
     try:
         state = SourceState.get_or_none(SourceState.source_key == args.key)
         if state is None:
-            raise StoreError(f"no source {args.key!r} in {target}", title="Unknown source")
+            raise StoreError(
+                f"no source {args.key!r} in the database (a source appears after the worker's "
+                "first poll)",
+                title="Unknown source",
+            )
         new = cursor_at(str(state.source), to)
         what = (
             "the next poll records a silent baseline (nothing is alerted)"
@@ -73,6 +68,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--to", required=True, metavar="DATE|baseline")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--reason", metavar="TEXT", help="why, for the audit log")
-    p.add_argument("--db", metavar="PATH", help="database file or postgresql:// URL")
+    add_db_option(p)
     p.add_argument("--backup-dir", metavar="DIR", help="where the backup goes (default: backups/)")
     p.set_defaults(func=reset)

@@ -18,7 +18,6 @@ nothing of the range the operator asked for.
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,8 +26,10 @@ from typing import Any, Literal
 import peewee
 
 from mrt.errors import StoreError
+from mrt.store import audit
+from mrt.store.backup import backup
 from mrt.store.db import is_sqlite, write_transaction
-from mrt.store.models import AuditLog, SourceState
+from mrt.store.models import SourceState
 
 CURSOR_KEYS = {"github": "since", "huggingface": "last_modified_after", "modelscope": "since"}
 
@@ -74,25 +75,17 @@ def parse_reset_target(text: str) -> ResetTarget:
 def backup_destination(
     db: peewee.Database, key: str, now: datetime, backup_dir: Path | None
 ) -> Path:
-    """Where the pre-reset backup goes: `backup_dir`, or `backups/` next to the database."""
+    """Where the pre-reset backup goes: `backup_dir`, or `backups/` next to the database; a
+    free name (a second reset in the same second gets `-2`), never an existing file."""
     database_file = Path(str(db.database))
     folder = backup_dir if backup_dir is not None else database_file.parent / "backups"
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", key)
-    return folder / f"{database_file.stem}-before-cursor-reset-{slug}-{now:%Y%m%dT%H%M%SZ}.sqlite3"
-
-
-def _backup_sqlite(db: peewee.Database, dest: Path) -> Path:
-    """A consistent copy through SQLite's online backup API, taken while the worker writes."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(str(db.database))
-    try:
-        target = sqlite3.connect(str(dest))
-        try:
-            source.backup(target)
-        finally:
-            target.close()
-    finally:
-        source.close()
+    stem = f"{database_file.stem}-before-cursor-reset-{slug}-{now:%Y%m%dT%H%M%SZ}"
+    dest = folder / f"{stem}.sqlite3"
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = folder / f"{stem}-{n}.sqlite3"
     return dest
 
 
@@ -115,9 +108,12 @@ def reset_cursor(
         )
     backup_path: Path | None = None
     if is_sqlite(db):
+        dest = backup_destination(db, key, now, backup_dir)
         try:
-            backup_path = _backup_sqlite(db, backup_destination(db, key, now, backup_dir))
-        except (OSError, sqlite3.Error) as exc:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            # SQLite's online backup API: a consistent copy while the worker writes.
+            backup_path = backup(Path(str(db.database)), dest)
+        except (OSError, StoreError) as exc:
             raise StoreError(
                 f"backup before the cursor reset failed, cursor unchanged: {exc}",
                 title="Backup failed",
@@ -131,16 +127,16 @@ def reset_cursor(
             poll_requested_at=now,  # take effect at the worker's next tick, not in an hour
             updated_at=now,
         ).where(SourceState.source_key == key).execute()
-        AuditLog.create(
-            at=now,
-            actor=actor,
-            action="cursor.reset",
-            params={"source_key": key, "to": "baseline" if to == "baseline" else str(to)},
+        audit.record(
+            actor,
+            "cursor.reset",
+            {"source_key": key, "to": "baseline" if to == "baseline" else str(to)},
             reason=reason,
             result={
                 "old_cursor": old_cursor,
                 "new_cursor": new_cursor,
                 "backup_path": str(backup_path) if backup_path else None,
             },
+            now=now,
         )
     return ResetReport(key, backup_path, old_cursor, new_cursor)

@@ -205,19 +205,21 @@ class DeliveriesScreen(ConsoleScreen):
     def preview(self, verb: str) -> None:
         """Count what the bulk action would touch and freeze the id ceiling it will run with."""
         flt = self.filter
-
-        def read() -> tuple[int, int]:
-            ceiling = views.outbox_ceiling()
-            return ceiling, views.count_outbox(operations.bulk_filter(verb, flt), max_id=ceiling)
-
-        got = self.console.run_query("bulk preview", read)
+        try:
+            operations.core_filter(flt)
+        except operations.BulkFilterError as exc:
+            self.app.call_from_thread(self.say, str(exc), ok=False)
+            return
+        got = self.console.run_query("bulk preview", lambda: operations.preview_bulk(verb, flt))
         if got is not None:
-            ceiling, count = got
+            count, ceiling = got
             self.app.call_from_thread(self.confirm_bulk, verb, flt, ceiling, count)
 
-    def confirm_bulk(self, verb: str, flt: views.OutboxFilter, ceiling: int, count: int) -> None:
-        if count == 0:
-            self.say(f"Nothing to {verb}: no row matches {operations.describe_bulk(verb, flt)}")
+    def confirm_bulk(
+        self, verb: str, flt: views.OutboxFilter, ceiling: int | None, count: int
+    ) -> None:
+        if count == 0 or ceiling is None:
+            self.say(f"Nothing to {verb}: no {operations.describe_bulk(verb, flt)}")
             return
         risk: Risk = "high" if verb == "discard" or count >= BULK_HIGH_RISK else "medium"
         self.ask_then_run(verb, None, flt, ceiling, risk, count=count)
@@ -239,8 +241,8 @@ class DeliveriesScreen(ConsoleScreen):
         else:
             assert flt is not None
             what = (
-                f"{n} row(s) matching {operations.describe_bulk(verb, flt)}, ids up to "
-                f"#{ceiling} (rows that fail after this preview are left alone)"
+                f"{n} {operations.describe_bulk(verb, flt)}, ids up to #{ceiling} "
+                "(rows that fail after this preview are left alone)"
             )
         effect = (
             "They become due now; the worker sends them at its next tick."

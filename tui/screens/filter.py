@@ -22,7 +22,9 @@ class FilterScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="filter-box", classes="dialog"):
             yield Label("Filter (runs in the database)", classes="dialog-title")
-            yield Input(value=self.current, placeholder="e.g. deepseek source:github", id="filter-input")
+            yield Input(
+                value=self.current, placeholder="e.g. deepseek source:github", id="filter-input"
+            )
             yield Label(self.help_text, classes="dim")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -21,6 +21,13 @@ def advice(state: str, detail: str, options: ConsoleOptions) -> str:
         head = f"There is no MRT database at {where} yet."
     elif state == "unmigrated":
         head = f"The database at {where} has no MRT schema yet."
+    elif state == "outdated":
+        head = (
+            f"The database at {where} is older than this console: `mrt db migrate` (it backs "
+            "up first) or starting mrt-worker brings it up to date."
+        )
+    elif state == "newer":
+        head = f"The database at {where} is newer than this MRT: upgrade MRT."
     else:
         head = f"The database could not be opened: {detail}"
     return (

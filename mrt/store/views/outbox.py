@@ -19,7 +19,7 @@ QUEUED_STATUSES = ("pending", "retrying", "sending")
 @dataclass(frozen=True, slots=True)
 class OutboxFilter:
     status: str = ""  # one status, or empty for all (dead letters first)
-    source: str = ""  # in the alert's source key
+    source: str = ""  # the alert's exact source key (as `mrt outbox --source` takes it)
     channel: str = ""  # the channel's exact name
     text: str = ""  # in the last error or the target
 
@@ -60,9 +60,7 @@ def outbox_condition(flt: OutboxFilter, *, max_id: int | None = None) -> peewee.
     if flt.text:
         cond &= contains(Outbox.last_error, flt.text) | contains(Outbox.target, flt.text)
     if flt.source:
-        cond &= Outbox.alert.in_(
-            Alert.select(Alert.id).where(contains(Alert.source_key, flt.source))
-        )
+        cond &= Outbox.alert.in_(Alert.select(Alert.id).where(Alert.source_key == flt.source))
     if max_id is not None:
         cond &= Outbox.id <= max_id
     return cond
