@@ -41,20 +41,13 @@ GH_HEADERS = load("github/issues_list_pygithub_2024.headers.json")["response_hea
 
 
 def gh_spec(base: str, **kw: Any) -> Any:
-    return spec_for(
-        github, github.Config(repos=[REPO], base_url=base, token_env="GITHUB_TOKEN", **kw)
-    )
+    return spec_for(github, github.Config(repos=[REPO], base_url=base, token_env="GITHUB_TOKEN",
+                                          **kw))
 
 
-def fetch(
-    server_or_base: HTTPServer | str,
-    clock: FakeClock,
-    *,
-    path: str = PATH,
-    env: dict[str, str] | None = None,
-    pool_kw: dict[str, Any] | None = None,
-    spec_kw: dict[str, Any] | None = None,
-) -> tuple[JsonResponse, Any]:
+def fetch(server_or_base: HTTPServer | str, clock: FakeClock, *, path: str = PATH,
+          env: dict[str, str] | None = None, pool_kw: dict[str, Any] | None = None,
+          spec_kw: dict[str, Any] | None = None) -> tuple[JsonResponse, Any]:
     base = server_or_base if isinstance(server_or_base, str) else server_or_base.url_for("/")
     spec = gh_spec(base.rstrip("/"), **(spec_kw or {}))
 
@@ -72,8 +65,7 @@ def fetch(
 
 def test_429_with_retry_after_defers_without_waiting(httpserver: HTTPServer) -> None:
     httpserver.expect_request(PATH).respond_with_data(
-        '{"message": "slow down"}', status=429, headers={"Retry-After": "120"}
-    )
+        '{"message": "slow down"}', status=429, headers={"Retry-After": "120"})
     clock = FakeClock()
     with pytest.raises(RateLimited) as caught:
         fetch(httpserver, clock)
@@ -86,8 +78,7 @@ def test_429_with_retry_after_defers_without_waiting(httpserver: HTTPServer) -> 
 def test_short_retry_after_is_waited_then_retried(httpserver: HTTPServer) -> None:
     when = format_datetime(T0 + timedelta(seconds=2), usegmt=True)  # the HTTP-date form
     httpserver.expect_ordered_request(PATH).respond_with_data(
-        "", status=429, headers={"Retry-After": when}
-    )
+        "", status=429, headers={"Retry-After": when})
     httpserver.expect_ordered_request(PATH).respond_with_json([])
     clock = FakeClock()
     response, client = fetch(httpserver, clock)
@@ -100,14 +91,9 @@ def test_403_primary_rate_limit_uses_reset_and_defers_the_whole_host(
 ) -> None:
     reset = int((T0 + timedelta(minutes=20)).timestamp())
     httpserver.expect_request(PATH).respond_with_json(
-        {"message": "API rate limit exceeded for user ID 1."},
-        status=403,
-        headers={
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": str(reset),
-            "X-RateLimit-Limit": "5000",
-        },
-    )
+        {"message": "API rate limit exceeded for user ID 1."}, status=403,
+        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset),
+                 "X-RateLimit-Limit": "5000"})
     clock = FakeClock()
     base = httpserver.url_for("").rstrip("/")
 
@@ -133,8 +119,7 @@ def test_403_primary_rate_limit_uses_reset_and_defers_the_whole_host(
 def test_403_secondary_rate_limit_message(httpserver: HTTPServer) -> None:
     httpserver.expect_request(PATH).respond_with_json(
         {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."},
-        status=403,
-    )
+        status=403)
     clock = FakeClock()
     with pytest.raises(RateLimited) as caught:
         fetch(httpserver, clock)
@@ -144,10 +129,8 @@ def test_403_secondary_rate_limit_message(httpserver: HTTPServer) -> None:
 
 def test_403_without_rate_limit_is_a_plain_error(httpserver: HTTPServer) -> None:
     httpserver.expect_request(PATH).respond_with_json(
-        {"message": "Resource not accessible by integration"},
-        status=403,
-        headers={"X-RateLimit-Remaining": "4000"},
-    )
+        {"message": "Resource not accessible by integration"}, status=403,
+        headers={"X-RateLimit-Remaining": "4000"})
     with pytest.raises(SourceError) as caught:
         fetch(httpserver, FakeClock())
     assert not isinstance(caught.value, RateLimited)
@@ -156,13 +139,8 @@ def test_403_without_rate_limit_is_a_plain_error(httpserver: HTTPServer) -> None
 
 def test_huggingface_ratelimit_header_429(httpserver: HTTPServer) -> None:
     httpserver.expect_request(PATH).respond_with_data(
-        "Too Many Requests",
-        status=429,
-        headers={
-            "RateLimit": '"api";r=0;t=30',
-            "RateLimit-Policy": '"fixed window";"api";q=500;w=300',
-        },
-    )
+        "Too Many Requests", status=429,
+        headers={"RateLimit": '"api";r=0;t=30', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'})
     with pytest.raises(RateLimited) as caught:
         fetch(httpserver, FakeClock())
     assert caught.value.until == T0 + timedelta(seconds=30)
@@ -191,9 +169,8 @@ def test_500_retried_then_given_up(httpserver: HTTPServer) -> None:
 
 
 def test_503_with_a_long_retry_after_defers(httpserver: HTTPServer) -> None:
-    httpserver.expect_request(PATH).respond_with_data(
-        "maintenance", status=503, headers={"Retry-After": "3600"}
-    )
+    httpserver.expect_request(PATH).respond_with_data("maintenance", status=503,
+                                                      headers={"Retry-After": "3600"})
     with pytest.raises(RateLimited) as caught:
         fetch(httpserver, FakeClock())
     assert caught.value.until == T0 + timedelta(hours=1) and caught.value.http_status == 503
@@ -254,8 +231,7 @@ def test_connection_reset_is_retried_then_reported() -> None:
 def test_truncated_json_is_an_error_not_no_items(httpserver: HTTPServer) -> None:
     body = json.dumps(recorded_issues())[:5000]
     httpserver.expect_request(PATH).respond_with_data(
-        body, content_type="application/json; charset=utf-8"
-    )
+        body, content_type="application/json; charset=utf-8")
     with pytest.raises(SourceError) as caught:
         fetch(httpserver, FakeClock())
     assert "truncated or invalid JSON" in str(caught.value)
@@ -266,8 +242,7 @@ def test_truncated_json_is_an_error_not_no_items(httpserver: HTTPServer) -> None
 def test_200_with_an_html_page(httpserver: HTTPServer) -> None:
     httpserver.expect_request(PATH).respond_with_data(
         "<!DOCTYPE html><html><body>Unicorn! This page is taking too long</body></html>",
-        content_type="text/html; charset=utf-8",
-    )
+        content_type="text/html; charset=utf-8")
     with pytest.raises(SourceError) as caught:
         fetch(httpserver, FakeClock())
     assert "an HTML page instead of JSON" in str(caught.value)
@@ -278,10 +253,8 @@ def test_oversize_body_declared_and_streamed(httpserver: HTTPServer) -> None:
     big = json.dumps(recorded_issues()).encode()  # ~97 KB
     httpserver.expect_request("/declared").respond_with_data(big, content_type="application/json")
     httpserver.expect_request("/streamed").respond_with_response(
-        Response(
-            (big[i : i + 4096] for i in range(0, len(big), 4096)), content_type="application/json"
-        )
-    )
+        Response((big[i:i + 4096] for i in range(0, len(big), 4096)),
+                 content_type="application/json"))
     for path in ("/declared", "/streamed"):
         with pytest.raises(SourceError) as caught:
             fetch(httpserver, FakeClock(), path=path, pool_kw={"max_body_bytes": 10_000})
@@ -307,11 +280,10 @@ def test_validators_are_sent_and_a_304_is_not_modified(httpserver: HTTPServer) -
     recorded = load("github/conditional_304_not_modified.headers.json")["response_headers"]
     etag, modified = recorded["etag"], recorded["last-modified"]
     httpserver.expect_ordered_request(PATH).respond_with_json(
-        [], headers={"ETag": etag, "Last-Modified": modified}
-    )
-    httpserver.expect_ordered_request(
-        PATH, headers={"If-None-Match": etag, "If-Modified-Since": modified}
-    ).respond_with_data("", status=304, headers=recorded)
+        [], headers={"ETag": etag, "Last-Modified": modified})
+    httpserver.expect_ordered_request(PATH, headers={"If-None-Match": etag,
+                                                     "If-Modified-Since": modified}
+                                      ).respond_with_data("", status=304, headers=recorded)
     base = httpserver.url_for("").rstrip("/")
 
     async def go() -> None:
@@ -363,15 +335,15 @@ def test_ratelimit_headers_parse() -> None:
 
 
 def test_a_failed_poll_returns_nothing_and_keeps_the_cursor(httpserver: HTTPServer) -> None:
-    httpserver.expect_request(PATH).respond_with_data(
-        "<html>bad gateway</html>", status=200, content_type="text/html"
-    )
+    httpserver.expect_request(PATH).respond_with_data("<html>bad gateway</html>", status=200,
+                                                      content_type="text/html")
     state = SourceState(cursor={"since": "2024-09-01T00:00:00Z"})
 
     async def go() -> None:
         async with make_pool(FakeClock()) as pool:
             with pytest.raises(SourceError):
-                await poll_once(github, gh_spec(httpserver.url_for("").rstrip("/")), pool, state)
+                await poll_once(github, gh_spec(httpserver.url_for("").rstrip("/")), pool,
+                                state)
 
     run(go)
     assert state.cursor == {"since": "2024-09-01T00:00:00Z"} and state.snapshots == {}
@@ -379,12 +351,10 @@ def test_a_failed_poll_returns_nothing_and_keeps_the_cursor(httpserver: HTTPServ
 
 def test_huggingface_poll_rate_limited_keeps_state(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/api/models").respond_with_data(
-        "", status=429, headers={"RateLimit": '"api";r=0;t=300'}
-    )
+        "", status=429, headers={"RateLimit": '"api";r=0;t=300'})
     state = SourceState(cursor={"last_modified_after": "2025-01-01T00:00:00Z"})
-    spec = spec_for(
-        huggingface, huggingface.Config(orgs=["deepseek-ai"], base_url=httpserver.url_for("/"))
-    )
+    spec = spec_for(huggingface, huggingface.Config(orgs=["deepseek-ai"],
+                                                    base_url=httpserver.url_for("/")))
 
     async def go() -> None:
         async with make_pool(FakeClock()) as pool:
@@ -458,8 +428,7 @@ def test_concurrency_per_host_is_bounded() -> None:
 def test_the_last_allowed_call_defers_the_next(httpserver: HTTPServer) -> None:
     reset = int((T0 + timedelta(minutes=5)).timestamp())
     httpserver.expect_request(PATH).respond_with_json(
-        [], headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
-    )
+        [], headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
     base = httpserver.url_for("").rstrip("/")
 
     async def go() -> None:
@@ -474,9 +443,8 @@ def test_the_last_allowed_call_defers_the_next(httpserver: HTTPServer) -> None:
     assert len(httpserver.log) == 1
 
 
-def test_retries_are_logged_without_secrets(
-    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_retries_are_logged_without_secrets(httpserver: HTTPServer,
+                                            caplog: pytest.LogCaptureFixture) -> None:
     httpserver.expect_ordered_request(PATH).respond_with_data("oops", status=503)
     httpserver.expect_ordered_request(PATH).respond_with_json([])
     caplog.set_level("DEBUG", logger="mrt.http")

@@ -149,69 +149,34 @@ def test_a_cross_source_group_key_from_tags_folds_three_sources_into_one_alert(
             RuleConfig.model_validate(r)
             for r in [
                 {"name": "project", "when": {"keywords": ["deepseek-v3"]}, "tag": ["project:dsv3"]},
-                {
-                    "name": "fold",
-                    "when": {"tags": ["project:dsv3"]},
-                    "aggregate": {"group_by": ["tags"]},
-                },
+                {"name": "fold", "when": {"tags": ["project:dsv3"]}, "aggregate": {"group_by": ["tags"]}},
             ]
         ],
     )
     engine = Engine(
-        config=cfg,
-        db=db,
-        pool=make_pool(FakeClock()),
-        targets=channels.resolve_targets(cfg, {}),
-        ruleset=compile_rules(cfg),
-        render=lambda ch, evs, d: render_message(cfg, ch, evs, d),
-        env={},
-        plugins={},
+        config=cfg, db=db, pool=make_pool(FakeClock()), targets=channels.resolve_targets(cfg, {}),
+        ruleset=compile_rules(cfg), render=lambda ch, evs, d: render_message(cfg, ch, evs, d),
+        env={}, plugins={},
     )
 
     def event(source: str, key: str, rid: str, kind: str, title: str) -> TrackerEvent:
         return TrackerEvent(
-            source=source,
-            source_key=key,
-            resource_type="x",
-            resource_id=rid,
-            event_type=kind,
-            event_id=rid,
-            title=title,
-            summary="",
-            url=f"https://example.org/{rid}",
-            author="",
-            labels=(),
-            occurred_at=T0,
-            observed_at=T0,
-            details={},
-            raw={},
+            source=source, source_key=key, resource_type="x", resource_id=rid, event_type=kind,
+            event_id=rid, title=title, summary="", url=f"https://example.org/{rid}", author="",
+            labels=(), occurred_at=T0, observed_at=T0, details={}, raw={},
         )
 
     items = [
-        (
-            "github",
-            "github:deepseek-ai/DeepSeek-V3",
-            "deepseek-ai/DeepSeek-V3/releases/v1.0",
-            "release_published",
-            "DeepSeek-V3 v1.0",
-        ),
+        ("github", "github:deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-V3/releases/v1.0", "release_published", "DeepSeek-V3 v1.0"),
         ("pypi", "pypi:deepseek", "deepseek==1.0", "version_published", "deepseek-v3 1.0 on PyPI"),
-        (
-            "huggingface",
-            "huggingface:deepseek-ai",
-            "deepseek-ai/DeepSeek-V3",
-            "model_updated",
-            "DeepSeek-V3 weights",
-        ),
+        ("huggingface", "huggingface:deepseek-ai", "deepseek-ai/DeepSeek-V3", "model_updated", "DeepSeek-V3 weights"),
     ]
     success = CycleSuccess({}, {}, {}, None, None, None, None, T0)
     for n, (source, key, rid, kind, title) in enumerate(items):
         at = T0 + timedelta(minutes=n)
         planned = [plan_event(engine, event(source, key, rid, kind, title), at)]
         with db.atomic():
-            commit_cycle(
-                db, key, planned, success, rule_digest="d", rule_canonical={}, metric={}, now=at
-            )
+            commit_cycle(db, key, planned, success, rule_digest="d", rule_canonical={}, metric={}, now=at)
             collect_cycle(planned, at)
     assert AggregateBucket.select().count() == 1
     assert AggregateBucket.get().group_key == "tags=project:dsv3"

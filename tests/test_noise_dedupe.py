@@ -14,9 +14,7 @@ from mrt.config import AggregationConfig
 from mrt.store.models import Alert, AlertEvent, Event, Outbox
 from mrt.store.trace import trace
 
-NOTIFY = [
-    {"name": "changes", "when": {"event_type": ["issue_edited", "issue_closed"]}, "notify": {}}
-]
+NOTIFY = [{"name": "changes", "when": {"event_type": ["issue_edited", "issue_closed"]}, "notify": {}}]
 
 
 def plain_issues(issues: list[dict[str, object]]) -> list[dict[str, object]]:

@@ -69,9 +69,7 @@ def close_over_a_day(engine: Engine, issues: list[dict[str, Any]], count: int) -
 def test_the_schedule_is_time_zone_aware() -> None:
     nine = SHANGHAI_9AM_NOV_23
     assert last_scheduled("0 9 * * *", "Asia/Shanghai", nine) == nine
-    assert last_scheduled(
-        "0 9 * * *", "Asia/Shanghai", nine - timedelta(seconds=1)
-    ) == nine - timedelta(days=1)
+    assert last_scheduled("0 9 * * *", "Asia/Shanghai", nine - timedelta(seconds=1)) == nine - timedelta(days=1)
     assert last_scheduled("0 9 * * *", "UTC", nine) == datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
     # Berlin skips 02:30 on 29 March 2026: croniter fires at the next existing minute
     spring = last_scheduled("30 2 * * *", "Europe/Berlin", datetime(2026, 3, 29, 1, 30, tzinfo=UTC))
@@ -166,21 +164,15 @@ def test_digest_text_is_cleaned_and_email_gets_a_subject() -> None:
 
     config = Config(
         channels={
-            "mail": ChannelConfig(
-                urls=["mailtos://u:${SMTP_PASSWORD}@smtp.example.org?to=a@b.org"]
-            ),
+            "mail": ChannelConfig(urls=["mailtos://u:${SMTP_PASSWORD}@smtp.example.org?to=a@b.org"]),
             "robot": ChannelConfig(urls=["welink://tok@127.0.0.1:9/robot?secure=no"]),
         }
     )
 
     def entry(n: int, rule: str) -> DigestEntry:
         event = TrackerEvent(
-            source="github",
-            source_key=f"github:o/r{n % 2}",
-            resource_type="issue",
-            resource_id=f"o/r{n % 2}#{n}",
-            event_type="issue_opened",
-            event_id=str(n),
+            source="github", source_key=f"github:o/r{n % 2}", resource_type="issue",
+            resource_id=f"o/r{n % 2}#{n}", event_type="issue_opened", event_id=str(n),
             title=f"@all {{{{ 7*7 }}}} question {n} " + "long words " * 8,
             url=f"https://github.com/o/r{n % 2}/issues/{n}",
         )

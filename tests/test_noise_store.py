@@ -15,16 +15,9 @@ NOW = datetime(2026, 11, 22, 9, 50, 7, 654321, tzinfo=UTC)
 def make_event(n: int, resource: str = "vllm-project/vllm#1") -> int:
     return int(
         Event.create(
-            fingerprint=f"{n:064x}",
-            source="github",
-            source_key="github:vllm-project/vllm",
-            resource_type="issue",
-            resource_id=resource,
-            event_type="issue_edited",
-            event_id=str(n),
-            title=f"event {n}",
-            observed_at=NOW,
-            decision="aggregate",
+            fingerprint=f"{n:064x}", source="github", source_key="github:vllm-project/vllm",
+            resource_type="issue", resource_id=resource, event_type="issue_edited",
+            event_id=str(n), title=f"event {n}", observed_at=NOW, decision="aggregate",
         ).id
     )
 
@@ -98,19 +91,13 @@ def test_the_last_alert_on_a_resource_inside_a_window(store_db: peewee.Database)
         a, other = make_event(1), make_event(2, resource="vllm-project/vllm#2")
         alert = Alert.create(event=a, fingerprint=f"{1:064x}", kind="event", created_at=NOW)
         Alert.create(event=other, fingerprint=f"{2:064x}", kind="event", created_at=NOW)
-    found = noise.recent_resource_alert(
-        "github:vllm-project/vllm", "vllm-project/vllm#1", NOW - timedelta(minutes=1)
-    )
+    found = noise.recent_resource_alert("github:vllm-project/vllm", "vllm-project/vllm#1", NOW - timedelta(minutes=1))
     assert found == noise.FoldTarget(int(alert.id), f"{1:064x}")
-    assert (
-        noise.recent_resource_alert("github:vllm-project/vllm", "vllm-project/vllm#1", NOW) is None
-    )
+    assert noise.recent_resource_alert("github:vllm-project/vllm", "vllm-project/vllm#1", NOW) is None
     assert noise.event_alert_id(f"{1:064x}") == alert.id
     with store_db.atomic():
         folded = make_event(3)
-        Event.update(decision="deduped", decision_detail={"x": 1}).where(
-            Event.id == folded
-        ).execute()
+        Event.update(decision="deduped", decision_detail={"x": 1}).where(Event.id == folded).execute()
         noise.record_fold(folded, int(alert.id))
     assert Event.get_by_id(folded).decision_detail == {"x": 1, "deduped_into_alert": alert.id}
     assert AlertEvent.get().event_id == folded

@@ -32,11 +32,7 @@ def write_config(tmp_path: Path, server: HTTPServer) -> Path:
         "delivery": {"min_interval_seconds": 0},
         "digests": {"daily": {"cron": "0 9 * * *", "timezone": "Asia/Shanghai"}},
         "rules": [
-            {
-                "name": "edits",
-                "when": {"event_type": "issue_edited"},
-                "aggregate": {"window_minutes": 10},
-            },
+            {"name": "edits", "when": {"event_type": "issue_edited"}, "aggregate": {"window_minutes": 10}},
             {"name": "closed", "when": {"event_type": "issue_closed"}, "digest": "daily"},
         ],
     }

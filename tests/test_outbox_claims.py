@@ -21,13 +21,8 @@ MAIL = Target(channel="email", key="mailtos://ops@example.com", url="mailtos://u
 
 
 def policy(**kw: float) -> RetryPolicy:
-    args = {
-        "max_attempts": 3,
-        "max_age_seconds": 3600.0,
-        "backoff_base_seconds": 5.0,
-        "backoff_max_seconds": 60.0,
-        **kw,
-    }
+    args = {"max_attempts": 3, "max_age_seconds": 3600.0, "backoff_base_seconds": 5.0,
+            "backoff_max_seconds": 60.0, **kw}
     return RetryPolicy(rng=random.Random(7), **args)  # type: ignore[arg-type]
 
 
@@ -41,11 +36,7 @@ def test_claim_marks_sending_with_a_lease_and_skips_rows_not_due(db: peewee.Data
     assert [c.id for c in claimed] == [due]
     assert claimed[0].message.url.startswith("https://github.com/")
     row = Outbox.get_by_id(due)
-    assert (row.status, row.lease_owner, row.lease_expires_at) == (
-        "sending",
-        "w1",
-        T0 + timedelta(seconds=60),
-    )
+    assert (row.status, row.lease_owner, row.lease_expires_at) == ("sending", "w1", T0 + timedelta(seconds=60))
     assert outbox.claim_due("w2", T0, limit=10, lease_seconds=60) == []
 
 
@@ -110,12 +101,8 @@ def test_slow_sender_loses_its_lease_and_its_mark_changes_nothing(db: peewee.Dat
     outbox.claim_due("fast", later, limit=1, lease_seconds=60)
 
     attempt = AttemptRecord(started_at=T0, duration_ms=80_000, http_status=500, message="boom")
-    assert (
-        outbox.mark_failed(
-            row_id, "slow", later, attempt, retryable=True, retry_after=None, policy=policy()
-        )
-        == LEASE_LOST
-    )
+    assert outbox.mark_failed(row_id, "slow", later, attempt, retryable=True, retry_after=None,
+                              policy=policy()) == LEASE_LOST
     assert outbox.mark_sent(row_id, "slow", later, AttemptRecord(started_at=T0)) == LEASE_LOST
     row = Outbox.get_by_id(row_id)
     assert (row.status, row.lease_owner) == ("sending", "fast")
@@ -134,27 +121,13 @@ def test_failures_back_off_then_die_at_max_attempts(db: peewee.Database) -> None
     statuses = []
     for _ in range(3):
         [c] = outbox.claim_due("w", now, limit=1, lease_seconds=60)
-        status = outbox.mark_failed(
-            c.id,
-            "w",
-            now,
-            AttemptRecord(started_at=now, http_status=502),
-            retryable=True,
-            retry_after=None,
-            policy=pol,
-        )
+        status = outbox.mark_failed(c.id, "w", now, AttemptRecord(started_at=now, http_status=502),
+                                    retryable=True, retry_after=None, policy=pol)
         statuses.append(status)
         row = Outbox.get_by_id(row_id)
         if status == "retrying":
-            assert (
-                now
-                <= row.next_attempt_at
-                <= now + timedelta(seconds=pol.backoff_ceiling(row.attempts))
-            )
-            assert (
-                outbox.claim_due("w", now, limit=1, lease_seconds=60) == []
-                or row.next_attempt_at == now
-            )
+            assert now <= row.next_attempt_at <= now + timedelta(seconds=pol.backoff_ceiling(row.attempts))
+            assert outbox.claim_due("w", now, limit=1, lease_seconds=60) == [] or row.next_attempt_at == now
             now = row.next_attempt_at
     assert statuses == ["retrying", "retrying", "dead"]
     row = Outbox.get_by_id(row_id)
@@ -167,30 +140,10 @@ def test_max_age_and_permanent_failures_are_dead_at_once(db: peewee.Database) ->
     late = T0 + timedelta(hours=2)
     outbox.claim_due("w", late, limit=5, lease_seconds=60)
     fail = AttemptRecord(started_at=late, http_status=400, message="bad request")
-    assert (
-        outbox.mark_failed(
-            old,
-            "w",
-            late,
-            fail,
-            retryable=True,
-            retry_after=None,
-            policy=policy(max_age_seconds=3600, max_attempts=99),
-        )
-        == "dead"
-    )
-    assert (
-        outbox.mark_failed(
-            permanent,
-            "w",
-            late,
-            fail,
-            retryable=False,
-            retry_after=None,
-            policy=policy(max_attempts=99, max_age_seconds=10**6),
-        )
-        == "dead"
-    )
+    assert outbox.mark_failed(old, "w", late, fail, retryable=True, retry_after=None,
+                              policy=policy(max_age_seconds=3600, max_attempts=99)) == "dead"
+    assert outbox.mark_failed(permanent, "w", late, fail, retryable=False, retry_after=None,
+                              policy=policy(max_attempts=99, max_age_seconds=10**6)) == "dead"
     assert "max_age_seconds 3600" in Outbox.get_by_id(old).last_error
     assert "permanent failure" in Outbox.get_by_id(permanent).last_error
 
@@ -218,15 +171,8 @@ def test_operator_retry_and_discard_are_audited_and_bounded(db: peewee.Database)
     ids = enqueue_alerts(T0, [TARGET, MAIL], count=2)
     outbox.claim_due("w", T0, limit=10, lease_seconds=60)
     for i in ids:
-        outbox.mark_failed(
-            i,
-            "w",
-            T0,
-            AttemptRecord(started_at=T0),
-            retryable=False,
-            retry_after=None,
-            policy=policy(),
-        )
+        outbox.mark_failed(i, "w", T0, AttemptRecord(started_at=T0), retryable=False,
+                           retry_after=None, policy=policy())
     dead_email = OutboxFilter(status="dead", channel="email")
     count, ceiling = outbox.preview(dead_email)
     assert (count, ceiling) == (2, ids[3])
@@ -239,10 +185,7 @@ def test_operator_retry_and_discard_are_audited_and_bounded(db: peewee.Database)
     assert outbox.retry([ids[0]], now=later) == 0  # discarded is final
     audit = list(AuditLog.select().order_by(AuditLog.id))
     assert [(a.action, a.actor, a.result["count"]) for a in audit] == [
-        ("outbox.retry", "cli", 1),
-        ("outbox.discard", "cli", 2),
-        ("outbox.retry", "cli", 0),
-    ]
+        ("outbox.retry", "cli", 1), ("outbox.discard", "cli", 2), ("outbox.retry", "cli", 0)]
     assert audit[0].params == {"filter": {"status": "dead", "channel": "email"}, "max_id": ids[1]}
     assert audit[1].reason == "noise"
 
@@ -250,15 +193,8 @@ def test_operator_retry_and_discard_are_audited_and_bounded(db: peewee.Database)
 def test_listing_puts_dead_letters_first_and_pages_by_keyset(db: peewee.Database) -> None:
     ids = enqueue_alerts(T0, [TARGET], count=5)
     outbox.claim_due("w", T0, limit=1, lease_seconds=60)
-    outbox.mark_failed(
-        ids[0],
-        "w",
-        T0,
-        AttemptRecord(started_at=T0),
-        retryable=False,
-        retry_after=None,
-        policy=policy(),
-    )
+    outbox.mark_failed(ids[0], "w", T0, AttemptRecord(started_at=T0), retryable=False,
+                       retry_after=None, policy=policy())
     first = outbox.list_outbox(limit=2)
     assert [r.id for r in first] == [ids[0], ids[4]]
     second = outbox.list_outbox(after_id=first[-1].id, limit=2)
@@ -287,10 +223,7 @@ def test_discarded_rows_are_never_claimed_and_rows_in_flight_cannot_be_discarded
     assert outbox.discard([first, second], T0, reason="duplicate") == 1
     assert Outbox.get_by_id(waiting).status == "discarded"
     assert "discarded by cli: duplicate" in Outbox.get_by_id(waiting).last_error
-    assert (
-        outbox.claim_due("w2", T0 + timedelta(days=2), limit=5, lease_seconds=60)[0].id
-        == in_flight.id
-    )
+    assert outbox.claim_due("w2", T0 + timedelta(days=2), limit=5, lease_seconds=60)[0].id == in_flight.id
     assert outbox.count_due(T0 + timedelta(days=2)) == 0  # the discarded one never comes back
 
 
@@ -301,10 +234,7 @@ def test_filters_by_channel_and_source(db: peewee.Database) -> None:
     assert len(outbox.list_outbox(channel="email")) == 3
     [row] = outbox.list_outbox(source_key="huggingface:Qwen")
     assert (row.channel, row.subject, row.fingerprint) == ("email", "model added", "c" * 64)
-    assert outbox.preview(OutboxFilter(source_key="huggingface:Qwen"), action="discard") == (
-        1,
-        row.id,
-    )
+    assert outbox.preview(OutboxFilter(source_key="huggingface:Qwen"), action="discard") == (1, row.id)
 
 
 def test_a_mark_after_an_operator_discard_is_a_no_op_that_says_so(db: peewee.Database) -> None:

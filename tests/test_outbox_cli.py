@@ -40,13 +40,8 @@ def test_always_failing_target_ends_dead_and_cli_retry_delivers_it(
     sink, target = add_sink(httpserver, "welink")
     sink.always(500)
     [row_id] = enqueue_alerts(T0, [target])
-    sender = Sender(
-        config(max_attempts=4, min_interval_seconds=0),
-        {"welink": [target]},
-        http_send,
-        owner="w",
-        rng=random.Random(3),
-    )
+    sender = Sender(config(max_attempts=4, min_interval_seconds=0), {"welink": [target]},
+                    http_send, owner="w", rng=random.Random(3))
     drive_until_dead(sender, row_id)
     assert [a.outcome for a in DeliveryAttempt.select()] == ["retry"] * 3 + ["dead"]
     assert sink.received == []
@@ -55,9 +50,7 @@ def test_always_failing_target_ends_dead_and_cli_retry_delivers_it(
     capsys.readouterr()
     assert cli(db, db_path, "outbox", "retry", "--all-dead") == 1  # no tty, no --yes: nothing done
     assert Outbox.get_by_id(row_id).status == "dead"
-    assert (
-        cli(db, db_path, "outbox", "retry", "--all-dead", "--yes", "--reason", "robot fixed") == 0
-    )
+    assert cli(db, db_path, "outbox", "retry", "--all-dead", "--yes", "--reason", "robot fixed") == 0
     out = capsys.readouterr().out
     assert "1 dead deliveries (ids up to" in out and "retried 1" in out
     row = Outbox.get_by_id(row_id)
@@ -67,11 +60,7 @@ def test_always_failing_target_ends_dead_and_cli_retry_delivers_it(
     assert report.sent == 1 and len(sink.received) == 1
     audit = AuditLog.get()
     assert (audit.actor, audit.action, audit.reason, audit.result["ids"]) == (
-        "cli",
-        "outbox.retry",
-        "robot fixed",
-        [row_id],
-    )
+        "cli", "outbox.retry", "robot fixed", [row_id])
 
 
 def test_outbox_json_lists_dead_first_and_parses(
@@ -79,9 +68,7 @@ def test_outbox_json_lists_dead_first_and_parses(
 ) -> None:
     target = Target(channel="welink", key="welink://robot/***", url="welink://robot/secret")
     ids = enqueue_alerts(T0, [target], count=3)
-    Outbox.update(status="dead", last_error="HTTP 500: robot busy").where(
-        Outbox.id == ids[0]
-    ).execute()
+    Outbox.update(status="dead", last_error="HTTP 500: robot busy").where(Outbox.id == ids[0]).execute()
 
     assert cli(db, db_path, "outbox", "--json", "--limit", "2") == 0
     data = json.loads(capsys.readouterr().out)
@@ -92,9 +79,7 @@ def test_outbox_json_lists_dead_first_and_parses(
 
     assert cli(db, db_path, "outbox", "--status", "dead") == 0
     table = capsys.readouterr().out
-    assert (
-        "HTTP 500: robot busy" in table and "welink://robot/***" in table and "secret" not in table
-    )
+    assert "HTTP 500: robot busy" in table and "welink://robot/***" in table and "secret" not in table
 
 
 def test_retry_and_discard_by_id_say_what_they_could_not_do(
@@ -104,19 +89,13 @@ def test_retry_and_discard_by_id_say_what_they_could_not_do(
     first, second = enqueue_alerts(T0, [target], count=2)
     Outbox.update(status="sent").where(Outbox.id == second).execute()
 
-    assert (
-        cli(db, db_path, "outbox", "discard", str(first), str(second), "999", "--reason", "spam")
-        == 1
-    )
+    assert cli(db, db_path, "outbox", "discard", str(first), str(second), "999", "--reason", "spam") == 1
     captured = capsys.readouterr()
     assert "discarded 1 of 3" in captured.out
     assert f"#{second} is sent" in captured.err and "#999: no such delivery" in captured.err
     assert Outbox.get_by_id(first).status == "discarded"
     assert cli(db, db_path, "outbox", "retry", str(first)) == 1
-    assert [a.action for a in AuditLog.select().order_by(AuditLog.id)] == [
-        "outbox.discard",
-        "outbox.retry",
-    ]
+    assert [a.action for a in AuditLog.select().order_by(AuditLog.id)] == ["outbox.discard", "outbox.retry"]
     assert main(["outbox", "--db", str(db_path.parent / "missing.sqlite3")]) == 1
     assert "there is no database at" in capsys.readouterr().err
     database_proxy.initialize(db)
@@ -132,13 +111,8 @@ def test_trace_follows_an_event_to_every_attempt(
     alert_id = make_alert(T0, fingerprint=fingerprint)
     for t in (welink, email):
         enqueue(alert_id, t.channel, t.key, Message("vllm v0.7.0", "body"), T0)
-    sender = Sender(
-        config(min_interval_seconds=0),
-        {"welink": [welink], "email": [email]},
-        http_send,
-        owner="w",
-        rng=random.Random(5),
-    )
+    sender = Sender(config(min_interval_seconds=0), {"welink": [welink], "email": [email]},
+                    http_send, owner="w", rng=random.Random(5))
     now = T0
     for _ in range(3):
         asyncio.run(sender.run_once(now))
@@ -148,9 +122,7 @@ def test_trace_follows_an_event_to_every_attempt(
     data = json.loads(capsys.readouterr().out)
     assert data["event"]["fingerprint"] == fingerprint
     [alert] = data["alerts"]
-    assert alert["matched"] == [
-        {"rule": "releases", "reasons": ["event_type is release_published"]}
-    ]
+    assert alert["matched"] == [{"rule": "releases", "reasons": ["event_type is release_published"]}]
     by_channel = {d["channel"]: d for d in alert["deliveries"]}
     assert [a["outcome"] for a in by_channel["welink"]["attempt_log"]] == ["retry", "retry", "sent"]
     assert [a["outcome"] for a in by_channel["email"]["attempt_log"]] == ["sent"]
@@ -158,10 +130,7 @@ def test_trace_follows_an_event_to_every_attempt(
 
     assert cli(db, db_path, "trace", str(alert_id)) == 0
     text = capsys.readouterr().out
-    assert (
-        "vllm v0.7.0 released" in text
-        and "matched releases: event_type is release_published" in text
-    )
+    assert "vllm v0.7.0 released" in text and "matched releases: event_type is release_published" in text
     assert text.count("HTTP 500") == 2 and "wl-secret-123" not in text
 
     assert cli(db, db_path, "trace", "deadbeefdeadbeef") == 1

@@ -33,34 +33,19 @@ TLS_CONTEXT = ssl.create_default_context()
 
 
 def make_alert(
-    now: datetime,
-    *,
-    title: str = "vllm v0.7.0 released",
-    fingerprint: str | None = None,
+    now: datetime, *, title: str = "vllm v0.7.0 released", fingerprint: str | None = None,
     source_key: str = "github:vllm-project/vllm",
 ) -> int:
     fp = fingerprint or f"{abs(hash((title, now))):064x}"[-64:]
     event = Event.create(
-        fingerprint=fp,
-        source="github",
-        source_key=source_key,
-        resource_type="release",
-        resource_id="vllm-project/vllm",
-        event_type="release_published",
-        event_id=title,
-        title=title,
-        url="https://github.com/vllm-project/vllm/releases/tag/v0.7.0",
-        observed_at=now,
-        decision="notify",
-        decision_detail={
-            "matched": [{"rule": "releases", "reasons": ["event_type is release_published"]}]
-        },
+        fingerprint=fp, source="github", source_key=source_key, resource_type="release",
+        resource_id="vllm-project/vllm", event_type="release_published", event_id=title,
+        title=title, url="https://github.com/vllm-project/vllm/releases/tag/v0.7.0",
+        observed_at=now, decision="notify",
+        decision_detail={"matched": [{"rule": "releases", "reasons": ["event_type is release_published"]}]},
     )
     alert = Alert.create(
-        event=event.id,
-        fingerprint=fp,
-        title=title,
-        source_key=source_key,
+        event=event.id, fingerprint=fp, title=title, source_key=source_key,
         matched=[{"rule": "releases", "reasons": ["event_type is release_published"]}],
         created_at=now,
     )
@@ -73,9 +58,7 @@ def enqueue_alerts(now: datetime, targets: list[Target], count: int = 1) -> list
         fingerprint = hashlib.sha256(f"{now.isoformat()} {i}".encode()).hexdigest()
         alert_id = make_alert(now, title=f"release {i}", fingerprint=fingerprint)
         for t in targets:
-            ids.append(
-                enqueue(alert_id, t.channel, t.key, Message(f"release {i}", f"body {i}"), now)
-            )
+            ids.append(enqueue(alert_id, t.channel, t.key, Message(f"release {i}", f"body {i}"), now))
     return ids
 
 
@@ -88,13 +71,8 @@ class Sink:
     default: tuple[int, dict[str, Any], dict[str, str]] = (200, {"code": "0"}, {})
     received: list[dict[str, Any]] = field(default_factory=list)
 
-    def fail_next(
-        self,
-        times: int,
-        status: int = 500,
-        body: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
+    def fail_next(self, times: int, status: int = 500, body: dict[str, Any] | None = None,
+                  headers: dict[str, str] | None = None) -> None:
         self.script.extend([(status, body or {"code": "58500"}, headers or {})] * times)
 
     def always(self, status: int, body: dict[str, Any] | None = None) -> None:
@@ -108,32 +86,24 @@ class Sink:
         status, body, headers = self.script.pop(0) if self.script else self.default
         if status < 300:
             self.received.append(json.loads(request.get_data()))
-        return Response(
-            json.dumps(body), status=status, headers=headers, content_type="application/json"
-        )
+        return Response(json.dumps(body), status=status, headers=headers,
+                        content_type="application/json")
 
 
-def add_sink(
-    httpserver: HTTPServer, name: str, secret: str = "s3cr3t-token"
-) -> tuple[Sink, Target]:
+def add_sink(httpserver: HTTPServer, name: str, secret: str = "s3cr3t-token") -> tuple[Sink, Target]:
     sink = Sink(name)
     httpserver.expect_request(f"/hook/{name}", method="POST").respond_with_handler(sink.handle)
     base = httpserver.url_for(f"/hook/{name}")
     target = Target(
-        channel=name,
-        key=f"json://{base.split('://', 1)[1]}?token=***",
-        url=f"{base}?token={secret}",
-        kind="json",
-        secrets=(secret,),
+        channel=name, key=f"json://{base.split('://', 1)[1]}?token=***",
+        url=f"{base}?token={secret}", kind="json", secrets=(secret,),
     )
     return sink, target
 
 
 async def http_send(target: Target, message: Message, timeout: float) -> SendOutcome:
     try:
-        async with httpx.AsyncClient(
-            trust_env=False, timeout=timeout, verify=TLS_CONTEXT
-        ) as client:
+        async with httpx.AsyncClient(trust_env=False, timeout=timeout, verify=TLS_CONTEXT) as client:
             response = await client.post(
                 target.url, json={"subject": message.subject, "body": message.body}
             )
@@ -148,20 +118,11 @@ async def http_send(target: Target, message: Message, timeout: float) -> SendOut
         vendor = str(json.loads(text).get("code"))
     if response.status_code == 429:
         after = response.headers.get("Retry-After")
-        return SendOutcome(
-            ok=False,
-            throttled=True,
-            retry_after=float(after) if after else None,
-            http_status=429,
-            vendor_code=vendor,
-            message=text,
-        )
+        return SendOutcome(ok=False, throttled=True, retry_after=float(after) if after else None,
+                           http_status=429, vendor_code=vendor, message=text)
     return SendOutcome(
-        ok=False,
-        retryable=response.status_code >= 500 or response.status_code == 408,
-        http_status=response.status_code,
-        vendor_code=vendor,
-        message=text,
+        ok=False, retryable=response.status_code >= 500 or response.status_code == 408,
+        http_status=response.status_code, vendor_code=vendor, message=text,
     )
 
 
@@ -174,10 +135,5 @@ def test_sink_answers_as_scripted(httpserver: HTTPServer) -> None:
     sink.fail_next(1, 503)
     first = asyncio.run(http_send(target, Message("s", "b"), 5))
     second = asyncio.run(http_send(target, Message("s", "b"), 5))
-    assert (first.ok, first.http_status, first.retryable, first.vendor_code) == (
-        False,
-        503,
-        True,
-        "58500",
-    )
+    assert (first.ok, first.http_status, first.retryable, first.vendor_code) == (False, 503, True, "58500")
     assert second.ok and sink.received == [{"subject": "s", "body": "b"}]

@@ -55,9 +55,7 @@ def test_a_target_failing_five_times_then_recovering_gets_the_alert(
     assert all(a.http_status == 500 and a.vendor_code == "58500" for a in attempts[:5])
 
 
-def test_one_target_down_does_not_hold_back_another(
-    db: peewee.Database, httpserver: HTTPServer
-) -> None:
+def test_one_target_down_does_not_hold_back_another(db: peewee.Database, httpserver: HTTPServer) -> None:
     down, welink = add_sink(httpserver, "welink")
     up, email = add_sink(httpserver, "email")
     down.always(503)
@@ -70,9 +68,7 @@ def test_one_target_down_does_not_hold_back_another(
     assert {r.status for r in Outbox.select().where(Outbox.channel == "welink")} == {"retrying"}
 
 
-def test_a_burst_to_one_target_is_spaced_by_the_clock(
-    db: peewee.Database, httpserver: HTTPServer
-) -> None:
+def test_a_burst_to_one_target_is_spaced_by_the_clock(db: peewee.Database, httpserver: HTTPServer) -> None:
     sink, target = add_sink(httpserver, "welink")
     enqueue_alerts(T0, [target], count=200)
     sender = sender_for([target], min_interval_seconds=3, senders=8)
@@ -87,9 +83,7 @@ def test_a_burst_to_one_target_is_spaced_by_the_clock(
     assert [m["subject"] for m in sink.received[:3]] == ["release 0", "release 1", "release 2"]
 
 
-def test_spacing_comes_from_the_target_when_it_sets_one(
-    db: peewee.Database, httpserver: HTTPServer
-) -> None:
+def test_spacing_comes_from_the_target_when_it_sets_one(db: peewee.Database, httpserver: HTTPServer) -> None:
     slow_sink, slow = add_sink(httpserver, "welink")
     fast_sink, fast = add_sink(httpserver, "slack")
     slow = Target(channel=slow.channel, key=slow.key, url=slow.url, min_interval_seconds=10)
@@ -102,9 +96,7 @@ def test_spacing_comes_from_the_target_when_it_sets_one(
     assert len(slow_sink.received) == 2 and len(fast_sink.received) == 5
 
 
-def test_a_throttled_answer_waits_at_least_retry_after(
-    db: peewee.Database, httpserver: HTTPServer
-) -> None:
+def test_a_throttled_answer_waits_at_least_retry_after(db: peewee.Database, httpserver: HTTPServer) -> None:
     sink, target = add_sink(httpserver, "welink")
     sink.fail_next(1, 429, headers={"Retry-After": "120"})
     [row_id] = enqueue_alerts(T0, [target])
@@ -131,12 +123,8 @@ def test_secrets_in_a_send_outcome_never_reach_the_database(
 ) -> None:
     sink, target = add_sink(httpserver, "welink", secret="tok-9f8e7d6c")
     sink.always(500, {"code": "58500", "echo": "tok-9f8e7d6c"})  # a robot echoing our token
-    dead_target = Target(
-        channel="email",
-        key="mailtos://ops@127.0.0.1:1",
-        url="http://127.0.0.1:1/x",
-        secrets=("hunter2-pass",),
-    )
+    dead_target = Target(channel="email", key="mailtos://ops@127.0.0.1:1", url="http://127.0.0.1:1/x",
+                         secrets=("hunter2-pass",))
 
     async def leaky_send(t: Target, m: Message, timeout: float) -> SendOutcome:
         if t.channel == "email":
@@ -147,8 +135,7 @@ def test_secrets_in_a_send_outcome_never_reach_the_database(
     run_at(sender_for([target, dead_target], send=leaky_send), T0)
 
     stored = " ".join(
-        [a.message or "" for a in DeliveryAttempt.select()]
-        + [r.last_error or "" for r in Outbox.select()]
+        [a.message or "" for a in DeliveryAttempt.select()] + [r.last_error or "" for r in Outbox.select()]
     )
     assert "tok-9f8e7d6c" not in stored and "hunter2-pass" not in stored
     assert "RuntimeError" in stored and "***" in stored
@@ -185,14 +172,10 @@ def test_a_target_no_longer_configured_retries_then_dies_of_age(
     assert "channel welink is not configured any more" in row.last_error
     assert "max_age_seconds 600" in row.last_error
 
-    renamed = sender_for(
-        [Target(channel="welink", key="welink://other/***", url="welink://other/s")]
-    )
+    renamed = sender_for([Target(channel="welink", key="welink://other/***", url="welink://other/s")])
     [other] = enqueue_alerts(T0 + timedelta(days=1), [target])
     run_at(renamed, T0 + timedelta(days=1))
-    assert (
-        f"channel welink has no target {target.key} any more" in Outbox.get_by_id(other).last_error
-    )
+    assert f"channel welink has no target {target.key} any more" in Outbox.get_by_id(other).last_error
 
 
 def test_run_until_idle_drains_what_is_due_waiting_out_spacing(

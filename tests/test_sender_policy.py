@@ -49,15 +49,11 @@ def test_gives_up_says_why() -> None:
     policy = RetryPolicy.from_config(DeliveryConfig(max_attempts=3, max_age_seconds=600))
     assert policy.gives_up(attempts=2, age_seconds=10, retryable=True) is None
     assert "max_attempts 3" in (policy.gives_up(attempts=3, age_seconds=10, retryable=True) or "")
-    assert "max_age_seconds 600" in (
-        policy.gives_up(attempts=1, age_seconds=601, retryable=True) or ""
-    )
+    assert "max_age_seconds 600" in (policy.gives_up(attempts=1, age_seconds=601, retryable=True) or "")
     assert policy.gives_up(attempts=1, age_seconds=0, retryable=False) == "permanent failure"
 
 
-def test_no_more_than_senders_sends_run_at_once(
-    db: peewee.Database, httpserver: HTTPServer
-) -> None:
+def test_no_more_than_senders_sends_run_at_once(db: peewee.Database, httpserver: HTTPServer) -> None:
     pairs = [add_sink(httpserver, f"hook{i}") for i in range(7)]
     targets = [t for _, t in pairs]
     enqueue_alerts(T0, targets, count=2)
@@ -74,9 +70,8 @@ def test_no_more_than_senders_sends_run_at_once(
             running -= 1
 
     by_channel = {t.channel: [t] for t in targets}
-    sender = Sender(
-        config(senders=3, min_interval_seconds=0), by_channel, counting_send, "w", random.Random(1)
-    )
+    sender = Sender(config(senders=3, min_interval_seconds=0), by_channel, counting_send, "w",
+                    random.Random(1))
     report = asyncio.run(sender.run_once(T0))
 
     assert report.sent == 14 and peak == 3
@@ -90,9 +85,8 @@ def test_a_restarted_sender_keeps_the_spacing_its_predecessor_started(
     enqueue_alerts(T0, [target], count=3)
 
     def fresh() -> Sender:
-        return Sender(
-            config(min_interval_seconds=10), {"welink": [target]}, http_send, "w", random.Random(1)
-        )
+        return Sender(config(min_interval_seconds=10), {"welink": [target]}, http_send, "w",
+                      random.Random(1))
 
     assert asyncio.run(fresh().run_once(T0)).sent == 1
     assert asyncio.run(fresh().run_once(T0 + timedelta(seconds=9))).claimed == 0
@@ -124,13 +118,8 @@ def test_run_until_idle_stops_when_only_future_retries_remain(
     sink, target = add_sink(httpserver, "welink")
     sink.always(503)
     enqueue_alerts(T0, [target], count=2)
-    sender = Sender(
-        config(senders=senders, min_interval_seconds=0, backoff_base_seconds=60),
-        {"welink": [target]},
-        http_send,
-        "w",
-        random.Random(11),
-    )
+    sender = Sender(config(senders=senders, min_interval_seconds=0, backoff_base_seconds=60),
+                    {"welink": [target]}, http_send, "w", random.Random(11))
     slept: list[float] = []
 
     async def no_sleep(seconds: float) -> None:
@@ -143,9 +132,7 @@ def test_run_until_idle_stops_when_only_future_retries_remain(
 
 def test_scrub_removes_secrets_in_every_spelling() -> None:
     secret = "p@ss/wörd+1"
-    text = (
-        f"raw {secret} pct p%40ss%2Fw%C3%B6rd%2B1 form p%40ss%2Fw%C3%B6rd%2B1 https://u:{secret}@h/"
-    )
+    text = f"raw {secret} pct p%40ss%2Fw%C3%B6rd%2B1 form p%40ss%2Fw%C3%B6rd%2B1 https://u:{secret}@h/"
     cleaned = scrub(text, (secret,)) or ""
     assert "ss/w" not in cleaned and "%2Fw" not in cleaned and cleaned.count("***") >= 3
 
@@ -157,14 +144,9 @@ def test_store_calls_can_run_in_threads_off_the_event_loop(
     up, email = add_sink(httpserver, "email")
     down.fail_next(1, 500)
     enqueue_alerts(T0, [welink, email], count=3)
-    sender = Sender(
-        config(min_interval_seconds=0, senders=4),
-        {"welink": [welink], "email": [email]},
-        http_send,
-        "w",
-        random.Random(1),
-        store_runner=asyncio.to_thread,
-    )
+    sender = Sender(config(min_interval_seconds=0, senders=4),
+                    {"welink": [welink], "email": [email]}, http_send, "w", random.Random(1),
+                    store_runner=asyncio.to_thread)
 
     report = asyncio.run(sender.run_once(T0))
 
@@ -188,13 +170,8 @@ def test_graceful_stop_finishes_in_flight_sends_and_claims_nothing_more(
             await go_on.wait()
             return await http_send(target, message, timeout)
 
-        sender = Sender(
-            config(senders=1, min_interval_seconds=0),
-            {t.channel: [t] for t in targets},
-            held_send,
-            "w",
-            random.Random(1),
-        )
+        sender = Sender(config(senders=1, min_interval_seconds=0),
+                        {t.channel: [t] for t in targets}, held_send, "w", random.Random(1))
         run = asyncio.ensure_future(sender.run_once(T0))
         await started.wait()
         sender.stop_claiming()

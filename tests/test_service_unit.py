@@ -33,9 +33,7 @@ def test_install_writes_a_user_unit_for_this_install(
     assert service["WatchdogSec"]
     assert service["NoNewPrivileges"] == "yes"
     exec_start = service["ExecStart"]
-    assert Path(exec_start.split()[0]).is_absolute() and exec_start.split()[0].endswith(
-        "mrt-worker"
-    )
+    assert Path(exec_start.split()[0]).is_absolute() and exec_start.split()[0].endswith("mrt-worker")
     assert "--daemon" in exec_start and str(config.resolve()) in exec_start
     assert parsed["Install"]["WantedBy"] == "default.target"
     out = capsys.readouterr().out

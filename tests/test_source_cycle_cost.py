@@ -49,11 +49,8 @@ V0_EXAMPLE = json.loads("""
 }
 """)
 ENV = {"GITHUB_TOKEN": "ghp_example", "HF_TOKEN": "hf_example"}
-MODULES: dict[str, ModuleType] = {
-    "github": github,
-    "huggingface": huggingface,
-    "modelscope": modelscope,
-}
+MODULES: dict[str, ModuleType] = {"github": github, "huggingface": huggingface,
+                                  "modelscope": modelscope}
 
 
 def specs(server: HTTPServer) -> list[SourceSpec]:
@@ -65,16 +62,12 @@ def specs(server: HTTPServer) -> list[SourceSpec]:
     return out
 
 
-async def cycle(
-    pool: HttpPool, all_specs: list[SourceSpec], states: dict[str, SourceState], now: datetime
-) -> dict[str, Any]:
+async def cycle(pool: HttpPool, all_specs: list[SourceSpec],
+                states: dict[str, SourceState], now: datetime) -> dict[str, Any]:
     """All sources concurrently on one pool, as the runner does."""
-    outcomes = await asyncio.gather(
-        *(
-            poll_once(MODULES[spec.plugin], spec, pool, states[spec.key], env=ENV, now=now)
-            for spec in all_specs
-        )
-    )
+    outcomes = await asyncio.gather(*(
+        poll_once(MODULES[spec.plugin], spec, pool, states[spec.key], env=ENV, now=now)
+        for spec in all_specs))
     return {spec.key: outcome for spec, outcome in zip(all_specs, outcomes, strict=True)}
 
 
@@ -82,16 +75,11 @@ def test_v0_example_cycle_costs(httpserver: HTTPServer) -> None:
     for repo in ("vllm-project/vllm", "sgl-project/sglang"):
         FakeGitHub(httpserver, repo, recorded_issues())
     FakeHub(httpserver, hf_models("deepseek-ai", 150, datetime(2025, 11, 1, tzinfo=T0.tzinfo)))
-    FakeModelScope(
-        httpserver, ms_models("deepseek-ai", 80, datetime(2025, 12, 1, tzinfo=T0.tzinfo))
-    )
+    FakeModelScope(httpserver, ms_models("deepseek-ai", 80,
+                                         datetime(2025, 12, 1, tzinfo=T0.tzinfo)))
     all_specs = specs(httpserver)
-    assert [s.key for s in all_specs] == [
-        "github:vllm-project/vllm",
-        "github:sgl-project/sglang",
-        "huggingface:deepseek-ai",
-        "modelscope:deepseek-ai",
-    ]
+    assert [s.key for s in all_specs] == ["github:vllm-project/vllm", "github:sgl-project/sglang",
+                                          "huggingface:deepseek-ai", "modelscope:deepseek-ai"]
     states = {spec.key: SourceState() for spec in all_specs}
 
     async def go() -> list[dict[str, Any]]:
@@ -107,11 +95,8 @@ def test_v0_example_cycle_costs(httpserver: HTTPServer) -> None:
     # the first steady cycle: GitHub asks a new URL (ascending, since the baseline's newest
     # update) and gets 200; Hugging Face and ModelScope ask the baseline's URL again: 304
     assert {key: dict(client.statuses) for key, (_, client) in first.items()} == {
-        "github:vllm-project/vllm": {200: 1},
-        "github:sgl-project/sglang": {200: 1},
-        "huggingface:deepseek-ai": {304: 1},
-        "modelscope:deepseek-ai": {304: 1},
-    }
+        "github:vllm-project/vllm": {200: 1}, "github:sgl-project/sglang": {200: 1},
+        "huggingface:deepseek-ai": {304: 1}, "modelscope:deepseek-ai": {304: 1}}
     assert all(not result.events for result, _ in first.values())
     # nothing changed: the same number of requests, every one a 304, no event, cursors kept
     for key, (result, client) in second.items():

@@ -30,7 +30,8 @@ REPO = "PyGithub/PyGithub"
 
 
 def section(server: HTTPServer, **kw: object) -> github.Config:
-    return github.Config(repos=[REPO], base_url=server.url_for("/"), token_env="GITHUB_TOKEN", **kw)  # type: ignore[arg-type]
+    return github.Config(repos=[REPO], base_url=server.url_for("/"), token_env="GITHUB_TOKEN",
+                         **kw)  # type: ignore[arg-type]
 
 
 def newest_updated() -> str:
@@ -43,13 +44,8 @@ def test_baseline_records_snapshots_and_emits_nothing(httpserver: HTTPServer) ->
 
     async def go() -> None:
         async with make_pool(FakeClock()) as pool:
-            result, client = await poll_once(
-                github,
-                spec_for(github, section(httpserver)),
-                pool,
-                state,
-                env={"GITHUB_TOKEN": "ghp_secret"},
-            )
+            result, client = await poll_once(github, spec_for(github, section(httpserver)),
+                                             pool, state, env={"GITHUB_TOKEN": "ghp_secret"})
         assert result.events == []
         assert len(result.snapshots) == 30 and result.fetched == 30
         assert result.cursor == {"since": newest_updated()}
@@ -59,11 +55,7 @@ def test_baseline_records_snapshots_and_emits_nothing(httpserver: HTTPServer) ->
     run(go)
     args = fake.requests[0].args
     assert (args["direction"], args["sort"], args["state"], args["per_page"]) == (
-        "desc",
-        "updated",
-        "all",
-        "100",
-    )
+        "desc", "updated", "all", "100")
     assert "since" not in args
     assert fake.requests[0].headers["Authorization"] == "Bearer ghp_secret"
     assert fake.requests[0].headers["User-Agent"].startswith("model-release-tracker/")
@@ -99,15 +91,8 @@ def test_transitions_across_polls(httpserver: HTTPServer) -> None:
             close(fake.issue(3042), t)  # an issue is closed
             close(fake.issue(3043), t + timedelta(seconds=1), merged=True)  # a PR merged
             close(fake.issue(3041), t + timedelta(seconds=2))  # a PR closed unmerged
-            new = dict(
-                fake.issue(3042),
-                number=3050,
-                id=99,
-                title="New bug",
-                created_at=iso(t + timedelta(seconds=3)),
-                state="open",
-                closed_at=None,
-            )
+            new = dict(fake.issue(3042), number=3050, id=99, title="New bug",
+                       created_at=iso(t + timedelta(seconds=3)), state="open", closed_at=None)
             touch(new, t + timedelta(seconds=3))
             issues.append(new)
             for _ in range(3):
@@ -127,12 +112,10 @@ def test_transitions_across_polls(httpserver: HTTPServer) -> None:
         ("issue_opened", f"{REPO}#3050", "3050:opened"),
     ]
     assert second == [("issue_reopened", f"{REPO}#3042", f"3042:reopened:{iso(t)}")]
-    assert third == [
-        ("issue_closed", f"{REPO}#3042", f"3042:closed:{iso(t + timedelta(minutes=9))}")
-    ]
+    assert third == [("issue_closed", f"{REPO}#3042",
+                      f"3042:closed:{iso(t + timedelta(minutes=9))}")]
     assert fake.requests[1].args["since"] == iso(
-        datetime.fromisoformat(newest_updated().replace("Z", "+00:00")) - timedelta(seconds=120)
-    )
+        datetime.fromisoformat(newest_updated().replace("Z", "+00:00")) - timedelta(seconds=120))
 
 
 def test_event_fields_and_v0_fingerprint(httpserver: HTTPServer) -> None:
@@ -153,16 +136,15 @@ def test_event_fields_and_v0_fingerprint(httpserver: HTTPServer) -> None:
         assert event.details["merged"] is True and event.details["number"] == 3045
         assert event.summary.startswith("Without this patch, tests fail after 2024-11-25.")
         assert event.legacy_fingerprint == fingerprint_of(
-            "github", "repo_pr", REPO, "pr_merged", str(item["id"])
-        )
+            "github", "repo_pr", REPO, "pr_merged", str(item["id"]))
 
     run(go)
 
 
 def test_v0_worked_fingerprint_recipe() -> None:
-    assert fingerprint_of(
-        "github", "repo_issue", "vllm-project/vllm", "issue_updated", "2345678901"
-    ) == ("19cf1579457629ee850bd2056cc2410ca4652795078ae1df2bd3f971fc3901e8")
+    assert fingerprint_of("github", "repo_issue", "vllm-project/vllm", "issue_updated",
+                          "2345678901") == (
+        "19cf1579457629ee850bd2056cc2410ca4652795078ae1df2bd3f971fc3901e8")
 
 
 def test_tie_at_the_boundary_is_not_lost(httpserver: HTTPServer) -> None:
@@ -202,20 +184,16 @@ def test_many_pages_and_an_item_moving_while_paging(httpserver: HTTPServer) -> N
     issues = []
     start = datetime(2024, 10, 1, tzinfo=T0.tzinfo)
     for n in range(250):
-        item = dict(
-            base[n % 30],
-            number=5000 + n,
-            id=10_000 + n,
-            state="closed",
-            created_at=iso(start + timedelta(minutes=n) - timedelta(seconds=30)),
-            closed_at=iso(start + timedelta(minutes=n)),
-        )
+        item = dict(base[n % 30], number=5000 + n, id=10_000 + n, state="closed",
+                    created_at=iso(start + timedelta(minutes=n) - timedelta(seconds=30)),
+                    closed_at=iso(start + timedelta(minutes=n)))
         item["updated_at"] = item["closed_at"]
         item.pop("pull_request", None)
         issues.append(item)
     fake = FakeGitHub(httpserver, REPO, issues)
     mover = fake.issue(5000)
-    fake.moves[2] = lambda: touch(mover, datetime(2024, 11, 1, tzinfo=T0.tzinfo), title="retitled")
+    fake.moves[2] = lambda: touch(mover, datetime(2024, 11, 1, tzinfo=T0.tzinfo),
+                                  title="retitled")
     state = SourceState(cursor={"since": "2024-09-30T00:00:00Z"})
     spec = spec_for(github, section(httpserver))
 
@@ -249,11 +227,9 @@ def test_backfill_since_emits_events(httpserver: HTTPServer) -> None:
         async with make_pool(FakeClock()) as pool:
             result, _ = await poll_once(github, spec, pool, state)
         opened = [e.resource_id for e in result.events]
-        expected = [
-            f"{REPO}#{i['number']}"
-            for i in sorted(recorded_issues(), key=lambda i: i["updated_at"])
-            if i["updated_at"] >= "2024-09-09" and i["created_at"] >= "2024-09-09"
-        ]
+        expected = [f"{REPO}#{i['number']}" for i in sorted(recorded_issues(),
+                    key=lambda i: i["updated_at"])
+                    if i["updated_at"] >= "2024-09-09" and i["created_at"] >= "2024-09-09"]
         assert opened == expected and len(opened) > 3
 
     run(go)
@@ -276,9 +252,8 @@ def test_conditional_second_poll_is_a_304_with_no_events(httpserver: HTTPServer)
     assert fake.requests[1].headers["If-None-Match"].startswith('W/"')
 
 
-@pytest.mark.parametrize(
-    "cursor", [{"since": "2024-09-01T00:00:00Z"}, {"updated_after": "2024-09-01T00:00:00Z"}]
-)
+@pytest.mark.parametrize("cursor", [{"since": "2024-09-01T00:00:00Z"},
+                                    {"updated_after": "2024-09-01T00:00:00Z"}])
 def test_v0_and_v1_cursor_shapes(httpserver: HTTPServer, cursor: dict[str, str]) -> None:
     fake = FakeGitHub(httpserver, REPO, recorded_issues())
     state = SourceState(cursor=dict(cursor))

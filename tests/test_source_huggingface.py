@@ -26,7 +26,8 @@ NEWEST = datetime(2025, 11, 1, tzinfo=T0.tzinfo)
 
 
 def section(server: HTTPServer, **kw: object) -> huggingface.Config:
-    return huggingface.Config(orgs=[ORG], base_url=server.url_for("/"), token_env="HF_TOKEN", **kw)  # type: ignore[arg-type]
+    return huggingface.Config(orgs=[ORG], base_url=server.url_for("/"), token_env="HF_TOKEN",
+                              **kw)  # type: ignore[arg-type]
 
 
 def stamp(moment: datetime) -> str:
@@ -41,21 +42,16 @@ def test_baseline_then_added_updated_and_304(httpserver: HTTPServer) -> None:
 
     async def go() -> None:
         async with make_pool(FakeClock()) as pool:
-            base, client = await poll_once(
-                huggingface, spec, pool, state, env={"HF_TOKEN": "hf_s3cret"}
-            )
+            base, client = await poll_once(huggingface, spec, pool, state,
+                                           env={"HF_TOKEN": "hf_s3cret"})
             assert base.events == [] and len(base.snapshots) == 5
             assert base.cursor == {"last_modified_after": "2025-11-01T00:00:00Z"}
             # upstream: one model gets a new commit, one is created
             changed = models[3]
             changed.update(sha="f" * 40, lastModified=stamp(NEWEST + timedelta(hours=1)))
-            fresh = dict(
-                models[0],
-                id=f"{ORG}/DeepSeek-V9",
-                sha="a" * 40,
-                createdAt=stamp(NEWEST + timedelta(hours=2)),
-                lastModified=stamp(NEWEST + timedelta(hours=2)),
-            )
+            fresh = dict(models[0], id=f"{ORG}/DeepSeek-V9", sha="a" * 40,
+                         createdAt=stamp(NEWEST + timedelta(hours=2)),
+                         lastModified=stamp(NEWEST + timedelta(hours=2)))
             models.append(fresh)
             second, client = await poll_once(huggingface, spec, pool, state)
             assert [(e.event_type, e.resource_id, e.event_id) for e in second.events] == [
@@ -68,8 +64,7 @@ def test_baseline_then_added_updated_and_304(httpserver: HTTPServer) -> None:
             assert event.details["sha"] == "f" * 40 and event.details["gated"] is False
             assert event.resource_type == "model" and event.source_key == f"huggingface:{ORG}"
             assert event.legacy_fingerprint == fingerprint_of(
-                "huggingface", "org_model", ORG, "model_updated", "f" * 40
-            )
+                "huggingface", "org_model", ORG, "model_updated", "f" * 40)
             assert second.cursor == {"last_modified_after": "2025-11-01T02:00:00Z"}
             third, client = await poll_once(huggingface, spec, pool, state)
             assert third.events == [] and client.statuses == Counter({304: 1})
@@ -78,12 +73,7 @@ def test_baseline_then_added_updated_and_304(httpserver: HTTPServer) -> None:
     run(go)
     args = hub.requests[0].args
     assert (args["author"], args["sort"], args["direction"], args["limit"], args["full"]) == (
-        ORG,
-        "lastModified",
-        "-1",
-        "100",
-        "true",
-    )
+        ORG, "lastModified", "-1", "100", "true")
     assert hub.requests[0].headers["Authorization"] == "Bearer hf_s3cret"
     assert "If-None-Match" in hub.requests[2].headers
 
@@ -116,9 +106,8 @@ def test_hf_endpoint_is_honoured_when_base_url_is_unset(httpserver: HTTPServer) 
 
     async def go() -> None:
         async with make_pool(FakeClock()) as pool:
-            result, _ = await poll_once(
-                huggingface, spec, pool, state, env={"HF_ENDPOINT": httpserver.url_for("/mirror")}
-            )
+            result, _ = await poll_once(huggingface, spec, pool, state,
+                                        env={"HF_ENDPOINT": httpserver.url_for("/mirror")})
         assert len(result.snapshots) == 2
 
     run(go)
@@ -135,9 +124,7 @@ def test_backfill_since_emits_additions(httpserver: HTTPServer) -> None:
         async with make_pool(FakeClock()) as pool:
             result, _ = await poll_once(huggingface, spec, pool, SourceState())
         assert [(e.event_type, e.resource_id) for e in result.events] == [
-            ("model_updated", models[2]["id"]),
-            ("model_updated", models[1]["id"]),
-            ("model_added", models[0]["id"]),
-        ]
+            ("model_updated", models[2]["id"]), ("model_updated", models[1]["id"]),
+            ("model_added", models[0]["id"])]
 
     run(go)

@@ -48,26 +48,19 @@ def test_baseline_then_added_updated_and_304(httpserver: HTTPServer) -> None:
             assert base.events == [] and len(base.snapshots) == 50 and client.requests == 1
             assert base.cursor == {"last_modified_after": iso(NEWEST)}
             models[10]["last_modified"] = iso(NEWEST + timedelta(minutes=1))
-            added = dict(
-                models[0],
-                id=f"{ORG}/DeepSeek-V4",
-                display_name="DeepSeek-V4",
-                created_at=iso(NEWEST + timedelta(minutes=2)),
-                last_modified=iso(NEWEST + timedelta(minutes=2)),
-            )
+            added = dict(models[0], id=f"{ORG}/DeepSeek-V4", display_name="DeepSeek-V4",
+                         created_at=iso(NEWEST + timedelta(minutes=2)),
+                         last_modified=iso(NEWEST + timedelta(minutes=2)))
             models.append(added)
             second, client = await poll_once(modelscope, spec, pool, state)
             assert client.requests == 1  # page 1 reaches models older than the cursor
             assert [(e.event_type, e.resource_id) for e in second.events] == [
-                ("model_updated", models[10]["id"]),
-                ("model_added", f"{ORG}/DeepSeek-V4"),
-            ]
+                ("model_updated", models[10]["id"]), ("model_added", f"{ORG}/DeepSeek-V4")]
             event = second.events[1]
             assert event.title == "DeepSeek-V4" and event.details["license"] == "apache-2.0"
             assert event.details["tasks"] == ["text-generation"]
             assert event.legacy_fingerprint == fingerprint_of(
-                "modelscope", "org_model", ORG, "model_added", f"{ORG}/DeepSeek-V4"
-            )
+                "modelscope", "org_model", ORG, "model_added", f"{ORG}/DeepSeek-V4")
             assert second.events[0].event_id == iso(NEWEST + timedelta(minutes=1))
             third, client = await poll_once(modelscope, spec, pool, state)
             assert third.events == [] and client.statuses == Counter({304: 1})
@@ -75,11 +68,7 @@ def test_baseline_then_added_updated_and_304(httpserver: HTTPServer) -> None:
     run(go)
     args = fake.requests[0].args
     assert (args["owner"], args["sort"], args["page_number"], args["page_size"]) == (
-        ORG,
-        "last_modified",
-        "1",
-        "50",
-    )
+        ORG, "last_modified", "1", "50")
 
 
 def test_v0_known_model_ids_are_not_added_again(httpserver: HTTPServer) -> None:
@@ -94,27 +83,24 @@ def test_v0_known_model_ids_are_not_added_again(httpserver: HTTPServer) -> None:
             result, client = await poll_once(modelscope, spec, pool, state)
         assert client.requests == 2  # no watermark in a v0 cursor: read every page
         assert [(e.event_type, e.resource_id) for e in result.events] == [
-            ("model_added", models[0]["id"])
-        ]
+            ("model_added", models[0]["id"])]
         assert len(result.snapshots) == 60
-        assert result.cursor == {
-            "last_modified_after": iso(NEWEST),
-            "known_model_ids": [f"{ORG}/deleted-model"],
-        }
+        assert result.cursor == {"last_modified_after": iso(NEWEST),
+                                 "known_model_ids": [f"{ORG}/deleted-model"]}
 
     run(go)
 
 
 def test_success_false_is_an_error_with_code_and_message(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/openapi/v1/models").respond_with_json(
-        EXAMPLES["invalid-authentication"]
-    )
+        EXAMPLES["invalid-authentication"])
     state = SourceState(cursor={"last_modified_after": iso(NEWEST)})
 
     async def go() -> None:
         async with make_pool(FakeClock()) as pool:
             with pytest.raises(SourceError) as caught:
-                await poll_once(modelscope, spec_for(modelscope, section(httpserver)), pool, state)
+                await poll_once(modelscope, spec_for(modelscope, section(httpserver)), pool,
+                                state)
         assert not isinstance(caught.value, UpstreamChanged)
         assert "InvalidAuthentication" in str(caught.value)
         assert "check your Authorization header" in str(caught.value)
@@ -126,18 +112,13 @@ def test_success_false_is_an_error_with_code_and_message(httpserver: HTTPServer)
 
 def test_500_envelope_is_retried_then_reported(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/openapi/v1/models").respond_with_json(
-        EXAMPLES["internal-server-error"], status=500
-    )
+        EXAMPLES["internal-server-error"], status=500)
 
     async def go() -> None:
         async with make_pool(FakeClock(), max_attempts=2) as pool:
             with pytest.raises(SourceError) as caught:
-                await poll_once(
-                    modelscope,
-                    spec_for(modelscope, section(httpserver)),
-                    pool,
-                    SourceState(cursor={}),
-                )
+                await poll_once(modelscope, spec_for(modelscope, section(httpserver)), pool,
+                                SourceState(cursor={}))
         assert caught.value.http_status == 500 and caught.value.context["attempts"] == 2
 
     run(go)
@@ -145,17 +126,15 @@ def test_500_envelope_is_retried_then_reported(httpserver: HTTPServer) -> None:
 
 def dolphin(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/api/v1/dolphin/models", method="PUT").respond_with_json(
-        load("modelscope/modelscope_dolphin_models_envelope_trimmed.json")
-    )
+        load("modelscope/modelscope_dolphin_models_envelope_trimmed.json"))
 
 
 @pytest.mark.parametrize("openapi", ["404", "changed shape"])
 def test_fallback_to_the_legacy_list_is_degraded(httpserver: HTTPServer, openapi: str) -> None:
     if openapi == "404":
         httpserver.expect_request("/openapi/v1/models").respond_with_json(
-            {"success": False, "code": "NotFound", "message": "no such route", "request_id": "r"},
-            status=404,
-        )
+            {"success": False, "code": "NotFound", "message": "no such route",
+             "request_id": "r"}, status=404)
     else:
         httpserver.expect_request("/openapi/v1/models").respond_with_json({"models": []})
     dolphin(httpserver)
@@ -163,22 +142,19 @@ def test_fallback_to_the_legacy_list_is_degraded(httpserver: HTTPServer, openapi
 
     async def go() -> None:
         async with make_pool(FakeClock()) as pool:
-            result, client = await poll_once(
-                modelscope, spec, pool, SourceState(cursor={"known_model_ids": []})
-            )
+            result, client = await poll_once(modelscope, spec, pool,
+                                             SourceState(cursor={"known_model_ids": []}))
         assert result.degraded and "legacy list endpoint" in result.degraded
         # the recorded records are trimmed (no times): additions only; other owners dropped
         assert [(e.event_type, e.resource_id) for e in result.events] == [
-            ("model_added", "Qwen/Qwen3-Next-80B-A3B-Instruct")
-        ]
+            ("model_added", "Qwen/Qwen3-Next-80B-A3B-Instruct")]
         assert client.requests == 2
 
     run(go)
     put = next(r for r, _ in httpserver.log if r.method == "PUT")
     body = json.loads(put.data)
-    assert body["Criterion"] == [
-        {"category": "organizations", "predicate": "contains", "values": ["Qwen"]}
-    ]
+    assert body["Criterion"] == [{"category": "organizations", "predicate": "contains",
+                                  "values": ["Qwen"]}]
     assert (body["PageNumber"], body["PageSize"]) == (1, 50)
 
 
@@ -188,12 +164,8 @@ def test_changed_shape_without_fallback_is_upstream_changed(httpserver: HTTPServ
     async def go() -> None:
         async with make_pool(FakeClock()) as pool:
             with pytest.raises(UpstreamChanged):
-                await poll_once(
-                    modelscope,
-                    spec_for(modelscope, section(httpserver, fallback=False)),
-                    pool,
-                    SourceState(cursor={}),
-                )
+                await poll_once(modelscope, spec_for(modelscope, section(
+                    httpserver, fallback=False)), pool, SourceState(cursor={}))
 
     run(go)
 
@@ -203,12 +175,8 @@ def test_page_window_is_capped_at_3000(httpserver: HTTPServer) -> None:
 
     async def go() -> None:
         async with make_pool(FakeClock()) as pool:
-            result, client = await poll_once(
-                modelscope,
-                spec_for(modelscope, section(httpserver)),
-                pool,
-                SourceState(cursor={"known_model_ids": []}),
-            )
+            result, client = await poll_once(modelscope, spec_for(modelscope, section(
+                httpserver)), pool, SourceState(cursor={"known_model_ids": []}))
         assert client.requests == 60 and len(result.snapshots) == 3000
 
     run(go)

@@ -87,9 +87,8 @@ async def poll_once(
 ) -> tuple[PollResult, HttpClient]:
     env = dict(env or {})
     client = pool.client(spec, validators=state.validators, env=env)
-    ctx = PollContext(
-        http=client, now=now, cursor=copy.deepcopy(state.cursor), snapshots=state.lookup, env=env
-    )
+    ctx = PollContext(http=client, now=now, cursor=copy.deepcopy(state.cursor),
+                      snapshots=state.lookup, env=env)
     result = await module.poll(spec, ctx)
     if commit:
         state.commit(result, client)
@@ -108,9 +107,8 @@ def etag_of(body: bytes) -> str:
     return 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def json_response(
-    request: Request, payload: Any, headers: dict[str, str] | None = None, conditional: bool = True
-) -> Response:
+def json_response(request: Request, payload: Any, headers: dict[str, str] | None = None,
+                  conditional: bool = True) -> Response:
     """200 with an ETag, or 304 when the client's If-None-Match matches (as GitHub does)."""
     body = json.dumps(payload).encode()
     tag = etag_of(body)
@@ -119,11 +117,11 @@ def json_response(
         return Response(status=304, headers={"ETag": tag, **extra})
     if conditional:
         extra["ETag"] = tag
-    return Response(body, status=200, content_type="application/json; charset=utf-8", headers=extra)
+    return Response(body, status=200, content_type="application/json; charset=utf-8",
+                    headers=extra)
 
 
 # --- GitHub ---------------------------------------------------------------------------------
-
 
 def recorded_issues() -> list[dict[str, Any]]:
     """The 30 recorded PyGithub issues/PRs (all open as recorded)."""
@@ -134,9 +132,8 @@ class FakeGitHub:
     """`GET /repos/{o}/{r}/issues` over loopback the way GitHub answers it: `since` (>=),
     `sort=updated`, `direction`, `per_page`, `page`, Link next, ETag + 304, X-RateLimit-*."""
 
-    def __init__(
-        self, server: HTTPServer, repo: str, issues: list[dict[str, Any]], prefix: str = ""
-    ) -> None:
+    def __init__(self, server: HTTPServer, repo: str, issues: list[dict[str, Any]],
+                 prefix: str = "") -> None:
         self.server = server
         self.repo = repo
         self.issues = issues
@@ -157,17 +154,12 @@ class FakeGitHub:
         items = list(self.issues)
         if "since" in args:
             items = [i for i in items if i["updated_at"] >= args["since"]]
-        items.sort(
-            key=lambda i: (i["updated_at"], i["number"]),
-            reverse=args.get("direction", "desc") == "desc",
-        )
+        items.sort(key=lambda i: (i["updated_at"], i["number"]),
+                   reverse=args.get("direction", "desc") == "desc")
         per_page = int(args.get("per_page", "30"))
-        chunk = items[(page - 1) * per_page : page * per_page]
-        headers = {
-            "X-RateLimit-Limit": "5000",
-            "X-RateLimit-Remaining": "4983",
-            "X-RateLimit-Reset": "1726571099",
-        }
+        chunk = items[(page - 1) * per_page: page * per_page]
+        headers = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "4983",
+                   "X-RateLimit-Reset": "1726571099"}
         if page * per_page < len(items):
             query = {k: v for k, v in args.items() if k != "page"}
             query["page"] = str(page + 1)
@@ -182,13 +174,8 @@ def touch(issue: dict[str, Any], at: datetime, **changes: Any) -> None:
 
 
 def close(issue: dict[str, Any], at: datetime, *, merged: bool = False) -> None:
-    touch(
-        issue,
-        at,
-        state="closed",
-        closed_at=iso(at),
-        state_reason=None if "pull_request" in issue else "completed",
-    )
+    touch(issue, at, state="closed", closed_at=iso(at),
+          state_reason=None if "pull_request" in issue else "completed")
     if "pull_request" in issue and merged:
         issue["pull_request"]["merged_at"] = iso(at)
 
@@ -198,7 +185,6 @@ def reopen(issue: dict[str, Any], at: datetime) -> None:
 
 
 # --- Hugging Face ---------------------------------------------------------------------------
-
 
 def hf_models(org: str, count: int, newest: datetime) -> list[dict[str, Any]]:
     """`full=true` items built from the recorded default-field items: we ADD sha, lastModified
@@ -210,14 +196,9 @@ def hf_models(org: str, count: int, newest: datetime) -> list[dict[str, Any]]:
         base = copy.deepcopy(recorded[n % len(recorded)])
         name = f"{org}/{base['id'].split('/')[1]}-{n}"
         modified = newest - timedelta(hours=n)
-        base.update(
-            id=name,
-            modelId=name,
-            lastModified=modified.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            createdAt=(modified - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            sha=hashlib.sha1(f"{name}@{n}".encode()).hexdigest(),
-            gated=False,
-        )
+        base.update(id=name, modelId=name, lastModified=modified.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    createdAt=(modified - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    sha=hashlib.sha1(f"{name}@{n}".encode()).hexdigest(), gated=False)
         models.append(base)
     return models
 
@@ -226,7 +207,8 @@ class FakeHub:
     """`GET /api/models?author=&sort=lastModified&direction=-1&limit=&full=true` with Link cursor
     pagination (an opaque `cursor` parameter, as the Hub does) and ETag + 304."""
 
-    def __init__(self, server: HTTPServer, models: list[dict[str, Any]], prefix: str = "") -> None:
+    def __init__(self, server: HTTPServer, models: list[dict[str, Any]],
+                 prefix: str = "") -> None:
         self.server = server
         self.prefix = prefix
         self.models = models
@@ -240,11 +222,8 @@ class FakeHub:
         items.sort(key=lambda m: m["lastModified"], reverse=True)
         limit = int(args.get("limit", "1000"))
         start = int(args.get("cursor", "0"))
-        chunk = items[start : start + limit]
-        headers = {
-            "RateLimit": '"api";r=487;t=112',
-            "RateLimit-Policy": '"fixed window";"api";q=500;w=300',
-        }
+        chunk = items[start: start + limit]
+        headers = {"RateLimit": '"api";r=487;t=112', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'}
         if start + limit < len(items):
             query = {k: v for k, v in args.items() if k != "cursor"}
             query["cursor"] = str(start + limit)
@@ -255,7 +234,6 @@ class FakeHub:
 
 # --- ModelScope -----------------------------------------------------------------------------
 
-
 def ms_models(org: str, count: int, newest: datetime) -> list[dict[str, Any]]:
     """OpenAPI items from the spec's `list-models-response` example, renamed into `org`."""
     example = load("modelscope/openapi_examples.json")["list-models-response"]["data"]["models"]
@@ -264,12 +242,8 @@ def ms_models(org: str, count: int, newest: datetime) -> list[dict[str, Any]]:
         item = copy.deepcopy(example[n % len(example)])
         name = f"{org}/{item['id'].split('/')[1]}-{n}"
         modified = newest - timedelta(hours=n)
-        item.update(
-            id=name,
-            display_name=name.split("/")[1],
-            last_modified=iso(modified),
-            created_at=iso(modified - timedelta(days=10)),
-        )
+        item.update(id=name, display_name=name.split("/")[1], last_modified=iso(modified),
+                    created_at=iso(modified - timedelta(days=10)))
         models.append(item)
     return models
 
@@ -288,30 +262,13 @@ class FakeModelScope:
         args = request.args
         number, size = int(args.get("page_number", "1")), int(args.get("page_size", "10"))
         if number * size > 3000:
-            return Response(
-                json.dumps(
-                    {
-                        "success": False,
-                        "code": "InputParameterError",
-                        "message": "page_number * page_size > 3000",
-                        "request_id": "x",
-                    }
-                ),
-                status=400,
-            )
+            return Response(json.dumps({"success": False, "code": "InputParameterError",
+                                        "message": "page_number * page_size > 3000",
+                                        "request_id": "x"}), status=400)
         items = [m for m in self.models if m["id"].split("/")[0] == args.get("owner")]
         items.sort(key=lambda m: m["last_modified"], reverse=True)
-        chunk = items[(number - 1) * size : number * size]
-        return json_response(
-            request,
-            {
-                "success": True,
-                "request_id": "4d3f4b7d-95be-4e6f-95eb-d75178375bd3",
-                "data": {
-                    "models": chunk,
-                    "total_count": len(items),
-                    "page_number": number,
-                    "page_size": size,
-                },
-            },
-        )
+        chunk = items[(number - 1) * size: number * size]
+        return json_response(request, {
+            "success": True, "request_id": "4d3f4b7d-95be-4e6f-95eb-d75178375bd3",
+            "data": {"models": chunk, "total_count": len(items), "page_number": number,
+                     "page_size": size}})

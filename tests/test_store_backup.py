@@ -33,9 +33,7 @@ def keys_in(path: Path) -> set[str]:
         conn.close()
 
 
-def test_backup_while_another_connection_holds_an_open_write(
-    db: peewee.Database, tmp_path: Path
-) -> None:
+def test_backup_while_another_connection_holds_an_open_write(db: peewee.Database, tmp_path: Path) -> None:
     add_state("github:a/committed")
     with db.atomic("IMMEDIATE"):
         add_state("github:a/in-flight")
@@ -46,14 +44,11 @@ def test_backup_while_another_connection_holds_an_open_write(
         backup(Path(db.database), copy)
     into_dir = backup(Path(db.database), tmp_path)
     assert into_dir.parent == tmp_path and keys_in(into_dir) == {
-        "github:a/committed",
-        "github:a/in-flight",
+        "github:a/committed", "github:a/in-flight"
     }
 
 
-def test_restore_keeps_the_current_file_and_refuses_bad_sources(
-    db: peewee.Database, db_path: Path, tmp_path: Path
-) -> None:
+def test_restore_keeps_the_current_file_and_refuses_bad_sources(db: peewee.Database, db_path: Path, tmp_path: Path) -> None:
     add_state("github:a/old")
     saved = backup(db_path, tmp_path / "saved.sqlite3")
     add_state("github:a/new")
@@ -65,12 +60,7 @@ def test_restore_keeps_the_current_file_and_refuses_bad_sources(
         restore(db_path, db_path, now=NOW)
 
     WorkerHeartbeat.create(
-        worker_id="w1",
-        hostname="h",
-        pid=1,
-        version="1",
-        started_at=NOW,
-        heartbeat_at=NOW - timedelta(seconds=30),
+        worker_id="w1", hostname="h", pid=1, version="1", started_at=NOW, heartbeat_at=NOW - timedelta(seconds=30)
     )
     with pytest.raises(StoreError, match=r"worker w1 .*--force"):
         restore(db_path, saved, now=NOW)
@@ -85,9 +75,7 @@ def test_restore_keeps_the_current_file_and_refuses_bad_sources(
     assert integrity_check(db) == ["ok"]
 
 
-def test_restore_with_force_while_a_worker_is_alive(
-    db: peewee.Database, db_path: Path, tmp_path: Path
-) -> None:
+def test_restore_with_force_while_a_worker_is_alive(db: peewee.Database, db_path: Path, tmp_path: Path) -> None:
     saved = backup(db_path, tmp_path / "saved.sqlite3")
     WorkerHeartbeat.create(
         worker_id="w1", hostname="h", pid=1, version="1", started_at=NOW, heartbeat_at=NOW
@@ -134,15 +122,8 @@ def test_db_commands_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[st
     db = open_store(path, now=NOW)
     old = utcnow() - timedelta(days=200)
     Event.create(
-        fingerprint="f" * 64,
-        source="github",
-        source_key="github:a/b",
-        resource_type="issue",
-        resource_id="a/b#1",
-        event_type="issue_opened",
-        event_id="1",
-        title="t",
-        observed_at=old,
+        fingerprint="f" * 64, source="github", source_key="github:a/b", resource_type="issue",
+        resource_id="a/b#1", event_type="issue_opened", event_id="1", title="t", observed_at=old,
     )
     add_state("github:a/b")
     db.close()
@@ -175,9 +156,7 @@ def test_db_commands_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[st
     db.close()
 
 
-def test_db_commands_speak_clearly_about_postgres_and_bad_input(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_db_commands_speak_clearly_about_postgres_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "db", "backup", "--db", "postgresql://u:secret@127.0.0.1:1/x")
     assert code == 1 and "pg_dump" in err and "secret" not in err
     not_db = tmp_path / "notes.txt"

@@ -37,16 +37,9 @@ NOW = datetime(2026, 11, 22, 9, 50, 7, 654321, tzinfo=UTC)
 
 def make_event(n: int, observed_at: datetime, **extra: object) -> Event:
     return Event.create(
-        fingerprint=f"{n:064x}",
-        source="github",
-        source_key="github:vllm-project/vllm",
-        resource_type="issue",
-        resource_id=f"vllm-project/vllm#{n}",
-        event_type="issue_opened",
-        event_id=str(n),
-        title=f"issue {n}",
-        observed_at=observed_at,
-        **extra,
+        fingerprint=f"{n:064x}", source="github", source_key="github:vllm-project/vllm",
+        resource_type="issue", resource_id=f"vllm-project/vllm#{n}", event_type="issue_opened",
+        event_id=str(n), title=f"issue {n}", observed_at=observed_at, **extra,
     )
 
 
@@ -63,9 +56,7 @@ class TestStoreConformance:
         assert schema_version(reader) == LATEST
         reader.close()
 
-    def test_upgrade_from_version_1_gives_exactly_the_models_schema(
-        self, store_target: str
-    ) -> None:
+    def test_upgrade_from_version_1_gives_exactly_the_models_schema(self, store_target: str) -> None:
         db = open_database(store_target)
         migrate(db, now=NOW, steps=STEPS[:1])
         make_event(1, NOW)
@@ -86,9 +77,7 @@ class TestStoreConformance:
         assert Event.get(Event.fingerprint == f"{1:064x}").silence is None
         db.close()
 
-    def test_read_only_store_refuses_writes(
-        self, store_db: peewee.Database, store_target: str
-    ) -> None:
+    def test_read_only_store_refuses_writes(self, store_db: peewee.Database, store_target: str) -> None:
         store_db.close()
         reader = open_store(store_target, read_only=True)
         with pytest.raises(peewee.DatabaseError), reader.atomic():
@@ -98,10 +87,7 @@ class TestStoreConformance:
     def test_json_and_aware_datetimes_round_trip(self, store_db: peewee.Database) -> None:
         cursor = {"since": "2026-11-01T00:00:00Z", "ids": [1, 2], "名前": "深度求索"}
         SourceState.create(
-            source_key="github:a/b",
-            source="github",
-            cursor=cursor,
-            updated_at=NOW,
+            source_key="github:a/b", source="github", cursor=cursor, updated_at=NOW,
             next_poll_at=NOW + timedelta(minutes=5),
         )
         row = SourceState.get_by_id("github:a/b")
@@ -122,9 +108,7 @@ class TestStoreConformance:
             make_event(1, NOW)
         assert Event.select().count() == 1
 
-    def test_outbox_enqueue_is_idempotent_per_alert_and_target(
-        self, store_db: peewee.Database
-    ) -> None:
+    def test_outbox_enqueue_is_idempotent_per_alert_and_target(self, store_db: peewee.Database) -> None:
         event = make_event(2, NOW)
         alert = Alert.create(event=event, fingerprint=event.fingerprint, created_at=NOW)
         message = Message(subject="New issue", body="issue 2")
@@ -138,26 +122,13 @@ class TestStoreConformance:
     def test_audit_record(self, store_db: peewee.Database) -> None:
         first = audit.record("cli", "db.prune", {"dry_run": True}, now=NOW)
         second = audit.record(
-            "tui",
-            "outbox.retry",
-            {"outbox_id": 7},
-            reason="webhook fixed",
-            result={"ok": 1},
+            "tui", "outbox.retry", {"outbox_id": 7}, reason="webhook fixed", result={"ok": 1},
             now=NOW + timedelta(seconds=1),
         )
         assert second > first
         newest, oldest = audit.recent()
-        assert (newest.action, newest.reason, newest.result) == (
-            "outbox.retry",
-            "webhook fixed",
-            {"ok": 1},
-        )
-        assert (oldest.actor, oldest.params, oldest.result, oldest.at) == (
-            "cli",
-            {"dry_run": True},
-            {},
-            NOW,
-        )
+        assert (newest.action, newest.reason, newest.result) == ("outbox.retry", "webhook fixed", {"ok": 1})
+        assert (oldest.actor, oldest.params, oldest.result, oldest.at) == ("cli", {"dry_run": True}, {}, NOW)
         assert AuditLog.select().count() == 2
 
     def test_prune_by_age_keeps_what_alerts_still_need(self, store_db: peewee.Database) -> None:
@@ -174,12 +145,7 @@ class TestStoreConformance:
         ancient = Alert.create(event=alerted_long_ago, created_at=NOW - timedelta(days=400))
         DigestItem.create(digest="daily", event=waiting_for_digest, created_at=old)
         outbox = Outbox.create(
-            alert=ancient,
-            channel="team",
-            target="t",
-            next_attempt_at=old,
-            created_at=old,
-            updated_at=old,
+            alert=ancient, channel="team", target="t", next_attempt_at=old, created_at=old, updated_at=old
         )
         DeliveryAttempt.create(outbox=outbox, started_at=old, outcome="sent")
         DeliveryAttempt.create(outbox=outbox, started_at=NOW, outcome="sent")
@@ -198,16 +164,12 @@ class TestStoreConformance:
         assert Alert.get_by_id(ancient.id).event is None  # the alert itself is kept
         assert DeliveryAttempt.select().count() == 1 and CycleMetric.select().count() == 1
         assert prune(store_db, now=NOW, event_days=90, alert_days=365).as_dict() == {
-            "events": 0,
-            "delivery_attempts": 0,
-            "cycle_metrics": 0,
+            "events": 0, "delivery_attempts": 0, "cycle_metrics": 0
         }
 
     def test_silence_link_and_legacy_seen(self, store_db: peewee.Database) -> None:
         silence = Silence.create(
-            matcher={"source": "github"},
-            created_at=NOW,
-            expires_at=NOW + timedelta(hours=1),
+            matcher={"source": "github"}, created_at=NOW, expires_at=NOW + timedelta(hours=1),
             created_by="tui",
         )
         event = make_event(20, NOW, silence=silence, decision="silenced")

@@ -43,9 +43,7 @@ V0_CURSORS = {
 
 
 def v0_issue_fingerprint(issue_id: int) -> str:
-    return fingerprint_of(
-        "github", "repo_issue", "vllm-project/vllm", "issue_updated", str(issue_id)
-    )
+    return fingerprint_of("github", "repo_issue", "vllm-project/vllm", "issue_updated", str(issue_id))
 
 
 def build_v0_database(path: Path) -> dict[str, object]:
@@ -58,9 +56,9 @@ def build_v0_database(path: Path) -> dict[str, object]:
         fingerprint_of("huggingface", "org_model", "deepseek-ai", "model_updated", "a1b2c3d4e5"): (
             "2025-05-28T12:00:01+00:00"
         ),
-        fingerprint_of(
-            "modelscope", "org_model", "deepseek-ai", "model_added", "deepseek-ai/DeepSeek-R1"
-        ): ("2025-05-20T00:00:00+00:00"),
+        fingerprint_of("modelscope", "org_model", "deepseek-ai", "model_added", "deepseek-ai/DeepSeek-R1"): (
+            "2025-05-20T00:00:00+00:00"
+        ),
     }
     alert_fp = v0_issue_fingerprint(2345678901)
     alert_json = {
@@ -98,7 +96,8 @@ def v0_snapshot(path: Path) -> dict[str, list[tuple[object, ...]]]:
     conn = sqlite3.connect(path)
     try:
         return {
-            t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in legacy_v0.V0_TABLES
+            t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall())
+            for t in legacy_v0.V0_TABLES
         }
     finally:
         conn.close()
@@ -194,11 +193,7 @@ def test_migrating_again_is_a_no_op(upgraded: Upgraded) -> None:
     report = migrate(db, now=NOW)
     assert report.steps == [] and report.backup_path is None
     assert (report.from_version, report.to_version) == (LATEST, LATEST)
-    assert counts == (
-        SourceState.select().count(),
-        Alert.select().count(),
-        V0SeenEvent.select().count(),
-    )
+    assert counts == (SourceState.select().count(), Alert.select().count(), V0SeenEvent.select().count())
     assert sorted(p.name for p in path.parent.iterdir()) == files  # no new backup either
     db.close()
     reopened = open_store(path, now=NOW)

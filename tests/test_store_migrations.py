@@ -49,37 +49,19 @@ def fresh_latest_schema(tmp_path: Path) -> dict[str, Any]:
 def insert_version_1_rows() -> dict[str, Any]:
     """Rows a version-1 database would hold; only columns version 1 had."""
     SourceState.create(
-        source_key="github:vllm-project/vllm",
-        source="github",
-        cursor={"since": "2026-11-01T00:00:00Z"},
+        source_key="github:vllm-project/vllm", source="github", cursor={"since": "2026-11-01T00:00:00Z"},
         updated_at=EARLIER,
     )
     event = Event.create(
-        fingerprint="e" * 64,
-        source="github",
-        source_key="github:vllm-project/vllm",
-        resource_type="issue",
-        resource_id="vllm-project/vllm#1",
-        event_type="issue_opened",
-        event_id="1",
-        title="Support DeepSeek-V4",
-        labels=["model"],
-        observed_at=EARLIER,
-        details={"number": 1},
-        decision="notify",
+        fingerprint="e" * 64, source="github", source_key="github:vllm-project/vllm",
+        resource_type="issue", resource_id="vllm-project/vllm#1", event_type="issue_opened",
+        event_id="1", title="Support DeepSeek-V4", labels=["model"], observed_at=EARLIER,
+        details={"number": 1}, decision="notify",
     )
-    alert = Alert.create(
-        event=event, fingerprint=event.fingerprint, title=event.title, created_at=EARLIER
-    )
+    alert = Alert.create(event=event, fingerprint=event.fingerprint, title=event.title, created_at=EARLIER)
     Outbox.create(
-        alert=alert,
-        channel="team",
-        target="welink://***",
-        subject="s",
-        body="b",
-        next_attempt_at=EARLIER,
-        created_at=EARLIER,
-        updated_at=EARLIER,
+        alert=alert, channel="team", target="welink://***", subject="s", body="b",
+        next_attempt_at=EARLIER, created_at=EARLIER, updated_at=EARLIER,
     )
     AuditLog.create(at=EARLIER, actor="cli", action="cursor.reset", params={"source_key": "x"})
     return {"event_id": event.id, "alert_id": alert.id}
@@ -90,10 +72,7 @@ def assert_version_1_rows_kept(ids: dict[str, Any]) -> None:
     assert state.cursor == {"since": "2026-11-01T00:00:00Z"} and state.updated_at == EARLIER
     event = Event.get_by_id(ids["event_id"])
     assert (event.title, event.labels, event.details, event.observed_at) == (
-        "Support DeepSeek-V4",
-        ["model"],
-        {"number": 1},
-        EARLIER,
+        "Support DeepSeek-V4", ["model"], {"number": 1}, EARLIER,
     )
     assert event.silence is None  # the version-2 column, null on old rows
     alert = Alert.get_by_id(ids["alert_id"])
@@ -121,9 +100,7 @@ def test_every_earlier_version_upgrades_to_latest(start: str, tmp_path: Path) ->
     db = open_database(path)
     report = migrate(db, now=NOW)
     assert report.to_version == LATEST == schema_version(db)
-    assert [s.split()[0] for s in report.steps] == [
-        str(s.version) for s in STEPS[report.from_version :]
-    ]
+    assert [s.split()[0] for s in report.steps] == [str(s.version) for s in STEPS[report.from_version :]]
     if start == "empty":
         assert report.backup_path is None  # nothing to lose
     else:
@@ -191,10 +168,7 @@ def test_two_processes_migrating_at_once_apply_each_step_once(tmp_path: Path) ->
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", MIGRATE_IN_A_PROCESS, str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for _ in range(2)
     ]

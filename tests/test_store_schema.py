@@ -20,15 +20,8 @@ def test_schema_round_trips_aware_datetimes_and_json(db: peewee.Database) -> Non
 def test_event_fingerprint_is_unique(db: peewee.Database) -> None:
     now = datetime.now(UTC)
     fields = dict(
-        fingerprint="f" * 64,
-        source="github",
-        source_key="github:a/b",
-        resource_type="issue",
-        resource_id="a/b#1",
-        event_type="issue_opened",
-        event_id="1",
-        title="t",
-        observed_at=now,
+        fingerprint="f" * 64, source="github", source_key="github:a/b", resource_type="issue",
+        resource_id="a/b#1", event_type="issue_opened", event_id="1", title="t", observed_at=now,
     )
     Event.create(**fields)
     try:
