@@ -17,7 +17,15 @@ from textual.widgets import Input
 from tui_pilot import console, settle
 from tui_seed import console_scene
 
+from mrt.config import Config
+
 SIZES = [(80, 24), (120, 40)]
+REPLAY_CONFIG = Config.model_validate(
+    {
+        "channels": {"hook": {"urls": ["json://127.0.0.1:9/hook"]}},
+        "rules": [{"name": "deepseek", "when": {"keywords": ["deepseek"]}, "notify": ["hook"]}],
+    }
+)
 Snap = Callable[..., bool]
 
 
@@ -48,12 +56,19 @@ def steady(*keys: str) -> Callable[[Pilot[Any]], Any]:
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 @pytest.mark.parametrize(
     ("screen", "keys"),
-    [("alerts", ()), ("deliveries", ("2",)), ("sources", ("3",)), ("metrics", ("4",))],
+    [
+        ("alerts", ()),
+        ("deliveries", ("2",)),
+        ("sources", ("3",)),
+        ("metrics", ("4",)),
+        ("replay", ("5", "enter")),
+    ],
 )
 def test_screen(
     snap_compare: Snap, scene: Path, screen: str, keys: tuple[str, ...], size: tuple[int, int]
 ) -> None:
-    assert snap_compare(console(scene), terminal_size=size, run_before=steady(*keys))
+    app = console(scene, config=REPLAY_CONFIG)
+    assert snap_compare(app, terminal_size=size, run_before=steady(*keys))
 
 
 def test_alert_detail_of_a_dead_letter(snap_compare: Snap, scene: Path) -> None:

@@ -23,8 +23,8 @@ from textual.binding import ActiveBinding, Binding, BindingType
 from textual.reactive import reactive
 from textual.worker import get_current_worker
 
+from mrt.config import Config, load_config
 from mrt.config import database_target as mrt_database_target
-from mrt.config import load_config
 from mrt.errors import ConfigError, MrtError
 from mrt.events import utcnow
 from mrt.store import views
@@ -34,10 +34,12 @@ from tui.formatting import safe_target
 from tui.messages import DatabaseChecked, QueryTimed, StatusLoaded
 from tui.palette import ActionsProvider
 from tui.screens.alerts import AlertsScreen
+from tui.screens.base import ConsoleScreen
 from tui.screens.deliveries import DeliveriesScreen
 from tui.screens.help import HelpScreen
 from tui.screens.metrics import MetricsScreen
 from tui.screens.no_database import NoDatabaseScreen
+from tui.screens.replay import ReplayScreen
 from tui.screens.sources import SourcesScreen
 
 T = TypeVar("T")
@@ -58,7 +60,9 @@ class ConsoleOptions:
     page_size: int = 100
     slow_seconds: float = 1.0  # a query slower than this raises the "database is slow" banner
     backup_dir: Path | None = None  # cursor-reset backups (default: backups/ by the database)
-    initial_mode: str = "alerts"  # alerts | deliveries | sources | metrics
+    initial_mode: str = "alerts"  # alerts | deliveries | sources | metrics | replay
+    config: Config | None = None  # rules and channels, for replay; None: see config_error
+    config_error: str | None = None
 
 
 class MrtConsole(App[None]):
@@ -67,19 +71,19 @@ class MrtConsole(App[None]):
     CSS_PATH = "console.tcss"
     TITLE = "MRT console"
     COMMANDS = App.COMMANDS | {ActionsProvider}
-    MODES: ClassVar[
-        dict[str, Callable[[], AlertsScreen | DeliveriesScreen | SourcesScreen | MetricsScreen]]
-    ] = {  # type: ignore[assignment]
+    MODES: ClassVar[dict[str, Callable[[], ConsoleScreen]]] = {  # type: ignore[assignment]
         "alerts": AlertsScreen,
         "deliveries": DeliveriesScreen,
         "sources": SourcesScreen,
         "metrics": MetricsScreen,
+        "replay": ReplayScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "switch_mode('alerts')", "Alerts"),
         Binding("2", "switch_mode('deliveries')", "Deliveries"),
         Binding("3", "switch_mode('sources')", "Sources"),
         Binding("4", "switch_mode('metrics')", "Metrics"),
+        Binding("5", "switch_mode('replay')", "Replay"),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True),
         Binding("colon", "command_palette", "Palette", show=False),  # not priority: inputs take ":"
@@ -248,6 +252,8 @@ def make_app(
     slow_seconds: float = 1.0,
     backup_dir: Path | None = None,
     initial_mode: str = "alerts",
+    config: Config | None = None,
+    config_error: str | None = None,
 ) -> MrtConsole:
     """The console for `db_target`; `main()` and the tests build it the same way."""
     return MrtConsole(
@@ -262,6 +268,8 @@ def make_app(
             slow_seconds=slow_seconds,
             backup_dir=backup_dir,
             initial_mode=initial_mode,
+            config=config,
+            config_error=config_error,
         )
     )
 
@@ -290,15 +298,22 @@ def build_parser() -> argparse.ArgumentParser:
 class Target:
     database: str
     backup_dir: Path | None = None
+    config: Config | None = None
+    config_error: str | None = None  # why there is no config (replay says so)
 
 
 def database_target(args: argparse.Namespace) -> Target:
-    """--db wins; otherwise the config's database (found as `mrt` finds it)."""
-    if args.db:
-        return Target(str(args.db))
-    config = load_config(args.config)
+    """--db wins; otherwise the config's database (found as `mrt` finds it). A config that
+    fails to load is fatal without --db, and only disables replay with it."""
+    try:
+        config = load_config(args.config)
+    except MrtError as exc:
+        if not args.db:
+            raise
+        return Target(str(args.db), config_error=f"the config did not load: {exc}")
     backup_dir = Path(config.state.backup_dir).expanduser() if config.state.backup_dir else None
-    return Target(mrt_database_target(config), backup_dir)
+    database = str(args.db) if args.db else mrt_database_target(config)
+    return Target(database, backup_dir, config)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -314,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         config_path=args.config,
         initial_mode=args.screen,
         backup_dir=target.backup_dir,
+        config=target.config,
+        config_error=target.config_error,
     )
     app.run()
     sys.exit(app.return_code or 0)

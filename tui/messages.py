@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
+from mrt.replay import ReplayPlan
 from mrt.store.views import (
     AlertDetail,
     AlertRow,
@@ -86,3 +87,9 @@ class ActionFinished(Message):
     action: str
     text: str
     ok: bool = True
+
+
+@dataclass
+class ReplayPlanned(Message):
+    plan: ReplayPlan | None
+    error: str  # why there is no plan (a bad date, an unknown rule, no config)

@@ -17,8 +17,9 @@ TABS = (  # key, mode, label, label when narrow
     ("2", "deliveries", "Deliveries", "Outbox"),
     ("3", "sources", "Sources", "Sources"),
     ("4", "metrics", "Metrics", "Metrics"),
+    ("5", "replay", "Replay", "Replay"),
 )
-NARROW = 110  # below this width the tabs shrink so the freshness and PAUSED always fit
+NARROW = 120  # below this width the tabs shrink so the freshness and PAUSED always fit
 
 
 class StatusBar(Static):
@@ -47,8 +48,10 @@ class StatusBar(Static):
         line = Text()
         narrow = self.size.width < NARROW
         for key, mode, label, short in TABS:
-            style = "reverse bold" if mode == self.mode else "dim"
-            line.append(f" {key} {short if narrow else label} ", style=style)
+            if mode == self.mode:
+                line.append(f" {key} {short if narrow else label} ", style="reverse bold")
+            else:  # narrow: the other screens by number only (the footer names them)
+                line.append(f" {key} " if narrow else f" {key} {label} ", style="dim")
         line.append("  ")
         status = app.status
         now = app.now()
