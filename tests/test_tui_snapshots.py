@@ -23,7 +23,10 @@ SIZES = [(80, 24), (120, 40)]
 REPLAY_CONFIG = Config.model_validate(
     {
         "channels": {"hook": {"urls": ["json://127.0.0.1:9/hook"]}},
-        "rules": [{"name": "deepseek", "when": {"keywords": ["deepseek"]}, "notify": ["hook"]}],
+        "rules": [
+            {"name": "deepseek", "when": {"keywords": ["deepseek"]}, "notify": ["hook"]},
+            {"name": "qwen", "when": {"keywords": ["qwen"]}, "notify": ["hook"]},
+        ],
     }
 )
 Snap = Callable[..., bool]
@@ -62,6 +65,7 @@ def steady(*keys: str) -> Callable[[Pilot[Any]], Any]:
         ("sources", ("3",)),
         ("metrics", ("4",)),
         ("replay", ("5", "enter")),
+        ("rules", ("6",)),
     ],
 )
 def test_screen(

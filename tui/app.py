@@ -40,6 +40,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.metrics import MetricsScreen
 from tui.screens.no_database import NoDatabaseScreen
 from tui.screens.replay import ReplayScreen
+from tui.screens.rules import RulesScreen
 from tui.screens.sources import SourcesScreen
 
 T = TypeVar("T")
@@ -60,7 +61,7 @@ class ConsoleOptions:
     page_size: int = 100
     slow_seconds: float = 1.0  # a query slower than this raises the "database is slow" banner
     backup_dir: Path | None = None  # cursor-reset backups (default: backups/ by the database)
-    initial_mode: str = "alerts"  # alerts | deliveries | sources | metrics | replay
+    initial_mode: str = "alerts"  # alerts | deliveries | sources | metrics | replay | rules
     config: Config | None = None  # rules and channels, for replay; None: see config_error
     config_error: str | None = None
 
@@ -77,6 +78,7 @@ class MrtConsole(App[None]):
         "sources": SourcesScreen,
         "metrics": MetricsScreen,
         "replay": ReplayScreen,
+        "rules": RulesScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "switch_mode('alerts')", "Alerts"),
@@ -84,6 +86,7 @@ class MrtConsole(App[None]):
         Binding("3", "switch_mode('sources')", "Sources"),
         Binding("4", "switch_mode('metrics')", "Metrics"),
         Binding("5", "switch_mode('replay')", "Replay"),
+        Binding("6", "switch_mode('rules')", "Rules"),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True),
         Binding("colon", "command_palette", "Palette", show=False),  # not priority: inputs take ":"

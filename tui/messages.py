@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from textual.message import Message
 
 from mrt.replay import ReplayPlan
+from mrt.rules.dryrun import RulesTestReport
 from mrt.store.views import (
     AlertDetail,
     AlertRow,
@@ -93,3 +94,9 @@ class ActionFinished(Message):
 class ReplayPlanned(Message):
     plan: ReplayPlan | None
     error: str  # why there is no plan (a bad date, an unknown rule, no config)
+
+
+@dataclass
+class RulesTested(Message):
+    report: RulesTestReport | None
+    error: str

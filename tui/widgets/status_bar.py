@@ -18,8 +18,9 @@ TABS = (  # key, mode, label, label when narrow
     ("3", "sources", "Sources", "Sources"),
     ("4", "metrics", "Metrics", "Metrics"),
     ("5", "replay", "Replay", "Replay"),
+    ("6", "rules", "Rules", "Rules"),
 )
-NARROW = 120  # below this width the tabs shrink so the freshness and PAUSED always fit
+NARROW = 112  # below this width the tabs shrink so the freshness and PAUSED always fit
 
 
 class StatusBar(Static):
