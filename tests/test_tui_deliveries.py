@@ -177,3 +177,20 @@ async def test_read_only_dims_retry_and_discard(db: peewee.Database, db_path: Pa
         await settle(pilot)
         assert isinstance(app.screen, DeliveriesScreen)
     assert len(dead_ids()) == 3
+
+
+async def test_bulk_with_free_text_is_refused_with_the_reason(
+    db: peewee.Database, db_path: Path
+) -> None:
+    console_scene()
+    app = console(db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_deliveries(pilot)
+        await pilot.press("slash", *"404", "enter")
+        await settle(pilot)
+        assert app.screen.query_one(OutboxTable).row_count == 3  # the text filter lists...
+        await pilot.press("T")
+        await settle(pilot)
+        assert isinstance(app.screen, DeliveriesScreen)  # ...but bulk actions refuse it
+        assert any("bulk actions take status:" in str(n.message) for n in app._notifications)
+    assert len(dead_ids()) == 3
