@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,7 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import Static
 from tui_pilot import console, settle
-from tui_seed import NOW, beat, console_scene
+from tui_seed import NOW, add_alert, beat, console_scene
 
 from mrt.store.models import Alert
 from tui.app import build_parser, database_target
@@ -21,6 +22,7 @@ from tui.screens.alerts import AlertsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.no_database import NoDatabaseScreen
 from tui.widgets.alert_table import AlertTable
+from tui.widgets.new_badge import NewBadge
 
 pytestmark = pytest.mark.anyio
 
@@ -227,3 +229,27 @@ async def test_unreachable_postgresql_is_explained_without_its_password() -> Non
         advice = text(app.screen.query_one("#no-db-advice", Static))
         assert "could not be opened" in advice and "127.0.0.1" in advice
         assert "s3cret" not in advice
+
+
+async def test_a_failing_query_is_a_banner_and_the_console_recovers(
+    db: peewee.Database, db_path: Path
+) -> None:
+    console_scene()
+    app = console(db_path, poll_seconds=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, AlertsScreen)
+        with sqlite3.connect(db_path) as other:  # a maintenance job takes the table away
+            other.execute("ALTER TABLE alert RENAME TO alert_away")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert "failed" in text(screen.query_one("#banner", Static))
+        assert screen.query_one(AlertTable).row_count == 12  # what was shown stays
+        with sqlite3.connect(db_path) as other:
+            other.execute("ALTER TABLE alert_away RENAME TO alert")
+        add_alert("After the repair")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert not screen.query_one("#banner", Static).display
+        assert screen.query_one(NewBadge).count == 1 or screen.query_one(AlertTable).row_count == 13

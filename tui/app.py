@@ -190,8 +190,12 @@ class MrtConsole(App[None]):
     @work(thread=True, exclusive=True, group="status")
     def load_status(self) -> None:
         status = self.run_query("status", views.console_status)
-        if status is not None and not get_current_worker().is_cancelled:
+        if get_current_worker().is_cancelled:
+            return
+        if status is not None:
             self.post_message(StatusLoaded(status))
+        else:  # a failed read (the banner says why) still re-arms: the header keeps trying
+            self.call_from_thread(self.set_timer, self.options.status_seconds, self.load_status)
 
     def on_status_loaded(self, message: StatusLoaded) -> None:
         self.status = message.status

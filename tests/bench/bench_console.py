@@ -35,14 +35,15 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
 from mrt.store.db import open_database
-from mrt.store.migrations import migrate
+from mrt.store.migrations import LATEST, migrate
 from tui.app import MrtConsole, make_app
+from tui.screens.no_database import NoDatabaseScreen
 
 EVENTS, ALERTS, OUTBOX = 1_000_000, 200_000, 50_000
 SOURCES = [f"github:org{i}/repo{i}" for i in range(15)] + [f"huggingface:org{i}" for i in range(5)]
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SPAN = timedelta(days=365)
-BUILD_VERSION = "1"  # bump when the generated data changes
+BUILD_VERSION = f"2-schema{LATEST}"  # changes with the generated data or the schema
 WORDS = [
     "Support",
     "DeepSeek-V3",
@@ -246,7 +247,8 @@ def build(path: Path) -> None:
             ],
         )
         con.execute(
-            "INSERT INTO worker_heartbeat VALUES ('w', 'host', 1, '1.0', ?, ?, NULL)",
+            "INSERT INTO worker_heartbeat (worker_id, hostname, pid, version, started_at, "
+            "heartbeat_at) VALUES ('w', 'host', 1, '1.0', ?, ?)",
             (ts(NOW - timedelta(days=1)), ts(NOW - timedelta(seconds=3))),
         )
     con.execute("ANALYZE")
@@ -272,6 +274,9 @@ def database(rebuild: bool) -> Path:
 async def wait_until(pilot: Any, done: Callable[[], bool], limit: float = 600.0) -> None:
     deadline = time.perf_counter() + limit
     while not done():
+        if isinstance(pilot.app.screen, NoDatabaseScreen):
+            advice = pilot.app.screen.query_one("#no-db-advice").render()
+            raise RuntimeError(f"the console cannot open the database: {advice}")
         if time.perf_counter() > deadline:
             raise TimeoutError("the screen never showed its rows")
         await pilot.pause(0.002)
@@ -426,6 +431,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="first-paint runs per screen (best)")
     args = parser.parse_args()
     sys.setrecursionlimit(10_000)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     asyncio.run(run(args))
 
 

@@ -79,8 +79,12 @@ class AlertsScreen(ConsoleScreen):
         rows = self.console.run_query(
             "alerts page", lambda: views.alerts_page(flt, before_id=before_id, limit=size)
         )
-        if rows is not None and not get_current_worker().is_cancelled:
+        if get_current_worker().is_cancelled:
+            return
+        if rows is not None:
             self.post_message(AlertsLoaded(rows, before_id is None, generation))
+        else:  # the banner says why; the next highlight near the end asks again
+            self.app.call_from_thread(setattr, self, "loading_more", False)
 
     def on_alerts_loaded(self, message: AlertsLoaded) -> None:
         self.loading_more = False
