@@ -254,8 +254,7 @@ class AlertsScreen(ConsoleScreen):
                     self.row_data[alert_id] = replace(self.row_data[alert_id], acknowledged=True)
             self.table.marked.difference_update(self.pending_ack)
             for alert_id in self.pending_ack:
-                if alert_id in self.table.ids:
-                    self.table.update_cell(str(alert_id), "mark", self.table.mark_cell(alert_id))
+                self.table.refresh_when(alert_id)
             self.action_reload_detail()
 
     # --------------------------------------------------------------------------- display
