@@ -150,9 +150,18 @@ def _apprise_quiet() -> Iterator[None]:
 
 
 def _apprise_parse(url: str) -> str | None:
-    """The privacy form of `url` if Apprise understands it, else None."""
+    """The privacy form of `url` if Apprise understands it, else None.
+
+    Parsed the way the worker builds its targets: with our WeLink plugin registered and a
+    robot's webhook URL mapped onto welink:// (else every WeLink channel would fail the check).
+    """
     import apprise
 
+    from mrt.delivery.welink import is_welink_webhook, register_welink, webhook_to_welink_url
+
+    register_welink()
+    if is_welink_webhook(url):
+        url = webhook_to_welink_url(url)
     with _apprise_quiet():
         bundle = apprise.Apprise()
         if not bundle.add(url):

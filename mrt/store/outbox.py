@@ -13,7 +13,7 @@ changes nothing (its mark_* returns LEASE_LOST). Every try is a DeliveryAttempt 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -67,6 +67,7 @@ __all__ = [
     "describe_failure",
     "discard",
     "enqueue",
+    "enqueue_new_alert",
     "get_outbox_rows",
     "last_attempt_by_target",
     "list_outbox",
@@ -99,6 +100,35 @@ def enqueue(alert_id: int, channel: str, target_key: str, message: Message, now:
         updated_at=now,
     )
     return int(row.id)
+
+
+def enqueue_new_alert(
+    alert_id: int, deliveries: Iterable[tuple[str, str, Message]], now: datetime
+) -> int:
+    """All deliveries of an alert created in this transaction (it has none yet): one statement.
+
+    A (channel, target) named twice is enqueued once. Returns how many rows were added.
+    """
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for channel, target, message in deliveries:
+        rows.setdefault(
+            (channel, target),
+            {
+                "alert": alert_id,
+                "channel": channel,
+                "target": target,
+                "status": "pending",
+                "subject": message.subject,
+                "body": message.body,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    values = list(rows.values())
+    for start in range(0, len(values), 50):
+        Outbox.insert_many(values[start : start + 50]).execute()
+    return len(values)
 
 
 def _due(now: datetime) -> peewee.Expression:
@@ -186,13 +216,17 @@ def _take_back_abandoned(row: Outbox, now: datetime, policy: RetryPolicy | None)
         age = (now - row.created_at).total_seconds()
         reason = policy.gives_up(attempts=attempts, age_seconds=age, retryable=True)
     DeliveryAttempt.create(
-        outbox=row.id, started_at=now, outcome="dead" if reason else "lease_expired",
-        error_class="LeaseExpired", message=note,
+        outbox=row.id,
+        started_at=now,
+        outcome="dead" if reason else "lease_expired",
+        error_class="LeaseExpired",
+        message=note,
     )
     fields: dict[str, Any] = {"attempts": attempts, "last_error": note, "updated_at": now}
     if reason:
-        fields.update(status="dead", lease_owner=None, lease_expires_at=None,
-                      last_error=f"{note}; {reason}")
+        fields.update(
+            status="dead", lease_owner=None, lease_expires_at=None, last_error=f"{note}; {reason}"
+        )
     Outbox.update(**fields).where(Outbox.id == row.id).execute()
     row.attempts = attempts
     return reason is None
@@ -222,9 +256,7 @@ def _claimed(row: Outbox, expires: datetime) -> ClaimedDelivery:
 
 
 def _held(outbox_id: int, owner: str) -> peewee.Expression:
-    return (
-        (Outbox.id == outbox_id) & (Outbox.status == "sending") & (Outbox.lease_owner == owner)
-    )
+    return (Outbox.id == outbox_id) & (Outbox.status == "sending") & (Outbox.lease_owner == owner)
 
 
 def _record_lost(outbox_id: int, attempt: AttemptRecord, what: str) -> str:
@@ -234,13 +266,16 @@ def _record_lost(outbox_id: int, attempt: AttemptRecord, what: str) -> str:
         return LEASE_LOST  # the row is gone (its alert was pruned): nothing to attach a note to
     now_held = f" by sender {row.lease_owner}" if row.status == "sending" else ""
     DeliveryAttempt.create(
-        outbox=outbox_id, started_at=attempt.started_at, duration_ms=attempt.duration_ms,
-        outcome=LEASE_LOST, http_status=attempt.http_status, vendor_code=attempt.vendor_code,
+        outbox=outbox_id,
+        started_at=attempt.started_at,
+        duration_ms=attempt.duration_ms,
+        outcome=LEASE_LOST,
+        http_status=attempt.http_status,
+        vendor_code=attempt.vendor_code,
         error_class=attempt.error_class,
         message=redact_common_secrets(
             f"{what} after this sender's lease had been lost; the row is {row.status}{now_held}"
-            " and was left as it is"
-            + (f" ({attempt.message})" if attempt.message else "")
+            " and was left as it is" + (f" ({attempt.message})" if attempt.message else "")
         ),
     )
     return LEASE_LOST
@@ -251,8 +286,13 @@ def mark_sent(outbox_id: int, owner: str, now: datetime, attempt: AttemptRecord)
     with write_transaction(bound_database()):
         updated = (
             Outbox.update(
-                status="sent", attempts=Outbox.attempts + 1, sent_at=now, updated_at=now,
-                lease_owner=None, lease_expires_at=None, last_error=None,
+                status="sent",
+                attempts=Outbox.attempts + 1,
+                sent_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                last_error=None,
             )
             .where(_held(outbox_id, owner))
             .execute()
@@ -283,7 +323,10 @@ def mark_failed(
         error = describe_failure(attempt)
         gave_up = policy.gives_up(attempts=attempts, age_seconds=age, retryable=retryable)
         fields: dict[str, Any] = {
-            "attempts": attempts, "updated_at": now, "lease_owner": None, "lease_expires_at": None,
+            "attempts": attempts,
+            "updated_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
         }
         if gave_up:
             status = "dead"
@@ -292,8 +335,9 @@ def mark_failed(
         else:
             status = "retrying"
             delay = policy.retry_delay_seconds(attempts, retry_after)
-            fields.update(status=status, last_error=error,
-                          next_attempt_at=now + timedelta(seconds=delay))
+            fields.update(
+                status=status, last_error=error, next_attempt_at=now + timedelta(seconds=delay)
+            )
             outcome = "throttled" if attempt.throttled else "retry"
         Outbox.update(**fields).where(Outbox.id == outbox_id).execute()
         _record(outbox_id, attempt, outcome)
@@ -302,8 +346,12 @@ def mark_failed(
 
 def _record(outbox_id: int, attempt: AttemptRecord, outcome: str) -> None:
     DeliveryAttempt.create(
-        outbox=outbox_id, started_at=attempt.started_at, duration_ms=attempt.duration_ms,
-        outcome=outcome, http_status=attempt.http_status, vendor_code=attempt.vendor_code,
+        outbox=outbox_id,
+        started_at=attempt.started_at,
+        duration_ms=attempt.duration_ms,
+        outcome=outcome,
+        http_status=attempt.http_status,
+        vendor_code=attempt.vendor_code,
         error_class=attempt.error_class,
         message=redact_common_secrets(attempt.message) if attempt.message else None,
     )

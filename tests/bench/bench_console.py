@@ -1,6 +1,7 @@
 """Console benchmark: a year of history, first paint of each screen, page-down latency.
 
-    .venv/bin/python tests/bench/bench_console.py [--rebuild] [--pages 40]
+    .venv/bin/python tests/bench/bench_console.py [--rebuild] [--quick] [--pages 40]
+    python -m tests.bench --only console       # the same through the suite's runner
 
 Builds (once, cached under $TMPDIR/mrt-bench-console/) a SQLite database with 1,000,000 events,
 200,000 alerts and 50,000 outbox rows, then measures with Textual's headless driver:
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,21 @@ from mrt.store.migrations import LATEST, migrate
 from tui.app import MrtConsole, make_app
 from tui.screens.no_database import NoDatabaseScreen
 
-EVENTS, ALERTS, OUTBOX = 1_000_000, 200_000, 50_000
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """How big the database is and how much is timed (`--quick` shrinks everything)."""
+
+    name: str
+    events: int
+    alerts: int
+    outbox: int
+    pages: int
+    repeat: int
+
+
+FULL = Scale("1m", 1_000_000, 200_000, 50_000, pages=40, repeat=3)
+QUICK = Scale("quick", 20_000, 4_000, 1_000, pages=6, repeat=1)
 SOURCES = [f"github:org{i}/repo{i}" for i in range(15)] + [f"huggingface:org{i}" for i in range(5)]
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SPAN = timedelta(days=365)
@@ -107,7 +123,7 @@ def chunks(rows: Iterator[tuple[Any, ...]], size: int = 50_000) -> Iterator[list
         yield batch
 
 
-def build(path: Path) -> None:
+def build(path: Path, scale: Scale) -> None:
     """The schema through the real migration, the rows through raw executemany (fast)."""
     path.unlink(missing_ok=True)
     db = open_database(path)
@@ -116,6 +132,7 @@ def build(path: Path) -> None:
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=wal")
     con.execute("PRAGMA synchronous=off")
+    EVENTS, ALERTS, OUTBOX = scale.events, scale.alerts, scale.outbox  # noqa: N806
     step = SPAN / EVENTS
 
     def events() -> Iterator[tuple[Any, ...]]:
@@ -256,17 +273,22 @@ def build(path: Path) -> None:
     path.with_suffix(".version").write_text(BUILD_VERSION)
 
 
-def database(rebuild: bool) -> Path:
+def database(scale: Scale, rebuild: bool = False) -> Path:
+    """The cached database of this scale, built when missing or out of date."""
     folder = Path(
         os.environ.get("MRT_BENCH_DIR", Path(tempfile.gettempdir()) / "mrt-bench-console")
     )
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "console-1m.sqlite3"
+    path = folder / f"console-{scale.name}.sqlite3"
     marker = path.with_suffix(".version")
     if rebuild or not path.exists() or not marker.exists() or marker.read_text() != BUILD_VERSION:
         started = time.perf_counter()
-        print(f"building {path} (1M events, 200k alerts, 50k outbox rows) ...", flush=True)
-        build(path)
+        print(
+            f"building {path} ({scale.events:,} events, {scale.alerts:,} alerts, "
+            f"{scale.outbox:,} outbox rows) ...",
+            flush=True,
+        )
+        build(path, scale)
         print(f"built in {time.perf_counter() - started:.1f} s", flush=True)
     return path
 
@@ -373,10 +395,6 @@ async def baseline_first_paint(path: Path, mode: str, pages: int) -> tuple[float
         return first, downs
 
 
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:8.1f} ms"
-
-
 def machine_reference() -> float:
     """Seconds for 10 million Python additions: how slow this machine is right now (a 2023
     laptop does it in about 0.4 s), to read the absolute figures against."""
@@ -387,37 +405,93 @@ def machine_reference() -> float:
     return time.perf_counter() - started
 
 
-async def run(args: argparse.Namespace) -> None:
-    path = database(args.rebuild)
-    reference = machine_reference()
-    rows: list[tuple[str, float, float | None, str]] = []
+# (figure, console seconds, baseline seconds or None, baseline description)
+Measured = list[tuple[str, float, float | None, str]]
+PLAIN = "a plain DataTable holding every row"
+FIGURES = (
+    "first paint: alerts",
+    "first paint: deliveries",
+    "first paint: sources",
+    "first paint: metrics",
+    "page-down: median",
+    "page-down: p95",
+)
+
+
+async def measure(scale: Scale, rebuild: bool = False) -> tuple[Path, Measured]:
+    path = database(scale, rebuild)
+    measured: Measured = []
     for mode in ("alerts", "deliveries", "sources", "metrics"):
-        first = min([await console_first_paint(path, mode) for _ in range(args.repeat)])
-        base = None
-        if mode in BASELINES:
-            base, _ = await baseline_first_paint(path, mode, 0)
-        target = "< 1 s"
-        rows.append((f"first paint: {mode}", first, base, target))
-    downs = await console_page_downs(path, args.pages)
-    _, base_downs = await baseline_first_paint(path, "alerts", args.pages)
-    rows.append(
-        ("page-down, median", statistics.median(downs), statistics.median(base_downs), "< 50 ms")
+        first = min([await console_first_paint(path, mode) for _ in range(scale.repeat)])
+        base = (await baseline_first_paint(path, mode, 0))[0] if mode in BASELINES else None
+        measured.append((f"first paint: {mode}", first, base, PLAIN if base else ""))
+    downs = await console_page_downs(path, scale.pages)
+    _, base_downs = await baseline_first_paint(path, "alerts", scale.pages)
+    measured.append(
+        ("page-down: median", statistics.median(downs), statistics.median(base_downs), PLAIN)
     )
-    p95 = sorted(downs)[int(len(downs) * 0.95) - 1]
-    base_p95 = sorted(base_downs)[int(len(base_downs) * 0.95) - 1]
-    rows.append(("page-down, p95", p95, base_p95, "< 50 ms"))
-    rows.append(("page-down, worst (crosses a page)", max(downs), max(base_downs), ""))
+    measured.append(("page-down: p95", percentile95(downs), percentile95(base_downs), PLAIN))
+    return path, measured
+
+
+def percentile95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, -(-95 * len(ordered) // 100) - 1)]
+
+
+def run(sizes: Any) -> list[Any]:
+    """The suite runner's entry (tests/bench/run.py): rows of figures, baselines and ratios."""
+    from tests.bench.common import Row, command_for
+
+    scale = QUICK if sizes.quick else FULL
+    _, measured = asyncio.run(measure(scale))
+    note = (
+        f"{scale.events:,} events, {scale.alerts:,} alerts, {scale.outbox:,} outbox rows, "
+        "120x40; targets: first paint < 1 s, page-down < 50 ms"
+    )
+    return [
+        Row(
+            "console",
+            figure,
+            value * 1000,
+            "ms",
+            baseline,
+            base * 1000 if base else None,
+            command_for("console", sizes.quick),
+            note if figure == FIGURES[0] else "",
+        )
+        for figure, value, base, baseline in measured
+    ]
+
+
+def ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+async def report(args: argparse.Namespace) -> None:
+    scale = QUICK if args.quick else FULL
+    scale = Scale(
+        scale.name,
+        scale.events,
+        scale.alerts,
+        scale.outbox,
+        args.pages or scale.pages,
+        args.repeat or scale.repeat,
+    )
+    reference = machine_reference()
+    path, measured = await measure(scale, args.rebuild)
     print()
     print(
-        f"database: {path} ({path.stat().st_size / 1e6:.0f} MB; 1M events, 200k alerts, 50k "
-        "outbox rows)"
+        f"database: {path} ({path.stat().st_size / 1e6:.0f} MB; {scale.events:,} events, "
+        f"{scale.alerts:,} alerts, {scale.outbox:,} outbox rows)"
     )
-    print(f"{'measure':36} {'console':>11} {'plain DataTable':>16} {'ratio':>8}  target")
-    for name, value, base, target in rows:
-        ratio = f"{base / value:7.0f}x" if base else "       -"
-        base_text = ms(base) if base is not None else "      -    "
-        print(f"{name:36} {ms(value):>11} {base_text:>16} {ratio:>8}  {target}")
-    print("ratio = plain DataTable / console (how many times faster the console is)")
+    print(f"| {'measure':24} | {'console':>10} | {'plain DataTable':>15} | {'ratio':>6} | target |")
+    print(f"|{'-' * 26}|{'-' * 11}:|{'-' * 16}:|{'-' * 7}:|--------|")
+    for name, value, base, _ in measured:
+        ratio = f"{value / base:.3f}" if base else "-"
+        target = "< 1 s" if name.startswith("first") else "< 50 ms"
+        print(f"| {name:24} | {ms(value):>10} | {ms(base):>15} | {ratio:>6} | {target:6} |")
+    print("ratio = console / plain DataTable (below 1: the console is faster)")
     print(
         f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; 10M Python additions "
         f"took {reference:.2f} s (about 0.4 s on a 2023 laptop)"
@@ -427,12 +501,12 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached database")
-    parser.add_argument("--pages", type=int, default=40, help="page-down presses to time")
-    parser.add_argument("--repeat", type=int, default=2, help="first-paint runs per screen (best)")
+    parser.add_argument("--quick", action="store_true", help="a small database: a smoke run")
+    parser.add_argument("--pages", type=int, default=0, help="page-down presses to time")
+    parser.add_argument("--repeat", type=int, default=0, help="first-paint runs per screen (best)")
     args = parser.parse_args()
-    sys.setrecursionlimit(10_000)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    asyncio.run(run(args))
+    asyncio.run(report(args))
 
 
 if __name__ == "__main__":
