@@ -132,7 +132,7 @@ def build(path: Path, scale: Scale) -> None:
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=wal")
     con.execute("PRAGMA synchronous=off")
-    EVENTS, ALERTS, OUTBOX = scale.events, scale.alerts, scale.outbox  # noqa: N806
+    EVENTS, ALERTS, OUTBOX = scale.events, scale.alerts, scale.outbox
     step = SPAN / EVENTS
 
     def events() -> Iterator[tuple[Any, ...]]:
