@@ -52,10 +52,11 @@ class Scale:
     outbox: int
     pages: int
     repeat: int
+    cycles: int = 7 * 24 * 12  # cycle metrics per source: a week of 5-minute cycles
 
 
 FULL = Scale("1m", 1_000_000, 200_000, 50_000, pages=40, repeat=3)
-QUICK = Scale("quick", 20_000, 4_000, 1_000, pages=6, repeat=1)
+QUICK = Scale("quick", 20_000, 4_000, 1_000, pages=6, repeat=1, cycles=24 * 12)
 SOURCES = [f"github:org{i}/repo{i}" for i in range(15)] + [f"huggingface:org{i}" for i in range(5)]
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SPAN = timedelta(days=365)
@@ -234,7 +235,7 @@ def build(path: Path, scale: Scale) -> None:
             "ELSE 'dead' END, 200 FROM outbox"
         )
         metrics = []
-        for m in range(7 * 24 * 12):  # a week of 5-minute cycles per source
+        for m in range(scale.cycles):  # 5-minute cycles per source, back from NOW
             for key in SOURCES:
                 metrics.append((key, ts(NOW - timedelta(minutes=5 * m)), 5, 1, 0, 0, 1))
         # peewee's defaults live in Python: a raw insert names every NOT NULL column.
@@ -270,7 +271,7 @@ def build(path: Path, scale: Scale) -> None:
         )
     con.execute("ANALYZE")
     con.close()
-    path.with_suffix(".version").write_text(BUILD_VERSION)
+    path.with_suffix(".version").write_text(f"{BUILD_VERSION} {scale}")
 
 
 def database(scale: Scale, rebuild: bool = False) -> Path:
@@ -281,7 +282,12 @@ def database(scale: Scale, rebuild: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"console-{scale.name}.sqlite3"
     marker = path.with_suffix(".version")
-    if rebuild or not path.exists() or not marker.exists() or marker.read_text() != BUILD_VERSION:
+    if (
+        rebuild
+        or not path.exists()
+        or not marker.exists()
+        or marker.read_text() != f"{BUILD_VERSION} {scale}"
+    ):
         started = time.perf_counter()
         print(
             f"building {path} ({scale.events:,} events, {scale.alerts:,} alerts, "
@@ -377,6 +383,11 @@ class PlainTableApp(App[None]):
 
 
 BASELINES = {
+    # the naive sources and metrics screens: every state row, every cycle's figures
+    "sources": "SELECT source_key, health, last_poll_at, next_poll_at, consecutive_failures, "
+    "ratelimit_remaining, last_error FROM source_state ORDER BY source_key",
+    "metrics": "SELECT source_key, started_at, new_events, matched, alerts, deliveries_ok, "
+    "deliveries_failed FROM cycle_metric ORDER BY id DESC",
     "alerts": "SELECT id, created_at, priority, title, source_key FROM alert ORDER BY id DESC",
     "deliveries": "SELECT id, status, channel, attempts, updated_at, last_error FROM outbox "
     "ORDER BY id DESC",
