@@ -206,3 +206,17 @@ def test_cursor_policy_on_a_template_error(
         failed = Event.get(Event.decision == "failed")
         assert failed.error and "hook" in failed.error
         assert state().cursor != before and Outbox.select().count() == 0
+
+
+def test_a_poll_asked_for_during_a_cycle_is_not_lost(
+    engine: Engine, httpserver: HTTPServer
+) -> None:
+    FakeGitHub(httpserver, REPO, recorded_issues())
+    key = f"github:{REPO}"
+    sources.request_poll(key, T0)  # answered by the cycle that starts at T0
+    cycle(engine, T0)
+    assert state().poll_requested_at is None
+    sources.request_poll(key, T0 + timedelta(minutes=1))  # asked while that cycle ran
+    cycle(engine, T0)  # a cycle that started before the request
+    assert state().poll_requested_at == T0 + timedelta(minutes=1)
+    assert sources.due_keys([key], T0 + timedelta(minutes=1)) == [key]

@@ -11,6 +11,15 @@ import peewee
 from mrt.store.models import ResourceSnapshot, SourceState
 
 
+def _answered(now: datetime) -> peewee.Node:
+    """Clear a "poll now" the cycle starting at `now` answered; keep one asked for since."""
+    return peewee.Case(
+        None,
+        [(SourceState.poll_requested_at <= now, None)],
+        SourceState.poll_requested_at,
+    )
+
+
 def ensure_states(keys: Iterable[tuple[str, str]], now: datetime) -> None:
     """Create a state row for each (source_key, plugin) not seen before."""
     for key, plugin in keys:
@@ -99,7 +108,7 @@ def record_failure(
         consecutive_failures=SourceState.consecutive_failures + 1,
         health="failing",
         next_poll_at=next_poll_at,
-        poll_requested_at=None,
+        poll_requested_at=_answered(now),
         updated_at=now,
     ).where(SourceState.source_key == key).execute()
     return get_state(key)
@@ -118,7 +127,7 @@ def record_deferral(
         last_http_status=http_status,
         ratelimit_remaining=0,
         ratelimit_reset_at=until,
-        poll_requested_at=None,
+        poll_requested_at=_answered(now),
         updated_at=now,
     ).where(SourceState.source_key == key).execute()
 
@@ -150,7 +159,7 @@ def record_success(
         ratelimit_remaining=ratelimit_remaining,
         ratelimit_reset_at=ratelimit_reset_at,
         next_poll_at=next_poll_at,
-        poll_requested_at=None,
+        poll_requested_at=_answered(now),
         updated_at=now,
     ).where(SourceState.source_key == key).execute()
 
