@@ -66,6 +66,8 @@ class AlertsScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.query_one("#empty-hint").display = False
+        # The hint depends on the worker's heartbeat, which may arrive after the first page.
+        self.watch(self.app, "status", self.refresh_empty_hint, init=False)
         self.show_filter_line()
         self.load_page(before_id=None, generation=self.generation)
         self.arm_live(self.poll_newer)
@@ -264,6 +266,10 @@ class AlertsScreen(ConsoleScreen):
         text = describe(self.filter)
         line.update(f"filter: {text}  (esc clears)" if text else "")
         line.display = bool(text)
+
+    def refresh_empty_hint(self, _status: object = None) -> None:
+        if self.loaded_once:
+            self.show_empty_hint()
 
     def show_empty_hint(self) -> None:
         hint = self.query_one("#empty-hint", Static)
