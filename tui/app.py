@@ -1,10 +1,343 @@
-"""Entry point of `mrt-tui`."""
+"""`mrt-tui`: the operator console. `make_app(...)` builds it for `main()` and for the tests.
+
+Threading: every database read and write runs in a `@work(thread=True)` worker that posts a
+message back; live panes re-arm their timer only after the previous poll answered, so polls
+never overlap and the UI thread never waits on SQLite. The timers themselves only start workers.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+import peewee
+from textual import work
+from textual.app import App
+from textual.binding import ActiveBinding, Binding, BindingType
+from textual.reactive import reactive
+from textual.worker import get_current_worker
+
+from mrt.config import Config, load_config
+from mrt.config import database_target as mrt_database_target
+from mrt.errors import ConfigError, MrtError
+from mrt.events import utcnow
+from mrt.store import views
+from mrt.store.db import open_database
+from mrt.store.migrations import LATEST, schema_version
+from tui.formatting import safe_target
+from tui.messages import DatabaseChecked, QueryTimed, StatusLoaded
+from tui.palette import ActionsProvider
+from tui.screens.alerts import AlertsScreen
+from tui.screens.base import ConsoleScreen
+from tui.screens.deliveries import DeliveriesScreen
+from tui.screens.help import HelpScreen
+from tui.screens.metrics import MetricsScreen
+from tui.screens.no_database import NoDatabaseScreen
+from tui.screens.replay import ReplayScreen
+from tui.screens.rules import RulesScreen
+from tui.screens.sources import SourcesScreen
+
+T = TypeVar("T")
+
+WORKER_DOWN_AFTER = timedelta(seconds=60)
 
 
-def main() -> None:
-    print("mrt-tui: the console is not built yet", file=sys.stderr)
-    sys.exit(1)
+@dataclass(frozen=True)
+class ConsoleOptions:
+    """Everything the console needs to know, passed in (no module-global state)."""
+
+    db_target: str | None  # a file path or postgresql:// URL; None: not configured
+    read_only: bool = False
+    config_path: str | None = None
+    clock: Callable[[], datetime] = utcnow  # tests and screenshots pass a fixed clock
+    poll_seconds: float = 2.0  # live panes ask for newer rows this often (after each answer)
+    status_seconds: float = 5.0  # header: data age, worker heartbeat
+    page_size: int = 100
+    slow_seconds: float = 1.0  # a query slower than this raises the "database is slow" banner
+    backup_dir: Path | None = None  # cursor-reset backups (default: backups/ by the database)
+    initial_mode: str = "alerts"  # alerts | deliveries | sources | metrics | replay | rules
+    config: Config | None = None  # rules and channels, for replay; None: see config_error
+    config_error: str | None = None
+
+
+class MrtConsole(App[None]):
+    """The app: four modes (alerts, deliveries, sources, metrics), a header, a palette."""
+
+    CSS_PATH = "console.tcss"
+    TITLE = "MRT console"
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    MODES: ClassVar[dict[str, Callable[[], ConsoleScreen]]] = {  # type: ignore[assignment]
+        "alerts": AlertsScreen,
+        "deliveries": DeliveriesScreen,
+        "sources": SourcesScreen,
+        "metrics": MetricsScreen,
+        "replay": ReplayScreen,
+        "rules": RulesScreen,
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "switch_mode('alerts')", "Alerts"),
+        Binding("2", "switch_mode('deliveries')", "Deliveries"),
+        Binding("3", "switch_mode('sources')", "Sources"),
+        Binding("4", "switch_mode('metrics')", "Metrics"),
+        Binding("5", "switch_mode('replay')", "Replay"),
+        Binding("6", "switch_mode('rules')", "Rules"),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True),
+        Binding("colon", "command_palette", "Palette", show=False),  # not priority: inputs take ":"
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    paused: reactive[bool] = reactive(False)
+    status: reactive[views.ConsoleStatus | None] = reactive(None)
+    slow_note: reactive[str] = reactive("")
+    ready: reactive[bool] = reactive(False)
+
+    def __init__(self, options: ConsoleOptions) -> None:
+        super().__init__()
+        self.options = options
+        self.db: peewee.Database | None = None
+
+    # ----------------------------------------------------------------------------- database
+
+    @property
+    def read_only(self) -> bool:
+        return self.options.read_only
+
+    def now(self) -> datetime:
+        return self.options.clock()
+
+    def on_mount(self) -> None:
+        self.check_database()
+
+    @work(thread=True, exclusive=True, group="database-check")
+    def check_database(self) -> None:
+        """Open the database if it is there; never create one (that is the worker's job)."""
+        target = self.options.db_target
+        if not target:
+            self.post_message(DatabaseChecked("missing", "no database configured"))
+            return
+        is_url = "://" in target
+        shown = safe_target(target)  # a PostgreSQL URL's password never reaches the screen
+        if not is_url and not Path(target).expanduser().is_file():
+            self.post_message(DatabaseChecked("missing", shown))
+            return
+        try:
+            db = open_database(target, read_only=self.options.read_only)
+            with db.connection_context():
+                version = schema_version(db)
+        except Exception as exc:  # any failure to open is shown, never a traceback
+            error = str(exc).replace(target, shown)
+            self.post_message(DatabaseChecked("error", f"{shown}: {error}"))
+            return
+        self.db = db
+        if version == 0:
+            self.post_message(DatabaseChecked("unmigrated", shown))
+        elif version < LATEST:
+            self.post_message(DatabaseChecked("outdated", f"{shown} (schema {version} < {LATEST})"))
+        elif version > LATEST:
+            self.post_message(DatabaseChecked("newer", f"{shown} (schema {version} > {LATEST})"))
+        else:
+            self.post_message(DatabaseChecked("ready", shown))
+
+    def on_database_checked(self, message: DatabaseChecked) -> None:
+        if message.state == "ready":
+            self.ready = True
+            if isinstance(self.screen, NoDatabaseScreen):
+                self.pop_screen()
+            self.switch_mode(self.options.initial_mode)
+            self.load_status()
+        elif not isinstance(self.screen, NoDatabaseScreen):
+            self.push_screen(NoDatabaseScreen(message.state, message.detail, self.options))
+        else:
+            self.screen.show_state(message.state, message.detail)
+
+    def run_query(self, label: str, query: Callable[[], T]) -> T | None:
+        """Run `query` on this worker thread's own connection; time it; never raise.
+
+        Called from thread workers only. A failure (locked, missing table, read-only) becomes
+        a banner on screen and None here, so the console keeps working.
+        """
+        assert self.db is not None
+        started = time.perf_counter()
+        try:
+            with self.db.connection_context():
+                result = query()
+        except peewee.PeeweeException as exc:
+            self.post_message(QueryTimed(label, time.perf_counter() - started, str(exc)))
+            return None
+        self.post_message(QueryTimed(label, time.perf_counter() - started))
+        return result
+
+    def on_query_timed(self, message: QueryTimed) -> None:
+        if message.error:
+            self.slow_note = f"{message.label} failed: {message.error}"
+        elif message.seconds >= self.options.slow_seconds:
+            self.slow_note = f"the database is slow: {message.label} took {message.seconds:.1f} s"
+        elif self.slow_note.startswith(message.label) or (
+            self.slow_note and "slow" in self.slow_note
+        ):
+            self.slow_note = ""
+
+    # ----------------------------------------------------------------------------- status
+
+    @work(thread=True, exclusive=True, group="status")
+    def load_status(self) -> None:
+        status = self.run_query("status", views.console_status)
+        if get_current_worker().is_cancelled:
+            return
+        if status is not None:
+            self.post_message(StatusLoaded(status))
+        else:  # a failed read (the banner says why) still re-arms: the header keeps trying
+            self.call_from_thread(self.set_timer, self.options.status_seconds, self.load_status)
+
+    def on_status_loaded(self, message: StatusLoaded) -> None:
+        self.status = message.status
+        # Re-armed after the answer: status polls never overlap.
+        self.set_timer(self.options.status_seconds, self.load_status)
+
+    def worker_down(self) -> bool:
+        status = self.status
+        if status is None:
+            return False
+        if status.heartbeat_at is None or status.worker_stopped:
+            return True
+        return self.now() - status.heartbeat_at > WORKER_DOWN_AFTER
+
+    # ----------------------------------------------------------------------------- actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("switch_mode", "toggle_pause"):
+            return self.ready
+        return True
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        self.notify("Live updates paused" if self.paused else "Live updates resumed")
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+
+        # The screen's own actions first, then the app's, then the focused widget's movement keys.
+        own = {b.action for b in type(self.screen).BINDINGS if isinstance(b, Binding)}
+
+        def rank(active: ActiveBinding) -> int:
+            if active.node is self.screen and active.binding.action in own:
+                return 0
+            return 1 if active.node is self else 2
+
+        active = sorted(self.screen.active_bindings.values(), key=rank)
+        rows = [
+            (
+                b.binding.key_display or self.get_key_display(b.binding),
+                b.binding.description,
+                b.enabled,
+            )
+            for b in active
+            if b.binding.description
+        ]
+        self.push_screen(HelpScreen(rows))
+
+
+def make_app(
+    db_target: str | Path | None,
+    *,
+    read_only: bool = False,
+    config_path: str | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    poll_seconds: float = 2.0,
+    status_seconds: float = 5.0,
+    page_size: int = 100,
+    slow_seconds: float = 1.0,
+    backup_dir: Path | None = None,
+    initial_mode: str = "alerts",
+    config: Config | None = None,
+    config_error: str | None = None,
+) -> MrtConsole:
+    """The console for `db_target`; `main()` and the tests build it the same way."""
+    return MrtConsole(
+        ConsoleOptions(
+            db_target=str(db_target) if db_target is not None else None,
+            read_only=read_only,
+            config_path=config_path,
+            clock=clock,
+            poll_seconds=poll_seconds,
+            status_seconds=status_seconds,
+            page_size=page_size,
+            slow_seconds=slow_seconds,
+            backup_dir=backup_dir,
+            initial_mode=initial_mode,
+            config=config,
+            config_error=config_error,
+        )
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mrt-tui", description="The MRT operator console: alerts, deliveries, sources."
+    )
+    parser.add_argument("--config", "-c", metavar="FILE", help="config file (finds the database)")
+    parser.add_argument("--db", metavar="PATH", help="database file or postgresql:// URL")
+    parser.add_argument(
+        "--screen",
+        choices=tuple(MrtConsole.MODES),
+        default="alerts",
+        help="the screen to open on (default: alerts)",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="watch only: the connection refuses writes (SQLite query_only)",
+    )
+    return parser
+
+
+@dataclass(frozen=True)
+class Target:
+    database: str
+    backup_dir: Path | None = None
+    config: Config | None = None
+    config_error: str | None = None  # why there is no config (replay says so)
+
+
+def database_target(args: argparse.Namespace) -> Target:
+    """--db wins; otherwise the config's database (found as `mrt` finds it). A config that
+    fails to load is fatal without --db, and only disables replay with it."""
+    try:
+        config = load_config(args.config)
+    except MrtError as exc:
+        if not args.db:
+            raise
+        return Target(str(args.db), config_error=f"the config did not load: {exc}")
+    backup_dir = Path(config.state.backup_dir).expanduser() if config.state.backup_dir else None
+    database = str(args.db) if args.db else mrt_database_target(config)
+    return Target(database, backup_dir, config)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        target = database_target(args)
+    except MrtError as exc:  # a bad config is a message, never a traceback
+        print(f"mrt-tui: {exc}", file=sys.stderr)
+        sys.exit(2 if isinstance(exc, ConfigError) else 1)
+    app = make_app(
+        target.database,
+        read_only=args.read_only,
+        config_path=args.config,
+        initial_mode=args.screen,
+        backup_dir=target.backup_dir,
+        config=target.config,
+        config_error=target.config_error,
+    )
+    app.run()
+    sys.exit(app.return_code or 0)

@@ -1,0 +1,73 @@
+"""`mrt cursor reset KEY --to DATE|baseline`: move a source's cursor, after a backup."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mrt.commands._db import add_db_option, open_for_command
+from mrt.errors import StoreError
+from mrt.events import utcnow
+from mrt.ops.cursor import cursor_at, parse_reset_target, reset_cursor
+from mrt.store.models import SourceState
+
+
+def reset(args: argparse.Namespace) -> int:
+    to = parse_reset_target(args.to)
+    db = open_for_command(args, read_only=False)
+    try:
+        state = SourceState.get_or_none(SourceState.source_key == args.key)
+        if state is None:
+            raise StoreError(
+                f"no source {args.key!r} in the database (a source appears after the worker's "
+                "first poll)",
+                title="Unknown source",
+            )
+        new = cursor_at(str(state.source), to)
+        what = (
+            "the next poll records a silent baseline (nothing is alerted)"
+            if new is None
+            else f"the next poll reads from {new['reset_to']} (changes since then are alerted)"
+        )
+        print(f"{args.key}: cursor {state.cursor!r} -> {new!r}")
+        print(f"  {what}; the database is backed up first")
+        if not args.yes:
+            if not sys.stdin.isatty():
+                print("mrt: not a terminal; pass --yes to confirm", file=sys.stderr)
+                return 1
+            if input("reset it? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("cancelled")
+                return 1
+        report = reset_cursor(
+            db,
+            args.key,
+            to,
+            now=utcnow(),
+            backup_dir=Path(args.backup_dir) if args.backup_dir else None,
+            actor="cli",
+            reason=args.reason,
+        )
+    finally:
+        db.close()
+    if report.backup_path:
+        print(f"backup: {report.backup_path}")
+    print(f"{args.key}: cursor reset")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    cursor = sub.add_parser("cursor", help="inspect or move a source's cursor")
+    actions = cursor.add_subparsers(dest="cursor_command", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "reset",
+        parents=[common],
+        help="set a source's cursor to a date or to a silent baseline (backs up first)",
+    )
+    p.add_argument("key", metavar="KEY", help="source key, e.g. github:vllm-project/vllm")
+    p.add_argument("--to", required=True, metavar="DATE|baseline")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--reason", metavar="TEXT", help="why, for the audit log")
+    add_db_option(p)
+    p.add_argument("--backup-dir", metavar="DIR", help="where the backup goes (default: backups/)")
+    p.set_defaults(func=reset)

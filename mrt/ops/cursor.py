@@ -1,0 +1,142 @@
+"""Resetting a source's cursor: back up first, then move it, clear validators, audit it.
+
+The TUI's "reset cursor" modal and `mrt cursor reset` call the same `reset_cursor`.
+
+The cursor is each plugin's own JSON, so the reset stays plugin-agnostic: it always stores
+`{"reset_to": ISO}`, and for the plugins we ship it also sets the key that plugin reads:
+
+    github       {"since": ISO}                 issues/pulls updated since then
+    huggingface  {"last_modified_after": ISO}   models modified after then
+    modelscope   {"since": ISO}
+
+A third-party plugin reads `reset_to` (or treats the unknown shape as it chooses). "baseline"
+sets the cursor to NULL: the next poll records a silent baseline, as on a new source. The
+validators (ETag/Last-Modified) are cleared either way, or the next poll would be a 304 and see
+nothing of the range the operator asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import peewee
+
+from mrt.errors import StoreError
+from mrt.store import audit
+from mrt.store.backup import backup
+from mrt.store.db import is_sqlite, write_transaction
+from mrt.store.models import SourceState
+
+CURSOR_KEYS = {"github": "since", "huggingface": "last_modified_after", "modelscope": "since"}
+
+ResetTarget = datetime | Literal["baseline"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResetReport:
+    source_key: str
+    backup_path: Path | None  # None on PostgreSQL (back it up with pg_dump)
+    old_cursor: dict[str, Any] | None
+    new_cursor: dict[str, Any] | None
+
+
+def cursor_at(plugin: str, to: ResetTarget) -> dict[str, Any] | None:
+    """The cursor a plugin reads as "start from `to`" (None: baseline)."""
+    if to == "baseline":
+        return None
+    assert isinstance(to, datetime)
+    when = to.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    cursor: dict[str, Any] = {"reset_to": when}
+    if plugin in CURSOR_KEYS:
+        cursor[CURSOR_KEYS[plugin]] = when
+    return cursor
+
+
+def parse_reset_target(text: str) -> ResetTarget:
+    """ "baseline", a date (YYYY-MM-DD, midnight UTC) or an ISO datetime (naive means UTC)."""
+    value = text.strip()
+    if value.lower() == "baseline":
+        return "baseline"
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise StoreError(
+            f"--to {text!r}: expected 'baseline', a date (2026-11-01) or a datetime "
+            "(2026-11-01T08:00:00Z)",
+            title="Bad cursor target",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def backup_destination(
+    db: peewee.Database, key: str, now: datetime, backup_dir: Path | None
+) -> Path:
+    """Where the pre-reset backup goes: `backup_dir`, or `backups/` next to the database; a
+    free name (a second reset in the same second gets `-2`), never an existing file."""
+    database_file = Path(str(db.database))
+    folder = backup_dir if backup_dir is not None else database_file.parent / "backups"
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", key)
+    stem = f"{database_file.stem}-before-cursor-reset-{slug}-{now:%Y%m%dT%H%M%SZ}"
+    dest = folder / f"{stem}.sqlite3"
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = folder / f"{stem}-{n}.sqlite3"
+    return dest
+
+
+def reset_cursor(
+    db: peewee.Database,
+    key: str,
+    to: ResetTarget,
+    *,
+    now: datetime,
+    backup_dir: Path | None = None,
+    actor: str = "cli",
+    reason: str | None = None,
+) -> ResetReport:
+    """Back up the database, then set `key`'s cursor to `to` (a datetime or "baseline")."""
+    state = SourceState.get_or_none(SourceState.source_key == key)
+    if state is None:
+        raise StoreError(
+            f"no source {key!r} in the database (a source appears after the worker's first poll)",
+            title="Unknown source",
+        )
+    backup_path: Path | None = None
+    if is_sqlite(db):
+        dest = backup_destination(db, key, now, backup_dir)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            # SQLite's online backup API: a consistent copy while the worker writes.
+            backup_path = backup(Path(str(db.database)), dest)
+        except (OSError, StoreError) as exc:
+            raise StoreError(
+                f"backup before the cursor reset failed, cursor unchanged: {exc}",
+                title="Backup failed",
+            ) from exc
+    new_cursor = cursor_at(str(state.source), to)
+    with write_transaction(db):
+        old_cursor = SourceState.get_by_id(key).cursor
+        SourceState.update(
+            cursor=new_cursor,
+            validators={},
+            poll_requested_at=now,  # take effect at the worker's next tick, not in an hour
+            updated_at=now,
+        ).where(SourceState.source_key == key).execute()
+        audit.record(
+            actor,
+            "cursor.reset",
+            {"source_key": key, "to": "baseline" if to == "baseline" else str(to)},
+            reason=reason,
+            result={
+                "old_cursor": old_cursor,
+                "new_cursor": new_cursor,
+                "backup_path": str(backup_path) if backup_path else None,
+            },
+            now=now,
+        )
+    return ResetReport(key, backup_path, old_cursor, new_cursor)

@@ -1,0 +1,28 @@
+"""Operator actions on alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from mrt.store.db import write_transaction
+from mrt.store.models import Alert, database_proxy
+
+
+def acknowledge(alert_ids: Iterable[int], *, by: str, now: datetime) -> int:
+    """Mark alerts as seen by `by` (an operator); returns how many were newly acknowledged.
+
+    Acknowledging twice keeps the first time and person: the record says who saw it first.
+    """
+    ids = sorted({int(i) for i in alert_ids})
+    if not ids:
+        return 0
+    changed = 0
+    with write_transaction(database_proxy.obj):
+        for start in range(0, len(ids), 500):  # stay under SQLite's bound-variable limit
+            changed += int(
+                Alert.update(acknowledged_at=now, acknowledged_by=by)
+                .where(Alert.id.in_(ids[start : start + 500]) & Alert.acknowledged_at.is_null())
+                .execute()
+            )
+    return changed

@@ -1,0 +1,140 @@
+"""Outbox lists in status order (dead letters first), counts, and bulk-action ceilings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from mrt.store.models import Alert, Outbox
+from mrt.store.views._sql import contains, tuples
+
+# Dead letters first: they are what an operator opens this screen for.
+OUTBOX_STATUS_ORDER = ("dead", "retrying", "pending", "sending", "sent", "discarded")
+QUEUED_STATUSES = ("pending", "retrying", "sending")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxFilter:
+    status: str = ""  # one status, or empty for all (dead letters first)
+    source: str = ""  # the alert's exact source key (as `mrt outbox --source` takes it)
+    channel: str = ""  # the channel's exact name
+    text: str = ""  # in the last error or the target
+
+    def is_empty(self) -> bool:
+        return not (self.status or self.source or self.channel or self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    status: str
+    channel: str
+    target: str
+    attempts: int
+    next_attempt_at: datetime | None
+    updated_at: datetime
+    last_error: str | None
+    alert_id: int
+    alert_title: str
+    source_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxPosition:
+    """Where the next page starts: a status group (in OUTBOX_STATUS_ORDER) and an id below."""
+
+    status_index: int = 0
+    before_id: int | None = None
+
+
+def outbox_condition(flt: OutboxFilter, *, max_id: int | None = None) -> peewee.Expression:
+    """The filter as SQL; `max_id` is a bulk action's ceiling (rows newer than the preview)."""
+    cond: peewee.Expression = peewee.Value(1) == 1
+    if flt.status:
+        cond &= Outbox.status == flt.status
+    if flt.channel:
+        cond &= Outbox.channel == flt.channel
+    if flt.text:
+        cond &= contains(Outbox.last_error, flt.text) | contains(Outbox.target, flt.text)
+    if flt.source:
+        cond &= Outbox.alert.in_(Alert.select(Alert.id).where(Alert.source_key == flt.source))
+    if max_id is not None:
+        cond &= Outbox.id <= max_id
+    return cond
+
+
+def _outbox_rows(query: Any) -> list[OutboxRow]:
+    rows: Any = query.select(
+        Outbox.id,
+        Outbox.status,
+        Outbox.channel,
+        Outbox.target,
+        Outbox.attempts,
+        Outbox.next_attempt_at,
+        Outbox.updated_at,
+        Outbox.last_error,
+        Alert.id,
+        Alert.title,
+        Alert.source_key,
+    ).join(Alert, on=(Outbox.alert == Alert.id))
+    return [
+        OutboxRow(
+            id=int(r.id),
+            status=r.status,
+            channel=r.channel,
+            target=r.target,
+            attempts=r.attempts,
+            next_attempt_at=r.next_attempt_at,
+            updated_at=r.updated_at,
+            last_error=r.last_error,
+            alert_id=int(r.alert.id),
+            alert_title=r.alert.title,
+            source_key=r.alert.source_key or "",
+        )
+        for r in rows
+    ]
+
+
+def outbox_page(
+    flt: OutboxFilter, *, start: OutboxPosition | None = None, limit: int = 100
+) -> tuple[list[OutboxRow], OutboxPosition | None]:
+    """One page in status order (dead first), newest first within a status; and where to go on.
+
+    Each status group is its own keyset query, so a page never sorts the whole table.
+    """
+    position = start or OutboxPosition()
+    statuses = (flt.status,) if flt.status else OUTBOX_STATUS_ORDER
+    rows: list[OutboxRow] = []
+    index, before = position.status_index, position.before_id
+    while index < len(statuses) and len(rows) < limit:
+        cond = outbox_condition(flt) & (Outbox.status == statuses[index])
+        if before is not None:
+            cond &= Outbox.id < before
+        got = _outbox_rows(
+            Outbox.select().where(cond).order_by(Outbox.id.desc()).limit(limit - len(rows))
+        )
+        rows.extend(got)
+        if len(rows) < limit:
+            index, before = index + 1, None
+        else:
+            before = got[-1].id
+    if index >= len(statuses):
+        return rows, None
+    return rows, OutboxPosition(index, before)
+
+
+def count_outbox(flt: OutboxFilter, *, max_id: int | None = None) -> int:
+    return int(Outbox.select(Outbox.id).where(outbox_condition(flt, max_id=max_id)).count())
+
+
+def outbox_ceiling() -> int:
+    """The highest outbox id now: a bulk action's preview freezes its selection below it."""
+    return int(Outbox.select(peewee.fn.MAX(Outbox.id)).scalar() or 0)
+
+
+def outbox_status_counts() -> dict[str, int]:
+    query = Outbox.select(Outbox.status, peewee.fn.COUNT(Outbox.id)).group_by(Outbox.status)
+    return {str(s): int(n) for s, n in tuples(query)}

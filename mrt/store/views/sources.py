@@ -1,0 +1,73 @@
+"""Source health rows and the console's header: data age, the worker's heartbeat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from mrt.store.models import Alert, SourceState, WorkerHeartbeat
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    key: str
+    plugin: str
+    health: str
+    health_detail: str | None
+    last_poll_at: datetime | None
+    last_success_at: datetime | None
+    next_poll_at: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    cursor: dict[str, Any] | None
+    ratelimit_remaining: int | None
+    ratelimit_reset_at: datetime | None
+    deferred_until: datetime | None
+    poll_requested_at: datetime | None
+
+
+def source_rows() -> list[SourceRow]:
+    return [
+        SourceRow(
+            key=s.source_key,
+            plugin=s.source,
+            health=s.health,
+            health_detail=s.health_detail,
+            last_poll_at=s.last_poll_at,
+            last_success_at=s.last_success_at,
+            next_poll_at=s.next_poll_at,
+            last_error=s.last_error,
+            consecutive_failures=s.consecutive_failures,
+            cursor=s.cursor,
+            ratelimit_remaining=s.ratelimit_remaining,
+            ratelimit_reset_at=s.ratelimit_reset_at,
+            deferred_until=s.deferred_until,
+            poll_requested_at=s.poll_requested_at,
+        )
+        for s in SourceState.select().order_by(SourceState.source_key)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleStatus:
+    data_at: datetime | None  # the newest poll any source made
+    heartbeat_at: datetime | None  # the newest heartbeat of any worker
+    worker_stopped: bool  # the newest worker said goodbye
+    newest_alert_id: int
+
+
+def console_status() -> ConsoleStatus:
+    beat = WorkerHeartbeat.select().order_by(WorkerHeartbeat.heartbeat_at.desc()).first()
+    data_at = SourceState.select(peewee.fn.MAX(SourceState.last_poll_at)).scalar()
+    newest = Alert.select(peewee.fn.MAX(Alert.id)).scalar()
+    if isinstance(data_at, str):  # an aggregate bypasses the field's converter on SQLite
+        data_at = SourceState.last_poll_at.python_value(data_at)
+    return ConsoleStatus(
+        data_at=data_at,
+        heartbeat_at=beat.heartbeat_at if beat else None,
+        worker_stopped=bool(beat and beat.stopped_at is not None),
+        newest_alert_id=int(newest or 0),
+    )

@@ -1,0 +1,73 @@
+"""How times, ages and errors read on screen: short, plain, and relative to the console's clock."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
+
+
+def age(then: datetime | None, now: datetime) -> str:
+    """ "12s", "4m", "3h", "2d" ago; "never" for None; "in 3m" for the future."""
+    if then is None:
+        return "never"
+    seconds = int((now - then).total_seconds())
+    future = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 60:
+        text = f"{seconds}s"
+    elif seconds < 3600:
+        text = f"{seconds // 60}m"
+    elif seconds < 86400:
+        text = f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    else:
+        text = f"{seconds // 86400}d{(seconds % 86400) // 3600}h"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def stamp(when: datetime | None) -> str:
+    return when.strftime("%m-%d %H:%M") if when else "-"
+
+
+def full_stamp(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "-"
+
+
+_HTTP_WORDS = {
+    400: "the target rejected the message as malformed",
+    401: "the target refused our credentials",
+    403: "the target refused access (token or robot permissions)",
+    404: "the target does not exist (wrong or deleted webhook/robot?)",
+    413: "the message was too large for the target",
+    429: "the target asked us to slow down",
+    500: "the target had an internal error",
+    502: "a gateway in front of the target failed",
+    503: "the target was unavailable",
+    504: "a gateway timed out waiting for the target",
+}
+
+
+def plain_error(text: str | None) -> str:
+    """A stored error as an operator reads it: what happened first, the raw detail after."""
+    if not text:
+        return ""
+    lowered = text.lower()
+    match = re.search(r"\b(?:http|status)\D{0,3}(\d{3})\b", lowered)
+    if match and int(match.group(1)) in _HTTP_WORDS:
+        return f"{_HTTP_WORDS[int(match.group(1))]} ({text})"
+    if "timed out" in lowered or "timeout" in lowered:
+        return f"no answer in time ({text})"
+    if "refused" in lowered or "unreachable" in lowered or "name or service" in lowered:
+        return f"could not reach the target ({text})"
+    return text
+
+
+def safe_target(target: str) -> str:
+    """A database target fit for the screen: a URL's password is replaced by ***."""
+    if "://" not in target:
+        return target
+    parts = urlsplit(target)
+    if parts.password is None:
+        return target
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,305 @@
+"""Deliveries: the outbox by status, dead letters first; retry or discard one, a marked
+selection, or everything matching the filter under a frozen id ceiling."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
+
+from mrt.store import views
+from tui import operations
+from tui.filters import FilterSyntaxError, describe, parse_outbox_filter
+from tui.formatting import full_stamp, plain_error
+from tui.messages import ActionFinished, OutboxLoaded
+from tui.screens.base import ConsoleScreen
+from tui.screens.confirm import Confirmed, ConfirmScreen, Risk
+from tui.screens.filter import FilterScreen
+from tui.widgets.outbox_table import OutboxTable
+
+PREFETCH_ROWS = 30
+BULK_HIGH_RISK = 10  # retrying this many or more at once asks for the count to be typed
+
+
+class DeliveriesScreen(ConsoleScreen):
+    MODE = "deliveries"
+    WRITE_ACTIONS = frozenset({"retry", "discard", "retry_matching", "discard_matching"})
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter"),
+        Binding("space", "mark", "Mark"),
+        Binding("t", "retry", "Retry"),
+        Binding("x", "discard", "Discard"),
+        Binding("T", "retry_matching", "Retry all"),
+        Binding("X", "discard_matching", "Discard all"),
+        Binding("g", "reload", "Reload"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter = views.OutboxFilter()
+        self.generation = 0
+        self.next_position: views.OutboxPosition | None = None
+        self.loading_more = False
+        self.counts: dict[str, int] = {}
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        yield Static("", id="outbox-counts")
+        yield OutboxTable()
+        yield Static("", id="outbox-detail")
+        yield from self.compose_footer()
+
+    @property
+    def table(self) -> OutboxTable:
+        return self.query_one(OutboxTable)
+
+    def on_mount(self) -> None:
+        self.load_page(None, self.generation, with_counts=True)
+        self.arm_live(self.poll_live)
+        self.table.focus()
+
+    # --------------------------------------------------------------------------- reads
+
+    @work(thread=True, exclusive=True, group="outbox-page")
+    def load_page(
+        self, start: views.OutboxPosition | None, generation: int, with_counts: bool = False
+    ) -> None:
+        flt, size = self.filter, self.console.options.page_size
+
+        def read() -> tuple[list[views.OutboxRow], views.OutboxPosition | None, dict[str, int]]:
+            rows, nxt = views.outbox_page(flt, start=start, limit=size)
+            return rows, nxt, views.outbox_status_counts() if with_counts else {}
+
+        got = self.console.run_query("deliveries page", read)
+        if got is None or get_current_worker().is_cancelled:
+            self.loading_more = False
+            return
+        rows, nxt, counts = got
+        self.post_message(OutboxLoaded(rows, nxt, start is None, counts, generation))
+
+    def on_outbox_loaded(self, message: OutboxLoaded) -> None:
+        self.loading_more = False
+        if message.counts or message.generation == -1:
+            self.counts = message.counts
+            self.show_counts()
+        if message.generation != self.generation:
+            return
+        if message.replace:
+            self.table.show_rows(message.rows, keep=self.highlighted_id())
+        else:
+            self.table.append_rows(message.rows)
+        self.next_position = message.next_position
+        self.show_detail()
+
+    def poll_live(self) -> None:
+        """Timer callback: only starts a worker. Reloads the first page when the operator is
+        at the top with nothing marked; otherwise only the counts move."""
+        if self.console.paused:
+            self.arm_live(self.poll_live)
+            return
+        at_top = self.table.cursor_row <= 0 and not self.table.marked
+        self.refresh_live(at_top, self.generation)
+
+    @work(thread=True, exclusive=True, group="outbox-live")
+    def refresh_live(self, reload_rows: bool, generation: int) -> None:
+        flt, size = self.filter, self.console.options.page_size
+
+        def read() -> tuple[list[views.OutboxRow], views.OutboxPosition | None, dict[str, int]]:
+            counts = views.outbox_status_counts()
+            if not reload_rows:
+                return [], None, counts
+            rows, nxt = views.outbox_page(flt, limit=size)
+            return rows, nxt, counts
+
+        got = self.console.run_query("deliveries refresh", read)
+        if got is not None:
+            rows, nxt, counts = got
+            self.post_message(
+                OutboxLoaded(rows, nxt, True, counts, generation if reload_rows else -1)
+            )
+        self.app.call_from_thread(self.arm_live, self.poll_live)
+
+    @on(DataTable.RowHighlighted, "#outbox-table")
+    def row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
+        if (
+            self.next_position is not None
+            and not self.loading_more
+            and event.cursor_row >= self.table.row_count - PREFETCH_ROWS
+        ):
+            self.loading_more = True
+            self.load_page(self.next_position, self.generation)
+
+    def highlighted_id(self) -> int | None:
+        row = self.table.highlighted()
+        return row.id if row else None
+
+    # --------------------------------------------------------------------------- actions
+
+    def action_filter(self) -> None:
+        def apply(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                self.set_filter(parse_outbox_filter(text))
+            except FilterSyntaxError as exc:
+                self.say(str(exc), ok=False)
+
+        self.app.push_screen(
+            FilterScreen(describe(self.filter), "text  status:dead  source:KEY  channel:NAME"),
+            apply,
+        )
+
+    def action_clear_filter(self) -> None:
+        if not self.filter.is_empty():
+            self.set_filter(views.OutboxFilter())
+
+    def set_filter(self, flt: views.OutboxFilter) -> None:
+        self.filter = flt
+        self.table.marked.clear()
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.generation += 1
+        self.load_page(None, self.generation, with_counts=True)
+
+    def action_mark(self) -> None:
+        row = self.table.highlighted()
+        if row is not None:
+            self.table.toggle_mark(row.id)
+            self.table.action_cursor_down()
+            self.show_counts()
+
+    def chosen_ids(self) -> list[int]:
+        if self.table.marked:
+            return sorted(self.table.marked)
+        row = self.table.highlighted()
+        return [row.id] if row else []
+
+    def action_retry(self) -> None:
+        ids = self.chosen_ids()
+        if not ids:
+            return
+        risk: Risk = "low" if len(ids) == 1 else "high" if len(ids) >= BULK_HIGH_RISK else "medium"
+        self.ask_then_run("retry", ids, None, None, risk)
+
+    def action_discard(self) -> None:
+        ids = self.chosen_ids()
+        if not ids:
+            return
+        self.ask_then_run("discard", ids, None, None, "medium" if len(ids) == 1 else "high")
+
+    def action_retry_matching(self) -> None:
+        self.preview("retry")
+
+    def action_discard_matching(self) -> None:
+        self.preview("discard")
+
+    @work(thread=True, exclusive=True, group="outbox-preview")
+    def preview(self, verb: str) -> None:
+        """Count what the bulk action would touch and freeze the id ceiling it will run with."""
+        flt = self.filter
+        try:
+            operations.core_filter(flt)
+        except operations.BulkFilterError as exc:
+            self.app.call_from_thread(self.say, str(exc), ok=False)
+            return
+        got = self.console.run_query("bulk preview", lambda: operations.preview_bulk(verb, flt))
+        if got is not None:
+            count, ceiling = got
+            self.app.call_from_thread(self.confirm_bulk, verb, flt, ceiling, count)
+
+    def confirm_bulk(
+        self, verb: str, flt: views.OutboxFilter, ceiling: int | None, count: int
+    ) -> None:
+        if count == 0 or ceiling is None:
+            self.say(f"Nothing to {verb}: no {operations.describe_bulk(verb, flt)}")
+            return
+        risk: Risk = "high" if verb == "discard" or count >= BULK_HIGH_RISK else "medium"
+        self.ask_then_run(verb, None, flt, ceiling, risk, count=count)
+
+    def ask_then_run(
+        self,
+        verb: str,
+        ids: list[int] | None,
+        flt: views.OutboxFilter | None,
+        ceiling: int | None,
+        risk: Risk,
+        *,
+        count: int | None = None,
+    ) -> None:
+        n = len(ids) if ids is not None else int(count or 0)
+        if ids is not None:
+            what = f"{n} delivery row(s): " + ", ".join(f"#{i}" for i in ids[:8])
+            what += " …" if n > 8 else ""
+        else:
+            assert flt is not None
+            what = (
+                f"{n} {operations.describe_bulk(verb, flt)}, ids up to #{ceiling} "
+                "(rows that fail after this preview are left alone)"
+            )
+        effect = (
+            "They become due now; the worker sends them at its next tick."
+            if verb == "retry"
+            else "They will never be sent. This cannot be undone."
+        )
+        title = f"{verb.capitalize()} {n} deliver{'y' if n == 1 else 'ies'}?"
+
+        def run(answer: Confirmed | None) -> None:
+            if answer is None:
+                return
+            now = self.console.now()
+            self.perform(
+                verb,
+                lambda: operations.change_deliveries(
+                    verb, ids=ids, flt=flt, max_id=ceiling, now=now, reason=answer.reason
+                ),
+            )
+
+        self.app.push_screen(ConfirmScreen(title, f"{what}\n\n{effect}", risk=risk, count=n), run)
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        self.say(message.text, ok=message.ok)
+        if message.ok:
+            self.table.marked.clear()
+            self.action_reload()
+
+    # --------------------------------------------------------------------------- display
+
+    def show_counts(self) -> None:
+        line = Text()
+        for status in views.OUTBOX_STATUS_ORDER:
+            n = self.counts.get(status, 0)
+            style = "bold red" if status == "dead" and n else "dim" if not n else ""
+            line.append(f"{status} {n}  ", style=style)
+        if self.table.marked:
+            line.append(f"· {len(self.table.marked)} marked  ", style="bold cyan")
+        text = describe(self.filter)
+        if text:
+            line.append(f"· filter: {text}", style="italic")
+        self.query_one("#outbox-counts", Static).update(line)
+
+    def show_detail(self) -> None:
+        row = self.table.highlighted()
+        detail = self.query_one("#outbox-detail", Static)
+        if row is None:
+            detail.update(
+                "No deliveries match this filter."
+                if not self.filter.is_empty()
+                else "No deliveries yet: alerts enqueue one row per channel target."
+            )
+            return
+        text = Text()
+        text.append(f"#{row.id} {row.status}", style="bold")
+        text.append(f" · {row.channel} {row.target} · alert #{row.alert_id} {row.source_key}")
+        if row.status in ("pending", "retrying") and row.next_attempt_at:
+            text.append(f" · next try {full_stamp(row.next_attempt_at)}")
+        if row.last_error:
+            text.append(f"\n{plain_error(row.last_error)}", style="red")
+        detail.update(text)

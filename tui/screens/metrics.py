@@ -1,0 +1,152 @@
+"""Metrics: per source and overall, last 24 hours and last 7 days, with sparklines."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label, Sparkline, Static
+
+from mrt.store import views
+from tui.formatting import age
+from tui.messages import MetricsLoaded
+from tui.screens.base import ConsoleScreen
+
+METRICS_FACTOR = 5.0  # aggregates are dearer than "rows newer than": ask less often
+
+SERIES = (
+    ("events", "events"),
+    ("alerts", "alerts"),
+    ("deliveries_ok", "sent"),
+    ("deliveries_failed", "failed"),
+)
+
+
+def figures_text(label: str, report: views.MetricsReport, now_text: str) -> Text:
+    f, q = report.overall, report.queue
+    text = Text()
+    text.append(f"{label}\n", style="bold")
+    text.append(f"events {f.events}  matches {f.matches}  alerts {f.alerts}\n")
+    text.append(f"sent {f.deliveries_ok}  ", style="green")
+    text.append(f"failed {f.deliveries_failed}\n", style="red" if f.deliveries_failed else "")
+    text.append(f"queue {q.depth}  oldest {now_text}  ")
+    text.append(f"dead {q.dead}", style="bold red" if q.dead else "")
+    return text
+
+
+class MetricsScreen(ConsoleScreen):
+    MODE = "metrics"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("g", "reload", "Reload")]
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with Horizontal(id="metrics-windows"):
+            for window in ("day", "week"):
+                with Vertical(classes="metrics-window", id=f"metrics-{window}"):
+                    yield Static("loading…", classes="metrics-figures")
+                    for key, label in SERIES:
+                        with Horizontal(classes="spark-row"):
+                            yield Label(f"{label:>6}", classes="spark-label")
+                            yield Sparkline([0], classes=f"spark-{key}", id=f"spark-{window}-{key}")
+        yield DataTable(id="metrics-table", cursor_type="row", zebra_stripes=True)
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#metrics-table", DataTable)
+        for key, label in (
+            ("source", "source"),
+            ("ev24", "events 24h"),
+            ("ev7", "7d"),
+            ("ma24", "matches 24h"),
+            ("al24", "alerts 24h"),
+            ("al7", "7d"),
+            ("ok24", "sent 24h"),
+            ("bad24", "failed 24h"),
+            ("queue", "queue"),
+            ("oldest", "oldest"),
+            ("dead", "dead"),
+        ):
+            table.add_column(label, key=key)
+        self.load_metrics()
+
+    @work(thread=True, exclusive=True, group="metrics")
+    def load_metrics(self) -> None:
+        now = self.console.now()
+
+        # The day first, so the screen shows figures while the week is still being summed.
+        day = self.console.run_query(
+            "metrics (24 h)", lambda: views.metrics_report(now, timedelta(hours=24), buckets=24)
+        )
+        if day is None:
+            self.app.call_from_thread(self.arm_live, self.poll_live, factor=METRICS_FACTOR)
+            return
+        self.post_message(MetricsLoaded(day, None))
+        queue = (day.queue, day.queue_per_source)
+        week = self.console.run_query(
+            "metrics (7 d)",
+            lambda: views.metrics_report(now, timedelta(days=7), buckets=28, queue=queue),
+        )
+        self.post_message(MetricsLoaded(day, week))
+
+    def on_metrics_loaded(self, message: MetricsLoaded) -> None:
+        now = self.console.now()
+        week = message.week
+        for window, report, label in (
+            ("day", message.day, "last 24 hours"),
+            ("week", week, "last 7 days"),
+        ):
+            if report is None:
+                continue
+            oldest = age(report.queue.oldest_pending_at, now) if report.queue.depth else "-"
+            box = self.query_one(f"#metrics-{window}")
+            box.query_one(".metrics-figures", Static).update(figures_text(label, report, oldest))
+            for key, _label in SERIES:
+                self.query_one(f"#spark-{window}-{key}", Sparkline).data = report.series[key]
+        table = self.query_one("#metrics-table", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        keys = sorted(
+            set(message.day.per_source)
+            | set(week.per_source if week else ())
+            | set(message.day.queue_per_source)
+        )
+        empty = views.Figures()
+        for key in ["*", *keys]:
+            if key == "*":
+                d, q = message.day.overall, message.day.queue
+                w = week.overall if week else None
+            else:
+                d = message.day.per_source.get(key, empty)
+                w = week.per_source.get(key, empty) if week else None
+                q = message.day.queue_per_source.get(key, views.QueueFigures())
+            table.add_row(
+                Text("all sources", style="bold") if key == "*" else (key or "(none)"),
+                str(d.events),
+                str(w.events) if w else "…",
+                str(d.matches),
+                str(d.alerts),
+                str(w.alerts) if w else "…",
+                str(d.deliveries_ok),
+                str(d.deliveries_failed),
+                str(q.depth),
+                age(q.oldest_pending_at, now) if q.depth else "-",
+                Text(str(q.dead), style="bold red" if q.dead else ""),
+                key=key or "(none)",
+            )
+        table.move_cursor(row=min(keep, table.row_count - 1), animate=False)
+        if week is not None:
+            self.arm_live(self.poll_live, factor=METRICS_FACTOR)
+
+    def poll_live(self) -> None:
+        if self.console.paused:
+            self.arm_live(self.poll_live, factor=METRICS_FACTOR)
+        else:
+            self.load_metrics()
+
+    def action_reload(self) -> None:
+        self.load_metrics()

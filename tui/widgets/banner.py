@@ -1,0 +1,48 @@
+"""A one-line warning under the status bar: worker down, database slow or failing, paused."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.widgets import Static
+
+from tui.formatting import age
+
+if TYPE_CHECKING:
+    from tui.app import MrtConsole
+
+
+class Banner(Static):
+    """Hidden while there is nothing to say; the console keeps working whatever it says."""
+
+    def __init__(self) -> None:
+        super().__init__(id="banner")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "status", self.refresh_text)
+        self.watch(self.app, "paused", self.refresh_text)
+        self.watch(self.app, "slow_note", self.refresh_text)
+
+    def refresh_text(self, _value: object = None) -> None:
+        notes = self.notes()
+        self.update(" · ".join(notes))
+        self.display = bool(notes)
+
+    def notes(self) -> list[str]:
+        app = cast("MrtConsole", self.app)
+        notes: list[str] = []
+        if app.worker_down():
+            status = app.status
+            beat = status.heartbeat_at if status else None
+            if beat is None:
+                notes.append("No worker has run on this database: start mrt-worker")
+            else:
+                notes.append(
+                    f"Worker down: last heartbeat {age(beat, app.now())} "
+                    "(systemctl --user start mrt-worker)"
+                )
+        if app.slow_note:
+            notes.append(app.slow_note)
+        if app.paused:
+            notes.append("Live updates paused: press p to resume")
+        return notes
