@@ -26,10 +26,9 @@ from typing import Any, Literal
 import peewee
 
 from mrt.errors import StoreError
-from mrt.store import audit
+from mrt.store import audit, sources
 from mrt.store.backup import backup
 from mrt.store.db import is_sqlite, write_transaction
-from mrt.store.models import SourceState
 
 CURSOR_KEYS = {"github": "since", "huggingface": "last_modified_after", "modelscope": "since"}
 
@@ -100,7 +99,7 @@ def reset_cursor(
     reason: str | None = None,
 ) -> ResetReport:
     """Back up the database, then set `key`'s cursor to `to` (a datetime or "baseline")."""
-    state = SourceState.get_or_none(SourceState.source_key == key)
+    state = sources.find_state(key)
     if state is None:
         raise StoreError(
             f"no source {key!r} in the database (a source appears after the worker's first poll)",
@@ -120,13 +119,7 @@ def reset_cursor(
             ) from exc
     new_cursor = cursor_at(str(state.source), to)
     with write_transaction(db):
-        old_cursor = SourceState.get_by_id(key).cursor
-        SourceState.update(
-            cursor=new_cursor,
-            validators={},
-            poll_requested_at=now,  # take effect at the worker's next tick, not in an hour
-            updated_at=now,
-        ).where(SourceState.source_key == key).execute()
+        old_cursor = sources.set_cursor(key, new_cursor, now)
         audit.record(
             actor,
             "cursor.reset",

@@ -175,3 +175,22 @@ def request_poll(key: str, now: datetime) -> int:
         .where(SourceState.source_key == key)
         .execute()
     )
+
+
+def find_state(key: str) -> SourceState | None:
+    state: SourceState | None = SourceState.get_or_none(SourceState.source_key == key)
+    return state
+
+
+def set_cursor(key: str, cursor: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
+    """Operator: replace a source's cursor (None: a silent baseline next); returns the old one.
+
+    The validators go too, so the next poll re-reads instead of hearing 304, and a poll is
+    requested so the change takes effect at the worker's next tick, not in an hour.
+    """
+    old: dict[str, Any] | None = get_state(key).cursor
+    SourceState.update(
+        cursor=cursor, validators={}, poll_requested_at=now, updated_at=now
+    ).where(SourceState.source_key == key).execute()
+    return old
+
