@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from mrt.store import views
@@ -22,8 +21,8 @@ from tui.widgets.alert_detail import AlertDetailPane
 from tui.widgets.alert_table import AlertTable
 from tui.widgets.new_badge import NewBadge
 
-PREFETCH_ROWS = 30
-DETAIL_DELAY = 0.12  # seconds the highlight rests before its detail is read  # ask for the next page when the cursor is this close to the last row
+PREFETCH_ROWS = 30  # ask for the next page when the cursor is this close to the last row
+DETAIL_DELAY = 0.12  # seconds the highlight rests before its detail is read
 
 
 class AlertsScreen(ConsoleScreen):
@@ -47,7 +46,6 @@ class AlertsScreen(ConsoleScreen):
         self.exhausted = False
         self.loading_more = False
         self.loaded_once = False
-        self.row_data: dict[int, views.AlertRow] = {}  # what the table shows, for rebuilds
         self.pending_ack: list[int] = []
         self._detail_timer: Timer | None = None
 
@@ -94,9 +92,6 @@ class AlertsScreen(ConsoleScreen):
             return
         table = self.table
         if message.replace:
-            self.row_data = {}
-        self.row_data.update((r.id, r) for r in message.rows)
-        if message.replace:
             keep = table.highlighted_id()
             table.show_rows(message.rows, keep=keep)
             self.newest_id = message.rows[0].id if message.rows else 0
@@ -142,17 +137,14 @@ class AlertsScreen(ConsoleScreen):
         if following:
             # At the top and not reading: the new rows slide in above; the highlight stays on
             # the alert it was on (by key), so nothing the operator looks at moves away.
-            keep = table.highlighted_id()
-            self.row_data.update((r.id, r) for r in message.rows)
-            shown = list(message.rows) + [self.row_data[i] for i in table.ids]
-            table.show_rows(shown, keep=keep)
+            table.prepend_rows(message.rows)
             self.newest_id = message.rows[0].id
             self.show_empty_hint()
         else:
             self.query_one(NewBadge).count = message.total
 
-    @on(DataTable.RowHighlighted, "#alert-table")
-    def row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(AlertTable.RowHighlighted, "#alert-table")
+    def row_highlighted(self, event: AlertTable.RowHighlighted) -> None:
         table = self.table
         if (
             not self.exhausted
@@ -220,7 +212,7 @@ class AlertsScreen(ConsoleScreen):
         self.generation += 1
         self.exhausted = False
         self.oldest_id = None
-        self.table.move_cursor(row=0, animate=False)
+        self.table.move_cursor(row=0)
         self.load_page(before_id=None, generation=self.generation)
 
     def action_show_newest(self) -> None:
@@ -250,13 +242,8 @@ class AlertsScreen(ConsoleScreen):
     def on_action_finished(self, message: ActionFinished) -> None:
         self.say(message.text, ok=message.ok)
         if message.ok and message.action == "acknowledge":
-            self.table.mark_acknowledged(self.pending_ack)
-            for alert_id in self.pending_ack:
-                if alert_id in self.row_data:
-                    self.row_data[alert_id] = replace(self.row_data[alert_id], acknowledged=True)
             self.table.marked.difference_update(self.pending_ack)
-            for alert_id in self.pending_ack:
-                self.table.refresh_when(alert_id)
+            self.table.mark_acknowledged(self.pending_ack)
             self.action_reload_detail()
 
     # --------------------------------------------------------------------------- display

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from mrt.store import views
@@ -125,8 +125,8 @@ class DeliveriesScreen(ConsoleScreen):
             )
         self.app.call_from_thread(self.arm_live, self.poll_live)
 
-    @on(DataTable.RowHighlighted, "#outbox-table")
-    def row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(OutboxTable.RowHighlighted, "#outbox-table")
+    def row_highlighted(self, event: OutboxTable.RowHighlighted) -> None:
         self.show_detail()
         if (
             self.next_position is not None

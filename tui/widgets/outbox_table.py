@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from mrt.store.views import OutboxRow
 from tui.formatting import plain_error, stamp
+from tui.widgets.row_list import Column, RowList
 
 STATUS_STYLE = {
     "dead": "bold red",
@@ -20,61 +20,54 @@ STATUS_STYLE = {
 }
 
 
-class OutboxTable(DataTable[str | Text]):
+class OutboxTable(RowList):
+    """Outbox rows as pages are loaded; the error and alert columns share the spare width."""
+
+    COLUMNS = (
+        Column("mark", "", 1),
+        Column("status", "status", 9),
+        Column("id", "id", 7),
+        Column("channel", "channel", 10),
+        Column("tries", "tries", 5),
+        Column("updated", "updated", 11),
+        Column("error", "last error", 16, flex=3),
+        Column("alert", "alert", 12, flex=2),
+    )
+
     def __init__(self) -> None:
-        super().__init__(id="outbox-table", cursor_type="row", zebra_stripes=True)
+        super().__init__(id="outbox-table", stripes=True)
         self.marked: set[int] = set()
-        self.ids: list[int] = []
         self.rows_by_id: dict[int, OutboxRow] = {}
 
-    def on_mount(self) -> None:
-        self.add_column("", key="mark", width=1)
-        self.add_column("status", key="status", width=9)
-        self.add_column("id", key="id", width=7)
-        self.add_column("channel", key="channel", width=10)
-        self.add_column("tries", key="tries", width=5)
-        self.add_column("updated", key="updated", width=11)
-        self.add_column("last error", key="error", width=40)
-        self.add_column("alert", key="alert", width=40)
-
-    def cells(self, row: OutboxRow) -> tuple[str | Text, ...]:
+    def row_cells(self, row_id: int) -> tuple[Text, ...]:
+        row = self.rows_by_id[row_id]
         return (
             self.mark_cell(row.id),
             Text(row.status, style=STATUS_STYLE.get(row.status, "")),
-            str(row.id),
-            row.channel,
-            str(row.attempts),
-            stamp(row.updated_at),
-            plain_error(row.last_error),
-            row.alert_title,
+            Text(str(row.id)),
+            Text(row.channel),
+            Text(str(row.attempts)),
+            Text(stamp(row.updated_at)),
+            Text(plain_error(row.last_error)),
+            Text(row.alert_title),
         )
 
     def mark_cell(self, outbox_id: int) -> Text:
         return Text("●", style="bold cyan") if outbox_id in self.marked else Text(" ")
 
     def highlighted(self) -> OutboxRow | None:
-        if not self.ids or not 0 <= self.cursor_row < len(self.ids):
-            return None
-        return self.rows_by_id[self.ids[self.cursor_row]]
+        row_id = self.highlighted_id()
+        return None if row_id is None else self.rows_by_id[row_id]
 
     def show_rows(self, rows: Sequence[OutboxRow], *, keep: int | None) -> None:
-        self.clear()
-        self.ids, self.rows_by_id = [], {}
-        self.append_rows(rows)
-        if keep is not None and keep in self.rows_by_id:
-            self.move_cursor(row=self.ids.index(keep), animate=False)
-        elif self.ids:
-            self.move_cursor(row=0, animate=False)
+        self.rows_by_id = {row.id: row for row in rows}
+        self.set_ids([row.id for row in rows], keep=keep)
 
     def append_rows(self, rows: Iterable[OutboxRow]) -> None:
-        for row in rows:
-            if row.id in self.rows_by_id:
-                continue
-            self.add_row(*self.cells(row), key=str(row.id))
-            self.ids.append(row.id)
-            self.rows_by_id[row.id] = row
+        fresh = [row for row in rows if row.id not in self.rows_by_id]
+        self.rows_by_id.update((row.id, row) for row in fresh)
+        self.extend_ids(row.id for row in fresh)
 
     def toggle_mark(self, outbox_id: int) -> None:
         self.marked.symmetric_difference_update({outbox_id})
-        if outbox_id in self.rows_by_id:
-            self.update_cell(str(outbox_id), "mark", self.mark_cell(outbox_id))
+        self.refresh_row(outbox_id)
