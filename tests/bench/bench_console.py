@@ -498,10 +498,10 @@ def measure(
         first = min(in_terminal(console_command(path, mode), needle)[0] for _ in range(repeat))
         # The plain DataTable reads every alert once: its page-downs are timed in that session.
         base_pages = pages if mode == "alerts" else 0
-        base, downs = in_terminal(
+        base, responses = in_terminal(
             plain_command(path, mode), plain_first_row(path, mode), base_pages
         )
-        base_presses += downs
+        base_presses += responses
         measured.append((f"first paint (process start): {mode}", first, base, PLAIN))
     for mode in SCREENS:
         first = min(asyncio.run(console_first_paint(path, mode)) for _ in range(repeat))
