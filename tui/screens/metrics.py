@@ -76,9 +76,9 @@ class MetricsScreen(ConsoleScreen):
 
     @work(thread=True, exclusive=True, group="metrics")
     def load_metrics(self) -> None:
+        """The day first, alone: the week is summed only once the day is on screen, so the
+        two never compete for the interpreter while the first figures are drawn."""
         now = self.console.now()
-
-        # The day first, so the screen shows figures while the week is still being summed.
         day = self.console.run_query(
             "metrics (24 h)", lambda: views.metrics_report(now, timedelta(hours=24), buckets=24)
         )
@@ -86,11 +86,18 @@ class MetricsScreen(ConsoleScreen):
             self.app.call_from_thread(self.arm_live, self.poll_live, factor=METRICS_FACTOR)
             return
         self.post_message(MetricsLoaded(day, None))
+
+    @work(thread=True, exclusive=True, group="metrics")
+    def load_week(self, day: views.MetricsReport) -> None:
+        now = self.console.now()
         queue = (day.queue, day.queue_per_source)
         week = self.console.run_query(
             "metrics (7 d)",
             lambda: views.metrics_report(now, timedelta(days=7), buckets=28, queue=queue),
         )
+        if week is None:
+            self.app.call_from_thread(self.arm_live, self.poll_live, factor=METRICS_FACTOR)
+            return
         self.post_message(MetricsLoaded(day, week))
 
     def on_metrics_loaded(self, message: MetricsLoaded) -> None:
@@ -139,7 +146,9 @@ class MetricsScreen(ConsoleScreen):
                 key=key or "(none)",
             )
         table.move_cursor(row=min(keep, table.row_count - 1), animate=False)
-        if week is not None:
+        if week is None:
+            self.call_after_refresh(self.load_week, message.day)
+        else:
             self.arm_live(self.poll_live, factor=METRICS_FACTOR)
 
     def poll_live(self) -> None:
