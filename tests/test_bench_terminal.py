@@ -54,6 +54,7 @@ def test_answers_the_sync_query_even_cut_in_two_and_times_a_key(term: Terminal) 
     term.wait_for("reply ok", LONG)
     response = term.press(PAGE_DOWN, timeout=LONG)
     assert response.frames == 1 and response.size > 0 and response.latency > 0
+    assert response.first_frame is not None and 0 < response.first_frame <= response.latency
     assert term.wait_for_frame("pressed [6~", LONG) > term.started
 
 

@@ -14,11 +14,16 @@ Builds (once, cached under $TMPDIR/mrt-bench-console/) a SQLite database with 1,
     placeholder. Includes the interpreter's start and the imports, as the operator waits them.
   * first paint (in process): the app under Textual's headless driver (`App.run_test()`), from
     starting it until its table holds rows: the app's own work, without start-up and imports.
-  * page-down (pty): PageDown typed into the alerts list of the running console, each press
-    timed alone, from writing the key to the last byte of what it sets off (the output ends at
-    a 40 ms pause), after the terminal has been quiet for 300 ms: the detail pane (debounced
-    120 ms) and the page reads that one press sets off land before the next press, untimed
-    unless they come within the 40 ms.
+  * page-down, first frame (pty): PageDown typed into the alerts list of the running console,
+    each press timed alone after the terminal has been quiet for 300 ms, from writing the key
+    to the end of the first synchronized-output frame after it: when the operator's terminal
+    draws the new page. The issue's "pages in under 50 ms" is this figure. (A frame from a
+    timer, such as the status line's heartbeat age redrawn every 5 s, could come first; with
+    presses a few milliseconds long that is rare and would only lower one sample.)
+  * page-down, until quiet (pty): the same presses, to the last byte of everything the press
+    sets off before the output pauses for 40 ms: the page frame, and on the presses that near
+    the end of the loaded rows the next keyset page read in a worker and appended (its frame
+    redraws the scrollbar). The detail pane (debounced 120 ms) comes after the pause.
 
 Page-down was timed with Textual's Pilot (`pilot.press("pagedown")`) before. Pilot waits for the
 app to be idle twice per key (`wait_for_idle(0)`, each sleeping at least 20 ms and looping while
@@ -471,8 +476,10 @@ PLAIN = "a plain DataTable holding every row"
 FIGURES = (
     *(f"first paint (process start): {mode}" for mode in SCREENS),
     *(f"first paint (in process): {mode}" for mode in SCREENS),
-    "page-down (pty): median",
-    "page-down (pty): p95",
+    "page-down, first frame (pty): median",
+    "page-down, first frame (pty): p95",
+    "page-down, until quiet (pty): median",
+    "page-down, until quiet (pty): p95",
 )
 
 
@@ -509,16 +516,21 @@ def measure(
         measured.append((f"first paint (in process): {mode}", first, base, PLAIN))
     needle = console_first_row(path, "alerts")
     _, presses = in_terminal(console_command(path, "alerts"), needle, pages)
-    downs, base_downs = latencies(presses), latencies(base_presses)
-    measured.append(
-        ("page-down (pty): median", statistics.median(downs), statistics.median(base_downs), PLAIN)
-    )
-    measured.append(("page-down (pty): p95", percentile95(downs), percentile95(base_downs), PLAIN))
+    for name, pick in (("first frame", first_frames), ("until quiet", latencies)):
+        downs, base_downs = pick(presses), pick(base_presses)
+        for stat, summary in (("median", statistics.median), ("p95", percentile95)):
+            figure = f"page-down, {name} (pty): {stat}"
+            measured.append((figure, summary(downs), summary(base_downs), PLAIN))
     return Results(path, measured, presses, base_presses)
 
 
 def latencies(presses: list[Response]) -> list[float]:
     return [press.latency for press in presses]
+
+
+def first_frames(presses: list[Response]) -> list[float]:
+    """When each press's first frame ended (its last byte where the program drew no frame)."""
+    return [press.latency if press.first_frame is None else press.first_frame for press in presses]
 
 
 def percentile95(values: list[float]) -> float:

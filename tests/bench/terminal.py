@@ -53,6 +53,9 @@ class Response:
     latency: float  # seconds from writing the keys to the last byte of the response
     size: int  # bytes written by the program
     frames: int  # synchronized-output frames that ended in it
+    # seconds from writing the keys to the end of the first frame: when a terminal draws the
+    # program's first answer to them (None: no synchronized frame in the response)
+    first_frame: float | None = None
 
 
 class Terminal:
@@ -203,9 +206,17 @@ class Terminal:
         last = self.read(timeout)
         if last is None:
             raise TimeoutError(self.explain(f"no response to {keys!r} in {timeout:g} s"))
+        first = last if self.frames > frames else None
         while (at := self.read(quiet)) is not None:
             last = at
-        return Response(last - started, self.received - size, self.frames - frames)
+            if first is None and self.frames > frames:
+                first = at
+        return Response(
+            last - started,
+            self.received - size,
+            self.frames - frames,
+            None if first is None else first - started,
+        )
 
     # ------------------------------------------------------------------------------ ending
 

@@ -153,7 +153,11 @@ class AlertsScreen(ConsoleScreen):
             and event.cursor_row >= table.row_count - PREFETCH_ROWS
         ):
             self.loading_more = True
-            self.load_page(before_id=self.oldest_id, generation=self.generation)
+            # After the frame that shows the cursor's move: the read's thread would otherwise
+            # compete with drawing it for the interpreter.
+            self.call_after_refresh(
+                self.load_page, before_id=self.oldest_id, generation=self.generation
+            )
         # Debounced: paging through rows does not read every detail on the way.
         if self._detail_timer is not None:
             self._detail_timer.stop()

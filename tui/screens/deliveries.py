@@ -134,7 +134,8 @@ class DeliveriesScreen(ConsoleScreen):
             and event.cursor_row >= self.table.row_count - PREFETCH_ROWS
         ):
             self.loading_more = True
-            self.load_page(self.next_position, self.generation)
+            # After the frame that shows the cursor's move (see AlertsScreen.row_highlighted).
+            self.call_after_refresh(self.load_page, self.next_position, self.generation)
 
     def highlighted_id(self) -> int | None:
         row = self.table.highlighted()
