@@ -8,13 +8,16 @@ never overlap and the UI thread never waits on SQLite. The timers themselves onl
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import peewee
 from textual import work
@@ -23,8 +26,6 @@ from textual.binding import ActiveBinding, Binding, BindingType
 from textual.reactive import reactive
 from textual.worker import get_current_worker
 
-from mrt.config import Config, load_config
-from mrt.config import database_target as mrt_database_target
 from mrt.errors import ConfigError, MrtError
 from mrt.events import utcnow
 from mrt.store import views
@@ -33,15 +34,12 @@ from mrt.store.migrations import LATEST, schema_version
 from tui.formatting import safe_target
 from tui.messages import DatabaseChecked, QueryTimed, StatusLoaded
 from tui.palette import ActionsProvider
-from tui.screens.alerts import AlertsScreen
-from tui.screens.base import ConsoleScreen
-from tui.screens.deliveries import DeliveriesScreen
 from tui.screens.help import HelpScreen
-from tui.screens.metrics import MetricsScreen
 from tui.screens.no_database import NoDatabaseScreen
-from tui.screens.replay import ReplayScreen
-from tui.screens.rules import RulesScreen
-from tui.screens.sources import SourcesScreen
+
+if TYPE_CHECKING:
+    from mrt.config import Config
+    from tui.screens.base import ConsoleScreen
 
 T = TypeVar("T")
 
@@ -64,6 +62,41 @@ class ConsoleOptions:
     initial_mode: str = "alerts"  # alerts | deliveries | sources | metrics | replay | rules
     config: Config | None = None  # rules and channels, for replay; None: see config_error
     config_error: str | None = None
+    # Given (mrt-tui --db), config, config_error and backup_dir come from it on first use.
+    read_config: Callable[[], Settings] | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the console takes from the config besides the database."""
+
+    config: Config | None = None  # rules and channels (replay, rules); None: see config_error
+    config_error: str | None = None  # why there is no config (replay and rules say so)
+    backup_dir: Path | None = None  # cursor-reset backups (default: backups/ by the database)
+
+
+# Each mode's screen module is imported when the mode is first entered, not at start-up: the
+# replay and rules screens alone pulled in mrt.replay, the rule engine and Apprise (~0.4 s).
+SCREENS = {
+    "alerts": "AlertsScreen",
+    "deliveries": "DeliveriesScreen",
+    "sources": "SourcesScreen",
+    "metrics": "MetricsScreen",
+    "replay": "ReplayScreen",
+    "rules": "RulesScreen",
+}
+
+
+def screen_factory(mode: str, class_name: str) -> Callable[[], ConsoleScreen]:
+    """A MODES entry that imports `tui.screens.<mode>` on first use and builds its screen."""
+
+    def make() -> ConsoleScreen:
+        screen_class: type[ConsoleScreen] = getattr(
+            importlib.import_module(f"tui.screens.{mode}"), class_name
+        )
+        return screen_class()
+
+    return make
 
 
 class MrtConsole(App[None]):
@@ -73,12 +106,7 @@ class MrtConsole(App[None]):
     TITLE = "MRT console"
     COMMANDS = App.COMMANDS | {ActionsProvider}
     MODES: ClassVar[dict[str, Callable[[], ConsoleScreen]]] = {  # type: ignore[assignment]
-        "alerts": AlertsScreen,
-        "deliveries": DeliveriesScreen,
-        "sources": SourcesScreen,
-        "metrics": MetricsScreen,
-        "replay": ReplayScreen,
-        "rules": RulesScreen,
+        mode: screen_factory(mode, class_name) for mode, class_name in SCREENS.items()
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "switch_mode('alerts')", "Alerts"),
@@ -103,6 +131,32 @@ class MrtConsole(App[None]):
         super().__init__()
         self.options = options
         self.db: peewee.Database | None = None
+        self._settings: Settings | None = None
+        self._settings_lock = threading.Lock()
+
+    def settings(self) -> Settings:
+        """The config's part: read on the first call when `options.read_config` is given.
+
+        `mrt-tui --db` defers reading and validating the config (pydantic, every source
+        plugin: ~0.4 s) to here, off the start-up path: only replay, rules and a cursor reset
+        need it. Any thread may call this; the config is read once.
+        """
+        with self._settings_lock:
+            if self._settings is None:
+                options = self.options
+                if options.read_config is not None:
+                    self._settings = options.read_config()
+                else:
+                    self._settings = Settings(
+                        options.config, options.config_error, options.backup_dir
+                    )
+            return self._settings
+
+    @work(thread=True, exclusive=True, group="settings")
+    def preload_settings(self) -> None:
+        """Read the config now, on a worker thread, for a screen that will need it on the UI
+        thread (the sources screen's cursor reset)."""
+        self.settings()
 
     # ----------------------------------------------------------------------------- database
 
@@ -261,6 +315,7 @@ def make_app(
     initial_mode: str = "alerts",
     config: Config | None = None,
     config_error: str | None = None,
+    read_config: Callable[[], Settings] | None = None,
 ) -> MrtConsole:
     """The console for `db_target`; `main()` and the tests build it the same way."""
     return MrtConsole(
@@ -277,6 +332,7 @@ def make_app(
             initial_mode=initial_mode,
             config=config,
             config_error=config_error,
+            read_config=read_config,
         )
     )
 
@@ -312,6 +368,9 @@ class Target:
 def database_target(args: argparse.Namespace) -> Target:
     """--db wins; otherwise the config's database (found as `mrt` finds it). A config that
     fails to load is fatal without --db, and only disables replay with it."""
+    from mrt.config import database_target as mrt_database_target
+    from mrt.config import load_config
+
     try:
         config = load_config(args.config)
     except MrtError as exc:
@@ -323,13 +382,25 @@ def database_target(args: argparse.Namespace) -> Target:
     return Target(database, backup_dir, config)
 
 
+def config_settings(args: argparse.Namespace) -> Settings:
+    """With --db: the config's part, read by `MrtConsole.settings()` when first needed."""
+    target = database_target(args)
+    return Settings(target.config, target.config_error, target.backup_dir)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    try:
-        target = database_target(args)
-    except MrtError as exc:  # a bad config is a message, never a traceback
-        print(f"mrt-tui: {exc}", file=sys.stderr)
-        sys.exit(2 if isinstance(exc, ConfigError) else 1)
+    read_config: Callable[[], Settings] | None = None
+    if args.db:
+        # The database is named, so the config (rules, channels, backup_dir) is read when
+        # first needed, off the start-up path; a bad one disables replay and rules, as before.
+        target, read_config = Target(str(args.db)), partial(config_settings, args)
+    else:
+        try:  # the config names the database: it must load before anything is shown
+            target = database_target(args)
+        except MrtError as exc:  # a bad config is a message, never a traceback
+            print(f"mrt-tui: {exc}", file=sys.stderr)
+            sys.exit(2 if isinstance(exc, ConfigError) else 1)
     app = make_app(
         target.database,
         read_only=args.read_only,
@@ -338,6 +409,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         backup_dir=target.backup_dir,
         config=target.config,
         config_error=target.config_error,
+        read_config=read_config,
     )
     app.run()
     sys.exit(app.return_code or 0)

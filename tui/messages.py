@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from mrt.replay import ReplayPlan
-from mrt.rules.dryrun import RulesTestReport
-from mrt.store.views import (
-    AlertDetail,
-    AlertRow,
-    ConsoleStatus,
-    MetricsReport,
-    OutboxPosition,
-    OutboxRow,
-    SourceRow,
-)
+if TYPE_CHECKING:  # annotations only: importing mrt.replay here put apprise on the start-up path
+    from mrt.replay import ReplayPlan
+    from mrt.rules.dryrun import RulesTestReport
+    from mrt.store.views import (
+        AlertDetail,
+        AlertRow,
+        ConsoleStatus,
+        MetricsReport,
+        OutboxPosition,
+        OutboxRow,
+        SourceRow,
+    )
 
 
 @dataclass

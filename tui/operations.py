@@ -8,15 +8,21 @@ import getpass
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import peewee
 
-from mrt.ops.cursor import ResetReport, ResetTarget, reset_cursor
-from mrt.store import audit, outbox
+from mrt.store import audit
 from mrt.store.alerts import acknowledge
 from mrt.store.sources import request_poll
 from mrt.store.views import OutboxFilter
 from tui.filters import describe
+
+# The outbox and cursor writes import their core modules when first used: the first screen
+# (alerts) needs neither, and mrt.store.outbox alone costs ~40 ms of start-up.
+if TYPE_CHECKING:
+    from mrt.ops.cursor import ResetReport, ResetTarget
+    from mrt.store import outbox
 
 ACTOR = "tui"
 
@@ -68,6 +74,8 @@ def reset_source_cursor(
     backup_dir: Path | None,
     reason: str | None,
 ) -> ResetReport:
+    from mrt.ops.cursor import reset_cursor
+
     return reset_cursor(db, key, to, now=now, backup_dir=backup_dir, actor=ACTOR, reason=reason)
 
 
@@ -82,6 +90,8 @@ def core_filter(flt: OutboxFilter) -> outbox.OutboxFilter:
             f"bulk actions take status:, channel: and source: only (as `mrt outbox` does), "
             f"not the text {flt.text!r}: clear it, or mark rows with space"
         )
+    from mrt.store import outbox
+
     return outbox.OutboxFilter(
         status=flt.status or "dead", channel=flt.channel or None, source_key=flt.source or None
     )
@@ -89,6 +99,8 @@ def core_filter(flt: OutboxFilter) -> outbox.OutboxFilter:
 
 def preview_bulk(verb: str, flt: OutboxFilter) -> tuple[int, int | None]:
     """How many rows `verb` would change now, and the id ceiling the action will run with."""
+    from mrt.store import outbox
+
     return outbox.preview(core_filter(flt), action=verb)
 
 
@@ -109,6 +121,8 @@ def change_deliveries(
 ) -> str:
     """Retry or discard explicit rows, or every row matching `flt` with an id up to `max_id`
     (the ceiling frozen when the operator saw the count). The core function audits it."""
+    from mrt.store import outbox
+
     if ids is not None:
         selection: list[int] | outbox.OutboxFilter = ids
     else:

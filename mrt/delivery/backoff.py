@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from mrt.config import DeliveryConfig
+if TYPE_CHECKING:  # an annotation only: the outbox (and the console) need not load pydantic
+    from mrt.config import DeliveryConfig
 
 
 @dataclass(frozen=True, slots=True)

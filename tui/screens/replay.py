@@ -103,9 +103,10 @@ class ReplayScreen(ConsoleScreen):
         resend: bool,
     ) -> None:
         console = self.console
-        config = console.options.config
+        settings = console.settings()  # may read the config first (mrt-tui --db): a worker
+        config = settings.config
         if config is None:
-            self.post_message(ReplayPlanned(None, console.options.config_error or "no config"))
+            self.post_message(ReplayPlanned(None, settings.config_error or "no config"))
             return
         now = console.now()
         db = console.db

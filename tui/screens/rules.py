@@ -59,9 +59,10 @@ class RulesScreen(ConsoleScreen):
     @work(thread=True, exclusive=True, group="rules-dry-run")
     def dry_run(self, since_text: str) -> None:
         console = self.console
-        config = console.options.config
+        settings = console.settings()  # may read the config first (mrt-tui --db): a worker
+        config = settings.config
         if config is None:
-            self.post_message(RulesTested(None, console.options.config_error or "no config"))
+            self.post_message(RulesTested(None, settings.config_error or "no config"))
             return
         db = console.db
         assert db is not None

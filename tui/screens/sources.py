@@ -43,6 +43,7 @@ class SourcesScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.load_sources()
+        self.console.preload_settings()  # a cursor reset shows the backup_dir the config names
         self.table.focus()
 
     @work(thread=True, exclusive=True, group="sources")
@@ -84,7 +85,7 @@ class SourcesScreen(ConsoleScreen):
         if row is None or db is None:
             return
         now = self.console.now()
-        backup_dir = self.console.options.backup_dir
+        backup_dir = self.console.settings().backup_dir
         path = backup_destination(db, row.key, now, backup_dir) if is_sqlite(db) else None
 
         def run(request: ResetRequest | None) -> None:
