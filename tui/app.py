@@ -100,7 +100,7 @@ def screen_factory(mode: str, class_name: str) -> Callable[[], ConsoleScreen]:
 
 
 class MrtConsole(App[None]):
-    """The app: four modes (alerts, deliveries, sources, metrics), a header, a palette."""
+    """The app: six modes (alerts, deliveries, sources, metrics, replay, rules), a header, a palette."""
 
     CSS_PATH = "console.tcss"
     TITLE = "MRT console"

@@ -39,6 +39,26 @@ def figures_text(label: str, report: views.MetricsReport, now_text: str) -> Text
     return text
 
 
+COLUMNS = (
+    ("source", "source"),
+    ("ev24", "events 24h"),
+    ("ev7", "7d"),
+    ("ma24", "matches 24h"),
+    ("al24", "alerts 24h"),
+    ("al7", "7d"),
+    ("ok24", "sent 24h"),
+    ("bad24", "failed 24h"),
+    ("queue", "queue"),
+    ("oldest", "oldest"),
+    ("dead", "dead"),
+)
+
+
+def add_columns(table: DataTable[str | Text]) -> None:
+    for key, label in COLUMNS:
+        table.add_column(label, key=key)
+
+
 class MetricsScreen(ConsoleScreen):
     MODE = "metrics"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("g", "reload", "Reload")]
@@ -57,21 +77,7 @@ class MetricsScreen(ConsoleScreen):
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#metrics-table", DataTable)
-        for key, label in (
-            ("source", "source"),
-            ("ev24", "events 24h"),
-            ("ev7", "7d"),
-            ("ma24", "matches 24h"),
-            ("al24", "alerts 24h"),
-            ("al7", "7d"),
-            ("ok24", "sent 24h"),
-            ("bad24", "failed 24h"),
-            ("queue", "queue"),
-            ("oldest", "oldest"),
-            ("dead", "dead"),
-        ):
-            table.add_column(label, key=key)
+        add_columns(self.query_one("#metrics-table", DataTable))
         self.load_metrics()
 
     @work(thread=True, exclusive=True, group="metrics")
@@ -116,7 +122,10 @@ class MetricsScreen(ConsoleScreen):
                 self.query_one(f"#spark-{window}-{key}", Sparkline).data = report.series[key]
         table = self.query_one("#metrics-table", DataTable)
         keep = table.cursor_row
-        table.clear()
+        # Columns too: a column keeps the width of its first content, and the week's "…"
+        # placeholder would cut the figures that replace it ("23" for 234).
+        table.clear(columns=True)
+        add_columns(table)
         keys = sorted(
             set(message.day.per_source)
             | set(week.per_source if week else ())
