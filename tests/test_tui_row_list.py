@@ -152,3 +152,26 @@ def test_one_line_keeps_styles_and_leaves_clean_text_alone() -> None:
     dirty.stylize("red", 2, 3)
     fixed = one_line(dirty)
     assert fixed.plain == "a b" and fixed.spans == dirty.spans
+
+
+async def test_rows_appended_below_move_the_scrollbar_and_a_short_list_grows_one() -> None:
+    app = Host()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(Names)
+        table.show(rows(5))
+        await pilot.pause()
+        assert not table.show_vertical_scrollbar  # 5 rows fit
+        older = {500 - i: f"older {i}" for i in range(40)}
+        table.names.update(older)
+        table.extend_ids(list(older))  # now it overflows: the scrollbar appears
+        await pilot.pause()
+        assert table.show_vertical_scrollbar
+        assert table.vertical_scrollbar.window_virtual_size == 5 + 40 + 1
+        more = {400 - i: f"oldest {i}" for i in range(100)}
+        table.names.update(more)
+        table.extend_ids(list(more))  # appended below a list that already scrolls
+        await pilot.pause()
+        assert table.virtual_size.height == 145 + 1
+        assert table.vertical_scrollbar.window_virtual_size == 146
+        await pilot.press("end")
+        assert table.highlighted_id() == 301 and shown(table)[-1].split()[:2] == ["301", "oldest"]

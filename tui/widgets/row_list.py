@@ -292,8 +292,22 @@ class RowList(ScrollView, can_focus=True):
     # ----------------------------------------------------------------------------- drawing
 
     def _resize_virtual(self) -> None:
-        width = sum(w + 2 * CELL_PADDING for w in self._widths())
-        self.virtual_size = Size(width, len(self.ids) + 1)
+        size = Size(sum(w + 2 * CELL_PADDING for w in self._widths()), len(self.ids) + 1)
+        if size == self.virtual_size:
+            return
+        if (
+            self.is_mounted
+            and self.show_vertical_scrollbar
+            and size.width == self.virtual_size.width
+            and size.height > self.virtual_size.height
+        ):
+            # Rows appended below a list that already scrolls: nothing on screen moves but
+            # the scrollbar's thumb. Setting `virtual_size` would lay the whole screen out
+            # again, a frame of its own each time a page of older rows arrives.
+            self.set_reactive(RowList.virtual_size, size)
+            self._scroll_update(size)
+            return
+        self.virtual_size = size
 
     def _widths(self) -> list[int]:
         # Room for the vertical scrollbar is kept even before it shows: otherwise its arrival
