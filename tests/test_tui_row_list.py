@@ -10,6 +10,7 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
+from tui.paging import PageAhead
 from tui.widgets.row_list import Column, RowList, column_widths, one_line
 
 pytestmark = pytest.mark.anyio
@@ -52,7 +53,9 @@ class Host(App[None]):
 
 def shown(table: RowList) -> list[str]:
     """The list's lines as text, header first."""
-    return ["".join(s.text for s in table.render_line(y)).rstrip() for y in range(table.size.height)]
+    return [
+        "".join(s.text for s in table.render_line(y)).rstrip() for y in range(table.size.height)
+    ]
 
 
 def rows(count: int) -> dict[int, str]:
@@ -175,3 +178,48 @@ async def test_rows_appended_below_move_the_scrollbar_and_a_short_list_grows_one
         assert table.vertical_scrollbar.window_virtual_size == 146
         await pilot.press("end")
         assert table.highlighted_id() == 301 and shown(table)[-1].split()[:2] == ["301", "oldest"]
+
+
+class Paged(Host):
+    """A list of 100 loaded rows whose next page is read through PageAhead."""
+
+    def __init__(self, rest: float) -> None:
+        super().__init__()
+        self.reads: list[int] = []  # the cursor row at each read
+        self.rest = rest
+
+    def on_mount(self) -> None:
+        table = self.query_one(Names)
+        table.show(rows(100))
+        table.focus()
+        self.ahead = PageAhead(
+            self,
+            lambda: table,
+            lambda: True,
+            lambda: self.reads.append(table.cursor_row),
+            rest=self.rest,
+        )
+
+    def on_row_list_row_highlighted(self, event: RowList.RowHighlighted) -> None:
+        super().on_row_list_row_highlighted(event)
+        self.ahead.cursor_moved()
+
+
+async def test_the_next_page_is_read_when_the_cursor_rests_or_at_once_near_the_end() -> None:
+    six = ["pagedown"] * 6  # pages of 11 rows: row 66, 33 rows below, under 4 pages
+    app = Paged(rest=3600)  # a rest that never comes: only the urgent reads happen
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.press("pagedown")  # row 11: 88 below, nothing to read yet
+        assert not app.ahead.waiting
+        await pilot.press(*six[1:])
+        await pilot.pause()
+        assert app.reads == [] and app.ahead.waiting
+        await pilot.press("pagedown", "pagedown")  # row 88: 11 below, under 2 pages
+        await pilot.pause()
+        assert app.reads == [88] and not app.ahead.waiting  # read at once
+    app = Paged(rest=0.001)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.press(*six)
+        await pilot.pause()
+        await pilot.pause()
+        assert app.reads == [66]  # read once the cursor rested

@@ -15,13 +15,13 @@ from mrt.store import views
 from tui import operations
 from tui.filters import FilterSyntaxError, describe, parse_alert_filter
 from tui.messages import ActionFinished, AlertsLoaded, DetailLoaded, NewerAlerts
+from tui.paging import PageAhead
 from tui.screens.base import ConsoleScreen
 from tui.screens.filter import FilterScreen
 from tui.widgets.alert_detail import AlertDetailPane
 from tui.widgets.alert_table import AlertTable
 from tui.widgets.new_badge import NewBadge
 
-PREFETCH_ROWS = 30  # ask for the next page when the cursor is this close to the last row
 DETAIL_DELAY = 0.12  # seconds the highlight rests before its detail is read
 
 
@@ -48,6 +48,7 @@ class AlertsScreen(ConsoleScreen):
         self.loaded_once = False
         self.pending_ack: list[int] = []
         self._detail_timer: Timer | None = None
+        self.page_ahead = PageAhead(self, lambda: self.table, self.can_read_older, self.read_older)
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -143,21 +144,16 @@ class AlertsScreen(ConsoleScreen):
         else:
             self.query_one(NewBadge).count = message.total
 
+    def can_read_older(self) -> bool:
+        return not self.exhausted and not self.loading_more and self.oldest_id is not None
+
+    def read_older(self) -> None:
+        self.loading_more = True
+        self.load_page(before_id=self.oldest_id, generation=self.generation)
+
     @on(AlertTable.RowHighlighted, "#alert-table")
-    def row_highlighted(self, event: AlertTable.RowHighlighted) -> None:
-        table = self.table
-        if (
-            not self.exhausted
-            and not self.loading_more
-            and self.oldest_id is not None
-            and event.cursor_row >= table.row_count - PREFETCH_ROWS
-        ):
-            self.loading_more = True
-            # After the frame that shows the cursor's move: the read's thread would otherwise
-            # compete with drawing it for the interpreter.
-            self.call_after_refresh(
-                self.load_page, before_id=self.oldest_id, generation=self.generation
-            )
+    def row_highlighted(self, _event: AlertTable.RowHighlighted) -> None:
+        self.page_ahead.cursor_moved()
         # Debounced: paging through rows does not read every detail on the way.
         if self._detail_timer is not None:
             self._detail_timer.stop()

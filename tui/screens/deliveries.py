@@ -17,12 +17,12 @@ from tui import operations
 from tui.filters import FilterSyntaxError, describe, parse_outbox_filter
 from tui.formatting import full_stamp, plain_error
 from tui.messages import ActionFinished, OutboxLoaded
+from tui.paging import PageAhead
 from tui.screens.base import ConsoleScreen
 from tui.screens.confirm import Confirmed, ConfirmScreen, Risk
 from tui.screens.filter import FilterScreen
 from tui.widgets.outbox_table import OutboxTable
 
-PREFETCH_ROWS = 30
 BULK_HIGH_RISK = 10  # retrying this many or more at once asks for the count to be typed
 
 
@@ -47,6 +47,7 @@ class DeliveriesScreen(ConsoleScreen):
         self.next_position: views.OutboxPosition | None = None
         self.loading_more = False
         self.counts: dict[str, int] = {}
+        self.page_ahead = PageAhead(self, lambda: self.table, self.can_read_more, self.read_more)
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -125,17 +126,17 @@ class DeliveriesScreen(ConsoleScreen):
             )
         self.app.call_from_thread(self.arm_live, self.poll_live)
 
+    def can_read_more(self) -> bool:
+        return self.next_position is not None and not self.loading_more
+
+    def read_more(self) -> None:
+        self.loading_more = True
+        self.load_page(self.next_position, self.generation)
+
     @on(OutboxTable.RowHighlighted, "#outbox-table")
-    def row_highlighted(self, event: OutboxTable.RowHighlighted) -> None:
+    def row_highlighted(self, _event: OutboxTable.RowHighlighted) -> None:
         self.show_detail()
-        if (
-            self.next_position is not None
-            and not self.loading_more
-            and event.cursor_row >= self.table.row_count - PREFETCH_ROWS
-        ):
-            self.loading_more = True
-            # After the frame that shows the cursor's move (see AlertsScreen.row_highlighted).
-            self.call_after_refresh(self.load_page, self.next_position, self.generation)
+        self.page_ahead.cursor_moved()
 
     def highlighted_id(self) -> int | None:
         row = self.table.highlighted()
