@@ -167,16 +167,6 @@ class RowList(ScrollView, can_focus=True):
     def highlighted_id(self) -> int | None:
         return self.ids[self.cursor_row] if 0 <= self.cursor_row < len(self.ids) else None
 
-    def index_of(self, row_id: int) -> int | None:
-        return self._positions.get(row_id)
-
-    def clear(self) -> None:
-        self.ids, self._positions = [], {}
-        self._strips.clear()
-        self.cursor_row = 0
-        self._resize_virtual()
-        self.refresh()
-
     def set_ids(self, ids: Sequence[int], *, keep: int | None) -> None:
         """Show `ids` in this order; the highlight stays on `keep` if it is listed."""
         self.ids = list(ids)
