@@ -13,13 +13,15 @@ and a profile line saying where an Apprise send spends its time.
 
 And the cost of one claim as the sender makes it while a backlog waits (`claim_due(limit=1,
 one_per_target=True)` with 7 of 8 targets busy), at 100,000 rows due against 1,000: no sends,
-only the store. Alone: `python -m tests.bench.bench_delivery --claim-cost [--quick]`.
+only the store. Alone: `python -m tests.bench.bench_delivery --claim-cost [--quick]`, and on
+PostgreSQL with `--postgres URL`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import json
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -222,7 +225,7 @@ def profile_line(profile: cProfile.Profile) -> str:
     return "profile of an Apprise send: " + ", ".join(parts)
 
 
-def _fill_backlog(path: Path, keys: list[str], count: int) -> None:
+def _fill_backlog(path: str, keys: list[str], count: int) -> None:
     """`count` pending rows over `keys` (round robin), enqueued through a day from T0: the
     backlog a channel that was down for that day leaves."""
     from mrt.store.db import open_store, write_transaction
@@ -251,7 +254,7 @@ def _fill_backlog(path: Path, keys: list[str], count: int) -> None:
     db.close()
 
 
-def _claim_seconds(paths: dict[int, Path], keys: list[str], samples: int,
+def _claim_seconds(paths: dict[int, str], keys: list[str], samples: int,
                    rounds: int = 5) -> dict[int, list[float]]:
     """Seconds of each of `samples` claims per database, the way the sender makes one when a
     send finishes: one row, every other target still busy (the free target turns round).
@@ -290,22 +293,55 @@ def _claim_seconds(paths: dict[int, Path], keys: list[str], samples: int,
     return seconds
 
 
-def claim_cost(sizes: Sizes) -> Row:
+@contextlib.contextmanager
+def _claim_databases(counts: tuple[int, ...], postgres: str | None) -> Iterator[dict[int, str]]:
+    """An empty database per backlog size: SQLite files, or databases made (and dropped) on
+    the PostgreSQL server of the URL `postgres`."""
+    if postgres is None:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            yield {count: str(Path(tmp_name) / f"claim-{count}.sqlite3") for count in counts}
+        return
+    import psycopg2
+
+    base, _, _ = postgres.rpartition("/")
+    admin = psycopg2.connect(postgres)
+    admin.autocommit = True
+    names = {count: f"mrt_bench_claim_{count}" for count in counts}
+    try:
+        with admin.cursor() as cur:
+            for name in names.values():
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                cur.execute(f'CREATE DATABASE "{name}"')
+        yield {count: f"{base}/{name}" for count, name in names.items()}
+    finally:
+        with admin.cursor() as cur:
+            for name in names.values():
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def claim_cost(sizes: Sizes, postgres: str | None = None) -> Row:
+    from mrt.store.db import execute, open_database
+
     small, large = sizes.claim_backlogs
     keys = [f"json://127.0.0.1:9/hook/{n}" for n in range(8)]
-    with tempfile.TemporaryDirectory() as tmp_name:
-        paths = {count: Path(tmp_name) / f"claim-{count}.sqlite3" for count in (small, large)}
+    with _claim_databases((small, large), postgres) as paths:
         for count, path in paths.items():
             _fill_backlog(path, keys, count)
+            if postgres:  # the statistics a running server's autovacuum would have gathered
+                db = open_database(path)
+                execute(db, "ANALYZE")
+                db.close()
         seconds = _claim_seconds(paths, keys, sizes.claim_samples)
     means = {count: statistics.mean(s) * 1000 for count, s in seconds.items()}
     spread = {count: f"{count:,} due: mean {means[count]:.2f} ms, median "
                      f"{statistics.median(s) * 1000:.2f}, min {min(s) * 1000:.2f}"
               for count, s in seconds.items()}
+    backend = "PostgreSQL" if postgres else "SQLite"
     return Row(BENCH, "claim cost", means[large], "ms/claim", f"the same claim, {small:,} due",
                means[small], command_for(BENCH, sizes.quick),
                f"claim_due(limit=1, one_per_target=True), 7 of 8 targets busy, mean of "
-               f"{sizes.claim_samples} on SQLite: {spread[large]}; {spread[small]}")
+               f"{sizes.claim_samples} on {backend}: {spread[large]}; {spread[small]}")
 
 
 def run(sizes: Sizes) -> list[Row]:
@@ -346,8 +382,11 @@ if __name__ == "__main__":
     parser.add_argument("--claim-cost", action="store_true", required=True,
                         help="only the claim-cost figure (no sends, a minute or two)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="measure on this PostgreSQL server instead of SQLite (two "
+                             "databases are made next to the URL's and dropped afterwards)")
     args = parser.parse_args()
-    row = claim_cost(Sizes.small() if args.quick else Sizes.full())
+    row = claim_cost(Sizes.small() if args.quick else Sizes.full(), args.postgres)
     print(f"{row.figure}: {row.value:.2f} {row.unit} against {row.baseline_value:.2f} "
           f"({row.baseline}): ratio {row.ratio:.2f}")
     print(f"- {row.note}")
