@@ -133,10 +133,26 @@ def _step_noise_links(db: peewee.Database, now: datetime) -> None:
         execute(db, sql)
 
 
+# Version 4's indexes: a sender's claim finds each target's oldest due row and its earliest due
+# time with a few seeks per target (mrt/store/outbox_due.py) instead of reading every due row.
+_V4_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS outbox_status_target_id ON outbox (status, target, id)",
+    "CREATE INDEX IF NOT EXISTS outbox_status_target_next_attempt_at "
+    "ON outbox (status, target, next_attempt_at)",
+)
+
+
+def _step_outbox_claim_indexes(db: peewee.Database, now: datetime) -> None:
+    """Version 4: what claiming one row per target needs to cost the same at any backlog."""
+    for sql in _V4_INDEXES:
+        execute(db, sql)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
     Step(3, "noise_links", _step_noise_links),
+    Step(4, "outbox_claim_indexes", _step_outbox_claim_indexes),
 )
 LATEST = STEPS[-1].version
 assert [s.version for s in STEPS] == list(range(1, LATEST + 1)), "steps must be 1..LATEST"

@@ -10,19 +10,29 @@
 
 Plus the per-send cost, one at a time (Apprise through the dispatcher vs one bare httpx POST),
 and a profile line saying where an Apprise send spends its time.
+
+And the cost of one claim as the sender makes it while a backlog waits (`claim_due(limit=1,
+one_per_target=True)` with 7 of 8 targets busy), at 100,000 rows due against 1,000: no sends,
+only the store. Alone: `python -m tests.bench.bench_delivery --claim-cost [--quick]`, and on
+PostgreSQL with `--postgres URL`.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import json
 import pstats
 import random
+import statistics
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +43,7 @@ from tests.bench.common import Row, SinkHandle, Sizes, command_for, running_sink
 from tests.bench.corpus import T0, make_events
 
 BENCH = "delivery"
-FIGURES = ("sender drain", "sender vs huey", "per-send cost")
+FIGURES = ("sender drain", "sender vs huey", "per-send cost", "claim cost")
 
 
 def _config(sink: SinkHandle, concurrency: int) -> Any:
@@ -215,6 +225,125 @@ def profile_line(profile: cProfile.Profile) -> str:
     return "profile of an Apprise send: " + ", ".join(parts)
 
 
+def _fill_backlog(path: str, keys: list[str], count: int) -> None:
+    """`count` pending rows over `keys` (round robin), enqueued through a day from T0: the
+    backlog a channel that was down for that day leaves."""
+    from mrt.store.db import open_store, write_transaction
+    from mrt.store.models import Alert, Outbox
+
+    alerts = -(-count // len(keys))  # one alert per len(keys) rows: (alert, target) is unique
+    spacing = 86_400 / count
+    db = open_store(path, now=T0)
+    with write_transaction(db):
+        for start in range(0, alerts, 500):
+            Alert.insert_many([{"kind": "event", "title": f"release {n}", "created_at": T0}
+                               for n in range(start, min(alerts, start + 500))]).execute()
+        alert_ids = [a.id for a in Alert.select(Alert.id).order_by(Alert.id)]
+        rows = []
+        for n in range(count):
+            at = T0 + timedelta(seconds=n * spacing)
+            rows.append({"alert": alert_ids[n // len(keys)], "channel": "hook",
+                         "target": keys[n % len(keys)], "status": "pending",
+                         "subject": f"release {n}", "body": "body", "next_attempt_at": at,
+                         "created_at": at, "updated_at": at})
+            if len(rows) == 500:
+                Outbox.insert_many(rows).execute()
+                rows = []
+        if rows:
+            Outbox.insert_many(rows).execute()
+    db.close()
+
+
+def _claim_seconds(paths: dict[int, str], keys: list[str], samples: int,
+                   rounds: int = 5) -> dict[int, list[float]]:
+    """Seconds of each of `samples` claims per database, the way the sender makes one when a
+    send finishes: one row, every other target still busy (the free target turns round).
+    The databases take turns, `rounds` blocks each, so neither gets the quieter minutes of a
+    shared machine."""
+    from mrt.store import outbox
+    from mrt.store.db import open_store
+    from mrt.store.models import database_proxy
+
+    now = T0 + timedelta(days=1, minutes=1)  # every backlog is wholly due
+    dbs = {count: open_store(path, now=T0) for count, path in paths.items()}
+
+    def claim(n: int) -> None:
+        free = keys[n % len(keys)]
+        got = outbox.claim_due("bench", now, limit=1, lease_seconds=86_400,
+                               exclude_targets=[k for k in keys if k != free],
+                               one_per_target=True)
+        if [c.target for c in got] != [free]:
+            raise RuntimeError(f"claim {n} got {got!r}, wanted a row of {free}")
+
+    seconds: dict[int, list[float]] = {count: [] for count in paths}
+    for db in dbs.values():  # warm: each file in the page cache, the first statements
+        database_proxy.initialize(db)
+        for n in range(len(keys)):
+            claim(n)
+    per_round = -(-samples // rounds)
+    for _ in range(rounds):
+        for count, db in dbs.items():
+            database_proxy.initialize(db)
+            for _ in range(min(per_round, samples - len(seconds[count]))):
+                started = time.perf_counter()
+                claim(len(seconds[count]))
+                seconds[count].append(time.perf_counter() - started)
+    for db in dbs.values():
+        db.close()
+    return seconds
+
+
+@contextlib.contextmanager
+def _claim_databases(counts: tuple[int, ...], postgres: str | None) -> Iterator[dict[int, str]]:
+    """An empty database per backlog size: SQLite files, or databases made (and dropped) on
+    the PostgreSQL server of the URL `postgres`."""
+    if postgres is None:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            yield {count: str(Path(tmp_name) / f"claim-{count}.sqlite3") for count in counts}
+        return
+    import psycopg2
+
+    base, _, _ = postgres.rpartition("/")
+    admin = psycopg2.connect(postgres)
+    admin.autocommit = True
+    names = {count: f"mrt_bench_claim_{count}" for count in counts}
+    try:
+        with admin.cursor() as cur:
+            for name in names.values():
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                cur.execute(f'CREATE DATABASE "{name}"')
+        yield {count: f"{base}/{name}" for count, name in names.items()}
+    finally:
+        with admin.cursor() as cur:
+            for name in names.values():
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def claim_cost(sizes: Sizes, postgres: str | None = None) -> Row:
+    from mrt.store.db import execute, open_database
+
+    small, large = sizes.claim_backlogs
+    keys = [f"json://127.0.0.1:9/hook/{n}" for n in range(8)]
+    with _claim_databases((small, large), postgres) as paths:
+        for count, path in paths.items():
+            _fill_backlog(path, keys, count)
+            if postgres:  # the statistics a running server's autovacuum would have gathered
+                db = open_database(path)
+                execute(db, "ANALYZE")
+                db.close()
+        seconds = _claim_seconds(paths, keys, sizes.claim_samples)
+    means = {count: statistics.mean(s) * 1000 for count, s in seconds.items()}
+    spread = {count: f"{count:,} due: mean {means[count]:.2f} ms, median "
+                     f"{statistics.median(s) * 1000:.2f}, min {min(s) * 1000:.2f}"
+              for count, s in seconds.items()}
+    backend = "PostgreSQL" if postgres else "SQLite"
+    return Row(BENCH, "claim cost", means[large], "ms/claim", f"the same claim, {small:,} due",
+               means[small], command_for(BENCH, sizes.quick),
+               f"claim_due(limit=1, one_per_target=True), 7 of 8 targets busy, mean of "
+               f"{sizes.claim_samples} on {backend}: {spread[large]}; {spread[small]}")
+
+
 def run(sizes: Sizes) -> list[Row]:
     from mrt.delivery.channels import resolve_targets
 
@@ -244,4 +373,21 @@ def run(sizes: Sizes) -> list[Row]:
             f"same Apprise json:// sends through huey: {huey_s:.1f} s"),
         Row(BENCH, "per-send cost", one_ours * 1000, "ms/send", "bare httpx POST",
             one_bare * 1000, cmd, f"one at a time, {len(sample)} sends; {profile}"),
+        claim_cost(sizes),
     ]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_delivery")
+    parser.add_argument("--claim-cost", action="store_true", required=True,
+                        help="only the claim-cost figure (no sends, a minute or two)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="measure on this PostgreSQL server instead of SQLite (two "
+                             "databases are made next to the URL's and dropped afterwards)")
+    args = parser.parse_args()
+    row = claim_cost(Sizes.small() if args.quick else Sizes.full(), args.postgres)
+    print(f"{row.figure}: {row.value:.2f} {row.unit} against {row.baseline_value:.2f} "
+          f"({row.baseline}): ratio {row.ratio:.2f}")
+    print(f"- {row.note}")
+    sys.exit(0)

@@ -43,18 +43,22 @@ class Sizes:
     footprint_ticks: int
     startup_runs: int
     latency_changes: int
+    claim_backlogs: tuple[int, int]  # due rows: the claim-cost baseline, then the figure
+    claim_samples: int
 
     @classmethod
     def full(cls) -> Sizes:
         return cls(quick=False, ingest_events=100_000, ingest_batch=100, idle_cycles=300,
                    deliveries=10_000, concurrency=8, profile_sends=300,
-                   footprint_ticks=60, startup_runs=5, latency_changes=30)
+                   footprint_ticks=60, startup_runs=5, latency_changes=30,
+                   claim_backlogs=(1_000, 100_000), claim_samples=50)
 
     @classmethod
     def small(cls) -> Sizes:
         return cls(quick=True, ingest_events=500, ingest_batch=100, idle_cycles=10,
                    deliveries=100, concurrency=8, profile_sends=20,
-                   footprint_ticks=3, startup_runs=1, latency_changes=2)
+                   footprint_ticks=3, startup_runs=1, latency_changes=2,
+                   claim_backlogs=(100, 2_000), claim_samples=10)
 
 
 @dataclass(frozen=True, slots=True)
