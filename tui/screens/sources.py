@@ -31,6 +31,10 @@ class SourcesScreen(ConsoleScreen):
         Binding("g", "reload", "Reload"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.settings_asked = False  # the config is read once, after the first rows
+
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
         yield SourceTable()
@@ -43,7 +47,6 @@ class SourcesScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.load_sources()
-        self.console.preload_settings()  # a cursor reset shows the backup_dir the config names
         self.table.focus()
 
     @work(thread=True, exclusive=True, group="sources")
@@ -58,6 +61,11 @@ class SourcesScreen(ConsoleScreen):
         self.table.show_rows(message.rows, self.console.now())
         self.show_detail()
         self.arm_live(self.poll_live)
+        if not self.settings_asked:
+            self.settings_asked = True
+            # A cursor reset shows the backup_dir the config names: read the config once the
+            # rows are on screen, so its imports do not hold up the first frame.
+            self.call_after_refresh(self.console.preload_settings)
 
     def poll_live(self) -> None:
         if self.console.paused:
