@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import random
-import threading
 from datetime import timedelta
 from pathlib import Path
 
 import peewee
-from test_outbox_support import T0, enqueue_alerts, make_alert
+from test_outbox_support import T0, claim_in_threads, enqueue_alerts, make_alert
 
 from mrt.delivery.backoff import RetryPolicy
 from mrt.delivery.base import Message, Target
@@ -42,28 +41,12 @@ def test_claim_marks_sending_with_a_lease_and_skips_rows_not_due(db: peewee.Data
 
 def test_two_threads_claiming_one_file_never_share_a_row(db: peewee.Database) -> None:
     ids = enqueue_alerts(T0, [TARGET, MAIL], count=60)
-    got: dict[str, list[int]] = {"a": [], "b": []}
-    errors: list[BaseException] = []
+    got = claim_in_threads(
+        ["a", "b"],
+        lambda name: outbox.claim_due(name, T0, limit=3, lease_seconds=60),
+        db.close,
+    )
 
-    def claimer(name: str) -> None:
-        try:
-            while True:  # each thread has its own SQLite connection (peewee is thread-local)
-                batch = outbox.claim_due(name, T0, limit=3, lease_seconds=60)
-                if not batch:
-                    return
-                got[name].extend(c.id for c in batch)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            db.close()
-
-    threads = [threading.Thread(target=claimer, args=(n,)) for n in got]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-    assert errors == []
     assert not set(got["a"]) & set(got["b"])
     assert sorted(got["a"] + got["b"]) == sorted(ids)
     owners = {r.id: r.lease_owner for r in Outbox.select()}

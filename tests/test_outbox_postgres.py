@@ -6,13 +6,12 @@ The URL's database is emptied and migrated: point it at a throwaway database.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import peewee
 import pytest
-from test_outbox_support import T0, enqueue_alerts
+from test_outbox_support import T0, claim_in_threads, enqueue_alerts
 
 from mrt.delivery.base import Target
 from mrt.store import outbox
@@ -42,24 +41,11 @@ def pg() -> Iterator[peewee.Database]:
 
 def test_two_threads_never_share_a_row_on_postgresql(pg: peewee.Database) -> None:
     ids = enqueue_alerts(T0, TARGETS, count=40)
-    got: dict[str, list[int]] = {"a": [], "b": [], "c": []}
-    errors: list[BaseException] = []
-
-    def claimer(name: str) -> None:
-        try:
-            while batch := outbox.claim_due(name, T0, limit=2, lease_seconds=60):
-                got[name].extend(c.id for c in batch)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            pg.close()
-
-    threads = [threading.Thread(target=claimer, args=(n,)) for n in got]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    got = claim_in_threads(
+        ["a", "b", "c"],
+        lambda name: outbox.claim_due(name, T0, limit=2, lease_seconds=60),
+        pg.close,
+    )
     claimed = [i for name in got for i in got[name]]
     assert sorted(claimed) == sorted(ids) and len(set(claimed)) == len(claimed)
 

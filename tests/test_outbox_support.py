@@ -13,6 +13,8 @@ import contextlib
 import hashlib
 import json
 import ssl
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,12 +26,42 @@ from werkzeug import Request, Response
 from mrt.config import Config, DeliveryConfig
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.store.models import Alert, Event
-from mrt.store.outbox import enqueue
+from mrt.store.outbox import ClaimedDelivery, enqueue
 
 T0 = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 # Built once: each new httpx client would otherwise load the CA bundle again (~0.2 s a send).
 # The sinks are plain HTTP on loopback; the context is never used for a handshake.
 TLS_CONTEXT = ssl.create_default_context()
+
+
+def claim_in_threads(
+    names: Sequence[str],
+    claim: Callable[[str], list[ClaimedDelivery]],
+    close: Callable[[], None],
+) -> dict[str, list[int]]:
+    """Each of `names` claims on its own thread, with its own connection (peewee's are
+    thread-local, `close` ends it), until a claim comes back empty: the ids each one got.
+    What a thread raised is raised here."""
+    got: dict[str, list[int]] = {name: [] for name in names}
+    errors: list[BaseException] = []
+
+    def claimer(name: str) -> None:
+        try:
+            while batch := claim(name):
+                got[name].extend(c.id for c in batch)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            close()
+
+    threads = [threading.Thread(target=claimer, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return got
 
 
 def make_alert(

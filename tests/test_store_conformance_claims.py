@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import random
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 
 import peewee
+from test_outbox_support import claim_in_threads
 
 from mrt.delivery.backoff import RetryPolicy
 from mrt.store import outbox
@@ -153,25 +153,13 @@ class TestClaimOnePerTargetConformance:
 
     def test_two_claimers_never_share_a_row(self, store_db: peewee.Database) -> None:
         ids = [add(target, "pending", minutes(-n)) for n in range(12) for target in (A, B, C)]
-        got: dict[str, list[int]] = {"x": [], "y": []}
-        errors: list[BaseException] = []
-
-        def claimer(name: str) -> None:
-            try:  # a connection per thread (peewee's are thread-local)
-                while batch := outbox.claim_due(name, NOW, limit=2, lease_seconds=60,
-                                                one_per_target=True):
-                    got[name].extend(c.id for c in batch)
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                store_db.close()
-
-        threads = [threading.Thread(target=claimer, args=(n,)) for n in got]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        got = claim_in_threads(
+            ["x", "y"],
+            lambda name: outbox.claim_due(
+                name, NOW, limit=2, lease_seconds=60, one_per_target=True
+            ),
+            store_db.close,
+        )
         claimed = got["x"] + got["y"]
         assert sorted(claimed) == sorted(ids) and len(set(claimed)) == len(claimed)
 
