@@ -111,7 +111,9 @@ def parse_config(block: Block) -> dict[str, Any]:
         else:
             data = yaml.safe_load(block.body)
     except (ValueError, yaml.YAMLError) as exc:
-        raise AssertionError(f"{block.where}: the {block.lang} block does not parse: {exc}") from exc
+        raise AssertionError(
+            f"{block.where}: the {block.lang} block does not parse: {exc}"
+        ) from exc
     assert isinstance(data, dict), f"{block.where}: expected a mapping, found {type(data)}"
     return data
 
@@ -224,7 +226,7 @@ def output_differences(block: Block, actual: str) -> list[str]:
         if w is not None and g is not None:
             cut = w.endswith(("...", "…"))
             prefix = w.rstrip(".…").rstrip()
-            if (g.startswith(prefix) if cut else g == w):
+            if g.startswith(prefix) if cut else g == w:
                 continue
         line = f"{block.file}:{block.line + 1 + min(i, len(want))}"
         problems.append(f"{line}: the doc shows {w!r}, the command printed {g!r}")

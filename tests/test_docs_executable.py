@@ -67,7 +67,9 @@ def test_every_block_is_classified() -> None:
     ]
     assert not unclassified, "\n".join(unclassified)
     counts = Counter(b.kind for b in BLOCKS)
-    print(f"\ndoc blocks: {len(BLOCKS)} ({', '.join(f'{k} {n}' for k, n in sorted(counts.items()))})")
+    print(
+        f"\ndoc blocks: {len(BLOCKS)} ({', '.join(f'{k} {n}' for k, n in sorted(counts.items()))})"
+    )
     assert len(BLOCKS) >= 20
 
 
@@ -75,7 +77,10 @@ def test_every_block_is_classified() -> None:
 
 
 def run_mrt(
-    argv: list[str], env: dict[str, str], cwd: Path, monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> tuple[int, str]:
     """`mrt ARGV` with exactly `env` as the environment, from `cwd`: (exit code, output)."""
@@ -113,7 +118,9 @@ def private_home(path: Path) -> dict[str, str]:
 
 # --- config blocks -------------------------------------------------------------------------
 
-WELINK_URL = "https://open.welink.huaweicloud.com/api/werobot/v1/webhook/send?token=doc&channel=standard"
+WELINK_URL = (
+    "https://open.welink.huaweicloud.com/api/werobot/v1/webhook/send?token=doc&channel=standard"
+)
 
 
 def dummy_value(req: EnvRequirement) -> str:
@@ -131,7 +138,9 @@ def dummy_value(req: EnvRequirement) -> str:
 
 @pytest.mark.parametrize("block", of_kind("config"), ids=ids(of_kind("config")))
 def test_config_block_is_ready_in_mrt_check(
-    block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    block: Block,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     data = parse_config(block)
@@ -145,8 +154,9 @@ def test_config_block_is_ready_in_mrt_check(
     except MrtError:
         names = {}  # `mrt check` below says what is wrong
     env.update(names)
-    code, output = run_mrt(["check", "--config", str(path)], env, tmp_path / "home",
-                           monkeypatch, capsys)
+    code, output = run_mrt(
+        ["check", "--config", str(path)], env, tmp_path / "home", monkeypatch, capsys
+    )
     assert code == 0, f"{block.where}: `mrt check` on this block exited {code}:\n{output}"
 
 
@@ -157,8 +167,10 @@ def test_partial_block_parses(block: Block) -> None:
     elif block.lang in ("bash", "sh", "shell"):
         shell_lines(block)
     else:
-        pytest.fail(f"{block.where}: a partial ```{block.lang} block has no syntax to check; "
-                    "use `<!-- doc-test: skip (why) -->`")
+        pytest.fail(
+            f"{block.where}: a partial ```{block.lang} block has no syntax to check; "
+            "use `<!-- doc-test: skip (why) -->`"
+        )
 
 
 # --- shell blocks: against a database seeded by the real worker ------------------------------
@@ -218,15 +230,20 @@ def with_real_ids(argv: list[str], home: Path) -> list[str]:
 
 @pytest.mark.parametrize("block", of_kind("shell"), ids=ids(of_kind("shell")))
 def test_shell_block_runs_as_documented(
-    block: Block, seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    block: Block,
+    seeded: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     lines = shell_lines(block)
     runnable = [line for line in lines if line.argv]
     if not runnable:
-        pytest.fail(f"{block.where}: no line of this block can be run here "
-                    f"({'; '.join(line.not_run for line in lines)}): mark it "
-                    "`<!-- doc-test: skip (why) -->`")
+        pytest.fail(
+            f"{block.where}: no line of this block can be run here "
+            f"({'; '.join(line.not_run for line in lines)}): mark it "
+            "`<!-- doc-test: skip (why) -->`"
+        )
     home = tmp_path / "home"
     shutil.copytree(seeded, home)
     env = seeded_env(home)
@@ -244,7 +261,9 @@ def test_shell_block_runs_as_documented(
 
 @pytest.mark.parametrize("block", of_kind("output"), ids=ids(of_kind("output")))
 def test_output_sample_is_what_the_command_prints(
-    block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    block: Block,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     spec = output_spec(block)
@@ -278,8 +297,10 @@ def test_skipped_blocks_say_why() -> None:
 
 def test_an_unmarked_block_of_an_unknown_kind_is_refused_by_name(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
-    page.write_text("# t\n\n```text\nhello\n```\n\n<!-- doc-test: partial -->\n```toml\na = 1\n```\n"
-                    "\n<!-- doc-test: skip -->\n```sh\nrm -rf /\n```\n")
+    page.write_text(
+        "# t\n\n```text\nhello\n```\n\n<!-- doc-test: partial -->\n```toml\na = 1\n```\n"
+        "\n<!-- doc-test: skip -->\n```sh\nrm -rf /\n```\n"
+    )
     kinds = [(b.line, b.kind) for b in read_blocks([page])]
     assert kinds == [(3, "unclassified"), (8, "partial"), (13, "unclassified")]
 
@@ -294,10 +315,15 @@ def test_an_unknown_program_in_a_shell_block_is_refused(tmp_path: Path) -> None:
 
 def test_an_output_sample_that_differs_names_its_line(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
-    page.write_text("<!-- doc-test: output-of mrt check -->\n```text\nok    a: one ...\n"
-                    "error b: at 2026-12-01T09:00:00Z, id 19cf1579ab\ncheck: ready\n```\n")
+    page.write_text(
+        "<!-- doc-test: output-of mrt check -->\n```text\nok    a: one ...\n"
+        "error b: at 2026-12-01T09:00:00Z, id 19cf1579ab\ncheck: ready\n```\n"
+    )
     (block,) = read_blocks([page])
-    printed = "ok    a: one two three\nerror b: at 2027-01-02T10:11:12Z, id 77aa0b1c2d\ncheck: not ready\n"
+    printed = (
+        "ok    a: one two three\nerror b: at 2027-01-02T10:11:12Z, id 77aa0b1c2d\n"
+        "check: not ready\n"
+    )
     assert output_differences(block, printed) == [
         f"{page}:5: the doc shows 'check: ready', the command printed 'check: not ready'"
     ]
