@@ -39,3 +39,29 @@ def test_doc_block_loads_as_mrt_check_loads_it(fmt: str, text: str, tmp_path: Pa
 def test_the_doc_v0_block_is_the_shipped_example() -> None:
     shipped = (DOC.parent.parent / "share" / "examples" / "v0-config.json").read_text()
     assert ("json", shipped) in BLOCKS
+
+
+@pytest.mark.parametrize(
+    "path", sorted((DOC.parent.parent / "share" / "examples").iterdir()), ids=lambda p: p.name
+)
+def test_the_worker_starts_on_every_shipped_example(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `mrt-worker` builds before its first poll: config, rules, database, channels."""
+    import asyncio
+
+    from doc_blocks import dummy_value
+    from test_source_support import FakeClock, make_pool
+
+    from mrt.config import env_requirements
+    from worker.runtime import build_runtime
+
+    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    monkeypatch.chdir(tmp_path)
+    env = {req.name: dummy_value(req) for req in env_requirements(load_config(path, env={}))}
+    runtime = asyncio.run(build_runtime(str(path), env=env, pool=make_pool(FakeClock())))
+    try:
+        assert runtime.engine.ruleset.rules
+    finally:
+        runtime.db.close()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 from collections import Counter
@@ -29,7 +30,9 @@ from pathlib import Path
 import pytest
 from doc_blocks import (
     ROOT,
+    WELINK_URL,
     Block,
+    dummy_value,
     output_differences,
     output_spec,
     parse_config,
@@ -41,7 +44,6 @@ from test_e2e_support import Product, Upstreams, install_robot, loopback_config,
 
 import mrt.cli
 from mrt.config import env_requirements, load_config
-from mrt.config_secrets import EnvRequirement
 from mrt.errors import MrtError
 
 BLOCKS = read_blocks()
@@ -117,24 +119,6 @@ def private_home(path: Path) -> dict[str, str]:
 
 
 # --- config blocks -------------------------------------------------------------------------
-
-WELINK_URL = (
-    "https://open.welink.huaweicloud.com/api/werobot/v1/webhook/send?token=doc&channel=standard"
-)
-
-
-def dummy_value(req: EnvRequirement) -> str:
-    """A value of the kind the variable holds, so that `mrt check` can parse what uses it."""
-    if req.field.endswith("webhook_env"):
-        return WELINK_URL
-    if ".url_env" in req.field:
-        return "json://127.0.0.1:9/doc-hook"
-    if req.field.endswith("user_env"):
-        return "mrt@example.com"
-    if "SLACK" in req.name:
-        return "T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"  # Slack's token triple
-    return "doc0dummy0value"
-
 
 @pytest.mark.parametrize("block", of_kind("config"), ids=ids(of_kind("config")))
 def test_config_block_is_ready_in_mrt_check(
@@ -212,7 +196,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def seeded_env(home: Path) -> dict[str, str]:
     env = private_home(home)
     seeded_config = json.loads((home / "config.json").read_text())
-    env["MRT_CONFIG"] = str(home / "config.json")
+    # The user config, as `mrt init` would place it (a command line names no --config).
+    user_config = home / ".config" / "mrt" / "config.json"
+    user_config.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(home / "config.json", user_config)
     env["WELINK_WEBHOOK_URL"] = WELINK_URL
     env["GITHUB_TOKEN"] = env["HF_TOKEN"] = "doc0token"
     assert seeded_config["notify"]["welink"]["webhook_env"] == "WELINK_WEBHOOK_URL"
@@ -221,7 +208,7 @@ def seeded_env(home: Path) -> dict[str, str]:
 
 def with_real_ids(argv: list[str], home: Path) -> list[str]:
     """`mrt trace 19cf1579`: the doc's id stands for an event's; use one the database has."""
-    if argv[:1] != ["trace"] or len(argv) < 2:
+    if argv[:1] != ["trace"] or len(argv) < 2 or not re.fullmatch(r"[0-9a-f]{8,}", argv[1]):
         return argv
     with sqlite3.connect(home / "mrt_state.sqlite3") as db:
         (fingerprint,) = db.execute("select fingerprint from event order by id desc").fetchone()
