@@ -120,6 +120,7 @@ def private_home(path: Path) -> dict[str, str]:
 
 # --- config blocks -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("block", of_kind("config"), ids=ids(of_kind("config")))
 def test_config_block_is_ready_in_mrt_check(
     block: Block,
