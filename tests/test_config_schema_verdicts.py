@@ -136,6 +136,7 @@ LOADER_ONLY: dict[str, str] = {
     "channel-url-env-bad-name": "an environment variable's name (a validator)",
     "both-databases": "sqlite_path and url are exclusive (a model validator)",
     "is-at-without-accounts": "a model validator across two keys",
+    "fixtures/rules/lint_findings.yaml": "a digest names a channel that is not configured",
 }
 INVALID |= {
     "rule-duplicate-name": rules({"name": "ok", "suppress": True}),
@@ -149,6 +150,8 @@ INVALID |= {
     "channel-url-env-bad-name": {"channels": {"x": {"url_env": "not a name"}}},
     "both-databases": {"state": {"sqlite_path": "a.db", "url": "postgresql://h/db"}},
     "is-at-without-accounts": {"notify": {"welink": {"is_at": True}}},
+    "fixtures/rules/lint_findings.yaml": _file(FIXTURES / "rules" / "lint_findings.yaml"),
+    "fixtures/docs/wrong-config.toml": _file(FIXTURES / "docs" / "wrong-config.toml"),
 }
 
 

@@ -315,3 +315,12 @@ def test_an_output_sample_that_differs_names_its_line(tmp_path: Path) -> None:
     assert output_differences(block, printed) == [
         f"{page}:5: the doc shows 'check: ready', the command printed 'check: not ready'"
     ]
+
+
+def test_a_partial_block_is_checked_for_syntax_and_named_when_broken(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("<!-- doc-test: partial -->\n```toml\n[delivery]\nmax_attempts = \n```\n")
+    (block,) = read_blocks([page])
+    assert block.kind == "partial"
+    with pytest.raises(AssertionError, match=r"page.md:2: the toml block does not parse"):
+        parse_config(block)
