@@ -120,6 +120,13 @@ class NotifyV0(Strict):
     email: EmailV0 | None = None
 
 
+def _one_or_many(schema: dict[str, Any]) -> None:
+    """JSON Schema of a list field whose validator also takes one item (`url_env = "NAME"`)."""
+    many = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [many["items"], {k: v for k, v in many.items() if k != "title"}]
+
+
 class ChannelConfig(Strict):
     """A named channel: one or more Apprise URLs, each its own delivery target.
 
@@ -129,7 +136,7 @@ class ChannelConfig(Strict):
 
     type: str = Field("apprise", min_length=1)  # the channel plugin (`mrt.channels` entry point)
     urls: list[ChannelUrl] = Field(default_factory=list)
-    url_env: list[EnvName] = Field(default_factory=list)
+    url_env: list[EnvName] = Field(default_factory=list, json_schema_extra=_one_or_many)
     template: str | None = None  # Jinja2 source (sandboxed) or "file:relative/path.j2"
     title_template: str | None = None
     min_interval_seconds: float | None = Field(None, ge=0)  # per-target spacing override

@@ -1,7 +1,9 @@
 """The JSON Schema of the config, generated from the models, for editors to complete and check.
 
 `sources` gets one property per source plugin (its own Config model), so an editor knows the
-keys of `sources.github`; other section names may name a plugin through `type`.
+keys of `sources.github`; other section names may name a plugin through `type`. `rules` items
+are mrt.rules.model.RuleSchema, the models whose keys and leaf specs the rules parser uses
+(the config model only carries a rule's name and leaves the rest to mrt.rules).
 share/mrt-config.schema.json is this output for the built-in plugins; a test keeps them equal.
 """
 
@@ -16,6 +18,7 @@ from pydantic import BaseModel
 
 from mrt.config import Config
 from mrt.plugins import source_plugins
+from mrt.rules.model import RuleSchema
 
 SCHEMA_ID = "https://model-release-tracker.invalid/mrt-config.schema.json"
 
@@ -26,7 +29,7 @@ def builtin_source_plugins() -> dict[str, ModuleType]:
 
 def _schema_of(model: type[BaseModel], defs: dict[str, Any], prefix: str) -> dict[str, Any]:
     """The model's schema with its $defs moved into `defs` under prefixed names."""
-    schema = model.model_json_schema(ref_template=f"#/$defs/{prefix}{{model}}")
+    schema = model.model_json_schema(by_alias=True, ref_template=f"#/$defs/{prefix}{{model}}")
     for name, definition in schema.pop("$defs", {}).items():
         defs[f"{prefix}{name}"] = definition
     return schema
@@ -56,6 +59,7 @@ def config_json_schema(plugins: Mapping[str, ModuleType] | None = None) -> dict[
         },
     }
     defs.pop("SourceSection", None)
+    defs["RuleConfig"] = _schema_of(RuleSchema, defs, "rule_")
     schema["$defs"] = dict(sorted(defs.items()))
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 

@@ -260,8 +260,11 @@ def test_schema_pointer_is_allowed_and_source_path_is_not() -> None:
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.iterdir()), ids=lambda p: p.name)
 def test_every_shipped_example_loads(path: Path, isolated: Path) -> None:
+    from mrt.rules import compile_rules
+
     config = load_config(path)
     assert config.sources, "an example that watches nothing teaches nothing"
+    compile_rules(config)  # as `mrt check` and the worker do: the loader leaves rules to mrt.rules
 
 
 @pytest.mark.parametrize(

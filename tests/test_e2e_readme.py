@@ -97,3 +97,19 @@ def test_linked_documents_exist() -> None:
     assert {"docs/CONFIG.md", "docs/RULES.md"} <= set(links)
     for link in links:
         assert (ROOT / link).is_file(), link
+
+
+def test_the_readme_cron_source_is_spread_by_jitter_as_its_comment_says() -> None:
+    """The v1 example says jitter spreads the requests: two workers must not poll on the dot."""
+    import random
+    from datetime import UTC, datetime
+
+    from mrt.schedule import next_poll_time
+
+    config = config_from_dict(parse(*CONFIGS[1]), file="README.md")
+    github = config.sources["github"]
+    assert github.cron and "jitter" in README
+    now = datetime(2026, 12, 5, 9, 1, tzinfo=UTC)
+    due = {next_poll_time(github, config, now, random.Random(seed)) for seed in range(5)}
+    on_the_dot = datetime(2026, 12, 5, 9, 5, tzinfo=UTC)
+    assert len(due) == 5 and all(on_the_dot <= t <= on_the_dot.replace(second=30) for t in due)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
@@ -25,6 +26,12 @@ _TEXT_FIELDS = tuple(
     if f.name not in ("observed_at", "occurred_at", "legacy_fingerprint")
 )
 _NESTED = ("details", "raw")
+
+
+def field_name_pattern() -> str:
+    """The names `check_field_name` accepts, as a regular expression (for the JSON Schema)."""
+    plain = "|".join(re.escape(f) for f in _TEXT_FIELDS if f not in _NESTED)
+    return rf"^(?:{plain})$|^(?:{'|'.join(_NESTED)})(?:\.[^.]+)+$"
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:

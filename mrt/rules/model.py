@@ -8,13 +8,14 @@ which walks it by hand so that an error can name its exact place:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from mrt.errors import ConfigError
 from mrt.rules.conditions import Condition
-from mrt.rules.fields import did_you_mean
+from mrt.rules.fields import did_you_mean, field_name_pattern
 
 Priority = Literal["low", "normal", "high", "critical"]
 
@@ -25,28 +26,51 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+# What mrt.rules.parse checks by hand beyond these models (non-blank names, event field names),
+# stated for the JSON Schema only: `json_schema_extra` changes the schema, not the validation.
+NON_BLANK: dict[str, Any] = {"type": "string", "pattern": r"\S"}
+FIELD_NAME: dict[str, Any] = {"type": "string", "pattern": field_name_pattern()}
+GROUP_PART: dict[str, Any] = {
+    "type": "string",
+    "pattern": f"{field_name_pattern()}|^tags$|^tag:.*\\S",
+}
+
+
+def _one_of_nonempty(*keys: str) -> dict[str, Any]:
+    return {"anyOf": [{"required": [k], "properties": {k: {"minItems": 1}}} for k in keys]}
+
+
 class KeywordsSpec(Spec):
-    terms: list[str] = Field(min_length=1)
+    terms: list[str] = Field(min_length=1, json_schema_extra={"items": NON_BLANK})
     word: bool = False  # only whole words: "qwen" does not match "qwenvl"
-    fields: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYWORD_FIELDS), min_length=1)
+    fields: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_KEYWORD_FIELDS),
+        min_length=1,
+        json_schema_extra={"items": FIELD_NAME},
+    )
 
 
 class RegexSpec(Spec):
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["field", "fields"]}})
     pattern: str = Field(min_length=1)
-    field: str | None = None
-    fields: list[str] | None = Field(None, min_length=1)
+    field: str | None = Field(None, json_schema_extra={"anyOf": [FIELD_NAME, {"type": "null"}]})
+    fields: list[str] | None = Field(
+        None, min_length=1, json_schema_extra={"items": FIELD_NAME}
+    )
     ignore_case: bool = False
 
 
 class AuthorsSpec(Spec):
-    allow: list[str] = Field(default_factory=list)
-    block: list[str] = Field(default_factory=list)
+    model_config = ConfigDict(json_schema_extra=_one_of_nonempty("allow", "block"))
+    allow: list[str] = Field(default_factory=list, json_schema_extra={"items": NON_BLANK})
+    block: list[str] = Field(default_factory=list, json_schema_extra={"items": NON_BLANK})
 
 
 class SetSpec(Spec):
-    any: list[str] = Field(default_factory=list)
-    all: list[str] = Field(default_factory=list)
-    none: list[str] = Field(default_factory=list)
+    model_config = ConfigDict(json_schema_extra=_one_of_nonempty("any", "all", "none"))
+    any: list[str] = Field(default_factory=list, json_schema_extra={"items": NON_BLANK})
+    all: list[str] = Field(default_factory=list, json_schema_extra={"items": NON_BLANK})
+    none: list[str] = Field(default_factory=list, json_schema_extra={"items": NON_BLANK})
 
 
 class NotifySpec(Spec):
@@ -57,7 +81,9 @@ class NotifySpec(Spec):
 
 class AggregateSpec(Spec):
     window_minutes: int | None = Field(None, ge=1)  # None: aggregation.window_minutes
-    group_by: list[str] | None = Field(None, min_length=1)  # None: aggregation.group_by
+    group_by: list[str] | None = Field(  # None: aggregation.group_by
+        None, min_length=1, json_schema_extra={"items": GROUP_PART}
+    )
 
 
 class DigestSpec(Spec):
@@ -65,8 +91,77 @@ class DigestSpec(Spec):
 
 
 class TagSpec(Spec):
-    tags: list[str] = Field(min_length=1)
+    tags: list[str] = Field(min_length=1, json_schema_extra={"items": NON_BLANK})
     priority: Priority | None = None
+
+
+# --- the shape of a rule, one definition for the parser's keys and the JSON Schema ------------
+# mrt.rules.parse walks a rule by hand (so that an error names its exact place) and takes its
+# keys from these models; mrt.config_schema publishes them as the schema of `rules`. The leaf
+# values are the Spec models above, which the parser validates with.
+
+NAMES: dict[str, Any] = {
+    "anyOf": [NON_BLANK, {"type": "array", "items": NON_BLANK, "minItems": 1}]
+}
+Names = Annotated[str | list[str], Field(json_schema_extra=NAMES)]  # one, or a non-empty list
+Off = Literal[False]
+Skip = SkipJsonSchema[None]  # absent is fine, null is not: the parser refuses it
+
+
+class WhenSchema(Spec):
+    """`when:`: a mapping of conditions that must all hold; `{}` matches every event."""
+
+    all: Annotated[list[WhenSchema], Field(min_length=1)] | Skip = None
+    any: Annotated[list[WhenSchema], Field(min_length=1)] | Skip = None
+    not_: WhenSchema | Skip = Field(None, alias="not")
+    keywords: Names | KeywordsSpec | Skip = None
+    regex: Annotated[str, Field(min_length=1)] | RegexSpec | Skip = None
+    source: Names | Skip = None
+    source_key: Names | Skip = None  # globs
+    resource_type: Names | Skip = None
+    resource_id: Names | Skip = None  # globs
+    event_type: Names | Skip = None
+    authors: Names | AuthorsSpec | Skip = None
+    labels: Names | SetSpec | Skip = None
+    tags: Names | SetSpec | Skip = None
+    priority: Priority | Annotated[list[Priority], Field(min_length=1)] | Skip = None
+
+
+ACTION_KEYS = ("notify", "suppress", "aggregate", "digest", "tag")
+
+
+def _rule_constraints(schema: dict[str, Any]) -> None:
+    off = {"enum": [False, None]}
+    schema["anyOf"] = [  # at least one action that does something
+        {"required": [k], "properties": {k: {"not": off}}} for k in ACTION_KEYS
+    ]
+    schema["not"] = {  # aggregate or digest, not both
+        "required": ["aggregate", "digest"],
+        "properties": {"aggregate": {"not": off}, "digest": {"not": off}},
+    }
+
+
+class RuleSchema(Spec):
+    """One rule: a name, optional conditions, at least one action (docs/RULES.md)."""
+
+    model_config = ConfigDict(json_schema_extra=_rule_constraints)
+    name: str = Field(json_schema_extra=NON_BLANK)
+    description: str | Skip = None
+    when: WhenSchema | None = None
+    notify: bool | list[str] | NotifySpec | None = None
+    suppress: bool = False
+    aggregate: bool | AggregateSpec | None = None
+    digest: Off | Annotated[str, Field(min_length=1)] | DigestSpec | None = None
+    tag: Off | Names | TagSpec | None = None
+    continue_: bool = Field(False, alias="continue")
+
+
+def keys_of(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(f.alias or name for name, f in model.model_fields.items())
+
+
+RULE_KEYS = keys_of(RuleSchema)
+CONDITION_KEYS = keys_of(WhenSchema)
 
 
 S = TypeVar("S", bound=Spec)

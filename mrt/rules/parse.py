@@ -35,8 +35,10 @@ from mrt.rules.conditions import (
     ValueInCondition,
 )
 from mrt.rules.fields import PRIORITIES, check_field_name, did_you_mean
-from mrt.rules.model import (
+from mrt.rules.model import (  # the keys come from the models that are the rules' JSON Schema
+    ACTION_KEYS,
     DEFAULT_KEYWORD_FIELDS,
+    RULE_KEYS,
     Aggregate,
     AggregateSpec,
     AuthorsSpec,
@@ -49,36 +51,9 @@ from mrt.rules.model import (
     TagSpec,
     validate_spec,
 )
+from mrt.rules.model import CONDITION_KEYS as CONDITION_KEYS  # mrt silence's --match keys
 from mrt.rules.patterns import compile_globs, re2_options
 
-RULE_KEYS = (
-    "name",
-    "description",
-    "when",
-    "notify",
-    "suppress",
-    "aggregate",
-    "digest",
-    "tag",
-    "continue",
-)
-ACTION_KEYS = ("notify", "suppress", "aggregate", "digest", "tag")
-CONDITION_KEYS = (
-    "all",
-    "any",
-    "not",
-    "keywords",
-    "regex",
-    "source",
-    "source_key",
-    "resource_type",
-    "resource_id",
-    "event_type",
-    "authors",
-    "labels",
-    "tags",
-    "priority",
-)
 _VALUE_FIELDS = ("source", "resource_type", "event_type")
 _GLOB_FIELDS = ("source_key", "resource_id")
 
