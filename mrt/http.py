@@ -303,19 +303,33 @@ class HttpClient:
         conditional: bool,
     ) -> JsonResponse:
         client = self.pool.transport_for(self.spec.config.ca_bundle)
-        timeout = httpx.Timeout(self.spec.config.timeout_seconds)
+        # httpx's timeout bounds each phase (connect, each read); a body trickled a byte at a
+        # time never trips it, so the whole request also has a deadline of the same length
+        deadline = self.spec.config.timeout_seconds
+        timeout = httpx.Timeout(deadline)
         async with state.in_flight:
-            await self.pool.take_slot(state)
+            await self.pool.take_slot(state)  # waiting for our own budget is not the host's time
             self.requests += 1
             try:
-                request = client.build_request(
-                    method, url, params=params, headers=send, json=json_body, timeout=timeout
-                )
-                response = await client.send(request, stream=True)
-                try:
-                    body = await self._read_capped(response, shown)
-                finally:
-                    await response.aclose()
+                async with asyncio.timeout(deadline):
+                    request = client.build_request(
+                        method, url, params=params, headers=send, json=json_body, timeout=timeout
+                    )
+                    response = await client.send(request, stream=True)
+                    try:
+                        body = await self._read_capped(response, shown)
+                    finally:
+                        await response.aclose()
+            except TimeoutError:
+                raise _Retry(
+                    SourceError(
+                        f"{host_of(url)}: no complete answer within the {deadline:g}-second "
+                        f"deadline (the source's timeout_seconds) for {shown}",
+                        url=shown,
+                        kind="timeout",
+                        deadline_seconds=deadline,
+                    )
+                ) from None
             except httpx.TimeoutException as exc:
                 raise _Retry(
                     SourceError(
@@ -446,6 +460,11 @@ class HttpClient:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def host_of(url: str) -> str:
+    """host[:port] of a URL, for messages (never the userinfo)."""
+    return httpx.URL(url).netloc.decode().rpartition("@")[2]
 
 
 class _Retry(Exception):
