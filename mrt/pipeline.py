@@ -181,7 +181,12 @@ def _status_of(statuses: Mapping[int, int]) -> int | None:
 async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> CycleReport:
     """Poll one source and commit what it saw; never raises for the source's own failures."""
     state = sources.get_state(spec.key)
-    client = engine.pool.client(spec, validators=dict(state.validators or {}), env=engine.env)
+    client = engine.pool.client(
+        spec,
+        validators=dict(state.validators or {}),
+        env=engine.env,
+        contact=engine.config.http.contact,
+    )
     ctx = PollContext(
         http=client,
         now=now,
