@@ -82,7 +82,7 @@ def homepage() -> str | None:
         label, _, url = entry.partition(",")
         if label.strip().lower().replace("-", "").replace("_", "") in ("homepage", "home"):
             return url.strip() or None
-    home = meta.get("Home-page")
+    home = (meta.get_all("Home-page") or [None])[0]
     return home if home and home != "UNKNOWN" else None
 
 
