@@ -2,8 +2,10 @@
 
     poll (no database) -> plan each new event (rules, renders) -> commit_cycle (one transaction)
 
-A failed poll never moves the cursor: it is recorded in the source state (error without secrets,
-consecutive failures) and the cycle ends. A rate limit defers the source until its reset. With
+A failed cycle never moves the cursor: whichever stage failed (the poll, planning, the commit, the
+operators' notice), it is recorded in the source state (error naming the stage, without secrets;
+consecutive failures) and the cycle metrics, and reported, and the cycle ends. (A failed notice
+after a committed cycle leaves the events committed; the notice is tried again.) A rate limit defers the source until its reset. With
 `cursor_policy = "strict"` (default) an event that cannot be processed (a template error) fails the
 whole cycle, cursor unmoved; with "best-effort" the event is stored as `failed`, visible and
 replayable, and the cycle goes on.
@@ -16,7 +18,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +40,7 @@ from mrt.store.db import write_transaction
 from mrt.store.silences import ActiveSilences
 
 if TYPE_CHECKING:
-    from mrt.http import HttpPool
+    from mrt.http import HttpClient, HttpPool
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ class Engine:
 @dataclass(slots=True)
 class CycleReport:
     source_key: str
-    outcome: str  # ok | failed | deferred
+    outcome: str  # ok | failed (in any stage: `error` says which) | deferred
     new_events: int = 0
     alerts: int = 0
     deliveries: int = 0
@@ -178,10 +180,48 @@ def _status_of(statuses: Mapping[int, int]) -> int | None:
     return max(statuses, key=lambda s: statuses[s]) if statuses else None
 
 
+# The stages of a cycle, as a failed one names them in its error (`mrt sources`, --once).
+SETUP, POLL, PLANNING, COMMIT, NOTICE = "setup", "poll", "planning", "commit", "operators' notice"
+# When even the next poll time cannot be computed, a failed cycle is tried again after this.
+FALLBACK_RETRY = timedelta(minutes=5)
+
+
+@dataclass(slots=True)
+class _Progress:
+    """How far one cycle got: what its failure is recorded with, whichever stage failed."""
+
+    stage: str = SETUP
+    started: float = field(default_factory=time.monotonic)
+    client: HttpClient | None = None
+    next_at: datetime | None = None
+
+    def metric(self, **extra: Any) -> dict[str, Any]:
+        client = self.client
+        return {
+            "requests": client.requests if client else 0,
+            "retries": client.retries if client else 0,
+            "http_statuses": {str(k): v for k, v in client.statuses.items()} if client else {},
+            "duration_ms": int((time.monotonic() - self.started) * 1000),
+            **extra,
+        }
+
+
 async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> CycleReport:
-    """Poll one source and commit what it saw; never raises for the source's own failures."""
+    """Poll one source and commit what it saw. Never raises for an Exception: whichever stage
+    fails (poll, planning, commit, the operators' notice), the cycle's outcome is recorded in
+    the source state and the cycle metrics, and reported."""
+    progress = _Progress()
+    try:
+        return await _run_cycle(engine, spec, now, progress)
+    except Exception as exc:  # any failure of one source is that source's failed cycle
+        return _record_failure(engine, spec, exc, now, progress)
+
+
+async def _run_cycle(
+    engine: Engine, spec: SourceSpec, now: datetime, progress: _Progress
+) -> CycleReport:
     state = sources.get_state(spec.key)
-    client = engine.pool.client(
+    client = progress.client = engine.pool.client(
         spec,
         validators=dict(state.validators or {}),
         env=engine.env,
@@ -194,33 +234,26 @@ async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> C
         snapshots=lambda keys: sources.snapshots_for(spec.key, keys),
         env=engine.env,
     )
-    started = time.monotonic()
-    next_at = next_poll_time(spec.config, engine.config, now, engine.rng)
-
-    def metric(**extra: Any) -> dict[str, Any]:
-        return {
-            "requests": client.requests,
-            "retries": client.retries,
-            "http_statuses": {str(k): v for k, v in client.statuses.items()},
-            "duration_ms": int((time.monotonic() - started) * 1000),
-            **extra,
-        }
-
+    next_at = progress.next_at = next_poll_time(spec.config, engine.config, now, engine.rng)
     try:
+        progress.stage = POLL
         plugin = engine.plugins[spec.plugin]
         result: PollResult = await plugin.poll(spec, ctx)
+        progress.stage = PLANNING
         planned = plan_events(engine, spec, result, baseline=state.cursor is None, now=now)
     except RateLimited as exc:
+        progress.stage = COMMIT
         with write_transaction(engine.db):
             sources.record_deferral(
                 spec.key, until=exc.until, message=str(exc), http_status=exc.http_status, now=now
             )
-            cycle.record_metric(spec.key, now, outcome="deferred", error=str(exc), **metric())
+            cycle.record_metric(
+                spec.key, now, outcome="deferred", error=str(exc), **progress.metric()
+            )
         log.warning("%s deferred until %s: %s", spec.key, exc.until.isoformat(), exc)
         return CycleReport(spec.key, "deferred", requests=client.requests, error=str(exc))
-    except Exception as exc:  # any failure of one source is that source's failed cycle
-        return _record_failure(engine, spec, exc, now, next_at, metric())
 
+    progress.stage = COMMIT
     success = cycle.CycleSuccess(
         cursor=result.cursor,
         validators=client.validators,
@@ -240,12 +273,10 @@ async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> C
             success,
             rule_digest=engine.ruleset.digest,
             rule_canonical=engine.ruleset.canonical,
-            metric=metric(fetched=result.fetched, outcome="ok"),
+            metric=progress.metric(fetched=result.fetched, outcome="ok"),
             now=now,
         )
         collect_cycle(planned, now)
-    if state.failure_notified:
-        _notify_ops(engine, spec.key, f"MRT source {spec.key} has recovered.", now, notified=False)
     log.info(
         "%s: %d new events, %d alerts, %d requests",
         spec.key,
@@ -254,7 +285,7 @@ async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> C
         client.requests,
         extra={"source_key": spec.key},
     )
-    return CycleReport(
+    report = CycleReport(
         spec.key,
         "ok",
         new_events=counts.new_events,
@@ -263,40 +294,81 @@ async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> C
         requests=client.requests,
         alert_ids=counts.alert_ids,
     )
+    if state.failure_notified:
+        recovered = f"MRT source {spec.key} has recovered."
+        # what was polled stays committed; the notice is tried again after the next success
+        if error := _notify_or_record(engine, spec.key, recovered, now, notified=False):
+            report.outcome, report.error = "failed", error
+    return report
+
+
+def _describe(exc: BaseException, stage: str) -> str:
+    text = str(exc) if isinstance(exc, MrtError) else f"{type(exc).__name__}: {exc}"
+    # a poll's errors already say what was asked of whom; other stages say which they were
+    return text if stage == POLL else f"{stage} failed: {text}"
 
 
 def _record_failure(
-    engine: Engine,
-    spec: SourceSpec,
-    exc: Exception,
-    now: datetime,
-    next_at: datetime,
-    metric: dict[str, Any],
+    engine: Engine, spec: SourceSpec, exc: Exception, now: datetime, progress: _Progress
 ) -> CycleReport:
-    message = str(exc) if isinstance(exc, MrtError) else f"{type(exc).__name__}: {exc}"
+    message = _describe(exc, progress.stage)
     status = exc.http_status if isinstance(exc, SourceError) else None
-    with write_transaction(engine.db):
-        state = sources.record_failure(
-            spec.key,
-            error=message,
-            error_class=type(exc).__name__,
-            http_status=status,
-            now=now,
-            next_poll_at=next_at,
-        )
-        cycle.record_metric(spec.key, now, outcome="failed", error=message, **metric)
-    log.error("%s: poll failed: %s", spec.key, message, extra={"source_key": spec.key})
+    metric = progress.metric()
+    report = CycleReport(spec.key, "failed", requests=metric["requests"], error=message)
+    log.error("%s: %s", spec.key, message, extra={"source_key": spec.key})
+    try:
+        with write_transaction(engine.db):
+            state = sources.record_failure(
+                spec.key,
+                error=message,
+                error_class=type(exc).__name__,
+                http_status=status,
+                now=now,
+                next_poll_at=progress.next_at or now + FALLBACK_RETRY,
+            )
+            cycle.record_metric(spec.key, now, outcome="failed", error=message, **metric)
+    except Exception as record_exc:
+        # the database refuses even this: the report still tells; the next cycle tries again
+        report.error = f"{message} (not recorded: {_describe(record_exc, POLL)})"
+        log.error("%s: recording the failure failed: %s", spec.key, record_exc)
+        return report
     threshold = engine.config.observability.failure_alert_after
     if state.consecutive_failures >= threshold and not state.failure_notified:
-        _notify_ops(
-            engine,
-            spec.key,
+        text = (
             f"MRT source {spec.key} is failing: {state.consecutive_failures} polls in a row. "
-            f"Last error: {message}",
-            now,
-            notified=True,
+            f"Last error: {message}"
         )
-    return CycleReport(spec.key, "failed", requests=metric.get("requests", 0), error=message)
+        if error := _notify_or_record(engine, spec.key, text, now, notified=True, after=message):
+            report.error = error
+    return report
+
+
+def _notify_or_record(
+    engine: Engine,
+    source_key: str,
+    text: str,
+    now: datetime,
+    *,
+    notified: bool,
+    after: str | None = None,
+) -> str | None:
+    """The operators' notice; if it fails, that failure is the source's last error (after the
+    cycle's own, if any) and the error returned. Tried again by the next cycle that qualifies."""
+    try:
+        _notify_ops(engine, source_key, text, now, notified=notified)
+    except Exception as exc:
+        failed = _describe(exc, NOTICE)
+        error = f"{after}; {failed}" if after else failed
+        log.error("%s: %s", source_key, failed, extra={"source_key": source_key})
+        try:
+            with write_transaction(engine.db):
+                sources.record_notice_failure(
+                    source_key, error=error, error_class=type(exc).__name__, now=now
+                )
+        except Exception as record_exc:
+            error = f"{error} (not recorded: {_describe(record_exc, POLL)})"
+        return error
+    return None
 
 
 def _notify_ops(
