@@ -52,7 +52,7 @@ class Scheduler:
         return [
             r
             if isinstance(r, CycleReport)
-            else CycleReport(task.get_name(), "failed", error=f"{type(r).__name__}: {r}")
+            else CycleReport(task.get_name(), "failed", error=_crash(r))
             for task, r in zip(tasks, results, strict=True)
         ]
 
@@ -60,3 +60,8 @@ class Scheduler:
         """On shutdown: let running cycles finish (they commit or roll back as a whole)."""
         if self.running:
             await asyncio.wait(list(self.running.values()), timeout=timeout)
+
+
+def _crash(exc: BaseException) -> str:
+    detail = f": {exc}" if str(exc) else ""
+    return f"the cycle crashed: {type(exc).__name__}{detail}"
