@@ -2,10 +2,9 @@
 
     poll (no database) -> plan each new event (rules, renders) -> commit_cycle (one transaction)
 
-A failed cycle never moves the cursor: whichever stage failed (the poll, planning, the commit, the
-operators' notice), it is recorded in the source state (error naming the stage, without secrets;
-consecutive failures) and the cycle metrics, and reported, and the cycle ends. (A failed notice
-after a committed cycle leaves the events committed; the notice is tried again.) A rate limit defers the source until its reset. With
+A failed cycle never moves the cursor: whichever stage failed (the poll, planning, the commit), it
+is recorded in the source state and the cycle metrics, and reported (cycle_outcome.py, which also
+tells the operators). A rate limit defers the source until its reset. With
 `cursor_policy = "strict"` (default) an event that cannot be processed (a template error) fails the
 whole cycle, cursor unmoved; with "best-effort" the event is stored as `failed`, visible and
 replayable, and the cycle goes on.
@@ -15,18 +14,26 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import peewee
 
 from mrt.config import Config
+from mrt.cycle_outcome import (
+    COMMIT,
+    PLANNING,
+    POLL,
+    CycleReport,
+    Progress,
+    notify_or_record,
+    record_failure,
+)
 from mrt.delivery.base import Message, Target
-from mrt.errors import MrtError, PluginError, RateLimited, SourceError
+from mrt.errors import MrtError, PluginError, RateLimited
 from mrt.events import TrackerEvent
 from mrt.noise.collect import collect_cycle
 from mrt.noise.dedupe import fold_repeats
@@ -40,7 +47,7 @@ from mrt.store.db import write_transaction
 from mrt.store.silences import ActiveSilences
 
 if TYPE_CHECKING:
-    from mrt.http import HttpClient, HttpPool
+    from mrt.http import HttpPool
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +67,6 @@ class Engine:
     env: Mapping[str, str]
     rng: random.Random = field(default_factory=random.Random)
     plugins: dict[str, ModuleType] = field(default_factory=source_plugins)
-
-
-@dataclass(slots=True)
-class CycleReport:
-    source_key: str
-    outcome: str  # ok | failed (in any stage: `error` says which) | deferred
-    new_events: int = 0
-    alerts: int = 0
-    deliveries: int = 0
-    requests: int = 0
-    error: str | None = None
-    alert_ids: list[int] = field(default_factory=list)
 
 
 def build_specs(
@@ -180,45 +175,19 @@ def _status_of(statuses: Mapping[int, int]) -> int | None:
     return max(statuses, key=lambda s: statuses[s]) if statuses else None
 
 
-# The stages of a cycle, as a failed one names them in its error (`mrt sources`, --once).
-SETUP, POLL, PLANNING, COMMIT, NOTICE = "setup", "poll", "planning", "commit", "operators' notice"
-# When even the next poll time cannot be computed, a failed cycle is tried again after this.
-FALLBACK_RETRY = timedelta(minutes=5)
-
-
-@dataclass(slots=True)
-class _Progress:
-    """How far one cycle got: what its failure is recorded with, whichever stage failed."""
-
-    stage: str = SETUP
-    started: float = field(default_factory=time.monotonic)
-    client: HttpClient | None = None
-    next_at: datetime | None = None
-
-    def metric(self, **extra: Any) -> dict[str, Any]:
-        client = self.client
-        return {
-            "requests": client.requests if client else 0,
-            "retries": client.retries if client else 0,
-            "http_statuses": {str(k): v for k, v in client.statuses.items()} if client else {},
-            "duration_ms": int((time.monotonic() - self.started) * 1000),
-            **extra,
-        }
-
-
 async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> CycleReport:
     """Poll one source and commit what it saw. Never raises for an Exception: whichever stage
     fails (poll, planning, commit, the operators' notice), the cycle's outcome is recorded in
     the source state and the cycle metrics, and reported."""
-    progress = _Progress()
+    progress = Progress()
     try:
         return await _run_cycle(engine, spec, now, progress)
     except Exception as exc:  # any failure of one source is that source's failed cycle
-        return _record_failure(engine, spec, exc, now, progress)
+        return record_failure(engine, spec, exc, now, progress)
 
 
 async def _run_cycle(
-    engine: Engine, spec: SourceSpec, now: datetime, progress: _Progress
+    engine: Engine, spec: SourceSpec, now: datetime, progress: Progress
 ) -> CycleReport:
     state = sources.get_state(spec.key)
     client = progress.client = engine.pool.client(
@@ -297,100 +266,6 @@ async def _run_cycle(
     if state.failure_notified:
         recovered = f"MRT source {spec.key} has recovered."
         # what was polled stays committed; the notice is tried again after the next success
-        if error := _notify_or_record(engine, spec.key, recovered, now, notified=False):
+        if error := notify_or_record(engine, spec.key, recovered, now, notified=False):
             report.outcome, report.error = "failed", error
     return report
-
-
-def _describe(exc: BaseException, stage: str) -> str:
-    text = str(exc) if isinstance(exc, MrtError) else f"{type(exc).__name__}: {exc}"
-    # a poll's errors already say what was asked of whom; other stages say which they were
-    return text if stage == POLL else f"{stage} failed: {text}"
-
-
-def _record_failure(
-    engine: Engine, spec: SourceSpec, exc: Exception, now: datetime, progress: _Progress
-) -> CycleReport:
-    message = _describe(exc, progress.stage)
-    status = exc.http_status if isinstance(exc, SourceError) else None
-    metric = progress.metric()
-    report = CycleReport(spec.key, "failed", requests=metric["requests"], error=message)
-    log.error("%s: %s", spec.key, message, extra={"source_key": spec.key})
-    try:
-        with write_transaction(engine.db):
-            state = sources.record_failure(
-                spec.key,
-                error=message,
-                error_class=type(exc).__name__,
-                http_status=status,
-                now=now,
-                next_poll_at=progress.next_at or now + FALLBACK_RETRY,
-            )
-            cycle.record_metric(spec.key, now, outcome="failed", error=message, **metric)
-    except Exception as record_exc:
-        # the database refuses even this: the report still tells; the next cycle tries again
-        report.error = f"{message} (not recorded: {_describe(record_exc, POLL)})"
-        log.error("%s: recording the failure failed: %s", spec.key, record_exc)
-        return report
-    threshold = engine.config.observability.failure_alert_after
-    if state.consecutive_failures >= threshold and not state.failure_notified:
-        text = (
-            f"MRT source {spec.key} is failing: {state.consecutive_failures} polls in a row. "
-            f"Last error: {message}"
-        )
-        if error := _notify_or_record(engine, spec.key, text, now, notified=True, after=message):
-            report.error = error
-    return report
-
-
-def _notify_or_record(
-    engine: Engine,
-    source_key: str,
-    text: str,
-    now: datetime,
-    *,
-    notified: bool,
-    after: str | None = None,
-) -> str | None:
-    """The operators' notice; if it fails, that failure is the source's last error (after the
-    cycle's own, if any) and the error returned. Tried again by the next cycle that qualifies."""
-    try:
-        _notify_ops(engine, source_key, text, now, notified=notified)
-    except Exception as exc:
-        failed = _describe(exc, NOTICE)
-        error = f"{after}; {failed}" if after else failed
-        log.error("%s: %s", source_key, failed, extra={"source_key": source_key})
-        try:
-            with write_transaction(engine.db):
-                sources.record_notice_failure(
-                    source_key, error=error, error_class=type(exc).__name__, now=now
-                )
-        except Exception as record_exc:
-            error = f"{error} (not recorded: {_describe(record_exc, POLL)})"
-        return error
-    return None
-
-
-def _notify_ops(
-    engine: Engine, source_key: str, text: str, now: datetime, *, notified: bool
-) -> None:
-    """Tell the operators once when a source keeps failing, and once when it recovers."""
-    channels = engine.config.observability.ops_channels or list(engine.targets)
-    message = Message(subject=text.split(":")[0], body=text)
-    deliveries = tuple(
-        PlannedDelivery(ch, t.key, message) for ch in channels for t in engine.targets.get(ch, [])
-    )
-    plan = PlannedAlert(
-        title=text, priority="high", tags=("source-health",), matched=[], deliveries=deliveries
-    )
-    with write_transaction(engine.db):
-        cycle.create_alert(
-            plan,
-            event_id=None,
-            fingerprint=None,
-            source_key=source_key,
-            version_id=None,
-            kind="source_health",
-            now=now,
-        )
-        sources.set_failure_notified(source_key, notified)
