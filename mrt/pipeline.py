@@ -27,10 +27,12 @@ from mrt.cycle_outcome import (
     COMMIT,
     PLANNING,
     POLL,
-    CycleReport,
     Progress,
     notify_or_record,
     record_failure,
+)
+from mrt.cycle_outcome import (
+    CycleReport as CycleReport,  # re-exported: the worker reads reports from here
 )
 from mrt.delivery.base import Message, Target
 from mrt.errors import MrtError, PluginError, RateLimited
