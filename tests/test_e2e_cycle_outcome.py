@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,10 +69,7 @@ class Setup:
 
 
 def cycle_report_of(out: str) -> dict[str, tuple[str, int, int]]:
-    class Done:
-        stdout = out
-
-    return cycle_report(Done)  # type: ignore[arg-type]
+    return cycle_report(subprocess.CompletedProcess([], 0, stdout=out))
 
 
 @pytest.fixture
