@@ -11,6 +11,7 @@ Shape (v1; every v0 key keeps its v0 meaning):
     channels.<name>         urls / url_env: Apprise URLs, each a delivery target
     delivery                senders, retries, spacing, cursor_policy
     rules, digests, aggregation, observability, ai
+    http                    contact: added to the User-Agent of every upstream request
 
 The models are here; the rest lives beside them and is re-exported from this module:
 config_load (discovery, JSON/TOML, `load_config`, `config_from_dict`, `default_config`,
@@ -200,6 +201,25 @@ class ObservabilityConfig(Strict):
     ops_channels: list[str] = Field(default_factory=list)
 
 
+def _contact(value: str) -> str:
+    # it goes into every request's User-Agent, inside a comment: visible ASCII only, and no
+    # parenthesis or backslash that would end the comment early
+    text = value.strip()
+    if not text or len(text) > 200 or any(not " " <= c <= "~" or c in "()\\" for c in text):
+        raise config_checks.Expected(
+            "an email address, a URL or a name such as 'ops@example.com' (printable ASCII "
+            "without parentheses or backslashes, at most 200 characters)"
+        )
+    return text
+
+
+class HttpConfig(Strict):
+    """What every upstream request says about us. `contact` is added to the User-Agent:
+    GitHub asks for a way to reach whoever runs a client that misbehaves."""
+
+    contact: Annotated[str, AfterValidator(_contact)] | None = None
+
+
 class AiConfig(Strict):
     enabled: bool = False
     provider: str | None = None
@@ -225,6 +245,7 @@ class Config(Strict):
     digests: dict[str, DigestConfig] = Field(default_factory=dict)
     aggregation: AggregationConfig = Field(default_factory=AggregationConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
     ai: AiConfig = Field(default_factory=AiConfig)
 
     # Where it came from, for messages and relative paths; not a config key.

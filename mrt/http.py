@@ -4,18 +4,22 @@
       ├── one httpx.AsyncClient per distinct TLS setting (system CAs, or a source's ca_bundle)
       ├── one HostBudget per host: at most `concurrency` requests in flight and at most
       │   `requests` per `window_seconds`, shared by every source on that host
-      └── client(spec, validators=, env=) -> HttpClient, the per-poll view a source uses
+      └── client(spec, validators=, env=, contact=) -> HttpClient, the per-poll view a source uses
 
-The HttpClient adds the User-Agent and the source's token, sends If-None-Match /
-If-Modified-Since from the validators it was given, retries 5xx, timeouts and connection errors
-with exponential backoff and full jitter, turns a rate limit into RateLimited(until=...) unless
-the wait is short, caps the body while streaming it, and counts what it did for the runner.
-Sleeping and the clock are injected, so tests never wait.
+The HttpClient adds the User-Agent (name/version, the homepage the package declares if any, the
+config's `http.contact`) and the source's token, sends If-None-Match / If-Modified-Since from the
+validators it was given, gives each request a total deadline (the source's timeout_seconds, from
+connecting to the last byte), retries 5xx, timeouts and connection errors with exponential
+backoff and full jitter, turns a rate limit into RateLimited(until=...) unless the wait is short,
+caps the body while streaming it, and counts what it did for the runner. Sleeping and the clock
+are injected, so tests never wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib.metadata
 import logging
 import random
 import ssl
@@ -45,11 +49,12 @@ if TYPE_CHECKING:
     from mrt.sources.base import SourceSpec
 
 log = logging.getLogger(__name__)
-USER_AGENT = f"model-release-tracker/{__version__} (+https://github.com/model-release-tracker/mrt)"
+DISTRIBUTION = "model-release-tracker"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
 __all__ = [
+    "USER_AGENT",
     "HostBudget",
     "HttpClient",
     "HttpPool",
@@ -57,11 +62,40 @@ __all__ = [
     "parse_ratelimit",
     "parse_retry_after",
     "redact_url",
+    "user_agent",
     "validator_key",
 ]
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], datetime]
+
+
+def homepage() -> str | None:
+    """The project's homepage as the installed package declares it (a `Homepage` project URL,
+    or the old Home-page field); None when it declares none: better no address than a wrong one.
+    """
+    try:
+        meta = importlib.metadata.metadata(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in meta.get_all("Project-URL") or []:
+        label, _, url = entry.partition(",")
+        if label.strip().lower().replace("-", "").replace("_", "") in ("homepage", "home"):
+            return url.strip() or None
+    home = (meta.get_all("Home-page") or [None])[0]
+    return home if home and home != "UNKNOWN" else None
+
+
+@functools.cache
+def user_agent(contact: str | None = None) -> str:
+    """`model-release-tracker/VERSION (+HOMEPAGE; CONTACT)`, leaving out what is not known."""
+    home = homepage()
+    details = [part for part in (f"+{home}" if home else None, contact) if part]
+    name = f"{DISTRIBUTION}/{__version__}"
+    return f"{name} ({'; '.join(details)})" if details else name
+
+
+USER_AGENT = user_agent()
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +185,14 @@ class HttpPool:
             await client.aclose()
 
     def client(
-        self, spec: SourceSpec, *, validators: Mapping[str, Any], env: Mapping[str, str]
+        self,
+        spec: SourceSpec,
+        *,
+        validators: Mapping[str, Any],
+        env: Mapping[str, str],
+        contact: str | None = None,
     ) -> HttpClient:
-        return HttpClient(self, spec, validators=validators, env=env)
+        return HttpClient(self, spec, validators=validators, env=env, contact=contact)
 
     def transport_for(self, ca_bundle: str | None) -> httpx.AsyncClient:
         """One client per TLS setting; verification is always on."""
@@ -198,9 +237,11 @@ class HttpClient:
         *,
         validators: Mapping[str, Any],
         env: Mapping[str, str],
+        contact: str | None = None,
     ) -> None:
         self.pool = pool
         self.spec = spec
+        self.user_agent = user_agent(contact) if contact else pool.user_agent
         self._previous: dict[str, dict[str, str]] = {
             k: dict(v) for k, v in validators.items() if isinstance(v, Mapping)
         }
@@ -249,7 +290,7 @@ class HttpClient:
         """
         key = validator_key(url, params)
         shown = redact_url(key)
-        send = {"User-Agent": self.pool.user_agent, "Accept": "application/json"}
+        send = {"User-Agent": self.user_agent, "Accept": "application/json"}
         send.update(headers or {})
         known = self._previous.get(key, {}) if conditional and method == "GET" else {}
         if known.get("etag"):
@@ -303,19 +344,33 @@ class HttpClient:
         conditional: bool,
     ) -> JsonResponse:
         client = self.pool.transport_for(self.spec.config.ca_bundle)
-        timeout = httpx.Timeout(self.spec.config.timeout_seconds)
+        # httpx's timeout bounds each phase (connect, each read); a body trickled a byte at a
+        # time never trips it, so the whole request also has a deadline of the same length
+        deadline = self.spec.config.timeout_seconds
+        timeout = httpx.Timeout(deadline)
         async with state.in_flight:
-            await self.pool.take_slot(state)
+            await self.pool.take_slot(state)  # waiting for our own budget is not the host's time
             self.requests += 1
             try:
-                request = client.build_request(
-                    method, url, params=params, headers=send, json=json_body, timeout=timeout
-                )
-                response = await client.send(request, stream=True)
-                try:
-                    body = await self._read_capped(response, shown)
-                finally:
-                    await response.aclose()
+                async with asyncio.timeout(deadline):
+                    request = client.build_request(
+                        method, url, params=params, headers=send, json=json_body, timeout=timeout
+                    )
+                    response = await client.send(request, stream=True)
+                    try:
+                        body = await self._read_capped(response, shown)
+                    finally:
+                        await response.aclose()
+            except TimeoutError:
+                raise _Retry(
+                    SourceError(
+                        f"{host_of(url)}: no complete answer within the {deadline:g}-second "
+                        f"deadline (the source's timeout_seconds) for {shown}",
+                        url=shown,
+                        kind="timeout",
+                        deadline_seconds=deadline,
+                    )
+                ) from None
             except httpx.TimeoutException as exc:
                 raise _Retry(
                     SourceError(
@@ -446,6 +501,11 @@ class HttpClient:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def host_of(url: str) -> str:
+    """host[:port] of a URL, for messages (never the userinfo)."""
+    return httpx.URL(url).netloc.decode().rpartition("@")[2]
 
 
 class _Retry(Exception):

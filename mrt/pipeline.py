@@ -2,8 +2,9 @@
 
     poll (no database) -> plan each new event (rules, renders) -> commit_cycle (one transaction)
 
-A failed poll never moves the cursor: it is recorded in the source state (error without secrets,
-consecutive failures) and the cycle ends. A rate limit defers the source until its reset. With
+A failed cycle never moves the cursor: whichever stage failed (the poll, planning, the commit), it
+is recorded in the source state and the cycle metrics, and reported (cycle_outcome.py, which also
+tells the operators). A rate limit defers the source until its reset. With
 `cursor_policy = "strict"` (default) an event that cannot be processed (a template error) fails the
 whole cycle, cursor unmoved; with "best-effort" the event is stored as `failed`, visible and
 replayable, and the cycle goes on.
@@ -13,18 +14,28 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import peewee
 
 from mrt.config import Config
+from mrt.cycle_outcome import (
+    COMMIT,
+    PLANNING,
+    POLL,
+    Progress,
+    notify_or_record,
+    record_failure,
+)
+from mrt.cycle_outcome import (
+    CycleReport as CycleReport,  # re-exported: the worker reads reports from here
+)
 from mrt.delivery.base import Message, Target
-from mrt.errors import MrtError, PluginError, RateLimited, SourceError
+from mrt.errors import MrtError, PluginError, RateLimited
 from mrt.events import TrackerEvent
 from mrt.noise.collect import collect_cycle
 from mrt.noise.dedupe import fold_repeats
@@ -58,18 +69,6 @@ class Engine:
     env: Mapping[str, str]
     rng: random.Random = field(default_factory=random.Random)
     plugins: dict[str, ModuleType] = field(default_factory=source_plugins)
-
-
-@dataclass(slots=True)
-class CycleReport:
-    source_key: str
-    outcome: str  # ok | failed | deferred
-    new_events: int = 0
-    alerts: int = 0
-    deliveries: int = 0
-    requests: int = 0
-    error: str | None = None
-    alert_ids: list[int] = field(default_factory=list)
 
 
 def build_specs(
@@ -179,9 +178,26 @@ def _status_of(statuses: Mapping[int, int]) -> int | None:
 
 
 async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> CycleReport:
-    """Poll one source and commit what it saw; never raises for the source's own failures."""
+    """Poll one source and commit what it saw. Never raises for an Exception: whichever stage
+    fails (poll, planning, commit, the operators' notice), the cycle's outcome is recorded in
+    the source state and the cycle metrics, and reported."""
+    progress = Progress()
+    try:
+        return await _run_cycle(engine, spec, now, progress)
+    except Exception as exc:  # any failure of one source is that source's failed cycle
+        return record_failure(engine, spec, exc, now, progress)
+
+
+async def _run_cycle(
+    engine: Engine, spec: SourceSpec, now: datetime, progress: Progress
+) -> CycleReport:
     state = sources.get_state(spec.key)
-    client = engine.pool.client(spec, validators=dict(state.validators or {}), env=engine.env)
+    client = progress.client = engine.pool.client(
+        spec,
+        validators=dict(state.validators or {}),
+        env=engine.env,
+        contact=engine.config.http.contact,
+    )
     ctx = PollContext(
         http=client,
         now=now,
@@ -189,33 +205,26 @@ async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> C
         snapshots=lambda keys: sources.snapshots_for(spec.key, keys),
         env=engine.env,
     )
-    started = time.monotonic()
-    next_at = next_poll_time(spec.config, engine.config, now, engine.rng)
-
-    def metric(**extra: Any) -> dict[str, Any]:
-        return {
-            "requests": client.requests,
-            "retries": client.retries,
-            "http_statuses": {str(k): v for k, v in client.statuses.items()},
-            "duration_ms": int((time.monotonic() - started) * 1000),
-            **extra,
-        }
-
+    next_at = progress.next_at = next_poll_time(spec.config, engine.config, now, engine.rng)
     try:
+        progress.stage = POLL
         plugin = engine.plugins[spec.plugin]
         result: PollResult = await plugin.poll(spec, ctx)
+        progress.stage = PLANNING
         planned = plan_events(engine, spec, result, baseline=state.cursor is None, now=now)
     except RateLimited as exc:
+        progress.stage = COMMIT
         with write_transaction(engine.db):
             sources.record_deferral(
                 spec.key, until=exc.until, message=str(exc), http_status=exc.http_status, now=now
             )
-            cycle.record_metric(spec.key, now, outcome="deferred", error=str(exc), **metric())
+            cycle.record_metric(
+                spec.key, now, outcome="deferred", error=str(exc), **progress.metric()
+            )
         log.warning("%s deferred until %s: %s", spec.key, exc.until.isoformat(), exc)
         return CycleReport(spec.key, "deferred", requests=client.requests, error=str(exc))
-    except Exception as exc:  # any failure of one source is that source's failed cycle
-        return _record_failure(engine, spec, exc, now, next_at, metric())
 
+    progress.stage = COMMIT
     success = cycle.CycleSuccess(
         cursor=result.cursor,
         validators=client.validators,
@@ -235,12 +244,10 @@ async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> C
             success,
             rule_digest=engine.ruleset.digest,
             rule_canonical=engine.ruleset.canonical,
-            metric=metric(fetched=result.fetched, outcome="ok"),
+            metric=progress.metric(fetched=result.fetched, outcome="ok"),
             now=now,
         )
         collect_cycle(planned, now)
-    if state.failure_notified:
-        _notify_ops(engine, spec.key, f"MRT source {spec.key} has recovered.", now, notified=False)
     log.info(
         "%s: %d new events, %d alerts, %d requests",
         spec.key,
@@ -249,7 +256,7 @@ async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> C
         client.requests,
         extra={"source_key": spec.key},
     )
-    return CycleReport(
+    report = CycleReport(
         spec.key,
         "ok",
         new_events=counts.new_events,
@@ -258,62 +265,9 @@ async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> C
         requests=client.requests,
         alert_ids=counts.alert_ids,
     )
-
-
-def _record_failure(
-    engine: Engine,
-    spec: SourceSpec,
-    exc: Exception,
-    now: datetime,
-    next_at: datetime,
-    metric: dict[str, Any],
-) -> CycleReport:
-    message = str(exc) if isinstance(exc, MrtError) else f"{type(exc).__name__}: {exc}"
-    status = exc.http_status if isinstance(exc, SourceError) else None
-    with write_transaction(engine.db):
-        state = sources.record_failure(
-            spec.key,
-            error=message,
-            error_class=type(exc).__name__,
-            http_status=status,
-            now=now,
-            next_poll_at=next_at,
-        )
-        cycle.record_metric(spec.key, now, outcome="failed", error=message, **metric)
-    log.error("%s: poll failed: %s", spec.key, message, extra={"source_key": spec.key})
-    threshold = engine.config.observability.failure_alert_after
-    if state.consecutive_failures >= threshold and not state.failure_notified:
-        _notify_ops(
-            engine,
-            spec.key,
-            f"MRT source {spec.key} is failing: {state.consecutive_failures} polls in a row. "
-            f"Last error: {message}",
-            now,
-            notified=True,
-        )
-    return CycleReport(spec.key, "failed", requests=metric.get("requests", 0), error=message)
-
-
-def _notify_ops(
-    engine: Engine, source_key: str, text: str, now: datetime, *, notified: bool
-) -> None:
-    """Tell the operators once when a source keeps failing, and once when it recovers."""
-    channels = engine.config.observability.ops_channels or list(engine.targets)
-    message = Message(subject=text.split(":")[0], body=text)
-    deliveries = tuple(
-        PlannedDelivery(ch, t.key, message) for ch in channels for t in engine.targets.get(ch, [])
-    )
-    plan = PlannedAlert(
-        title=text, priority="high", tags=("source-health",), matched=[], deliveries=deliveries
-    )
-    with write_transaction(engine.db):
-        cycle.create_alert(
-            plan,
-            event_id=None,
-            fingerprint=None,
-            source_key=source_key,
-            version_id=None,
-            kind="source_health",
-            now=now,
-        )
-        sources.set_failure_notified(source_key, notified)
+    if state.failure_notified:
+        recovered = f"MRT source {spec.key} has recovered."
+        # what was polled stays committed; the notice is tried again after the next success
+        if error := notify_or_record(engine, spec.key, recovered, now, notified=False):
+            report.outcome, report.error = "failed", error
+    return report

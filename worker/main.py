@@ -1,7 +1,8 @@
 """Entry point of `mrt-worker` (and of v0's `python -m mrt --config FILE --once|--daemon`).
 
 Exit codes: 0 done (or stopped by a signal); 2 the config is wrong; 1 another fatal error;
-3 (--once only) the cycle ran but at least one source failed: its error is in `mrt sources`.
+3 (--once only) the cycle ran but at least one source's cycle failed, in whichever stage (poll,
+planning, commit, the operators' notice): its line says so and its error is in `mrt sources`.
 """
 
 from __future__ import annotations

@@ -48,9 +48,20 @@ class Scheduler:
         """Start what is due and wait for those cycles (for --once and tests)."""
         tasks = self.start_due(now)
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        return [r for r in results if isinstance(r, CycleReport)]
+        # a cycle records its own failures; one that still crashed is reported, never dropped
+        return [
+            r
+            if isinstance(r, CycleReport)
+            else CycleReport(task.get_name(), "failed", error=_crash(r))
+            for task, r in zip(tasks, results, strict=True)
+        ]
 
     async def drain(self, timeout: float) -> None:
         """On shutdown: let running cycles finish (they commit or roll back as a whole)."""
         if self.running:
             await asyncio.wait(list(self.running.values()), timeout=timeout)
+
+
+def _crash(exc: BaseException) -> str:
+    detail = f": {exc}" if str(exc) else ""
+    return f"the cycle crashed: {type(exc).__name__}{detail}"

@@ -8,7 +8,7 @@ from typing import Any
 
 import peewee
 
-from mrt.store.models import ResourceSnapshot, SourceState
+from mrt.store.models import CycleMetric, ResourceSnapshot, SourceState
 
 
 def _answered(now: datetime) -> peewee.Node:
@@ -162,6 +162,26 @@ def record_success(
         poll_requested_at=_answered(now),
         updated_at=now,
     ).where(SourceState.source_key == key).execute()
+
+
+def record_notice_failure(key: str, *, error: str, error_class: str, now: datetime) -> None:
+    """The operators' notice of the cycle that started at `now` failed: that cycle failed.
+
+    Counted once: a cycle that had already failed keeps its count; one that had succeeded
+    (its events stay committed) becomes the first failure. Its metric row says so too.
+    """
+    SourceState.update(
+        last_error=error,
+        last_error_class=error_class,
+        health="failing",
+        consecutive_failures=peewee.Case(
+            None, [(SourceState.consecutive_failures == 0, 1)], SourceState.consecutive_failures
+        ),
+        updated_at=now,
+    ).where(SourceState.source_key == key).execute()
+    CycleMetric.update(outcome="failed", error=error).where(
+        (CycleMetric.source_key == key) & (CycleMetric.started_at == now)
+    ).execute()
 
 
 def set_failure_notified(key: str, notified: bool) -> None:
