@@ -93,7 +93,7 @@ def _probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
             text = f"{shown}: not writable (the file or its directory is read-only)"
             return [Finding("error", "database", text, False)]
     try:
-        db = open_database(target)
+        db = open_database(target, busy_timeout_ms=config.state.busy_timeout_ms)
     except MrtError as exc:
         text = scrub(str(exc).replace(target, shown), env, config)
         return [Finding("error", "database", text, False)]
