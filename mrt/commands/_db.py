@@ -30,11 +30,14 @@ def add_db_option(parser: argparse.ArgumentParser, *, suppress: bool = False) ->
 
 
 def leaf_options() -> argparse.ArgumentParser:
-    """--config/--log-format/--db for a nested subcommand, without defaults that would
+    """--config/--log-format/--log-level/--db for a nested subcommand, without defaults that would
     overwrite what the user gave at the outer level (argparse copies sub-namespace defaults)."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--config", "-c", metavar="FILE", default=argparse.SUPPRESS)
     parent.add_argument("--log-format", choices=("text", "json"), default=argparse.SUPPRESS)
+    parent.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default=argparse.SUPPRESS
+    )
     add_db_option(parent, suppress=True)
     return parent
 

@@ -13,6 +13,7 @@ nothing of the range the operator asked for.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ from mrt.store.backup import backup
 from mrt.store.db import is_sqlite, write_transaction
 
 ResetTarget = datetime | Literal["baseline"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,4 +133,11 @@ def reset_cursor(
             },
             now=now,
         )
+    log.info(
+        "cursor reset by %s to %s (backup: %s)",
+        actor,
+        "baseline" if new_cursor is None else new_cursor["reset_to"],
+        backup_path or "none",
+        extra={"source_key": key},
+    )
     return ResetReport(key, backup_path, old_cursor, new_cursor)
