@@ -186,7 +186,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{describe_target(target)}: schema version {version} (this MRT: {LATEST})")
     for line in problems:
         print(f"  {line}")
-    if version < LATEST:
+    if version < LATEST and is_postgres_url(target):
+        print("  needs migrating: take a pg_dump first (MRT backs up SQLite files only), then run "
+              "`mrt db migrate`")
+    elif version < LATEST:
         print("  needs migrating: run `mrt db migrate` (a backup is taken first)")
     return 0 if problems == ["ok"] and version == LATEST else 1
 
