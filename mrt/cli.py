@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -59,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_secrets(args: argparse.Namespace) -> list[str]:
+    """What log lines must never show: the value of every variable the config names, as the
+    worker scrubs them. A config that does not load names none (the command says why)."""
+    from mrt.config_load import load_config
+    from mrt.config_secrets import secret_values
+
+    try:
+        return secret_values(load_config(getattr(args, "config", None)), os.environ)
+    except MrtError:
+        return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -67,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     log_format, log_level = getattr(args, "log_format", None), getattr(args, "log_level", None)
     if log_format or log_level:
-        configure_logging(log_format or "text", log_level or "warning")
+        configure_logging(log_format or "text", log_level or "warning", secrets=_log_secrets(args))
     try:
         code: int = args.func(args)
         return code

@@ -111,3 +111,28 @@ def test_mrt_replay_logs_its_warning_as_a_json_line(
     assert line["level"] == "warning" and line["logger"] == "mrt.store.silences"
     assert line["msg"].startswith("silence #1 is skipped, its matcher no longer compiles")
     assert "silence #1" not in out
+
+
+def test_a_command_scrubs_the_configs_secrets_from_its_log_lines(
+    db: peewee.Database,
+    db_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As the worker does: any line, whoever logs it, shows no value of a variable the config
+    names (here an operator pasted the webhook key into a silence's pattern)."""
+    key = "s3cr3t-HOOK-key-0451"
+    monkeypatch.setenv("HOOK_KEY", key)
+    Silence.create(matcher={"regex": f"(?={key})"}, created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                   expires_at=datetime(2099, 1, 1, tzinfo=UTC), created_by="cli")
+    config = tmp_path / "mrt.json"
+    config.write_text(json.dumps({
+        "version": 1, "state": {"sqlite_path": str(db_path)},
+        "channels": {"team": {"urls": ["json://127.0.0.1:9/hook?+X-Key=${HOOK_KEY}"]}},
+    }))
+    argv = ["replay", "--since", "7d", "--dry-run", "--config", str(config), "--log-format", "json"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    (line,) = json_lines(err)
+    assert "(?=***)" in line["msg"] and key not in err
