@@ -125,11 +125,23 @@ def locked(tmp_path: Path) -> Iterator[None]:
     holder.close()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["cursor", "reset", KEY, "--to", "baseline", "--yes"],
+        ["sources", "poll", KEY],
+        ["silence", "add", "--match", "source=github", "--for", "1h"],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
 def test_an_mrt_command_gives_up_on_a_lock_after_busy_timeout_ms(
-    tmp_path: Path, locked: None, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, locked: None, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
     config = write_config(tmp_path, busy_timeout_ms=200, backup_dir=str(tmp_path / "bk"))
-    argv = ["cursor", "reset", KEY, "--to", "baseline", "--yes", "--config", str(config)]
+    data = json.loads(config.read_text())
+    data["sources"] = {"github": {"repos": [KEY.partition(":")[2]]}}
+    config.write_text(json.dumps(data))
+    argv = [*command, "--config", str(config)]
     started = time.monotonic()
     try:
         outcome: int | str = mrt_main(argv)
