@@ -18,7 +18,15 @@ import pytest
 from pytest_httpserver import HTTPServer
 from test_delivery_render import ISSUES, issue_event
 from test_noise_support import REPO, first_issue
-from test_source_support import T0, FakeClock, FakeGitHub, close, make_pool, recorded_issues
+from test_source_support import (
+    T0,
+    FakeClock,
+    FakeGitHub,
+    close,
+    make_pool,
+    recorded_issues,
+    touch,
+)
 
 from mrt.cli import main as mrt_main
 from mrt.delivery.render import build_context
@@ -118,7 +126,7 @@ def test_a_rule_template_that_cannot_work_is_a_config_error_at_load(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     path = write_config(tmp_path, httpserver, template)
-    where = rf"{path}: rules\[0\] \(closed\)\.notify\.template: .*{expected}"
+    where = re.escape(f"{path}: rules[0] (closed).notify.template: ") + f".*{expected}"
 
     assert mrt_main(["check", "--config", str(path)]) == 2
     out = capsys.readouterr()
@@ -138,3 +146,36 @@ def test_the_names_a_template_may_use_are_the_names_the_renderer_provides() -> N
     event = issue_event(ISSUES[0])
     context = build_context("team", [event], Decision(action="notify"), 1)
     assert set(context) == CONTEXT_NAMES
+
+
+def test_an_aggregating_rules_template_is_the_body_of_its_aggregate(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    issues = recorded_issues()
+    FakeGitHub(httpserver, REPO, issues)
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    path = write_config(tmp_path, httpserver, None)
+    config = json.loads(path.read_text())
+    config["sources"]["github"]["issue_edited"] = True
+    config["rules"] = [{
+        "name": "edits", "when": {"event_type": "issue_edited"},
+        "aggregate": {"window_minutes": 10},
+        "notify": {"template": "AGG {{ count }}:{% for e in shown %} {{ e.title }};{% endfor %}"},
+    }]
+    path.write_text(json.dumps(config))
+
+    async def go() -> None:
+        rt = await build_runtime(str(path), env={}, pool=make_pool(FakeClock()))
+        try:
+            await run_once(rt, lambda: T0)
+            issue = first_issue(issues)
+            for n in range(2):
+                touch(issue, T0 + timedelta(minutes=1 + n), title=f"edit {n}")
+                at = T0 + timedelta(minutes=1 + n, seconds=10)
+                await run_once(rt, lambda at=at: at)  # type: ignore[misc]
+            await run_once(rt, lambda: T0 + timedelta(minutes=15))  # the window has ended
+        finally:
+            rt.db.close()
+
+    asyncio.run(go())
+    assert hook_posts(httpserver) == ["AGG 2: edit 0; edit 1;"]
