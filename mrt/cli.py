@@ -1,20 +1,30 @@
 """The `mrt` command: one subcommand module per theme under mrt/commands/.
 
 Each module in mrt/commands exposes `register(subparsers, common)`; `common` is a parent parser
-carrying the options every command takes (--config, --log-format). A command's handler returns
-the exit code. MrtError never reaches the user as a traceback: ConfigError exits 2, others 1.
+carrying the options every command takes (--config, --log-format, --log-level). A command's
+handler returns the exit code. MrtError never reaches the user as a traceback: ConfigError exits
+2, others 1.
+
+Logs go to stderr, never mixed into what a command prints. Given --log-format or --log-level,
+every command logs in that format (JSON lines or text) from that level (default: warnings);
+without either, Python's plain warnings as before.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
 
 from mrt import __version__, commands
 from mrt.errors import ConfigError, MrtError
+from mrt.logs import configure_logging
+
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -25,7 +35,12 @@ def common_options() -> argparse.ArgumentParser:
         metavar="FILE",
         help="config file (JSON or TOML); default: $MRT_CONFIG, then the user config directory",
     )
-    common.add_argument("--log-format", choices=("text", "json"), default=None)
+    common.add_argument(
+        "--log-format", choices=LOG_FORMATS, default=None, help="log lines on stderr: text or json"
+    )
+    common.add_argument(
+        "--log-level", choices=LOG_LEVELS, default=None, help="log from this level (default: warning)"
+    )
     return common
 
 
@@ -45,12 +60,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_secrets(args: argparse.Namespace) -> list[str]:
+    """What log lines must never show: the value of every variable the config names, as the
+    worker scrubs them. A config that does not load names none (the command says why)."""
+    from mrt.config_load import load_config
+    from mrt.config_secrets import secret_values
+
+    try:
+        return secret_values(load_config(getattr(args, "config", None)), os.environ)
+    except MrtError:
+        return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    log_format, log_level = getattr(args, "log_format", None), getattr(args, "log_level", None)
+    if log_format or log_level:
+        configure_logging(log_format or "text", log_level or "warning", secrets=_log_secrets(args))
     try:
         code: int = args.func(args)
         return code

@@ -93,7 +93,7 @@ def _probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
             text = f"{shown}: not writable (the file or its directory is read-only)"
             return [Finding("error", "database", text, False)]
     try:
-        db = open_database(target)
+        db = open_database(target, busy_timeout_ms=config.state.busy_timeout_ms)
     except MrtError as exc:
         text = scrub(str(exc).replace(target, shown), env, config)
         return [Finding("error", "database", text, False)]
@@ -116,8 +116,21 @@ def _probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
         text = f"{shown}: schema version {version} is newer than this MRT knows ({LATEST}): upgrade MRT"
         return [Finding("error", "database", text, False)]
     kind = "a v0 state database" if legacy else f"schema version {version}"
-    text = f"{shown} (writable; {kind}: the worker migrates it to version {LATEST} on start, after a backup)"
-    return [Finding("warn", "database", text)]
+    text = f"{shown} (writable; {kind}: the worker migrates it to version {LATEST} on start, "
+    return [Finding("warn", "database", text + _before_migration(config, shown) + ")")]
+
+
+def _before_migration(config: Config, shown: str) -> str:
+    """What happens to the data before the worker migrates it, truthfully per database kind."""
+    from mrt.store.backup import configured_backup_dir
+
+    if config.state.url:
+        return (
+            "but PostgreSQL is not backed up automatically: take a backup first, e.g. "
+            f'pg_dump --format=custom --file=mrt-before-upgrade.dump "{shown}"'
+        )
+    where = configured_backup_dir(config.state.backup_dir)
+    return f"after a backup into {where or Path(shown).parent} (state.backup_dir)"
 
 
 def probe_secrets(config: Config, env: Mapping[str, str]) -> list[Finding]:
@@ -267,13 +280,13 @@ def probe_sources(config: Config) -> list[Finding]:
 
 
 def probe_rules(config: Config) -> list[Finding]:
-    """The rules compile (the rules engine owns their fields; RuleError names the rule)."""
-    from mrt.errors import RuleError
+    """The rules compile (the rules engine owns their fields; the error names the rule)."""
+    from mrt.errors import ConfigError, RuleError
     from mrt.rules import compile_rules
 
     try:
         ruleset = compile_rules(config)
-    except RuleError as exc:
+    except (RuleError, ConfigError) as exc:
         return [Finding("error", "rules", str(exc))]
     text = f"{len(config.rules)} rule(s), {len(config.watch_keywords)} watch keyword(s); "
     text += f"version {ruleset.digest[:12]}"

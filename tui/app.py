@@ -29,7 +29,7 @@ from textual.worker import get_current_worker
 from mrt.errors import ConfigError, MrtError
 from mrt.events import utcnow
 from mrt.store import views
-from mrt.store.db import open_database
+from mrt.store.db import DEFAULT_BUSY_TIMEOUT_MS, open_database
 from mrt.store.migrations import LATEST, schema_version
 from tui.formatting import safe_target
 from tui.messages import DatabaseChecked, QueryTimed, StatusLoaded
@@ -59,6 +59,7 @@ class ConsoleOptions:
     page_size: int = 100
     slow_seconds: float = 1.0  # a query slower than this raises the "database is slow" banner
     backup_dir: Path | None = None  # cursor-reset backups (default: backups/ by the database)
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS  # state.busy_timeout_ms (SQLite lock wait)
     initial_mode: str = "alerts"  # alerts | deliveries | sources | metrics | replay | rules
     config: Config | None = None  # rules and channels, for replay; None: see config_error
     config_error: str | None = None
@@ -183,7 +184,11 @@ class MrtConsole(App[None]):
             self.post_message(DatabaseChecked("missing", shown))
             return
         try:
-            db = open_database(target, read_only=self.options.read_only)
+            db = open_database(
+                target,
+                read_only=self.options.read_only,
+                busy_timeout_ms=self.options.busy_timeout_ms,
+            )
             with db.connection_context():
                 version = schema_version(db)
         except Exception as exc:  # any failure to open is shown, never a traceback
@@ -312,6 +317,7 @@ def make_app(
     page_size: int = 100,
     slow_seconds: float = 1.0,
     backup_dir: Path | None = None,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     initial_mode: str = "alerts",
     config: Config | None = None,
     config_error: str | None = None,
@@ -329,6 +335,7 @@ def make_app(
             page_size=page_size,
             slow_seconds=slow_seconds,
             backup_dir=backup_dir,
+            busy_timeout_ms=busy_timeout_ms,
             initial_mode=initial_mode,
             config=config,
             config_error=config_error,
@@ -362,6 +369,7 @@ class Target:
     database: str
     backup_dir: Path | None = None
     config: Config | None = None
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS  # with --db the config is read later: default
     config_error: str | None = None  # why there is no config (replay says so)
 
 
@@ -379,7 +387,7 @@ def database_target(args: argparse.Namespace) -> Target:
         return Target(str(args.db), config_error=f"the config did not load: {exc}")
     backup_dir = Path(config.state.backup_dir).expanduser() if config.state.backup_dir else None
     database = str(args.db) if args.db else mrt_database_target(config)
-    return Target(database, backup_dir, config)
+    return Target(database, backup_dir, config, busy_timeout_ms=config.state.busy_timeout_ms)
 
 
 def config_settings(args: argparse.Namespace) -> Settings:
@@ -407,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         config_path=args.config,
         initial_mode=args.screen,
         backup_dir=target.backup_dir,
+        busy_timeout_ms=target.busy_timeout_ms,
         config=target.config,
         config_error=target.config_error,
         read_config=read_config,

@@ -34,6 +34,7 @@ from mrt.pipeline import CycleReport, Engine, build_specs
 from mrt.replay import replay_after_rules_change
 from mrt.rules import Decision, compile_rules
 from mrt.store import sources, workers
+from mrt.store.backup import configured_backup_dir
 from mrt.store.db import open_store
 from worker.scheduler import Scheduler
 from worker.systemd import SystemdNotifier
@@ -108,7 +109,12 @@ async def build_runtime(
 ) -> Runtime:
     env = dict(os.environ) if env is None else env
     config = load_config(config_path, env=env)
-    db = open_store(database_target(config))
+    state = config.state
+    db = open_store(
+        database_target(config),
+        backup_dir=configured_backup_dir(state.backup_dir),
+        busy_timeout_ms=state.busy_timeout_ms,
+    )
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     rng = random.Random()
     engine, scheduler, targets = _engine_parts(config, env, db, pool, rng)

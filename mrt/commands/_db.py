@@ -13,8 +13,9 @@ from pathlib import Path
 import peewee
 
 from mrt import config as config_module
+from mrt.config import Config
 from mrt.errors import ConfigError, StoreError
-from mrt.store.db import open_database
+from mrt.store.db import DEFAULT_BUSY_TIMEOUT_MS, open_database
 from mrt.store.migrations import LATEST, schema_version
 
 
@@ -29,35 +30,56 @@ def add_db_option(parser: argparse.ArgumentParser, *, suppress: bool = False) ->
 
 
 def leaf_options() -> argparse.ArgumentParser:
-    """--config/--log-format/--db for a nested subcommand, without defaults that would
+    """--config/--log-format/--log-level/--db for a nested subcommand, without defaults that would
     overwrite what the user gave at the outer level (argparse copies sub-namespace defaults)."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--config", "-c", metavar="FILE", default=argparse.SUPPRESS)
     parent.add_argument("--log-format", choices=("text", "json"), default=argparse.SUPPRESS)
+    parent.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default=argparse.SUPPRESS
+    )
     add_db_option(parent, suppress=True)
     return parent
 
 
-def database_target_for(args: argparse.Namespace) -> str:
-    db = getattr(args, "db", None)
-    if db:
-        return str(db)
+def command_config(args: argparse.Namespace) -> Config | None:
+    """The config behind a command's database, or None when `--db` names the database (the
+    config is not read then, so a broken one never blocks `--db`)."""
+    if getattr(args, "db", None):
+        return None
     load_config = getattr(config_module, "load_config", None)
-    database_target = getattr(config_module, "database_target", None)
-    if load_config is None or database_target is None:
+    if load_config is None:
         raise ConfigError(
             "no database given: pass --db PATH (this build cannot read the database location "
             "from the config yet)"
         )
-    return str(database_target(load_config(getattr(args, "config", None))))
+    config: Config = load_config(getattr(args, "config", None))
+    return config
 
 
-def open_for_command(args: argparse.Namespace, *, read_only: bool) -> peewee.Database:
-    """Open the database a command works on; it must exist and be migrated to this version."""
-    target = database_target_for(args)
+def database_target_for(args: argparse.Namespace, config: Config | None = None) -> str:
+    db = getattr(args, "db", None)
+    if db:
+        return str(db)
+    config = config or command_config(args)
+    assert config is not None  # no --db: command_config loaded it
+    return str(config_module.database_target(config))
+
+
+def open_for_command(
+    args: argparse.Namespace, *, read_only: bool, config: Config | None = None
+) -> peewee.Database:
+    """Open the database a command works on; it must exist and be migrated to this version.
+
+    `config` is the command_config(args) a caller already holds; its state.busy_timeout_ms
+    applies (with `--db` alone, the default).
+    """
+    config = config or command_config(args)
+    target = database_target_for(args, config)
     if "://" not in target and not Path(target).expanduser().is_file():
         raise StoreError(f"there is no database at {target}: check --db or the config's state section")
-    db = open_database(target, read_only=read_only)
+    busy = config.state.busy_timeout_ms if config else DEFAULT_BUSY_TIMEOUT_MS
+    db = open_database(target, read_only=read_only, busy_timeout_ms=busy)
     version = schema_version(db)
     if version != LATEST:
         db.close()

@@ -6,16 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from mrt.commands._db import add_db_option, open_for_command
+from mrt.commands._db import add_db_option, command_config, open_for_command
 from mrt.errors import StoreError
 from mrt.events import utcnow
 from mrt.ops.cursor import cursor_at, parse_reset_target, reset_cursor
+from mrt.store.backup import configured_backup_dir
 from mrt.store.models import SourceState
 
 
 def reset(args: argparse.Namespace) -> int:
     to = parse_reset_target(args.to)
-    db = open_for_command(args, read_only=False)
+    config = command_config(args)
+    db = open_for_command(args, read_only=False, config=config)
+    backup_dir: Path | None = Path(args.backup_dir).expanduser() if args.backup_dir else None
+    if backup_dir is None and config is not None:
+        backup_dir = configured_backup_dir(config.state.backup_dir)
     try:
         state = SourceState.get_or_none(SourceState.source_key == args.key)
         if state is None:
@@ -44,7 +49,7 @@ def reset(args: argparse.Namespace) -> int:
             args.key,
             to,
             now=utcnow(),
-            backup_dir=Path(args.backup_dir) if args.backup_dir else None,
+            backup_dir=backup_dir,
             actor="cli",
             reason=args.reason,
         )
@@ -69,5 +74,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--reason", metavar="TEXT", help="why, for the audit log")
     add_db_option(p)
-    p.add_argument("--backup-dir", metavar="DIR", help="where the backup goes (default: backups/)")
+    p.add_argument(
+        "--backup-dir",
+        metavar="DIR",
+        help="where the backup goes (default: the config's state.backup_dir, else backups/ "
+        "beside the database)",
+    )
     p.set_defaults(func=reset)

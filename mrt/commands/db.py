@@ -18,8 +18,14 @@ import mrt.config
 from mrt.errors import ConfigError, StoreError
 from mrt.events import utcnow
 from mrt.store import audit
-from mrt.store.backup import backup, default_backup_path, restore
-from mrt.store.db import describe_target, is_postgres_url, open_database, open_store
+from mrt.store.backup import backup, configured_backup_dir, default_backup_path, restore
+from mrt.store.db import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    describe_target,
+    is_postgres_url,
+    open_database,
+    open_store,
+)
 from mrt.store.maintenance import integrity_check, prune
 from mrt.store.migrations import LATEST, migrate, schema_version
 
@@ -47,8 +53,13 @@ def _target(args: argparse.Namespace, config: Any | None) -> str:
 
 
 def _backup_dir(config: Any | None) -> Path | None:
-    directory = getattr(getattr(config, "state", None), "backup_dir", None)
-    return Path(directory).expanduser() if directory else None
+    return configured_backup_dir(getattr(getattr(config, "state", None), "backup_dir", None))
+
+
+def _busy(config: Any | None) -> int:
+    """state.busy_timeout_ms (with --db the config is not read: the default)."""
+    state = getattr(config, "state", None)
+    return int(getattr(state, "busy_timeout_ms", DEFAULT_BUSY_TIMEOUT_MS))
 
 
 def _sqlite_only(target: str, what: str) -> Path:
@@ -73,7 +84,7 @@ def cmd_path(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     target, config = _resolve(args)
     now = utcnow()
-    db = open_database(target)
+    db = open_database(target, busy_timeout_ms=_busy(config))
     try:
         report = migrate(db, backup_dir=_backup_dir(config), now=now)
         if report.changed:
@@ -115,7 +126,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         else default_backup_path(path, label="backup", now=now, directory=_backup_dir(config))
     )
     written = backup(path, dest)
-    db = open_store(path, now=now)
+    db = open_store(path, backup_dir=_backup_dir(config), now=now, busy_timeout_ms=_busy(config))
     try:
         audit.record("cli", "db.backup", {"dest": str(written)}, now=now)
     finally:
@@ -143,7 +154,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         return 1
     now = utcnow()
     report = restore(path, source, now=now, force=args.force, backup_dir=_backup_dir(config))
-    db = open_store(path, backup_dir=_backup_dir(config), now=now)
+    db = open_store(path, backup_dir=_backup_dir(config), now=now, busy_timeout_ms=_busy(config))
     try:
         audit.record(
             "cli",
@@ -175,7 +186,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{describe_target(target)}: schema version {version} (this MRT: {LATEST})")
     for line in problems:
         print(f"  {line}")
-    if version < LATEST:
+    if version < LATEST and is_postgres_url(target):
+        print("  needs migrating: take a pg_dump first (MRT backs up SQLite files only), then run "
+              "`mrt db migrate`")
+    elif version < LATEST:
         print("  needs migrating: run `mrt db migrate` (a backup is taken first)")
     return 0 if problems == ["ok"] and version == LATEST else 1
 
@@ -190,7 +204,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
         observability, "retention_days_alerts", DEFAULT_ALERT_DAYS
     )
     now = utcnow()
-    db = open_store(target, backup_dir=_backup_dir(config), now=now)
+    db = open_store(
+        target, backup_dir=_backup_dir(config), now=now, busy_timeout_ms=_busy(config)
+    )
     try:
         counts = prune(
             db, now=now, event_days=event_days, alert_days=alert_days, dry_run=args.dry_run

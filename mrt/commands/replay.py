@@ -75,7 +75,7 @@ def replay_command(args: argparse.Namespace) -> int:
     since = _moment(args.since, "--since", now)
     until = _moment(args.until, "--until", now) if args.until else None
     targets = resolve_targets(config, os.environ)
-    db = open_for_command(args, read_only=args.dry_run)
+    db = open_for_command(args, read_only=args.dry_run, config=config)
     try:
         plan = plan_replay(
             config,

@@ -18,7 +18,7 @@ from mrt.events import utcnow
 from mrt.rules import compile_rules
 from mrt.rules.dryrun import StoredEvent, format_report, parse_since, run_rules_test
 from mrt.rules.lint import lint_rules
-from mrt.store.db import open_database
+from mrt.store.db import DEFAULT_BUSY_TIMEOUT_MS, open_database
 from mrt.store.history import alerted_event_ids, events_observed_since, tracker_event
 
 
@@ -75,7 +75,7 @@ def test_command(args: argparse.Namespace) -> int:
     target = args.db or config.state.url or config.state.sqlite_path
     if not target:
         raise ConfigError("no database: give --db PATH or set state.sqlite_path in the config")
-    with open_existing_database(target):
+    with open_existing_database(target, busy_timeout_ms=config.state.busy_timeout_ms):
         stored = stored_events(since)
         report = run_rules_test(ruleset, stored, since=since, now=now, samples=args.samples)
     if args.json:
@@ -86,12 +86,14 @@ def test_command(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def open_existing_database(target: str) -> Iterator[peewee.Database]:
+def open_existing_database(
+    target: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+) -> Iterator[peewee.Database]:
     """Open a database read-only, refusing to create one where there is none."""
     is_url = target.startswith(("postgresql://", "postgres://"))
     if not is_url and not Path(target).expanduser().is_file():
         raise StoreError(f"no database at {target}")
-    db = open_database(target, read_only=True)
+    db = open_database(target, read_only=True, busy_timeout_ms=busy_timeout_ms)
     try:
         if not db.table_exists("event"):
             raise StoreError(f"{target} has no events table: is it an MRT database?")

@@ -17,6 +17,8 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--config", args.config]
     if args.log_format:
         argv += ["--log-format", args.log_format]
+    if args.log_level:
+        argv += ["--log-level", args.log_level]
     return argv
 
 

@@ -128,7 +128,7 @@ def list_command(args: argparse.Namespace) -> int:
     target = _target(args, config)
     states: list[SourceState] = []
     if _database_exists(target):
-        db = open_for_command(_with_db(args, target), read_only=True)
+        db = open_for_command(_with_db(args, target), read_only=True, config=config)
         try:
             states = source_store.list_states()
         finally:
@@ -158,7 +158,7 @@ def poll_command(args: argparse.Namespace) -> int:
         print(f"mrt sources poll: there is no database at {target} yet: start the worker "
               "(its first cycle polls every source)", file=sys.stderr)
         return 1
-    db = open_for_command(_with_db(args, target), read_only=False)
+    db = open_for_command(_with_db(args, target), read_only=False, config=config)
     try:
         now = utcnow()
         with write_transaction(db):

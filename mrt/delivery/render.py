@@ -5,7 +5,8 @@
 Default templates (templates/*.j2) per channel kind: "chat" (a short text that reads well on a
 phone: what happened, where, the title, why it matched, the link last) and "email" (a subject
 line and a fuller body). A channel overrides them with `template` / `title_template`: Jinja2
-source, or `file:path` relative to the config file.
+source, or `file:path` relative to the config file. A rule's `notify.template` (same forms)
+overrides the body of that rule's messages on every channel; the rules checked it at load.
 
 Templates are the operator's; upstream text is data. Templates run in Jinja2's immutable
 sandbox with StrictUndefined, and every upstream field is cleaned (sanitize.py) before it enters
@@ -27,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mrt.config import ChannelConfig, Config
 from mrt.delivery.base import Message
@@ -35,6 +35,7 @@ from mrt.delivery.sanitize import clean_line, clean_text, clean_url, fit_text
 from mrt.errors import TemplateError
 from mrt.events import TrackerEvent
 from mrt.rules import Decision
+from mrt.templating import read_template, sandbox, template_path
 
 MAX_LISTED = 10
 CHAT_MAX_LENGTH = 500  # WeLink's limit; the tightest robot, and about a phone screen
@@ -146,16 +147,6 @@ def build_context(
     }
 
 
-def _environment() -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
-
-
 def _default_source(name: str) -> str:
     return resources.files("mrt.delivery").joinpath("templates", name).read_text("utf-8")
 
@@ -172,6 +163,29 @@ def _template_source(config: Config, channel: str, spec: str, field: str) -> tup
         raise TemplateError(
             f"channel {channel!r}: cannot read template {path}: {exc.__class__.__name__}: {exc}"
         ) from None
+
+
+def _rule_template(config: Config, channel: str, spec: str) -> tuple[str, str]:
+    """(source, name for messages) of a rule's notify.template. The rules checked it at load;
+    reading it again here can only fail if the file went away since."""
+    field = next(
+        (
+            f"rules[{i}] ({rule.name}).notify.template"
+            for i, rule in enumerate(config.rules)
+            if isinstance(notify := (rule.model_extra or {}).get("notify"), dict)
+            and notify.get("template") == spec
+        ),
+        "rules.notify.template",
+    )
+    try:
+        source, path = read_template(spec, config.source_path)
+    except (OSError, UnicodeDecodeError) as exc:
+        shown = template_path(spec, config.source_path)
+        raise TemplateError(
+            f"channel {channel!r}: {field}: cannot read template {shown}: "
+            f"{exc.__class__.__name__}: {exc}"
+        ) from None
+    return source, path or field
 
 
 def _template_line(exc: BaseException, name: str) -> int | None:
@@ -193,7 +207,7 @@ def _compiled(name: str, source: str) -> jinja2.Template:
     """Compiling a template costs ~10 ms and every alert of a cycle renders one: compile each
     (name, source) once. A Template is immutable and keeps its sandboxed environment; a
     syntax error raises and is not cached."""
-    env = _environment()
+    env = sandbox()
     env.loader = jinja2.DictLoader({name: source})
     return env.get_template(name)
 
@@ -238,7 +252,9 @@ def render_message(
     limit = section.max_length or (
         CHAT_MAX_LENGTH if kind == "chat" and channel_is_length_bound(config, channel) else None
     )
-    if section.template:
+    if decision.template:  # the rule's template wins over the channel's
+        body_source, body_name = _rule_template(config, channel, decision.template)
+    elif section.template:
         body_source, body_name = _template_source(config, channel, section.template, "template")
     else:
         body_name = "chat.j2" if kind == "chat" else "email_body.j2"

@@ -2,21 +2,18 @@
 
 The TUI's "reset cursor" modal and `mrt cursor reset` call the same `reset_cursor`.
 
-The cursor is each plugin's own JSON, so the reset stays plugin-agnostic: it always stores
-`{"reset_to": ISO}`, and for the plugins we ship it also sets the key that plugin reads:
-
-    github       {"since": ISO}                 issues/pulls updated since then
-    huggingface  {"last_modified_after": ISO}   models modified after then
-    modelscope   {"since": ISO}
-
-A third-party plugin reads `reset_to` (or treats the unknown shape as it chooses). "baseline"
-sets the cursor to NULL: the next poll records a silent baseline, as on a new source. The
-validators (ETag/Last-Modified) are cleared either way, or the next poll would be a 304 and see
+The cursor is each plugin's own JSON, and each plugin says what a cursor "from this date" is:
+a source module may define `cursor_since(when) -> dict` (the built-ins do: GitHub's `since`,
+Hugging Face's and ModelScope's `last_modified_after`). The reset stores that, plus
+`{"reset_to": ISO}` always, which a plugin without `cursor_since` may read as it chooses.
+"baseline" sets the cursor to NULL: the next poll records a silent baseline, as on a new source.
+The validators (ETag/Last-Modified) are cleared either way, or the next poll would be a 304 and see
 nothing of the range the operator asked for.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,13 +23,14 @@ from typing import Any, Literal
 import peewee
 
 from mrt.errors import StoreError
+from mrt.plugins import source_plugins
 from mrt.store import audit, sources
 from mrt.store.backup import backup
 from mrt.store.db import is_sqlite, write_transaction
 
-CURSOR_KEYS = {"github": "since", "huggingface": "last_modified_after", "modelscope": "since"}
-
 ResetTarget = datetime | Literal["baseline"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +48,11 @@ def cursor_at(plugin: str, to: ResetTarget) -> dict[str, Any] | None:
     assert isinstance(to, datetime)
     when = to.astimezone(UTC).isoformat().replace("+00:00", "Z")
     cursor: dict[str, Any] = {"reset_to": when}
-    if plugin in CURSOR_KEYS:
-        cursor[CURSOR_KEYS[plugin]] = when
+    since = getattr(source_plugins().get(plugin), "cursor_since", None)
+    if callable(since):
+        chosen = since(to)
+        if isinstance(chosen, dict):
+            cursor.update(chosen)
     return cursor
 
 
@@ -132,4 +133,11 @@ def reset_cursor(
             },
             now=now,
         )
+    log.info(
+        "cursor reset by %s to %s (backup: %s)",
+        actor,
+        "baseline" if new_cursor is None else new_cursor["reset_to"],
+        backup_path or "none",
+        extra={"source_key": key},
+    )
     return ResetReport(key, backup_path, old_cursor, new_cursor)

@@ -53,6 +53,7 @@ from mrt.rules.model import (  # the keys come from the models that are the rule
 )
 from mrt.rules.model import CONDITION_KEYS as CONDITION_KEYS  # mrt silence's --match keys
 from mrt.rules.patterns import compile_globs, re2_options
+from mrt.templating import read_template, template_path, template_problem
 
 _VALUE_FIELDS = ("source", "resource_type", "event_type")
 _GLOB_FIELDS = ("source_key", "resource_id")
@@ -275,6 +276,22 @@ def _group_part(name: str, path: str, ctx: ParseContext) -> str:
     return check_field_name(name, path)
 
 
+def _check_template(spec: str, path: str, ctx: ParseContext) -> None:
+    """A rule's template must be readable and compile at load, not fail at its first send."""
+    try:
+        source, template_file = read_template(spec, ctx.file)
+    except UnicodeDecodeError:
+        shown = template_path(spec, ctx.file)
+        raise ctx.error(f"template {shown} is not UTF-8 text", path) from None
+    except OSError as exc:
+        shown = template_path(spec, ctx.file)
+        why = exc.strerror or exc.__class__.__name__
+        raise ctx.error(f"cannot read template {shown}: {why}", path) from None
+    problem = template_problem(source)
+    if problem is not None:
+        raise ctx.error(f"{template_file}, {problem}" if template_file else problem, path)
+
+
 def parse_rule(rule: RuleConfig, index: int, ctx: ParseContext) -> CompiledRule:
     raw: dict[str, Any] = {"name": rule.name, **(rule.model_extra or {})}
     name = rule.name
@@ -303,6 +320,8 @@ def parse_rule(rule: RuleConfig, index: int, ctx: ParseContext) -> CompiledRule:
         notify = validate_spec(NotifySpec, {"channels": notify_value}, f"{path}.notify", ctx.file)
     elif notify_value not in (None, False):
         notify = validate_spec(NotifySpec, notify_value, f"{path}.notify", ctx.file)
+    if notify is not None and notify.template is not None:
+        _check_template(notify.template, f"{path}.notify.template", ctx)
 
     aggregate_value = raw.get("aggregate")
     aggregate = (

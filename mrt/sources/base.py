@@ -5,6 +5,8 @@ A source plugin is a module registered under the `mrt.sources` entry point group
     Config: type[SourceSection]                    its config section's model
     def instances(name: str, section: Config, config: mrt.config.Config) -> list[SourceSpec]
     async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult
+    def cursor_since(when: datetime) -> dict[str, Any]    (optional) the cursor under which the
+        next poll reports what changed after `when`: what `mrt cursor reset --to` stores
 
 `instances` expands one config section into source instances (one per repo, per org, ...), each
 with its own key, cursor and schedule. `poll` never writes the database: it reads the previous

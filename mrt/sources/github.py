@@ -70,6 +70,12 @@ def _cursor_since(cursor: Mapping[str, Any] | None) -> datetime | None:
     return parse_time(cursor.get("since") or cursor.get("updated_after"))
 
 
+def cursor_since(when: datetime) -> dict[str, Any]:
+    """The cursor under which the next poll reports what changed after `when`
+    (`mrt cursor reset --to`): issues and pulls updated since then, overlap included."""
+    return {"since": format_time(when)}
+
+
 async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
     config = spec.config
     assert isinstance(config, Config)

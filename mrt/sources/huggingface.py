@@ -44,6 +44,12 @@ def instances(name: str, section: Config, config: RootConfig) -> list[SourceSpec
     ]
 
 
+def cursor_since(when: datetime) -> dict[str, Any]:
+    """The cursor under which the next poll reports what changed after `when`
+    (`mrt cursor reset --to`): models modified after then."""
+    return {"last_modified_after": format_time(when)}
+
+
 def base_url(config: SourceSection, env: Mapping[str, str]) -> str:
     """base_url, else $HF_ENDPOINT (as huggingface_hub reads it), else huggingface.co."""
     return (config.base_url or env.get("HF_ENDPOINT") or DEFAULT_BASE).rstrip("/")

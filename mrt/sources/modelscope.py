@@ -46,6 +46,12 @@ def instances(name: str, section: Config, config: RootConfig) -> list[SourceSpec
     ]
 
 
+def cursor_since(when: datetime) -> dict[str, Any]:
+    """The cursor under which the next poll reports what changed after `when`
+    (`mrt cursor reset --to`): models modified after then."""
+    return {"last_modified_after": format_time(when)}
+
+
 @dataclass(frozen=True, slots=True)
 class Model:
     """One model as either endpoint describes it."""

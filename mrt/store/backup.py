@@ -45,6 +45,12 @@ def _copy(source: sqlite3.Connection, dest: Path) -> None:
     target.close()
 
 
+def configured_backup_dir(backup_dir: str | None) -> Path | None:
+    """`state.backup_dir` as a directory (`~` expanded; relative to the current directory, like
+    `sqlite_path`). None when the config names none: backups go beside the database."""
+    return Path(backup_dir).expanduser() if backup_dir else None
+
+
 def default_backup_path(db_path: Path, *, label: str, now: datetime, directory: Path | None = None) -> Path:
     """`mrt.sqlite3` -> `mrt.<label>-<UTC stamp>.sqlite3` in `directory` (default: beside it)."""
     where = directory if directory is not None else db_path.parent

@@ -17,9 +17,10 @@ import peewee
 from mrt.errors import StoreError
 from mrt.store.models import database_proxy
 
+DEFAULT_BUSY_TIMEOUT_MS = 10_000  # state.busy_timeout_ms when no config says otherwise
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",  # the worker writes while the TUI and CLI read
-    "busy_timeout": 10_000,  # ms; writers wait for each other instead of failing
+    "busy_timeout": DEFAULT_BUSY_TIMEOUT_MS,  # ms; writers wait for each other, not fail
     "foreign_keys": 1,
     "synchronous": "normal",  # safe with WAL: a crash loses at most the last commit, never corrupts
 }
@@ -41,8 +42,17 @@ def describe_target(target: str | Path) -> str:
     return f"{scheme}://{creds}{at}{host}"
 
 
-def open_database(target: str | Path, *, read_only: bool = False) -> peewee.Database:
-    """Connect to `target` (a file path, or a postgresql:// URL) and bind the models to it."""
+def open_database(
+    target: str | Path,
+    *,
+    read_only: bool = False,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+) -> peewee.Database:
+    """Connect to `target` (a file path, or a postgresql:// URL) and bind the models to it.
+
+    `busy_timeout_ms` (state.busy_timeout_ms) is how long an SQLite connection waits for
+    another's lock before it fails; PostgreSQL waits on its own terms.
+    """
     text = str(target)
     db: peewee.Database
     if is_postgres_url(text):
@@ -63,12 +73,12 @@ def open_database(target: str | Path, *, read_only: bool = False) -> peewee.Data
                 raise StoreError(
                     f"cannot create the database directory {path.parent}: {exc.strerror}"
                 ) from exc
-        pragmas: dict[str, object] = dict(SQLITE_PRAGMAS)
+        pragmas: dict[str, object] = dict(SQLITE_PRAGMAS, busy_timeout=busy_timeout_ms)
         if read_only:
             # no journal_mode switch either: a reader must not write the file's header
             pragmas.pop("journal_mode")
             pragmas["query_only"] = 1
-        db = peewee.SqliteDatabase(str(path), pragmas=pragmas, timeout=10)
+        db = peewee.SqliteDatabase(str(path), pragmas=pragmas, timeout=busy_timeout_ms / 1000)
     try:
         db.connect(reuse_if_open=True)
     except peewee.DatabaseError as exc:  # also "file is not a database"
@@ -87,6 +97,7 @@ def open_store(
     migrate: bool = True,
     backup_dir: Path | None = None,
     now: datetime | None = None,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
 ) -> peewee.Database:
     """Open the database ready for use: migrated (after a backup) unless `read_only`.
 
@@ -101,7 +112,7 @@ def open_store(
             raise StoreError(
                 f"no database at {path} yet: start mrt-worker or run `mrt db migrate`"
             )
-    db = open_database(target, read_only=read_only)
+    db = open_database(target, read_only=read_only, busy_timeout_ms=busy_timeout_ms)
     try:
         version = migrations.schema_version(db)
         if version > migrations.LATEST:
