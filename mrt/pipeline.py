@@ -58,6 +58,8 @@ class Engine:
     env: Mapping[str, str]
     rng: random.Random = field(default_factory=random.Random)
     plugins: dict[str, ModuleType] = field(default_factory=source_plugins)
+    # per source key: the shortest interval its host's request budget allows (schedule.py)
+    interval_floors: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -190,7 +192,8 @@ async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> C
         env=engine.env,
     )
     started = time.monotonic()
-    next_at = next_poll_time(spec.config, engine.config, now, engine.rng)
+    floor = engine.interval_floors.get(spec.key, 0.0)
+    next_at = next_poll_time(spec.config, engine.config, now, engine.rng, floor_seconds=floor)
 
     def metric(**extra: Any) -> dict[str, Any]:
         return {
