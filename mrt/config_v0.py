@@ -74,11 +74,11 @@ class _Pass:
         self.file = file
         self.warnings: list[ConfigWarning] = []
 
-    def warn(self, path: str, found: Any, instead: str, *, shown: str | None = None) -> None:
-        if shown is None:  # JSON's spelling: the v0 file is JSON
-            shown = json.dumps(found) if found is None or isinstance(found, bool) else None
-        found_text = shown if shown is not None else show_value(found, ())
-        self.warnings.append(ConfigWarning(path, found_text, instead, self.file))
+    def warn(self, path: str, found: Any, instead: str) -> None:
+        # null and true in JSON's spelling: a v0 file is JSON
+        plain = found is None or isinstance(found, bool)
+        shown = json.dumps(found) if plain else show_value(found, ())
+        self.warnings.append(ConfigWarning(path, shown, instead, self.file))
 
     def drop_empty(self, section: dict[str, Any], keys: tuple[str, ...]) -> None:
         """v0's `get(key) or default`: "" and null mean "not given"."""
@@ -88,6 +88,9 @@ class _Pass:
 
     def interval(self, data: dict[str, Any]) -> None:
         value = data.get("poll_interval_seconds")
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            value = int(value)  # v0 took "5" as 5, as the model does
+            data["poll_interval_seconds"] = value
         if not isinstance(value, int) or isinstance(value, bool):
             return  # the model says what is wrong with it
         path = "poll_interval_seconds"
@@ -179,7 +182,7 @@ class _Pass:
         self.drop_empty(welink, ("is_at", "is_at_all"))
         if welink.get("at_accounts", []) is None:
             welink["at_accounts"] = []
-        accounts = welink.get("at_accounts")
+        accounts = welink.get("at_accounts", [])
         if _truthy(welink.get("is_at")) and isinstance(accounts, list) and not accounts:
             welink["is_at"] = False
             self.warn(

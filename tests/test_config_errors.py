@@ -133,12 +133,6 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         ["notify.welink.at_accounts: found 11 items, expected at most 10 items"],
     ),
     (
-        "is-at-without-accounts",
-        "c.json",
-        '{"notify": {"welink": {"is_at": true}}}',
-        ["notify.welink: is_at = true needs at least one user id in at_accounts"],
-    ),
-    (
         "ambiguous-bool",
         "c.json",
         '{"sources": {"github": {"repos": ["a/b"], "monitor": {"issues": "maybe"}}}}',

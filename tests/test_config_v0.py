@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from test_source_support import FakeClock, make_pool
 
 from mrt.cli import main as mrt_main
-from mrt.config import config_from_dict
+from mrt.config import Config, config_from_dict
 from mrt.config_load import config_with_warnings
 from mrt.http import DEFAULT_BUDGETS, HostBudget, HttpPool
 from mrt.pipeline import build_specs
@@ -142,3 +143,28 @@ def test_hf_endpoint_and_a_base_url_move_a_source_to_its_own_host_budget() -> No
                              {"HF_ENDPOINT": "https://hf-mirror.example.com"},
                              lambda h: budgets[h])
     assert floors == {"github:a/b": 6.0, "huggingface:x": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("data", "path", "effective"),
+    [
+        ({"poll_interval_seconds": "5"}, "poll_interval_seconds",
+         lambda c: c.poll_interval_seconds == 5),
+        ({"poll_interval_seconds": -3}, "poll_interval_seconds",
+         lambda c: c.poll_interval_seconds == 0),
+        ({"notify": {"welink": {"is_at": "yes"}}}, "notify.welink.is_at",
+         lambda c: c.notify.welink.is_at is False),
+        ({"notify": {"email": {"smtp_host": "h", "to_list": None}}}, "notify.email.to_list",
+         lambda c: c.notify.email is None),
+        ({"sources": {"github": {"repos": None}}}, "sources.github.repos",
+         lambda c: c.sources == {}),
+    ],
+    ids=["string-interval", "negative-interval", "is-at-yes-no-accounts", "null-to-list",
+         "null-repos"],
+)
+def test_a_v0_value_v0_ran_loads_with_one_warning(
+    data: dict[str, object], path: str, effective: Callable[[Config], bool]
+) -> None:
+    loaded = config_with_warnings(data)
+    assert [w.path for w in loaded.warnings] == [path]
+    assert effective(loaded.config)
