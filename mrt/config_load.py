@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from mrt.config import Config, SourceSection
 from mrt.config_checks import PLACEHOLDER
 from mrt.config_errors import ConfigProblem, InvalidConfig, did_you_mean, problems_from, show_value
-from mrt.config_v0 import ConfigWarning, env_warnings, relax_v0
+from mrt.config_v0 import ConfigWarning, env_warnings, relax_v0, v0_state_file
 from mrt.errors import MissingSecretError
 from mrt.plugins import source_plugins
 
@@ -110,9 +110,10 @@ def load_config_with_warnings(
         return LoadedConfig(default_config())
     from_env = not path and bool(env.get("MRT_CONFIG"))
     data = read_config_file(found, named_by=" (named by $MRT_CONFIG)" if from_env else "")
+    data, state = v0_state_file(data, Path.cwd(), str(found))
     loaded = config_with_warnings(data, file=str(found))
     more = env_warnings(loaded.config, env, str(found))
-    return LoadedConfig(loaded.config, loaded.warnings + tuple(more))
+    return LoadedConfig(loaded.config, (*state, *loaded.warnings, *more))
 
 
 def read_config_file(path: Path, *, named_by: str = "") -> dict[str, Any]:

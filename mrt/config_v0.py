@@ -8,6 +8,7 @@ MRT then does something the user might not expect (a 5 s interval, no sender add
 with a ConfigWarning: `mrt check` prints them and the worker logs them on start and reload.
 
     relax_v0(data, file) -> (data, warnings)        before validation; `data` is not modified
+    v0_state_file(data, cwd, file) -> (data, warnings)   v0's ./mrt_state.sqlite3, if it is there
     env_warnings(config, env, file) -> warnings     the ones that need the environment (sender)
     default_sender() -> "mrt@<hostname>"            the sender when no address is known
 
@@ -22,6 +23,7 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mrt.config_errors import show_value
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 MIN_INTERVAL_SECONDS = 10  # below this, v1 calls an interval unwise (v0 accepted it)
 MAX_INTERVAL_SECONDS = 365 * 24 * 3600  # a year; larger values overflow date arithmetic
 V0_SOURCES = ("github", "huggingface", "modelscope")
+V0_STATE_FILE = "mrt_state.sqlite3"
 _TRUE = frozenset({"true", "yes", "1", "on", "y", "t"})
 
 
@@ -229,6 +232,28 @@ def relax_v0(
         run.welink(notify)
         run.email(notify)
     return out, run.warnings
+
+
+def v0_state_file(
+    data: Mapping[str, Any], cwd: Path, file: str | None = None
+) -> tuple[dict[str, Any], list[ConfigWarning]]:
+    """v0's default database when a file without `version` names none and that file is here.
+
+    With no `state.sqlite_path`, v0 wrote `./mrt_state.sqlite3`; MRT's default is the user data
+    directory. Starting there would lose v0's cursors and record a new baseline, so an existing
+    `./mrt_state.sqlite3` is kept (nothing is ever created in the current directory).
+    """
+    state = data.get("state", {})
+    if "version" in data or not isinstance(state, dict) or state.get("url"):
+        return dict(data), []
+    if not _empty(state.get("sqlite_path", "")) or not (cwd / V0_STATE_FILE).is_file():
+        return dict(data), []
+    out = {**data, "state": {**state, "sqlite_path": f"./{V0_STATE_FILE}"}}
+    why = (
+        f"./{V0_STATE_FILE} (v0's default database) is in the current directory: MRT keeps "
+        "using it; name it in state.sqlite_path to make that explicit"
+    )
+    return out, [ConfigWarning("state.sqlite_path", "nothing", why, file)]
 
 
 def env_warnings(

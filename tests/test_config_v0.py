@@ -168,3 +168,35 @@ def test_a_v0_value_v0_ran_loads_with_one_warning(
     loaded = config_with_warnings(data)
     assert [w.path for w in loaded.warnings] == [path]
     assert effective(loaded.config)
+
+
+def test_a_v0_file_without_a_database_keeps_v0s_default_file_when_it_is_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_pipeline_v0_upgrade import build_v0_file
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("WELINK_WEBHOOK_URL", "https://open.welink.huaweicloud.com/api/werobot/"
+                       "v1/webhook/send?token=t0k3n&channel=standard")
+    monkeypatch.chdir(tmp_path)
+    corpus = Path(__file__).parent / "fixtures" / "v0"
+    v0_file = corpus / "state_omitted.json"
+
+    # no ./mrt_state.sqlite3 here: MRT's own default, nothing created in the current directory
+    assert mrt_main(["check", "--config", str(v0_file)]) == 0
+    out = capsys.readouterr().out
+    assert f"database: {tmp_path / 'data' / 'mrt' / 'mrt.sqlite3'}" in out
+    assert "state.sqlite_path" not in out and not (tmp_path / "mrt_state.sqlite3").exists()
+
+    build_v0_file(tmp_path / "mrt_state.sqlite3", [])
+    for name in ("state_omitted.json", "sqlite_path_empty.json"):
+        assert mrt_main(["check", "--config", str(corpus / name)]) == 0
+        out = capsys.readouterr().out
+        assert "warn  state.sqlite_path: found nothing; ./mrt_state.sqlite3 (v0's default" in out
+        assert f"database: {tmp_path / 'mrt_state.sqlite3'} (writable; a v0 state database" in out
+
+    # a v1 file (version = 1) means MRT's default, whatever lies in the current directory
+    (tmp_path / "v1").mkdir()
+    v1_file = _write(tmp_path / "v1", {"version": 1})
+    assert mrt_main(["check", "--config", str(v1_file)]) == 0
+    assert str(tmp_path / "data" / "mrt" / "mrt.sqlite3") in capsys.readouterr().out
