@@ -200,3 +200,18 @@ def test_a_v0_file_without_a_database_keeps_v0s_default_file_when_it_is_there(
     v1_file = _write(tmp_path / "v1", {"version": 1})
     assert mrt_main(["check", "--config", str(v1_file)]) == 0
     assert str(tmp_path / "data" / "mrt" / "mrt.sqlite3") in capsys.readouterr().out
+
+
+def test_the_console_opens_the_relay_file_it_used_to_refuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argparse import Namespace
+
+    from tui.app import database_target
+
+    monkeypatch.chdir(tmp_path)
+    relay = Path(__file__).parent / "fixtures" / "v0" / "email_internal_relay.json"
+    target = database_target(Namespace(config=str(relay), db=None))
+    assert target.database == str(tmp_path / "mrt_state.sqlite3")
+    assert target.config is not None and target.config.notify.email is not None
+    assert target.config.notify.email.user_env is None
