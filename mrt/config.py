@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mrt import config_checks
+from mrt.config_v0 import MAX_INTERVAL_SECONDS
 
 # Plain strings to the code that reads them; checked at load so mistakes surface in `mrt check`.
 EnvName = Annotated[str, AfterValidator(config_checks.env_name)]
@@ -63,7 +64,7 @@ class StateConfig(Strict):
 class ScheduleConfig(Strict):
     """How often one source is polled; cron wins over interval when both are given."""
 
-    interval_seconds: int | None = Field(None, ge=10)
+    interval_seconds: int | None = Field(None, ge=10, le=MAX_INTERVAL_SECONDS)
     cron: CronExpr | None = None
     timezone: TimeZoneName = "UTC"
     jitter_seconds: int = Field(0, ge=0)
@@ -81,7 +82,7 @@ class SourceSection(Strict):
     base_url: BaseUrl | None = None  # GitHub Enterprise, a Hugging Face mirror, ...
     ca_bundle: str | None = None
     token_env: EnvName | None = None
-    interval_seconds: int | None = Field(None, ge=10)
+    interval_seconds: int | None = Field(None, ge=10, le=MAX_INTERVAL_SECONDS)
     cron: CronExpr | None = None  # wins over interval_seconds
     timezone: TimeZoneName = "UTC"
     jitter_seconds: int = Field(0, ge=0)
@@ -234,7 +235,8 @@ class Config(Strict):
     """The whole config. `sources` holds validated plugin sections after `load_config`."""
 
     version: Literal[1] | None = None  # absent in v0 files
-    poll_interval_seconds: int = Field(300, ge=10)
+    # v0 accepted any interval: the loader warns below 10 s and caps above a year (config_v0)
+    poll_interval_seconds: int = Field(300, ge=0, le=MAX_INTERVAL_SECONDS)
     watch_keywords: list[Keyword] = Field(default_factory=list)
     state: StateConfig = Field(default_factory=StateConfig)
     sources: dict[str, SourceSection] = Field(default_factory=dict)

@@ -78,6 +78,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 def show_value(value: Any, loc: Loc) -> str:
     names = {p for p in loc if isinstance(p, str)}
+    if value is None or value == "":
+        return repr(value)  # nothing there to hide: saying "a value" would mislead
     if names & SECRET_KEYS or any("token" in n or "password" in n for n in names):
         if isinstance(value, str) and "://" in value:
             return repr(value.split("://", 1)[0] + "://…") + " (the rest not shown)"

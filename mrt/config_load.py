@@ -15,6 +15,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 from mrt.config import Config, SourceSection
 from mrt.config_checks import PLACEHOLDER
 from mrt.config_errors import ConfigProblem, InvalidConfig, did_you_mean, problems_from, show_value
+from mrt.config_v0 import ConfigWarning, env_warnings, relax_v0, v0_state_file
 from mrt.errors import MissingSecretError
 from mrt.plugins import source_plugins
 
@@ -85,15 +87,33 @@ def find_config_file(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """A valid config and what the loader has to say about it (v0 values it reads its own way)."""
+
+    config: Config
+    warnings: tuple[ConfigWarning, ...] = ()
+
+
 def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> Config:
     """Discover, read and validate the config; InvalidConfig lists every problem found."""
+    return load_config_with_warnings(path, env=env).config
+
+
+def load_config_with_warnings(
+    path: str | Path | None = None, *, env: Mapping[str, str] | None = None
+) -> LoadedConfig:
+    """`load_config`, and the warnings that `mrt check` prints and the worker logs."""
     env = os.environ if env is None else env
     found = find_config_file(path, env=env)
     if found is None:
-        return default_config()
+        return LoadedConfig(default_config())
     from_env = not path and bool(env.get("MRT_CONFIG"))
     data = read_config_file(found, named_by=" (named by $MRT_CONFIG)" if from_env else "")
-    return config_from_dict(data, file=str(found))
+    data, state = v0_state_file(data, Path.cwd(), str(found))
+    loaded = config_with_warnings(data, file=str(found))
+    more = env_warnings(loaded.config, env, str(found))
+    return LoadedConfig(loaded.config, (*state, *loaded.warnings, *more))
 
 
 def read_config_file(path: Path, *, named_by: str = "") -> dict[str, Any]:
@@ -186,6 +206,16 @@ def _one(message: str, file: str | None, path: str = "") -> InvalidConfig:
 
 def config_from_dict(data: dict[str, Any], *, file: str | None = None) -> Config:
     """Validate parsed config data (either format); InvalidConfig lists every problem."""
+    return config_with_warnings(data, file=file).config
+
+
+def config_with_warnings(data: dict[str, Any], *, file: str | None = None) -> LoadedConfig:
+    """`config_from_dict` and its warnings; v0 values are read as v0 read them first."""
+    data, warnings = relax_v0(data, file)
+    return LoadedConfig(_validate(data, file), tuple(warnings))
+
+
+def _validate(data: dict[str, Any], file: str | None) -> Config:
     problems: list[ConfigProblem] = []
     rest = {k: v for k, v in data.items() if k not in ("sources", SCHEMA_KEY)}
     if "source_path" in rest:  # a field of Config, but not a key a user may write

@@ -69,6 +69,8 @@ class Engine:
     env: Mapping[str, str]
     rng: random.Random = field(default_factory=random.Random)
     plugins: dict[str, ModuleType] = field(default_factory=source_plugins)
+    # per source key: the shortest interval its host's request budget allows (schedule.py)
+    interval_floors: Mapping[str, float] = field(default_factory=dict)
 
 
 def build_specs(
@@ -205,7 +207,10 @@ async def _run_cycle(
         snapshots=lambda keys: sources.snapshots_for(spec.key, keys),
         env=engine.env,
     )
-    next_at = progress.next_at = next_poll_time(spec.config, engine.config, now, engine.rng)
+    floor = engine.interval_floors.get(spec.key, 0.0)
+    next_at = progress.next_at = next_poll_time(
+        spec.config, engine.config, now, engine.rng, floor_seconds=floor
+    )
     try:
         progress.stage = POLL
         plugin = engine.plugins[spec.plugin]

@@ -114,7 +114,7 @@ INVALID: dict[str, dict[str, Any]] = {
     "rules-not-a-list": {R: {"name": "r", "notify": True}},
     # the rest of the config
     "top-level-typo": {"watch_keyword": ["typo"]},
-    "interval-too-short": {"poll_interval_seconds": 5},
+    "interval-too-short": {"version": 1, "sources": {"github": {"repos": ["a/b"], "interval_seconds": 5}}},
     "source-key-typo": {"sources": {"github": {"repos": ["a/b"], "tokn_env": "X"}}},
     "huggingface-without-orgs": {"sources": {"huggingface": {"token_env": "HF_TOKEN"}}},
     "welink-eleven-accounts": {"notify": {"welink": {"at_accounts": [f"u{i}" for i in range(11)]}}},
@@ -135,7 +135,6 @@ LOADER_ONLY: dict[str, str] = {
     "timezone-unknown": "the time-zone database",
     "channel-url-env-bad-name": "an environment variable's name (a validator)",
     "both-databases": "sqlite_path and url are exclusive (a model validator)",
-    "is-at-without-accounts": "a model validator across two keys",
     "fixtures/rules/lint_findings.yaml": "a digest names a channel that is not configured",
 }
 INVALID |= {
@@ -149,7 +148,6 @@ INVALID |= {
     "timezone-unknown": {"sources": {"github": {"repos": ["a/b"], "timezone": "Mars/Base"}}},
     "channel-url-env-bad-name": {"channels": {"x": {"url_env": "not a name"}}},
     "both-databases": {"state": {"sqlite_path": "a.db", "url": "postgresql://h/db"}},
-    "is-at-without-accounts": {"notify": {"welink": {"is_at": True}}},
     "fixtures/rules/lint_findings.yaml": _file(FIXTURES / "rules" / "lint_findings.yaml"),
     "fixtures/docs/wrong-config.toml": _file(FIXTURES / "docs" / "wrong-config.toml"),
 }

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -30,9 +31,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from mrt.config import Config, EmailV0, NotifyV0
+from mrt.config_v0 import default_sender
 from mrt.delivery import channels
 from mrt.delivery.base import Message, Target
-from mrt.errors import ConfigError, MissingSecretError
+from mrt.errors import MissingSecretError
 
 USER = "mrt-bot@example.org"
 PASSWORD = "s3cret-Pa$$word/with@signs"
@@ -230,8 +232,10 @@ def test_missing_password_env_is_named_not_shown() -> None:
         channels.resolve_targets(email_config(2525), {"MRT_SMTP_USER": USER})
 
 
-def test_no_sender_address_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="from_addr"):
-        channels.resolve_targets(
-            email_config(2525), {"MRT_SMTP_USER": "bot", "MRT_SMTP_PASSWORD": "x"}
-        )
+def test_a_login_name_that_is_not_an_address_sends_as_mrt_at_the_host() -> None:
+    # v0 sent as the login name; a bare name is no address, so MRT sends as mrt@<hostname>
+    targets = channels.resolve_targets(
+        email_config(2525), {"MRT_SMTP_USER": "bot", "MRT_SMTP_PASSWORD": "x"}
+    )
+    (target,) = targets["email"]
+    assert quote(default_sender(), safe="") in target.url and "from=bot" not in target.url

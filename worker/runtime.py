@@ -22,7 +22,8 @@ from datetime import datetime
 import peewee
 
 from mrt import __version__
-from mrt.config import Config, database_target, load_config
+from mrt.config import Config, database_target
+from mrt.config_load import LoadedConfig, load_config_with_warnings
 from mrt.delivery import channels
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.delivery.render import render_message
@@ -33,6 +34,7 @@ from mrt.noise.flush import flush_due
 from mrt.pipeline import CycleReport, Engine, build_specs
 from mrt.replay import replay_after_rules_change
 from mrt.rules import Decision, compile_rules
+from mrt.schedule import interval_floors
 from mrt.store import sources, workers
 from mrt.store.backup import configured_backup_dir
 from mrt.store.db import open_store
@@ -68,6 +70,7 @@ def _engine_parts(
     def render(channel: str, events: Sequence[TrackerEvent], decision: Decision) -> Message:
         return render_message(config, channel, events, decision)
 
+    specs = build_specs(config)
     engine = Engine(
         config=config,
         db=db,
@@ -78,7 +81,10 @@ def _engine_parts(
         env=env,
         rng=rng,
     )
-    return engine, Scheduler(engine, build_specs(config), utcnow()), targets
+    engine.interval_floors = interval_floors(
+        specs, engine.plugins, env, lambda host: pool.budgets.get(host, pool.default_budget)
+    )
+    return engine, Scheduler(engine, specs, utcnow()), targets
 
 
 def replay_on_rules_change(
@@ -100,6 +106,13 @@ def replay_on_rules_change(
         )
 
 
+def log_warnings(loaded: LoadedConfig) -> Config:
+    """Each config warning at WARNING (on start and on every reload), then the config."""
+    for warning in loaded.warnings:
+        log.warning("config: %s", warning.line())
+    return loaded.config
+
+
 async def build_runtime(
     config_path: str | None,
     *,
@@ -108,7 +121,7 @@ async def build_runtime(
     now: Callable[[], datetime] = utcnow,
 ) -> Runtime:
     env = dict(os.environ) if env is None else env
-    config = load_config(config_path, env=env)
+    config = log_warnings(load_config_with_warnings(config_path, env=env))
     state = config.state
     db = open_store(
         database_target(config),
@@ -147,7 +160,7 @@ def new_sender(
 def reload(rt: Runtime, now: Callable[[], datetime] = utcnow) -> None:
     """SIGHUP: read the config again; a bad new config keeps the old one running."""
     try:
-        config = load_config(rt.config_path, env=rt.env)
+        config = log_warnings(load_config_with_warnings(rt.config_path, env=rt.env))
         engine, scheduler, targets = _engine_parts(
             config, rt.env, rt.db, rt.engine.pool, rt.engine.rng
         )

@@ -1,6 +1,6 @@
 """`mrt check`: is this config ready to run? One line per check; exit 0 only when it is.
 
-Exit codes: 0 ready (warnings allowed), 2 the config or its environment is wrong (a bad file, a
+Exit codes: 0 ready (warnings allowed: a v0 value MRT runs its own way is a warning), 2 the config or its environment is wrong (a bad file, a
 missing required variable, a channel that cannot be parsed or has no plugin), 1 the database is
 not usable.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from mrt.config import find_config_file, load_config
-from mrt.config_load import config_search_paths
+from mrt.config import find_config_file
+from mrt.config_load import config_search_paths, load_config_with_warnings
 from mrt.config_probe import Finding, exit_code, probe_all
 
 
@@ -31,13 +31,16 @@ def register(
 def run_check(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     found = find_config_file(args.config, env=env)
-    config = load_config(args.config, env=env)  # InvalidConfig -> exit 2 through the CLI
+    # InvalidConfig -> exit 2 through the CLI; warnings are values MRT runs its own way
+    loaded = load_config_with_warnings(args.config, env=env)
+    config = loaded.config
     if found is None:
         looked = ", ".join(str(p) for p in config_search_paths(env))
         origin = Finding("ok", "config", f"built-in default (no file found; looked for {looked})")
     else:
         origin = Finding("ok", "config", f"{found.expanduser().absolute()} is valid")
-    findings = [origin, *probe_all(config, env)]
+    read_as = [Finding("warn", w.path, w.text()) for w in loaded.warnings]
+    findings = [origin, *read_as, *probe_all(config, env)]
     for finding in findings:
         print(finding.line())
     errors = sum(f.status == "error" for f in findings)

@@ -17,6 +17,7 @@ from types import ModuleType
 from urllib.parse import quote, urlencode
 
 from mrt.config import Config, EmailV0, WeLinkV0
+from mrt.config_v0 import default_sender
 from mrt.delivery.apprise_channel import build_target, scrub
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.delivery.welink import is_welink_url, is_welink_webhook, webhook_to_welink_url
@@ -82,16 +83,14 @@ def email_v0_url(section: EmailV0, env: Mapping[str, str]) -> tuple[str, list[st
     """v0's notify.email -> an Apprise mailto(s) URL, and the secrets it carries.
 
     use_tls: STARTTLS (or implicit TLS on 465), certificates verified (Apprise's default,
-    never turned off here). Without use_tls: plain SMTP, as v0 did.
+    never turned off here). Without use_tls: plain SMTP, as v0 did. No user_env: no login (an
+    internal relay). The sender: from_addr, else the login name, else `mrt@<hostname>`.
     """
     user = _env_value(env, section.user_env, "notify.email.user_env")
-    password = _env_value(env, section.password_env, "notify.email.password_env")
-    sender = section.from_addr or user
-    if not sender or "@" not in sender:
-        raise ConfigError(
-            "no sender address: set notify.email.from_addr, or make user_env hold an email address",
-            path="notify.email.from_addr",
-        )
+    # v0 logged in only when a user name was set: without one, the password is never read
+    password = _env_value(env, section.password_env, "notify.email.password_env") if user else ""
+    # v0 sent as the login name; with none (an internal relay) or a bare name: mrt@<hostname>
+    sender = section.from_addr or (user if "@" in user else default_sender())
     auth = ""
     if user:
         auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "") + "@"
