@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,6 +76,15 @@ def valid_text(value: Any) -> Any:
     if isinstance(value, list):
         return [valid_text(v) for v in value]
     return value
+
+
+def escaped(text: str) -> str:
+    """A diagnostic line that is safe on any terminal or log: controls, format characters
+    (bidi overrides, zero-width) and line separators written as `\\uXXXX`."""
+    return "".join(
+        f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
+        for ch in text
+    )
 
 
 def text_of(value: Any) -> str:
@@ -173,6 +183,10 @@ def trimmed(value: Any, depth: int = _RAW_DEPTH) -> Any:
     return valid_text(str(value))[:_RAW_TEXT]
 
 
+def _clipped(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def content_key(item: Any) -> str:
     """An identity for an item that has no usable id: a hash of its content."""
     canonical = json.dumps(trimmed(item), ensure_ascii=False, sort_keys=True, default=str)
@@ -195,7 +209,7 @@ def quarantine(
     raw = trimmed(item)
     return Quarantined(
         item_key=valid_text(item_key)[:200],
-        reason=f"{source_key} {label}: {bad.describe()}",
+        reason=escaped(f"{source_key} {_clipped(valid_text(label), 200)}: {bad.describe()}"),
         raw=raw if isinstance(raw, dict) else {"item": raw},
         upstream_id=valid_text(upstream)[:200] if upstream else None,
         url=valid_text(link)[:500] if link else None,
