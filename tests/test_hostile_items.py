@@ -28,6 +28,7 @@ from test_source_support import (
     SourceState,
     iso,
     json_response,
+    load,
     make_pool,
     poll_once,
     run,
@@ -198,3 +199,35 @@ def test_hostile_text_in_every_text_field_goes_through_as_valid_text(
         titles = {e.title for e in result.events}
         assert "bad \ufffd title" in titles  # the lone surrogate, replaced
         assert "nul\ufffdbyte" in titles  # NUL cannot be stored by PostgreSQL
+
+
+def test_the_legacy_modelscope_list_quarantines_its_bad_records_too(
+    httpserver: HTTPServer,
+) -> None:
+    """The fallback endpoint's records (the recorded envelope, a record per case) go through
+    the same per-item checks: a record without a name or with a time far ahead is kept aside."""
+    envelope = load("modelscope/modelscope_dolphin_models_envelope_trimmed.json")
+    good = {"Path": ORG, "Name": "good-legacy", "GmtModified": iso(NOW - timedelta(minutes=1)),
+            "GmtCreated": iso(NOW - timedelta(minutes=1))}
+    records = [
+        good,
+        {"Path": ORG, "Name": 5, "GmtModified": iso(NOW)},
+        {"Path": ORG, "Name": "from-the-future", "GmtModified": "9999-01-01T00:00:00Z"},
+        {"Organization": {"Avatar": "\ud800"}},
+        "not a record",
+    ]
+    envelope["Data"]["Model"]["Models"] = records
+    httpserver.expect_request("/openapi/v1/models").respond_with_data("gone", status=404)
+    httpserver.expect_request("/api/v1/dolphin/models", method="PUT").respond_with_json(envelope)
+    config = modelscope.Config(orgs=[ORG], base_url=httpserver.url_for("/"))
+    state = SourceState(cursor={"last_modified_after": iso(NOW - timedelta(hours=1))})
+    spec = spec_for(modelscope, config)
+    result, _ = run(lambda: poll_once(modelscope, spec, make_pool(FakeClock()), state, now=NOW))
+    assert result.degraded and [e.resource_id for e in result.events] == [f"{ORG}/good-legacy"]
+    reasons = sorted(q.reason for q in result.quarantined)
+    assert len(reasons) == 4, reasons
+    assert sum('field "Name"' in r for r in reasons) == 2
+    assert any(r.startswith(f"modelscope:{ORG} model {ORG}/from-the-future: field "
+                            '"GmtModified"') for r in reasons)
+    assert any('field "item"' in r for r in reasons)
+    assert result.cursor["last_modified_after"] == iso(NOW - timedelta(minutes=1))
