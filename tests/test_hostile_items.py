@@ -35,6 +35,7 @@ from test_source_support import (
     spec_for,
 )
 
+from mrt.errors import SourceError
 from mrt.sources import github, huggingface, modelscope
 from mrt.sources._timestamps import parse_time
 from mrt.sources.base import PollResult
@@ -231,3 +232,19 @@ def test_the_legacy_modelscope_list_quarantines_its_bad_records_too(
                             '"GmtModified"') for r in reasons)
     assert any('field "item"' in r for r in reasons)
     assert result.cursor["last_modified_after"] == iso(NOW - timedelta(minutes=1))
+
+
+def test_an_error_message_carrying_invalid_text_is_storable(httpserver: HTTPServer) -> None:
+    """`success: false` with a lone surrogate in its message: the poll fails (as it should), and
+    the message it fails with can be stored as the source's last error."""
+    httpserver.expect_request("/openapi/v1/models").respond_with_handler(
+        lambda request: json_response(request, {
+            "success": False, "code": "Bad\ud800", "message": "no \udc00 way\u0000"}))
+    config = modelscope.Config(orgs=[ORG], base_url=httpserver.url_for("/"), fallback=False)
+    state = SourceState(cursor={"last_modified_after": iso(NOW - timedelta(hours=1))})
+    spec = spec_for(modelscope, config)
+    with pytest.raises(SourceError) as failed:
+        run(lambda: poll_once(modelscope, spec, make_pool(FakeClock()), state, now=NOW))
+    message = str(failed.value)
+    message.encode("utf-8")
+    assert "no \ufffd way\ufffd" in message and "Bad\ufffd" in message

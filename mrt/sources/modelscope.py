@@ -153,7 +153,7 @@ async def _openapi_models(
             conditional=number == 1)
         if page.not_modified:
             return _Walk([], not_modified=True)
-        body = page.json
+        body = valid_text(page.json)  # its message may reach last_error: make it storable
         if isinstance(body, dict) and body.get("success") is False:
             raise SourceError(
                 f"{page.url}: ModelScope said success=false: {body.get('code')}: "
@@ -166,8 +166,7 @@ async def _openapi_models(
             raise UpstreamChanged(f"{page.url}: not the {{success, data: {{models}}}} envelope: "
                                   f"{str(body)[:200]}", url=page.url)
         batch = []
-        for raw_item in items:
-            item = valid_text(raw_item)
+        for item in items:
             try:
                 batch.append(_openapi_model(item, now))
             except BadItem as error:
@@ -225,7 +224,7 @@ async def _dolphin_models(
             "Criterion": [{"category": "organizations", "predicate": "contains",
                            "values": [org]}],
         }, conditional=False)
-        body = page.json
+        body = valid_text(page.json)  # its message may reach last_error: make it storable
         if isinstance(body, dict) and body.get("Success") is False:
             raise SourceError(f"{page.url}: ModelScope said Success=false: {body.get('Code')}: "
                               f"{body.get('Message')}", url=page.url, status=page.status)
@@ -236,8 +235,7 @@ async def _dolphin_models(
                                   f"{str(body)[:200]}", url=page.url)
         # the "contains" criterion also matches other owners' names: keep this org's own
         batch = []
-        for raw_item in items:
-            item = valid_text(raw_item)
+        for item in items:
             try:
                 model = _dolphin_model(item, now)
             except BadItem as error:
