@@ -1,0 +1,59 @@
+"""One source cycle with bad items on the page, in process on a real SQLite file: the cycle is
+ok, the bad items are stored and told to the operators once (in the cycle's transaction, with
+an outbox row to the ops channel), and a cycle that re-reads them tells nobody again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import peewee
+from hostile_items import github_item
+from pytest_httpserver import HTTPServer
+from test_pipeline_cycle import REPO, cycle, make_engine, state
+from test_source_support import T0, FakeClock, iso, json_response, recorded_issues
+
+from mrt.config import ObservabilityConfig
+from mrt.store import sources
+from mrt.store.models import Alert, Event, Outbox, QuarantinedItem
+
+KEY = f"github:{REPO}"
+
+
+def test_bad_items_are_told_once_and_the_cycle_is_ok(
+    db: peewee.Database, httpserver: HTTPServer
+) -> None:
+    engine = make_engine(db, httpserver, FakeClock(),
+                         observability=ObservabilityConfig(ops_channels=["hook"]))
+    sources.ensure_states([(KEY, "github")], T0)
+    at = T0 + timedelta(minutes=5)
+    bad_number = github_item(REPO, 7001, "x", at)
+    bad_number["number"] = "abc"
+    bad_labels = github_item(REPO, 7002, "Support DeepSeek labels", at)
+    bad_labels["labels"] = 5
+    good = github_item(REPO, 7003, "Support DeepSeek-V3 tokenizer", at)
+    pages = [recorded_issues(), [bad_number, good, bad_labels]]
+    httpserver.expect_request(f"/repos/{REPO}/issues").respond_with_handler(
+        lambda request: json_response(request, pages[0] if "since" not in request.args
+                                      else pages[1]))
+
+    assert cycle(engine, T0).outcome == "ok"  # the baseline
+    second = cycle(engine, T0 + timedelta(minutes=10))
+    assert (second.outcome, second.new_events, second.alerts, second.quarantined) == (
+        "ok", 1, 1, 2)
+    assert state().cursor["since"] == iso(at)
+    assert Event.get().resource_id == f"{REPO}#7003"
+    rows = {r.item_key: r for r in QuarantinedItem.select()}
+    assert set(rows) == {f"id:{9_200_007_001}", "#7002"}
+    assert rows["#7002"].url == f"https://github.com/{REPO}/issues/7002"
+    (notice,) = Alert.select().where(Alert.kind == "source_health")
+    assert notice.source_key == KEY and "quarantine" in notice.tags
+    (sent,) = Outbox.select().where(Outbox.alert == notice.id)
+    assert sent.channel == "hook" and "quarantined 2 upstream items" in sent.subject
+    assert 'field "number": expected an integer, found "abc"' in sent.body
+    assert f'{KEY} issue #7002: field "labels"' in sent.body
+
+    # the overlap re-reads both: counted, not told again, no new alert
+    third = cycle(engine, T0 + timedelta(minutes=15))
+    assert (third.outcome, third.quarantined, third.alerts) == ("ok", 0, 0)
+    assert [r.count for r in QuarantinedItem.select()] == [2, 2]
+    assert Alert.select().where(Alert.kind == "source_health").count() == 1
