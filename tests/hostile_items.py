@@ -60,6 +60,11 @@ def base(source: str) -> dict[str, Any]:
 def _resolve(value: Any, now: datetime) -> Any:
     if isinstance(value, dict) and "$days_from_now" in value:
         return iso(now + timedelta(days=value["$days_from_now"]))
+    if isinstance(value, dict) and "$nested" in value:  # [[[...]]], this many levels deep
+        nested: list[Any] = []
+        for _ in range(value["$nested"]):
+            nested = [nested]
+        return nested
     if isinstance(value, dict) and "$epoch_from_now" in value:
         return int((now + timedelta(seconds=value["$epoch_from_now"])).timestamp())
     return value

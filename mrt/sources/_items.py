@@ -30,6 +30,7 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 # and hide every real change until that date.
 FUTURE_SLACK = timedelta(days=1)
 MAX_ID = 2**63 - 1  # what any database integer holds
+MAX_DEPTH = 32  # JSON nesting kept from an item: upstream items nest a few levels (model-index ~6)
 _UNUSABLE_TEXT = re.compile("[\ud800-\udfff\x00]")
 _MISSING = object()
 
@@ -61,8 +62,11 @@ def shown(value: Any, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def valid_text(value: Any) -> Any:
-    """`value` (any JSON) with every string, keys included, encodable as UTF-8, NUL-free."""
+def valid_text(value: Any, depth: int = 0) -> Any:
+    """`value` (any JSON) with every string, keys included, encodable as UTF-8, NUL-free.
+
+    Nesting deeper than MAX_DEPTH (no upstream field is) becomes a short text, so that no later
+    step (this one included) runs out of recursion on a hostile item."""
     if isinstance(value, str):
         if "\x00" not in value:
             try:
@@ -71,10 +75,12 @@ def valid_text(value: Any) -> Any:
             except UnicodeEncodeError:
                 pass
         return _UNUSABLE_TEXT.sub("\ufffd", value)
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        return f"(nested deeper than {MAX_DEPTH} levels: dropped)"
     if isinstance(value, dict):
-        return {valid_text(k): valid_text(v) for k, v in value.items()}
+        return {valid_text(k): valid_text(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [valid_text(v) for v in value]
+        return [valid_text(v, depth + 1) for v in value]
     return value
 
 
