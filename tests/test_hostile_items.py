@@ -248,3 +248,21 @@ def test_an_error_message_carrying_invalid_text_is_storable(httpserver: HTTPServ
     message = str(failed.value)
     message.encode("utf-8")
     assert "no \ufffd way\ufffd" in message and "Bad\ufffd" in message
+
+
+def test_a_bad_item_of_a_kind_nobody_watches_is_not_news(httpserver: HTTPServer) -> None:
+    """With only issues monitored, a malformed pull request is skipped like any pull request."""
+    pull = github_item(REPO, 11, "a pull", NOW - timedelta(minutes=1))
+    pull["pull_request"] = {"merged_at": None}
+    pull["labels"] = 5
+    issue = github_item(REPO, 12, "an issue", NOW - timedelta(minutes=1))
+    issue["labels"] = 5
+    first, second = good_items("github")
+    serve("github", httpserver, [first, pull, issue, second])
+    config = github.Config(repos=[REPO], base_url=httpserver.url_for("/"),
+                           monitor={"issues": True, "pulls": False})
+    state = SourceState(cursor={"since": iso(NOW - timedelta(hours=1))})
+    spec = spec_for(github, config)
+    result, _ = run(lambda: poll_once(github, spec, make_pool(FakeClock()), state, now=NOW))
+    assert [q.item_key for q in result.quarantined] == ["#12"]
+    assert event_ids(result) == GOOD["github"]

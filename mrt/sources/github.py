@@ -142,16 +142,16 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
             try:
                 number, updated = _checked(item, ctx.now)
             except BadItem as error:
-                found = _quarantined(spec, item, error)
-                quarantined[found.item_key] = found
+                if _watched(config, item):  # a bad PR when only issues are watched: no news
+                    found = _quarantined(spec, item, error)
+                    quarantined[found.item_key] = found
                 if updated is not None:
                     newest = max(newest, updated) if newest else updated
                 continue
             moved = moved or number in numbers
             numbers.add(number)
             newest = max(newest, updated) if newest else updated
-            if (not config.monitor.pulls) if "pull_request" in item else (
-                    not config.monitor.issues):
+            if not _watched(config, item):
                 continue
             key = f"{repo}#{number}"
             previous = items.get(key)
@@ -196,6 +196,13 @@ def _checked(item: Any, now: datetime) -> tuple[int, datetime]:
     require_choice(item, "state", ("open", "closed"))
     labels_of(item)
     return number, updated
+
+
+def _watched(config: Config, item: Any) -> bool:
+    """Whether the config monitors this item's kind (an item that is not an object: unknown)."""
+    if not isinstance(item, dict):
+        return True
+    return config.monitor.pulls if "pull_request" in item else config.monitor.issues
 
 
 def labels_of(item: Mapping[str, Any]) -> list[str]:
