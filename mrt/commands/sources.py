@@ -2,6 +2,7 @@
 
     mrt sources [--config FILE] [--db PATH] [--json]
     mrt sources poll KEY [--reason TEXT]
+    mrt sources quarantined [KEY] [--limit N] [--json]     (mrt/commands/_quarantined.py)
 
 The list joins the config (what should be polled) with the source state rows (what was polled):
 a configured source the worker never polled shows as "never polled"; a row in the database
@@ -19,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mrt.commands import _quarantined as quarantined
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.config import Config, database_target, load_config
 from mrt.events import utcnow
@@ -75,6 +77,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     poll.add_argument("key", metavar="KEY", help="a source key, e.g. github:vllm-project/vllm")
     poll.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
     poll.set_defaults(func=poll_command)
+    quarantined.register_action(actions)
 
 
 def source_rows(
