@@ -266,3 +266,17 @@ def test_a_bad_item_of_a_kind_nobody_watches_is_not_news(httpserver: HTTPServer)
     result, _ = run(lambda: poll_once(github, spec, make_pool(FakeClock()), state, now=NOW))
     assert [q.item_key for q in result.quarantined] == ["#12"]
     assert event_ids(result) == GOOD["github"]
+
+
+def test_a_model_without_a_usable_id_is_named_by_its_other_ids(httpserver: HTTPServer) -> None:
+    at = NOW - timedelta(minutes=1)
+    by_alias, by_oid, nameless = (hf_item(ORG, name, at) for name in ("a", "b", "c"))
+    by_alias["id"] = 5
+    by_oid.update(id=None, modelId=None)
+    nameless.update(id="", modelId=None, _id=None)
+    result, _ = poll_page("huggingface", httpserver, [by_alias, by_oid, nameless])
+    reasons = [q.reason for q in result.quarantined]
+    assert reasons[0].startswith(f"huggingface:{ORG} model ? ({ORG}/a): field \"id\"")
+    assert reasons[1].startswith(f"huggingface:{ORG} model ? (_id {by_oid['_id']}): ")
+    assert reasons[2].startswith(f"huggingface:{ORG} model ?: field \"id\"")
+    assert result.quarantined[2].item_key.startswith("sha256:")

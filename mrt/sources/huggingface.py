@@ -149,10 +149,12 @@ def _quarantined(spec: SourceSpec, item: Any, bad: BadItem) -> Quarantined:
     if isinstance(model_id, str) and model_id.strip():
         label, key = f"model {model_id}", f"id:{model_id}"
     else:
+        # the Hub's other names for a model: modelId (the same id), _id (its database id)
         alias = fields.get("modelId") if isinstance(fields.get("modelId"), str) else None
-        label = f"model ?{f' ({alias})' if alias else ''}"
-        key = f"id:{alias}" if alias else content_key(item)
-        model_id = alias
+        oid = fields.get("_id") if isinstance(fields.get("_id"), str) else None
+        label = f"model ? ({alias})" if alias else f"model ? (_id {oid})" if oid else "model ?"
+        key = f"id:{alias}" if alias else f"_id:{oid}" if oid else content_key(item)
+        model_id = alias or oid
     return quarantine(spec.key, label, item, bad, item_key=key, upstream_id=model_id)
 
 
