@@ -82,8 +82,8 @@ def test_mrt_sources_quarantined_lists_each_item(
     assert main(["sources", "quarantined", "--db", str(db_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
-        f'{KEY} issue #7001: field "updated_at": expected a time between 1970 and now, '
-        'found "9999-12-31T23:59:59Z"',
+        f'{KEY} issue #7001: field "updated_at": expected a time before 2026-11-23T09:10:00Z '
+        '(a day after this host\'s clock), found "9999-12-31T23:59:59Z"',
         f"    first seen {(T0 + timedelta(minutes=10)).isoformat()}, last "
         f"{(T0 + timedelta(minutes=10)).isoformat()}, 1 time, "
         f"https://github.com/{REPO}/issues/7001",

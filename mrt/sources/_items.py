@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mrt.sources._timestamps import parse_time
+from mrt.sources._timestamps import format_time, parse_time
 from mrt.sources.base import Quarantined
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -138,8 +138,12 @@ def require_time(item: Mapping[str, Any], field: str, now: datetime) -> datetime
     parsed = parse_time(value)
     if parsed is None:
         raise BadItem(field, "an ISO 8601 timestamp", value)
-    if not EARLIEST <= parsed <= now + FUTURE_SLACK:
-        raise BadItem(field, "a time between 1970 and now", value)
+    if parsed < EARLIEST:
+        raise BadItem(field, "a time after 1970-01-01", value)
+    if parsed > now + FUTURE_SLACK:
+        # say which clock: a host clock days behind would make every new item look like this
+        raise BadItem(field, f"a time before {format_time(now + FUTURE_SLACK)} (a day after "
+                      "this host's clock)", value)
     return parsed
 
 
