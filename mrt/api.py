@@ -4,13 +4,14 @@ from mrt.config import ChannelConfig, SourceSection
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.errors import RateLimited, SourceError, UpstreamChanged
 from mrt.events import TrackerEvent, fingerprint_of, utcnow
-from mrt.sources.base import PollContext, PollResult, SourceSpec
+from mrt.sources.base import PollContext, PollResult, Quarantined, SourceSpec
 
 __all__ = [
     "ChannelConfig",
     "Message",
     "PollContext",
     "PollResult",
+    "Quarantined",
     "RateLimited",
     "SendOutcome",
     "SourceError",

@@ -42,6 +42,7 @@ class CycleReport:
     requests: int = 0
     error: str | None = None
     alert_ids: list[int] = field(default_factory=list)
+    quarantined: int = 0  # upstream items never seen before that this cycle kept aside
 
 
 # The stages of a cycle, as a failed one names them in its error (`mrt sources`, --once).

@@ -8,6 +8,9 @@ tells the operators). A rate limit defers the source until its reset. With
 `cursor_policy = "strict"` (default) an event that cannot be processed (a template error) fails the
 whole cycle, cursor unmoved; with "best-effort" the event is stored as `failed`, visible and
 replayable, and the cycle goes on.
+
+One malformed upstream item is not a failed poll: the source quarantines it and goes on, and
+the cycle stores it with the rest (mrt/store/quarantine.py), telling the operators once.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from mrt.cycle_outcome import (
     CycleReport as CycleReport,  # re-exported: the worker reads reports from here
 )
 from mrt.delivery.base import Message, Target
+from mrt.delivery.sanitize import clean_line
 from mrt.errors import MrtError, PluginError, RateLimited
 from mrt.events import TrackerEvent
 from mrt.noise.collect import collect_cycle
@@ -42,8 +46,8 @@ from mrt.noise.dedupe import fold_repeats
 from mrt.plugins import source_plugins
 from mrt.rules import Decision, RuleSet
 from mrt.schedule import next_poll_time
-from mrt.sources.base import PollContext, PollResult, SourceSpec
-from mrt.store import cycle, legacy_v0, silences, sources
+from mrt.sources.base import PollContext, PollResult, Quarantined, SourceSpec
+from mrt.store import cycle, legacy_v0, quarantine, silences, sources
 from mrt.store.cycle import PlannedAlert, PlannedDelivery, PlannedEvent
 from mrt.store.db import write_transaction
 from mrt.store.silences import ActiveSilences
@@ -253,6 +257,9 @@ async def _run_cycle(
             now=now,
         )
         collect_cycle(planned, now)
+        kept_aside = _record_quarantined(engine, spec.key, result.quarantined, now)
+    for item in kept_aside:  # once each, after the commit that stored it
+        log.warning("quarantined: %s", item.reason, extra={"source_key": spec.key})
     log.info(
         "%s: %d new events, %d alerts, %d requests",
         spec.key,
@@ -269,6 +276,7 @@ async def _run_cycle(
         deliveries=counts.deliveries,
         requests=client.requests,
         alert_ids=counts.alert_ids,
+        quarantined=len(kept_aside),
     )
     if state.failure_notified:
         recovered = f"MRT source {spec.key} has recovered."
@@ -276,3 +284,44 @@ async def _run_cycle(
         if error := notify_or_record(engine, spec.key, recovered, now, notified=False):
             report.outcome, report.error = "failed", error
     return report
+
+
+# at most this many reasons in one notice; the rest are counted, and all are in `mrt sources`
+_NOTICE_ITEMS = 10
+
+
+def _record_quarantined(
+    engine: Engine, source_key: str, items: list[Quarantined], now: datetime
+) -> list[Quarantined]:
+    """Store the items a poll kept aside; tell the operators once about the ones never seen.
+
+    Runs inside the cycle's transaction, so the record and its notice commit with the cursor
+    that moved past the items: a crash loses both or neither, and a re-read is not news. The
+    notice goes where "source is failing" goes (observability.ops_channels, else everywhere).
+    """
+    fresh = quarantine.record(source_key, items, now)
+    if not fresh:
+        return fresh
+    shown = [f"- {clean_line(item.reason, max_chars=300)}" for item in fresh[:_NOTICE_ITEMS]]
+    if len(fresh) > _NOTICE_ITEMS:
+        shown.append(f"- and {len(fresh) - _NOTICE_ITEMS} more")
+    count = f"{len(fresh)} upstream item{'s' if len(fresh) > 1 else ''}"
+    subject = f"MRT source {source_key} quarantined {count}"
+    title = f"{subject}: the rest of the page was processed and the cursor moved on"
+    message = Message(subject=subject, body=f"{title}. See `mrt sources`.\n" + "\n".join(shown))
+    channels = engine.config.observability.ops_channels or list(engine.targets)
+    deliveries = tuple(
+        PlannedDelivery(ch, t.key, message) for ch in channels for t in engine.targets.get(ch, [])
+    )
+    plan = PlannedAlert(title=title, priority="normal", tags=("source-health", "quarantine"),
+                        matched=[], deliveries=deliveries)
+    cycle.create_alert(
+        plan,
+        event_id=None,
+        fingerprint=None,
+        source_key=source_key,
+        version_id=None,
+        kind="source_health",
+        now=now,
+    )
+    return fresh

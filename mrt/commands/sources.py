@@ -2,6 +2,7 @@
 
     mrt sources [--config FILE] [--db PATH] [--json]
     mrt sources poll KEY [--reason TEXT]
+    mrt sources quarantined [KEY] [--limit N] [--json]     (mrt/commands/_quarantined.py)
 
 The list joins the config (what should be polled) with the source state rows (what was polled):
 a configured source the worker never polled shows as "never polled"; a row in the database
@@ -14,20 +15,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mrt.commands import _quarantined as quarantined
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.config import Config, database_target, load_config
 from mrt.events import utcnow
 from mrt.pipeline import build_specs
 from mrt.sources.base import SourceSpec
-from mrt.store import audit
+from mrt.store import audit, quarantine
 from mrt.store import sources as source_store
 from mrt.store.db import write_transaction
 from mrt.store.models import SourceState
+from mrt.store.quarantine import QuarantineSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ class SourceRow:
     consecutive_failures: int
     ratelimit_remaining: int | None
     ratelimit_reset_at: datetime | None
+    quarantined: int = 0  # upstream items kept aside (the page went on without them)
+    quarantine_reason: str | None = None  # the most recently seen one's reason
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -72,9 +77,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     poll.add_argument("key", metavar="KEY", help="a source key, e.g. github:vllm-project/vllm")
     poll.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
     poll.set_defaults(func=poll_command)
+    quarantined.register_action(actions)
 
 
-def source_rows(specs: list[SourceSpec], states: list[SourceState]) -> list[SourceRow]:
+def source_rows(
+    specs: list[SourceSpec],
+    states: list[SourceState],
+    kept: dict[str, QuarantineSummary] | None = None,
+) -> list[SourceRow]:
     """Configured sources in config order, then the database's unconfigured ones by key."""
     by_key = {state.source_key: state for state in states}
     rows = [_row(spec.key, spec.plugin, by_key.get(spec.key), configured=True) for spec in specs]
@@ -84,7 +94,13 @@ def source_rows(specs: list[SourceSpec], states: list[SourceState]) -> list[Sour
         for state in states
         if state.source_key not in configured
     ]
-    return rows
+    kept = kept or {}
+    return [
+        replace(row, quarantined=kept[row.key].count, quarantine_reason=kept[row.key].latest_reason)
+        if row.key in kept
+        else row
+        for row in rows
+    ]
 
 
 def _row(key: str, plugin: str, state: SourceState | None, *, configured: bool) -> SourceRow:
@@ -127,15 +143,17 @@ def list_command(args: argparse.Namespace) -> int:
     specs = build_specs(config)
     target = _target(args, config)
     states: list[SourceState] = []
+    kept: dict[str, QuarantineSummary] = {}
     if _database_exists(target):
         db = open_for_command(_with_db(args, target), read_only=True, config=config)
         try:
             states = source_store.list_states()
+            kept = quarantine.summaries()
         finally:
             db.close()
     elif not args.json:
         print(f"no database at {target} yet: the worker creates it on its first run")
-    rows = source_rows(specs, states)
+    rows = source_rows(specs, states, kept)
     now = utcnow()
     if args.json:
         print(json.dumps({"sources": [row_json(r) for r in rows]}, ensure_ascii=False, indent=2))
@@ -202,6 +220,8 @@ def row_json(row: SourceRow) -> dict[str, Any]:
               "message": row.last_error}
     )
     del data["last_error_class"]
+    data["quarantined"] = {"count": row.quarantined, "latest_reason": row.quarantine_reason}
+    del data["quarantine_reason"]
     return data
 
 
@@ -285,4 +305,17 @@ def render_table(rows: list[SourceRow], now: datetime) -> str:
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
             for line in lines]
-    return "\n".join(out)
+    return "\n".join(out + quarantine_lines(rows))
+
+
+def quarantine_lines(rows: list[SourceRow]) -> list[str]:
+    """Below the table, only when a source kept items aside: how many, and the latest reason."""
+    kept = [row for row in rows if row.quarantined]
+    if not kept:
+        return []
+    width = max(len(row.key) for row in kept)
+    return ["", "QUARANTINED upstream items (kept aside; the rest of each page went on):"] + [
+        f"  {row.key.ljust(width)}  {row.quarantined}  latest: "
+        f"{_clip(row.quarantine_reason or '', 160)}"
+        for row in kept
+    ]

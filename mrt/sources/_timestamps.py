@@ -9,18 +9,21 @@ from mrt.errors import SourceError
 
 
 def parse_time(value: Any) -> datetime | None:
-    """`2024-09-16T14:19:35Z`, `...000Z`, `+00:00`, or epoch seconds; None when absent/bad."""
+    """`2024-09-16T14:19:35Z`, `...000Z`, `+00:00`, or epoch seconds; None when absent/bad.
+
+    Never raises: an epoch of 1e20, NaN or a year-1 time with an offset is "bad", not a crash
+    (datetime raises OverflowError, ValueError or OSError for those)."""
     if value is None or value == "":
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if not isinstance(value, str):
-        return None
     try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if not isinstance(value, str):
+            return None
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def format_time(value: datetime) -> str:

@@ -13,6 +13,10 @@ with its own key, cursor and schedule. `poll` never writes the database: it read
 snapshots it needs through `ctx.snapshots`, and returns events, new snapshots and the new cursor;
 the runner commits all of it in one transaction. A poll that fails raises SourceError (or
 RateLimited); it never returns half a result.
+
+One malformed item is not a failed poll: the source returns it in `quarantined` (with the
+reason naming the item and the field), goes on with the rest of the page, and moves its cursor
+past it. The runner stores it and tells the operators once (mrt/store/quarantine.py).
 """
 
 from __future__ import annotations
@@ -52,6 +56,17 @@ class PollContext:
         return self.cursor is None
 
 
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """One upstream item whose identity or required fields are unusable, kept aside."""
+
+    item_key: str  # stable within the source: "#123", "id:2528623106", "sha256:..."
+    reason: str  # 'github:o/r issue #?: field "number": expected an integer, found "abc"'
+    raw: dict[str, Any]  # a trimmed copy of the item, its text made valid
+    upstream_id: str | None = None  # the upstream's own id, when the item has a usable one
+    url: str | None = None  # where a person can see the item upstream
+
+
 @dataclass(slots=True)
 class PollResult:
     events: list[TrackerEvent] = field(default_factory=list)  # in upstream order
@@ -59,3 +74,4 @@ class PollResult:
     cursor: dict[str, Any] = field(default_factory=dict)
     fetched: int = 0  # items seen upstream this cycle
     degraded: str | None = None  # "fell back to the legacy list endpoint: ..." for health
+    quarantined: list[Quarantined] = field(default_factory=list)  # bad items, page went on

@@ -18,9 +18,21 @@ from pydantic import Field, field_validator
 from mrt.config import SourceSection, Strict
 from mrt.errors import UpstreamChanged
 from mrt.events import TrackerEvent, fingerprint_of
+from mrt.sources._items import (
+    MAX_ID,
+    BadItem,
+    content_key,
+    quarantine,
+    require_choice,
+    require_int,
+    require_time,
+    text_of,
+    usable_time,
+    valid_text,
+)
 from mrt.sources._paging import link_pages
 from mrt.sources._timestamps import format_time, parse_backfill, parse_time
-from mrt.sources.base import PollContext, PollResult, SourceSpec
+from mrt.sources.base import PollContext, PollResult, Quarantined, SourceSpec
 
 if TYPE_CHECKING:
     from mrt.config import Config as RootConfig
@@ -99,6 +111,7 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
         max_pages = config.max_pages
 
     items: dict[str, dict[str, Any]] = {}  # the last observation of each item wins
+    quarantined: dict[str, Quarantined] = {}
     fetched = 0
     newest = since
     first_full = None
@@ -119,14 +132,26 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
                                   f"{type(page.json).__name__}", url=page.url)
         if first_full is None:
             first_full = len(page.json) >= PER_PAGE
-        for item in page.json:
-            number, updated = _identity(item, page.url)
+        page_end: datetime | None = None
+        for raw_item in page.json:
+            item = valid_text(raw_item)
+            fetched += 1
+            # a bad item with a usable time still moves the cursor past it
+            updated = usable_time(item, "updated_at", ctx.now)
+            page_end = updated or page_end
+            try:
+                number, updated = _checked(item, ctx.now)
+            except BadItem as error:
+                if _watched(config, item):  # a bad PR when only issues are watched: no news
+                    found = _quarantined(spec, item, error)
+                    quarantined[found.item_key] = found
+                if updated is not None:
+                    newest = max(newest, updated) if newest else updated
+                continue
             moved = moved or number in numbers
             numbers.add(number)
-            fetched += 1
             newest = max(newest, updated) if newest else updated
-            if (not config.monitor.pulls) if "pull_request" in item else (
-                    not config.monitor.issues):
+            if not _watched(config, item):
                 continue
             key = f"{repo}#{number}"
             previous = items.get(key)
@@ -134,7 +159,7 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
                 items.pop(key, None)
                 items[key] = item
         if first_page_end is None and page.json:
-            first_page_end = _updated(page.json[-1])
+            first_page_end = page_end
 
     if moved and not baseline and first_page_end is not None:
         newest = max(since, first_page_end) if since else first_page_end
@@ -143,29 +168,80 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
         cursor["first_page_full"] = True
     ordered = sorted(items.items(), key=lambda kv: _updated(kv[1]))
     snapshots = {key: snapshot_of(item) for key, item in ordered}
+    kept_aside = list(quarantined.values())
     if baseline:
-        return PollResult(snapshots=snapshots, cursor=cursor, fetched=fetched)
+        return PollResult(snapshots=snapshots, cursor=cursor, fetched=fetched,
+                          quarantined=kept_aside)
     known = ctx.snapshots(list(items))
     watermark = since or backfill
     events: list[TrackerEvent] = []
     for key, item in ordered:
         events.extend(changes(spec, repo, key, item, known.get(key), watermark, ctx.now,
                               edited=config.issue_edited))
-    return PollResult(events=events, snapshots=snapshots, cursor=cursor, fetched=fetched)
+    return PollResult(events=events, snapshots=snapshots, cursor=cursor, fetched=fetched,
+                      quarantined=kept_aside)
 
 
-def _identity(item: Any, shown: str) -> tuple[int, datetime]:
-    number = item.get("number") if isinstance(item, dict) else None
-    updated = parse_time(item.get("updated_at")) if isinstance(item, dict) else None
-    if not isinstance(number, int) or updated is None:
-        raise UpstreamChanged(f"{shown}: an item without number/updated_at: {str(item)[:200]}",
-                              url=shown)
+def _checked(item: Any, now: datetime) -> tuple[int, datetime]:
+    """The item's number and update time, once its identity and required fields are usable.
+
+    Required: `number`, `updated_at` (the cursor), `state` (a wrong one would read as a reopen)
+    and `labels` (rules match them; a wrong shape would read as an edit). Other fields are
+    read leniently (text_of, parse_time): a wrong type there is shown as empty, not fatal.
+    """
+    if not isinstance(item, dict):
+        raise BadItem("item", "a JSON object", item)
+    number = require_int(item, "number")
+    updated = require_time(item, "updated_at", now)
+    require_choice(item, "state", ("open", "closed"))
+    labels_of(item)
     return number, updated
+
+
+def _watched(config: Config, item: Any) -> bool:
+    """Whether the config monitors this item's kind (an item that is not an object: unknown)."""
+    if not isinstance(item, dict):
+        return True
+    return config.monitor.pulls if "pull_request" in item else config.monitor.issues
+
+
+def labels_of(item: Mapping[str, Any]) -> list[str]:
+    """Label names, sorted: `labels` is a list of `{"name": ...}` (or of names); null is none."""
+    labels = item.get("labels")
+    if labels is None:
+        return []
+    if not isinstance(labels, list):
+        raise BadItem("labels", "a list of labels", labels)
+    names = []
+    for n, label in enumerate(labels):
+        name = label.get("name") if isinstance(label, dict) else label
+        if not isinstance(name, str):
+            raise BadItem(f"labels[{n}]", 'a label {"name": "..."}', label)
+        names.append(name)
+    return sorted(names)
+
+
+def _quarantined(spec: SourceSpec, item: Any, bad: BadItem) -> Quarantined:
+    """Named by its number when usable, else by its id or URL; kept under the first of those."""
+    fields = item if isinstance(item, dict) else {}
+    kind = "pull request" if "pull_request" in fields else "issue"
+    number = fields.get("number")
+    usable = isinstance(number, int) and not isinstance(number, bool) and 1 <= number <= MAX_ID
+    upstream_id = fields.get("id") if isinstance(fields.get("id"), int | str) else None
+    link = text_of(fields.get("html_url")) or text_of(fields.get("url")) or None
+    if usable:
+        label, key = f"{kind} #{number}", f"#{number}"
+    else:
+        where = f" ({link})" if link else f" (id {upstream_id})" if upstream_id else ""
+        label = f"{kind} #?{where}"
+        key = f"id:{upstream_id}" if upstream_id else f"url:{link}" if link else content_key(item)
+    return quarantine(spec.key, label, item, bad, item_key=key, upstream_id=upstream_id,
+                      url=link)
 
 
 def _updated(item: Mapping[str, Any]) -> datetime:
     parsed = parse_time(item.get("updated_at"))
-    assert parsed is not None  # checked by _identity
+    assert parsed is not None  # checked by _checked
     return parsed
 
 
@@ -174,8 +250,7 @@ def _digest(text: Any) -> str:
 
 
 def _labels(item: Mapping[str, Any]) -> list[str]:
-    return sorted(str(label.get("name", "")) for label in item.get("labels") or []
-                  if isinstance(label, dict))
+    return labels_of(item)  # checked by _checked: never raises here
 
 
 def _merged_at(item: Mapping[str, Any]) -> str | None:
@@ -266,8 +341,8 @@ def _event(
     merged = _merged_at(item) is not None
     labels = _labels(item)
     user = item.get("user")
-    author = str(user.get("login", "")) if isinstance(user, dict) else ""
-    body = " ".join(str(item.get("body") or "").split())
+    author = text_of(user.get("login")) if isinstance(user, dict) else ""
+    body = " ".join(text_of(item.get("body")).split())
     legacy = fingerprint_of(
         "github", "repo_pr" if is_pr else "repo_issue", repo,
         ("pr_merged" if merged else "pr_updated") if is_pr else "issue_updated",
@@ -280,9 +355,9 @@ def _event(
         resource_id=key,
         event_type=kind,
         event_id=event_id,
-        title=str(item.get("title") or ""),
+        title=text_of(item.get("title")),
         summary=body[:SUMMARY_CHARS] + ("…" if len(body) > SUMMARY_CHARS else ""),
-        url=str(item.get("html_url") or ""),
+        url=text_of(item.get("html_url")),
         author=author,
         labels=tuple(labels),
         occurred_at=occurred_at,

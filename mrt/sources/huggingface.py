@@ -16,9 +16,18 @@ from pydantic import Field
 from mrt.config import SourceSection
 from mrt.errors import UpstreamChanged
 from mrt.events import TrackerEvent, fingerprint_of
+from mrt.sources._items import (
+    BadItem,
+    content_key,
+    quarantine,
+    require_text,
+    require_time,
+    usable_time,
+    valid_text,
+)
 from mrt.sources._paging import link_pages
 from mrt.sources._timestamps import format_time, parse_backfill, parse_time
-from mrt.sources.base import PollContext, PollResult, SourceSpec
+from mrt.sources.base import PollContext, PollResult, Quarantined, SourceSpec
 
 if TYPE_CHECKING:
     from mrt.config import Config as RootConfig
@@ -69,7 +78,8 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
     watermark = after or backfill
     baseline = ctx.cursor is None and backfill is None
 
-    by_id: dict[str, dict[str, Any]] = {}  # a model seen twice while paging counts once
+    by_id: dict[str, tuple[datetime, dict[str, Any]]] = {}  # seen twice while paging: once
+    quarantined: dict[str, Quarantined] = {}
     newest = after
     async for page in link_pages(ctx.http, url, params=params,
                                  max_pages=1 if baseline else config.max_pages):
@@ -79,41 +89,73 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
             raise UpstreamChanged(f"{page.url}: expected a JSON list of models, got "
                                   f"{type(page.json).__name__}", url=page.url)
         older_seen = False
-        for item in page.json:
-            model_id, modified = _identity(item, page.url)
-            newest = max(newest, modified) if newest else modified
-            if watermark and modified < watermark:
-                older_seen = True  # sorted newest first: the rest is older still
-                break
+        for raw_item in page.json:
+            item = valid_text(raw_item)
+            modified = usable_time(item, "lastModified", ctx.now)
+            if modified is not None:
+                newest = max(newest, modified) if newest else modified
+                if watermark and modified < watermark:
+                    older_seen = True  # sorted newest first: the rest is older still
+                    break
+            try:
+                model_id, modified = _checked(item, ctx.now)
+            except BadItem as error:
+                found = _quarantined(spec, item, error)
+                quarantined[found.item_key] = found
+                continue
             seen = by_id.get(model_id)
-            if seen is None or _identity(seen, page.url)[1] < modified:
-                by_id[model_id] = item
+            if seen is None or seen[0] < modified:
+                by_id[model_id] = (modified, item)
         if older_seen:
             break
 
-    models = sorted(by_id.values(), key=lambda m: str(m.get("lastModified")), reverse=True)
+    models = [item for _, item in sorted(by_id.values(), key=lambda m: m[0], reverse=True)]
+    kept_aside = list(quarantined.values())
 
     cursor = {"last_modified_after": format_time(newest)} if newest else {}
     snapshots = {str(m["id"]): snapshot_of(m) for m in models}
     if baseline:
-        return PollResult(snapshots=snapshots, cursor=cursor, fetched=len(models))
+        return PollResult(snapshots=snapshots, cursor=cursor, fetched=len(models),
+                          quarantined=kept_aside)
     known = ctx.snapshots(list(snapshots))
     events: list[TrackerEvent] = []
     for item in reversed(models):  # upstream order of change: oldest first
         event = change(spec, site, org, item, known.get(str(item["id"])), watermark, ctx.now)
         if event is not None:
             events.append(event)
-    return PollResult(events=events, snapshots=snapshots, cursor=cursor, fetched=len(models))
+    return PollResult(events=events, snapshots=snapshots, cursor=cursor, fetched=len(models),
+                      quarantined=kept_aside)
 
 
-def _identity(item: Any, shown: str) -> tuple[str, datetime]:
-    model_id = item.get("id") if isinstance(item, dict) else None
-    modified = parse_time(item.get("lastModified")) if isinstance(item, dict) else None
-    if not isinstance(model_id, str) or modified is None:
-        raise UpstreamChanged(
-            f"{shown}: a model without id/lastModified (was full=true honoured?): "
-            f"{str(item)[:200]}", url=shown)
+def _checked(item: Any, now: datetime) -> tuple[str, datetime]:
+    """The model's id and time, once its identity and required fields are usable.
+
+    Required: `id`, `lastModified` (the cursor; present only with full=true) and `sha` (string
+    or null: a model_updated is a change of it). Other fields are read leniently.
+    """
+    if not isinstance(item, dict):
+        raise BadItem("item", "a JSON object", item)
+    model_id = require_text(item, "id")
+    modified = require_time(item, "lastModified", now)
+    sha = item.get("sha")
+    if sha is not None and not isinstance(sha, str):
+        raise BadItem("sha", "a string", sha)
     return model_id, modified
+
+
+def _quarantined(spec: SourceSpec, item: Any, bad: BadItem) -> Quarantined:
+    fields = item if isinstance(item, dict) else {}
+    model_id = fields.get("id")
+    if isinstance(model_id, str) and model_id.strip():
+        label, key = f"model {model_id}", f"id:{model_id}"
+    else:
+        # the Hub's other names for a model: modelId (the same id), _id (its database id)
+        alias = fields.get("modelId") if isinstance(fields.get("modelId"), str) else None
+        oid = fields.get("_id") if isinstance(fields.get("_id"), str) else None
+        label = f"model ? ({alias})" if alias else f"model ? (_id {oid})" if oid else "model ?"
+        key = f"id:{alias}" if alias else f"_id:{oid}" if oid else content_key(item)
+        model_id = alias or oid
+    return quarantine(spec.key, label, item, bad, item_key=key, upstream_id=model_id)
 
 
 def snapshot_of(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,7 +214,7 @@ def _event(
                                      (card or {}).get("license")) if isinstance(p, str)),
         url=f"{site}/{model_id}",
         author=org,
-        labels=tuple(str(t) for t in tags or ()),
+        labels=tuple(t for t in tags or () if isinstance(t, str)),
         occurred_at=occurred_at,
         observed_at=now,
         details=details,

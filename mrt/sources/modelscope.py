@@ -10,7 +10,7 @@ the poll reports itself degraded.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +20,19 @@ from mrt.config import SourceSection
 from mrt.errors import SourceError, UpstreamChanged
 from mrt.events import TrackerEvent, fingerprint_of
 from mrt.http import HttpClient
+from mrt.sources._items import (
+    BadItem,
+    content_key,
+    quarantine,
+    require_optional_time,
+    require_text,
+    require_time,
+    text_of,
+    usable_time,
+    valid_text,
+)
 from mrt.sources._timestamps import format_time, parse_backfill, parse_time
-from mrt.sources.base import PollContext, PollResult, SourceSpec
+from mrt.sources.base import PollContext, PollResult, Quarantined, SourceSpec
 
 if TYPE_CHECKING:
     from mrt.config import Config as RootConfig
@@ -67,6 +78,11 @@ class Model:
 class _Walk:
     models: list[Model]
     not_modified: bool = False
+    quarantined: dict[str, Quarantined] = field(default_factory=dict)
+
+    def keep_aside(self, source_key: str, item: Any, bad: BadItem) -> None:
+        found = _quarantined(source_key, item, bad)
+        self.quarantined[found.item_key] = found
 
 
 async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
@@ -83,14 +99,16 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
 
     degraded = None
     try:
-        walk = await _openapi_models(ctx.http, site, org, config.page_size, watermark, baseline)
+        walk = await _openapi_models(ctx.http, site, org, config.page_size, watermark, baseline,
+                                     ctx.now, spec.key)
     except SourceError as exc:
         changed = isinstance(exc, UpstreamChanged) or exc.http_status == 404
         if not (config.fallback and changed):
             raise
         degraded = (f"the ModelScope OpenAPI failed ({exc.message}); fell back to the legacy "
                     "list endpoint PUT /api/v1/dolphin/models")
-        walk = await _dolphin_models(ctx.http, site, org, config.page_size, watermark, baseline)
+        walk = await _dolphin_models(ctx.http, site, org, config.page_size, watermark, baseline,
+                                     ctx.now, spec.key)
     if walk.not_modified:
         return PollResult(cursor=dict(cursor), degraded=degraded)
 
@@ -105,9 +123,10 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
         new_cursor["last_modified_after"] = format_time(newest)
     if left_over:
         new_cursor["known_model_ids"] = left_over
+    kept_aside = list(walk.quarantined.values())
     if baseline:
         return PollResult(snapshots=snapshots, cursor=new_cursor, fetched=len(walk.models),
-                          degraded=degraded)
+                          degraded=degraded, quarantined=kept_aside)
     known = ctx.snapshots(list(snapshots))
     events = []
     for model in reversed(walk.models):  # oldest change first
@@ -116,14 +135,16 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
         if event is not None:
             events.append(event)
     return PollResult(events=events, snapshots=snapshots, cursor=new_cursor,
-                      fetched=len(walk.models), degraded=degraded)
+                      fetched=len(walk.models), degraded=degraded, quarantined=kept_aside)
 
 
 async def _openapi_models(
-    http: HttpClient, site: str, org: str, size: int, watermark: datetime | None, baseline: bool
+    http: HttpClient, site: str, org: str, size: int, watermark: datetime | None, baseline: bool,
+    now: datetime, source_key: str,
 ) -> _Walk:
     url = f"{site}/openapi/v1/models"
-    models: list[Model] = []
+    walk = _Walk([])
+    models = walk.models
     number = 1
     while number * size <= MAX_WINDOW:
         page = await http.get_json(
@@ -132,7 +153,7 @@ async def _openapi_models(
             conditional=number == 1)
         if page.not_modified:
             return _Walk([], not_modified=True)
-        body = page.json
+        body = valid_text(page.json)  # its message may reach last_error: make it storable
         if isinstance(body, dict) and body.get("success") is False:
             raise SourceError(
                 f"{page.url}: ModelScope said success=false: {body.get('code')}: "
@@ -144,29 +165,41 @@ async def _openapi_models(
                 or not isinstance(items, list)):
             raise UpstreamChanged(f"{page.url}: not the {{success, data: {{models}}}} envelope: "
                                   f"{str(body)[:200]}", url=page.url)
-        batch = [_openapi_model(item, page.url) for item in items]
+        batch = []
+        for item in items:
+            try:
+                batch.append(_openapi_model(item, now))
+            except BadItem as error:
+                if not _older_item(item, "last_modified", watermark, now):
+                    walk.keep_aside(source_key, item, error)
         models.extend(m for m in batch if not _older(m, watermark))
         total = data.get("total_count") if isinstance(data, dict) else None
-        if (baseline or len(batch) < size or any(_older(m, watermark) for m in batch)
+        if (baseline or len(items) < size or any(_older(m, watermark) for m in batch)
                 or (isinstance(total, int) and number * size >= total)):
             break
         number += 1
-    return _Walk(models)
+    return walk
 
 
 def _older(model: Model, watermark: datetime | None) -> bool:
     return bool(watermark and model.last_modified and model.last_modified < watermark)
 
 
-def _openapi_model(item: Any, shown: str) -> Model:
-    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-        raise UpstreamChanged(f"{shown}: a model without an id: {str(item)[:200]}", url=shown)
-    modified = parse_time(item.get("last_modified"))
-    if modified is None:
-        raise UpstreamChanged(f"{shown}: model {item['id']} has no last_modified", url=shown)
+def _older_item(item: Any, field: str, watermark: datetime | None, now: datetime) -> bool:
+    """A bad item older than the cursor was seen (and kept aside) before: not news again."""
+    modified = usable_time(item, field, now)
+    return bool(watermark and modified and modified < watermark)
+
+
+def _openapi_model(item: Any, now: datetime) -> Model:
+    """Required: `id` and `last_modified` (the cursor); other fields are read leniently."""
+    if not isinstance(item, dict):
+        raise BadItem("item", "a JSON object", item)
+    model_id = require_text(item, "id")
+    modified = require_time(item, "last_modified", now)
     return Model(
-        id=item["id"],
-        display_name=str(item.get("display_name") or item["id"]),
+        id=model_id,
+        display_name=text_of(item.get("display_name")) or model_id,
         last_modified=modified,
         created_at=parse_time(item.get("created_at")),
         details={k: item.get(k) for k in ("display_name", "tasks", "license", "downloads",
@@ -176,11 +209,13 @@ def _openapi_model(item: Any, shown: str) -> Model:
 
 
 async def _dolphin_models(
-    http: HttpClient, site: str, org: str, size: int, watermark: datetime | None, baseline: bool
+    http: HttpClient, site: str, org: str, size: int, watermark: datetime | None, baseline: bool,
+    now: datetime, source_key: str,
 ) -> _Walk:
     """The legacy list the web site uses; its records may lack times (then: additions only)."""
     url = f"{site}/api/v1/dolphin/models"
-    models: list[Model] = []
+    walk = _Walk([])
+    models = walk.models
     number = 1
     while number * size <= MAX_WINDOW:
         page = await http.request_json("PUT", url, json_body={
@@ -189,7 +224,7 @@ async def _dolphin_models(
             "Criterion": [{"category": "organizations", "predicate": "contains",
                            "values": [org]}],
         }, conditional=False)
-        body = page.json
+        body = valid_text(page.json)  # its message may reach last_error: make it storable
         if isinstance(body, dict) and body.get("Success") is False:
             raise SourceError(f"{page.url}: ModelScope said Success=false: {body.get('Code')}: "
                               f"{body.get('Message')}", url=page.url, status=page.status)
@@ -199,31 +234,45 @@ async def _dolphin_models(
             raise UpstreamChanged(f"{page.url}: the legacy list has no Data.Model.Models either: "
                                   f"{str(body)[:200]}", url=page.url)
         # the "contains" criterion also matches other owners' names: keep this org's own
-        batch = [m for m in (_dolphin_model(item, page.url) for item in items)
-                 if m.id.startswith(f"{org}/")]
+        batch = []
+        for item in items:
+            try:
+                model = _dolphin_model(item, now)
+            except BadItem as error:
+                if not _older_item(item, "GmtModified", watermark, now):
+                    walk.keep_aside(source_key, item, error)
+                continue
+            if model.id.startswith(f"{org}/"):
+                batch.append(model)
         models.extend(m for m in batch if not _older(m, watermark))
         total = listing.get("TotalCount")
         if (baseline or len(items) < size or any(_older(m, watermark) for m in batch)
                 or (isinstance(total, int) and number * size >= total)):
             break
         number += 1
-    return _Walk(models)
+    return walk
 
 
-def _dolphin_model(item: Any, shown: str) -> Model:
-    item = item if isinstance(item, dict) else {}
+def _dolphin_model(item: Any, now: datetime) -> Model:
+    """Required: a name (Path/Name, or BackendSupport.model_id); its times are optional, but
+    present they must be usable (one far in the future would pin the cursor there)."""
+    if not isinstance(item, dict):
+        raise BadItem("item", "a JSON object", item)
     backend = item.get("BackendSupport") if isinstance(item.get("BackendSupport"), dict) else {}
     name, path = item.get("Name"), item.get("Path")
     model_id = (f"{path}/{name}" if isinstance(name, str) and isinstance(path, str)
-                else (backend or {}).get("model_id"))
-    if not isinstance(model_id, str):
-        raise UpstreamChanged(f"{shown}: a legacy model record without a name: "
-                              f"{str(item)[:200]}", url=shown)
-    modified = parse_time(item.get("LastUpdatedTime") or item.get("GmtModified"))
-    created = parse_time(item.get("CreatedTime") or item.get("GmtCreated"))
+                and name.strip() and path.strip() else (backend or {}).get("model_id"))
+    if not isinstance(model_id, str) or not model_id.strip():
+        raise BadItem("Name", "a model name (Path/Name)", item.get("Name"))
+    times = {}
+    for field_name in ("LastUpdatedTime", "GmtModified", "CreatedTime", "GmtCreated"):
+        require_optional_time(item, field_name, now)
+        times[field_name] = parse_time(item.get(field_name))
+    modified = times["LastUpdatedTime"] or times["GmtModified"]
+    created = times["CreatedTime"] or times["GmtCreated"]
     return Model(
         id=model_id,
-        display_name=str(item.get("ChineseName") or model_id),
+        display_name=text_of(item.get("ChineseName")) or model_id,
         last_modified=modified,
         created_at=created,
         details={"display_name": item.get("ChineseName"), "downloads": item.get("Downloads"),
@@ -270,7 +319,8 @@ def _event(
     occurred_at: datetime | None,
     now: datetime,
 ) -> TrackerEvent:
-    tasks = model.details.get("tasks") if isinstance(model.details.get("tasks"), list) else []
+    listed = model.details.get("tasks")
+    tasks = [t for t in listed if isinstance(t, str)] if isinstance(listed, list) else []
     return TrackerEvent(
         source="modelscope",
         source_key=spec.key,
@@ -279,10 +329,10 @@ def _event(
         event_type=kind,
         event_id=event_id,
         title=model.display_name,
-        summary=" ".join(str(t) for t in tasks or ()),
+        summary=" ".join(tasks),
         url=f"{site}/models/{model.id}",
         author=org,
-        labels=tuple(str(t) for t in tasks or ()),
+        labels=tuple(tasks),
         occurred_at=occurred_at,
         observed_at=now,
         details=dict(model.details),
@@ -290,3 +340,15 @@ def _event(
         legacy_fingerprint=fingerprint_of("modelscope", "org_model", org, "model_added",
                                           model.id),
     )
+
+
+def _quarantined(source_key: str, item: Any, bad: BadItem) -> Quarantined:
+    fields = item if isinstance(item, dict) else {}
+    model_id = fields.get("id") if isinstance(fields.get("id"), str) else None
+    if model_id is None and isinstance(fields.get("Name"), str):
+        path = fields.get("Path")
+        model_id = f"{path}/{fields['Name']}" if isinstance(path, str) else fields["Name"]
+    if model_id and model_id.strip():
+        return quarantine(source_key, f"model {model_id}", item, bad, item_key=f"id:{model_id}",
+                          upstream_id=model_id)
+    return quarantine(source_key, "model ?", item, bad, item_key=content_key(item))

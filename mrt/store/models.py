@@ -1,4 +1,4 @@
-"""The schema (version 3: see mrt/store/migrations.py for what each version added). Every table MRT keeps, in one place.
+"""The schema (version 5: see mrt/store/migrations.py for what each version added). Every table MRT keeps, in one place.
 
 Timestamps are aware UTC datetimes in Python. JSON columns never hold a secret. A new column or
 table is a new migration in `mrt/store/migrations.py`, never an edit of a shipped one.
@@ -318,6 +318,29 @@ class DigestSchedule(BaseModel):
     updated_at = UtcDateTimeField()
 
 
+class QuarantinedItem(BaseModel):
+    """Schema v5. An upstream item a source could not use (identity or a required field), kept
+    aside so the rest of its page went on and the cursor moved past it.
+
+    One row per (source, item): seeing the same item again bumps `count` and `last_seen_at`
+    and is not news. `raw` is a trimmed copy with valid text; `reason` names the item and field.
+    """
+
+    id = peewee.AutoField()
+    source_key = peewee.TextField()
+    item_key = peewee.TextField()  # "#123", "id:deepseek-ai/X", "sha256:..." (see mrt/sources/_items.py)
+    upstream_id = peewee.TextField(null=True)
+    url = peewee.TextField(null=True)
+    reason = peewee.TextField()
+    raw = JsonField(default=dict)
+    first_seen_at = UtcDateTimeField()
+    last_seen_at = UtcDateTimeField(index=True)
+    count = peewee.IntegerField(default=1)
+
+    class Meta:
+        indexes = ((("source_key", "item_key"), True),)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     SourceState,
@@ -339,4 +362,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     DigestItem,
     AggregateMember,
     DigestSchedule,
+    QuarantinedItem,
 )

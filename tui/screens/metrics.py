@@ -34,6 +34,8 @@ def figures_text(label: str, report: views.MetricsReport, now_text: str) -> Text
     text.append(f"events {f.events}  matches {f.matches}  alerts {f.alerts}\n")
     text.append(f"sent {f.deliveries_ok}  ", style="green")
     text.append(f"failed {f.deliveries_failed}\n", style="red" if f.deliveries_failed else "")
+    if f.quarantined:  # upstream items kept aside: rare, so shown only when there are some
+        text.append(f"quarantined {f.quarantined}\n", style="yellow")
     text.append(f"queue {q.depth}  oldest {now_text}  ")
     text.append(f"dead {q.dead}", style="bold red" if q.dead else "")
     return text

@@ -150,4 +150,10 @@ class SourcesScreen(ConsoleScreen):
             text.append(
                 f"\n{row.consecutive_failures} failure(s) in a row: {row.last_error}", style="red"
             )
+        if row.quarantined:
+            text.append(
+                f"\n{row.quarantined} upstream item(s) quarantined; latest: "
+                f"{row.quarantine_reason or ''}",
+                style="yellow",
+            )
         pane.update(text)

@@ -8,6 +8,7 @@ from typing import Any
 
 import peewee
 
+from mrt.store import quarantine
 from mrt.store.models import Alert, CycleMetric, DeliveryAttempt, Outbox, database_proxy
 from mrt.store.views._sql import tuples
 from mrt.store.views.outbox import QUEUED_STATUSES
@@ -22,6 +23,7 @@ class Figures:
     alerts: int = 0
     deliveries_ok: int = 0
     deliveries_failed: int = 0
+    quarantined: int = 0  # upstream items first kept aside in the window
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +126,16 @@ def metrics_report(
         add(key or "", "deliveries_ok", n_ok)
         add(key or "", "deliveries_failed", n_failed)
 
+    for key, n in quarantine.first_seen_between(since, now).items():
+        add(key, "quarantined", n)
+
     per_source = {k: Figures(**v) for k, v in sorted(per.items())}
     overall = Figures(
         **{
             name: sum(getattr(f, name) for f in per_source.values())
-            for name in ("events", "matches", "alerts", "deliveries_ok", "deliveries_failed")
+            for name in (
+                "events", "matches", "alerts", "deliveries_ok", "deliveries_failed", "quarantined"
+            )
         }
     )
     queue_now, queue_per_source = queue if queue is not None else queue_figures()

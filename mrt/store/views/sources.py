@@ -8,6 +8,7 @@ from typing import Any
 
 import peewee
 
+from mrt.store import quarantine
 from mrt.store.models import Alert, SourceState, WorkerHeartbeat
 
 
@@ -27,9 +28,12 @@ class SourceRow:
     ratelimit_reset_at: datetime | None
     deferred_until: datetime | None
     poll_requested_at: datetime | None
+    quarantined: int = 0  # upstream items kept aside (mrt/store/quarantine.py)
+    quarantine_reason: str | None = None  # the most recently seen one's reason
 
 
 def source_rows() -> list[SourceRow]:
+    kept = quarantine.summaries()
     return [
         SourceRow(
             key=s.source_key,
@@ -46,6 +50,8 @@ def source_rows() -> list[SourceRow]:
             ratelimit_reset_at=s.ratelimit_reset_at,
             deferred_until=s.deferred_until,
             poll_requested_at=s.poll_requested_at,
+            quarantined=kept[s.source_key].count if s.source_key in kept else 0,
+            quarantine_reason=kept[s.source_key].latest_reason if s.source_key in kept else None,
         )
         for s in SourceState.select().order_by(SourceState.source_key)
     ]
