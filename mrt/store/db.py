@@ -6,6 +6,7 @@ backup), or, read-only, refuses a database that is missing or not migrated yet.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -15,7 +16,10 @@ from typing import Any
 import peewee
 
 from mrt.errors import StoreError
+from mrt.store.db_errors import real_cause
 from mrt.store.models import database_proxy
+
+log = logging.getLogger(__name__)
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",  # the worker writes while the TUI and CLI read
@@ -101,6 +105,8 @@ def open_store(
             raise StoreError(
                 f"no database at {path} yet: start mrt-worker or run `mrt db migrate`"
             )
+    if not read_only and migrate and not is_postgres_url(target):
+        refuse_truncated(Path(str(target)).expanduser(), backup_dir)
     db = open_database(target, read_only=read_only)
     try:
         version = migrations.schema_version(db)
@@ -121,6 +127,19 @@ def open_store(
         db.close()
         raise
     return db
+
+
+def refuse_truncated(path: Path, backup_dir: Path | None) -> None:
+    """A zero-length file about to become a new database: refused when a backup of it holds
+    cursors (restore that instead), else allowed with a loud WARNING (store/empty_file.py)."""
+    from mrt.store.empty_file import inspect_empty
+
+    empty = inspect_empty(path, backup_dir)
+    if empty is None:
+        return
+    if empty.refuse:
+        raise StoreError(empty.message(), title="Database file is empty")
+    log.warning("%s", empty.message())
 
 
 def fetch_all(db: peewee.Database, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -147,10 +166,20 @@ def sqlite_path(db: peewee.Database) -> Path | None:
 
 @contextmanager
 def write_transaction(db: peewee.Database) -> Iterator[None]:
-    """A writer's transaction: BEGIN IMMEDIATE on SQLite, so it never fails half-way on a lock."""
-    if is_sqlite(db) and not db.in_transaction():
-        with db.atomic("IMMEDIATE"):
-            yield
-    else:
-        with db.atomic():
-            yield
+    """A writer's transaction: BEGIN IMMEDIATE on SQLite, so it never fails half-way on a lock.
+
+    When SQLite already rolled the transaction back itself (disk full, I/O error), the failed
+    ROLLBACK is not what the caller sees: the error that caused it is re-raised instead.
+    """
+    try:
+        if is_sqlite(db) and not db.in_transaction():
+            with db.atomic("IMMEDIATE"):
+                yield
+        else:
+            with db.atomic():
+                yield
+    except peewee.OperationalError as exc:
+        cause = real_cause(exc)
+        if cause is exc:
+            raise
+        raise cause from None
