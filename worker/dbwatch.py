@@ -12,8 +12,8 @@ error here instead of raising. One `DatabaseWatch` turns them into episodes:
   soon as the database accepts it, so it is neither lost nor sent twice);
 - the operators are told once per episode through the same notice as a failing source (an
   alert on `observability.ops_channels`), written as soon as the database accepts it;
-- the episode ends, with one WARNING line, when the database has accepted writes and nothing
-  has failed for `settle_seconds`.
+- the episode ends, with one WARNING line, when writes have gone through for `settle_seconds`
+  with no failure in between.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Episode:
     last_failure_at: datetime
     failures: int = 1
     noticed: bool = False  # the operators' notice is in the outbox
-    succeeded_since_failure: bool = False
+    ok_since: datetime | None = None  # the first success after the last failure
     places: set[str] = field(default_factory=set)
 
 
@@ -89,14 +89,14 @@ class DatabaseWatch:
             self.episode = Episode(now, kind, text, now, places={where})
             self.episodes += 1
             log.error(
-                "%s (at %s). The worker waits and retries, backing off up to %.0f s, and "
+                "%s (at %s). The worker waits and retries, backing off up to %g s, and "
                 "carries on when the database is writable again; nothing is lost",
                 text, where, self.backoff_max,
             )
         else:
             episode.failures += 1
             episode.last_failure_at = now
-            episode.succeeded_since_failure = False
+            episode.ok_since = None
             episode.places.add(where)
             if kind != episode.kind:  # a new cause is news (locked, then the disk filled)
                 episode.kind, episode.explanation = kind, text
@@ -109,11 +109,11 @@ class DatabaseWatch:
         return True
 
     def succeeded(self, now: datetime) -> None:
-        """A write went through: stop backing off (the episode ends once it settles)."""
-        self._streak = 0
-        self._next_try = None
-        if self.episode is not None:
-            self.episode.succeeded_since_failure = True
+        """A write went through. The backoff stays until the episode settles: a small write
+        may pass on a full disk while a cycle's does not, and that cycle must not be retried
+        (and its source polled) every second."""
+        if self.episode is not None and self.episode.ok_since is None:
+            self.episode.ok_since = now
 
     def waiting(self, now: datetime) -> bool:
         return self._next_try is not None and now < self._next_try
@@ -139,14 +139,16 @@ class DatabaseWatch:
                 return
             episode.noticed = True
             self.succeeded(now)
-        quiet = (now - episode.last_failure_at).total_seconds()
-        if episode.succeeded_since_failure and quiet >= self.settle_seconds:
+        ok_since = episode.ok_since
+        if ok_since is not None and (now - ok_since).total_seconds() >= self.settle_seconds:
             log.warning(
                 "%s accepts writes again after %.0f s (%d failed attempts at %s); carrying on",
                 self.target_text(), (episode.last_failure_at - episode.started_at).total_seconds(),
                 episode.failures, ", ".join(sorted(episode.places)),
             )
             self.episode = None
+            self._streak = 0
+            self._next_try = None
 
     def target_text(self) -> str:
         from mrt.store.db_errors import describe
