@@ -7,6 +7,7 @@ backup), or, read-only, refuses a database that is missing or not migrated yet.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -76,12 +77,27 @@ def open_database(target: str | Path, *, read_only: bool = False) -> peewee.Data
     try:
         db.connect(reuse_if_open=True)
     except peewee.DatabaseError as exc:  # also "file is not a database"
-        raise StoreError(f"cannot open the database {describe_target(text)}: {exc}") from exc
+        raise StoreError(_cannot_open(text, exc, read_only=read_only)) from exc
     if read_only and not isinstance(db, peewee.SqliteDatabase):
         # PostgreSQL's equivalent of query_only, for every transaction of this session
         execute(db, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
     database_proxy.initialize(db)
     return db
+
+
+def _cannot_open(target: str, exc: Exception, *, read_only: bool) -> str:
+    from mrt.store.db_errors import explain
+
+    path = Path(target).expanduser()
+    if not read_only and not is_postgres_url(target) and path.exists() and not (
+        os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+    ):
+        # WAL creates <file>-wal and <file>-shm beside the database: both must be writable
+        return (
+            f"cannot open the database {path}: it is read-only ({exc}): make the file and its "
+            "directory writable by this user (or remount the disk read-write)"
+        )
+    return f"cannot open {explain(exc, target).removeprefix('the ')}"
 
 
 def open_store(
