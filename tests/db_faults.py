@@ -108,3 +108,21 @@ def fill(directory: Path, leave_bytes: int = 0) -> Path:
         except OSError:
             pass
     return filler
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """`worker.main.main` run in-process points the root logger at the (captured) stderr of
+    that test; put the handlers back so later tests' threads do not write to a closed file."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)

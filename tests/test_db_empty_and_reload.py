@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from db_faults import restore_logging  # noqa: F401 (a fixture, used through pytestmark)
 from pytest_httpserver import HTTPServer
 from soak.process import child_env
 from test_noise_support import REPO
@@ -26,6 +27,8 @@ from mrt.store.backup import backup, default_backup_path
 from mrt.store.models import SourceState
 from worker.main import main as worker_main
 from worker.runtime import Runtime, build_runtime, reload, run_once
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 KEY = f"github:{REPO}"
 

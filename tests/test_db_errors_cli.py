@@ -16,7 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from db_faults import WriteLock, short_busy_timeout, small_filesystem
+from db_faults import (  # restore_logging: a fixture, used through pytestmark
+    WriteLock,
+    restore_logging,  # noqa: F401
+    short_busy_timeout,
+    small_filesystem,
+)
 from test_outbox_support import T0, enqueue_alerts
 from test_source_support import recorded_issues
 
@@ -26,6 +31,8 @@ from mrt.store import sources, workers
 from mrt.store.db import open_store
 from mrt.store.models import Outbox
 from worker.main import main as worker_main
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 KEY = "github:PyGithub/PyGithub"
 TARGET = Target(channel="hook", key="json://127.0.0.1:9/hook", url="json://127.0.0.1:9/hook",

@@ -6,7 +6,8 @@ error here instead of raising. One `DatabaseWatch` turns them into episodes:
 
 - the first failure of an episode is logged once, as an ERROR that says which database, what is
   wrong and what to do; later failures of the same kind only at DEBUG;
-- the loop backs off (1 s, 2 s, 4 s ... up to `backoff_max`) and touches the database again only
+- the loop backs off (1 s, 2 s, 4 s ... up to `backoff_max`, one step per retry, however many
+  touches failed meanwhile) and touches the database again only
   when `waiting(now)` says so; whatever failed was rolled back and is simply done again (a cycle
   polls again and its fingerprints dedupe; a claim is retried; a send's result is recorded as
   soon as the database accepts it, so it is neither lost nor sent twice);
@@ -40,7 +41,7 @@ log = logging.getLogger("mrt.worker")
 _T = TypeVar("_T")
 
 BACKOFF_BASE_SECONDS = 1.0
-BACKOFF_MAX_SECONDS = 30.0
+BACKOFF_MAX_SECONDS = 10.0  # a heartbeat write every 10 s at most: cheap, and quick to resume
 SETTLE_SECONDS = 30.0
 
 
@@ -103,6 +104,8 @@ class DatabaseWatch:
                 log.error("%s (at %s); still waiting and retrying", text, where)
             else:
                 log.debug("database still unavailable at %s: %s", where, text)
+        if self._next_try is not None and now < self._next_try:
+            return True  # another touch failing during the same wait: no further backoff
         self._streak += 1
         delay = min(self.backoff_max, BACKOFF_BASE_SECONDS * 2 ** min(self._streak - 1, 16))
         self._next_try = now + timedelta(seconds=delay)
