@@ -86,7 +86,7 @@ def open_database(target: str | Path, *, read_only: bool = False) -> peewee.Data
 
 
 def _cannot_open(target: str, exc: Exception, *, read_only: bool) -> str:
-    from mrt.store.db_errors import explain
+    from mrt.store.db_errors import advice
 
     path = Path(target).expanduser()
     if not read_only and not is_postgres_url(target) and path.exists() and not (
@@ -97,7 +97,9 @@ def _cannot_open(target: str, exc: Exception, *, read_only: bool) -> str:
             f"cannot open the database {path}: it is read-only ({exc}): make the file and its "
             "directory writable by this user (or remount the disk read-write)"
         )
-    return f"cannot open {explain(exc, target).removeprefix('the ')}"
+    text = f"cannot open the database {describe_target(target)}: {exc}"
+    what_to_do = advice(exc)
+    return f"{text}: {what_to_do}" if what_to_do else text
 
 
 def open_store(

@@ -126,3 +126,9 @@ def bound_target() -> str | None:
     db = database_proxy.obj
     name = getattr(db, "database", None)
     return str(name) if name else None
+
+
+def advice(exc: BaseException) -> str | None:
+    """What to do about an unavailable database (None for other errors)."""
+    kind = unavailable_kind(exc)
+    return _ADVICE[kind] if kind else None
