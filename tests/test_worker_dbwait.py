@@ -248,3 +248,52 @@ def test_a_transaction_sqlite_rolled_back_itself_reports_the_cause_not_the_rollb
         assert "mrt.sqlite3 cannot grow: the disk is full" in text and "free space" in text
     finally:
         db.close()
+
+
+def test_an_episode_is_said_once_backs_off_per_retry_and_ends_after_settling(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The watch on its own, driven by `now`: concurrent failures do not escalate the backoff,
+    a small write passing on a full disk does not end the episode, the notice is written once
+    the database takes it, and the end is said once."""
+    import sqlite3
+    from datetime import timedelta
+
+    import peewee
+
+    notices: list[str] = []
+    refuse = [True]
+
+    def notify(text: str, now: Any) -> None:
+        if refuse[0]:
+            raise peewee.OperationalError("database or disk is full")
+        notices.append(text)
+
+    full = peewee.OperationalError(sqlite3.OperationalError("database or disk is full"))
+    watch = DatabaseWatch("/srv/mrt.sqlite3", notify, backoff_max=8, settle_seconds=30)
+    caplog.set_level(logging.DEBUG, logger="mrt.worker")
+    t = T0
+    assert watch.failed("the heartbeat", full, t)
+    assert watch.failed("the sender", full, t)  # the same wait: no second step
+    assert watch.wait_seconds(t) == 1.0 and watch.waiting(t + timedelta(seconds=0.5))
+    watch.settle(t)  # still waiting: nothing tried
+    t += timedelta(seconds=1)
+    watch.settle(t)  # the notice is refused too: one more step of backoff
+    assert notices == [] and watch.wait_seconds(t) == 2.0
+    t += timedelta(seconds=2)
+    watch.succeeded(t)  # a heartbeat passes ...
+    assert watch.failed("the cycle of github:a/b", full, t)  # ... a cycle does not
+    assert watch.wait_seconds(t) == 4.0
+    refuse[0] = False
+    t += timedelta(seconds=4)
+    watch.succeeded(t)
+    watch.settle(t)
+    assert len(notices) == 1 and "/srv/mrt.sqlite3 cannot grow: the disk is full" in notices[0]
+    watch.settle(t + timedelta(seconds=29))
+    assert watch.episode is not None
+    watch.settle(t + timedelta(seconds=30))
+    assert watch.episode is None and watch.episodes == 1 and len(notices) == 1
+    assert not watch.failed("the heartbeat", peewee.IntegrityError("UNIQUE"), t)  # a bug
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.levelname for r in said] == ["ERROR", "WARNING"], [r.getMessage() for r in said]
+    assert "accepts writes again" in said[1].getMessage()

@@ -69,7 +69,10 @@ def real_cause(exc: BaseException) -> BaseException:
 
 
 def _driver_error(exc: BaseException) -> BaseException:
-    """peewee wraps the driver's exception as its first argument."""
+    """The driver's exception that peewee wrapped (kept as `orig`), else `exc` itself."""
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, BaseException):
+        return orig
     if exc.args and isinstance(exc.args[0], BaseException):
         return exc.args[0]
     return exc
@@ -85,7 +88,7 @@ def unavailable_kind(exc: BaseException) -> str | None:
     code = getattr(driver, "sqlite_errorcode", None)
     if isinstance(code, int) and (code & 0xFF) in _SQLITE_KINDS:
         return _SQLITE_KINDS[code & 0xFF]
-    text = str(exc).lower()
+    text = f"{exc} {driver}".lower()
     for needle, kind in _MESSAGE_KINDS:
         if needle in text:
             return kind
@@ -104,7 +107,7 @@ def explain(exc: BaseException, target: str | Path | None) -> str:
     """One line: which database, what happened (the driver's own words), what to do."""
     cause = real_cause(exc)
     kind = unavailable_kind(cause)
-    detail = str(cause).strip() or type(cause).__name__
+    detail = str(cause).strip() or str(_driver_error(cause)).strip() or type(cause).__name__
     if kind is None:
         return f"{describe(target)} failed: {detail}"
     return f"{describe(target)} {_WHAT[kind]} ({detail}): {_ADVICE[kind]}"
