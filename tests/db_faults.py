@@ -73,6 +73,10 @@ def short_busy_timeout(monkeypatch: pytest.MonkeyPatch, ms: int = 200) -> None:
     """The database's busy timeout for this process (its default is 10 s). The config's
     `state.busy_timeout_ms` says the same for a worker started from a config file."""
     monkeypatch.setitem(store_db.SQLITE_PRAGMAS, "busy_timeout", ms)
+    for opener in (store_db.open_database, store_db.open_store):  # where it is a parameter
+        defaults = opener.__kwdefaults__ or {}
+        if "busy_timeout_ms" in defaults:
+            monkeypatch.setitem(defaults, "busy_timeout_ms", ms)
 
 
 @contextmanager

@@ -297,3 +297,33 @@ def test_an_episode_is_said_once_backs_off_per_retry_and_ends_after_settling(
     said = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [r.levelname for r in said] == ["ERROR", "WARNING"], [r.getMessage() for r in said]
     assert "accepts writes again" in said[1].getMessage()
+
+
+def test_a_cycle_that_reports_a_database_failure_instead_of_raising_it_reaches_the_watch(
+    tmp_path: Path, httpserver: HTTPServer,
+) -> None:
+    """A pipeline may record a failed commit as the cycle's outcome rather than raise it; the
+    scheduler still hands "database is locked" in that report to the daemon's watch (so it
+    backs off instead of re-polling the source every second), and nothing else."""
+    from mrt.pipeline import CycleReport
+    from mrt.store.db_errors import unavailable_kind
+
+    FakeGitHub(httpserver, REPO, recorded_issues())
+    rt = baselined_runtime(write_config(tmp_path, httpserver))
+    seen: list[tuple[str, str | None]] = []
+    rt.scheduler.on_database_error = lambda where, exc: bool(
+        seen.append((where, unavailable_kind(exc))) or True)
+
+    async def finish(report: CycleReport) -> None:
+        task = asyncio.ensure_future(asyncio.sleep(0, result=report))
+        await task
+        rt.scheduler._finished(KEY, task)
+
+    locked = "commit failed: OperationalError: database is locked (not recorded: ...)"
+    try:
+        asyncio.run(finish(CycleReport(KEY, "failed", error=locked)))
+        asyncio.run(finish(CycleReport(KEY, "failed", error="HTTP 502 from upstream")))
+        asyncio.run(finish(CycleReport(KEY, "ok")))
+        assert seen == [(f"the cycle of {KEY}", "locked")]
+    finally:
+        rt.db.close()

@@ -11,9 +11,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+import peewee
+
 from mrt.pipeline import CycleReport, Engine, run_source_cycle
 from mrt.sources.base import SourceSpec
 from mrt.store import sources
+from mrt.store.db_errors import unavailable_phrase
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +50,15 @@ class Scheduler:
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is None:
-            return
         waiting = self.on_database_error
+        if exc is None:
+            # a cycle that reports its failure instead of raising it: the database's own words
+            # in its error say whether it was the database (then the watch backs off for it)
+            report = task.result()
+            phrase = unavailable_phrase(report.error) if report.outcome == "failed" else None
+            if waiting is not None and phrase is not None:
+                waiting(f"the cycle of {key}", peewee.OperationalError(phrase))
+            return
         if waiting is not None and waiting(f"the cycle of {key}", exc):
             return
         # run_source_cycle records source failures itself; this is a bug or the database

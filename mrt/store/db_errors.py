@@ -135,3 +135,10 @@ def advice(exc: BaseException) -> str | None:
     """What to do about an unavailable database (None for other errors)."""
     kind = unavailable_kind(exc)
     return _ADVICE[kind] if kind else None
+
+
+def unavailable_phrase(text: str | None) -> str | None:
+    """The words of an unavailable database in an error text (a cycle's reported error, where
+    the exception itself is gone), or None."""
+    lowered = (text or "").lower()
+    return next((needle for needle, _ in _MESSAGE_KINDS if needle in lowered), None)
