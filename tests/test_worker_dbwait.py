@@ -164,7 +164,7 @@ def test_a_send_whose_result_meets_the_lock_is_recorded_once_not_repeated(
         await wait_until(lambda: rt.watch is not None and rt.watch.episode is not None
                          and "the sender" in rt.watch.episode.places
                          and rt.watch.episode.failures >= 3, task)
-        await asyncio.sleep(1.0)  # far past the 5 s lease? no: past several retries
+        await asyncio.sleep(1.0)  # several more retries of the mark, all refused
         other.unlock()
         await wait_until(lambda: [r.status for r in closed_sent()] == ["sent"], task)
         await asyncio.sleep(1.5)  # a repeat, if there were one, would happen now

@@ -359,7 +359,6 @@ def _stop_cleanly(rt: Runtime, at: datetime) -> None:
     leases then expire by themselves and their rows are sent again)."""
     try:
         released = rt.sender.release(at)
-        workers.mark_stopped(rt.worker_id, at)
     except Exception as exc:
         if unavailable_kind(exc) is None:
             raise
@@ -368,6 +367,12 @@ def _stop_cleanly(rt: Runtime, at: datetime) -> None:
             "are sent again", explain(exc, rt.database), rt.config.delivery.lease_seconds,
         )
         return
+    try:
+        workers.mark_stopped(rt.worker_id, at)
+    except Exception as exc:
+        if unavailable_kind(exc) is None:
+            raise
+        log.error("stopped; its heartbeat is not marked stopped: %s", explain(exc, rt.database))
     log.info("stopped; %d leases released", released)
 
 
