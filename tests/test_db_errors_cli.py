@@ -155,3 +155,21 @@ def test_the_worker_on_a_locked_database_at_start_says_so_and_exits_1(
     err = capsys.readouterr().err
     assert code == 1, err
     assert_one_clear_line(err, db_file, "is locked by another process")
+
+
+def test_the_worker_whose_writes_are_refused_after_opening_says_so_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The issue's case: the file opens (reads work) but the first write, `ensure_states`,
+    gets SQLITE_READONLY (as with a chmod 444 file for a non-root user). `query_only` on the
+    worker's connections gives SQLite's real "attempt to write a readonly database"."""
+    from mrt.store import db as store_db
+
+    db_file = seed(tmp_path)
+    monkeypatch.setitem(store_db.SQLITE_PRAGMAS, "query_only", 1)
+    code = worker_main(["--once", "--config", str(tmp_path / "mrt.json")])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert_one_clear_line(err, db_file, "is read-only")
+    assert "cannot start" in err and "attempt to write a readonly database" in err
+    assert "writable" in err
