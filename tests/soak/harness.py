@@ -4,6 +4,8 @@
     chaos      the change driver runs; the worker is SIGKILLed at seeded random instants and
                restarted; after each kill: reap, note the rows left `sending` (sends in flight),
                PRAGMA integrity_check
+    database   (optional) another process holds the write lock, then the database's disk
+               is full (soak/dbphases.py); the worker must stay alive throughout
     steady     changes and faults go on without kills (memory and fds are judged here)
     drain      changes stop; the worker is stopped with SIGTERM and started again cleanly;
                wait (bounded) until every repo had a successful poll that began after the last

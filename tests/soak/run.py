@@ -2,6 +2,8 @@
 
     .venv/bin/python tests/soak/run.py --minutes 30            # soak: kills in the first half
     .venv/bin/python tests/soak/run.py --crash --kills 200     # crash loop: kill after kill
+    .venv/bin/python tests/soak/run.py --minutes 2 --lock-seconds 30 --disk-full-seconds 30
+                                        # + the database locked, then its disk full (root)
 
 Exit code 0 when nothing was lost, duplicates are all explained by sends in flight at a kill,
 every integrity check said "ok", the outbox drained and memory stayed flat; 1 otherwise.
