@@ -16,12 +16,16 @@ import argparse
 import importlib
 import os
 import pkgutil
+import sqlite3
 import sys
 from collections.abc import Sequence
+
+import peewee
 
 from mrt import __version__, commands
 from mrt.errors import ConfigError, MrtError
 from mrt.logs import configure_logging
+from mrt.store.db_errors import bound_target, explain
 
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -89,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except MrtError as exc:
         print(f"mrt: {exc.title.lower()}: {exc}", file=sys.stderr)
+        return 1
+    except (peewee.PeeweeException, sqlite3.Error) as exc:  # locked, read-only, full disk ...
+        print(f"mrt: database error: {explain(exc, bound_target())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -65,6 +65,7 @@ def probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
 
 def _probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
     from mrt.store.db import open_database, write_transaction
+    from mrt.store.empty_file import inspect_empty
     from mrt.store.migrations import LATEST, schema_version
 
     shown = database_display(config)
@@ -88,6 +89,11 @@ def _probe_database(config: Config, env: Mapping[str, str]) -> list[Finding]:
                     False,
                 )
             ]
+        backups = Path(config.state.backup_dir).expanduser() if config.state.backup_dir else None
+        empty = inspect_empty(path, backups)
+        if empty is not None:  # SQLite would silently take it as a new database
+            status: Status = "error" if empty.refuse else "warn"
+            return [Finding(status, "database", empty.message(), False)]
         if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
             # WAL needs its -wal and -shm files next to the database
             text = f"{shown}: not writable (the file or its directory is read-only)"

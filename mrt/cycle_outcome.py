@@ -24,6 +24,7 @@ from mrt.sources.base import SourceSpec
 from mrt.store import cycle, sources
 from mrt.store.cycle import PlannedAlert, PlannedDelivery
 from mrt.store.db import write_transaction
+from mrt.store.db_errors import unavailable_kind
 
 if TYPE_CHECKING:
     from mrt.http import HttpClient
@@ -88,6 +89,9 @@ def record_failure(
     metric = progress.metric()
     report = CycleReport(spec.key, "failed", requests=metric["requests"], error=message)
     logged = f"poll failed: {message}" if progress.stage == POLL else message
+    # a database that is locked or full for a while: what failed rolled back, and the source
+    # stays due so that it polls again as soon as the worker's database watch lets it
+    retry_at = now if unavailable_kind(exc) else progress.next_at or now + FALLBACK_RETRY
     log.error("%s: %s", spec.key, logged, extra={"source_key": spec.key})
     try:
         with write_transaction(engine.db):
@@ -97,7 +101,7 @@ def record_failure(
                 error_class=type(exc).__name__,
                 http_status=status,
                 now=now,
-                next_poll_at=progress.next_at or now + FALLBACK_RETRY,
+                next_poll_at=retry_at,
             )
             cycle.record_metric(spec.key, now, outcome="failed", error=message, **metric)
     except Exception as record_exc:

@@ -11,14 +11,18 @@ import argparse
 import asyncio
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
+
+import peewee
 
 from mrt import __version__
 from mrt.config import secret_values
 from mrt.errors import ConfigError, MrtError
 from mrt.http import HttpPool
 from mrt.logs import configure_logging
+from mrt.store.db_errors import bound_target, explain
 from worker.runtime import build_runtime, install_signal_handlers, run_daemon, run_once
 
 log = logging.getLogger("mrt.worker")
@@ -69,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except MrtError as exc:
         print(f"mrt-worker: {exc.title.lower()}: {exc}", file=sys.stderr)
+        return 1
+    except (peewee.PeeweeException, sqlite3.Error) as exc:  # --once on a locked database ...
+        print(f"mrt-worker: database error: {explain(exc, bound_target())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

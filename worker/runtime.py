@@ -14,10 +14,12 @@ import os
 import random
 import signal
 import socket
+import sqlite3
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import peewee
 
@@ -27,7 +29,8 @@ from mrt.config_load import LoadedConfig, load_config_with_warnings
 from mrt.delivery import channels
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.delivery.render import render_message
-from mrt.delivery.sender import Sender
+from mrt.delivery.sender import Sender, StoreRunner
+from mrt.errors import StoreError
 from mrt.events import TrackerEvent, utcnow
 from mrt.http import HttpPool
 from mrt.noise.flush import flush_due
@@ -37,7 +40,10 @@ from mrt.rules import Decision, compile_rules
 from mrt.schedule import interval_floors
 from mrt.store import sources, workers
 from mrt.store.backup import configured_backup_dir
-from mrt.store.db import open_store
+from mrt.store.db import describe_target, open_store
+from mrt.store.db_errors import explain, explain_error, unavailable_kind
+from mrt.store.models import Command
+from worker.dbwatch import DatabaseWatch, ops_notice_writer, waiting_store_runner
 from worker.scheduler import Scheduler
 from worker.systemd import SystemdNotifier
 
@@ -59,6 +65,10 @@ class Runtime:
     env: Mapping[str, str]
     config_path: str | None
     notifier: SystemdNotifier = field(default_factory=SystemdNotifier)
+    database: str = ""  # the database target the worker opened (a reload never changes it)
+    store_runner: StoreRunner | None = None  # the sender's; the daemon's waits out a locked DB
+    watch: DatabaseWatch | None = None  # the daemon's: waits out an unavailable database
+    pending_commands: list[Command] = field(default_factory=list)  # taken, not yet finished
 
 
 def _engine_parts(
@@ -122,15 +132,17 @@ async def build_runtime(
 ) -> Runtime:
     env = dict(os.environ) if env is None else env
     config = log_warnings(load_config_with_warnings(config_path, env=env))
-    state = config.state
-    db = open_store(
-        database_target(config),
-        backup_dir=configured_backup_dir(state.backup_dir),
-        busy_timeout_ms=state.busy_timeout_ms,
-    )
+    target = database_target(config)
+    backups = configured_backup_dir(config.state.backup_dir)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     rng = random.Random()
-    engine, scheduler, targets = _engine_parts(config, env, db, pool, rng)
+    try:
+        db = open_store(
+            target, backup_dir=backups, busy_timeout_ms=config.state.busy_timeout_ms
+        )
+        engine, scheduler, targets = _engine_parts(config, env, db, pool, rng)
+    except (peewee.PeeweeException, sqlite3.Error) as exc:  # read-only, locked, full ...
+        raise StoreError(f"cannot start: {explain(exc, target)}") from exc
     replay_on_rules_change(config, targets, db, now())
     sender = new_sender(config, targets, worker_id, rng)
     return Runtime(
@@ -143,6 +155,7 @@ async def build_runtime(
         started_at=utcnow(),
         env=env,
         config_path=config_path,
+        database=target,
     )
 
 
@@ -151,25 +164,52 @@ async def send(target: Target, message: Message, timeout: float) -> SendOutcome:
 
 
 def new_sender(
-    config: Config, targets: Mapping[str, list[Target]], owner: str, rng: random.Random
+    config: Config,
+    targets: Mapping[str, list[Target]],
+    owner: str,
+    rng: random.Random,
+    store_runner: StoreRunner | None = None,
 ) -> Sender:
     # store calls in a thread: a claim waiting on SQLite's write lock must not stall polling
-    return Sender(config, targets, send, owner, rng, store_runner=asyncio.to_thread)
+    return Sender(config, targets, send, owner, rng, store_runner=store_runner or asyncio.to_thread)
+
+
+def keep_database(rt: Runtime, config: Config) -> Config:
+    """A reload never switches databases under a running worker (its leases, cursors and
+    command queue live in the one it opened): a changed state section is announced and left
+    for the restart."""
+    try:
+        target = database_target(config, rt.env)
+    except Exception:  # an unexpandable state.url: the restart will say so
+        target = None
+    if target == rt.database or not rt.database:
+        return config
+    log.warning(
+        "the reloaded config names another database (%s) than the one this worker runs on "
+        "(%s): a database change needs a restart of mrt-worker; until then it keeps running "
+        "on %s",
+        describe_target(target) if target else "state.url",
+        describe_target(rt.database),
+        describe_target(rt.database),
+    )
+    return config.model_copy(update={"state": rt.config.state})
 
 
 def reload(rt: Runtime, now: Callable[[], datetime] = utcnow) -> None:
     """SIGHUP: read the config again; a bad new config keeps the old one running."""
     try:
-        config = log_warnings(load_config_with_warnings(rt.config_path, env=rt.env))
+        config = keep_database(
+            rt, log_warnings(load_config_with_warnings(rt.config_path, env=rt.env))
+        )
         engine, scheduler, targets = _engine_parts(
             config, rt.env, rt.db, rt.engine.pool, rt.engine.rng
         )
     except Exception as exc:
-        log.error("reload failed, keeping the running config: %s", exc)
+        log.error("reload failed, keeping the running config: %s", explain_error(exc, rt.database))
         return
     rt.config, rt.engine, rt.scheduler = config, engine, scheduler
     replay_on_rules_change(config, targets, rt.db, now())
-    rt.sender = new_sender(config, targets, rt.worker_id, rt.engine.rng)
+    rt.sender = new_sender(config, targets, rt.worker_id, rt.engine.rng, rt.store_runner)
     log.info("config reloaded: %d sources", len(scheduler.specs))
 
 
@@ -198,14 +238,20 @@ def flush_noise(rt: Runtime, now: datetime) -> None:
     try:
         report = flush_due(rt.db, rt.config, rt.engine.targets, rt.engine.render, now)
     except Exception as exc:  # must not stop the loop; the next tick tries again
-        log.error("flushing aggregates and digests failed: %s", exc)
+        if rt.watch is None or not rt.watch.failed("flushing aggregates and digests", exc, now):
+            log.error("flushing aggregates and digests failed: %s", explain_error(exc, rt.database))
         return
     if report.alerts:
         log.info("flushed %d aggregates and %d digests", report.aggregates, report.digests)
 
 
 def _handle_commands(rt: Runtime, now: datetime, reload_requested: asyncio.Event) -> None:
-    for command in workers.take_commands(rt.worker_id, now):
+    """Take the queued commands and carry each out. A command taken but not finished (the
+    database failed in between) is kept and carried out again next turn, never dropped."""
+    if not rt.pending_commands:
+        rt.pending_commands = workers.take_commands(rt.worker_id, now)
+    while rt.pending_commands:
+        command = rt.pending_commands[0]
         result: dict[str, object] = {"ok": True}
         if command.kind == "poll_now":
             key = str(command.args.get("source_key", ""))
@@ -215,6 +261,46 @@ def _handle_commands(rt: Runtime, now: datetime, reload_requested: asyncio.Event
         elif command.kind != "wake_senders":
             result = {"ok": False, "error": f"unknown command {command.kind!r}"}
         workers.finish_command(int(command.id), result, now)
+        rt.pending_commands.pop(0)
+
+
+def _database_turn(
+    rt: Runtime, at: datetime, reload_requested: asyncio.Event, beat: bool
+) -> bool:
+    """The loop's database work for one turn; False when the database is unavailable (the
+    watch has it and says when to try again). The heartbeat goes first: it is a small write
+    that tells whether the database accepts writes at all."""
+    watch = rt.watch
+    assert watch is not None
+    steps: list[tuple[str, Callable[[], object]]] = []
+    if beat or watch.episode is not None:
+        steps.append(("the heartbeat", lambda: _beat(rt, at)))
+    steps += [
+        ("starting due cycles", lambda: rt.scheduler.start_due(at)),
+        ("the command queue", lambda: _handle_commands(rt, at, reload_requested)),
+    ]
+    for where, step in steps:
+        try:
+            step()
+        except Exception as exc:
+            if watch.failed(where, exc, at):
+                return False
+            raise
+        if where == "the heartbeat":
+            watch.succeeded(at)
+    flush_noise(rt, at)
+    return True
+
+
+def _beat(rt: Runtime, at: datetime) -> None:
+    workers.beat(
+        rt.worker_id,
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
+        version=__version__,
+        started_at=rt.started_at,
+        now=at,
+    )
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
@@ -235,11 +321,20 @@ async def run_daemon(
     reload_requested: asyncio.Event,
     now: Callable[[], datetime] = utcnow,
 ) -> None:
-    hostname, pid = socket.gethostname(), os.getpid()
+    rt.watch = rt.watch or DatabaseWatch(
+        rt.database,
+        ops_notice_writer(rt.db, lambda: rt.config, lambda: rt.engine.targets),
+    )
+    rt.store_runner = waiting_store_runner(
+        rt.watch, stop, grace_seconds=rt.config.delivery.shutdown_grace_seconds, now=now
+    )
+    rt.sender = new_sender(
+        rt.config, rt.engine.targets, rt.worker_id, rt.engine.rng, rt.store_runner
+    )
     rt.notifier.ready(f"polling {len(rt.scheduler.specs)} sources")
     log.info("worker %s started: %d sources", rt.worker_id, len(rt.scheduler.specs))
     sender_task = asyncio.create_task(_sender_loop(rt, stop, now))
-    last_beat = None
+    last_beat: datetime | None = None
     try:
         while not stop.is_set():
             at = now()
@@ -248,19 +343,13 @@ async def run_daemon(
                 rt.notifier.reloading()
                 reload(rt, now)
                 rt.notifier.ready()
-            rt.scheduler.start_due(at)
-            flush_noise(rt, at)
-            _handle_commands(rt, at, reload_requested)
-            if last_beat is None or (at - last_beat).total_seconds() >= HEARTBEAT_SECONDS:
-                workers.beat(
-                    rt.worker_id,
-                    hostname=hostname,
-                    pid=pid,
-                    version=__version__,
-                    started_at=rt.started_at,
-                    now=at,
-                )
-                rt.notifier.watchdog()
+            rt.scheduler.on_database_error = partial(_cycle_failed, rt.watch, now)
+            beat = last_beat is None or (at - last_beat).total_seconds() >= HEARTBEAT_SECONDS
+            if not rt.watch.waiting(at):
+                _database_turn(rt, at, reload_requested, beat)
+            rt.watch.settle(at)
+            if beat:
+                rt.notifier.watchdog()  # the loop is alive, even while the database is not
                 last_beat = at
             await _pause(stop, IDLE_SECONDS)
     finally:
@@ -273,9 +362,35 @@ async def run_daemon(
         except TimeoutError:
             sender_task.cancel()  # cancels the sends still in flight; their leases come back
         await rt.scheduler.drain(grace)
-        released = rt.sender.release(now())
-        workers.mark_stopped(rt.worker_id, now())
-        log.info("stopped; %d leases released", released)
+        _stop_cleanly(rt, now())
+
+
+def _cycle_failed(
+    watch: DatabaseWatch, now: Callable[[], datetime], where: str, exc: BaseException
+) -> bool:
+    return watch.failed(where, exc, now())
+
+
+def _stop_cleanly(rt: Runtime, at: datetime) -> None:
+    """Give back the leases and sign off; a database that refuses is said, not a crash (the
+    leases then expire by themselves and their rows are sent again)."""
+    try:
+        released = rt.sender.release(at)
+    except Exception as exc:
+        if unavailable_kind(exc) is None:
+            raise
+        log.error(
+            "stopped without releasing the leases: %s; they expire within %d s and their rows "
+            "are sent again", explain(exc, rt.database), rt.config.delivery.lease_seconds,
+        )
+        return
+    try:
+        workers.mark_stopped(rt.worker_id, at)
+    except Exception as exc:
+        if unavailable_kind(exc) is None:
+            raise
+        log.error("stopped; its heartbeat is not marked stopped: %s", explain(exc, rt.database))
+    log.info("stopped; %d leases released", released)
 
 
 def install_signal_handlers(stop: asyncio.Event, reload_requested: asyncio.Event) -> None:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
+
+import peewee
 
 from mrt.pipeline import CycleReport, Engine, run_source_cycle
 from mrt.sources.base import SourceSpec
 from mrt.store import sources
+from mrt.store.db_errors import unavailable_phrase
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +26,9 @@ class Scheduler:
         self.engine = engine
         self.specs = {spec.key: spec for spec in specs}
         self.running: dict[str, asyncio.Task[CycleReport]] = {}
+        # the daemon's DatabaseWatch.failed: a cycle that died of an unavailable database
+        # (its transaction rolled back; the source stays due) is reported there, not here
+        self.on_database_error: Callable[[str, BaseException], bool] | None = None
         sources.ensure_states(((s.key, s.plugin) for s in specs), now)
 
     def start_due(self, now: datetime) -> list[asyncio.Task[CycleReport]]:
@@ -40,9 +47,22 @@ class Scheduler:
 
     def _finished(self, key: str, task: asyncio.Task[CycleReport]) -> None:
         self.running.pop(key, None)
-        if not task.cancelled() and task.exception() is not None:
-            # run_source_cycle records source failures itself; this is a bug or the database
-            log.error("cycle of %s crashed: %r", key, task.exception(), extra={"source_key": key})
+        if task.cancelled():
+            return
+        exc = task.exception()
+        waiting = self.on_database_error
+        if exc is None:
+            # a cycle that reports its failure instead of raising it: the database's own words
+            # in its error say whether it was the database (then the watch backs off for it)
+            report = task.result()
+            phrase = unavailable_phrase(report.error) if report.outcome == "failed" else None
+            if waiting is not None and phrase is not None:
+                waiting(f"the cycle of {key}", peewee.OperationalError(phrase))
+            return
+        if waiting is not None and waiting(f"the cycle of {key}", exc):
+            return
+        # run_source_cycle records source failures itself; this is a bug or the database
+        log.error("cycle of %s crashed: %r", key, exc, extra={"source_key": key})
 
     async def tick(self, now: datetime) -> list[CycleReport]:
         """Start what is due and wait for those cycles (for --once and tests)."""

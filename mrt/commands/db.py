@@ -8,6 +8,7 @@ is recorded in the audit log (actor "cli").
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
         if args.dest
         else default_backup_path(path, label="backup", now=now, directory=_backup_dir(config))
     )
+    where = dest if dest.is_dir() else dest.parent
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise StoreError(
+            f"cannot write the backup of {path} into {where}: that directory is read-only; "
+            "give a writable DEST (`mrt db backup DEST`) or set state.backup_dir"
+        )
     written = backup(path, dest)
     db = open_store(path, backup_dir=_backup_dir(config), now=now, busy_timeout_ms=_busy(config))
     try:

@@ -6,6 +6,8 @@ backup), or, read-only, refuses a database that is missing or not migrated yet.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -15,9 +17,12 @@ from typing import Any
 import peewee
 
 from mrt.errors import StoreError
+from mrt.store.db_errors import real_cause
 from mrt.store.models import database_proxy
 
 DEFAULT_BUSY_TIMEOUT_MS = 10_000  # state.busy_timeout_ms when no config says otherwise
+log = logging.getLogger(__name__)
+
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",  # the worker writes while the TUI and CLI read
     "busy_timeout": DEFAULT_BUSY_TIMEOUT_MS,  # ms; writers wait for each other, not fail
@@ -82,12 +87,29 @@ def open_database(
     try:
         db.connect(reuse_if_open=True)
     except peewee.DatabaseError as exc:  # also "file is not a database"
-        raise StoreError(f"cannot open the database {describe_target(text)}: {exc}") from exc
+        raise StoreError(_cannot_open(text, exc, read_only=read_only)) from exc
     if read_only and not isinstance(db, peewee.SqliteDatabase):
         # PostgreSQL's equivalent of query_only, for every transaction of this session
         execute(db, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
     database_proxy.initialize(db)
     return db
+
+
+def _cannot_open(target: str, exc: Exception, *, read_only: bool) -> str:
+    from mrt.store.db_errors import advice
+
+    path = Path(target).expanduser()
+    if not read_only and not is_postgres_url(target) and path.exists() and not (
+        os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+    ):
+        # WAL creates <file>-wal and <file>-shm beside the database: both must be writable
+        return (
+            f"cannot open the database {path}: it is read-only ({exc}): make the file and its "
+            "directory writable by this user (or remount the disk read-write)"
+        )
+    text = f"cannot open the database {describe_target(target)}: {exc}"
+    what_to_do = advice(exc)
+    return f"{text}: {what_to_do}" if what_to_do else text
 
 
 def open_store(
@@ -112,6 +134,8 @@ def open_store(
             raise StoreError(
                 f"no database at {path} yet: start mrt-worker or run `mrt db migrate`"
             )
+    if not read_only and migrate and not is_postgres_url(target):
+        refuse_truncated(Path(str(target)).expanduser(), backup_dir)
     db = open_database(target, read_only=read_only, busy_timeout_ms=busy_timeout_ms)
     try:
         version = migrations.schema_version(db)
@@ -132,6 +156,19 @@ def open_store(
         db.close()
         raise
     return db
+
+
+def refuse_truncated(path: Path, backup_dir: Path | None) -> None:
+    """A zero-length file about to become a new database: refused when a backup of it holds
+    cursors (restore that instead), else allowed with a loud WARNING (store/empty_file.py)."""
+    from mrt.store.empty_file import inspect_empty
+
+    empty = inspect_empty(path, backup_dir)
+    if empty is None:
+        return
+    if empty.refuse:
+        raise StoreError(empty.message(), title="Database file is empty")
+    log.warning("%s", empty.message())
 
 
 def fetch_all(db: peewee.Database, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -158,10 +195,20 @@ def sqlite_path(db: peewee.Database) -> Path | None:
 
 @contextmanager
 def write_transaction(db: peewee.Database) -> Iterator[None]:
-    """A writer's transaction: BEGIN IMMEDIATE on SQLite, so it never fails half-way on a lock."""
-    if is_sqlite(db) and not db.in_transaction():
-        with db.atomic("IMMEDIATE"):
-            yield
-    else:
-        with db.atomic():
-            yield
+    """A writer's transaction: BEGIN IMMEDIATE on SQLite, so it never fails half-way on a lock.
+
+    When SQLite already rolled the transaction back itself (disk full, I/O error), the failed
+    ROLLBACK is not what the caller sees: the error that caused it is re-raised instead.
+    """
+    try:
+        if is_sqlite(db) and not db.in_transaction():
+            with db.atomic("IMMEDIATE"):
+                yield
+        else:
+            with db.atomic():
+                yield
+    except peewee.OperationalError as exc:
+        cause = real_cause(exc)
+        if cause is exc:
+            raise
+        raise cause from None

@@ -8,6 +8,7 @@
     worker.py    the worker subprocess: config, start, SIGKILL, clean stop, RSS/fd samples,
                  PRAGMA integrity_check
     oracle.py    what was expected against what was delivered: lost, duplicates, explained
+    dbphases.py  the database locked by another process, then its disk full (issue 19)
     harness.py   run_soak(settings) -> SoakReport, used by run.py and the CI tests
 
 Only 127.0.0.1 is ever contacted. Every wait is bounded and polls a condition.

@@ -4,6 +4,8 @@
     chaos      the change driver runs; the worker is SIGKILLed at seeded random instants and
                restarted; after each kill: reap, note the rows left `sending` (sends in flight),
                PRAGMA integrity_check
+    database   (optional) another process holds the write lock, then the database's disk
+               is full (soak/dbphases.py); the worker must stay alive throughout
     steady     changes and faults go on without kills (memory and fds are judged here)
     drain      changes stop; the worker is stopped with SIGTERM and started again cleanly;
                wait (bounded) until every repo had a successful poll that began after the last
@@ -30,6 +32,7 @@ from mrt.events import utcnow
 from mrt.store import workers
 from mrt.store.db import open_store
 from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox, SourceState
+from soak.dbphases import disk_full_phase, locked_phase, mount_small_fs, unmount
 from soak.oracle import DeliveryVerdict, MemoryVerdict, OutboxFact, judge_deliveries, judge_memory
 from soak.process import (
     Sample,
@@ -61,6 +64,11 @@ class SoakSettings:
     memory_warmup_seconds: float = 20.0
     baseline_timeout: float = 90.0
     drain_timeout: float = 240.0
+    # the database phases (soak/dbphases.py), after the kills: 0 leaves a phase out
+    lock_seconds: float = 0.0
+    disk_full_seconds: float = 0.0  # needs root (a tmpfs holds the database); else skipped
+    disk_size: str = "64m"
+    busy_timeout_ms: int | None = None  # the worker's; None: the product's default (10 s)
     upstream_faults: UpstreamFaults = field(default_factory=UpstreamFaults)
     sink_faults: SinkFaults = field(default_factory=SinkFaults)
 
@@ -86,6 +94,7 @@ class SoakReport:
     restart_exit_code: int | None  # the SIGTERM before the drain (-15: it was still starting)
     left_sending_after_sigterm: int
     half_written: list[str]  # after each kill and at the end: must stay empty
+    db_phases: list[dict[str, Any]]  # locked / disk_full: how long, the worker alive throughout
     deliveries: DeliveryVerdict
     memory: MemoryVerdict
 
@@ -106,18 +115,21 @@ class SoakReport:
 class _Run:
     """The moving parts of one run and the bounded waits between them."""
 
-    def __init__(self, settings: SoakSettings, log: IO[bytes], config_path: Path) -> None:
+    def __init__(self, settings: SoakSettings, log: IO[bytes], config_path: Path,
+                 db_path: Path) -> None:
         self.s = settings
         self.log = log
         self.config_path = config_path
         self.t0 = time.monotonic()
-        self.db_path = settings.workdir / "mrt.db"
+        self.db_path = db_path
+        self.quiet = False  # no poll requests (the database phases)
         self.rng = random.Random(settings.seed)
         self.samples: list[Sample] = []
         self.incarnation = 0
         self.worker: WorkerProcess | None = None
         self.unexpected_exits: list[dict[str, Any]] = []
         self._next_poll = 0.0
+        self.no_disk: str | None = "-"  # why the database is not on a small disk (None: it is)
         self._next_sample = 0.0
 
     def elapsed(self) -> float:
@@ -125,7 +137,8 @@ class _Run:
 
     def start_worker(self) -> WorkerProcess:
         self.incarnation += 1
-        self.worker = WorkerProcess(self.config_path, self.log, self.incarnation)
+        self.worker = WorkerProcess(self.config_path, self.log, self.incarnation,
+                                    self.s.busy_timeout_ms)
         return self.worker
 
     def tick(self) -> None:
@@ -143,7 +156,7 @@ class _Run:
             found = sample_process(worker.pid)
             if found is not None:
                 self.samples.append(Sample(round(self.elapsed(), 2), worker.incarnation, *found))
-        if now >= self._next_poll:
+        if now >= self._next_poll and not self.quiet:
             self._next_poll = now + self.s.poll_every
             for repo in REPOS:
                 workers.submit_command("poll_now", {"source_key": f"github:{repo}"}, utcnow())
@@ -243,6 +256,21 @@ def _outbox_facts(target_names: dict[str, str]) -> list[OutboxFact]:
     return facts
 
 
+def _database_phases(run: _Run) -> list[dict[str, Any]]:
+    """Locked, then disk full (soak/dbphases.py), each on a worker that has settled in."""
+    phases: list[dict[str, Any]] = []
+    if run.s.lock_seconds:
+        run.wait(3.0)
+        phases.append(locked_phase(run, run.s.lock_seconds))
+    if run.s.disk_full_seconds:
+        if run.no_disk is not None:
+            phases.append({"phase": "disk_full", "skipped": run.no_disk})
+        else:
+            run.wait(3.0)
+            phases.append(disk_full_phase(run, run.s.disk_full_seconds))
+    return phases
+
+
 def run_soak(settings: SoakSettings) -> SoakReport:
     workdir = settings.workdir
     workdir.mkdir(parents=True, exist_ok=True)
@@ -254,11 +282,14 @@ def run_soak(settings: SoakSettings) -> SoakReport:
         github = FlakyGitHub(upstream_server, REPOS, settings.upstream_faults, settings.seed + 1)
         sink = FlakySink(sink_server, record, settings.sink_faults, settings.seed + 2)
         sink_urls = {name: sink.url(name) for name in ("a", "b")}
-        db_path = workdir / "mrt.db"
+        disk = workdir / "disk"
+        no_disk = mount_small_fs(disk, settings.disk_size) if settings.disk_full_seconds else "-"
+        db_path = (disk if no_disk is None else workdir) / "mrt.db"
         config_path = write_config(workdir / "config.json", worker_config(
             db_path=db_path, github_url=upstream_server.url_for(""), repos=REPOS,
-            sink_urls=list(sink_urls.values())))
-        run = _Run(settings, log, config_path)
+            sink_urls=list(sink_urls.values()), busy_timeout_ms=settings.busy_timeout_ms))
+        run = _Run(settings, log, config_path, db_path)
+        run.no_disk = no_disk
         db = open_store(db_path)  # migrated once here, as `mrt db migrate` would
         try:
             return _drive(run, github, sink, changes, sink_urls, record)
@@ -267,6 +298,8 @@ def run_soak(settings: SoakSettings) -> SoakReport:
             if run.worker is not None and run.worker.alive():
                 run.worker.kill()
             db.close()
+            if no_disk is None:
+                unmount(disk)
 
 
 def _drive(run: _Run, github: FlakyGitHub, sink: FlakySink, changes: ChangeLog,
@@ -301,6 +334,7 @@ def _drive(run: _Run, github: FlakyGitHub, sink: FlakySink, changes: ChangeLog,
         kills.append({"at": round(run.elapsed(), 2), "after_seconds": round(delay, 2),
                       "exit_code": code, "in_flight": len(in_flight), "integrity": result})
         run.start_worker()
+    db_phases = _database_phases(run)
     run.wait(max(0.0, s.duration_seconds - (run.elapsed() - chaos_started)))
 
     driver.stop()
@@ -343,6 +377,7 @@ def _drive(run: _Run, github: FlakyGitHub, sink: FlakySink, changes: ChangeLog,
         restart_exit_code=stop_code,
         left_sending_after_sigterm=left_after_stop,
         half_written=half_written,
+        db_phases=db_phases,
         deliveries=deliveries,
         memory=judge_memory(_saved(run.samples, s.workdir / "samples.jsonl"),
                             warmup_seconds=s.memory_warmup_seconds),

@@ -23,13 +23,16 @@ KILL_WAIT_SECONDS = 15.0  # a SIGKILLed process is gone within milliseconds; bou
 
 
 def worker_config(*, db_path: Path, github_url: str, repos: list[str],
-                  sink_urls: list[str]) -> dict[str, Any]:
+                  sink_urls: list[str], busy_timeout_ms: int | None = None) -> dict[str, Any]:
     """A v1 config for the soak: fast retries, short leases, no spacing, 1 s source timeout."""
+    state: dict[str, Any] = {"sqlite_path": str(db_path)}
+    if busy_timeout_ms is not None:
+        state["busy_timeout_ms"] = busy_timeout_ms
     return {
         "version": 1,
         "poll_interval_seconds": 10,
         "watch_keywords": ["llama"],
-        "state": {"sqlite_path": str(db_path)},
+        "state": state,
         "sources": {"github": {"repos": repos, "base_url": github_url, "interval_seconds": 10,
                                "timeout_seconds": 1.0}},
         "channels": {"soak": {"urls": sink_urls, "min_interval_seconds": 0}},
@@ -87,16 +90,32 @@ def integrity_check(db_path: Path) -> str:
     return "; ".join(str(r[0]) for r in rows)
 
 
+# `python -m worker` with SQLite's busy timeout set first: the config's state.busy_timeout_ms
+# says the same, for the store that reads it (a locked phase of seconds, not 10 s per try)
+_WITH_BUSY_TIMEOUT = """
+import sys
+from mrt.store import db
+db.SQLITE_PRAGMAS["busy_timeout"] = int(sys.argv[1])
+from worker.main import run
+sys.argv = ["mrt-worker", *sys.argv[2:]]
+run()
+"""
+
+
 class WorkerProcess:
     """One incarnation of the worker; `kill()` is SIGKILL, `stop()` SIGTERM (graceful)."""
 
-    def __init__(self, config_path: Path, log: IO[bytes], incarnation: int) -> None:
+    def __init__(self, config_path: Path, log: IO[bytes], incarnation: int,
+                 busy_timeout_ms: int | None = None) -> None:
         self.incarnation = incarnation
         self.started = time.monotonic()
         log.write(f"\n=== incarnation {incarnation} ===\n".encode())
         log.flush()
+        command = [sys.executable, "-m", "worker"]
+        if busy_timeout_ms is not None:
+            command = [sys.executable, "-c", _WITH_BUSY_TIMEOUT, str(busy_timeout_ms)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "worker", "--daemon", "--config", str(config_path)],
+            [*command, "--daemon", "--config", str(config_path)],
             stdout=log, stderr=subprocess.STDOUT, env=child_env(), start_new_session=True,
         )
 

@@ -2,6 +2,8 @@
 
     .venv/bin/python tests/soak/run.py --minutes 30            # soak: kills in the first half
     .venv/bin/python tests/soak/run.py --crash --kills 200     # crash loop: kill after kill
+    .venv/bin/python tests/soak/run.py --minutes 2 --lock-seconds 30 --disk-full-seconds 30
+                                        # + the database locked, then its disk full (root)
 
 Exit code 0 when nothing was lost, duplicates are all explained by sends in flight at a kill,
 every integrity check said "ok", the outbox drained and memory stayed flat; 1 otherwise.
@@ -32,10 +34,19 @@ def settings_from_args(argv: list[str] | None = None) -> SoakSettings:
     parser.add_argument("--changes-per-second", type=float, default=2.0)
     parser.add_argument("--no-faults", action="store_true", help="upstream and sink behave")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--lock-seconds", type=float, default=0.0,
+                        help="after the kills: another process holds the write lock this long")
+    parser.add_argument("--disk-full-seconds", type=float, default=0.0,
+                        help="then the database's disk (a tmpfs; root only) is full this long")
+    parser.add_argument("--busy-timeout-ms", type=int, default=None,
+                        help="the worker's SQLite busy timeout (default: the product's)")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mrt-soak-"))
     settings = SoakSettings(workdir=workdir, seed=args.seed,
-                            changes_per_second=args.changes_per_second)
+                            changes_per_second=args.changes_per_second,
+                            lock_seconds=args.lock_seconds,
+                            disk_full_seconds=args.disk_full_seconds,
+                            busy_timeout_ms=args.busy_timeout_ms)
     if args.crash:
         settings.kills = args.kills if args.kills is not None else 50
     else:
@@ -76,6 +87,9 @@ def failures(report: SoakReport) -> list[str]:
         found.append(f"the outbox did not drain: {report.outbox}")
     if report.outbox.get("dead"):
         found.append(f"{report.outbox['dead']} outbox rows are dead")
+    for phase in report.db_phases:
+        if not phase.get("alive", True):
+            found.append(f"the worker did not stay alive through the {phase['phase']} phase")
     if report.unexpected_exits:
         found.append(f"the worker exited on its own: {report.unexpected_exits[:5]}")
     if report.final_exit_code != 0:
@@ -112,6 +126,10 @@ def table(report: SoakReport) -> str:
          f"the early {m.rss_baseline_mb}, "
          f"{m.rss_slope_mb_per_hour} MB/h over {m.span_seconds} s)"),
         ("open fds median/last/max", f"{m.fds_median} / {m.fds_last} / {m.fds_max}"),
+        ("database phases", "; ".join(
+            f"{p['phase']} " + (f"skipped ({p['skipped']})" if "skipped" in p
+                                else f"{p['seconds']} s, worker alive: {p['alive']}")
+            for p in report.db_phases) or "none"),
         ("unexpected worker exits", len(report.unexpected_exits)),
         ("exit codes: SIGTERM before drain / final",
          f"{report.restart_exit_code} / {report.final_exit_code}"),
