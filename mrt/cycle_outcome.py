@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mrt.alerting import ops_notice
 from mrt.delivery.base import Message
 from mrt.errors import MrtError, SourceError
 from mrt.sources.base import SourceSpec
 from mrt.store import cycle, sources
-from mrt.store.cycle import PlannedAlert, PlannedDelivery
 from mrt.store.db import write_transaction
 from mrt.store.db_errors import unavailable_kind
 
@@ -157,22 +157,16 @@ def notify_ops(
     engine: Engine, source_key: str, text: str, now: datetime, *, notified: bool
 ) -> None:
     """Tell the operators once when a source keeps failing, and once when it recovers."""
-    channels = engine.config.observability.ops_channels or list(engine.targets)
     message = Message(subject=text.split(":")[0], body=text)
-    deliveries = tuple(
-        PlannedDelivery(ch, t.key, message) for ch in channels for t in engine.targets.get(ch, [])
-    )
-    plan = PlannedAlert(
-        title=text, priority="high", tags=("source-health",), matched=[], deliveries=deliveries
-    )
     with write_transaction(engine.db):
-        cycle.create_alert(
-            plan,
-            event_id=None,
-            fingerprint=None,
-            source_key=source_key,
-            version_id=None,
+        ops_notice(
+            engine.config,
+            engine.targets,
+            message,
+            title=text,
             kind="source_health",
+            tags=("source-health",),
+            source_key=source_key,
             now=now,
         )
         sources.set_failure_notified(source_key, notified)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import peewee
 
+from mrt.alerting import ops_notice
 from mrt.config import Config
 from mrt.cycle_outcome import (
     COMMIT,
@@ -309,19 +310,15 @@ def _record_quarantined(
     subject = f"MRT source {source_key} quarantined {count}"
     title = f"{subject}: the rest of the page was processed and the cursor moved on"
     message = Message(subject=subject, body=f"{title}. See `mrt sources`.\n" + "\n".join(shown))
-    channels = engine.config.observability.ops_channels or list(engine.targets)
-    deliveries = tuple(
-        PlannedDelivery(ch, t.key, message) for ch in channels for t in engine.targets.get(ch, [])
-    )
-    plan = PlannedAlert(title=title, priority="normal", tags=("source-health", "quarantine"),
-                        matched=[], deliveries=deliveries)
-    cycle.create_alert(
-        plan,
-        event_id=None,
-        fingerprint=None,
-        source_key=source_key,
-        version_id=None,
+    ops_notice(
+        engine.config,
+        engine.targets,
+        message,
+        title=title,
         kind="source_health",
+        tags=("source-health", "quarantine"),
+        priority="normal",
+        source_key=source_key,
         now=now,
     )
     return fresh

@@ -28,11 +28,11 @@ from typing import TypeVar
 
 import peewee
 
+from mrt.alerting import ops_notice
 from mrt.config import Config
 from mrt.delivery.base import Message, Target
 from mrt.delivery.sender import StoreRunner
 from mrt.events import utcnow
-from mrt.store.cycle import PlannedAlert, PlannedDelivery, create_alert
 from mrt.store.db import write_transaction
 from mrt.store.db_errors import explain, unavailable_kind
 
@@ -175,18 +175,11 @@ def ops_notice_writer(
 
     def notify(text: str, now: datetime) -> None:
         current = targets()
-        channels = config().observability.ops_channels or list(current)
         message = Message(subject=text.split(":")[0], body=text)
-        deliveries = tuple(
-            PlannedDelivery(ch, t.key, message) for ch in channels for t in current.get(ch, [])
-        )
-        plan = PlannedAlert(
-            title=text, priority="high", tags=("database",), matched=[], deliveries=deliveries
-        )
         with write_transaction(db):
-            create_alert(
-                plan, event_id=None, fingerprint=None, source_key=None, version_id=None,
-                kind="worker_health", now=now,
+            ops_notice(
+                config(), current, message, title=text, kind="worker_health",
+                tags=("database",), now=now,
             )
 
     return notify

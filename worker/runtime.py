@@ -221,14 +221,7 @@ async def run_once(rt: Runtime, now: Callable[[], datetime] = utcnow) -> list[Cy
     reports = await rt.scheduler.tick(at)
     flush_noise(rt, now())
     await rt.sender.run_until_idle(now)
-    workers.beat(
-        rt.worker_id,
-        hostname=socket.gethostname(),
-        pid=os.getpid(),
-        version=__version__,
-        started_at=rt.started_at,
-        now=now(),
-    )
+    _beat(rt, now())
     workers.mark_stopped(rt.worker_id, now())
     return reports
 
