@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from mrt import __version__, commands
 from mrt.errors import ConfigError, MrtError
+from mrt.inert import inert_text
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -55,13 +56,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except ConfigError as exc:
-        print(f"mrt: {exc}", file=sys.stderr)
+        print(f"mrt: {error_text(exc)}", file=sys.stderr)
         return 2
     except MrtError as exc:
-        print(f"mrt: {exc.title.lower()}: {exc}", file=sys.stderr)
+        print(f"mrt: {exc.title.lower()}: {error_text(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as the terminal shows it: it may quote upstream text, so it is made inert."""
+    return inert_text(exc, max_chars=4000, multiline=True)
 
 
 def run() -> None:

@@ -10,7 +10,6 @@ Every retry and discard is written to the audit log (actor "cli").
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Any
 
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.events import utcnow
+from mrt.inert import inert_text, terminal_json
 from mrt.store import outbox
 from mrt.store.outbox import DISCARDABLE, RETRYABLE, STATUSES, OutboxFilter, OutboxRow
 
@@ -75,12 +75,12 @@ def list_command(args: argparse.Namespace) -> int:
         db.close()
     next_after = rows[-1].id if len(rows) == args.limit else None
     if args.json:
-        print(json.dumps({
+        print(terminal_json({
             "counts": counts,
             "oldest_pending_age_seconds": oldest,
             "deliveries": [_row_json(r) for r in rows],
             "next_after_id": next_after,
-        }, ensure_ascii=False, indent=2))
+        }, indent=2))
         return 0
     print(_summary(counts, oldest))
     if not rows:
@@ -192,13 +192,15 @@ def _next_attempt(row: OutboxRow, now: datetime) -> str:
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """Stored text (an upstream error body, a channel name) as one inert table cell."""
+    return inert_text(text, max_chars=width)
 
 
 def _table(rows: list[OutboxRow], now: datetime) -> str:
     header = ("ID", "STATUS", "CHANNEL", "TARGET", "TRIES", "NEXT", "LAST ERROR")
     lines = [
-        (str(r.id), r.status, r.channel, _clip(outbox.redact_common_secrets(r.target), 40),
+        (str(r.id), r.status, _clip(r.channel, 30),
+         _clip(outbox.redact_common_secrets(r.target), 40),
          str(r.attempts), _next_attempt(r, now),
          _clip(" ".join((r.last_error or "").split()), 70))
         for r in rows
