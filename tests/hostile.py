@@ -13,6 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from mrt.store.db import open_database
+from mrt.store.migrations import migrate
+from mrt.store.models import Event, database_proxy
+from tests.conftest import FIXTURE_NOW
+from tests.tui_seed import add_alert, add_source
+
 CORPUS: dict[str, str] = json.loads(
     (Path(__file__).parent / "fixtures/hostile/text.json").read_text(encoding="utf-8")
 )["strings"]
@@ -63,3 +69,32 @@ _MENTION = re.compile(r"@\w|<\s*[!@#]|<\s*at\b|![^|\s<>!]+[ \t]*(?:\|[^\n>]*)?(?
 
 def mentions(text: str) -> list[str]:
     return _MENTION.findall(text)
+
+
+def seed_hostile_database(db_path: Path) -> dict[str, int]:
+    """A migrated SQLite file: per storable corpus string an alert (title, reasons, a dead
+    delivery whose error is the string) and a failing source; a 1 MB title; an alert that went
+    to no one ("nowhere"). Returns alert ids by name."""
+    db = open_database(str(db_path))
+    migrate(db, now=FIXTURE_NOW)
+    database_proxy.initialize(db)
+    ids: dict[str, int] = {}
+    with db.atomic():
+        for name, text in [*STORABLE.items(), ("mb_title", MB_TITLE)]:
+            ids[name] = add_alert(
+                f"deepseek {text}",
+                reasons=(f"title contained {text!r}",),
+                deliveries=(("welink", f"welink://***/{text[:64]}", "dead", f"HTTP 502: {text}"),),
+                url=f"https://github.com/org/repo/issues/{len(ids)}",
+                at=FIXTURE_NOW,
+            )
+            if name != "mb_title":
+                add_source(f"github:hostile/{name}", health="failing", health_detail=text,
+                           last_error=text, consecutive_failures=3)
+        ids["nowhere"] = add_alert("deepseek went to no one", deliveries=(), at=FIXTURE_NOW)
+        Event.update(
+            decision_detail={"action": "notify", "channels": ["gone"],
+                             "missing_channels": ["gone"], "matched": []}
+        ).where(Event.title == "deepseek went to no one").execute()
+    db.close()
+    return ids

@@ -19,12 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mrt.store.db import open_database
-from mrt.store.migrations import migrate
-from mrt.store.models import Event, database_proxy
-from tests.conftest import FIXTURE_NOW
-from tests.hostile import CORPUS, MB_TITLE, STORABLE, assert_inert
-from tests.tui_seed import add_alert, add_source
+from tests.hostile import CORPUS, STORABLE, assert_inert, seed_hostile_database
 
 NAMES = list(STORABLE)
 DRIVER = """
@@ -36,33 +31,6 @@ for label, argv in json.loads(sys.argv[1]):
     sys.stdout.flush(); sys.stderr.flush()
     print(f"=== exit {code}", flush=True)
 """
-
-
-def seed(db_path: Path) -> dict[str, int]:
-    """Alert ids by corpus name (and "mb_title", "nowhere")."""
-    db = open_database(str(db_path))
-    migrate(db, now=FIXTURE_NOW)
-    database_proxy.initialize(db)
-    ids: dict[str, int] = {}
-    with db.atomic():
-        for name, text in [*STORABLE.items(), ("mb_title", MB_TITLE)]:
-            ids[name] = add_alert(
-                f"deepseek {text}",
-                reasons=(f"title contained {text!r}",),
-                deliveries=(("welink", f"welink://***/{text[:64]}", "dead", f"HTTP 502: {text}"),),
-                url=f"https://github.com/org/repo/issues/{len(ids)}",
-                at=FIXTURE_NOW,
-            )
-            if name != "mb_title":
-                add_source(f"github:hostile/{name}", health="failing", health_detail=text,
-                           last_error=text, consecutive_failures=3)
-        ids["nowhere"] = add_alert("deepseek went to no one", deliveries=(), at=FIXTURE_NOW)
-        Event.update(
-            decision_detail={"action": "notify", "channels": ["gone"],
-                             "missing_channels": ["gone"], "matched": []}
-        ).where(Event.title == "deepseek went to no one").execute()
-    db.close()
-    return ids
 
 
 def run_on_pty(commands: list[tuple[str, list[str]]]) -> str:
@@ -94,7 +62,7 @@ def run_on_pty(commands: list[tuple[str, list[str]]]) -> str:
 def screens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     tmp = tmp_path_factory.mktemp("hostile-cli")
     db_path = tmp / "mrt.sqlite3"
-    ids = seed(db_path)
+    ids = seed_hostile_database(db_path)
     config = tmp / "mrt.toml"
     config.write_text(
         f'watch_keywords = ["deepseek"]\n[state]\nsqlite_path = "{db_path}"\n'
@@ -170,3 +138,6 @@ def test_trace_says_an_alert_went_to_no_one(screens: dict[str, str]) -> None:
     text = screens["trace nowhere"]
     assert "NO DELIVERY" in text and "not configured: gone" in text
     assert '"undelivered": "this alert went to no one' in screens["trace-json nowhere"]
+    ids = [line for line in screens["outbox"].split("\n") if "went to no one" in line]
+    assert len(ids) == 1 and ids[0].startswith("1 alert went to no one")
+    assert '"undelivered_alerts": {' in screens["outbox-json"]

@@ -20,6 +20,7 @@ from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
 from mrt.store import outbox
 from mrt.store.outbox import DISCARDABLE, RETRYABLE, STATUSES, OutboxFilter, OutboxRow
+from mrt.store.views import undelivered_alerts
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -71,6 +72,7 @@ def list_command(args: argparse.Namespace) -> int:
         )
         counts = outbox.counts_by_status()
         oldest = outbox.oldest_pending_age_seconds(now)
+        nowhere = undelivered_alerts()
     finally:
         db.close()
     next_after = rows[-1].id if len(rows) == args.limit else None
@@ -80,9 +82,12 @@ def list_command(args: argparse.Namespace) -> int:
             "oldest_pending_age_seconds": oldest,
             "deliveries": [_row_json(r) for r in rows],
             "next_after_id": next_after,
+            "undelivered_alerts": {"count": nowhere[0], "newest_ids": nowhere[1]},
         }, indent=2))
         return 0
     print(_summary(counts, oldest))
+    if nowhere[0]:
+        print(undelivered_line(*nowhere))
     if not rows:
         print("no deliveries match")
         return 0
@@ -145,6 +150,13 @@ def _act_on_ids(action: str, ids: list[int], reason: str | None) -> int:
             print(f"  #{outbox_id} is {row.status}: only {' or '.join(allowed)} deliveries "
                   f"can be {verb}", file=sys.stderr)
     return 0 if done == len(set(ids)) else 1
+
+
+def undelivered_line(count: int, newest: list[int]) -> str:
+    """Alerts with no outbox row are not in this list: say so, never silently."""
+    ids = ", ".join(f"#{i}" for i in newest)
+    return (f"{count} alert{'s' if count != 1 else ''} went to no one (no delivery at all; "
+            f"newest {ids}): `mrt trace ID` says why")
 
 
 def _confirm(question: str) -> bool:

@@ -10,6 +10,7 @@ import peewee
 
 from mrt.store.models import Alert, CycleMetric, DeliveryAttempt, Outbox, database_proxy
 from mrt.store.views._sql import tuples
+from mrt.store.views.alerts import went_to_no_one
 from mrt.store.views.outbox import QUEUED_STATUSES
 
 
@@ -22,6 +23,7 @@ class Figures:
     alerts: int = 0
     deliveries_ok: int = 0
     deliveries_failed: int = 0
+    undelivered: int = 0  # alerts that went to no one (no outbox row at all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,12 @@ def metrics_report(
         alerts.select(Alert.source_key, peewee.fn.COUNT(Alert.id)).group_by(Alert.source_key)
     ):
         add(key or "", "alerts", n)
+    for key, n in tuples(
+        alerts.select(Alert.source_key, peewee.fn.COUNT(Alert.id))
+        .where(went_to_no_one())
+        .group_by(Alert.source_key)
+    ):
+        add(key or "", "undelivered", n)
     tries: Any = (
         DeliveryAttempt.select()
         .join(Outbox, on=(DeliveryAttempt.outbox == Outbox.id))
@@ -128,7 +136,9 @@ def metrics_report(
     overall = Figures(
         **{
             name: sum(getattr(f, name) for f in per_source.values())
-            for name in ("events", "matches", "alerts", "deliveries_ok", "deliveries_failed")
+            for name in (
+                "events", "matches", "alerts", "deliveries_ok", "deliveries_failed", "undelivered"
+            )
         }
     )
     queue_now, queue_per_source = queue if queue is not None else queue_figures()
