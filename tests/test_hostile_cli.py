@@ -3,7 +3,8 @@
 One database is seeded once for the module: per corpus string an alert (title, matched reasons,
 a dead delivery whose last error and attempt message are the string) and a failing source whose
 error is the string, plus a 1 MB title and an alert that went to no one. One child process runs
-every command (`mrt trace`, `mrt rules test`, `mrt outbox`, `mrt sources`, text and --json) with
+every command (`mrt trace`, `mrt rules test`, `mrt outbox`, `mrt sources`, `mrt replay
+--dry-run`, text and --json) with
 its stdout and stderr on a pty; the tests read what the terminal received.
 """
 
@@ -82,6 +83,9 @@ def screens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         commands.append((label, ["outbox", *common, "--limit", "500", *extra]))
     for label, extra in (("sources", []), ("sources-json", ["--json"])):
         commands.append((label, ["sources", *common, *extra]))
+    for label, extra in (("replay", []), ("replay-json", ["--json"])):
+        replay = ["replay", *common, "--since", "2000-01-01", "--resend", "--dry-run"]
+        commands.append((label, [*replay, *extra]))
     received = run_on_pty(commands)
     parts = received.split("\n=== ")[1:]
     out: dict[str, str] = {}
@@ -98,7 +102,7 @@ def test_every_command_ran_and_succeeded(screens: dict[str, str]) -> None:
     received = screens["_all"]
     assert "Traceback" not in received
     codes = [line for line in received.split("\n") if line.startswith("=== exit ")]
-    assert len(codes) == 2 * (len(NAMES) + 2) + 6
+    assert len(codes) == 2 * (len(NAMES) + 2) + 8
     assert set(codes) == {"=== exit 0"}, received[-2000:]
 
 
@@ -122,16 +126,17 @@ def test_trace_json_keeps_every_character_for_scripts(screens: dict[str, str]) -
 
 
 @pytest.mark.parametrize("label", ["rules", "rules-json", "outbox", "outbox-json", "sources",
-                                   "sources-json"])
+                                   "sources-json", "replay", "replay-json"])
 def test_list_commands_show_the_corpus_inert(screens: dict[str, str], label: str) -> None:
     assert_inert(screens[label])
 
 
 def test_rules_test_never_prints_a_megabyte_title(screens: dict[str, str]) -> None:
     # `trace --json` is for scripts: it keeps the whole stored value (escaped)
-    for label in ("rules", "rules-json", "trace mb_title", "outbox"):
+    for label in ("rules", "rules-json", "trace mb_title", "outbox", "replay"):
         assert len(screens[label]) < 100_000, label
     assert "deepseek DeepSeek xxxx" in screens["rules"]
+    assert "events would be sent" in screens["replay"] and "deepseek DeepSeek xxx" in screens["replay"]
 
 
 def test_trace_says_an_alert_went_to_no_one(screens: dict[str, str]) -> None:
