@@ -62,6 +62,10 @@ def received(tmp_path_factory: pytest.TempPathFactory) -> bytes:
         term.wait_for("[/INST]", LONG)
         term.settle(quiet=0.5, timeout=LONG)
         term.press(b"\x1b")  # clear the filter
+        term.press(b"2")  # Deliveries: every corpus string is a dead letter's last error
+        term.wait_for("dead", LONG)
+        for _ in range(12):
+            term.press(b"\x1b[B")
         term.press(b"3")  # Sources: every corpus string is a failing source's error
         term.wait_for("hostile/", LONG)
         for _ in range(12):
