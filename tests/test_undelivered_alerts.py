@@ -21,6 +21,7 @@ from mrt.store.views import (
     metrics_report,
     undelivered_alerts,
 )
+from tui.widgets.alert_detail import detail_text
 
 
 def seed() -> dict[str, int]:
@@ -69,3 +70,15 @@ def test_the_detail_and_the_trace_say_why(db: peewee.Database) -> None:
     assert aggregate.undelivered == "this alert went to no one (ops: channel not configured)"
     assert trace(f"#{ids['sent']}").alerts[0].undelivered is None
     assert trace(f"#{ids['v0']}").alerts[0].undelivered is None
+
+
+def test_a_channel_missing_beside_a_delivered_one_is_shown(db: peewee.Database) -> None:
+    alert_id = add_alert("half delivered")
+    Event.update(
+        decision_detail={"action": "notify", "channels": ["welink", "gone"],
+                         "missing_channels": ["gone"]}
+    ).where(Event.title == "half delivered").execute()
+    detail = alert_detail(alert_id)
+    assert detail is not None and detail.undelivered is None
+    assert detail.missing_channels == ("gone",)
+    assert "not sent to gone: not configured" in detail_text(detail, NOW).plain

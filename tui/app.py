@@ -257,7 +257,9 @@ class MrtConsole(App[None]):
     def count_undelivered(self) -> None:
         """On the status worker's thread: alerts of the last week with no delivery at all."""
         since = self.now() - UNDELIVERED_WINDOW
-        found = self.run_query("undelivered", lambda: views.undelivered_alerts(since=since))
+        found = self.run_query(
+            "undelivered", lambda: views.undelivered_alerts(since=since, limit=0)
+        )
         if found is not None:
             self.call_from_thread(setattr, self, "undelivered", found[0])
 

@@ -46,6 +46,9 @@ def detail_text(detail: AlertDetail, as_of: datetime) -> Text:
     text.append("\nDeliveries\n", style="bold")
     if not detail.deliveries:
         text.append(f"  NO DELIVERY: {inert(detail.undelivered or 'none', 500)}\n", style="bold red")
+    elif detail.missing_channels:
+        missing = inert(", ".join(detail.missing_channels))
+        text.append(f"  not sent to {missing}: not configured\n", style="bold red")
     for d in detail.deliveries:
         style = {"sent": "green", "dead": "bold red", "discarded": "dim"}.get(d.status, "yellow")
         text.append(f"  {inert(d.channel)} ", style="bold")

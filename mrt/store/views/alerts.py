@@ -80,13 +80,13 @@ def went_to_no_one() -> peewee.Expression:
 
 
 def undelivered_alerts(*, since: datetime | None = None, limit: int = 5) -> tuple[int, list[int]]:
-    """How many alerts (made since `since`, or ever) went to no one, and the newest ids."""
+    """How many alerts (made since `since`, or ever) went to no one, and the newest `limit` ids."""
     cond = went_to_no_one()
     if since is not None:
         cond &= Alert.created_at >= since
     count = int(Alert.select(Alert.id).where(cond).count())
-    if count == 0:
-        return 0, []
+    if count == 0 or limit < 1:
+        return count, []
     newest = Alert.select(Alert.id).where(cond).order_by(Alert.id.desc()).limit(limit)
     return count, [int(a.id) for a in newest]
 
@@ -199,6 +199,7 @@ class AlertDetail:
     fingerprint: str | None
     deliveries: tuple[DeliveryTrace, ...] = field(default=())
     undelivered: str | None = None  # why it went to no one, when it has no delivery
+    missing_channels: tuple[str, ...] = ()  # named by the rules, not configured: not sent there
 
 
 def alert_detail(alert_id: int) -> AlertDetail | None:
@@ -243,6 +244,9 @@ def alert_detail(alert_id: int) -> AlertDetail | None:
         url=event.url if event else "",
         details=dict(event.details or {}) if event else dict(alert.payload or {}),
         fingerprint=alert.fingerprint,
+        missing_channels=tuple(
+            str(c) for c in ((event.decision_detail or {}).get("missing_channels") or [])
+        ) if event else (),
         undelivered=(
             undelivered_reason(alert)
             if not boxes and alert.kind not in NEVER_QUEUED_KINDS
