@@ -24,6 +24,7 @@ import peewee
 
 from mrt import __version__, commands
 from mrt.errors import ConfigError, MrtError
+from mrt.inert import inert_text
 from mrt.logs import configure_logging
 from mrt.store.db_errors import bound_target, explain
 
@@ -89,16 +90,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except ConfigError as exc:
-        print(f"mrt: {exc}", file=sys.stderr)
+        print(f"mrt: {error_text(exc)}", file=sys.stderr)
         return 2
     except MrtError as exc:
-        print(f"mrt: {exc.title.lower()}: {exc}", file=sys.stderr)
+        print(f"mrt: {exc.title.lower()}: {error_text(exc)}", file=sys.stderr)
         return 1
     except (peewee.PeeweeException, sqlite3.Error) as exc:  # locked, read-only, full disk ...
-        print(f"mrt: database error: {explain(exc, bound_target())}", file=sys.stderr)
+        print(f"mrt: database error: {error_text(explain(exc, bound_target()))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def error_text(exc: BaseException | str) -> str:
+    """An error as the terminal shows it: it may quote upstream text, so it is made inert."""
+    return inert_text(exc, max_chars=4000, multiline=True)
 
 
 def run() -> None:

@@ -2,7 +2,8 @@
 
 Records may carry `source_key`, `fingerprint`, `alert_id`, `outbox_id` (pass them with `extra=`);
 both formats show them. Every configured secret's value is replaced by `***` before a line is
-written, whatever logged it.
+written, whatever logged it. Then every message, context field and traceback is made inert
+(mrt/inert.py): upstream text in a log line cannot drive a terminal or forge a second line.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
+
+from mrt.inert import inert_text
 
 CONTEXT_FIELDS = ("source_key", "fingerprint", "alert_id", "outbox_id", "channel", "target")
 
@@ -37,6 +40,32 @@ class SecretScrubber(logging.Filter):
         return True
 
 
+class InertText(logging.Filter):
+    """Makes the message (one line), the context fields and the traceback inert and bounded.
+
+    Runs after the secret scrubber: a secret cut by the length bound would escape scrubbing.
+    """
+
+    MAX_MESSAGE = 4000
+    MAX_FIELD = 500
+    MAX_TRACEBACK = 20000
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = inert_text(record.getMessage(), max_chars=self.MAX_MESSAGE)
+        record.args = None
+        for name in CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if isinstance(value, str):
+                setattr(record, name, inert_text(value, max_chars=self.MAX_FIELD))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = inert_text(
+                record.exc_text, max_chars=self.MAX_TRACEBACK, multiline=True
+            )
+        return True
+
+
 class JsonLinesFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, object] = {
@@ -49,7 +78,9 @@ class JsonLinesFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value is not None:
                 data[name] = value
-        if record.exc_info:
+        if record.exc_text:  # made inert by InertText
+            data["exc"] = record.exc_text
+        elif record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False, default=str)
 
@@ -78,6 +109,7 @@ def configure_logging(
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonLinesFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(SecretScrubber(secrets))
+    handler.addFilter(InertText())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

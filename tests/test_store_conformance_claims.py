@@ -203,7 +203,7 @@ class TestClaimOnePerTargetConformance:
         add(A, "pending", minutes(-1))
         assert not CLAIM_INDEXES & {i.name for i in db.get_indexes("outbox")}
         report = migrate(db, now=NOW)
-        assert report.steps == ["4 outbox_claim_indexes"]
+        assert report.steps[0] == "4 outbox_claim_indexes"  # later steps follow it
         columns = {i.name: tuple(i.columns) for i in db.get_indexes("outbox")}
         assert columns["outbox_status_target_id"] == ("status", "target", "id")
         assert columns["outbox_status_target_next_attempt_at"] == (

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 WORKER_DOWN_AFTER = timedelta(seconds=60)
+UNDELIVERED_WINDOW = timedelta(days=7)  # the status line counts a week: one query, indexed
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class MrtConsole(App[None]):
     paused: reactive[bool] = reactive(False)
     status: reactive[views.ConsoleStatus | None] = reactive(None)
     slow_note: reactive[str] = reactive("")
+    undelivered: reactive[int] = reactive(0)  # alerts of the last week that went to no one
     ready: reactive[bool] = reactive(False)
 
     def __init__(self, options: ConsoleOptions) -> None:
@@ -252,9 +254,19 @@ class MrtConsole(App[None]):
         if get_current_worker().is_cancelled:
             return
         if status is not None:
+            self.count_undelivered()
             self.post_message(StatusLoaded(status))
         else:  # a failed read (the banner says why) still re-arms: the header keeps trying
             self.call_from_thread(self.set_timer, self.options.status_seconds, self.load_status)
+
+    def count_undelivered(self) -> None:
+        """On the status worker's thread: alerts of the last week with no delivery at all."""
+        since = self.now() - UNDELIVERED_WINDOW
+        found = self.run_query(
+            "undelivered", lambda: views.undelivered_alerts(since=since, limit=0)
+        )
+        if found is not None:
+            self.call_from_thread(setattr, self, "undelivered", found[0])
 
     def on_status_loaded(self, message: StatusLoaded) -> None:
         self.status = message.status

@@ -1,6 +1,7 @@
 """The `/` filter line: `key:value` words become SQL conditions, the other words are text.
 
 deepseek source:github prio:high rule:models status:dead
+status:none lists the alerts that went to no one (no delivery at all).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def parse_alert_filter(text: str) -> AlertFilter:
         raise FilterSyntaxError(
             f"priority {values['priority']!r} is not one of {', '.join(PRIORITIES)}"
         )
-    _check_status(values.get("delivery_status"))
+    if values.get("delivery_status") != "none":
+        _check_status(values.get("delivery_status"))
     return AlertFilter(**values)
 
 

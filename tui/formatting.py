@@ -1,10 +1,29 @@
-"""How times, ages and errors read on screen: short, plain, and relative to the console's clock."""
+"""How times, ages and errors read on screen: short, plain, and relative to the console's clock.
+
+Text from upstream, from an error or typed by the operator is shown through `plain`: a Rich
+`Text`, never a markup string (`[/INST]` must not crash the console, `[Bug]` must not vanish),
+made inert by mrt.inert (no escape, control, bidi or zero-width character reaches the terminal).
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
+
+from rich.text import Text
+
+from mrt.inert import inert_text
+
+
+def plain(value: object, max_chars: int = 300, *, multiline: bool = False, style: str = "") -> Text:
+    """Upstream, error or typed text as a Text: inert, bounded, never parsed as markup."""
+    return Text(inert_text(value, max_chars=max_chars, multiline=multiline), style=style)
+
+
+def inert(value: object, max_chars: int = 300, *, multiline: bool = False) -> str:
+    """The same as a str, for Text.append and for building longer lines."""
+    return inert_text(value, max_chars=max_chars, multiline=multiline)
 
 
 def age(then: datetime | None, now: datetime) -> str:

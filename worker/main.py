@@ -21,6 +21,7 @@ from mrt import __version__
 from mrt.config import secret_values
 from mrt.errors import ConfigError, MrtError
 from mrt.http import HttpPool
+from mrt.inert import inert_text
 from mrt.logs import configure_logging
 from mrt.store.db_errors import bound_target, explain
 from worker.runtime import build_runtime, install_signal_handlers, run_daemon, run_once
@@ -55,7 +56,7 @@ async def _main(args: argparse.Namespace) -> int:
             reports = await run_once(rt)
             for r in reports:
                 line = f"{r.source_key}: {r.outcome}, {r.new_events} new events, {r.alerts} alerts"
-                print(line + (f" ({r.error})" if r.error else ""))
+                print(line + (f" ({inert_text(r.error)})" if r.error else ""))
             return 3 if any(r.outcome == "failed" for r in reports) else 0
         stop, reload_requested = asyncio.Event(), asyncio.Event()
         install_signal_handlers(stop, reload_requested)
@@ -69,10 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(_main(args))
     except ConfigError as exc:
-        print(f"mrt-worker: {exc}", file=sys.stderr)
+        print(f"mrt-worker: {inert_text(exc, max_chars=4000, multiline=True)}", file=sys.stderr)
         return 2
     except MrtError as exc:
-        print(f"mrt-worker: {exc.title.lower()}: {exc}", file=sys.stderr)
+        print(f"mrt-worker: {exc.title.lower()}: {inert_text(exc, max_chars=4000, multiline=True)}",
+              file=sys.stderr)
         return 1
     except (peewee.PeeweeException, sqlite3.Error) as exc:  # --once on a locked database ...
         print(f"mrt-worker: database error: {explain(exc, bound_target())}", file=sys.stderr)

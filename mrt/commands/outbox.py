@@ -10,7 +10,6 @@ Every retry and discard is written to the audit log (actor "cli").
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
 from datetime import datetime
@@ -18,8 +17,10 @@ from typing import Any
 
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.events import utcnow
+from mrt.inert import inert_text, terminal_json
 from mrt.store import outbox
 from mrt.store.outbox import DISCARDABLE, RETRYABLE, STATUSES, OutboxFilter, OutboxRow
+from mrt.store.views import undelivered_alerts
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -71,18 +72,22 @@ def list_command(args: argparse.Namespace) -> int:
         )
         counts = outbox.counts_by_status()
         oldest = outbox.oldest_pending_age_seconds(now)
+        nowhere = undelivered_alerts()
     finally:
         db.close()
     next_after = rows[-1].id if len(rows) == args.limit else None
     if args.json:
-        print(json.dumps({
+        print(terminal_json({
             "counts": counts,
             "oldest_pending_age_seconds": oldest,
             "deliveries": [_row_json(r) for r in rows],
             "next_after_id": next_after,
-        }, ensure_ascii=False, indent=2))
+            "undelivered_alerts": {"count": nowhere[0], "newest_ids": nowhere[1]},
+        }, indent=2))
         return 0
     print(_summary(counts, oldest))
+    if nowhere[0]:
+        print(undelivered_line(*nowhere))
     if not rows:
         print("no deliveries match")
         return 0
@@ -147,6 +152,13 @@ def _act_on_ids(action: str, ids: list[int], reason: str | None) -> int:
     return 0 if done == len(set(ids)) else 1
 
 
+def undelivered_line(count: int, newest: list[int]) -> str:
+    """Alerts with no outbox row are not in this list: say so, never silently."""
+    ids = ", ".join(f"#{i}" for i in newest)
+    return (f"{count} alert{'s' if count != 1 else ''} went to no one (no delivery at all; "
+            f"newest {ids}): `mrt trace ID` says why")
+
+
 def _confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         return False
@@ -192,13 +204,15 @@ def _next_attempt(row: OutboxRow, now: datetime) -> str:
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """Stored text (an upstream error body, a channel name) as one inert table cell."""
+    return inert_text(text, max_chars=width)
 
 
 def _table(rows: list[OutboxRow], now: datetime) -> str:
     header = ("ID", "STATUS", "CHANNEL", "TARGET", "TRIES", "NEXT", "LAST ERROR")
     lines = [
-        (str(r.id), r.status, r.channel, _clip(outbox.redact_common_secrets(r.target), 40),
+        (str(r.id), r.status, _clip(r.channel, 30),
+         _clip(outbox.redact_common_secrets(r.target), 40),
          str(r.attempts), _next_attempt(r, now),
          _clip(" ".join((r.last_error or "").split()), 70))
         for r in rows

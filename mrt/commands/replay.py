@@ -11,7 +11,6 @@ one transaction and writes the audit log (actor "cli"); the worker's senders del
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from datetime import datetime
@@ -22,6 +21,7 @@ from mrt.config import load_config
 from mrt.delivery.channels import resolve_targets
 from mrt.errors import ConfigError
 from mrt.events import utcnow
+from mrt.inert import inert_text, terminal_json
 from mrt.replay import ReplayPlan, ReplayResult, apply_replay, plan_replay
 from mrt.rules.dryrun import parse_since
 
@@ -99,11 +99,7 @@ def replay_command(args: argparse.Namespace) -> int:
         db.close()
     if args.json:
         print(
-            json.dumps(
-                {"plan": plan_json(plan), "result": result_json(result)},
-                indent=2,
-                ensure_ascii=False,
-            )
+            terminal_json({"plan": plan_json(plan), "result": result_json(result)}, indent=2)
         )
     elif result is not None:
         print(format_result(result))
@@ -180,8 +176,8 @@ def format_plan(plan: ReplayPlan, *, dry_run: bool) -> str:
     ]
     for item in plan.items:
         lines.append(
-            f"  {item.observed_at:%Y-%m-%d %H:%M}  {item.source_key}  {item.title}  "
-            f"-> {', '.join(item.channels)}"
+            f"  {item.observed_at:%Y-%m-%d %H:%M}  {inert_text(item.source_key)}  "
+            f"{inert_text(item.title, max_chars=200)}  -> {', '.join(item.channels)}"
         )
     if plan.skipped:
         left_out = ", ".join(f"{why} {n}" for why, n in sorted(plan.skipped.items()))

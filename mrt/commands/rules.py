@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -15,6 +14,7 @@ import peewee
 from mrt.config import Config, load_config
 from mrt.errors import ConfigError, StoreError
 from mrt.events import utcnow
+from mrt.inert import terminal_json
 from mrt.rules import compile_rules
 from mrt.rules.dryrun import StoredEvent, format_report, parse_since, run_rules_test
 from mrt.rules.lint import lint_rules
@@ -79,7 +79,7 @@ def test_command(args: argparse.Namespace) -> int:
         stored = stored_events(since)
         report = run_rules_test(ruleset, stored, since=since, now=now, samples=args.samples)
     if args.json:
-        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+        print(terminal_json(report.as_json(), indent=2))
     else:
         print(format_report(report))
     return 0

@@ -21,6 +21,7 @@ from typing import Any
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.errors import ConfigError
 from mrt.events import utcnow
+from mrt.inert import inert_text, terminal_json
 from mrt.rules.dryrun import parse_since
 from mrt.rules.parse import CONDITION_KEYS
 from mrt.store import silences
@@ -148,14 +149,14 @@ def list_command(args: argparse.Namespace) -> int:
     finally:
         db.close()
     if args.json:
-        print(json.dumps([silence_json(r, now) for r in rows], ensure_ascii=False, indent=2))
+        print(terminal_json([silence_json(r, now) for r in rows], indent=2))
         return 0
     if not rows:
         print("no silences" if args.all else "no active silences (--all shows expired ones)")
         return 0
     for row in rows:
         state = "active" if silences.is_active(row, now) else "expired"
-        reason = f"  ({row.reason})" if row.reason else ""
+        reason = f"  ({inert_text(row.reason)})" if row.reason else ""
         print(
             f"#{row.id}  {state:<7}  until {_at(silences.ends_at(row))}  by {row.created_by}  "
             f"{describe_matcher(row.matcher)}{reason}"

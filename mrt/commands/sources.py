@@ -24,6 +24,7 @@ from mrt.commands import _quarantined as quarantined
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.config import Config, database_target, load_config
 from mrt.events import utcnow
+from mrt.inert import inert_text, terminal_json
 from mrt.pipeline import build_specs
 from mrt.sources.base import SourceSpec
 from mrt.store import audit, quarantine
@@ -156,7 +157,7 @@ def list_command(args: argparse.Namespace) -> int:
     rows = source_rows(specs, states, kept)
     now = utcnow()
     if args.json:
-        print(json.dumps({"sources": [row_json(r) for r in rows]}, ensure_ascii=False, indent=2))
+        print(terminal_json({"sources": [row_json(r) for r in rows]}, indent=2))
     else:
         print(render_table(rows, now))
     return 0
@@ -247,8 +248,8 @@ def _span(seconds: float) -> str:
 
 
 def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """Stored text (an upstream HTML error body) as one inert table cell (mrt/inert.py)."""
+    return inert_text(" ".join(text.split()), max_chars=width)
 
 
 def _health(row: SourceRow, now: datetime) -> str:
@@ -297,7 +298,7 @@ def render_table(rows: list[SourceRow], now: datetime) -> str:
     header = ("SOURCE", "HEALTH", "LAST POLL", "NEXT POLL", "FAILS", "RATE LIMIT", "CURSOR",
               "LAST ERROR")
     lines = [
-        (row.key, _health(row, now), relative(row.last_poll_at, now), _next(row, now),
+        (_clip(row.key, 60), _health(row, now), relative(row.last_poll_at, now), _next(row, now),
          str(row.consecutive_failures), _rate(row, now), _cursor(row), _clip(_error(row), 80))
         for row in rows
     ]

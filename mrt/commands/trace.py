@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime
 from typing import Any
 
 from mrt.commands._db import add_db_option, open_for_command
+from mrt.inert import inert_text, terminal_json
 from mrt.store.trace import AlertInfo, DeliveryInfo, EventInfo, Trace, trace
 
 
@@ -32,7 +32,7 @@ def trace_command(args: argparse.Namespace) -> int:
     finally:
         db.close()
     if args.json:
-        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2, default=_json_default))
+        print(terminal_json(result.as_dict(), indent=2, default=_json_default))
     else:
         print(render_trace(result))
     return 0
@@ -61,26 +61,31 @@ def render_trace(result: Trace) -> str:
     return "\n".join(lines)
 
 
+def _t(value: object, max_chars: int = 300) -> str:
+    """Stored upstream or error text, inert on the terminal (mrt/inert.py)."""
+    return inert_text(value, max_chars=max_chars)
+
+
 def _reasons(matched: list[dict[str, Any]]) -> list[str]:
     out = []
     for match in matched:
         reasons = "; ".join(str(r) for r in match.get("reasons", [])) or "matched"
-        out.append(f"{match.get('rule', '?')}: {reasons}")
+        out.append(_t(f"{match.get('rule', '?')}: {reasons}", 500))
     return out
 
 
 def _event_lines(event: EventInfo) -> list[str]:
     lines = [
-        f"event {event.fingerprint[:16]}  {event.event_type}  {event.source_key}",
-        f"  {event.title}",
+        f"event {event.fingerprint[:16]}  {_t(event.event_type)}  {_t(event.source_key)}",
+        f"  {_t(event.title)}",
     ]
     if event.url:
-        lines.append(f"  {event.url}")
+        lines.append(f"  {_t(event.url)}")
     version = f" (rule version {event.rule_version[:12]})" if event.rule_version else ""
-    lines.append(f"  observed {_at(event.observed_at)}; decision {event.decision}{version}")
-    lines += [f"  why: {line}" for line in event.explanation]
+    lines.append(f"  observed {_at(event.observed_at)}; decision {_t(event.decision)}{version}")
+    lines += [f"  why: {_t(line, 500)}" for line in event.explanation]
     if event.error:
-        lines.append(f"  processing failed: {event.error}")
+        lines.append(f"  processing failed: {_t(event.error, 500)}")
     return lines
 
 
@@ -88,8 +93,8 @@ def _alert_lines(alert: AlertInfo) -> list[str]:
     version = f", rule version {alert.rule_version[:12]}" if alert.rule_version else ""
     lines = [f"alert #{alert.id} ({alert.kind}, {alert.priority}{version}) created {_at(alert.created_at)}"]
     lines += [f"  matched {line}" for line in _reasons(alert.matched)]
-    if not alert.deliveries:
-        lines.append("  no delivery targets")
+    if not alert.deliveries and alert.kind != "v0":
+        lines.append(f"  NO DELIVERY: {_t(alert.undelivered or 'no outbox row', 500)}")
     for delivery in alert.deliveries:
         lines += _delivery_lines(delivery)
     return lines
@@ -103,19 +108,19 @@ def _delivery_lines(delivery: DeliveryInfo) -> list[str]:
     else:
         state = delivery.status
     lines = [
-        f"  -> outbox #{delivery.outbox_id} {delivery.channel} {delivery.target}: {state} "
+        f"  -> outbox #{delivery.outbox_id} {_t(delivery.channel)} {_t(delivery.target)}: {state} "
         f"after {delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}"
     ]
     if delivery.last_error and delivery.status != "sent":
-        lines.append(f"     last error: {delivery.last_error}")
+        lines.append(f"     last error: {_t(delivery.last_error, 500)}")
     for a in delivery.attempt_log:
         code = " ".join(
             part for part in (
                 f"HTTP {a.http_status}" if a.http_status is not None else "",
-                f"code {a.vendor_code}" if a.vendor_code else "",
-                a.error_class or "",
+                f"code {_t(a.vendor_code, 40)}" if a.vendor_code else "",
+                _t(a.error_class or ""),
             ) if part
         )
-        detail = f"  {a.message}" if a.message else ""
+        detail = f"  {_t(a.message, 500)}" if a.message else ""
         lines.append(f"     {_at(a.started_at)}  {a.outcome:<13} {a.duration_ms:>6} ms  {code}{detail}".rstrip())
     return lines

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from mrt.config import ChannelConfig
 from mrt.delivery.base import Message, SendOutcome, Target
+from mrt.inert import strip_controls
 
 KEY = "console://stdout"
 
@@ -19,8 +20,9 @@ def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[T
 
 
 def format_message(message: Message) -> str:
-    head = f"== {message.subject} ==\n" if message.subject else ""
-    return f"{head}{message.body}\n"
+    """The message as the terminal gets it: a custom template's own text is inert too."""
+    head = f"== {strip_controls(message.subject)} ==\n" if message.subject else ""
+    return f"{head}{strip_controls(message.body, keep_newlines=True)}\n"
 
 
 async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:

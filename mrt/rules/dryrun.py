@@ -19,11 +19,13 @@ from typing import Any
 
 from mrt.errors import ConfigError
 from mrt.events import TrackerEvent
+from mrt.inert import inert_text
 from mrt.rules.engine import RuleSet
 
 DELIVERING = frozenset({"notify", "aggregate", "digest"})
 NOT_DECIDED_BY_RULES = frozenset({"baseline", "seen_by_v0", "silenced"})
 NO_RULE = "(no rule)"
+SAMPLE_TITLE_CHARS = 200  # a sample is an example: a 1 MB title prints as its first line
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +49,16 @@ class Sample:
 
     @classmethod
     def of(cls, event: TrackerEvent, reasons: tuple[str, ...] = ()) -> Sample:
+        """Upstream text made inert and bounded here: every report (text, --json, the
+        console's Rules screen) shows samples on a terminal."""
         return cls(
             fingerprint=event.fingerprint,
             observed_at=event.observed_at.isoformat(),
-            source_key=event.source_key,
-            event_type=event.event_type,
-            title=event.title,
-            url=event.url,
-            reasons=reasons,
+            source_key=inert_text(event.source_key),
+            event_type=inert_text(event.event_type),
+            title=inert_text(event.title, max_chars=SAMPLE_TITLE_CHARS),
+            url=inert_text(event.url),
+            reasons=tuple(inert_text(r) for r in reasons),
         )
 
 

@@ -64,6 +64,7 @@ class AlertInfo:
     matched: list[dict[str, Any]]
     rule_version: str | None  # digest of the rule set that decided
     deliveries: list[DeliveryInfo] = field(default_factory=list)
+    undelivered: str | None = None  # why no delivery was made, when none was (never silent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,13 +230,31 @@ def _event_info(event: Event) -> EventInfo:
     )
 
 
+def undelivered_reason(alert: Alert) -> str:
+    """Why an alert has no outbox row, from what was recorded when it was made."""
+    problems = (alert.payload or {}).get("channel_problems")
+    if isinstance(problems, dict) and problems:
+        listed = "; ".join(f"{channel}: {why}" for channel, why in problems.items())
+        return f"this alert went to no one ({listed})"
+    event_id = alert.__data__.get("event")
+    event = Event.get_or_none(Event.id == event_id) if event_id is not None else None
+    missing = (event.decision_detail or {}).get("missing_channels") if event is not None else None
+    if missing:
+        return (
+            "this alert went to no one: the rules named channels that are not configured: "
+            f"{', '.join(str(m) for m in missing)}"
+        )
+    return "this alert went to no one: no channel target existed when it was made"
+
+
 def _alert_info(alert: Alert) -> AlertInfo:
-    rows = Outbox.select().where(Outbox.alert == alert.id).order_by(Outbox.id)
+    rows = list(Outbox.select().where(Outbox.alert == alert.id).order_by(Outbox.id))
     return AlertInfo(
         id=int(alert.id), kind=alert.kind, title=alert.title, priority=alert.priority,
         created_at=alert.created_at, matched=list(alert.matched or []),
         rule_version=_digest(alert.__data__.get("rule_version")),
         deliveries=[_delivery_info(row) for row in rows],
+        undelivered=undelivered_reason(alert) if not rows and alert.kind != "v0" else None,
     )
 
 

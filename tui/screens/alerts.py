@@ -14,6 +14,7 @@ from textual.worker import get_current_worker
 from mrt.store import views
 from tui import operations
 from tui.filters import FilterSyntaxError, describe, parse_alert_filter
+from tui.formatting import plain
 from tui.messages import ActionFinished, AlertsLoaded, DetailLoaded, NewerAlerts
 from tui.paging import PageAhead
 from tui.screens.base import ConsoleScreen
@@ -194,7 +195,7 @@ class AlertsScreen(ConsoleScreen):
         self.app.push_screen(
             FilterScreen(
                 describe(self.filter),
-                "text  source:KEY  rule:NAME  priority:high  status:dead",
+                "text  source:KEY  rule:NAME  priority:high  status:dead  status:none",
             ),
             apply,
         )
@@ -251,7 +252,7 @@ class AlertsScreen(ConsoleScreen):
     def show_filter_line(self) -> None:
         line = self.query_one("#filter-line", Static)
         text = describe(self.filter)
-        line.update(f"filter: {text}  (esc clears)" if text else "")
+        line.update(plain(f"filter: {text}  (esc clears)", 500) if text else "")
         line.display = bool(text)
 
     def refresh_empty_hint(self, _status: object = None) -> None:

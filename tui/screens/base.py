@@ -13,6 +13,7 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from mrt.errors import MrtError
+from tui.formatting import inert
 from tui.messages import ActionFinished
 from tui.widgets.banner import Banner
 from tui.widgets.status_bar import StatusBar
@@ -56,7 +57,13 @@ class ConsoleScreen(Screen[None]):
         self._live_timer = self.set_timer(self.console.options.poll_seconds * factor, poll)
 
     def say(self, text: str, *, ok: bool = True) -> None:
-        self.notify(text, severity="information" if ok else "error", timeout=4 if ok else 8)
+        """A toast; its text may quote an error or what the operator typed: never markup."""
+        self.notify(
+            inert(text, 1000, multiline=True),
+            severity="information" if ok else "error",
+            timeout=4 if ok else 8,
+            markup=False,
+        )
 
     @work(thread=True, group="write")
     def perform(self, action: str, write: Callable[[], str]) -> None:

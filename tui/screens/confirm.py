@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -37,7 +38,7 @@ class ConfirmScreen(ModalScreen[Confirmed | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes=f"dialog risk-{self.risk}"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.body, id="confirm-body")
+            yield Static(Text(self.body), id="confirm-body")  # may quote a typed filter
             if self.risk == "high":
                 yield Label(f"Type {self.count} to confirm:")
                 yield Input(placeholder=str(self.count), id="confirm-count")

@@ -15,7 +15,7 @@ from textual.worker import get_current_worker
 from mrt.store import views
 from tui import operations
 from tui.filters import FilterSyntaxError, describe, parse_outbox_filter
-from tui.formatting import full_stamp, plain_error
+from tui.formatting import full_stamp, inert, plain_error
 from tui.messages import ActionFinished, OutboxLoaded
 from tui.paging import PageAhead
 from tui.screens.base import ConsoleScreen
@@ -299,9 +299,12 @@ class DeliveriesScreen(ConsoleScreen):
             return
         text = Text()
         text.append(f"#{row.id} {row.status}", style="bold")
-        text.append(f" · {row.channel} {row.target} · alert #{row.alert_id} {row.source_key}")
+        text.append(
+            f" · {inert(row.channel)} {inert(row.target)} · alert #{row.alert_id} "
+            f"{inert(row.source_key)}"
+        )
         if row.status in ("pending", "retrying") and row.next_attempt_at:
             text.append(f" · next try {full_stamp(row.next_attempt_at)}")
         if row.last_error:
-            text.append(f"\n{plain_error(row.last_error)}", style="red")
+            text.append(f"\n{inert(plain_error(row.last_error), 1000)}", style="red")
         detail.update(text)

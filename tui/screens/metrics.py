@@ -38,6 +38,8 @@ def figures_text(label: str, report: views.MetricsReport, now_text: str) -> Text
         text.append(f"quarantined {f.quarantined}\n", style="yellow")
     text.append(f"queue {q.depth}  oldest {now_text}  ")
     text.append(f"dead {q.dead}", style="bold red" if q.dead else "")
+    if f.undelivered:
+        text.append(f"\nwent to no one {f.undelivered}", style="bold white on red")
     return text
 
 
@@ -143,7 +145,7 @@ class MetricsScreen(ConsoleScreen):
                 w = week.per_source.get(key, empty) if week else None
                 q = message.day.queue_per_source.get(key, views.QueueFigures())
             table.add_row(
-                Text("all sources", style="bold") if key == "*" else (key or "(none)"),
+                Text("all sources", style="bold") if key == "*" else Text(key or "(none)"),
                 str(d.events),
                 str(w.events) if w else "…",
                 str(d.matches),

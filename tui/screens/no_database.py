@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -55,12 +56,13 @@ class NoDatabaseScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="no-db-box", classes="dialog"):
             yield Label("MRT console: nothing to show yet", classes="dialog-title")
-            yield Static(advice(self.state, self.detail, self.options), id="no-db-advice")
+            # the detail may quote a database error or a path with brackets: never markup
+            yield Static(Text(advice(self.state, self.detail, self.options)), id="no-db-advice")
         yield Footer()
 
     def show_state(self, state: str, detail: str) -> None:
         self.state, self.detail = state, detail
-        self.query_one("#no-db-advice", Static).update(advice(state, detail, self.options))
+        self.query_one("#no-db-advice", Static).update(Text(advice(state, detail, self.options)))
 
     def action_recheck(self) -> None:
         from tui.app import MrtConsole

@@ -18,7 +18,7 @@ from mrt.delivery.channels import resolve_targets
 from mrt.errors import MrtError
 from mrt.replay import ReplayPlan, apply_replay, plan_replay
 from mrt.rules.dryrun import parse_since
-from tui.formatting import stamp
+from tui.formatting import plain, stamp
 from tui.messages import ActionFinished, ReplayPlanned
 from tui.screens.base import ConsoleScreen
 from tui.screens.confirm import Confirmed, ConfirmScreen, Risk
@@ -139,7 +139,7 @@ class ReplayScreen(ConsoleScreen):
         self.plan = message.plan
         plan = message.plan
         if plan is None:
-            summary.update(Text(message.error, style="bold red"))
+            summary.update(plain(message.error, 1000, multiline=True, style="bold red"))
             return
         text = Text()
         text.append(f"{len(plan.items)} events", style="bold")
@@ -156,10 +156,10 @@ class ReplayScreen(ConsoleScreen):
         for item in plan.items[:SHOWN_ITEMS]:
             table.add_row(
                 stamp(item.observed_at),
-                item.source_key,
-                item.title,
-                ", ".join(item.channels),
-                ", ".join(item.rules),
+                plain(item.source_key),
+                plain(item.title),
+                plain(", ".join(item.channels)),
+                plain(", ".join(item.rules)),
             )
 
     def action_send(self) -> None:
@@ -195,5 +195,5 @@ class ReplayScreen(ConsoleScreen):
         self.say(message.text, ok=message.ok)
         if message.ok:
             self.plan = None
-            self.query_one("#replay-summary", Static).update(message.text)
+            self.query_one("#replay-summary", Static).update(plain(message.text, 1000))
             self.query_one("#replay-table", DataTable).clear()

@@ -17,6 +17,7 @@ from textual.widgets import Button, Input, Label, Static
 from mrt.errors import StoreError
 from mrt.ops.cursor import ResetTarget, cursor_at, parse_reset_target
 from mrt.store.views import SourceRow
+from tui.formatting import inert, plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +68,13 @@ class ResetCursorScreen(ModalScreen[ResetRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reset-box", classes="dialog risk-high"):
-            yield Label(f"Reset the cursor of {self.row.key}", classes="dialog-title")
+            yield Label(plain(f"Reset the cursor of {self.row.key}"), classes="dialog-title")
             yield Label("To: a date (2026-11-01), a datetime, or baseline")
             yield Input(value=self.default, id="reset-to")
-            yield Static(explain(self.row, self.default, self.backup_path), id="reset-explain")
+            yield Static(
+                plain(explain(self.row, self.default, self.backup_path), 2000, multiline=True),
+                id="reset-explain",
+            )
             yield Input(placeholder="reason (optional, goes to the audit log)", id="reset-reason")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Reset", variant="error", id="reset-yes")
@@ -81,8 +85,9 @@ class ResetCursorScreen(ModalScreen[ResetRequest | None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "reset-to":
+            # what the operator types is quoted by the explanation: never markup
             self.query_one("#reset-explain", Static).update(
-                explain(self.row, event.value, self.backup_path)
+                plain(explain(self.row, event.value, self.backup_path), 2000, multiline=True)
             )
 
     def submit(self) -> None:
@@ -90,7 +95,7 @@ class ResetCursorScreen(ModalScreen[ResetRequest | None]):
         try:
             to = parse_reset_target(text)
         except StoreError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(inert(exc, 1000), severity="error", markup=False)
             return
         reason = self.query_one("#reset-reason", Input).value.strip() or None
         self.dismiss(ResetRequest(to, reason))

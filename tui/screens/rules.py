@@ -16,6 +16,7 @@ from mrt.errors import MrtError
 from mrt.rules import compile_rules
 from mrt.rules.dryrun import RulesTestReport, parse_since, run_rules_test
 from mrt.store.views.rules import stored_for_dry_run
+from tui.formatting import plain
 from tui.messages import RulesTested
 from tui.screens.base import ConsoleScreen
 
@@ -83,7 +84,7 @@ class RulesScreen(ConsoleScreen):
         table.clear()
         self.report = report = message.report
         if report is None:
-            summary.update(Text(message.error, style="bold red"))
+            summary.update(plain(message.error, 1000, multiline=True, style="bold red"))
             return
         text = Text()
         text.append(f"{report.events} stored events", style="bold")
@@ -95,7 +96,7 @@ class RulesScreen(ConsoleScreen):
         summary.update(text)
         for name, hits in report.hits.items():
             example = hits.samples[0].title if hits.samples else ""
-            table.add_row(name, str(hits.hits), example, key=name)
+            table.add_row(plain(name), str(hits.hits), plain(example), key=name)
         self.show_detail()
 
     @on(DataTable.RowHighlighted, "#rules-table")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import ClassVar
 
 from rich.text import Text
@@ -11,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from mrt.inert import terminal_json
 from mrt.ops.cursor import backup_destination
 from mrt.store import views
 from mrt.store.db import is_sqlite
 from tui import operations
-from tui.formatting import age, full_stamp
+from tui.formatting import age, full_stamp, inert
 from tui.messages import ActionFinished, SourcesLoaded
 from tui.screens.base import ConsoleScreen
 from tui.screens.reset_cursor import ResetCursorScreen, ResetRequest
@@ -130,11 +130,11 @@ class SourcesScreen(ConsoleScreen):
             )
             return
         now = self.console.now()
-        text = Text()
-        text.append(f"{row.key}", style="bold")
-        text.append(f" ({row.plugin}) · {row.health}")
+        text = Text()  # stored strings may be upstream error text: each goes in inert
+        text.append(inert(row.key), style="bold")
+        text.append(f" ({inert(row.plugin)}) · {row.health}")
         if row.health_detail:
-            text.append(f": {row.health_detail}")
+            text.append(f": {inert(row.health_detail, 500)}")
         text.append(
             f"\nlast poll {age(row.last_poll_at, now)} · last success "
             f"{age(row.last_success_at, now)} · next {age(row.next_poll_at, now)}"
@@ -145,10 +145,11 @@ class SourcesScreen(ConsoleScreen):
             text.append(f"\ndeferred until {full_stamp(row.deferred_until)} (rate limit)")
         rate = "-" if row.ratelimit_remaining is None else str(row.ratelimit_remaining)
         text.append(f"\nrate limit left {rate}, resets {full_stamp(row.ratelimit_reset_at)}")
-        text.append(f"\ncursor {json.dumps(row.cursor)}")
+        text.append(f"\ncursor {inert(terminal_json(row.cursor), 500)}")
         if row.last_error:
             text.append(
-                f"\n{row.consecutive_failures} failure(s) in a row: {row.last_error}", style="red"
+                f"\n{row.consecutive_failures} failure(s) in a row: {inert(row.last_error, 1000)}",
+                style="red",
             )
         if row.quarantined:
             text.append(

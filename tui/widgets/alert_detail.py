@@ -1,69 +1,74 @@
 """The detail pane: the event, why it matched, and every delivery target with its attempts.
 
 It changes only when the operator moves to another alert (or asks with `r`): live updates never
-rewrite what is being read.
+rewrite what is being read. Every stored string is upstream or error text: it goes in inert
+(tui.formatting.inert), as Text, never as markup.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from mrt.inert import terminal_json
 from mrt.store.views import AlertDetail
-from tui.formatting import full_stamp, plain_error
+from tui.formatting import full_stamp, inert, plain_error
 
 
 def detail_text(detail: AlertDetail, as_of: datetime) -> Text:
     text = Text()
     text.append(f"#{detail.id} ", style="dim")
-    text.append(detail.event_title, style="bold")
-    text.append(f"\n{detail.event_type} · {detail.source_key} · {detail.priority}")
+    text.append(inert(detail.event_title, 1000), style="bold")
+    text.append(f"\n{inert(detail.event_type)} · {inert(detail.source_key)} · {detail.priority}")
     text.append(f" · {full_stamp(detail.created_at)}", style="dim")
     if detail.acknowledged_at:
         text.append(
-            f"\nacknowledged {full_stamp(detail.acknowledged_at)} by {detail.acknowledged_by}",
+            f"\nacknowledged {full_stamp(detail.acknowledged_at)} by "
+            f"{inert(detail.acknowledged_by)}",
             style="green",
         )
     if detail.url:
         text.append("\n")
-        text.append(detail.url, style="underline cyan")
+        text.append(inert(detail.url, 1000), style="underline cyan")
     if detail.summary:
-        text.append(f"\n{detail.summary[:600]}")
+        text.append(f"\n{inert(detail.summary, 600, multiline=True)}")
     text.append("\n\nWhy it matched\n", style="bold")
     if not detail.matched:
         text.append("  (no rule recorded)\n", style="dim")
     for rule, reasons in detail.matched:
-        text.append(f"  {rule}", style="cyan")
-        text.append(f": {'; '.join(reasons) or '-'}\n")
+        text.append(f"  {inert(rule)}", style="cyan")
+        text.append(f": {inert('; '.join(reasons) or '-', 1000)}\n")
     if detail.tags:
-        text.append(f"  tags: {', '.join(detail.tags)}\n")
+        text.append(f"  tags: {inert(', '.join(detail.tags))}\n")
     text.append("\nDeliveries\n", style="bold")
     if not detail.deliveries:
-        text.append("  (none: no channel was configured for it)\n", style="dim")
+        text.append(f"  NO DELIVERY: {inert(detail.undelivered or 'none', 500)}\n", style="bold red")
+    elif detail.missing_channels:
+        missing = inert(", ".join(detail.missing_channels))
+        text.append(f"  not sent to {missing}: not configured\n", style="bold red")
     for d in detail.deliveries:
         style = {"sent": "green", "dead": "bold red", "discarded": "dim"}.get(d.status, "yellow")
-        text.append(f"  {d.channel} ", style="bold")
-        text.append(d.target, style="dim")
+        text.append(f"  {inert(d.channel)} ", style="bold")
+        text.append(inert(d.target), style="dim")
         text.append(f"  {d.status}", style=style)
         text.append(f" · {d.attempts} attempt(s)")
         if d.status in ("pending", "retrying") and d.next_attempt_at:
             text.append(f" · next {full_stamp(d.next_attempt_at)}")
         text.append("\n")
         if d.last_error:
-            text.append(f"    last error: {plain_error(d.last_error)}\n", style="red")
+            text.append(f"    last error: {inert(plain_error(d.last_error), 600)}\n", style="red")
         for t in d.tries:
-            status = f"HTTP {t.http_status}" if t.http_status else (t.error_class or "")
+            status = f"HTTP {t.http_status}" if t.http_status else inert(t.error_class or "")
             text.append(f"    {full_stamp(t.started_at)} {t.outcome} {status} {t.duration_ms} ms")
             if t.message and t.outcome != "sent":
-                text.append(f": {t.message}", style="dim")
+                text.append(f": {inert(t.message, 600)}", style="dim")
             text.append("\n")
     if detail.details:
         text.append("\nDetails\n", style="bold")
-        text.append(json.dumps(detail.details, indent=1, ensure_ascii=False, default=str)[:1200])
+        text.append(terminal_json(detail.details, indent=1, default=str)[:1200])
     text.append(f"\n\nas of {full_stamp(as_of)} · r reloads", style="dim")
     return text
 
@@ -84,7 +89,7 @@ class AlertDetailPane(VerticalScroll):
         self.shown_id = alert_id
         body = self.query_one("#alert-detail-body", Static)
         if detail is None:
-            body.update(f"Alert #{alert_id} is gone (pruned by retention?).")
+            body.update(Text(f"Alert #{alert_id} is gone (pruned by retention?)."))
         else:
             body.update(detail_text(detail, as_of))
         self.scroll_home(animate=False)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from rich.text import Text
 
 from mrt.store.views import AlertRow
-from tui.formatting import stamp
+from tui.formatting import inert, stamp
 from tui.widgets.row_list import Column, RowList
 
 PRIORITY_STYLE = {"critical": "bold white on red", "high": "bold red", "low": "dim"}
@@ -49,9 +49,18 @@ class AlertTable(RowList):
         row = self.alert_rows[row_id]
         return (
             self.when_cell(row),
-            Text(row.title, style="dim" if row.acknowledged else "bold", no_wrap=True),
-            delivery_summary(row.deliveries).append(row.source_key, style="dim"),
+            Text(inert(row.title), style="dim" if row.acknowledged else "bold", no_wrap=True),
+            self.where_cell(row),
         )
+
+    @staticmethod
+    def where_cell(row: AlertRow) -> Text:
+        """The deliveries by status, or a loud marker when the alert went to no one."""
+        if row.undelivered:
+            text = Text("✗ no delivery ", style="bold white on red")
+        else:
+            text = delivery_summary(row.deliveries)
+        return text.append(inert(row.source_key), style="dim")
 
     def when_cell(self, row: AlertRow) -> Text:
         text = Text("●" if row.id in self.marked else " ", style="bold cyan", no_wrap=True)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, cast
 
 from textual.widgets import Static
 
-from tui.formatting import age
+from tui.formatting import age, plain
 
 if TYPE_CHECKING:
     from tui.app import MrtConsole
@@ -25,7 +25,7 @@ class Banner(Static):
 
     def refresh_text(self, _value: object = None) -> None:
         notes = self.notes()
-        self.update(" · ".join(notes))
+        self.update(plain(" · ".join(notes), 1000))  # a note may quote a database error
         self.display = bool(notes)
 
     def notes(self) -> list[str]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from rich.text import Text
 
 from mrt.store.views import OutboxRow
-from tui.formatting import plain_error, stamp
+from tui.formatting import inert, plain_error, stamp
 from tui.widgets.row_list import Column, RowList
 
 STATUS_STYLE = {
@@ -45,11 +45,11 @@ class OutboxTable(RowList):
             self.mark_cell(row.id),
             Text(row.status, style=STATUS_STYLE.get(row.status, "")),
             Text(str(row.id)),
-            Text(row.channel),
+            Text(inert(row.channel)),
             Text(str(row.attempts)),
             Text(stamp(row.updated_at)),
-            Text(plain_error(row.last_error)),
-            Text(row.alert_title),
+            Text(inert(plain_error(row.last_error))),
+            Text(inert(row.alert_title)),
         )
 
     def mark_cell(self, outbox_id: int) -> Text:

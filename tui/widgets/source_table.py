@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from mrt.store.views import SourceRow
-from tui.formatting import age
+from tui.formatting import age, plain
 
 HEALTH_STYLE = {
     "ok": "green",
@@ -43,12 +43,12 @@ class SourceTable(DataTable[str | Text]):
         for r in rows:
             self.add_row(
                 Text(r.health, style=HEALTH_STYLE.get(r.health, "")),
-                r.key,
+                plain(r.key),
                 age(r.last_poll_at, now),
                 "asked" if r.poll_requested_at else age(r.next_poll_at, now),
                 str(r.consecutive_failures),
                 "-" if r.ratelimit_remaining is None else str(r.ratelimit_remaining),
-                r.last_error or "",
+                plain(r.last_error or ""),  # an upstream error body: inert, never markup
                 key=r.key,
             )
         if keep in self.rows_by_key:

@@ -37,6 +37,7 @@ class StatusBar(Static):
     def on_mount(self) -> None:
         self.watch(self.app, "status", self.refresh_text)
         self.watch(self.app, "paused", self.refresh_text)
+        self.watch(self.app, "undelivered", self.refresh_text)
 
     def on_resize(self) -> None:
         self.refresh_text()
@@ -61,6 +62,9 @@ class StatusBar(Static):
             line.append(" · ")
             beat_style = "bold red" if app.worker_down() else "green"
             line.append(f"worker {age(status.heartbeat_at, now)}", style=beat_style)
+            line.append(" · ")
+        if app.undelivered:  # never silent: an alert that went to no one (`/` status:none)
+            line.append(f"✗ {app.undelivered} to no one", style="bold white on red")
             line.append(" · ")
         if app.paused:
             line.append("PAUSED", style="bold black on yellow")

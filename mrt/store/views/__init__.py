@@ -6,7 +6,7 @@ Live panes ask only for rows newer than the newest they show. Filters are SQL co
 pass over loaded rows. Results are plain frozen dataclasses, so a console thread never triggers a
 lazy query on its UI thread. Metrics take `now` so that tests and screenshots are deterministic.
 
-    alerts    AlertFilter, alerts_page, alerts_newer, alert_detail
+    alerts    AlertFilter, alerts_page, alerts_newer, alert_detail, undelivered_alerts
     outbox    OutboxFilter, outbox_page, count_outbox, outbox_ceiling, outbox_status_counts
     sources   source_rows, console_status
     metrics   metrics_report
@@ -21,6 +21,7 @@ from mrt.store.views.alerts import (
     alert_detail,
     alerts_newer,
     alerts_page,
+    undelivered_alerts,
 )
 from mrt.store.views.metrics import Figures, MetricsReport, QueueFigures, metrics_report
 from mrt.store.views.outbox import (
@@ -64,4 +65,5 @@ __all__ = [
     "outbox_page",
     "outbox_status_counts",
     "source_rows",
+    "undelivered_alerts",
 ]

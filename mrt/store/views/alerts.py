@@ -10,7 +10,11 @@ from typing import Any
 import peewee
 
 from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
+from mrt.store.trace import undelivered_reason
 from mrt.store.views._sql import contains, tuples
+
+# v0's alerts were sent by v0: they never had an outbox row here, and that is not a gap.
+NEVER_QUEUED_KINDS = ("v0",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +25,7 @@ class AlertFilter:
     source: str = ""  # in the source key
     rule: str = ""  # a matched rule's exact name
     priority: str = ""  # low | normal | high | critical
-    delivery_status: str = ""  # some delivery of the alert has this status
+    delivery_status: str = ""  # some delivery of the alert has this status; "none": no delivery
 
     def is_empty(self) -> bool:
         return not (self.text or self.source or self.rule or self.priority or self.delivery_status)
@@ -37,6 +41,7 @@ class AlertRow:
     rules: tuple[str, ...]
     deliveries: dict[str, int]  # status -> count
     acknowledged: bool
+    undelivered: bool = False  # no outbox row at all: the alert went to no one
 
 
 def _alert_condition(flt: AlertFilter) -> peewee.Expression:
@@ -50,13 +55,40 @@ def _alert_condition(flt: AlertFilter) -> peewee.Expression:
         cond &= contains(Alert.matched, f'"rule": "{flt.rule}"')
     if flt.priority:
         cond &= Alert.priority == flt.priority
-    if flt.delivery_status:
+    if flt.delivery_status == "none":
+        cond &= went_to_no_one()
+    elif flt.delivery_status:
         cond &= peewee.fn.EXISTS(
             Outbox.select(peewee.SQL("1")).where(
                 (Outbox.alert == Alert.id) & (Outbox.status == flt.delivery_status)
             )
         )
     return cond
+
+
+def went_to_no_one() -> peewee.Expression:
+    """The alert has no outbox row at all: no delivery was ever made for it.
+
+    It happens when the rules name a channel the config lacks, a reload dropped a channel, or
+    every channel of an aggregate failed to render; the alert is kept, and must not be silent.
+    """
+    any_delivery = Outbox.select(peewee.SQL("1")).where(Outbox.alert == Alert.id)
+    cond: peewee.Expression = ~peewee.fn.EXISTS(any_delivery) & Alert.kind.not_in(
+        NEVER_QUEUED_KINDS
+    )
+    return cond
+
+
+def undelivered_alerts(*, since: datetime | None = None, limit: int = 5) -> tuple[int, list[int]]:
+    """How many alerts (made since `since`, or ever) went to no one, and the newest `limit` ids."""
+    cond = went_to_no_one()
+    if since is not None:
+        cond &= Alert.created_at >= since
+    count = int(Alert.select(Alert.id).where(cond).count())
+    if count == 0 or limit < 1:
+        return count, []
+    newest = Alert.select(Alert.id).where(cond).order_by(Alert.id.desc()).limit(limit)
+    return count, [int(a.id) for a in newest]
 
 
 def _delivery_counts(alert_ids: Sequence[int]) -> dict[int, dict[str, int]]:
@@ -83,6 +115,7 @@ def _alert_rows(query: Any) -> list[AlertRow]:
             Alert.priority,
             Alert.matched,
             Alert.acknowledged_at,
+            Alert.kind,
         )
     )
     deliveries = _delivery_counts([int(a.id) for a in raw])
@@ -96,6 +129,7 @@ def _alert_rows(query: Any) -> list[AlertRow]:
             rules=tuple(str(m.get("rule", "")) for m in (a.matched or []) if isinstance(m, dict)),
             deliveries=deliveries[int(a.id)],
             acknowledged=a.acknowledged_at is not None,
+            undelivered=not deliveries[int(a.id)] and a.kind not in NEVER_QUEUED_KINDS,
         )
         for a in raw
     ]
@@ -164,6 +198,8 @@ class AlertDetail:
     details: dict[str, Any]
     fingerprint: str | None
     deliveries: tuple[DeliveryTrace, ...] = field(default=())
+    undelivered: str | None = None  # why it went to no one, when it has no delivery
+    missing_channels: tuple[str, ...] = ()  # named by the rules, not configured: not sent there
 
 
 def alert_detail(alert_id: int) -> AlertDetail | None:
@@ -208,6 +244,14 @@ def alert_detail(alert_id: int) -> AlertDetail | None:
         url=event.url if event else "",
         details=dict(event.details or {}) if event else dict(alert.payload or {}),
         fingerprint=alert.fingerprint,
+        missing_channels=tuple(
+            str(c) for c in ((event.decision_detail or {}).get("missing_channels") or [])
+        ) if event else (),
+        undelivered=(
+            undelivered_reason(alert)
+            if not boxes and alert.kind not in NEVER_QUEUED_KINDS
+            else None
+        ),
         deliveries=tuple(
             DeliveryTrace(
                 outbox_id=int(b.id),

@@ -11,6 +11,7 @@ import peewee
 from mrt.store import quarantine
 from mrt.store.models import Alert, CycleMetric, DeliveryAttempt, Outbox, database_proxy
 from mrt.store.views._sql import tuples
+from mrt.store.views.alerts import went_to_no_one
 from mrt.store.views.outbox import QUEUED_STATUSES
 
 
@@ -24,6 +25,7 @@ class Figures:
     deliveries_ok: int = 0
     deliveries_failed: int = 0
     quarantined: int = 0  # upstream items first kept aside in the window
+    undelivered: int = 0  # alerts that went to no one (no outbox row at all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,12 @@ def metrics_report(
         alerts.select(Alert.source_key, peewee.fn.COUNT(Alert.id)).group_by(Alert.source_key)
     ):
         add(key or "", "alerts", n)
+    for key, n in tuples(
+        alerts.select(Alert.source_key, peewee.fn.COUNT(Alert.id))
+        .where(went_to_no_one())
+        .group_by(Alert.source_key)
+    ):
+        add(key or "", "undelivered", n)
     tries: Any = (
         DeliveryAttempt.select()
         .join(Outbox, on=(DeliveryAttempt.outbox == Outbox.id))
@@ -134,7 +142,13 @@ def metrics_report(
         **{
             name: sum(getattr(f, name) for f in per_source.values())
             for name in (
-                "events", "matches", "alerts", "deliveries_ok", "deliveries_failed", "quarantined"
+                "events",
+                "matches",
+                "alerts",
+                "deliveries_ok",
+                "deliveries_failed",
+                "quarantined",
+                "undelivered",
             )
         }
     )
