@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from mrt.config import Config, SourceSection
 from mrt.config_checks import PLACEHOLDER
 from mrt.config_errors import ConfigProblem, InvalidConfig, did_you_mean, problems_from, show_value
+from mrt.config_refs import reference_problems
 from mrt.errors import MissingSecretError
 from mrt.plugins import source_plugins
 
@@ -270,26 +271,7 @@ def cross_check(config: Config, file: str | None) -> list[ConfigProblem]:
                     file,
                 )
             )
-    known = config.channel_names()
-    named = [
-        (f"digests.{n}.channels[{i}]", c)
-        for n, d in config.digests.items()
-        for i, c in enumerate(d.channels)
-    ]
-    named += [
-        (f"observability.ops_channels[{i}]", c)
-        for i, c in enumerate(config.observability.ops_channels)
-    ]
-    for where, name in named:
-        if name not in known:
-            hint = did_you_mean(name, known)
-            problems.append(
-                ConfigProblem(
-                    f"no channel named {name!r}{hint} (configured: {', '.join(known) or 'none'})",
-                    where,
-                    file,
-                )
-            )
+    problems += reference_problems(config, file)
     return problems
 
 
