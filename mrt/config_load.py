@@ -25,6 +25,13 @@ from pydantic import ValidationError
 from mrt.config import Config, SourceSection
 from mrt.config_checks import PLACEHOLDER
 from mrt.config_errors import ConfigProblem, InvalidConfig, did_you_mean, problems_from, show_value
+from mrt.config_limits import (
+    MAX_CONFIG_DEPTH,
+    deepest_path,
+    read_capped,
+    too_deep,
+    too_large,
+)
 from mrt.config_refs import reference_problems
 from mrt.errors import MissingSecretError
 from mrt.plugins import source_plugins
@@ -100,7 +107,7 @@ def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None
 def read_config_file(path: Path, *, named_by: str = "") -> dict[str, Any]:
     file = str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_capped(path)
     except FileNotFoundError:
         raise _one(f"cannot read the config file: no such file{named_by}", file) from None
     except IsADirectoryError:
@@ -109,6 +116,8 @@ def read_config_file(path: Path, *, named_by: str = "") -> dict[str, Any]:
         raise _one("cannot read the config file: permission denied", file) from None
     except OSError as exc:
         raise _one(f"cannot read the config file: {exc.strerror}", file) from None
+    if raw is None:
+        raise _one(too_large(path), file)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -134,6 +143,9 @@ def _format_of(path: Path, text: str) -> str:
 def parse_config_text(text: str, *, file: str | None = None, fmt: str = "toml") -> dict[str, Any]:
     """Parse JSON or TOML; a syntax error names the line and column."""
     data: Any
+    deep = too_deep(text, fmt)
+    if deep:  # before the parsers, which recurse once per level (RecursionError at ~1,000)
+        raise _one(deep, file)
     if fmt == "json":
         if not text.strip():
             raise _one("invalid JSON: the file is empty (an empty config is {})", file)
@@ -154,6 +166,9 @@ def parse_config_text(text: str, *, file: str | None = None, fmt: str = "toml") 
             raise _one(f"invalid TOML {_toml_where(exc)}", file) from None
     if not isinstance(data, dict):
         raise _one(f"found {show_value(data, ())} at the top level, expected a table of keys", file)
+    where = deepest_path(data)
+    if where is not None:  # dotted TOML keys nest without brackets
+        raise _one(f"nested more than {MAX_CONFIG_DEPTH} levels deep", file, where)
     return data
 
 
