@@ -1,8 +1,8 @@
 """Logging: one line per meaningful thing, as text or JSON lines, with secrets scrubbed.
 
 Records may carry `source_key`, `fingerprint`, `alert_id`, `outbox_id` (pass them with `extra=`);
-both formats show them. Every configured secret's value is replaced by `***` before a line is
-written, whatever logged it.
+both formats show them. Every configured secret's value, and each secret part of a configured
+URL, is replaced by `***` before a line is written, whatever logged it (mrt.secrets).
 """
 
 from __future__ import annotations
@@ -14,26 +14,37 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
+from mrt.secrets import Scrubber
+
 CONTEXT_FIELDS = ("source_key", "fingerprint", "alert_id", "outbox_id", "channel", "target")
 
 
 class SecretScrubber(logging.Filter):
-    """Replaces each known secret value in the formatted message and arguments."""
+    """Removes every known secret (and its URL parts) from a record before any line is written.
+
+    It sits on the root handlers, so it sees the lines of every logger that propagates (ours,
+    urllib3, httpx, httpcore, apprise, peewee, ...): one filter, not one per logger. The
+    message, a formatted exception or stack and the string context fields are scrubbed.
+    """
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        # short values (e.g. "1") would mangle ordinary text and cannot be meaningful secrets
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
-
-    def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        self.scrub = Scrubber(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg = self.scrub(record.getMessage())
-            record.args = None
+        record.msg = self.scrub(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.scrub(record.exc_text)
+            record.exc_info = None  # formatters print exc_text, never the raw exception
+        if record.stack_info:
+            record.stack_info = self.scrub(record.stack_info)
+        for name in CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if isinstance(value, str):
+                setattr(record, name, self.scrub(value))
         return True
 
 
@@ -49,8 +60,10 @@ class JsonLinesFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value is not None:
                 data[name] = value
-        if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            data["exc"] = record.exc_text
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
@@ -78,6 +91,9 @@ def configure_logging(
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonLinesFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(SecretScrubber(secrets))
+    # the level on the handler too: a library logger set to DEBUG for a capture of its own
+    # (apprise_channel reads an SMTP server's refusal that way) must not reach the log
+    handler.setLevel(level.upper())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -87,7 +87,11 @@ def test_the_console_refuses_with_the_same_message(home: Path) -> None:
     # a subprocess: were the config accepted, the console would take over this terminal
     done = subprocess.run(
         [str(Path(sys.executable).parent / "mrt-tui"), "--config", str(path)],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
     assert done.returncode == 2
     assert done.stderr.strip() == f"mrt-tui: {path}: {EXPECTED}"
@@ -112,7 +116,10 @@ def test_the_console_refuses_with_the_same_message(home: Path) -> None:
             "digests.daily.channels[0]: no channel named 'tema'; did you mean 'team'?",
         ),
         (
-            {"digests": {"daily": {"cron": "0 9 * * *"}}, "rules": [{"name": "r", "digest": "dialy"}]},
+            {
+                "digests": {"daily": {"cron": "0 9 * * *"}},
+                "rules": [{"name": "r", "digest": "dialy"}],
+            },
             "rules[0].digest: no digest named 'dialy'; did you mean 'daily'? "
             "(the digests configured: 'daily')",
         ),
@@ -135,7 +142,10 @@ def test_every_place_naming_a_channel_is_checked(
 def test_v0_implicit_channels_may_be_named(
     home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("WELINK_WEBHOOK_URL", "https://open.welink.huaweicloud.com/api/werobot/v1/webhook/send?token=wl-0123456789&channel=standard")
+    monkeypatch.setenv(
+        "WELINK_WEBHOOK_URL",
+        "https://open.welink.huaweicloud.com/api/werobot/v1/webhook/send?token=wl-0123456789&channel=standard",
+    )
     data = config_data(home, notify={"welink": {}})
     data["rules"] = [{"name": "r", "notify": {"channels": ["welink", "ops"]}}]
     path = write(home / "c.json", data)
