@@ -158,6 +158,7 @@ def _apprise_parse(url: str) -> str | None:
     import apprise
 
     from mrt.delivery.welink import is_welink_webhook, register_welink, webhook_to_welink_url
+    from mrt.secrets import mask_privacy_url
 
     register_welink()
     if is_welink_webhook(url):
@@ -167,7 +168,7 @@ def _apprise_parse(url: str) -> str | None:
         if not bundle.add(url):
             return None
         plugin: Any = bundle[0]  # apprise is untyped
-        shown: str = plugin.url(privacy=True)
+        shown: str = mask_privacy_url(plugin.url(privacy=True))  # nothing of a token
     # privacy form hides what Apprise knows to be secret, not a secret path of a json:// URL
     scheme, _, rest = shown.partition("://")
     host, slash, _ = rest.partition("/")

@@ -29,7 +29,13 @@ class SecretScrubber(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.scrub = Scrubber(secrets)
+        self.secrets = tuple(secrets)
+        self.scrub = Scrubber(self.secrets)
+
+    def learn(self, secrets: Iterable[str]) -> None:
+        """Scrub these too (a reloaded config's); what was known stays known."""
+        self.secrets = tuple(dict.fromkeys((*self.secrets, *secrets)))
+        self.scrub = Scrubber(self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.scrub(record.getMessage())
@@ -46,6 +52,15 @@ class SecretScrubber(logging.Filter):
             if isinstance(value, str):
                 setattr(record, name, self.scrub(value))
         return True
+
+
+def learn_secrets(secrets: Iterable[str]) -> None:
+    """SIGHUP: the secrets of the reloaded config join those every root handler scrubs."""
+    values = tuple(secrets)
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, SecretScrubber):
+                found.learn(values)
 
 
 class JsonLinesFormatter(logging.Formatter):

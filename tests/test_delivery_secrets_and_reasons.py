@@ -211,3 +211,63 @@ def test_the_log_scrubs_url_parts_in_tracebacks_and_keeps_its_level() -> None:
         "POST to https://open.welink.huaweicloud.com/api/werobot/v1/webhook/send?token=*** failed"
     )
     assert line["exc"].endswith("Max retries exceeded with url: /send?token=***")
+
+
+def test_a_reload_teaches_the_log_the_new_configs_secrets(tmp_path: Path) -> None:
+    import io
+    import logging
+
+    from test_source_support import FakeClock, make_pool
+
+    from mrt.logs import configure_logging
+    from worker.runtime import Runtime, build_runtime, reload
+
+    path = tmp_path / "c.json"
+    data: dict[str, Any] = {
+        "state": {"sqlite_path": str(tmp_path / "mrt.sqlite3")},
+        "channels": {"ops": {"type": "console"}},
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    env = {"HOOK_TOKEN": HOOK_TOKEN}
+
+    async def build() -> Runtime:
+        return await build_runtime(str(path), env=env, pool=make_pool(FakeClock()))
+
+    rt = asyncio.run(build())
+    out = io.StringIO()
+    try:
+        configure_logging("text", "info", secrets=[], stream=out)
+        data["channels"]["hook"] = {"urls": ["json://127.0.0.1:9/hook/${HOOK_TOKEN}"]}
+        data["channels"]["team"] = {"urls": ["json://127.0.0.1:9/team/LITERAL-team-token-4242"]}
+        path.write_text(json.dumps(data), encoding="utf-8")
+        reload(rt)
+        assert set(rt.config.channels) == {"ops", "hook", "team"}
+        logging.getLogger("urllib3.connectionpool").warning(
+            '"POST /hook/%s HTTP/1.1" then /team/LITERAL-team-token-4242', HOOK_TOKEN
+        )
+    finally:
+        configure_logging("text", "warning")
+        rt.db.close()
+    assert '"POST /hook/*** HTTP/1.1" then /team/***' in out.getvalue()
+
+
+def test_mrt_check_shows_nothing_of_a_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mrt.cli import main as mrt_main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("WL_TOKEN", TOKEN)
+    monkeypatch.setenv("DT_TOKEN", "dingTOKENabcdef0123")
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[channels.robots]\nurls = ["welink://${WL_TOKEN}", "dingtalk://${DT_TOKEN}"]\n',
+        encoding="utf-8",
+    )
+    code = mrt_main(["check", "--config", str(path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "channels.robots.urls[0]: parses (welink://***?channel=standard" in out
+    assert "channels.robots.urls[1]: parses (dingtalk://***/…)" in out
+    assert f"{TOKEN[0]}...{TOKEN[-1]}" not in out and "d...3" not in out

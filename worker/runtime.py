@@ -22,13 +22,14 @@ from datetime import datetime
 import peewee
 
 from mrt import __version__
-from mrt.config import Config, database_target, load_config
+from mrt.config import Config, database_target, load_config, secret_values
 from mrt.delivery import channels
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.delivery.render import render_message
 from mrt.delivery.sender import Sender
 from mrt.events import TrackerEvent, utcnow
 from mrt.http import HttpPool
+from mrt.logs import learn_secrets
 from mrt.noise.flush import flush_due
 from mrt.pipeline import CycleReport, Engine, build_specs
 from mrt.replay import replay_after_rules_change
@@ -149,6 +150,7 @@ def reload(rt: Runtime, now: Callable[[], datetime] = utcnow) -> None:
         log.error("reload failed, keeping the running config: %s", exc)
         return
     rt.config, rt.engine, rt.scheduler = config, engine, scheduler
+    learn_secrets(secret_values(config, rt.env))  # a new channel's token stays out of the log
     replay_on_rules_change(config, targets, rt.db, now())
     rt.sender = new_sender(config, targets, rt.worker_id, rt.engine.rng)
     log.info("config reloaded: %d sources", len(scheduler.specs))
