@@ -164,6 +164,38 @@ def test_a_bad_welink_url_error_keeps_the_scheme(tmp_path: Path, httpserver: HTT
     assert "***" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("welink://@proxy.example.org", "welink:// needs a token"),
+        ("welink://:secret-here@proxy.example.org", "welink:// needs a token"),
+        (
+            "welink://tok-0123456789@proxy.example.org:99999/send",
+            "welink://TOKEN@proxy.example.org:99999: the endpoint is not a valid host[:port]",
+        ),
+        (
+            "welink://tok-0123456789@:8080",
+            "welink://TOKEN@:8080: the endpoint is not a valid host[:port]",
+        ),
+    ],
+)
+def test_a_bad_welink_url_is_refused_at_start_naming_what_is_wrong(
+    url: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import worker.main
+
+    path = tmp_path / "c.json"
+    data = {
+        "state": {"sqlite_path": str(tmp_path / "mrt.sqlite3")},
+        "channels": {"robot": {"urls": [url]}},
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert worker.main.main(["--config", str(path), "--once"]) == 2
+    err = capsys.readouterr().err
+    assert f"channels.robot: welink:// URL rejected by Apprise: {problem}" in err, err
+    assert "tok-0123456789" not in err and "secret-here" not in err
+
+
 def test_a_row_queued_under_a_targets_former_key_is_still_delivered(
     db: peewee.Database, httpserver: HTTPServer
 ) -> None:
