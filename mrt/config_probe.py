@@ -175,6 +175,20 @@ def _apprise_parse(url: str) -> str | None:
     return f"{scheme}://{host}/…" if slash else f"{scheme}://{host}"
 
 
+def _apprise_reason(url: str) -> str | None:
+    """Why the plugin refused `url` (its own words, secrets removed), if it said."""
+    import apprise
+
+    from mrt.secrets import scrub as scrub_secrets
+
+    with _apprise_quiet():
+        try:
+            apprise.Apprise.instantiate(url, suppress_exceptions=False)
+        except Exception as exc:  # the plugin's validation error: any type
+            return scrub_secrets(str(exc), [url]) or None
+    return None
+
+
 def _scheme_only(url: str) -> str:
     return url.split("://", 1)[0] + "://…" if "://" in url else "…"
 
@@ -208,6 +222,8 @@ def probe_channels(config: Config, env: Mapping[str, str]) -> list[Finding]:
             shown = None if shown is None else scrub(shown, env, config)
             if shown is None:
                 text = f"{_scheme_only(url)}: Apprise does not understand this URL"
+                reason = _apprise_reason(url)
+                text += f": {scrub(reason, env, config)}" if reason else ""
                 findings.append(Finding("error", what, text))
             elif not from_env and ("..." in shown or "***" in shown):
                 text = (

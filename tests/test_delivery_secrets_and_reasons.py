@@ -303,3 +303,28 @@ def test_mrt_check_shows_nothing_of_a_token(
     assert "channels.robots.urls[0]: parses (welink://***?channel=standard" in out
     assert "channels.robots.urls[1]: parses (dingtalk://***/…)" in out
     assert f"{TOKEN[0]}...{TOKEN[-1]}" not in out and "d...3" not in out
+
+
+def test_mrt_check_says_why_a_welink_url_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mrt.cli import main as mrt_main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[channels.robot]\nurls = ["welink://", "welink://tok-0123456789@proxy:99999"]\n',
+        encoding="utf-8",
+    )
+    assert mrt_main(["check", "--config", str(path)]) == 2
+    out = capsys.readouterr().out
+    assert (
+        "error channels.robot.urls[0]: welink://…: Apprise does not understand this URL: "
+        "welink:// needs a token (welink://TOKEN or welink://TOKEN@HOST[:PORT]/PATH)"
+    ) in out
+    assert (
+        "error channels.robot.urls[1]: welink://…: Apprise does not understand this URL: "
+        "welink://TOKEN@proxy:99999: the endpoint is not a valid host[:port]"
+    ) in out
+    assert "tok-0123456789" not in out
