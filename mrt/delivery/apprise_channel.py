@@ -249,10 +249,10 @@ def outcome_from_result(target: Target, result: AppriseResult, plugin: Any) -> S
             else "DeliveryFailed"
         )
         message = " | ".join(dict.fromkeys(warnings)) or "Apprise reported a failure"
-        detail, code = failure_detail(result.logs())
+        detail = failure_detail(result.logs())
         if detail:  # what the far side said (an SMTP server's 550) says more than the warning
             message = detail
-            error_class = "Refused" if code else error_class
+            error_class = "Refused"
     return SendOutcome(
         ok=False,
         retryable=retryable,

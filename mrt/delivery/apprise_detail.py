@@ -31,8 +31,8 @@ def enable_detail() -> int:
     return logging.DEBUG
 
 
-def failure_detail(entries: Iterable[NotifyLogEntry]) -> tuple[str | None, str | None]:
-    """(what the far side said, its reply code) from an attempt's captured lines, if any."""
+def failure_detail(entries: Iterable[NotifyLogEntry]) -> str | None:
+    """What an SMTP server answered (code and text), from an attempt's captured lines."""
     for entry in entries:
         match = _EXCEPTION.match(entry.message.strip())
         if not match:
@@ -40,11 +40,11 @@ def failure_detail(entries: Iterable[NotifyLogEntry]) -> tuple[str | None, str |
         detail = match["detail"]
         replies = _SMTP_REPLY.findall(detail)
         if replies:
-            code = replies[0][0]
             text = "; ".join(f"{c} {_unescape(t)}" for c, _, t in dict.fromkeys(replies))
-            return f"SMTP {_printable(text)}", code
-        return _printable(detail), None
-    return None, None
+            return f"SMTP {_printable(text)}"
+        # Other exceptions (an HTTP plugin's socket error) quote the request URL, path and all:
+        # the plugin's WARNING line says enough there, without a URL.
+    return None
 
 
 def _unescape(text: str) -> str:
