@@ -38,7 +38,11 @@ class SecretScrubber(logging.Filter):
         self.scrub = Scrubber(self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.scrub(record.getMessage())
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a library's bad format arguments: still a line
+            message = f"{record.msg} {record.args}"
+        record.msg = self.scrub(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)

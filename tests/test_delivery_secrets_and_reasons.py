@@ -234,10 +234,12 @@ def test_the_log_scrubs_url_parts_in_tracebacks_and_keeps_its_level() -> None:
             raise ConnectionError(f"Max retries exceeded with url: /send?token={TOKEN}")
         except ConnectionError:
             logging.getLogger("urllib3.connectionpool").exception("POST to %s failed", webhook)
+        logging.getLogger("somelib").warning("bad format %d", TOKEN)  # never raises, scrubbed
     finally:
         logging.getLogger("apprise").setLevel(logging.NOTSET)
         configure_logging("text", "warning")
-    (line,) = [json.loads(text) for text in out.getvalue().splitlines()]
+    line, bad = [json.loads(text) for text in out.getvalue().splitlines()]
+    assert bad["msg"] == "bad format %d ('***',)"
     assert TOKEN not in out.getvalue()
     assert line["msg"] == (
         "POST to https://open.welink.huaweicloud.com/api/werobot/v1/webhook/send?token=*** failed"
