@@ -26,7 +26,15 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mrt import config_checks
 from mrt.config_v0 import MAX_INTERVAL_SECONDS
@@ -38,6 +46,7 @@ TimeZoneName = Annotated[str, AfterValidator(config_checks.timezone)]
 BaseUrl = Annotated[str, AfterValidator(config_checks.http_url)]
 ChannelUrl = Annotated[str, AfterValidator(config_checks.channel_url)]
 DatabaseUrl = Annotated[str, AfterValidator(config_checks.database_url)]
+SqliteFile = Annotated[str, AfterValidator(config_checks.sqlite_file)]
 EmailAddress = Annotated[str, AfterValidator(config_checks.email_address)]
 Keyword = Annotated[str, Field(min_length=1)]
 
@@ -47,9 +56,16 @@ class Strict(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        return value if field is None else config_checks.number_not_bool(value, field.annotation)
+
 
 class StateConfig(Strict):
-    sqlite_path: str | None = Field(None, min_length=1)  # v0 key; None -> the user data directory
+    # v0 key; None -> the user data directory
+    sqlite_path: SqliteFile | None = Field(None, min_length=1)
     url: DatabaseUrl | None = None  # postgresql://user@host/db (password: PGPASSWORD or ${VAR})
     busy_timeout_ms: int = Field(10_000, ge=0)
     backup_dir: str | None = None  # where automatic pre-migration backups go

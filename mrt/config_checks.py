@@ -8,8 +8,11 @@ a readable list of keys.
 from __future__ import annotations
 
 import re
+import types
 import zoneinfo
 from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -44,16 +47,25 @@ def check_placeholders(text: str) -> str:
     return text
 
 
+CRON_SHAPE = (
+    "a cron expression of 5 fields (minute hour day month weekday), e.g. '0 9 * * 1-5', "
+    "or @hourly/@daily/@weekly"
+)
+
+
 def cron(expr: str) -> str:
     # Imported here: croniter (with dateutil) costs ~50 ms at import, for every `import
     # mrt.config`, while most configs have no cron field at all.
     from croniter import croniter
 
+    fields = expr.split()
+    if not expr.strip().startswith("@") and len(fields) != 5:
+        # croniter reads a 6th field as seconds ('* * * * * *' polls every second for a minute)
+        # and a 7th as the year: neither is a schedule a tracker needs, so refuse both
+        extra = " (a 6th field would be seconds: not supported)" if len(fields) == 6 else ""
+        raise Expected(f"{CRON_SHAPE}; this one has {len(fields)} fields{extra}")
     if not croniter.is_valid(expr):
-        raise Expected(
-            "a cron expression of 5 fields (minute hour day month weekday), e.g. '0 9 * * 1-5', "
-            "or @hourly/@daily/@weekly"
-        )
+        raise Expected(CRON_SHAPE)
     return expr
 
 
@@ -113,6 +125,42 @@ def backfill(value: str) -> str:
     except ValueError:
         raise Expected("'none' or 'since YYYY-MM-DD'") from None
     return value
+
+
+def sqlite_file(path: str) -> str:
+    """The SQLite database file; a directory there would fail only when the worker opens it."""
+    if Path(path).expanduser().is_dir():
+        raise Expected(
+            "the path of a database file, not a directory (e.g. "
+            f"{str(Path(path) / 'mrt.sqlite3')!r})"
+        )
+    return path
+
+
+def number_not_bool(value: Any, annotation: Any) -> Any:
+    """true/false where a number is expected is an error, not 1/0 (pydantic's lax mode)."""
+    if isinstance(value, bool):
+        kind = _number_kind(annotation)
+        if kind is not None:
+            raise Expected(f"{kind}; true/false is not a number")
+    return value
+
+
+def _number_kind(annotation: Any) -> str | None:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _number_kind(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        kinds = [_number_kind(a) for a in get_args(annotation) if a is not type(None)]
+        return next((k for k in kinds if k), None)
+    if origin is Literal:
+        ints = [a for a in get_args(annotation) if type(a) is int]
+        return " or ".join(map(str, ints)) if ints else None
+    if annotation is int:
+        return "a whole number"
+    if annotation is float:
+        return "a number"
+    return None
 
 
 def email_address(address: str) -> str:

@@ -26,6 +26,14 @@ from pydantic import ValidationError
 from mrt.config import Config, SourceSection
 from mrt.config_checks import PLACEHOLDER
 from mrt.config_errors import ConfigProblem, InvalidConfig, did_you_mean, problems_from, show_value
+from mrt.config_limits import (
+    MAX_CONFIG_DEPTH,
+    deepest_path,
+    read_capped,
+    too_deep,
+    too_large,
+)
+from mrt.config_refs import reference_problems
 from mrt.config_v0 import ConfigWarning, env_warnings, relax_v0, v0_state_file
 from mrt.errors import MissingSecretError
 from mrt.plugins import source_plugins
@@ -119,7 +127,7 @@ def load_config_with_warnings(
 def read_config_file(path: Path, *, named_by: str = "") -> dict[str, Any]:
     file = str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_capped(path)
     except FileNotFoundError:
         raise _one(f"cannot read the config file: no such file{named_by}", file) from None
     except IsADirectoryError:
@@ -128,6 +136,8 @@ def read_config_file(path: Path, *, named_by: str = "") -> dict[str, Any]:
         raise _one("cannot read the config file: permission denied", file) from None
     except OSError as exc:
         raise _one(f"cannot read the config file: {exc.strerror}", file) from None
+    if raw is None:
+        raise _one(too_large(path), file)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -153,6 +163,9 @@ def _format_of(path: Path, text: str) -> str:
 def parse_config_text(text: str, *, file: str | None = None, fmt: str = "toml") -> dict[str, Any]:
     """Parse JSON or TOML; a syntax error names the line and column."""
     data: Any
+    deep = too_deep(text, fmt)
+    if deep:  # before the parsers, which recurse once per level (RecursionError at ~1,000)
+        raise _one(deep, file)
     if fmt == "json":
         if not text.strip():
             raise _one("invalid JSON: the file is empty (an empty config is {})", file)
@@ -173,6 +186,9 @@ def parse_config_text(text: str, *, file: str | None = None, fmt: str = "toml") 
             raise _one(f"invalid TOML {_toml_where(exc)}", file) from None
     if not isinstance(data, dict):
         raise _one(f"found {show_value(data, ())} at the top level, expected a table of keys", file)
+    where = deepest_path(data)
+    if where is not None:  # dotted TOML keys nest without brackets
+        raise _one(f"nested more than {MAX_CONFIG_DEPTH} levels deep", file, where)
     return data
 
 
@@ -300,26 +316,7 @@ def cross_check(config: Config, file: str | None) -> list[ConfigProblem]:
                     file,
                 )
             )
-    known = config.channel_names()
-    named = [
-        (f"digests.{n}.channels[{i}]", c)
-        for n, d in config.digests.items()
-        for i, c in enumerate(d.channels)
-    ]
-    named += [
-        (f"observability.ops_channels[{i}]", c)
-        for i, c in enumerate(config.observability.ops_channels)
-    ]
-    for where, name in named:
-        if name not in known:
-            hint = did_you_mean(name, known)
-            problems.append(
-                ConfigProblem(
-                    f"no channel named {name!r}{hint} (configured: {', '.join(known) or 'none'})",
-                    where,
-                    file,
-                )
-            )
+    problems += reference_problems(config, file)
     return problems
 
 

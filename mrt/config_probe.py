@@ -177,6 +177,7 @@ def _apprise_parse(url: str) -> str | None:
     import apprise
 
     from mrt.delivery.welink import is_welink_webhook, register_welink, webhook_to_welink_url
+    from mrt.secrets import mask_privacy_url
 
     register_welink()
     if is_welink_webhook(url):
@@ -186,11 +187,25 @@ def _apprise_parse(url: str) -> str | None:
         if not bundle.add(url):
             return None
         plugin: Any = bundle[0]  # apprise is untyped
-        shown: str = plugin.url(privacy=True)
+        shown: str = mask_privacy_url(plugin.url(privacy=True))  # nothing of a token
     # privacy form hides what Apprise knows to be secret, not a secret path of a json:// URL
     scheme, _, rest = shown.partition("://")
     host, slash, _ = rest.partition("/")
     return f"{scheme}://{host}/…" if slash else f"{scheme}://{host}"
+
+
+def _apprise_reason(url: str) -> str | None:
+    """Why the plugin refused `url` (its own words, secrets removed), if it said."""
+    import apprise
+
+    from mrt.secrets import scrub as scrub_secrets
+
+    with _apprise_quiet():
+        try:
+            apprise.Apprise.instantiate(url, suppress_exceptions=False)
+        except Exception as exc:  # the plugin's validation error: any type
+            return scrub_secrets(str(exc), [url]) or None
+    return None
 
 
 def _scheme_only(url: str) -> str:
@@ -226,6 +241,8 @@ def probe_channels(config: Config, env: Mapping[str, str]) -> list[Finding]:
             shown = None if shown is None else scrub(shown, env, config)
             if shown is None:
                 text = f"{_scheme_only(url)}: Apprise does not understand this URL"
+                reason = _apprise_reason(url)
+                text += f": {scrub(reason, env, config)}" if reason else ""
                 findings.append(Finding("error", what, text))
             elif not from_env and ("..." in shown or "***" in shown):
                 text = (

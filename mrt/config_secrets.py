@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mrt.config import Config
-from mrt.config_checks import placeholders
+from mrt.config_checks import PLACEHOLDER, placeholders
 from mrt.plugins import source_plugins
 
 # What an unauthenticated source gives up; a plugin may say it better with MISSING_TOKEN_COST.
@@ -143,5 +143,12 @@ def check_secrets(config: Config, env: Mapping[str, str]) -> tuple[list[str], li
 
 
 def secret_values(config: Config, env: Mapping[str, str]) -> list[str]:
-    """The values of every variable the config names, for log scrubbing; never printed."""
-    return [env[r.name] for r in env_requirements(config) if env.get(r.name)]
+    """What log scrubbing must know, never printed: the values of every variable the config
+    names, and each configured URL as it is sent (placeholders expanded), so that the scrubber
+    also knows the secret parts of a URL written in the file (mrt.secrets)."""
+    values = [env[r.name] for r in env_requirements(config) if env.get(r.name)]
+    urls = [url for channel in config.channels.values() for url in channel.urls]
+    urls += [config.state.url] if config.state.url else []
+    for url in urls:
+        values.append(PLACEHOLDER.sub(lambda m: env.get(m[1]) or m[0], url))
+    return values

@@ -106,18 +106,26 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["rules", "lint", "--config", as_config_file("lint_clean.yaml", tmp_path)]) == 0
     assert "no findings" in capsys.readouterr().out
 
-    # loading a file is stricter than lint: a digest naming no channel is refused outright
+    # loading a file is stricter than lint: a channel or digest that does not exist is refused
+    # outright (issue 19: alerts that go nowhere), every one of them named
     assert main(["rules", "lint", "--config", as_config_file("lint_findings.yaml", tmp_path)]) == 2
-    assert "digests.daily.channels[0]: no channel named 'opps'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "digests.daily.channels[0]: no channel named 'opps'" in err
+    assert "rules[1].notify.channels[1]: no channel named 'welink'" in err
+    assert "rules[4].digest: no digest named 'weekly'" in err
 
+    rules = yaml.safe_load((FIXTURES / "lint_findings.yaml").read_text(encoding="utf-8"))["rules"]
+    rules[1]["notify"]["channels"] = ["ops"]
+    rules[4]["digest"] = "daily"
     fixed = as_config_file(
         "lint_findings.yaml",
         tmp_path,
         digests={"daily": {"cron": "0 9 * * *", "channels": ["ops"]}},
+        rules=rules,
     )
     assert main(["rules", "lint", "--config", fixed]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 11  # the (rule, code) pairs above but the digest's, `confused` twice
+    assert len(out) == 9  # the (rule, code) pairs above but the three references, `confused` twice
     assert "rules[6] (after-the-mute): never reached" in "\n".join(out)
 
 

@@ -24,7 +24,7 @@ from functools import partial
 import peewee
 
 from mrt import __version__
-from mrt.config import Config, database_target
+from mrt.config import Config, database_target, secret_values
 from mrt.config_load import LoadedConfig, load_config_with_warnings
 from mrt.delivery import channels
 from mrt.delivery.base import Message, SendOutcome, Target
@@ -33,6 +33,7 @@ from mrt.delivery.sender import Sender, StoreRunner
 from mrt.errors import StoreError
 from mrt.events import TrackerEvent, utcnow
 from mrt.http import HttpPool
+from mrt.logs import learn_secrets
 from mrt.noise.flush import flush_due
 from mrt.pipeline import CycleReport, Engine, build_specs
 from mrt.replay import replay_after_rules_change
@@ -208,6 +209,7 @@ def reload(rt: Runtime, now: Callable[[], datetime] = utcnow) -> None:
         log.error("reload failed, keeping the running config: %s", explain_error(exc, rt.database))
         return
     rt.config, rt.engine, rt.scheduler = config, engine, scheduler
+    learn_secrets(secret_values(config, rt.env))  # a new channel's token stays out of the log
     replay_on_rules_change(config, targets, rt.db, now())
     rt.sender = new_sender(config, targets, rt.worker_id, rt.engine.rng, rt.store_runner)
     log.info("config reloaded: %d sources", len(scheduler.specs))

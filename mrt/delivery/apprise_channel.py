@@ -4,9 +4,10 @@ Each URL of a channel is a target of its own (its own outbox rows, retries and s
 builds one Apprise object for one target with Apprise's own retries off (ours are persistent,
 in the outbox) and reads the outcome from Apprise 2.x's result objects: `AppriseResult` ->
 `NotifyResult` (status) -> the attempt's captured WARNING logs (the plugin's own words, where
-Apprise's HTTP plugins put `error=<HTTP status>`). Apprise exposes nothing finer: its DEBUG lines
-(response bodies, socket errors) never reach the capture while the `apprise` logger sits at its
-WARNING default, and raising that level process-wide would let token-bearing debug lines reach
+Apprise's HTTP plugins put `error=<HTTP status>`), and the plugin's exception that Apprise logs
+only at DEBUG (an SMTP server's "550 ... rejected": apprise_detail). That DEBUG capture leaves
+the log alone: `configure_logging` sets the level on the root handlers, and every line passes the
+one secret scrubber (mrt.secrets), so token-bearing debug lines never reach
 our logs. WeLink, being ours, also leaves a structured answer (`plugin.answer`): HTTP status,
 vendor code, retryable. A vendor throttling code is recognised wherever a plugin reports one.
 """
@@ -16,13 +17,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
 
 from apprise import Apprise, AppriseAsset, AppriseResult, AppriseResultStatus, NotifyFormat
 
 from mrt.config import ChannelConfig
+from mrt.delivery.apprise_detail import enable_detail, failure_detail
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.delivery.welink import (
     MAX_TEXT,
@@ -32,6 +36,7 @@ from mrt.delivery.welink import (
     webhook_to_welink_url,
 )
 from mrt.errors import ConfigError, MissingSecretError
+from mrt.secrets import TOKEN_HOST_SCHEMES, Scrubber, mask_privacy_url, url_secret_parts
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HTTP_ERROR = re.compile(r"\berror=(\d{3})\b")
@@ -66,26 +71,26 @@ def expand_placeholders(url: str, env: Mapping[str, str], where: str) -> tuple[s
     return _PLACEHOLDER.sub(substitute, url), used
 
 
-_SECRET_PARAM = re.compile(r"token|key|secret|pass|sign|auth|webhook|sid|^\+", re.IGNORECASE)
-# Schemes whose "host" is really a token (welink://TOKEN, dingtalk://TOKEN, slack://A/B/C).
-_TOKEN_HOST_SCHEMES = frozenset(
-    {"welink", "dingtalk", "wecombot", "feishu", "lark", "slack", "discord", "tgram", "msteams"}
-)
-
-
-def url_secrets(url: str) -> list[str]:
-    """Parts of a URL that may be credentials: password, secret-named query values, tokens."""
+def _legacy_key(privacy_url: str, url: str, secrets: Iterable[str]) -> str:
+    """The key this target had before masks hid all of a token (outbox rows written then
+    still carry it): Apprise's privacy form with the known secrets, whole URL included,
+    replaced by `***`."""
     parts = urlsplit(url)
-    found: list[str] = [url]
     userinfo, _, hostport = parts.netloc.rpartition("@")
     user, _, password = userinfo.partition(":")
-    if password:
-        found.append(unquote(password))
-    if parts.scheme.lower() in _TOKEN_HOST_SCHEMES:
+    found = [url, *secrets, unquote(password) if password else ""]
+    if parts.scheme.lower() in TOKEN_HOST_SCHEMES:
         found += [unquote(user), unquote(hostport.split(":")[0]) if not userinfo else ""]
-    found += [unquote(v) for k, v in parse_qsl(parts.query) if _SECRET_PARAM.search(k) and v]
+    found += [
+        unquote(v)
+        for k, v in parse_qsl(parts.query)
+        if v and re.search(r"token|key|secret|pass|sign|auth|webhook|sid|^\+", k, re.IGNORECASE)
+    ]
     found += [unquote(p) for p in parts.path.split("/") if len(p) >= 16]
-    return [s for s in found if s]
+    forms = {f for s in found if s for f in (s, quote(s, safe=""), quote_plus(s))}
+    for form in sorted((f for f in forms if len(f) >= 3), key=len, reverse=True):
+        privacy_url = privacy_url.replace(form, "***")
+    return stable_key(privacy_url)
 
 
 def _asset() -> AppriseAsset:
@@ -118,19 +123,24 @@ def build_target(
             f"{scheme or '?'}:// is not a URL Apprise understands (unknown scheme or bad shape)",
             path=f"channels.{channel_name}",
         )
-    all_secrets = tuple(dict.fromkeys(s for s in [*secrets, *url_secrets(url)] if s))
+    all_secrets = tuple(dict.fromkeys(s for s in [*secrets, *url_secret_parts(url)] if s))
     kind = plugin.secure_protocol if isinstance(plugin, NotifyWeLink) else scheme
     limit = max_length or KIND_MAX_LENGTH.get(kind)
+    privacy_url = str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
+    # Apprise masks what each plugin declares private, keeping a token's first and last
+    # characters; mask those wholly and scrub again for what it does not (a value from the
+    # environment in a header or query).
+    key = stable_key(scrub(mask_privacy_url(privacy_url), [url, *all_secrets]))
+    legacy = _legacy_key(privacy_url, url, secrets)
     return Target(
         channel=channel_name,
-        # Apprise masks what each plugin declares private; scrub again for what it does not
-        # (a header or query value that came from the environment).
-        key=stable_key(scrub(str(plugin.url(privacy=True)), all_secrets)),  # type: ignore[no-untyped-call]
+        key=key,
         url=url,
         kind=kind,
         max_length=limit,
         min_interval_seconds=min_interval_seconds,
         secrets=all_secrets,
+        previous_keys=(legacy,) if legacy != key else (),
     )
 
 
@@ -177,33 +187,26 @@ def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[T
 
 
 def disambiguate(found: list[Target]) -> list[Target]:
-    """Two URLs whose privacy forms coincide get a short hash so each keeps its own outbox row."""
-    seen: dict[str, int] = {}
-    for target in found:
-        seen[target.key] = seen.get(target.key, 0) + 1
+    """Two URLs whose privacy forms coincide get a short hash so each keeps its own outbox row
+    (and so do their former keys, as they did then)."""
+    keys = Counter(t.key for t in found)
+    former = Counter(k for t in found for k in t.previous_keys or (t.key,))
     result: list[Target] = []
     for target in found:
-        if seen[target.key] > 1:
-            digest = hashlib.sha256(target.url.encode()).hexdigest()[:10]
-            target = Target(
-                channel=target.channel,
-                key=f"{target.key}#{digest}",
-                url=target.url,
-                kind=target.kind,
-                max_length=target.max_length,
-                min_interval_seconds=target.min_interval_seconds,
-                secrets=target.secrets,
-            )
-        result.append(target)
+        digest = hashlib.sha256(target.url.encode()).hexdigest()[:10]
+        key = f"{target.key}#{digest}" if keys[target.key] > 1 else target.key
+        previous = tuple(
+            f"{k}#{digest}" if former[k] > 1 else k for k in target.previous_keys or (target.key,)
+        )
+        result.append(
+            replace(target, key=key, previous_keys=tuple(k for k in previous if k != key))
+        )
     return result
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Every secret substring (raw or URL-quoted; longest first) replaced by `***`."""
-    forms = {f for s in secrets if s for f in (s, quote(s, safe=""), quote_plus(s))}
-    for secret in sorted({f for f in forms if len(f) >= 3}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """Every secret in `text` removed (mrt.secrets: the one scrubber); URLs stay readable."""
+    return Scrubber(secrets)(text)
 
 
 def outcome_from_result(target: Target, result: AppriseResult, plugin: Any) -> SendOutcome:
@@ -220,7 +223,7 @@ def outcome_from_result(target: Target, result: AppriseResult, plugin: Any) -> S
     warnings: list[str] = []
     http_status: int | None = None
     vendor_code: str | None = None
-    for entry in result.logs():
+    for entry in result.logs():  # DEBUG lines are captured too: failure_detail reads them
         if entry.level in {"WARNING", "ERROR", "CRITICAL"}:
             warnings.append(entry.message)
             match = _HTTP_ERROR.search(entry.message)
@@ -246,6 +249,10 @@ def outcome_from_result(target: Target, result: AppriseResult, plugin: Any) -> S
             else "DeliveryFailed"
         )
         message = " | ".join(dict.fromkeys(warnings)) or "Apprise reported a failure"
+        detail = failure_detail(result.logs())
+        if detail:  # what the far side said (an SMTP server's 550) says more than the warning
+            message = detail
+            error_class = "Refused"
     return SendOutcome(
         ok=False,
         retryable=retryable,
@@ -281,6 +288,7 @@ def _send_blocking(target: Target, message: Message, timeout: float) -> SendOutc
         body_format=NotifyFormat.TEXT,
         # a little past the socket timeouts, so the plugin's own (clearer) timeout report wins
         timeout=timeout + 1.0,
+        log_level=enable_detail(),  # the plugin's exception (an SMTP refusal) is a DEBUG line
     ) as result:
         return outcome_from_result(target, result, plugin)
 

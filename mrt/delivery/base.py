@@ -25,6 +25,8 @@ class Target:
     max_length: int | None = None
     min_interval_seconds: float | None = None
     secrets: tuple[str, ...] = field(default=(), repr=False)  # strings to scrub from errors
+    # keys this target had in earlier versions: outbox rows written then still find it
+    previous_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol, TypeVar
-from urllib.parse import quote, quote_plus
 
 import peewee
 
 from mrt.config import Config
 from mrt.delivery.backoff import RetryPolicy
 from mrt.delivery.base import Message, SendOutcome, Target
+from mrt.secrets import Scrubber
 from mrt.store import outbox
 from mrt.store.outbox import AttemptRecord, ClaimedDelivery
 
@@ -89,14 +89,10 @@ class SendReport:
 
 
 def scrub(text: str | None, secrets: tuple[str, ...]) -> str | None:
-    """Remove every known secret of a target (longest first, so no fragment survives)."""
+    """Remove every known secret of a target (mrt.secrets, the one scrubber), then the shapes."""
     if text is None:
         return None
-    # Error texts quote URLs in several spellings: raw, percent-encoded, form-encoded.
-    variants = {v for s in secrets if s for v in (s, quote(s, safe=""), quote_plus(s))}
-    for secret in sorted(variants, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return outbox.redact_common_secrets(text)
+    return outbox.redact_common_secrets(Scrubber(secrets)(text))
 
 
 class Sender:
@@ -131,6 +127,10 @@ class Sender:
     def update_targets(self, targets: Mapping[str, list[Target]]) -> None:
         """Swap in a reloaded set of targets (SIGHUP); spacing memory is kept."""
         self._targets = {(name, t.key): t for name, ts in targets.items() for t in ts}
+        for name, ts in targets.items():  # rows queued under a target's former key
+            for t in ts:
+                for key in t.previous_keys:
+                    self._targets.setdefault((name, key), t)
         self._spacing = {}
         for (channel, key), target in self._targets.items():
             seconds = self._interval_for(channel, target)

@@ -61,6 +61,15 @@ def _flag(value: Any, default: bool) -> bool:
     return str(value).strip().lower() in _TRUE
 
 
+def _valid_host(hostport: str) -> bool:
+    try:
+        parts = urlsplit(f"//{hostport}")
+        port = parts.port
+    except ValueError:  # a port out of range or not a number
+        return False
+    return bool(parts.hostname) and (port is None or port > 0)
+
+
 def is_welink_webhook(url: str) -> bool:
     """True for the robot's own https (or, for tests, http) send URL with a token."""
     parts = urlsplit(url.strip())
@@ -137,7 +146,13 @@ class NotifyWeLink(NotifyBase):
     ) -> None:
         super().__init__(**kwargs)
         if not token:
-            raise AppriseImproperlyConfigured("welink:// needs a token")
+            raise AppriseImproperlyConfigured(
+                "welink:// needs a token (welink://TOKEN or welink://TOKEN@HOST[:PORT]/PATH)"
+            )
+        if endpoint_host is not None and not _valid_host(endpoint_host):
+            raise AppriseImproperlyConfigured(
+                f"welink://TOKEN@{endpoint_host}: the endpoint is not a valid host[:port]"
+            )
         self.token = token
         self.endpoint_host = endpoint_host or DEFAULT_HOST
         self.endpoint_path = (kwargs.get("fullpath") or "").rstrip("/") or DEFAULT_PATH
@@ -284,10 +299,12 @@ class NotifyWeLink(NotifyBase):
         if not results:
             return results
         qsd: dict[str, str] = results["qsd"]
-        if results.get("user"):
+        if results.get("user") == "" or results.get("password") is not None:
+            results["token"] = None  # "welink://@host", "welink://:x@host": no token before @
+        elif results.get("user"):
             results["token"] = NotifyWeLink.unquote(results["user"])
             host = results["host"]
-            if results.get("port"):
+            if results.get("port") is not None:
                 host = f"{host}:{results['port']}"
             results["endpoint_host"] = host
             results["user"] = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -10,6 +9,7 @@ from typing import Any, cast
 import peewee
 
 from mrt.delivery.base import Message
+from mrt.secrets import redact_shapes
 from mrt.store.models import Outbox, database_proxy
 
 STATUSES = ("pending", "sending", "sent", "retrying", "dead", "discarded")
@@ -81,20 +81,9 @@ class OutboxRow:
     fingerprint: str | None
 
 
-# Generic secret shapes, removed even when the caller forgot to name the secret: a password in
-# a URL's userinfo, and the values of query parameters that are credentials by name.
-_URL_PASSWORD = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@")
-_SECRET_PARAM = re.compile(
-    r"(?P<pre>[?&;](?:token|access_token|key|apikey|api_key|secret|password|pass|sig|signature)=)"
-    r"[^&\s#\"']+",
-    re.IGNORECASE,
-)
-
-
 def redact_common_secrets(text: str) -> str:
     """Remove secrets recognisable by shape; the sender removes the target's known ones first."""
-    text = _URL_PASSWORD.sub(r"\g<pre>***@", text)
-    text = _SECRET_PARAM.sub(r"\g<pre>***", text)
+    text = redact_shapes(text)  # mrt.secrets: the one scrubber
     if len(text) > MAX_MESSAGE_CHARS:
         text = text[: MAX_MESSAGE_CHARS - 1] + "…"
     return text
