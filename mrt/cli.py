@@ -68,8 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _log_secrets(args: argparse.Namespace) -> list[str]:
     """What log lines must never show: the value of every variable the config names, as the
     worker scrubs them. A config that does not load names none (the command says why)."""
-    from mrt.config_load import load_config
-    from mrt.config_secrets import secret_values
+    from mrt.config import load_config, secret_values
 
     try:
         return secret_values(load_config(getattr(args, "config", None)), os.environ)

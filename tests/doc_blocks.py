@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from mrt.config_secrets import EnvRequirement
+from mrt.config import EnvRequirement
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -17,7 +17,7 @@ import pytest
 
 import worker.main
 from mrt.cli import main as mrt_main
-from mrt.config_limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
+from mrt.config.limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 
 GH = '[sources.github]\nrepos = ["vllm-project/vllm"]\n'
 

@@ -10,7 +10,7 @@ import pytest
 from mrt.cli import main
 from mrt.commands.init import STARTER_TOML
 from mrt.config import load_config
-from mrt.config_schema import builtin_source_plugins, config_json_schema_text
+from mrt.config.schema import builtin_source_plugins, config_json_schema_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "share" / "mrt-config.schema.json"

@@ -270,11 +270,11 @@ def test_every_shipped_example_loads(path: Path, isolated: Path) -> None:
 @pytest.mark.parametrize(
     "module",
     [
-        "mrt.config_load",
-        "mrt.config_secrets",
-        "mrt.config_errors",
-        "mrt.config_probe",
-        "mrt.config_schema",
+        "mrt.config.load",
+        "mrt.config.secrets",
+        "mrt.config.errors",
+        "mrt.commands._probe",
+        "mrt.config.schema",
     ],
 )
 def test_each_config_module_imports_first_without_a_cycle(module: str) -> None:

@@ -16,8 +16,7 @@ import pytest
 from test_source_support import FakeClock, make_pool
 
 from mrt.cli import main as mrt_main
-from mrt.config import Config, config_from_dict
-from mrt.config_load import config_with_warnings
+from mrt.config import Config, config_from_dict, config_with_warnings
 from mrt.http import DEFAULT_BUDGETS, HostBudget, HttpPool
 from mrt.pipeline import build_specs
 from mrt.plugins import source_plugins

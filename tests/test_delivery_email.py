@@ -30,8 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from mrt.config import Config, EmailV0, NotifyV0
-from mrt.config_v0 import default_sender
+from mrt.config import Config, EmailV0, NotifyV0, default_sender
 from mrt.delivery import channels
 from mrt.delivery.base import Message, Target
 from mrt.errors import MissingSecretError

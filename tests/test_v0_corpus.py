@@ -38,7 +38,7 @@ from test_delivery_welink import TOKEN, FakeRobot
 from test_e2e_support import ROOT, Upstreams, install_robot
 
 from mrt.cli import main as mrt_main
-from mrt.config_v0 import MAX_INTERVAL_SECONDS, default_sender
+from mrt.config.v0 import MAX_INTERVAL_SECONDS, default_sender
 from mrt.delivery.welink import DEFAULT_PATH
 from worker.main import main as worker_main
 

@@ -390,6 +390,7 @@ def database_target(args: argparse.Namespace) -> Target:
     fails to load is fatal without --db, and only disables replay with it."""
     from mrt.config import database_target as mrt_database_target
     from mrt.config import load_config
+    from mrt.store.backup import configured_backup_dir
 
     try:
         config = load_config(args.config)
@@ -397,7 +398,7 @@ def database_target(args: argparse.Namespace) -> Target:
         if not args.db:
             raise
         return Target(str(args.db), config_error=f"the config did not load: {exc}")
-    backup_dir = Path(config.state.backup_dir).expanduser() if config.state.backup_dir else None
+    backup_dir = configured_backup_dir(config.state.backup_dir)
     database = str(args.db) if args.db else mrt_database_target(config)
     return Target(database, backup_dir, config, busy_timeout_ms=config.state.busy_timeout_ms)
 

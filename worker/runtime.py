@@ -24,8 +24,13 @@ from functools import partial
 import peewee
 
 from mrt import __version__
-from mrt.config import Config, database_target, secret_values
-from mrt.config_load import LoadedConfig, load_config_with_warnings
+from mrt.config import (
+    Config,
+    LoadedConfig,
+    database_target,
+    load_config_with_warnings,
+    secret_values,
+)
 from mrt.delivery import channels
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.delivery.render import render_message

@@ -1,8 +1,8 @@
 """Opening the database from a command: `--db PATH` or the config's state section.
 
 Shared by the operator commands. `--db` always works; without it the config is loaded with
-`mrt.config.load_config` and its `database_target` (the config engineer's functions, used when
-this build has them).
+`mrt.config.load_config` and the database is its `database_target`, the one resolution of
+`state` that the worker and the console use too.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from pathlib import Path
 
 import peewee
 
-from mrt import config as config_module
-from mrt.config import Config
-from mrt.errors import ConfigError, StoreError
+from mrt.config import Config, database_target, load_config
+from mrt.errors import StoreError
 from mrt.store.db import DEFAULT_BUSY_TIMEOUT_MS, open_database
 from mrt.store.migrations import LATEST, schema_version
 
@@ -47,14 +46,7 @@ def command_config(args: argparse.Namespace) -> Config | None:
     config is not read then, so a broken one never blocks `--db`)."""
     if getattr(args, "db", None):
         return None
-    load_config = getattr(config_module, "load_config", None)
-    if load_config is None:
-        raise ConfigError(
-            "no database given: pass --db PATH (this build cannot read the database location "
-            "from the config yet)"
-        )
-    config: Config = load_config(getattr(args, "config", None))
-    return config
+    return load_config(getattr(args, "config", None))
 
 
 def database_target_for(args: argparse.Namespace, config: Config | None = None) -> str:
@@ -63,7 +55,7 @@ def database_target_for(args: argparse.Namespace, config: Config | None = None) 
         return str(db)
     config = config or command_config(args)
     assert config is not None  # no --db: command_config loaded it
-    return str(config_module.database_target(config))
+    return database_target(config)
 
 
 def open_for_command(

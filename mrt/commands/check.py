@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from mrt.config import find_config_file
-from mrt.config_load import config_search_paths, load_config_with_warnings
-from mrt.config_probe import Finding, exit_code, probe_all
+from mrt.commands._probe import Finding, exit_code, probe_all
+from mrt.config import config_search_paths, find_config_file, load_config_with_warnings
 
 
 def register(

@@ -6,10 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from mrt.config import Config, load_config
-from mrt.config_checks import placeholders
-from mrt.config_load import database_display
-from mrt.config_schema import config_json_schema_text
+from mrt.config import Config, config_json_schema_text, database_display, load_config, placeholders
 from mrt.plugins import source_plugins
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrt.config import config_from_dict
-from mrt.config_load import parse_config_text, user_config_dir
+from mrt.config import config_from_dict, parse_config_text, user_config_dir
 
 # The same text as share/examples/starter-config.toml (a test keeps them equal); it lives here
 # because share/ is not installed with the package.

@@ -16,8 +16,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from urllib.parse import quote, urlencode
 
-from mrt.config import Config, EmailV0, WeLinkV0
-from mrt.config_v0 import default_sender
+from mrt.config import Config, EmailV0, WeLinkV0, default_sender
 from mrt.delivery.apprise_channel import build_target, scrub
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.delivery.welink import is_welink_url, is_welink_webhook, webhook_to_welink_url

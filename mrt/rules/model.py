@@ -97,7 +97,7 @@ class TagSpec(Spec):
 
 # --- the shape of a rule, one definition for the parser's keys and the JSON Schema ------------
 # mrt.rules.parse walks a rule by hand (so that an error names its exact place) and takes its
-# keys from these models; mrt.config_schema publishes them as the schema of `rules`. The leaf
+# keys from these models; mrt.config.schema publishes them as the schema of `rules`. The leaf
 # values are the Spec models above, which the parser validates with.
 
 NAMES: dict[str, Any] = {

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mrt.config import Config
-from mrt.config_checks import PLACEHOLDER, placeholders
+from mrt.config.checks import PLACEHOLDER, placeholders
+from mrt.config.models import Config
 from mrt.plugins import source_plugins
 
 # What an unauthenticated source gives up; a plugin may say it better with MISSING_TOKEN_COST.

@@ -13,18 +13,13 @@ Shape (v1; every v0 key keeps its v0 meaning):
     rules, digests, aggregation, observability, ai
     http                    contact: added to the User-Agent of every upstream request
 
-The models are here; the rest lives beside them and is re-exported from this module:
-config_load (discovery, JSON/TOML, `load_config`, `config_from_dict`, `default_config`,
-`database_target`), config_errors (human error lines, `format_errors`), config_secrets
-(`env_requirements`, `check_secrets`), config_checks (cron, time zone, URL, env-name checks),
-config_probe (what `mrt check` runs) and config_schema (the JSON Schema).
+The models only; `mrt.config` (the package) is the one entrance to them and to the loader.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -36,8 +31,8 @@ from pydantic import (
     model_validator,
 )
 
-from mrt import config_checks
-from mrt.config_v0 import MAX_INTERVAL_SECONDS
+from mrt.config import checks as config_checks
+from mrt.config.v0 import MAX_INTERVAL_SECONDS
 
 # Plain strings to the code that reads them; checked at load so mistakes surface in `mrt check`.
 EnvName = Annotated[str, AfterValidator(config_checks.env_name)]
@@ -276,56 +271,15 @@ class Config(Strict):
         return tuple(names)
 
 
-# The loader and friends live in their own modules, which import the models above. They are
-# re-exported lazily (PEP 562) so that importing either side first works without a cycle; mypy
-# reads the TYPE_CHECKING imports.
-if TYPE_CHECKING:
-    from mrt.config_errors import ConfigProblem, InvalidConfig, format_errors
-    from mrt.config_load import (
-        config_from_dict,
-        config_search_paths,
-        database_target,
-        default_config,
-        find_config_file,
-        load_config,
-    )
-    from mrt.config_secrets import EnvRequirement, check_secrets, env_requirements
-
-_LAZY = {
-    "ConfigProblem": "mrt.config_errors",
-    "InvalidConfig": "mrt.config_errors",
-    "format_errors": "mrt.config_errors",
-    "config_from_dict": "mrt.config_load",
-    "config_search_paths": "mrt.config_load",
-    "database_target": "mrt.config_load",
-    "default_config": "mrt.config_load",
-    "find_config_file": "mrt.config_load",
-    "load_config": "mrt.config_load",
-    "EnvRequirement": "mrt.config_secrets",
-    "check_secrets": "mrt.config_secrets",
-    "env_requirements": "mrt.config_secrets",
-    "secret_values": "mrt.config_secrets",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mrt.config' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
 __all__ = [
     "AggregationConfig",
     "AiConfig",
     "ChannelConfig",
     "Config",
-    "ConfigProblem",
     "DeliveryConfig",
     "DigestConfig",
     "EmailV0",
-    "EnvRequirement",
-    "InvalidConfig",
+    "HttpConfig",
     "NotifyV0",
     "ObservabilityConfig",
     "RuleConfig",
@@ -334,13 +288,4 @@ __all__ = [
     "StateConfig",
     "Strict",
     "WeLinkV0",
-    "check_secrets",
-    "config_from_dict",
-    "config_search_paths",
-    "database_target",
-    "default_config",
-    "env_requirements",
-    "find_config_file",
-    "format_errors",
-    "load_config",
 ]

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mrt.config_errors import dotted
+from mrt.config.errors import dotted
 
 MAX_CONFIG_BYTES = 1024 * 1024  # 1 MiB: hundreds of times the largest real config
 MAX_CONFIG_DEPTH = 64  # tables and lists inside each other; a deep rule tree needs ~10

@@ -23,18 +23,18 @@ from urllib.parse import urlsplit, urlunsplit
 import platformdirs
 from pydantic import ValidationError
 
-from mrt.config import Config, SourceSection
-from mrt.config_checks import PLACEHOLDER
-from mrt.config_errors import ConfigProblem, InvalidConfig, did_you_mean, problems_from, show_value
-from mrt.config_limits import (
+from mrt.config.checks import PLACEHOLDER
+from mrt.config.errors import ConfigProblem, InvalidConfig, did_you_mean, problems_from, show_value
+from mrt.config.limits import (
     MAX_CONFIG_DEPTH,
     deepest_path,
     read_capped,
     too_deep,
     too_large,
 )
-from mrt.config_refs import reference_problems
-from mrt.config_v0 import ConfigWarning, env_warnings, relax_v0, v0_state_file
+from mrt.config.models import Config, SourceSection
+from mrt.config.refs import reference_problems
+from mrt.config.v0 import ConfigWarning, env_warnings, relax_v0, v0_state_file
 from mrt.errors import MissingSecretError
 from mrt.plugins import source_plugins
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from mrt.config import Config
-from mrt.config_errors import ConfigProblem, did_you_mean, show_value
+from mrt.config.errors import ConfigProblem, did_you_mean, show_value
+from mrt.config.models import Config
 
 
 def reference_problems(config: Config, file: str | None) -> list[ConfigProblem]:

@@ -18,11 +18,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import peewee
 
-from mrt.config import Config
-from mrt.config_checks import placeholders
-from mrt.config_errors import did_you_mean
-from mrt.config_load import database_display, database_target, expand_placeholders
-from mrt.config_secrets import describe_missing, env_requirements, missing_requirements
+from mrt.config import (
+    Config,
+    database_display,
+    database_target,
+    describe_missing,
+    did_you_mean,
+    env_requirements,
+    expand_placeholders,
+    missing_requirements,
+    placeholders,
+)
 from mrt.errors import MrtError
 from mrt.plugins import channel_plugins
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from mrt.config_checks import Expected
+from mrt.config.checks import Expected
 from mrt.errors import ConfigError
 
 Loc = tuple[str | int, ...]

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mrt.config_errors import show_value
+from mrt.config.errors import show_value
 
 if TYPE_CHECKING:
-    from mrt.config import Config
+    from mrt.config.models import Config
 
 MIN_INTERVAL_SECONDS = 10  # below this, v1 calls an interval unwise (v0 accepted it)
 MAX_INTERVAL_SECONDS = 365 * 24 * 3600  # a year; larger values overflow date arithmetic

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mrt.config import Config
+from mrt.config.models import Config
 from mrt.plugins import source_plugins
 from mrt.rules.model import RuleSchema
 
