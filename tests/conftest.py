@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -75,3 +76,18 @@ def store_db(store_target: str) -> Iterator[peewee.Database]:
     migrate(database, now=FIXTURE_NOW)
     yield database
     database.close()
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs `mrt`/`mrt-worker` in process installs a root handler on the stream
+    pytest captured for it; take it off afterwards, so that a server thread logging later
+    (aiosmtpd, pytest-httpserver) never writes to a capture that is closed. pytest's own
+    capture handlers come and go per phase and are left to pytest."""
+    root = logging.getLogger()
+    before, level = set(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if type(handler) is logging.StreamHandler and handler not in before:
+            root.removeHandler(handler)
+    root.setLevel(level)
