@@ -4,10 +4,14 @@
       ├── one httpx.AsyncClient per distinct TLS setting (system CAs, or a source's ca_bundle)
       ├── one HostBudget per host: at most `concurrency` requests in flight and at most
       │   `requests` per `window_seconds`, shared by every source on that host
-      └── client(spec, validators=, env=, contact=) -> HttpClient, the per-poll view a source uses
+      └── client(settings, validators=, contact=) -> HttpClient, the per-poll view a source uses
+
+It knows no source: a client is made from plain ClientSettings (a name for logs, a timeout, a CA
+bundle, a token and the header it goes in); host budgets are plain HostBudgets by host name,
+which the worker gathers from the source plugins (each declares BUDGETS for the hosts it knows).
 
 The HttpClient adds the User-Agent (name/version, the homepage the package declares if any, the
-config's `http.contact`) and the source's token, sends If-None-Match / If-Modified-Since from the
+config's `http.contact`) and the token, sends If-None-Match / If-Modified-Since from the
 validators it was given, gives each request a total deadline (the source's timeout_seconds, from
 connecting to the last byte), retries 5xx, timeouts and connection errors with exponential
 backoff and full jitter, turns a rate limit into RateLimited(until=...) unless the wait is short,
@@ -46,8 +50,6 @@ from mrt.http_parsing import (
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from mrt.sources.base import SourceSpec
-
 log = logging.getLogger(__name__)
 DISTRIBUTION = "model-release-tracker"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -55,6 +57,7 @@ _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
 __all__ = [
     "USER_AGENT",
+    "ClientSettings",
     "HostBudget",
     "HttpClient",
     "HttpPool",
@@ -107,14 +110,19 @@ class HostBudget:
     window_seconds: float = 60.0
 
 
-# Conservative defaults for the hosts MRT knows; `HttpPool(budgets=...)` overrides them.
-# GitHub asks for few concurrent calls (secondary limits) and allows 5000/h with a token;
-# the Hub's policy header says 500 per 5 minutes.
-DEFAULT_BUDGETS: Mapping[str, HostBudget] = {
-    "api.github.com": HostBudget(concurrency=2, requests=80, window_seconds=60),
-    "huggingface.co": HostBudget(concurrency=4, requests=100, window_seconds=60),
-    "modelscope.cn": HostBudget(concurrency=2, requests=60, window_seconds=60),
-}
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """What one poll's client needs, as plain values."""
+
+    name: str  # shown in logs and in the client's repr: "github:vllm-project/vllm"
+    timeout_seconds: float = 30.0  # the whole request, connect to last byte
+    ca_bundle: str | None = None  # verify against this PEM instead of the system CAs
+    token: str | None = field(default=None, repr=False)  # never shown
+    token_header: str = "Authorization"  # the header the token goes in ...
+    token_prefix: str = "Bearer "  # ... after this prefix
+    # who spends the rate limit (the token's variable name): a limit one source hits defers
+    # every source of the same identity on that host
+    identity: str = ""
 
 
 @dataclass(slots=True)
@@ -161,7 +169,7 @@ class HttpPool:
         self.backoff_max_seconds = backoff_max_seconds
         self.short_wait_seconds = short_wait_seconds
         self.default_budget = default_budget or HostBudget()
-        self.budgets = {**DEFAULT_BUDGETS, **(budgets or {})}
+        self.budgets = dict(budgets or {})
         self.sleep = sleep
         self.now = now
         self.jitter = jitter
@@ -186,13 +194,12 @@ class HttpPool:
 
     def client(
         self,
-        spec: SourceSpec,
+        settings: ClientSettings,
         *,
         validators: Mapping[str, Any],
-        env: Mapping[str, str],
         contact: str | None = None,
     ) -> HttpClient:
-        return HttpClient(self, spec, validators=validators, env=env, contact=contact)
+        return HttpClient(self, settings, validators=validators, contact=contact)
 
     def transport_for(self, ca_bundle: str | None) -> httpx.AsyncClient:
         """One client per TLS setting; verification is always on."""
@@ -233,14 +240,13 @@ class HttpClient:
     def __init__(
         self,
         pool: HttpPool,
-        spec: SourceSpec,
+        settings: ClientSettings,
         *,
         validators: Mapping[str, Any],
-        env: Mapping[str, str],
         contact: str | None = None,
     ) -> None:
         self.pool = pool
-        self.spec = spec
+        self.settings = settings
         self.user_agent = user_agent(contact) if contact else pool.user_agent
         self._previous: dict[str, dict[str, str]] = {
             k: dict(v) for k, v in validators.items() if isinstance(v, Mapping)
@@ -253,13 +259,12 @@ class HttpClient:
         self.retries = 0
         self.ratelimit_remaining: int | None = None
         self.ratelimit_reset_at: datetime | None = None
-        token_env = spec.config.token_env
-        token = env.get(token_env) if token_env else None
-        self._identity = token_env or ""
-        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
+        token = settings.token
+        self._identity = settings.identity
+        self._auth = {settings.token_header: f"{settings.token_prefix}{token}"} if token else {}
 
     def __repr__(self) -> str:  # never shows the token
-        return f"HttpClient({self.spec.key!r}, requests={self.requests})"
+        return f"HttpClient({self.settings.name!r}, requests={self.requests})"
 
     async def get_json(
         self,
@@ -327,7 +332,7 @@ class HttpClient:
                     wait = self.pool.jitter() * cap  # full jitter
                 self.retries += 1
                 log.warning(
-                    "%s: %s; retry %d in %.1f s", self.spec.key, retry.error.message, attempt, wait
+                    "%s: %s; retry %d in %.1f s", self.settings.name, retry.error.message, attempt, wait
                 )
                 await self.pool.sleep(wait)
 
@@ -343,10 +348,10 @@ class HttpClient:
         state: _HostState,
         conditional: bool,
     ) -> JsonResponse:
-        client = self.pool.transport_for(self.spec.config.ca_bundle)
+        client = self.pool.transport_for(self.settings.ca_bundle)
         # httpx's timeout bounds each phase (connect, each read); a body trickled a byte at a
         # time never trips it, so the whole request also has a deadline of the same length
-        deadline = self.spec.config.timeout_seconds
+        deadline = self.settings.timeout_seconds
         timeout = httpx.Timeout(deadline)
         async with state.in_flight:
             await self.pool.take_slot(state)  # waiting for our own budget is not the host's time
@@ -395,7 +400,7 @@ class HttpClient:
         now = self.pool.now()
         status = response.status_code
         self.statuses[status] += 1
-        log.debug("%s: %s %s -> %d (%d bytes)", self.spec.key, method, shown, status, len(body))
+        log.debug("%s: %s %s -> %d (%d bytes)", self.settings.name, method, shown, status, len(body))
         remaining, reset_at = parse_ratelimit(response.headers, now)
         if remaining is not None:
             self.ratelimit_remaining, self.ratelimit_reset_at = remaining, reset_at

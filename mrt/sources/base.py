@@ -30,7 +30,7 @@ from mrt.config import SourceSection
 from mrt.events import TrackerEvent
 
 if TYPE_CHECKING:
-    from mrt.http import HttpClient
+    from mrt.http import ClientSettings, HttpClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,19 @@ class SourceSpec:
     section: str  # config section name under `sources`
     params: Mapping[str, Any]  # what this instance watches: {"repo": "vllm-project/vllm"}
     config: SourceSection  # the validated section (base_url, token_env, schedule, ...)
+
+    def http_settings(self, env: Mapping[str, str]) -> ClientSettings:
+        """The plain settings its poll's HTTP client is made from (the token read from `env`)."""
+        from mrt.http import ClientSettings
+
+        token_env = self.config.token_env
+        return ClientSettings(
+            name=self.key,
+            timeout_seconds=self.config.timeout_seconds,
+            ca_bundle=self.config.ca_bundle,
+            token=env.get(token_env) if token_env else None,
+            identity=token_env or "",
+        )
 
 
 @dataclass(slots=True)
