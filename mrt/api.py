@@ -12,7 +12,7 @@ from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.errors import RateLimited, SourceError, UpstreamChanged
 from mrt.events import TrackerEvent, fingerprint_of, utcnow
 from mrt.http import HostBudget, HttpClient, JsonResponse
-from mrt.http_paging import link_pages
+from mrt.http.paging import link_pages
 from mrt.sources._items import (
     MAX_ID,
     BadItem,
