@@ -55,3 +55,35 @@ def test_the_check_sees_an_import_past_the_facade(tmp_path: Path) -> None:
                    "from mrt.http import HttpClient\nimport mrt.store.db\nfrom . import _items\n")
     assert mrt_imports(bad) == ["4 mrt.http", "5 mrt.store.db", "6 ."]
     assert "json" in sys.stdlib_module_names  # what the check leaves alone
+
+
+# The v0 config file had exactly these three sections, and the v0 reader relaxes their v0
+# spellings (empty token_env, empty repos/orgs) before any plugin sees them: that is the v0 file
+# format, not knowledge of a platform.
+PLATFORM_WORDS_ALLOWED = {Path("mrt/config/v0.py")}
+ROOT = SOURCES.parent.parent
+
+
+def platform_words(path: Path, words: set[str]) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    return [f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}" for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and node.value in words]
+
+
+def test_no_layer_outside_the_sources_keeps_a_table_of_a_platform() -> None:
+    """Display names, token costs, budgets, default targets, v0 cursors: each source says its
+    own; a string naming a built-in platform or its host anywhere else is such a table."""
+    import mrt.sources.github as github
+    import mrt.sources.huggingface as huggingface
+    import mrt.sources.modelscope as modelscope
+
+    words = {"github", "huggingface", "modelscope"}
+    for module in (github, huggingface, modelscope):
+        words |= {module.DISPLAY_NAME, *module.BUDGETS}
+    assert words >= {"GitHub", "Hugging Face", "ModelScope", "api.github.com"}
+    found = [hit for top in ("mrt", "worker", "tui") for path in sorted((ROOT / top).rglob("*.py"))
+             if SOURCES not in path.parents
+             and path.relative_to(ROOT) not in PLATFORM_WORDS_ALLOWED
+             for hit in platform_words(path, words)]
+    assert found == []
