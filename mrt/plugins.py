@@ -11,9 +11,10 @@ import logging
 from functools import cache
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mrt.http import HostBudget
+if TYPE_CHECKING:
+    from mrt.http import HostBudget
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ def missing_token_cost(source: str) -> str | None:
 
 def host_budgets() -> dict[str, HostBudget]:
     """Every installed source's budgets for the hosts it knows, by host name."""
+    from mrt.http import HostBudget  # importing the registry alone does not load httpx
+
     found: dict[str, HostBudget] = {}
     for module in _load(SOURCES_GROUP).values():
         budgets = getattr(module, "BUDGETS", None)
