@@ -200,9 +200,8 @@ async def _run_cycle(
 ) -> CycleReport:
     state = sources.get_state(spec.key)
     client = progress.client = engine.pool.client(
-        spec,
+        spec.http_settings(engine.env),
         validators=dict(state.validators or {}),
-        env=engine.env,
         contact=engine.config.http.contact,
     )
     ctx = PollContext(

@@ -6,10 +6,15 @@ an installed plugin that fails to import is a warning and is left out.
 
 from __future__ import annotations
 
+import copy
 import logging
 from functools import cache
 from importlib.metadata import entry_points
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mrt.http import HostBudget
 
 log = logging.getLogger(__name__)
 
@@ -34,3 +39,58 @@ def source_plugins() -> dict[str, ModuleType]:
 
 def channel_plugins() -> dict[str, ModuleType]:
     return dict(_load(CHANNELS_GROUP))
+
+
+# What other layers ask a source plugin, each with the answer for a plugin that does not say.
+# A source module may declare (see mrt/sources/base.py for the whole contract):
+#   DISPLAY_NAME: str                    "GitHub": how messages and screens name the platform
+#   EVENT_WORDS: dict[str, str]          "pr_merged" -> "Pull request merged" for messages
+#   MISSING_TOKEN_COST: str              what polling without its token costs (`mrt check`)
+#   BUDGETS: dict[str, HostBudget]       what each host it knows may receive from one worker
+#   DEFAULT_SECTION: dict[str, Any]      its section in the config MRT runs without a file
+#   cursor_since(when) -> dict           the cursor `mrt cursor reset --to` stores
+#   v0_state(rows) -> dict               its v0 cursors translated to v1 (database upgrade)
+
+
+def source_plugin(name: str) -> ModuleType | None:
+    return _load(SOURCES_GROUP).get(name)
+
+
+def display_name(source: str) -> str:
+    """The platform's name as people write it: "Hugging Face" for `huggingface`."""
+    name = getattr(source_plugin(source), "DISPLAY_NAME", None)
+    return name if isinstance(name, str) and name else source.capitalize()
+
+
+def event_words(source: str, event_type: str) -> str | None:
+    """The source's wording of one of its event types ("New pull request"), if it has one."""
+    words = getattr(source_plugin(source), "EVENT_WORDS", None)
+    found = words.get(event_type) if isinstance(words, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def missing_token_cost(source: str) -> str | None:
+    cost = getattr(source_plugin(source), "MISSING_TOKEN_COST", None)
+    return cost if isinstance(cost, str) and cost else None
+
+
+def host_budgets() -> dict[str, HostBudget]:
+    """Every installed source's budgets for the hosts it knows, by host name."""
+    from mrt.http import HostBudget  # importing the registry alone does not load httpx
+
+    found: dict[str, HostBudget] = {}
+    for module in _load(SOURCES_GROUP).values():
+        budgets = getattr(module, "BUDGETS", None)
+        if isinstance(budgets, dict):
+            found.update({h: b for h, b in budgets.items() if isinstance(b, HostBudget)})
+    return found
+
+
+def default_sections() -> dict[str, dict[str, Any]]:
+    """Each installed source's section of the config MRT runs with when there is no file."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, module in sorted(_load(SOURCES_GROUP).items()):
+        section = getattr(module, "DEFAULT_SECTION", None)
+        if isinstance(section, dict):
+            found[name] = copy.deepcopy(section)
+    return found

@@ -17,10 +17,13 @@ from test_source_support import FakeClock, make_pool
 
 from mrt.cli import main as mrt_main
 from mrt.config import Config, config_from_dict, config_with_warnings
-from mrt.http import DEFAULT_BUDGETS, HostBudget, HttpPool
+from mrt.http import HostBudget, HttpPool
 from mrt.pipeline import build_specs
-from mrt.plugins import source_plugins
+from mrt.plugins import host_budgets, source_plugins
 from mrt.schedule import interval_floors, next_poll_time
+from mrt.sources import github as github_source
+from mrt.sources import huggingface
+from mrt.sources import modelscope as modelscope_source
 from worker.runtime import build_runtime, reload
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -109,12 +112,14 @@ def test_the_worker_logs_each_warning_on_start_and_on_reload(
 def test_an_interval_below_the_budget_floor_polls_at_the_floor_of_each_real_host() -> None:
     config = config_from_dict({"poll_interval_seconds": 0, "sources": V0_SOURCES})
     specs = build_specs(config)
-    pool = HttpPool()
+    pool = HttpPool(budgets=host_budgets())  # as the worker builds it
     floors = interval_floors(specs, source_plugins(), {},
                              lambda h: pool.budgets.get(h, pool.default_budget))
     # two repos share api.github.com (80 a minute), two orgs modelscope.cn (60 a minute)
-    github, hub, modelscope = (DEFAULT_BUDGETS[h] for h in (
-        "api.github.com", "huggingface.co", "modelscope.cn"))
+    # each source declares the budgets of the hosts it knows
+    github, hub, modelscope = (module.BUDGETS[h] for module, h in (
+        (github_source, "api.github.com"), (huggingface, "huggingface.co"),
+        (modelscope_source, "modelscope.cn")))
     assert floors == {
         "github:vllm-project/vllm": 2 * github.window_seconds / github.requests,
         "github:sgl-project/sglang": 2 * github.window_seconds / github.requests,

@@ -53,7 +53,7 @@ def fetch(server_or_base: HTTPServer | str, clock: FakeClock, *, path: str = PAT
 
     async def go() -> tuple[JsonResponse, Any]:
         async with make_pool(clock, **(pool_kw or {})) as pool:
-            client = pool.client(spec, validators={}, env=env or {"GITHUB_TOKEN": "ghp_s3cret"})
+            client = pool.client(spec.http_settings(env or {"GITHUB_TOKEN": "ghp_s3cret"}), validators={})
             try:
                 return await client.get_json(base.rstrip("/") + path), client
             except SourceError as exc:
@@ -99,7 +99,7 @@ def test_403_primary_rate_limit_uses_reset_and_defers_the_whole_host(
 
     async def go() -> None:
         async with make_pool(clock) as pool:
-            first = pool.client(gh_spec(base), validators={}, env={})
+            first = pool.client(gh_spec(base).http_settings({}), validators={})
             with pytest.raises(RateLimited) as caught:
                 await first.get_json(base + PATH)
             assert caught.value.until == datetime.fromtimestamp(reset, UTC)
@@ -107,7 +107,7 @@ def test_403_primary_rate_limit_uses_reset_and_defers_the_whole_host(
             assert first.ratelimit_remaining == 0
             assert first.ratelimit_reset_at == caught.value.until
             # another repo on the same host and token: deferred without spending a request
-            other = pool.client(gh_spec(base), validators={}, env={})
+            other = pool.client(gh_spec(base).http_settings({}), validators={})
             with pytest.raises(RateLimited):
                 await other.get_json(base + "/repos/other/repo/issues")
             assert other.requests == 0
@@ -288,9 +288,9 @@ def test_validators_are_sent_and_a_304_is_not_modified(httpserver: HTTPServer) -
 
     async def go() -> None:
         async with make_pool(FakeClock()) as pool:
-            first = pool.client(gh_spec(base), validators={}, env={})
+            first = pool.client(gh_spec(base).http_settings({}), validators={})
             await first.get_json(base + PATH, params={"state": "all"})
-            second = pool.client(gh_spec(base), validators=first.validators, env={})
+            second = pool.client(gh_spec(base).http_settings({}), validators=first.validators)
             response = await second.get_json(base + PATH, params={"state": "all"})
             assert response.not_modified and response.json is None
             assert second.requests == 1 and second.statuses == Counter({304: 1})
@@ -312,7 +312,7 @@ def test_host_budget_spaces_requests_through_the_injected_sleep(httpserver: HTTP
         async with make_pool(clock, budgets={"localhost": budget, "127.0.0.1": budget}) as pool:
             for repo in ("a/a", "b/b", "c/c"):  # three repos, one host, one budget
                 spec = spec_for(github, github.Config(repos=[repo], base_url=base))
-                await pool.client(spec, validators={}, env={}).get_json(base + PATH)
+                await pool.client(spec.http_settings({}), validators={}).get_json(base + PATH)
 
     run(go)
     assert clock.sleeps == [60.0]
@@ -415,7 +415,7 @@ def test_concurrency_per_host_is_bounded() -> None:
         async def go() -> None:
             budget = HostBudget(concurrency=2, requests=100, window_seconds=60)
             async with make_pool(FakeClock(), default_budget=budget) as pool:
-                clients = [pool.client(gh_spec(base), validators={}, env={}) for _ in range(6)]
+                clients = [pool.client(gh_spec(base).http_settings({}), validators={}) for _ in range(6)]
                 await asyncio.gather(*(c.get_json(base + PATH) for c in clients))
 
         run(go)
@@ -433,7 +433,7 @@ def test_the_last_allowed_call_defers_the_next(httpserver: HTTPServer) -> None:
 
     async def go() -> None:
         async with make_pool(FakeClock()) as pool:
-            first = pool.client(gh_spec(base), validators={}, env={})
+            first = pool.client(gh_spec(base).http_settings({}), validators={})
             assert (await first.get_json(base + PATH)).json == []
             with pytest.raises(RateLimited) as caught:
                 await first.get_json(base + PATH + "?page=2")

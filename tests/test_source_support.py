@@ -86,7 +86,7 @@ async def poll_once(
     commit: bool = True,
 ) -> tuple[PollResult, HttpClient]:
     env = dict(env or {})
-    client = pool.client(spec, validators=state.validators, env=env)
+    client = pool.client(spec.http_settings(env), validators=state.validators)
     ctx = PollContext(http=client, now=now, cursor=copy.deepcopy(state.cursor),
                       snapshots=state.lookup, env=env)
     result = await module.poll(spec, ctx)

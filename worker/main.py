@@ -23,6 +23,7 @@ from mrt.errors import ConfigError, MrtError
 from mrt.http import HttpPool
 from mrt.inert import inert_text
 from mrt.logs import configure_logging
+from mrt.plugins import host_budgets
 from mrt.store.db_errors import bound_target, explain
 from worker.runtime import build_runtime, install_signal_handlers, run_daemon, run_once
 
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    async with HttpPool() as pool:
+    async with HttpPool(budgets=host_budgets()) as pool:
         rt = await build_runtime(args.config, pool=pool)
         obs = rt.config.observability
         configure_logging(

@@ -10,6 +10,7 @@ in one go rather than one error per run.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -36,7 +37,7 @@ from mrt.config.models import Config, SourceSection
 from mrt.config.refs import reference_problems
 from mrt.config.v0 import ConfigWarning, env_warnings, relax_v0, v0_state_file
 from mrt.errors import MissingSecretError
-from mrt.plugins import source_plugins
+from mrt.plugins import default_sections, source_plugins
 
 APP = "mrt"
 CONFIG_NAMES = ("config.toml", "config.json")
@@ -46,22 +47,19 @@ SCHEMA_KEY = "$schema"  # editors' pointer to the JSON Schema: allowed, ignored
 DEFAULT_CONFIG_DATA: dict[str, Any] = {
     "poll_interval_seconds": 300,
     "watch_keywords": ["deepseek", "qwen"],
-    "sources": {
-        "github": {
-            "repos": ["vllm-project/vllm", "sgl-project/sglang"],
-            "monitor": {"issues": True, "pulls": True},
-            "token_env": "GITHUB_TOKEN",
-        },
-        "huggingface": {"orgs": ["deepseek-ai"], "token_env": "HF_TOKEN"},
-        "modelscope": {"orgs": ["deepseek-ai"]},
-    },
     "channels": {"console": {"type": "console"}},
 }
 
 
+def default_config_data() -> dict[str, Any]:
+    """The config MRT runs with when there is no file: v0's keywords, alerts on the terminal,
+    and each installed source's own DEFAULT_SECTION (the built-ins: v0's targets)."""
+    return {**copy.deepcopy(DEFAULT_CONFIG_DATA), "sources": default_sections()}
+
+
 def default_config() -> Config:
-    """What MRT runs with when there is no config file: v0's targets, alerts on the terminal."""
-    return config_from_dict(DEFAULT_CONFIG_DATA)
+    """What MRT runs with when there is no config file (default_config_data)."""
+    return config_from_dict(default_config_data())
 
 
 def user_config_dir() -> Path:

@@ -12,14 +12,7 @@ from dataclasses import dataclass
 
 from mrt.config.checks import PLACEHOLDER, placeholders
 from mrt.config.models import Config
-from mrt.plugins import source_plugins
-
-# What an unauthenticated source gives up; a plugin may say it better with MISSING_TOKEN_COST.
-TOKEN_COSTS = {
-    "github": "GitHub allows 60 requests an hour; with it 5,000",
-    "huggingface": "only public models are seen, under Hugging Face's lower anonymous rate limit",
-    "modelscope": "only public models are seen",
-}
+from mrt.plugins import missing_token_cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +24,9 @@ class EnvRequirement:
 
 
 def _token_cost(plugin: str, name: str, *, own_host: bool) -> str:
-    """What polling without the token costs; a base_url'd server has its own limits."""
-    module = source_plugins().get(plugin)
-    cost = (
-        None if own_host else getattr(module, "MISSING_TOKEN_COST", None) or TOKEN_COSTS.get(plugin)
-    )
+    """What polling without the token costs, as the source plugin says it (its
+    MISSING_TOKEN_COST); a base_url'd server has its own limits."""
+    cost = None if own_host else missing_token_cost(plugin)
     if cost:
         return f"without {name} {cost}"
     return f"without {name} the source polls anonymously: private items unseen, lower rate limits"

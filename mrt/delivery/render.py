@@ -34,6 +34,7 @@ from mrt.delivery.base import Message
 from mrt.delivery.sanitize import clean_line, clean_text, clean_url, fit_text
 from mrt.errors import TemplateError
 from mrt.events import TrackerEvent
+from mrt.plugins import display_name, event_words
 from mrt.rules import Decision
 from mrt.templating import read_template, sandbox, template_path
 
@@ -41,35 +42,10 @@ MAX_LISTED = 10
 CHAT_MAX_LENGTH = 500  # WeLink's limit; the tightest robot, and about a phone screen
 EMAIL_SCHEMES = ("mailto://", "mailtos://")
 
-EVENT_WORDS: dict[str, str] = {
-    "issue_opened": "New issue",
-    "issue_closed": "Issue closed",
-    "issue_reopened": "Issue reopened",
-    "issue_updated": "Issue updated",
-    "pr_opened": "New pull request",
-    "pr_merged": "Pull request merged",
-    "pr_closed": "Pull request closed",
-    "pr_updated": "Pull request updated",
-    "release_published": "New release",
-    "tag_created": "New tag",
-    "model_added": "New model",
-    "model_updated": "Model updated",
-    "dataset_added": "New dataset",
-    "version_published": "New version",
-    "advisory_published": "Security advisory",
-}
-PLATFORMS: dict[str, str] = {
-    "github": "GitHub",
-    "huggingface": "Hugging Face",
-    "modelscope": "ModelScope",
-    "pypi": "PyPI",
-    "npm": "npm",
-    "arxiv": "arXiv",
-}
-
-
-def describe_event_type(event_type: str) -> str:
-    return EVENT_WORDS.get(event_type) or event_type.replace("_", " ").strip().capitalize()
+def describe_event_type(event_type: str, source: str = "") -> str:
+    """The source plugin's wording of the event type (its EVENT_WORDS), else the type itself."""
+    words = event_words(source, event_type) if source else None
+    return words or event_type.replace("_", " ").strip().capitalize()
 
 
 def channel_kind(config: Config, channel: str) -> str:
@@ -101,10 +77,10 @@ def _clean_detail(value: Any, depth: int = 0) -> Any:
 
 def event_context(event: TrackerEvent) -> dict[str, Any]:
     """One event as template data: every upstream field cleaned, nothing left raw."""
-    platform = PLATFORMS.get(event.source, event.source.capitalize())
+    platform = display_name(event.source)
     scope = event.source_key.partition(":")[2] or event.resource_id
     return {
-        "what": describe_event_type(event.event_type),
+        "what": describe_event_type(event.event_type, event.source),
         "where": clean_line(f"{scope} on {platform}" if scope else platform),
         "platform": platform,
         "title": clean_line(event.title) or clean_line(event.resource_id),

@@ -1,18 +1,33 @@
 """What a source plugin is, and what it gets and gives on each poll.
 
-A source plugin is a module registered under the `mrt.sources` entry point group with:
+A source plugin is a module registered under the `mrt.sources` entry point group (the built-ins
+in MRT's pyproject.toml, a third-party one in its own; see docs/PLUGINS.md). It imports MRT only
+through `mrt.api` (an import-linter contract and tests/test_source_imports.py hold the built-ins
+to that), and it is all MRT knows of its platform:
 
     Config: type[SourceSection]                    its config section's model
-    def instances(name: str, section: Config, config: mrt.config.Config) -> list[SourceSpec]
+    def instances(name: str, section: Config, config: RootConfig) -> list[SourceSpec]
     async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult
-    def cursor_since(when: datetime) -> dict[str, Any]    (optional) the cursor under which the
-        next poll reports what changed after `when`: what `mrt cursor reset --to` stores
+
+and, each optional, what the other layers ask it through mrt.plugins:
+
+    DISPLAY_NAME: str                      "Hugging Face": messages' `platform` and `where`
+    EVENT_WORDS: dict[str, str]            "pr_merged" -> "Pull request merged" in messages
+    MISSING_TOKEN_COST: str                what `mrt check` says polling without its token costs
+    BUDGETS: dict[str, HostBudget]         per host it knows: what one worker may send there
+    DEFAULT_SECTION: dict[str, Any]        its section of the config MRT runs without a file
+    def cursor_since(when: datetime) -> dict[str, Any]    the cursor under which the next poll
+        reports what changed after `when`: what `mrt cursor reset --to` stores
+    def v0_state(rows) -> dict[str, tuple[dict[str, Any], datetime | None]]    its v0 cursors
+        (target, kind, cursor, updated_at) translated to v1 source keys, when a v0 database is
+        upgraded
 
 `instances` expands one config section into source instances (one per repo, per org, ...), each
 with its own key, cursor and schedule. `poll` never writes the database: it reads the previous
 snapshots it needs through `ctx.snapshots`, and returns events, new snapshots and the new cursor;
 the runner commits all of it in one transaction. A poll that fails raises SourceError (or
-RateLimited); it never returns half a result.
+RateLimited); it never returns half a result. Its HTTP client (`ctx.http`) is made from plain
+settings (SourceSpec.http_settings: timeout, CA bundle, the token its `token_env` names).
 
 One malformed item is not a failed poll: the source returns it in `quarantined` (with the
 reason naming the item and the field), goes on with the rest of the page, and moves its cursor
@@ -30,7 +45,7 @@ from mrt.config import SourceSection
 from mrt.events import TrackerEvent
 
 if TYPE_CHECKING:
-    from mrt.http import HttpClient
+    from mrt.http import ClientSettings, HttpClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +55,19 @@ class SourceSpec:
     section: str  # config section name under `sources`
     params: Mapping[str, Any]  # what this instance watches: {"repo": "vllm-project/vllm"}
     config: SourceSection  # the validated section (base_url, token_env, schedule, ...)
+
+    def http_settings(self, env: Mapping[str, str]) -> ClientSettings:
+        """The plain settings its poll's HTTP client is made from (the token read from `env`)."""
+        from mrt.http import ClientSettings
+
+        token_env = self.config.token_env
+        return ClientSettings(
+            name=self.key,
+            timeout_seconds=self.config.timeout_seconds,
+            ca_bundle=self.config.ca_bundle,
+            token=env.get(token_env) if token_env else None,
+            identity=token_env or "",
+        )
 
 
 @dataclass(slots=True)

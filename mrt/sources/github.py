@@ -11,17 +11,29 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field, field_validator
 
-from mrt.config import SourceSection, Strict
-from mrt.errors import UpstreamChanged
-from mrt.events import TrackerEvent, fingerprint_of
-from mrt.sources._items import (
+from mrt.api import (
     MAX_ID,
     BadItem,
+    HostBudget,
+    PollContext,
+    PollResult,
+    Quarantined,
+    RootConfig,
+    SourceSection,
+    SourceSpec,
+    Strict,
+    TrackerEvent,
+    UpstreamChanged,
     content_key,
+    fingerprint_of,
+    format_time,
+    link_pages,
+    parse_backfill,
+    parse_time,
     quarantine,
     require_choice,
     require_int,
@@ -30,14 +42,30 @@ from mrt.sources._items import (
     usable_time,
     valid_text,
 )
-from mrt.sources._paging import link_pages
-from mrt.sources._timestamps import format_time, parse_backfill, parse_time
-from mrt.sources.base import PollContext, PollResult, Quarantined, SourceSpec
-
-if TYPE_CHECKING:
-    from mrt.config import Config as RootConfig
 
 DEFAULT_BASE = "https://api.github.com"
+DISPLAY_NAME = "GitHub"
+EVENT_WORDS = {
+    "issue_opened": "New issue",
+    "issue_closed": "Issue closed",
+    "issue_reopened": "Issue reopened",
+    "issue_updated": "Issue updated",
+    "pr_opened": "New pull request",
+    "pr_merged": "Pull request merged",
+    "pr_closed": "Pull request closed",
+    "pr_updated": "Pull request updated",
+    "release_published": "New release",
+    "tag_created": "New tag",
+}
+MISSING_TOKEN_COST = "GitHub allows 60 requests an hour; with it 5,000"
+# GitHub asks for few concurrent calls (secondary limits) and allows 5000/h with a token
+BUDGETS = {"api.github.com": HostBudget(concurrency=2, requests=80, window_seconds=60)}
+# the section MRT runs with when there is no config file (v0's targets)
+DEFAULT_SECTION = {
+    "repos": ["vllm-project/vllm", "sgl-project/sglang"],
+    "monitor": {"issues": True, "pulls": True},
+    "token_env": "GITHUB_TOKEN",
+}
 PER_PAGE = 100
 SUMMARY_CHARS = 500
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
@@ -381,3 +409,29 @@ def _event(
         raw={k: item.get(k) for k in ("id", "number", "title", "state", "updated_at")},
         legacy_fingerprint=legacy,
     )
+
+
+def v0_state(
+    rows: list[tuple[str, str, dict[str, Any], datetime | None]],
+) -> dict[str, tuple[dict[str, Any], datetime | None]]:
+    """v0's cursors (target, kind, cursor, updated_at) -> v1 key -> (cursor, updated_at).
+
+    v0 kept `github:{o/r}:issues` and `github:{o/r}:pulls`, each {"updated_after": T}; v1 polls
+    both with one request, so it takes the earlier T (the fingerprints absorb the repeats).
+    """
+    since: dict[str, list[tuple[datetime, str]]] = {}
+    updated: dict[str, datetime | None] = {}
+    for repo, kind, cursor, when in rows:
+        if kind not in ("issues", "pulls"):
+            continue
+        updated[repo] = max((t for t in (updated.get(repo), when) if t is not None), default=None)
+        bounds = since.setdefault(repo, [])
+        text = cursor.get("updated_after")
+        at = parse_time(text) if isinstance(text, str) else None
+        if at is not None and isinstance(text, str):
+            bounds.append((at, text))
+    return {
+        f"github:{repo}": ({"since": min(bounds)[1]}, updated.get(repo))
+        for repo, bounds in since.items()
+        if bounds
+    }

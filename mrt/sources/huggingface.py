@@ -9,30 +9,43 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 
-from mrt.config import SourceSection
-from mrt.errors import UpstreamChanged
-from mrt.events import TrackerEvent, fingerprint_of
-from mrt.sources._items import (
+from mrt.api import (
     BadItem,
+    HostBudget,
+    PollContext,
+    PollResult,
+    Quarantined,
+    RootConfig,
+    SourceSection,
+    SourceSpec,
+    TrackerEvent,
+    UpstreamChanged,
     content_key,
+    fingerprint_of,
+    format_time,
+    link_pages,
+    parse_backfill,
+    parse_time,
     quarantine,
     require_text,
     require_time,
     usable_time,
     valid_text,
 )
-from mrt.sources._paging import link_pages
-from mrt.sources._timestamps import format_time, parse_backfill, parse_time
-from mrt.sources.base import PollContext, PollResult, Quarantined, SourceSpec
-
-if TYPE_CHECKING:
-    from mrt.config import Config as RootConfig
 
 DEFAULT_BASE = "https://huggingface.co"
+DISPLAY_NAME = "Hugging Face"
+EVENT_WORDS = {"model_added": "New model", "model_updated": "Model updated"}
+MISSING_TOKEN_COST = (
+    "only public models are seen, under Hugging Face's lower anonymous rate limit"
+)
+# the Hub's policy header says 500 per 5 minutes
+BUDGETS = {"huggingface.co": HostBudget(concurrency=4, requests=100, window_seconds=60)}
+DEFAULT_SECTION = {"orgs": ["deepseek-ai"], "token_env": "HF_TOKEN"}
 DETAIL_FIELDS = ("pipeline_tag", "library_name", "tags", "downloads", "likes", "gated",
                  "private", "createdAt", "lastModified", "sha")
 
@@ -222,3 +235,14 @@ def _event(
         legacy_fingerprint=fingerprint_of("huggingface", "org_model", org, "model_updated",
                                           str(item.get("sha") or model_id)),
     )
+
+
+def v0_state(
+    rows: list[tuple[str, str, dict[str, Any], datetime | None]],
+) -> dict[str, tuple[dict[str, Any], datetime | None]]:
+    """v0's `huggingface:{org}:models` {"last_modified_after": T} -> `huggingface:{org}`, same."""
+    return {
+        f"huggingface:{org}": ({"last_modified_after": cursor["last_modified_after"]}, when)
+        for org, kind, cursor, when in rows
+        if kind == "models" and "last_modified_after" in cursor
+    }

@@ -12,17 +12,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 
-from mrt.config import SourceSection
-from mrt.errors import SourceError, UpstreamChanged
-from mrt.events import TrackerEvent, fingerprint_of
-from mrt.http import HttpClient
-from mrt.sources._items import (
+from mrt.api import (
     BadItem,
+    HostBudget,
+    HttpClient,
+    PollContext,
+    PollResult,
+    Quarantined,
+    RootConfig,
+    SourceError,
+    SourceSection,
+    SourceSpec,
+    TrackerEvent,
+    UpstreamChanged,
     content_key,
+    fingerprint_of,
+    format_time,
+    parse_backfill,
+    parse_time,
     quarantine,
     require_optional_time,
     require_text,
@@ -31,13 +42,13 @@ from mrt.sources._items import (
     usable_time,
     valid_text,
 )
-from mrt.sources._timestamps import format_time, parse_backfill, parse_time
-from mrt.sources.base import PollContext, PollResult, Quarantined, SourceSpec
-
-if TYPE_CHECKING:
-    from mrt.config import Config as RootConfig
 
 DEFAULT_BASE = "https://modelscope.cn"
+DISPLAY_NAME = "ModelScope"
+EVENT_WORDS = {"model_added": "New model", "model_updated": "Model updated"}
+MISSING_TOKEN_COST = "only public models are seen"
+BUDGETS = {"modelscope.cn": HostBudget(concurrency=2, requests=60, window_seconds=60)}
+DEFAULT_SECTION = {"orgs": ["deepseek-ai"]}
 MAX_WINDOW = 3000  # the OpenAPI refuses page_number * page_size > 3000
 
 
@@ -352,3 +363,14 @@ def _quarantined(source_key: str, item: Any, bad: BadItem) -> Quarantined:
         return quarantine(source_key, f"model {model_id}", item, bad, item_key=f"id:{model_id}",
                           upstream_id=model_id)
     return quarantine(source_key, "model ?", item, bad, item_key=content_key(item))
+
+
+def v0_state(
+    rows: list[tuple[str, str, dict[str, Any], datetime | None]],
+) -> dict[str, tuple[dict[str, Any], datetime | None]]:
+    """v0's `modelscope:{org}:models` {"known_model_ids": [...]} -> `modelscope:{org}`, same."""
+    return {
+        f"modelscope:{org}": ({"known_model_ids": list(cursor["known_model_ids"])}, when)
+        for org, kind, cursor, when in rows
+        if kind == "models" and isinstance(cursor.get("known_model_ids"), list)
+    }

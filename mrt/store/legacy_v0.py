@@ -10,14 +10,11 @@ v0 kept four tables and no schema version:
 Migration step 1 finds them (no v1 table name collides: v1 says `alert`, `source_state`,
 `v0_seen_event`, ...), creates the v1 schema beside them and copies their content into it; the v0
 tables themselves are left exactly as they were. Cursor shapes after the upgrade (the pollers read
-these):
+these), each source plugin translating its own (`v0_state` in mrt/sources/<platform>.py):
 
     github:{o/r}:issues + github:{o/r}:pulls {"updated_after": T}  -> github:{o/r} {"since": min T}
     huggingface:{org}:models {"last_modified_after": T}          -> huggingface:{org} (same)
     modelscope:{org}:models {"known_model_ids": [...]}           -> modelscope:{org} (same)
-
-GitHub takes the earlier of the two timestamps: one v1 request covers issues and pull requests,
-and the earlier bound skips nothing (fingerprints absorb the repeats).
 """
 
 from __future__ import annotations
@@ -30,6 +27,7 @@ from typing import Any
 
 import peewee
 
+from mrt.plugins import source_plugin
 from mrt.store.db import fetch_all
 from mrt.store.models import Alert, SourceState, V0NotifyFailure, V0SeenEvent
 
@@ -71,52 +69,32 @@ def _load_json(text: Any) -> Any:
         return None
 
 
-def _later(a: datetime | None, b: datetime | None) -> datetime | None:
-    return max((t for t in (a, b) if t is not None), default=None)
-
-
 def convert_cursors(rows: Iterable[tuple[Any, Any, Any]]) -> dict[str, _SourceProgress]:
     """v0 (source_key, cursor JSON, updated_at) rows -> v1 source key -> progress.
 
-    A row whose key or cursor v0 would not have written is left out (it stays in the v0 table).
+    v0 keys read `{platform}:{target}:{kind}`; each source plugin translates its own rows (its
+    `v0_state`). A row whose key or cursor v0 would not have written, or whose platform no
+    installed plugin translates, is left out (it stays in the v0 table).
     """
-    github_since: dict[str, list[tuple[datetime, str]]] = {}
-    github_updated: dict[str, datetime | None] = {}
-    result: dict[str, _SourceProgress] = {}
+    by_platform: dict[str, list[tuple[str, str, dict[str, Any], datetime | None]]] = {}
     for key, cursor_text, updated_text in rows:
         if not isinstance(key, str):
             continue
         cursor = _load_json(cursor_text)
-        updated = parse_v0_time(updated_text)
         platform, _, rest = key.partition(":")
         target, _, kind = rest.rpartition(":")
         if not isinstance(cursor, dict) or not target:
             continue
-        if platform == "github" and kind in ("issues", "pulls"):
-            github_updated[target] = _later(github_updated.get(target), updated)
-            since_text = cursor.get("updated_after")
-            since = parse_v0_time(since_text)
-            if since is not None and isinstance(since_text, str):
-                github_since.setdefault(target, []).append((since, since_text))
-            else:
-                github_since.setdefault(target, [])
-        elif platform == "huggingface" and kind == "models" and "last_modified_after" in cursor:
-            result[f"huggingface:{target}"] = _SourceProgress(
-                "huggingface", {"last_modified_after": cursor["last_modified_after"]}, updated
-            )
-        elif platform == "modelscope" and kind == "models" and isinstance(
-            cursor.get("known_model_ids"), list
-        ):
-            result[f"modelscope:{target}"] = _SourceProgress(
-                "modelscope", {"known_model_ids": list(cursor["known_model_ids"])}, updated
-            )
-    for repo, bounds in github_since.items():
-        if not bounds:
-            continue
-        earliest_text = min(bounds)[1]
-        result[f"github:{repo}"] = _SourceProgress(
-            "github", {"since": earliest_text}, github_updated.get(repo)
+        by_platform.setdefault(platform, []).append(
+            (target, kind, cursor, parse_v0_time(updated_text))
         )
+    result: dict[str, _SourceProgress] = {}
+    for platform, found in by_platform.items():
+        translate = getattr(source_plugin(platform), "v0_state", None)
+        if translate is None:
+            continue
+        for v1_key, (cursor, updated) in translate(found).items():
+            result[v1_key] = _SourceProgress(platform, cursor, updated)
     return result
 
 

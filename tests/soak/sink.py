@@ -21,12 +21,17 @@ from urllib.parse import urlsplit
 
 from werkzeug import Request, Response
 
-from mrt.delivery.render import EVENT_WORDS
+from mrt.plugins import source_plugins
 from soak.servers import FaultPlan, LoopbackServer, Reset, stall
 from soak.upstream import EventKey
 
 TARGETS = ("a", "b")
-_WORDS_TO_TYPE = {words: event_type for event_type, words in EVENT_WORDS.items()}
+# each source plugin words its own event types in messages (its EVENT_WORDS)
+_WORDS_TO_TYPE = {
+    words: event_type
+    for module in source_plugins().values()
+    for event_type, words in getattr(module, "EVENT_WORDS", {}).items()
+}
 
 
 @dataclass

@@ -1,40 +1,24 @@
-"""The one HTTP client every source uses (budgets, backoff, conditional requests, size caps).
+"""HttpClient: one poll's view of the HTTP layer, and the one way a source asks an upstream.
 
-    HttpPool (async context manager, one per worker)
-      ├── one httpx.AsyncClient per distinct TLS setting (system CAs, or a source's ca_bundle)
-      ├── one HostBudget per host: at most `concurrency` requests in flight and at most
-      │   `requests` per `window_seconds`, shared by every source on that host
-      └── client(spec, validators=, env=, contact=) -> HttpClient, the per-poll view a source uses
-
-The HttpClient adds the User-Agent (name/version, the homepage the package declares if any, the
-config's `http.contact`) and the source's token, sends If-None-Match / If-Modified-Since from the
-validators it was given, gives each request a total deadline (the source's timeout_seconds, from
-connecting to the last byte), retries 5xx, timeouts and connection errors with exponential
-backoff and full jitter, turns a rate limit into RateLimited(until=...) unless the wait is short,
-caps the body while streaming it, and counts what it did for the runner. Sleeping and the clock
-are injected, so tests never wait.
+It sends the User-Agent, the token and the stored validators, gives each request a total
+deadline, retries 5xx, timeouts and connection errors with backoff and full jitter, turns a rate
+limit into RateLimited unless the wait is short, caps the body while streaming it, and counts
+what it did for the runner.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import importlib.metadata
 import logging
-import random
-import ssl
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from mrt import __version__
 from mrt.errors import RateLimited, SourceError
-from mrt.events import utcnow
-from mrt.http_parsing import (
+from mrt.http.parsing import (
     decode_json,
     parse_ratelimit,
     parse_retry_after,
@@ -42,189 +26,13 @@ from mrt.http_parsing import (
     snippet,
     validator_key,
 )
+from mrt.http.settings import ClientSettings, JsonResponse, user_agent
 
 if TYPE_CHECKING:
-    from types import TracebackType
+    from mrt.http.pool import HttpPool, _HostState
 
-    from mrt.sources.base import SourceSpec
-
-log = logging.getLogger(__name__)
-DISTRIBUTION = "model-release-tracker"
-DEFAULT_MAX_BODY = 10 * 1024 * 1024
+log = logging.getLogger("mrt.http")
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
-
-__all__ = [
-    "USER_AGENT",
-    "HostBudget",
-    "HttpClient",
-    "HttpPool",
-    "JsonResponse",
-    "parse_ratelimit",
-    "parse_retry_after",
-    "redact_url",
-    "user_agent",
-    "validator_key",
-]
-
-Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], datetime]
-
-
-def homepage() -> str | None:
-    """The project's homepage as the installed package declares it (a `Homepage` project URL,
-    or the old Home-page field); None when it declares none: better no address than a wrong one.
-    """
-    try:
-        meta = importlib.metadata.metadata(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for entry in meta.get_all("Project-URL") or []:
-        label, _, url = entry.partition(",")
-        if label.strip().lower().replace("-", "").replace("_", "") in ("homepage", "home"):
-            return url.strip() or None
-    home = (meta.get_all("Home-page") or [None])[0]
-    return home if home and home != "UNKNOWN" else None
-
-
-@functools.cache
-def user_agent(contact: str | None = None) -> str:
-    """`model-release-tracker/VERSION (+HOMEPAGE; CONTACT)`, leaving out what is not known."""
-    home = homepage()
-    details = [part for part in (f"+{home}" if home else None, contact) if part]
-    name = f"{DISTRIBUTION}/{__version__}"
-    return f"{name} ({'; '.join(details)})" if details else name
-
-
-USER_AGENT = user_agent()
-
-
-@dataclass(frozen=True, slots=True)
-class HostBudget:
-    """What one host may receive from this worker, all sources together."""
-
-    concurrency: int = 4
-    requests: int = 120
-    window_seconds: float = 60.0
-
-
-# Conservative defaults for the hosts MRT knows; `HttpPool(budgets=...)` overrides them.
-# GitHub asks for few concurrent calls (secondary limits) and allows 5000/h with a token;
-# the Hub's policy header says 500 per 5 minutes.
-DEFAULT_BUDGETS: Mapping[str, HostBudget] = {
-    "api.github.com": HostBudget(concurrency=2, requests=80, window_seconds=60),
-    "huggingface.co": HostBudget(concurrency=4, requests=100, window_seconds=60),
-    "modelscope.cn": HostBudget(concurrency=2, requests=60, window_seconds=60),
-}
-
-
-@dataclass(slots=True)
-class _HostState:
-    budget: HostBudget
-    in_flight: asyncio.Semaphore
-    sent_at: deque[datetime] = field(default_factory=deque)
-    # (token env name) -> until: a spent rate limit defers every source sharing that identity
-    blocked_until: dict[str, datetime] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class JsonResponse:
-    url: str  # redacted
-    status: int
-    headers: httpx.Headers
-    json: Any  # None when not_modified
-    not_modified: bool = False
-    links: Mapping[str, str] = field(default_factory=dict)  # rel -> absolute URL
-
-
-class HttpPool:
-    """Shared HTTP machinery for a whole worker; `async with HttpPool() as pool:`."""
-
-    def __init__(
-        self,
-        *,
-        user_agent: str = USER_AGENT,
-        max_body_bytes: int = DEFAULT_MAX_BODY,
-        max_attempts: int = 4,
-        backoff_base_seconds: float = 1.0,
-        backoff_max_seconds: float = 30.0,
-        short_wait_seconds: float = 5.0,
-        default_budget: HostBudget | None = None,
-        budgets: Mapping[str, HostBudget] | None = None,
-        sleep: Sleep = asyncio.sleep,
-        now: Clock = utcnow,
-        jitter: Callable[[], float] = random.random,
-    ) -> None:
-        self.user_agent = user_agent
-        self.max_body_bytes = max_body_bytes
-        self.max_attempts = max_attempts
-        self.backoff_base_seconds = backoff_base_seconds
-        self.backoff_max_seconds = backoff_max_seconds
-        self.short_wait_seconds = short_wait_seconds
-        self.default_budget = default_budget or HostBudget()
-        self.budgets = {**DEFAULT_BUDGETS, **(budgets or {})}
-        self.sleep = sleep
-        self.now = now
-        self.jitter = jitter
-        self._clients: dict[str | None, httpx.AsyncClient] = {}
-        self._hosts: dict[str, _HostState] = {}
-
-    async def __aenter__(self) -> HttpPool:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
-
-    def client(
-        self,
-        spec: SourceSpec,
-        *,
-        validators: Mapping[str, Any],
-        env: Mapping[str, str],
-        contact: str | None = None,
-    ) -> HttpClient:
-        return HttpClient(self, spec, validators=validators, env=env, contact=contact)
-
-    def transport_for(self, ca_bundle: str | None) -> httpx.AsyncClient:
-        """One client per TLS setting; verification is always on."""
-        if ca_bundle not in self._clients:
-            verify: ssl.SSLContext | bool = True
-            if ca_bundle:
-                try:
-                    verify = ssl.create_default_context(cafile=ca_bundle)
-                except (OSError, ssl.SSLError) as exc:
-                    raise SourceError(f"cannot load ca_bundle {ca_bundle}: {exc}") from None
-            self._clients[ca_bundle] = httpx.AsyncClient(
-                verify=verify, follow_redirects=True, trust_env=False
-            )
-        return self._clients[ca_bundle]
-
-    def host(self, host: str) -> _HostState:
-        if host not in self._hosts:
-            budget = self.budgets.get(host, self.default_budget)
-            self._hosts[host] = _HostState(budget, asyncio.Semaphore(budget.concurrency))
-        return self._hosts[host]
-
-    async def take_slot(self, state: _HostState) -> None:
-        """Wait (through the injected sleep) until the host's request window has room."""
-        window = timedelta(seconds=state.budget.window_seconds)
-        while True:
-            now = self.now()
-            while state.sent_at and state.sent_at[0] <= now - window:
-                state.sent_at.popleft()
-            if len(state.sent_at) < state.budget.requests:
-                state.sent_at.append(now)
-                return
-            await self.sleep(max((state.sent_at[0] + window - now).total_seconds(), 0.001))
 
 
 class HttpClient:
@@ -233,14 +41,13 @@ class HttpClient:
     def __init__(
         self,
         pool: HttpPool,
-        spec: SourceSpec,
+        settings: ClientSettings,
         *,
         validators: Mapping[str, Any],
-        env: Mapping[str, str],
         contact: str | None = None,
     ) -> None:
         self.pool = pool
-        self.spec = spec
+        self.settings = settings
         self.user_agent = user_agent(contact) if contact else pool.user_agent
         self._previous: dict[str, dict[str, str]] = {
             k: dict(v) for k, v in validators.items() if isinstance(v, Mapping)
@@ -253,13 +60,12 @@ class HttpClient:
         self.retries = 0
         self.ratelimit_remaining: int | None = None
         self.ratelimit_reset_at: datetime | None = None
-        token_env = spec.config.token_env
-        token = env.get(token_env) if token_env else None
-        self._identity = token_env or ""
-        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
+        token = settings.token
+        self._identity = settings.identity
+        self._auth = {settings.token_header: f"{settings.token_prefix}{token}"} if token else {}
 
     def __repr__(self) -> str:  # never shows the token
-        return f"HttpClient({self.spec.key!r}, requests={self.requests})"
+        return f"HttpClient({self.settings.name!r}, requests={self.requests})"
 
     async def get_json(
         self,
@@ -327,7 +133,7 @@ class HttpClient:
                     wait = self.pool.jitter() * cap  # full jitter
                 self.retries += 1
                 log.warning(
-                    "%s: %s; retry %d in %.1f s", self.spec.key, retry.error.message, attempt, wait
+                    "%s: %s; retry %d in %.1f s", self.settings.name, retry.error.message, attempt, wait
                 )
                 await self.pool.sleep(wait)
 
@@ -343,10 +149,10 @@ class HttpClient:
         state: _HostState,
         conditional: bool,
     ) -> JsonResponse:
-        client = self.pool.transport_for(self.spec.config.ca_bundle)
+        client = self.pool.transport_for(self.settings.ca_bundle)
         # httpx's timeout bounds each phase (connect, each read); a body trickled a byte at a
         # time never trips it, so the whole request also has a deadline of the same length
-        deadline = self.spec.config.timeout_seconds
+        deadline = self.settings.timeout_seconds
         timeout = httpx.Timeout(deadline)
         async with state.in_flight:
             await self.pool.take_slot(state)  # waiting for our own budget is not the host's time
@@ -395,7 +201,7 @@ class HttpClient:
         now = self.pool.now()
         status = response.status_code
         self.statuses[status] += 1
-        log.debug("%s: %s %s -> %d (%d bytes)", self.spec.key, method, shown, status, len(body))
+        log.debug("%s: %s %s -> %d (%d bytes)", self.settings.name, method, shown, status, len(body))
         remaining, reset_at = parse_ratelimit(response.headers, now)
         if remaining is not None:
             self.ratelimit_remaining, self.ratelimit_reset_at = remaining, reset_at

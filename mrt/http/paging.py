@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 
 from mrt.errors import UpstreamChanged
-from mrt.http import HttpClient, JsonResponse
+from mrt.http.client import HttpClient
+from mrt.http.settings import JsonResponse
 
 
 async def link_pages(

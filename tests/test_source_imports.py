@@ -1,0 +1,89 @@
+"""A source plugin reaches MRT only through mrt.api (nvchecker's plugins import nvchecker.api).
+
+Every module under mrt/sources/ except the facade's own pieces (base: the contract types;
+_items, _timestamps: helpers mrt.api re-exports) is parsed, and each import it makes must be
+mrt.api, the stdlib or a third-party package. The import-linter contract "Sources reach MRT only
+through mrt.api" (pyproject.toml) says the same for the built-ins it lists; this test also
+covers a source added later without editing that list.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+import mrt.sources
+
+SOURCES = Path(mrt.sources.__file__).parent
+FACADE_PARTS = {"__init__", "base", "_items", "_timestamps"}
+SOURCE_FILES = sorted(p for p in SOURCES.glob("*.py") if p.stem not in FACADE_PARTS)
+
+
+def mrt_imports(path: Path) -> list[str]:
+    """Every module of MRT (mrt, worker, tui) the file imports, with its line: "12 mrt.http"."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: inside mrt.sources, never the facade
+                names = [f"{'.' * node.level}{node.module or ''}"]
+            else:
+                names = [node.module or ""]
+        else:
+            continue
+        found += [f"{node.lineno} {name}" for name in names
+                  if name.startswith(".") or name.split(".")[0] in ("mrt", "worker", "tui")]
+    return [entry for entry in found if entry.split()[1] != "mrt.api"]
+
+
+def test_the_built_in_sources_are_all_checked() -> None:
+    assert {p.stem for p in SOURCE_FILES} >= {"github", "huggingface", "modelscope"}
+
+
+@pytest.mark.parametrize("path", SOURCE_FILES, ids=lambda p: p.stem)
+def test_a_source_imports_only_mrt_api_the_stdlib_and_third_party(path: Path) -> None:
+    assert mrt_imports(path) == [], f"{path.name} imports MRT other than through mrt.api"
+
+
+def test_the_check_sees_an_import_past_the_facade(tmp_path: Path) -> None:
+    bad = tmp_path / "bad_source.py"
+    bad.write_text("import json\nimport httpx\nfrom mrt.api import PollResult\n"
+                   "from mrt.http import HttpClient\nimport mrt.store.db\nfrom . import _items\n")
+    assert mrt_imports(bad) == ["4 mrt.http", "5 mrt.store.db", "6 ."]
+    assert "json" in sys.stdlib_module_names  # what the check leaves alone
+
+
+# The v0 config file had exactly these three sections, and the v0 reader relaxes their v0
+# spellings (empty token_env, empty repos/orgs) before any plugin sees them: that is the v0 file
+# format, not knowledge of a platform.
+PLATFORM_WORDS_ALLOWED = {Path("mrt/config/v0.py")}
+ROOT = SOURCES.parent.parent
+
+
+def platform_words(path: Path, words: set[str]) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    return [f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}" for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and node.value in words]
+
+
+def test_no_layer_outside_the_sources_keeps_a_table_of_a_platform() -> None:
+    """Display names, token costs, budgets, default targets, v0 cursors: each source says its
+    own; a string naming a built-in platform or its host anywhere else is such a table."""
+    import mrt.sources.github as github
+    import mrt.sources.huggingface as huggingface
+    import mrt.sources.modelscope as modelscope
+
+    words = {"github", "huggingface", "modelscope"}
+    for module in (github, huggingface, modelscope):
+        words |= {module.DISPLAY_NAME, *module.BUDGETS}
+    assert words >= {"GitHub", "Hugging Face", "ModelScope", "api.github.com"}
+    found = [hit for top in ("mrt", "worker", "tui") for path in sorted((ROOT / top).rglob("*.py"))
+             if SOURCES not in path.parents
+             and path.relative_to(ROOT) not in PLATFORM_WORDS_ALLOWED
+             for hit in platform_words(path, words)]
+    assert found == []
