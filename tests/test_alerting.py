@@ -22,6 +22,7 @@ from mrt.alerting import (
     plan_event_alert,
 )
 from mrt.cli import main
+from mrt.commands.replay import format_plan
 from mrt.config import Config, DigestConfig
 from mrt.delivery.channels import resolve_targets
 from mrt.delivery.digest_render import DigestEntry
@@ -162,6 +163,7 @@ def test_a_replay_to_a_removed_channel_is_an_alert_to_no_one_that_trace_explains
     nobody = plan_replay(CONFIG, {"pager": TARGETS["pager"]}, since=T0, now=now)
     [item] = nobody.items
     assert item.channels == () and item.missing_channels == ("hook", "mail")
+    assert "-> no one (not configured: hook, mail)" in format_plan(nobody, dry_run=True)
     result = apply_replay(nobody, now=now, actor="test", reason=None, db=db)
     [alert_id] = result.alert_ids
     alert = Alert.get_by_id(alert_id)
