@@ -1,6 +1,7 @@
 """The one place a decision becomes an alert with its deliveries.
 
     renderer = Renderer(config)                                  message text, from the config
+    plan_alert(title, decision, targets, write, ...)             the core the others share
     plan_event_alert(renderer, targets, event, decision)         one event (cycle, replay)
     plan_aggregate(renderer, targets, events, decision, ...)     an ended aggregation window
     plan_digest(renderer, targets, name, digest, per_channel, decision, ...)   a digest firing
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -103,8 +105,37 @@ def _route(
     return tuple(deliveries), missing
 
 
-def _matched(decision: Decision) -> list[dict[str, Any]]:
-    return [{"rule": m.rule, "reasons": list(m.reasons)} for m in decision.matched]
+def plan_alert(
+    title: str,
+    decision: Decision,
+    targets: Targets,
+    write: Callable[[str], Message],
+    *,
+    payload: Mapping[str, Any] | None = None,
+    keep_going: bool = False,
+) -> PlannedAlert:
+    """The alert for `decision`: one delivery per target of each of its channels, each with
+    the message `write(channel)`; what planning found is added to `payload`.
+
+    `keep_going` (aggregates, digests): a channel whose template fails is recorded in
+    `channel_problems` with the missing ones, and the others go on; otherwise it raises.
+    """
+    problems: dict[str, str] | None = {} if keep_going else None
+    deliveries, missing = _route(decision.channels, targets, write, problems=problems)
+    recorded = dict(payload or {})
+    if problems:
+        recorded["channel_problems"] = problems
+    if missing:
+        recorded["missing_channels"] = missing
+    return PlannedAlert(
+        title=title,
+        priority=decision.priority,
+        tags=decision.tags,
+        matched=[{"rule": m.rule, "reasons": list(m.reasons)} for m in decision.matched],
+        deliveries=deliveries,
+        group_key=decision.group_key,
+        payload=recorded,
+    )
 
 
 def plan_event_alert(
@@ -121,49 +152,13 @@ def plan_event_alert(
     A missing channel is recorded in the payload and, when given, in `detail` (the event's
     decision detail). Raises TemplateError when a channel's template fails.
     """
-    wanted = decision.channels if channels is None else channels
-    deliveries, missing = _route(
-        wanted, targets, lambda channel: renderer.message(channel, [event], decision)
+    routed = decision if channels is None else replace(decision, channels=tuple(channels))
+    plan = plan_alert(
+        event.title, routed, targets, lambda channel: renderer.message(channel, [event], decision)
     )
-    payload: dict[str, Any] = {}
-    if missing:
-        payload["missing_channels"] = missing
-        if detail is not None:
-            detail["missing_channels"] = list(missing)
-    return PlannedAlert(
-        title=event.title,
-        priority=decision.priority,
-        tags=decision.tags,
-        matched=_matched(decision),
-        deliveries=deliveries,
-        group_key=decision.group_key,
-        payload=payload,
-    )
-
-
-def _group_alert(
-    title: str,
-    decision: Decision,
-    targets: Targets,
-    write: Callable[[str], Message],
-    payload: Mapping[str, Any],
-) -> PlannedAlert:
-    problems: dict[str, str] = {}
-    deliveries, missing = _route(decision.channels, targets, write, problems=problems)
-    recorded = dict(payload)
-    if problems:
-        recorded["channel_problems"] = problems
-    if missing:
-        recorded["missing_channels"] = missing
-    return PlannedAlert(
-        title=title,
-        priority=decision.priority,
-        tags=decision.tags,
-        matched=_matched(decision),
-        deliveries=deliveries,
-        group_key=decision.group_key,
-        payload=recorded,
-    )
+    if detail is not None and "missing_channels" in plan.payload:
+        detail["missing_channels"] = list(plan.payload["missing_channels"])
+    return plan
 
 
 def plan_aggregate(
@@ -179,12 +174,13 @@ def plan_aggregate(
     """
     first = events[0].title
     title = f"{len(events)} updates: {first}" if len(events) > 1 else first
-    return _group_alert(
+    return plan_alert(
         title,
         decision,
         targets,
         lambda channel: renderer.message(channel, events, decision),
-        payload,
+        payload=payload,
+        keep_going=True,
     )
 
 
@@ -201,13 +197,13 @@ def plan_digest(
 ) -> PlannedAlert:
     """One digest firing: each channel gets the entries meant for it (`per_channel`); `items`
     counts them all. Problems are recorded as for an aggregate."""
-    title = f"Digest {name}: {items} update{'s' if items != 1 else ''}"
-    return _group_alert(
-        title,
+    return plan_alert(
+        f"Digest {name}: {items} update{'s' if items != 1 else ''}",
         decision,
         targets,
         lambda channel: renderer.digest(channel, name, per_channel[channel], digest.max_items),
-        payload,
+        payload=payload,
+        keep_going=True,
     )
 
 
@@ -221,17 +217,9 @@ def plan_notice(
     priority: str = "high",
 ) -> PlannedAlert:
     """A notice to `observability.ops_channels` (default: every configured channel)."""
-    channels = config.observability.ops_channels or list(targets)
-    deliveries, missing = _route(channels, targets, lambda _channel: message)
-    payload: dict[str, Any] = {"missing_channels": missing} if missing else {}
-    return PlannedAlert(
-        title=title,
-        priority=priority,
-        tags=tags,
-        matched=[],
-        deliveries=deliveries,
-        payload=payload,
-    )
+    channels = tuple(config.observability.ops_channels or targets)
+    notice = Decision(action="notify", channels=channels, priority=priority, tags=tags)
+    return plan_alert(title, notice, targets, lambda _channel: message)
 
 
 def ops_notice(
