@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import peewee
 
-from mrt.alerting import ops_notice
+from mrt.alerting import Renderer, ops_notice, plan_event_alert
 from mrt.config import Config
 from mrt.cycle_outcome import (
     COMMIT,
@@ -45,11 +45,11 @@ from mrt.events import TrackerEvent
 from mrt.noise.collect import collect_cycle
 from mrt.noise.dedupe import fold_repeats
 from mrt.plugins import source_plugins
-from mrt.rules import Decision, RuleSet
+from mrt.rules import RuleSet
 from mrt.schedule import next_poll_time
 from mrt.sources.base import PollContext, PollResult, Quarantined, SourceSpec
 from mrt.store import cycle, legacy_v0, quarantine, silences, sources
-from mrt.store.cycle import PlannedAlert, PlannedDelivery, PlannedEvent
+from mrt.store.cycle import PlannedEvent
 from mrt.store.db import write_transaction
 from mrt.store.silences import ActiveSilences
 
@@ -57,9 +57,6 @@ if TYPE_CHECKING:
     from mrt.http import HttpPool
 
 log = logging.getLogger(__name__)
-
-Renderer = Callable[[str, Sequence[TrackerEvent], Decision], Message]
-
 
 @dataclass
 class Engine:
@@ -70,12 +67,16 @@ class Engine:
     pool: HttpPool
     targets: dict[str, list[Target]]
     ruleset: RuleSet
-    render: Renderer
     env: Mapping[str, str]
     rng: random.Random = field(default_factory=random.Random)
     plugins: dict[str, ModuleType] = field(default_factory=source_plugins)
     # per source key: the shortest interval its host's request budget allows (schedule.py)
     interval_floors: Mapping[str, float] = field(default_factory=dict)
+    # the message text of this config's alerts (mrt/alerting.py); a reload builds a new engine
+    renderer: Renderer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.renderer = Renderer(self.config)
 
 
 def build_specs(
@@ -104,7 +105,7 @@ def _policy(engine: Engine, spec: SourceSpec) -> str:
 def plan_event(
     engine: Engine, event: TrackerEvent, now: datetime, muted: ActiveSilences | None = None
 ) -> PlannedEvent:
-    """Evaluate the rules and render each channel's message (may raise for a bad template)."""
+    """Evaluate the rules and plan the alert (mrt/alerting.py; may raise for a bad template)."""
     decision = engine.ruleset.evaluate(event, now=now)
     detail = decision.as_json()
     # A silence mutes only what would have been told; the event stays visible and replayable.
@@ -116,26 +117,7 @@ def plan_event(
         return PlannedEvent(event=event, decision="silenced", detail=detail, silence=int(hit.id))
     if decision.action != "notify":
         return PlannedEvent(event=event, decision=decision.action, detail=detail)
-    deliveries: list[PlannedDelivery] = []
-    missing: list[str] = []
-    for channel in decision.channels:
-        targets = engine.targets.get(channel)
-        if not targets:
-            missing.append(channel)
-            continue
-        message = engine.render(channel, [event], decision)
-        deliveries.extend(PlannedDelivery(channel, t.key, message) for t in targets)
-    if missing:
-        detail["missing_channels"] = missing
-        log.warning("rules named channels that are not configured: %s", ", ".join(missing))
-    alert = PlannedAlert(
-        title=event.title,
-        priority=decision.priority,
-        tags=decision.tags,
-        matched=detail["matched"],
-        deliveries=tuple(deliveries),
-        group_key=decision.group_key,
-    )
+    alert = plan_event_alert(engine.renderer, engine.targets, event, decision, detail=detail)
     return PlannedEvent(event=event, decision="notify", detail=detail, alert=alert)
 
 

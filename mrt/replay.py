@@ -15,14 +15,17 @@ out, and counted in `ReplayPlan.skipped`:
 * events a silence active *now* mutes (a silence that has ended no longer holds them back).
 
 Each replayed event becomes one alert of kind "replay" on its own (replay does not open
-aggregation windows or digests in the past), rendered by the same render_message as the cycle,
-with one outbox row per target; the rule version is stored and the whole run is audited.
-Applying a plan checks again, inside its transaction, what was told meanwhile, so running the
-same replay twice delivers nothing new.
+aggregation windows or digests in the past), planned by mrt.alerting exactly as the cycle plans
+one, with one outbox row per target; the rule version is stored and the whole run is audited.
+A channel without a target now (removed since) is handled as everywhere (mrt/alerting.py): the
+alert records it as `missing_channels`, and one whose every channel is missing went to no one,
+which the console and `mrt trace` show. Applying a plan checks again, inside its transaction,
+what was told meanwhile, so running the same replay twice delivers nothing new.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections import Counter
 from collections.abc import Mapping
@@ -32,16 +35,16 @@ from typing import Any
 
 import peewee
 
+from mrt.alerting import Renderer, plan_event_alert
 from mrt.config import Config
 from mrt.delivery.base import Target
-from mrt.delivery.render import render_message
 from mrt.errors import ConfigError
 from mrt.events import TrackerEvent
 from mrt.rules import Decision, RuleSet, compile_rules
 from mrt.store import noise as noise_store
 from mrt.store import replay as replay_store
 from mrt.store import silences
-from mrt.store.cycle import PlannedAlert, PlannedDelivery
+from mrt.store.cycle import PlannedAlert
 from mrt.store.db import write_transaction
 from mrt.store.history import events_observed_since, tracker_event
 from mrt.store.outbox_records import bound_database
@@ -63,6 +66,7 @@ class ReplayItem:
     channels: tuple[str, ...]
     rules: tuple[str, ...]  # the rules that matched now
     alert: PlannedAlert
+    missing_channels: tuple[str, ...] = ()  # wanted, but without a target now: not sent there
 
 
 @dataclass
@@ -144,6 +148,7 @@ def plan_replay(
         params["unmatched_only"] = True
     plan = ReplayPlan(params, ruleset.digest, ruleset.canonical, resend)
     muted = silences.load_active(now)
+    renderer = Renderer(config)
     candidates: list[tuple[Any, TrackerEvent, Decision, tuple[str, ...]]] = []
     for row in events_observed_since(since, until=until):
         if not _source_matches(row.source_key, source):
@@ -183,42 +188,19 @@ def plan_replay(
         if not channels:
             plan.skipped["already delivered"] += 1
             continue
-        item = _item(config, targets, row, event, decision, channels)
-        if item is None:
-            plan.skipped["channel not configured"] += 1
-            continue
-        plan.items.append(item)
+        plan.items.append(_item(renderer, targets, row, event, decision, channels))
     return plan
 
 
 def _item(
-    config: Config,
+    renderer: Renderer,
     targets: Mapping[str, list[Target]],
     row: Any,
     event: TrackerEvent,
     decision: Decision,
     channels: tuple[str, ...],
-) -> ReplayItem | None:
-    deliveries: list[PlannedDelivery] = []
-    sent_to: list[str] = []
-    for name in channels:
-        channel_targets = targets.get(name)
-        if not channel_targets:
-            continue  # a rule names a channel the config lacks: `mrt rules lint` says so
-        message = render_message(config, name, [event], decision)
-        deliveries.extend(PlannedDelivery(name, t.key, message) for t in channel_targets)
-        sent_to.append(name)
-    if not deliveries:
-        return None
-    detail = decision.as_json()
-    alert = PlannedAlert(
-        title=event.title,
-        priority=decision.priority,
-        tags=decision.tags,
-        matched=detail["matched"],
-        deliveries=tuple(deliveries),
-        group_key=decision.group_key,
-    )
+) -> ReplayItem:
+    alert = plan_event_alert(renderer, targets, event, decision, channels=channels)
     return ReplayItem(
         event_id=int(row.id),
         fingerprint=event.fingerprint,
@@ -226,9 +208,10 @@ def _item(
         observed_at=event.observed_at,
         title=event.title,
         url=event.url,
-        channels=tuple(sent_to),
+        channels=tuple(dict.fromkeys(d.channel for d in alert.deliveries)),
         rules=tuple(m.rule for m in decision.matched),
         alert=alert,
+        missing_channels=tuple(alert.payload.get("missing_channels") or ()),
     )
 
 
@@ -250,16 +233,9 @@ def apply_replay(
         for item in plan.items:
             already = told.get(item.event_id, set())
             deliveries = tuple(d for d in item.alert.deliveries if d.channel not in already)
-            if not deliveries:
+            if item.alert.deliveries and not deliveries:
                 continue
-            alert = PlannedAlert(
-                title=item.alert.title,
-                priority=item.alert.priority,
-                tags=item.alert.tags,
-                matched=item.alert.matched,
-                deliveries=deliveries,
-                group_key=item.alert.group_key,
-            )
+            alert = dataclasses.replace(item.alert, deliveries=deliveries)
             kept.append((item.event_id, item.fingerprint, item.source_key, alert))
         payload = {"replay": {"actor": actor, "reason": reason, **plan.params}}
         version_id, alert_ids, enqueued, audit_id = replay_store.record_replay(

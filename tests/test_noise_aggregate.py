@@ -18,9 +18,9 @@ from pytest_httpserver import HTTPServer
 from test_noise_support import REPO, cycle, first_issue, make_engine
 from test_source_support import T0, FakeClock, FakeGitHub, make_pool, recorded_issues, touch
 
+from mrt.alerting import Renderer
 from mrt.config import AggregationConfig, ChannelConfig, Config, RuleConfig
 from mrt.delivery import channels
-from mrt.delivery.render import render_message
 from mrt.delivery.sender import Sender
 from mrt.noise.aggregate import flush_due_aggregates
 from mrt.pipeline import Engine
@@ -69,10 +69,10 @@ def test_twelve_updates_in_five_minutes_become_one_message_listing_twelve(
     assert Outbox.select().count() == 0 and Alert.select().count() == 0
 
     before_end = bucket.window_end - timedelta(seconds=1)
-    assert flush_due_aggregates(db, engine.targets, engine.render, before_end) == 0
+    assert flush_due_aggregates(db, engine.targets, engine.renderer, before_end) == 0
     assert Outbox.select().count() == 0
 
-    assert flush_due_aggregates(db, engine.targets, engine.render, bucket.window_end) == 1
+    assert flush_due_aggregates(db, engine.targets, engine.renderer, bucket.window_end) == 1
     alert = Alert.get()
     assert alert.kind == "aggregate" and alert.group_key == bucket.group_key
     assert alert.payload["members"] == EDITS and alert.source_key == f"github:{REPO}"
@@ -86,7 +86,7 @@ def test_twelve_updates_in_five_minutes_become_one_message_listing_twelve(
 
     # a second flush (or another worker's) creates nothing
     later = bucket.window_end + timedelta(minutes=1)
-    assert flush_due_aggregates(db, engine.targets, engine.render, later) == 0
+    assert flush_due_aggregates(db, engine.targets, engine.renderer, later) == 0
     assert Alert.select().count() == 1 and Outbox.select().count() == 1
 
     # the outbox row is deliverable: the real sender posts it to the loopback hook
@@ -122,7 +122,7 @@ def test_members_survive_a_crash_after_the_cycle_and_a_new_window_opens_after_th
         other.close()
     # the bucket (not memory) carries it to the flush
     end = AggregateBucket.get().window_end
-    assert flush_due_aggregates(db, engine.targets, engine.render, end) == 1
+    assert flush_due_aggregates(db, engine.targets, engine.renderer, end) == 1
 
     # an edit after the flush opens a new window instead of joining the flushed one
     touch(issue, end + timedelta(minutes=1), title="second edit")
@@ -155,7 +155,7 @@ def test_a_cross_source_group_key_from_tags_folds_three_sources_into_one_alert(
     )
     engine = Engine(
         config=cfg, db=db, pool=make_pool(FakeClock()), targets=channels.resolve_targets(cfg, {}),
-        ruleset=compile_rules(cfg), render=lambda ch, evs, d: render_message(cfg, ch, evs, d),
+        ruleset=compile_rules(cfg),
         env={}, plugins={},
     )
 
@@ -181,7 +181,7 @@ def test_a_cross_source_group_key_from_tags_folds_three_sources_into_one_alert(
     assert AggregateBucket.select().count() == 1
     assert AggregateBucket.get().group_key == "tags=project:dsv3"
     end = AggregateBucket.get().window_end
-    assert flush_due_aggregates(db, engine.targets, engine.render, end) == 1
+    assert flush_due_aggregates(db, engine.targets, engine.renderer, end) == 1
     alert = Alert.get()
     assert alert.source_key is None and alert.payload["members"] == 3
     body = Outbox.get().body
@@ -203,15 +203,16 @@ def test_a_flush_that_fails_half_way_leaves_nothing_and_the_next_tick_sends_it(
         cycle(engine, T0 + timedelta(minutes=1 + n, seconds=10))
     end = AggregateBucket.get().window_end
 
-    def broken(channel: str, events: Any, decision: Any) -> Any:
-        raise RuntimeError("renderer crashed")
+    class Broken(Renderer):
+        def message(self, channel: str, events: Any, decision: Any) -> Any:
+            raise RuntimeError("renderer crashed")
 
-    assert flush_due_aggregates(db, engine.targets, broken, end) == 0
+    assert flush_due_aggregates(db, engine.targets, Broken(engine.config), end) == 0
     assert Alert.select().count() == 0 and Outbox.select().count() == 0
     assert AlertEvent.select().count() == 0 and AggregateBucket.get().flushed_at is None
 
     # a channel that is gone is recorded on the alert; the members are kept all the same
-    assert flush_due_aggregates(db, {}, engine.render, end + timedelta(seconds=1)) == 1
+    assert flush_due_aggregates(db, {}, engine.renderer, end + timedelta(seconds=1)) == 1
     alert = Alert.get()
     assert alert.payload["channel_problems"] == {"hook": "channel not configured"}
     assert Outbox.select().count() == 0 and AlertEvent.select().count() == 2

@@ -48,7 +48,7 @@ def digest_engine(db: peewee.Database, server: HTTPServer, max_items: int = 5) -
 
 
 def flush(engine: Engine, at: datetime) -> int:
-    return flush_due_digests(engine.db, engine.config, engine.targets, at)
+    return flush_due_digests(engine.db, engine.renderer, engine.targets, at)
 
 
 def close_over_a_day(engine: Engine, issues: list[dict[str, Any]], count: int) -> list[int]:

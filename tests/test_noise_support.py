@@ -14,7 +14,6 @@ from test_source_support import T0, FakeClock, make_pool
 
 from mrt.config import ChannelConfig, Config, DeliveryConfig, RuleConfig
 from mrt.delivery import channels
-from mrt.delivery.render import render_message
 from mrt.pipeline import CycleReport, Engine, build_specs, run_source_cycle
 from mrt.rules import compile_rules
 from mrt.sources import github
@@ -43,7 +42,6 @@ def make_engine(
         pool=make_pool(FakeClock()),
         targets=channels.resolve_targets(cfg, {}),
         ruleset=compile_rules(cfg),
-        render=lambda ch, evs, d: render_message(cfg, ch, evs, d),
         env={},
         rng=random.Random(7),
         plugins={"github": github},

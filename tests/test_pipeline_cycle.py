@@ -14,9 +14,9 @@ from pytest_httpserver import HTTPServer
 from test_source_support import T0, FakeClock, FakeGitHub, close, make_pool, recorded_issues
 from werkzeug import Response
 
+from mrt.alerting import Renderer
 from mrt.config import ChannelConfig, Config, ObservabilityConfig
 from mrt.delivery.channels import resolve_targets
-from mrt.delivery.render import render_message
 from mrt.pipeline import Engine, build_specs, run_source_cycle
 from mrt.rules import compile_rules
 from mrt.sources import github
@@ -40,7 +40,6 @@ def make_engine(db: peewee.Database, server: HTTPServer, clock: FakeClock, **con
         pool=make_pool(clock),
         targets=targets,
         ruleset=compile_rules(cfg),
-        render=lambda ch, evs, d: render_message(cfg, ch, evs, d),
         env={},
         rng=random.Random(7),
         plugins={"github": github},
@@ -181,7 +180,7 @@ def _broken_template_engine(db: peewee.Database, server: HTTPServer, policy: str
         }
     )
     e.config = cfg
-    e.render = lambda ch, evs, d: render_message(cfg, ch, evs, d)
+    e.renderer = Renderer(cfg)
     sources.ensure_states([(f"github:{REPO}", "github")], T0)
     return e
 

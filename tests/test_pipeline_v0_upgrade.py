@@ -25,7 +25,6 @@ from test_source_support import (
 
 from mrt.config import ChannelConfig, Config
 from mrt.delivery.channels import resolve_targets
-from mrt.delivery.render import render_message
 from mrt.events import fingerprint_of
 from mrt.pipeline import Engine, build_specs, run_source_cycle
 from mrt.rules import compile_rules
@@ -86,7 +85,6 @@ def test_upgraded_v0_state_alerts_only_what_v0_never_saw(
         pool=make_pool(FakeClock()),
         targets=resolve_targets(config, {}),
         ruleset=compile_rules(config),
-        render=lambda ch, evs, d: render_message(config, ch, evs, d),
         env={},
         rng=random.Random(1),
         plugins={"github": github},

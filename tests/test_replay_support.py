@@ -22,7 +22,6 @@ from werkzeug import Request, Response
 
 from mrt.config import Config, load_config
 from mrt.delivery import channels
-from mrt.delivery.render import render_message
 from mrt.delivery.sender import Sender
 from mrt.pipeline import CycleReport, Engine, build_specs, run_source_cycle
 from mrt.rules import compile_rules
@@ -67,7 +66,6 @@ def make_engine(db: peewee.Database, config: Config) -> Engine:
         pool=make_pool(FakeClock()),
         targets=channels.resolve_targets(config, {}),
         ruleset=compile_rules(config),
-        render=lambda ch, evs, d: render_message(config, ch, evs, d),
         env={},
         rng=random.Random(7),
         plugins={"github": github},

@@ -16,7 +16,7 @@ import signal
 import socket
 import sqlite3
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -33,16 +33,15 @@ from mrt.config import (
 )
 from mrt.delivery import channels
 from mrt.delivery.base import Message, SendOutcome, Target
-from mrt.delivery.render import render_message
 from mrt.delivery.sender import Sender, StoreRunner
 from mrt.errors import StoreError
-from mrt.events import TrackerEvent, utcnow
+from mrt.events import utcnow
 from mrt.http import HttpPool
 from mrt.logs import learn_secrets
 from mrt.noise.flush import flush_due
 from mrt.pipeline import CycleReport, Engine, build_specs
 from mrt.replay import replay_after_rules_change
-from mrt.rules import Decision, compile_rules
+from mrt.rules import compile_rules
 from mrt.schedule import interval_floors
 from mrt.store import sources, workers
 from mrt.store.backup import configured_backup_dir
@@ -83,9 +82,6 @@ def _engine_parts(
     targets = channels.resolve_targets(config, env)
     ruleset = compile_rules(config)
 
-    def render(channel: str, events: Sequence[TrackerEvent], decision: Decision) -> Message:
-        return render_message(config, channel, events, decision)
-
     specs = build_specs(config)
     engine = Engine(
         config=config,
@@ -93,7 +89,6 @@ def _engine_parts(
         pool=pool,
         targets=targets,
         ruleset=ruleset,
-        render=render,
         env=env,
         rng=rng,
     )
@@ -236,7 +231,7 @@ async def run_once(rt: Runtime, now: Callable[[], datetime] = utcnow) -> list[Cy
 def flush_noise(rt: Runtime, now: datetime) -> None:
     """Aggregation windows that ended and digests whose schedule fired become outbox rows."""
     try:
-        report = flush_due(rt.db, rt.config, rt.engine.targets, rt.engine.render, now)
+        report = flush_due(rt.db, rt.engine.renderer, rt.engine.targets, now)
     except Exception as exc:  # must not stop the loop; the next tick tries again
         if rt.watch is None or not rt.watch.failed("flushing aggregates and digests", exc, now):
             log.error("flushing aggregates and digests failed: %s", explain_error(exc, rt.database))

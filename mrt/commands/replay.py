@@ -149,6 +149,7 @@ def plan_json(plan: ReplayPlan) -> dict[str, Any]:
                 "title": item.title,
                 "url": item.url,
                 "channels": list(item.channels),
+                "missing_channels": list(item.missing_channels),
                 "rules": list(item.rules),
             }
             for item in plan.items
@@ -175,9 +176,11 @@ def format_plan(plan: ReplayPlan, *, dry_run: bool) -> str:
         f"stored, rule version {plan.rule_digest[:12]}"
     ]
     for item in plan.items:
+        missing = ", ".join(item.missing_channels)
         lines.append(
             f"  {item.observed_at:%Y-%m-%d %H:%M}  {inert_text(item.source_key)}  "
-            f"{inert_text(item.title, max_chars=200)}  -> {', '.join(item.channels)}"
+            f"{inert_text(item.title, max_chars=200)}  -> {', '.join(item.channels) or 'no one'}"
+            + (f" (not configured: {missing})" if missing else "")
         )
     if plan.skipped:
         left_out = ", ".join(f"{why} {n}" for why, n in sorted(plan.skipped.items()))

@@ -1,10 +1,11 @@
 """Flushing aggregation buckets: when a window ends, one alert lists every member.
 
-    flush_due_aggregates(db, targets, render, now) -> int      (alerts created)
+    flush_due_aggregates(db, targets, renderer, now) -> int      (alerts created)
 
 Each due bucket is flushed in its own write transaction: the bucket is claimed by a conditional
-update (another worker may have flushed it), its members are rendered into one message per channel,
-and the alert (kind "aggregate"), its AlertEvent members, one outbox row per target and the
+update (another worker may have flushed it), its members become one alert planned by
+mrt.alerting.plan_aggregate (one message per channel; a channel missing or failing to render is
+recorded on the alert, never raised), and the alert (kind "aggregate"), its AlertEvent members, one outbox row per target and the
 bucket's `flushed_at` are committed together. A crash leaves the bucket unflushed, to be
 flushed by the next tick; a second flush of the same bucket finds it done and creates nothing.
 """
@@ -12,25 +13,23 @@ flushed by the next tick; a second flush of the same bucket finds it done and cr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import peewee
 
-from mrt.delivery.base import Message, Target
-from mrt.errors import TemplateError
-from mrt.events import TrackerEvent
+from mrt.alerting import Renderer, plan_aggregate
+from mrt.delivery.base import Target
 from mrt.rules import Decision, RuleMatch
 from mrt.store import noise
-from mrt.store.cycle import PlannedAlert, PlannedDelivery, create_alert
+from mrt.store.cycle import create_alert
 from mrt.store.db import write_transaction
 from mrt.store.history import tracker_event
 from mrt.store.models import Event
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[str, Sequence[TrackerEvent], Decision], Message]
 PRIORITY_ORDER = ("low", "normal", "high", "critical")
 
 
@@ -66,40 +65,13 @@ def _urgency(priority: str) -> int:
     return PRIORITY_ORDER.index(priority) if priority in PRIORITY_ORDER else 1
 
 
-def render_deliveries(
-    channels: Sequence[str],
-    targets: Mapping[str, list[Target]],
-    render_one: Callable[[str], Message],
-) -> tuple[list[PlannedDelivery], dict[str, str]]:
-    """One delivery per target of each channel, and the problems ({channel: why}) of the rest.
-
-    A channel without targets or whose template fails is recorded on the alert, never allowed
-    to hold the whole flush back: the members stay visible and replayable.
-    """
-    deliveries: list[PlannedDelivery] = []
-    problems: dict[str, str] = {}
-    for channel in channels:
-        channel_targets = targets.get(channel)
-        if not channel_targets:
-            problems[channel] = "channel not configured"
-            continue
-        try:
-            message = render_one(channel)
-        except TemplateError as exc:
-            problems[channel] = str(exc)
-            log.error("aggregate/digest for channel %s not rendered: %s", channel, exc)
-            continue
-        deliveries.extend(PlannedDelivery(channel, t.key, message) for t in channel_targets)
-    return deliveries, problems
-
-
 def common_source_key(members: Sequence[Event]) -> str | None:
     keys = {str(m.source_key) for m in members}
     return keys.pop() if len(keys) == 1 else None
 
 
 def _flush_bucket(
-    bucket_id: int, targets: Mapping[str, list[Target]], render: Renderer, now: datetime
+    bucket_id: int, targets: Mapping[str, list[Target]], renderer: Renderer, now: datetime
 ) -> int | None:
     bucket = noise.claim_bucket(bucket_id, now)
     if bucket is None:  # flushed meanwhile by another worker
@@ -109,24 +81,12 @@ def _flush_bucket(
         return None
     events = [tracker_event(m) for m in members]
     decision = merged_decision(members, "aggregate", bucket.channels, bucket.group_key)
-    deliveries, problems = render_deliveries(
-        decision.channels, targets, lambda channel: render(channel, events, decision)
-    )
-    plan = PlannedAlert(
-        title=f"{len(events)} updates: {events[0].title}" if len(events) > 1 else events[0].title,
-        priority=decision.priority,
-        tags=decision.tags,
-        matched=[{"rule": m.rule, "reasons": list(m.reasons)} for m in decision.matched],
-        deliveries=tuple(deliveries),
-        group_key=bucket.group_key,
-    )
     payload: dict[str, Any] = {
         "bucket": bucket_id,
         "members": len(members),
         "window_end": bucket.window_end.isoformat(),
     }
-    if problems:
-        payload["channel_problems"] = problems
+    plan = plan_aggregate(renderer, targets, events, decision, payload)
     alert_id, _ = create_alert(
         plan,
         event_id=None,
@@ -135,7 +95,6 @@ def _flush_bucket(
         version_id=members[0].__data__.get("rule_version"),
         kind="aggregate",
         now=now,
-        payload=payload,
     )
     noise.link_members(alert_id, (int(m.id) for m in members))
     noise.set_bucket_alert(bucket_id, alert_id)
@@ -145,7 +104,7 @@ def _flush_bucket(
 def flush_due_aggregates(
     db: peewee.Database,
     targets: Mapping[str, list[Target]],
-    render: Renderer,
+    renderer: Renderer,
     now: datetime,
 ) -> int:
     """Flush every bucket whose window ended at or before `now`; the number of alerts made."""
@@ -153,7 +112,7 @@ def flush_due_aggregates(
     for bucket_id in noise.due_bucket_ids(now):
         try:
             with write_transaction(db):
-                alert_id = _flush_bucket(bucket_id, targets, render, now)
+                alert_id = _flush_bucket(bucket_id, targets, renderer, now)
         except Exception as exc:  # rolled back whole; one bucket never holds the others back
             log.error(
                 "aggregate bucket %d not flushed (retried next tick): %s: %s",

@@ -1,14 +1,14 @@
 """Scheduled digests: low-priority matches collected, then sent as one summary per schedule.
 
     last_scheduled(cron, timezone, now) -> datetime      the latest firing at or before `now`
-    flush_due_digests(db, config, targets, now) -> int   digests sent
+    flush_due_digests(db, renderer, targets, now) -> int   digests sent
 
 A digest fires when its latest scheduled time (croniter, in the digest's time zone) is later
 than the last firing recorded in digest_schedule. Every firing is recorded, also an empty one
 (which sends nothing), so an item queued after 09:00 waits for tomorrow's 09:00 and does not
 go out at the next tick. A digest never recorded before has not fired since its first item
 was queued. Each firing is one write transaction: the firing is claimed in the schedule row,
-then the alert (kind "digest"), its AlertEvent members, one outbox row per target, the items'
+then the alert (kind "digest", planned by mrt.alerting.plan_digest), its AlertEvent members, one outbox row per target, the items'
 `sent_at` and the firing are committed together.
 """
 
@@ -24,12 +24,13 @@ from zoneinfo import ZoneInfo
 import peewee
 from croniter import croniter
 
-from mrt.config import Config, DigestConfig
+from mrt.alerting import Renderer, plan_digest
+from mrt.config import DigestConfig
 from mrt.delivery.base import Target
-from mrt.delivery.digest_render import DigestEntry, render_digest
-from mrt.noise.aggregate import merged_decision, render_deliveries
+from mrt.delivery.digest_render import DigestEntry
+from mrt.noise.aggregate import merged_decision
 from mrt.store import noise
-from mrt.store.cycle import PlannedAlert, create_alert
+from mrt.store.cycle import create_alert
 from mrt.store.db import write_transaction
 from mrt.store.history import tracker_event
 from mrt.store.models import DigestItem, Event
@@ -74,7 +75,7 @@ def _channels_of(event: Event, digest: DigestConfig, targets: Mapping[str, Any])
 
 
 def _send_digest(
-    config: Config,
+    renderer: Renderer,
     name: str,
     digest: DigestConfig,
     targets: Mapping[str, list[Target]],
@@ -88,13 +89,6 @@ def _send_digest(
     for row in rows:
         for channel in _channels_of(row[1], digest, targets):
             per_channel.setdefault(channel, []).append(row)
-    deliveries, problems = render_deliveries(
-        list(per_channel),
-        targets,
-        lambda channel: render_digest(
-            config, channel, name, _entries(per_channel[channel]), digest.max_items
-        ),
-    )
     events = [event for _, event in rows]
     decision = merged_decision(events, "digest", list(per_channel), f"digest:{name}")
     by_source = Counter(str(e.source_key) for e in events)
@@ -106,15 +100,9 @@ def _send_digest(
         "by_source": dict(by_source),
         "by_rule": dict(by_rule),
     }
-    if problems:
-        payload["channel_problems"] = problems
-    plan = PlannedAlert(
-        title=f"Digest {name}: {len(rows)} update{'s' if len(rows) != 1 else ''}",
-        priority=decision.priority,
-        tags=decision.tags,
-        matched=[{"rule": m.rule, "reasons": list(m.reasons)} for m in decision.matched],
-        deliveries=tuple(deliveries),
-        group_key=f"digest:{name}",
+    entries = {channel: _entries(channel_rows) for channel, channel_rows in per_channel.items()}
+    plan = plan_digest(
+        renderer, targets, name, digest, entries, decision, payload, items=len(rows)
     )
     alert_id, _ = create_alert(
         plan,
@@ -124,7 +112,6 @@ def _send_digest(
         version_id=events[-1].__data__.get("rule_version"),
         kind="digest",
         now=now,
-        payload=payload,
     )
     noise.link_members(alert_id, (int(e.id) for e in events))
     noise.mark_digest_items_sent([int(item.id) for item, _ in rows], alert_id, now)
@@ -133,11 +120,14 @@ def _send_digest(
 
 
 def flush_due_digests(
-    db: peewee.Database, config: Config, targets: Mapping[str, list[Target]], now: datetime
+    db: peewee.Database,
+    renderer: Renderer,
+    targets: Mapping[str, list[Target]],
+    now: datetime,
 ) -> int:
-    """Send every configured digest whose schedule fired since its last firing."""
+    """Send every digest of the renderer's config whose schedule fired since its last firing."""
     sent = 0
-    for name, digest in config.digests.items():
+    for name, digest in renderer.config.digests.items():
         fired = last_scheduled(digest.cron, digest.timezone, now)
         if not is_due(name, fired):  # the cheap, common answer: two indexed lookups
             continue
@@ -145,7 +135,7 @@ def flush_due_digests(
             with write_transaction(db):
                 if not noise.claim_digest_firing(name, fired, now):  # another worker did
                     continue
-                alert_id = _send_digest(config, name, digest, targets, fired, now)
+                alert_id = _send_digest(renderer, name, digest, targets, fired, now)
         except Exception as exc:  # rolled back whole; one digest never holds the others back
             log.error(
                 "digest %s not sent (retried next tick): %s: %s", name, type(exc).__name__, exc

@@ -8,9 +8,9 @@ from datetime import datetime
 
 import peewee
 
-from mrt.config import Config
+from mrt.alerting import Renderer
 from mrt.delivery.base import Target
-from mrt.noise.aggregate import Renderer, flush_due_aggregates
+from mrt.noise.aggregate import flush_due_aggregates
 from mrt.noise.digest import flush_due_digests
 
 
@@ -26,13 +26,12 @@ class FlushReport:
 
 def flush_due(
     db: peewee.Database,
-    config: Config,
+    renderer: Renderer,
     targets: Mapping[str, list[Target]],
-    render: Renderer,
     now: datetime,
 ) -> FlushReport:
     """Everything due at `now`; cheap when nothing is (indexed lookups, no transaction)."""
     return FlushReport(
-        aggregates=flush_due_aggregates(db, targets, render, now),
-        digests=flush_due_digests(db, config, targets, now),
+        aggregates=flush_due_aggregates(db, targets, renderer, now),
+        digests=flush_due_digests(db, renderer, targets, now),
     )

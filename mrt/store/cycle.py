@@ -35,6 +35,8 @@ class PlannedAlert:
     matched: list[dict[str, Any]]
     deliveries: tuple[PlannedDelivery, ...]
     group_key: str | None = None
+    # what planning recorded about the alert itself (mrt/alerting.py: missing_channels, ...)
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +152,7 @@ def create_alert(
         tags=list(plan.tags),
         matched=plan.matched,
         rule_version=version_id,
-        payload=payload or {},
+        payload={**plan.payload, **(payload or {})},
         created_at=now,
     )
     enqueued = outbox.enqueue_new_alert(

@@ -230,15 +230,26 @@ def _event_info(event: Event) -> EventInfo:
     )
 
 
+def missing_channels(alert: Alert, event: Event | None = None) -> list[str]:
+    """The channels the alert was meant for that had no target when it was planned
+    (mrt/alerting.py records them on the alert); alerts stored before that have them only in
+    their event's decision detail. `event`: the alert's event, when the caller has it."""
+    recorded = (alert.payload or {}).get("missing_channels")
+    if not recorded:
+        event_id = alert.__data__.get("event")
+        if event is None and event_id is not None:
+            event = Event.get_or_none(Event.id == event_id)
+        recorded = (event.decision_detail or {}).get("missing_channels") if event else None
+    return [str(c) for c in recorded or ()]
+
+
 def undelivered_reason(alert: Alert) -> str:
     """Why an alert has no outbox row, from what was recorded when it was made."""
     problems = (alert.payload or {}).get("channel_problems")
     if isinstance(problems, dict) and problems:
         listed = "; ".join(f"{channel}: {why}" for channel, why in problems.items())
         return f"this alert went to no one ({listed})"
-    event_id = alert.__data__.get("event")
-    event = Event.get_or_none(Event.id == event_id) if event_id is not None else None
-    missing = (event.decision_detail or {}).get("missing_channels") if event is not None else None
+    missing = missing_channels(alert)
     if missing:
         return (
             "this alert went to no one: the rules named channels that are not configured: "

@@ -31,14 +31,12 @@ TABLES = ("event", "alert", "outbox", "resource_snapshot", "cycle_metric")
 
 def _engine(db: Any, config: Any, pool: Any) -> Any:
     from mrt.delivery.channels import resolve_targets
-    from mrt.delivery.render import render_message
     from mrt.pipeline import Engine
     from mrt.rules import compile_rules
     from mrt.sources import github
 
     return Engine(config=config, db=db, pool=pool, targets=resolve_targets(config, {}),
                   ruleset=compile_rules(config),
-                  render=lambda ch, evs, d: render_message(config, ch, evs, d),
                   env={}, rng=random.Random(7), plugins={"github": github})
 
 

@@ -80,7 +80,6 @@ async def _ours(server: Any, tmp: Path) -> list[tuple[int, int, int]]:
     from test_source_support import T0, FakeClock, make_pool
 
     from mrt.delivery.channels import resolve_targets
-    from mrt.delivery.render import render_message
     from mrt.pipeline import Engine, build_specs, run_source_cycle
     from mrt.rules import compile_rules
     from mrt.store import sources
@@ -92,7 +91,6 @@ async def _ours(server: Any, tmp: Path) -> list[tuple[int, int, int]]:
     async with make_pool(FakeClock()) as pool:
         engine = Engine(config=config, db=db, pool=pool, targets=resolve_targets(config, ENV),
                         ruleset=compile_rules(config),
-                        render=lambda ch, evs, d: render_message(config, ch, evs, d),
                         env=ENV, rng=random.Random(3))
         specs = build_specs(config, engine.plugins)
         sources.ensure_states(((s.key, s.plugin) for s in specs), T0)

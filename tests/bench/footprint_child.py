@@ -54,7 +54,6 @@ def config_data(upstream: str, sink_port: int, db: str) -> dict[str, object]:
 async def drive(args: argparse.Namespace) -> dict[str, object]:
     from mrt.config import config_from_dict
     from mrt.delivery import channels
-    from mrt.delivery.render import render_message
     from mrt.delivery.sender import Sender
     from mrt.http import HostBudget, HttpPool
     from mrt.pipeline import Engine, build_specs
@@ -80,7 +79,6 @@ async def drive(args: argparse.Namespace) -> dict[str, object]:
     async with HttpPool(sleep=no_wait, now=lambda: clock[0], budgets={"127.0.0.1": budget}) as pool:
         engine = Engine(config=config, db=db, pool=pool, targets=targets,
                         ruleset=compile_rules(config),
-                        render=lambda ch, evs, d: render_message(config, ch, evs, d),
                         env={}, rng=random.Random(5))
         specs = build_specs(config, engine.plugins)
         scheduler = Scheduler(engine, specs, clock[0])

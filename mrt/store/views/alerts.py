@@ -10,7 +10,7 @@ from typing import Any
 import peewee
 
 from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
-from mrt.store.trace import undelivered_reason
+from mrt.store.trace import missing_channels, undelivered_reason
 from mrt.store.views._sql import contains, tuples
 
 # v0's alerts were sent by v0: they never had an outbox row here, and that is not a gap.
@@ -244,9 +244,7 @@ def alert_detail(alert_id: int) -> AlertDetail | None:
         url=event.url if event else "",
         details=dict(event.details or {}) if event else dict(alert.payload or {}),
         fingerprint=alert.fingerprint,
-        missing_channels=tuple(
-            str(c) for c in ((event.decision_detail or {}).get("missing_channels") or [])
-        ) if event else (),
+        missing_channels=tuple(missing_channels(alert, event)),
         undelivered=(
             undelivered_reason(alert)
             if not boxes and alert.kind not in NEVER_QUEUED_KINDS
