@@ -2,19 +2,20 @@
 
     MrtError(message, title)             base; the CLI prints it without a traceback
     ├── ConfigError                      a config file or value is wrong (exit code 2)
-    │   └── MissingSecretError           a required environment variable is not set
+    │   ├── MissingSecretError           a required environment variable is not set
+    │   └── InvalidConfig                one config's problems, one line each (mrt.config)
     ├── PluginError                      a source or channel plugin is missing or broken
     ├── StoreError                       the database cannot be opened, migrated or written
     │   └── MigrationError               a migration step failed (the backup path is in the message)
     ├── SourceError(msg, **context)      one source's poll failed; context becomes log fields
     │   ├── RateLimited                  the upstream said "slow down"; defer until `until`
     │   └── UpstreamChanged              the upstream answered in a shape we do not understand
-    ├── DeliveryError                    one send to one target failed (becomes outbox state)
-    ├── TemplateError                    a message template failed to render
-    └── RuleError                        a rule cannot be compiled or evaluated
+    └── TemplateError                    a message template failed to render
 
-Only the runner turns a SourceError into a failed cycle, and only the sender turns a
-DeliveryError into outbox state: neither ever escapes to the process.
+A bad rule is a ConfigError naming the rule. A failed send is not an exception at all: a
+channel plugin returns a SendOutcome, and the sender turns whatever a plugin raises anyway into
+a failed attempt (outbox state). Only the runner turns a SourceError into a failed cycle: it
+never escapes to the process.
 """
 
 from __future__ import annotations
@@ -101,13 +102,5 @@ class UpstreamChanged(SourceError):
     title = "Upstream changed"
 
 
-class DeliveryError(MrtError):
-    title = "Delivery failed"
-
-
 class TemplateError(MrtError):
     title = "Template error"
-
-
-class RuleError(MrtError):
-    title = "Rule error"

@@ -151,7 +151,7 @@ def test_ages_read_like_a_person_would_say_them() -> None:
     assert relative(now - timedelta(minutes=3, seconds=5), now) == "3m ago"
     assert relative(now + timedelta(minutes=2, seconds=1), now) == "in 2m"
     assert relative(now - timedelta(hours=5), now) == "5h ago"
-    assert relative(now + timedelta(days=2, hours=1), now) == "in 2d"
+    assert relative(now + timedelta(days=2, hours=1), now) == "in 2d1h"
 
 
 def test_without_a_database_every_configured_source_is_never_polled(

@@ -211,7 +211,7 @@ def test_the_console_opens_the_relay_file_it_used_to_refuse(
 ) -> None:
     from argparse import Namespace
 
-    from tui.app import database_target
+    from tui.main import database_target
 
     monkeypatch.chdir(tmp_path)
     relay = Path(__file__).parent / "fixtures" / "v0" / "email_internal_relay.json"

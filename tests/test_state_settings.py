@@ -21,6 +21,7 @@ from tui_pilot import settle
 from tui_seed import add_source
 
 import tui.app
+import tui.main
 from mrt.cli import main as mrt_main
 from mrt.store.db import fetch_all, open_database
 from mrt.store.migrations import LATEST, STEPS, migrate, schema_version
@@ -168,7 +169,7 @@ async def test_the_console_opens_the_database_with_busy_timeout_ms(
     started: list[tui.app.MrtConsole] = []
     monkeypatch.setattr(tui.app.MrtConsole, "run", lambda self, *a, **k: started.append(self))
     with pytest.raises(SystemExit):
-        tui.app.main(["--config", str(config)])  # the entry point, up to App.run
+        tui.main.main(["--config", str(config)])  # the entry point, up to App.run
     (app,) = started
     async with app.run_test() as pilot:
         await settle(pilot)

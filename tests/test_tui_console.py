@@ -17,7 +17,7 @@ from tui_pilot import console, settle
 from tui_seed import NOW, add_alert, beat, console_scene
 
 from mrt.store.models import Alert
-from tui.app import build_parser, database_target
+from tui.main import build_parser, database_target
 from tui.screens.alerts import AlertsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.no_database import NoDatabaseScreen
@@ -210,7 +210,7 @@ def test_command_line(tmp_path: Path) -> None:
 def test_bad_config_is_a_message_not_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tui.app import main
+    from tui.main import main
 
     config = tmp_path / "mrt.toml"
     config.write_text("[state]\nsqlite_pth = 'x'\n")

@@ -21,7 +21,8 @@ from textual.widgets import Static
 from tui_pilot import console, settle
 from tui_seed import console_scene
 
-from tui.app import Settings, config_settings
+from tui.app import Settings
+from tui.main import config_settings
 from tui.screens.replay import ReplayScreen
 
 pytestmark = pytest.mark.anyio
@@ -30,12 +31,12 @@ pytestmark = pytest.mark.anyio
 # replaced, so nothing is drawn), then the import that entering the first mode does.
 START_UP = """
 import importlib, json, sys
-import tui.app
+import tui.app, tui.main
 
 started = []
 tui.app.MrtConsole.run = lambda self, *args, **kwargs: started.append(self)
 try:
-    tui.app.main(["--db", sys.argv[1], "--screen", "alerts"])
+    tui.main.main(["--db", sys.argv[1], "--screen", "alerts"])
 except SystemExit:
     pass
 app = started[0]
@@ -77,7 +78,7 @@ def loaded_at_start_up(db_path: Path) -> set[str]:
 
 def test_the_first_screen_loads_only_what_it_needs(tmp_path: Path) -> None:
     modules = loaded_at_start_up(tmp_path / "mrt.sqlite3")
-    assert {"textual.app", "tui.app", "tui.screens.alerts"} <= modules  # the path really ran
+    assert {"textual.app", "tui.app", "tui.main", "tui.screens.alerts"} <= modules  # the path really ran
     unwanted = sorted(
         m for m in modules for name in NOT_AT_START_UP if m == name or m.startswith(name + ".")
     )
@@ -127,3 +128,12 @@ def test_deferred_settings_are_what_the_config_says(tmp_path: Path) -> None:
     assert broken.config is None and broken.config_error is not None
     assert broken.config_error.startswith("the config did not load:")
     assert "sqlite_pth" in broken.config_error
+
+
+def test_the_mrt_tui_script_runs_the_entry_point_module() -> None:
+    from importlib.metadata import entry_points
+
+    import tui.main
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "mrt-tui"]
+    assert script.value == "tui.main:main" and script.load() is tui.main.main

@@ -1,4 +1,4 @@
-"""`mrt-tui`: the operator console. `make_app(...)` builds it for `main()` and for the tests.
+"""The operator console: `make_app(...)` builds it for the entry point (tui/main.py) and the tests.
 
 Threading: every database read and write runs in a `@work(thread=True)` worker that posts a
 message back; live panes re-arm their timer only after the previous poll answered, so polls
@@ -7,15 +7,12 @@ never overlap and the UI thread never waits on SQLite. The timers themselves onl
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
@@ -26,7 +23,6 @@ from textual.binding import ActiveBinding, Binding, BindingType
 from textual.reactive import reactive
 from textual.worker import get_current_worker
 
-from mrt.errors import ConfigError, MrtError
 from mrt.events import utcnow
 from mrt.store import views
 from mrt.store.db import DEFAULT_BUSY_TIMEOUT_MS, open_database
@@ -354,84 +350,3 @@ def make_app(
             read_config=read_config,
         )
     )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mrt-tui", description="The MRT operator console: alerts, deliveries, sources."
-    )
-    parser.add_argument("--config", "-c", metavar="FILE", help="config file (finds the database)")
-    parser.add_argument("--db", metavar="PATH", help="database file or postgresql:// URL")
-    parser.add_argument(
-        "--screen",
-        choices=tuple(MrtConsole.MODES),
-        default="alerts",
-        help="the screen to open on (default: alerts)",
-    )
-    parser.add_argument(
-        "--read-only",
-        action="store_true",
-        help="watch only: the connection refuses writes (SQLite query_only)",
-    )
-    return parser
-
-
-@dataclass(frozen=True)
-class Target:
-    database: str
-    backup_dir: Path | None = None
-    config: Config | None = None
-    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS  # with --db the config is read later: default
-    config_error: str | None = None  # why there is no config (replay says so)
-
-
-def database_target(args: argparse.Namespace) -> Target:
-    """--db wins; otherwise the config's database (found as `mrt` finds it). A config that
-    fails to load is fatal without --db, and only disables replay with it."""
-    from mrt.config import database_target as mrt_database_target
-    from mrt.config import load_config
-    from mrt.store.backup import configured_backup_dir
-
-    try:
-        config = load_config(args.config)
-    except MrtError as exc:
-        if not args.db:
-            raise
-        return Target(str(args.db), config_error=f"the config did not load: {exc}")
-    backup_dir = configured_backup_dir(config.state.backup_dir)
-    database = str(args.db) if args.db else mrt_database_target(config)
-    return Target(database, backup_dir, config, busy_timeout_ms=config.state.busy_timeout_ms)
-
-
-def config_settings(args: argparse.Namespace) -> Settings:
-    """With --db: the config's part, read by `MrtConsole.settings()` when first needed."""
-    target = database_target(args)
-    return Settings(target.config, target.config_error, target.backup_dir)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    read_config: Callable[[], Settings] | None = None
-    if args.db:
-        # The database is named, so the config (rules, channels, backup_dir) is read when
-        # first needed, off the start-up path; a bad one disables replay and rules, as before.
-        target, read_config = Target(str(args.db)), partial(config_settings, args)
-    else:
-        try:  # the config names the database: it must load before anything is shown
-            target = database_target(args)
-        except MrtError as exc:  # a bad config is a message, never a traceback
-            print(f"mrt-tui: {exc}", file=sys.stderr)
-            sys.exit(2 if isinstance(exc, ConfigError) else 1)
-    app = make_app(
-        target.database,
-        read_only=args.read_only,
-        config_path=args.config,
-        initial_mode=args.screen,
-        backup_dir=target.backup_dir,
-        busy_timeout_ms=target.busy_timeout_ms,
-        config=target.config,
-        config_error=target.config_error,
-        read_config=read_config,
-    )
-    app.run()
-    sys.exit(app.return_code or 0)

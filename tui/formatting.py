@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from rich.text import Text
 
 from mrt.inert import inert_text
+from mrt.timefmt import relative
 
 
 def plain(value: object, max_chars: int = 300, *, multiline: bool = False, style: str = "") -> Text:
@@ -27,21 +28,8 @@ def inert(value: object, max_chars: int = 300, *, multiline: bool = False) -> st
 
 
 def age(then: datetime | None, now: datetime) -> str:
-    """ "12s", "4m", "3h", "2d" ago; "never" for None; "in 3m" for the future."""
-    if then is None:
-        return "never"
-    seconds = int((now - then).total_seconds())
-    future = seconds < 0
-    seconds = abs(seconds)
-    if seconds < 60:
-        text = f"{seconds}s"
-    elif seconds < 3600:
-        text = f"{seconds // 60}m"
-    elif seconds < 86400:
-        text = f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-    else:
-        text = f"{seconds // 86400}d{(seconds % 86400) // 3600}h"
-    return f"in {text}" if future else f"{text} ago"
+    """ "12s ago", "3h04m ago", "in 3m" (mrt.timefmt, as everywhere); "never" for None."""
+    return "never" if then is None else relative(then, now)
 
 
 def stamp(when: datetime | None) -> str:

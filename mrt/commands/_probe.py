@@ -310,12 +310,12 @@ def probe_sources(config: Config) -> list[Finding]:
 
 def probe_rules(config: Config) -> list[Finding]:
     """The rules compile (the rules engine owns their fields; the error names the rule)."""
-    from mrt.errors import ConfigError, RuleError
+    from mrt.errors import ConfigError
     from mrt.rules import compile_rules
 
     try:
         ruleset = compile_rules(config)
-    except (RuleError, ConfigError) as exc:
+    except ConfigError as exc:
         return [Finding("error", "rules", str(exc))]
     text = f"{len(config.rules)} rule(s), {len(config.watch_keywords)} watch keyword(s); "
     text += f"version {ruleset.digest[:12]}"

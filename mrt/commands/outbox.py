@@ -21,6 +21,7 @@ from mrt.inert import inert_text, terminal_json
 from mrt.store import outbox
 from mrt.store.outbox import DISCARDABLE, RETRYABLE, STATUSES, OutboxFilter, OutboxRow
 from mrt.store.views import undelivered_alerts
+from mrt.timefmt import duration
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -182,25 +183,15 @@ def _summary(counts: dict[str, int], oldest: float | None) -> str:
     parts = [f"{status} {counts[status]}" for status in STATUSES if counts.get(status)]
     text = " · ".join(parts) if parts else "the outbox is empty"
     if oldest is not None:
-        text += f" · oldest unsent {_duration(oldest)} old"
+        text += f" · oldest unsent {duration(oldest)} old"
     return text
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{int(seconds)} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
 
 
 def _next_attempt(row: OutboxRow, now: datetime) -> str:
     if row.status not in ("pending", "retrying"):
         return "-"
     wait = (row.next_attempt_at - now).total_seconds()
-    return "now" if wait <= 0 else f"in {_duration(wait)}"
+    return "now" if wait <= 0 else f"in {duration(wait)}"
 
 
 def _clip(text: str, width: int) -> str:

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mrt import timefmt
 from mrt.commands import _quarantined as quarantined
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.config import Config, database_target, load_config
@@ -233,18 +234,7 @@ def relative(moment: datetime | None, now: datetime) -> str:
     seconds = (moment - now).total_seconds()
     if abs(seconds) < 5:
         return "now"
-    span = _span(abs(seconds))
-    return f"in {span}" if seconds > 0 else f"{span} ago"
-
-
-def _span(seconds: float) -> str:
-    if seconds < 60:
-        return f"{int(seconds)}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)}h"
-    return f"{int(seconds // 86400)}d"
+    return timefmt.relative(moment, now)
 
 
 def _clip(text: str, width: int) -> str:

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from mrt.config.checks import PLACEHOLDER
 from mrt.config.errors import ConfigProblem, InvalidConfig, did_you_mean, problems_from, show_value
+from mrt.config.idle import idle_warnings
 from mrt.config.limits import (
     MAX_CONFIG_DEPTH,
     deepest_path,
@@ -226,7 +227,8 @@ def config_from_dict(data: dict[str, Any], *, file: str | None = None) -> Config
 def config_with_warnings(data: dict[str, Any], *, file: str | None = None) -> LoadedConfig:
     """`config_from_dict` and its warnings; v0 values are read as v0 read them first."""
     data, warnings = relax_v0(data, file)
-    return LoadedConfig(_validate(data, file), tuple(warnings))
+    config = _validate(data, file)
+    return LoadedConfig(config, (*warnings, *idle_warnings(config, file)))
 
 
 def _validate(data: dict[str, Any], file: str | None) -> Config:

@@ -206,7 +206,7 @@ class AggregationConfig(Strict):
 class ObservabilityConfig(Strict):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    metrics_listen: str | None = None  # 127.0.0.1:9464 enables the Prometheus endpoint
+    metrics_listen: str | None = None  # accepted, not acted on yet: mrt.config.idle warns
     retention_days_events: int = Field(90, ge=1)
     retention_days_alerts: int = Field(365, ge=1)
     failure_alert_after: int = Field(5, ge=1)  # consecutive source failures before telling ops

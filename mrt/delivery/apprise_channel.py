@@ -286,7 +286,8 @@ def _send_blocking(target: Target, message: Message, timeout: float) -> SendOutc
         body=message.body,
         title=message.subject,
         body_format=NotifyFormat.TEXT,
-        # a little past the socket timeouts, so the plugin's own (clearer) timeout report wins
+        # bounds this thread after the sender has stopped waiting (a far side that trickles
+        # bytes never trips the socket read timeout)
         timeout=timeout + 1.0,
         log_level=enable_detail(),  # the plugin's exception (an SMTP refusal) is a DEBUG line
     ) as result:
@@ -296,12 +297,9 @@ def _send_blocking(target: Target, message: Message, timeout: float) -> SendOutc
 async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:
     """Send one message to one target; every failure is a SendOutcome, never an exception."""
     try:
-        # Apprise is synchronous; its own timeout stops waiting, ours bounds the thread wait.
-        return await asyncio.wait_for(
-            asyncio.to_thread(_send_blocking, target, message, timeout), timeout + 5.0
-        )
-    except TimeoutError:
-        return SendOutcome(ok=False, error_class="Timeout", message="send timed out")
+        # Apprise is synchronous: it runs in a thread whose sockets and notify() wait both use
+        # `timeout`; the sender's one wait bounds the send (mrt.delivery.sender).
+        return await asyncio.to_thread(_send_blocking, target, message, timeout)
     except Exception as exc:
         return SendOutcome(
             ok=False,

@@ -12,6 +12,8 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mrt.timefmt import duration
+
 if TYPE_CHECKING:  # an annotation only: the outbox (and the console) need not load pydantic
     from mrt.config import DeliveryConfig
 
@@ -62,15 +64,7 @@ class RetryPolicy:
             return f"gave up after {attempts} attempts (max_attempts {self.max_attempts})"
         if age_seconds > self.max_age_seconds:
             return (
-                f"gave up after {_plain_duration(age_seconds)} "
+                f"gave up after {duration(age_seconds)} "
                 f"(max_age_seconds {int(self.max_age_seconds)})"
             )
         return None
-
-
-def _plain_duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{int(seconds)} s"
-    if seconds < 7200:
-        return f"{int(seconds // 60)} min"
-    return f"{seconds / 3600:.1f} h"

@@ -2,7 +2,7 @@
 
 The contract the runner relies on (mrt.rules.engine implements it):
 
-    ruleset = compile_rules(config)          # RuleError on a bad rule
+    ruleset = compile_rules(config)          # ConfigError naming a bad rule
     ruleset.digest                           # sha256 of the canonical rules JSON (rule version)
     ruleset.canonical                        # that JSON, stored once per version
     decision = ruleset.evaluate(event, now=now)

@@ -1,4 +1,5 @@
-"""The schema (version 5: see mrt/store/migrations.py for what each version added). Every table MRT keeps, in one place.
+"""Every table MRT keeps, in one place: the schema at `mrt.store.migrations.LATEST`, whose steps
+say what each version added.
 
 Timestamps are aware UTC datetimes in Python. JSON columns never hold a secret. A new column or
 table is a new migration in `mrt/store/migrations.py`, never an edit of a shipped one.

@@ -24,10 +24,6 @@ def _chunks(ids: list[int]) -> Iterable[list[int]]:
         yield ids[start : start + _CHUNK]
 
 
-def _first_column(query: Any) -> set[int]:
-    return {int(row[0]) for row in query.tuples() if row[0] is not None}
-
-
 def told_channels(event_ids: Iterable[int]) -> dict[int, set[str]]:
     """For each event id, the channels an alert of it was sent (or is being sent) to."""
     ids = sorted(set(event_ids))

@@ -44,13 +44,6 @@ def live_workers(
     )
 
 
-def last_heartbeat() -> WorkerHeartbeat | None:
-    row: WorkerHeartbeat | None = (
-        WorkerHeartbeat.select().order_by(WorkerHeartbeat.heartbeat_at.desc()).first()
-    )
-    return row
-
-
 def submit_command(kind: str, args: dict[str, Any], now: datetime) -> int:
     return int(Command.create(kind=kind, args=args, created_at=now).id)
 

@@ -81,7 +81,7 @@ def console_command(path: Path, mode: str) -> list[str]:
     start = (
         [str(script)]
         if script.exists()
-        else [sys.executable, "-c", "from tui.app import main; main()"]
+        else [sys.executable, "-c", "from tui.main import main; main()"]
     )
     return [*start, "--db", str(path), "--screen", mode]
 
