@@ -9,7 +9,7 @@ from pathlib import Path
 import peewee
 from test_outbox_support import T0, claim_in_threads, enqueue_alerts, make_alert
 
-from mrt.delivery.backoff import RetryPolicy
+from mrt.retry import RetryPolicy
 from mrt.delivery.base import Message, Target
 from mrt.store import outbox
 from mrt.store.models import AuditLog, DeliveryAttempt, Outbox
