@@ -42,9 +42,8 @@ from mrt.store import noise as noise_store
 from mrt.store import replay as replay_store
 from mrt.store import silences
 from mrt.store.cycle import PlannedAlert, PlannedDelivery
-from mrt.store.db import write_transaction
+from mrt.store.db import bound_database, write_transaction
 from mrt.store.history import events_observed_since, tracker_event
-from mrt.store.outbox_records import bound_database
 
 NOT_DECIDED_BY_RULES = frozenset({"baseline", "seen_by_v0"})
 DELIVERING = frozenset({"notify", "aggregate", "digest"})
