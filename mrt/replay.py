@@ -38,6 +38,7 @@ from mrt.delivery.render import render_message
 from mrt.errors import ConfigError
 from mrt.events import TrackerEvent
 from mrt.rules import Decision, RuleSet, compile_rules
+from mrt.rules.silences import compile_active
 from mrt.store import noise as noise_store
 from mrt.store import replay as replay_store
 from mrt.store import silences
@@ -142,7 +143,7 @@ def plan_replay(
     if unmatched_only:
         params["unmatched_only"] = True
     plan = ReplayPlan(params, ruleset.digest, ruleset.canonical, resend)
-    muted = silences.load_active(now)
+    muted = compile_active(silences.active_silences(now))
     candidates: list[tuple[Any, TrackerEvent, Decision, tuple[str, ...]]] = []
     for row in events_observed_since(since, until=until):
         if not _source_matches(row.source_key, source):
