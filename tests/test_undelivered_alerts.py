@@ -12,11 +12,10 @@ from datetime import timedelta
 import peewee
 from tui_seed import NOW, add_alert
 
+from mrt.ops.explain import alert_detail, trace
 from mrt.store.models import Alert, Event
-from mrt.store.trace import trace
 from mrt.store.views import (
     AlertFilter,
-    alert_detail,
     alerts_page,
     metrics_report,
     undelivered_alerts,
