@@ -65,6 +65,8 @@ def test_the_detail_and_the_trace_say_why(db: peewee.Database) -> None:
     detail = alert_detail(ids["missing"])
     assert detail is not None and detail.undelivered is not None
     assert "not configured: gone" in detail.undelivered
+    # the console and `mrt trace` word it with the same function (mrt.ops.explain)
+    assert trace(f"#{ids['missing']}").alerts[0].undelivered == detail.undelivered
     aggregate = trace(f"#{ids['aggregate']}").alerts[0]
     assert aggregate.undelivered == "this alert went to no one (ops: channel not configured)"
     assert trace(f"#{ids['sent']}").alerts[0].undelivered is None
