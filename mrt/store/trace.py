@@ -192,11 +192,17 @@ def channel_problems(alert: Alert) -> dict[str, str]:
     return {str(channel): str(why) for channel, why in problems.items()}
 
 
-def missing_channels(event: Event | None) -> list[str]:
-    """Channels the rules named for `event` that were not configured (its decision detail)."""
-    if event is None:
-        return []
-    return [str(m) for m in (event.decision_detail or {}).get("missing_channels") or []]
+def missing_channels(alert: Alert, event: Event | None = None) -> list[str]:
+    """The channels the alert was meant for that had no target when it was planned
+    (mrt/alerting.py records them on the alert); alerts stored before that have them only in
+    their event's decision detail. `event`: the alert's event, when the caller has it."""
+    recorded = (alert.payload or {}).get("missing_channels")
+    if not recorded:
+        event_id = alert.__data__.get("event")
+        if event is None and event_id is not None:
+            event = Event.get_or_none(Event.id == event_id)
+        recorded = (event.decision_detail or {}).get("missing_channels") if event else None
+    return [str(c) for c in recorded or ()]
 
 
 def _event_of(alert: Alert) -> Event | None:
@@ -213,7 +219,7 @@ def _alert_info(alert: Alert) -> AlertInfo:
         deliveries=[_delivery_info(row) for row in rows],
         went_to_no_one=not rows and alert.kind != "v0",
         channel_problems=channel_problems(alert),
-        missing_channels=missing_channels(_event_of(alert)),
+        missing_channels=missing_channels(alert),
     )
 
 

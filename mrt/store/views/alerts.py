@@ -246,7 +246,7 @@ def alert_detail(alert_id: int) -> AlertDetail | None:
         url=event.url if event else "",
         details=dict(event.details or {}) if event else dict(alert.payload or {}),
         fingerprint=alert.fingerprint,
-        missing_channels=tuple(missing_channels(event)),
+        missing_channels=tuple(missing_channels(alert, event)),
         went_to_no_one=not boxes and alert.kind not in NEVER_QUEUED_KINDS,
         channel_problems=channel_problems(alert),
         deliveries=tuple(
