@@ -46,12 +46,12 @@ from mrt.noise.collect import collect_cycle
 from mrt.noise.dedupe import fold_repeats
 from mrt.plugins import source_plugins
 from mrt.rules import RuleSet
+from mrt.rules.silences import ActiveSilences, compile_active
 from mrt.schedule import next_poll_time
 from mrt.sources.base import PollContext, PollResult, Quarantined, SourceSpec
 from mrt.store import cycle, legacy_v0, quarantine, silences, sources
 from mrt.store.cycle import PlannedEvent
 from mrt.store.db import write_transaction
-from mrt.store.silences import ActiveSilences
 
 if TYPE_CHECKING:
     from mrt.http import HttpPool
@@ -141,7 +141,7 @@ def plan_events(
 ) -> list[PlannedEvent]:
     planned: list[PlannedEvent] = []
     v0_saw = set() if baseline else seen_by_v0(spec, result.events)
-    muted = None if baseline else silences.load_active(now)
+    muted = None if baseline else compile_active(silences.active_silences(now))
     for event in result.events:
         if baseline:
             planned.append(PlannedEvent(event=event, decision="baseline"))

@@ -41,13 +41,13 @@ from mrt.delivery.base import Target
 from mrt.errors import ConfigError
 from mrt.events import TrackerEvent
 from mrt.rules import Decision, RuleSet, compile_rules
+from mrt.rules.silences import compile_active
 from mrt.store import noise as noise_store
 from mrt.store import replay as replay_store
 from mrt.store import silences
 from mrt.store.cycle import PlannedAlert
-from mrt.store.db import write_transaction
+from mrt.store.db import bound_database, write_transaction
 from mrt.store.history import events_observed_since, tracker_event
-from mrt.store.outbox_records import bound_database
 
 NOT_DECIDED_BY_RULES = frozenset({"baseline", "seen_by_v0"})
 DELIVERING = frozenset({"notify", "aggregate", "digest"})
@@ -147,7 +147,7 @@ def plan_replay(
     if unmatched_only:
         params["unmatched_only"] = True
     plan = ReplayPlan(params, ruleset.digest, ruleset.canonical, resend)
-    muted = silences.load_active(now)
+    muted = compile_active(silences.active_silences(now))
     renderer = Renderer(config)
     candidates: list[tuple[Any, TrackerEvent, Decision, tuple[str, ...]]] = []
     for row in events_observed_since(since, until=until):

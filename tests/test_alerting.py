@@ -28,12 +28,13 @@ from mrt.delivery.channels import resolve_targets
 from mrt.delivery.digest_render import DigestEntry
 from mrt.errors import TemplateError
 from mrt.events import TrackerEvent
+from mrt.ops.explain import alert_detail
 from mrt.replay import apply_replay, plan_replay
 from mrt.rules import Decision, RuleMatch
 from mrt.store.cycle import PlannedAlert, create_alert
 from mrt.store.db import write_transaction
 from mrt.store.models import Alert, Outbox, database_proxy
-from mrt.store.views.alerts import alert_detail, went_to_no_one
+from mrt.store.views.alerts import went_to_no_one
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 CONFIG = Config.model_validate(

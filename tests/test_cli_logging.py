@@ -108,7 +108,7 @@ def test_mrt_replay_logs_its_warning_as_a_json_line(
     assert main(argv) == 0
     out, err = capsys.readouterr()
     (line,) = json_lines(err)
-    assert line["level"] == "warning" and line["logger"] == "mrt.store.silences"
+    assert line["level"] == "warning" and line["logger"] == "mrt.rules.silences"
     assert line["msg"].startswith("silence #1 is skipped, its matcher no longer compiles")
     assert "silence #1" not in out
 

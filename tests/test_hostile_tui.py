@@ -16,9 +16,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 from tui_pilot import console, settle
 
+from mrt.ops.explain import alert_detail
 from mrt.store.db import open_database
 from mrt.store.models import database_proxy
-from mrt.store.views import alert_detail
 from tests.hostile import STORABLE, active_characters, assert_inert, seed_hostile_database
 from tui.screens.alerts import AlertsScreen
 from tui.widgets.alert_detail import AlertDetailPane, detail_text

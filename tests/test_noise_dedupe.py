@@ -11,8 +11,8 @@ from test_noise_support import REPO, cycle, make_engine
 from test_source_support import T0, FakeGitHub, close, recorded_issues, touch
 
 from mrt.config import AggregationConfig
+from mrt.ops.explain import trace
 from mrt.store.models import Alert, AlertEvent, Event, Outbox
-from mrt.store.trace import trace
 
 NOTIFY = [{"name": "changes", "when": {"event_type": ["issue_edited", "issue_closed"]}, "notify": {}}]
 

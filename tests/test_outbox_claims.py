@@ -9,8 +9,8 @@ from pathlib import Path
 import peewee
 from test_outbox_support import T0, claim_in_threads, enqueue_alerts, make_alert
 
-from mrt.delivery.backoff import RetryPolicy
 from mrt.delivery.base import Message, Target
+from mrt.retry import RetryPolicy
 from mrt.store import outbox
 from mrt.store.models import AuditLog, DeliveryAttempt, Outbox
 from mrt.store.outbox import LEASE_LOST, AttemptRecord, OutboxFilter

@@ -19,6 +19,7 @@ from mrt.events import TrackerEvent
 from mrt.replay import ReplayPlan, apply_replay, plan_replay
 from mrt.store import noise, silences, sources
 from mrt.store.cycle import CycleSuccess, PlannedEvent, commit_cycle
+from mrt.store.db import write_transaction
 from mrt.store.models import Alert, AuditLog, Event, Outbox, database_proxy
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -59,25 +60,26 @@ def store(*events: tuple[TrackerEvent, str]) -> None:
     """Commit events with their stored decisions, as a cycle under an older rule set would."""
     for event, decision in events:
         sources.ensure_states([(event.source_key, event.source)], event.observed_at)
-        commit_cycle(
-            database_proxy.obj,
-            event.source_key,
-            [PlannedEvent(event=event, decision=decision)],
-            CycleSuccess(
-                cursor={},
-                validators={},
-                snapshots={},
-                degraded=None,
-                http_status=200,
-                ratelimit_remaining=None,
-                ratelimit_reset_at=None,
-                next_poll_at=event.observed_at,
-            ),
-            rule_digest="old-rules",
-            rule_canonical={"rules": []},
-            metric={},
-            now=event.observed_at,
-        )
+        with write_transaction(database_proxy.obj):  # the caller owns the transaction
+            commit_cycle(
+                database_proxy.obj,
+                event.source_key,
+                [PlannedEvent(event=event, decision=decision)],
+                CycleSuccess(
+                    cursor={},
+                    validators={},
+                    snapshots={},
+                    degraded=None,
+                    http_status=200,
+                    ratelimit_remaining=None,
+                    ratelimit_reset_at=None,
+                    next_poll_at=event.observed_at,
+                ),
+                rule_digest="old-rules",
+                rule_canonical={"rules": []},
+                metric={},
+                now=event.observed_at,
+            )
 
 
 @pytest.fixture

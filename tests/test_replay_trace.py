@@ -14,11 +14,11 @@ from test_replay_support import config_data, make_engine, run_cycle, write_confi
 from test_source_support import T0, FakeGitHub, close, recorded_issues
 
 from mrt.cli import main
+from mrt.ops.explain import explain_decision
 from mrt.replay import apply_replay, plan_replay
 from mrt.rules import compile_rules
 from mrt.store import silences
 from mrt.store.models import Event, database_proxy
-from mrt.store.trace import explain_decision
 
 RULES = [
     {"name": "releases-high", "when": {"keywords": ["urgent"]}, "tag": {"tags": ["hot"]}},

@@ -13,9 +13,9 @@ from pytest_httpserver import HTTPServer
 from test_outbox_support import T0, add_sink, config, enqueue_alerts, http_send
 
 from mrt.config import DeliveryConfig
-from mrt.delivery.backoff import RetryPolicy
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.delivery.sender import Sender, scrub
+from mrt.retry import RetryPolicy
 from mrt.store.db import open_database
 from mrt.store.models import Outbox, database_proxy
 

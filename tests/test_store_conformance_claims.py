@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import peewee
 from test_outbox_support import claim_in_threads
 
-from mrt.delivery.backoff import RetryPolicy
+from mrt.retry import RetryPolicy
 from mrt.store import outbox
 from mrt.store.db import is_sqlite, open_database
 from mrt.store.migrations import STEPS, migrate

@@ -10,6 +10,7 @@ from mrt.delivery.base import Message
 from mrt.events import TrackerEvent
 from mrt.store import sources
 from mrt.store.cycle import CycleSuccess, PlannedAlert, PlannedDelivery, PlannedEvent, commit_cycle
+from mrt.store.db import write_transaction
 from mrt.store.models import Alert, Event, Outbox
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -56,9 +57,11 @@ def test_quiet_and_alerted_events_keep_upstream_order_and_every_field(db: peewee
         ratelimit_reset_at=None,
         next_poll_at=NOW,
     )
-    counts = commit_cycle(
-        db, "github:a/b", planned, success, rule_digest="d", rule_canonical={}, metric={}, now=NOW
-    )
+    with write_transaction(db):  # the caller owns the transaction (the pipeline does)
+        counts = commit_cycle(
+            db, "github:a/b", planned, success, rule_digest="d", rule_canonical={}, metric={},
+            now=NOW,
+        )
     assert (counts.new_events, counts.alerts, counts.deliveries) == (100, 4, 4)
     stored = list(Event.select().order_by(Event.id))
     assert [e.resource_id for e in stored] == [f"a/b#{n}" for n in range(1, 101)]
@@ -74,7 +77,9 @@ def test_quiet_and_alerted_events_keep_upstream_order_and_every_field(db: peewee
         "body 100",
     ]
     # the same cycle again: every event is a repeat
-    again = commit_cycle(
-        db, "github:a/b", planned, success, rule_digest="d", rule_canonical={}, metric={}, now=NOW
-    )
+    with write_transaction(db):
+        again = commit_cycle(
+            db, "github:a/b", planned, success, rule_digest="d", rule_canonical={}, metric={},
+            now=NOW,
+        )
     assert again.new_events == 0 and again.repeats == 100 and Event.select().count() == 100

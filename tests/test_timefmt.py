@@ -11,9 +11,9 @@ from test_outbox_support import enqueue_alerts
 
 from mrt.cli import main
 from mrt.commands.sources import relative as sources_relative
-from mrt.delivery.backoff import RetryPolicy
 from mrt.delivery.base import Target
 from mrt.events import utcnow
+from mrt.retry import RetryPolicy
 from mrt.store.models import database_proxy
 from mrt.timefmt import duration, relative
 from tui.formatting import age

@@ -14,9 +14,9 @@ from tui_seed import NOW, console_scene
 
 from mrt.config import Config
 from mrt.rules import compile_rules
-from mrt.rules.dryrun import run_rules_test
+from mrt.rules.dryrun import run_rules_test, stored_events
 from mrt.store.models import Alert, AuditLog
-from mrt.store.views.rules import stored_for_dry_run
+from mrt.store.views.rules import decided_events_since
 from tui.screens.rules import RulesScreen
 
 pytestmark = pytest.mark.anyio
@@ -44,7 +44,7 @@ async def test_hit_counts_match_the_dry_run(
     console_scene()
     since = NOW - timedelta(days=7)
     expected = run_rules_test(
-        compile_rules(CONFIG), stored_for_dry_run(since), since=since, now=NOW
+        compile_rules(CONFIG), stored_events(decided_events_since(since)), since=since, now=NOW
     )
     alerts_before = Alert.select().count()
     app = console(db_path, config=CONFIG)

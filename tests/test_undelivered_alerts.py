@@ -12,11 +12,10 @@ from datetime import timedelta
 import peewee
 from tui_seed import NOW, add_alert
 
+from mrt.ops.explain import alert_detail, trace
 from mrt.store.models import Alert, Event
-from mrt.store.trace import trace
 from mrt.store.views import (
     AlertFilter,
-    alert_detail,
     alerts_page,
     metrics_report,
     undelivered_alerts,
@@ -66,6 +65,8 @@ def test_the_detail_and_the_trace_say_why(db: peewee.Database) -> None:
     detail = alert_detail(ids["missing"])
     assert detail is not None and detail.undelivered is not None
     assert "not configured: gone" in detail.undelivered
+    # the console and `mrt trace` word it with the same function (mrt.ops.explain)
+    assert trace(f"#{ids['missing']}").alerts[0].undelivered == detail.undelivered
     aggregate = trace(f"#{ids['aggregate']}").alerts[0]
     assert aggregate.undelivered == "this alert went to no one (ops: channel not configured)"
     assert trace(f"#{ids['sent']}").alerts[0].undelivered is None

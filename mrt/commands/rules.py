@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,10 @@ from mrt.errors import ConfigError, StoreError
 from mrt.events import utcnow
 from mrt.inert import terminal_json
 from mrt.rules import compile_rules
-from mrt.rules.dryrun import StoredEvent, format_report, parse_since, run_rules_test
+from mrt.rules.dryrun import format_report, parse_since, run_rules_test, stored_events
 from mrt.rules.lint import lint_rules
 from mrt.store.db import DEFAULT_BUSY_TIMEOUT_MS, open_database
-from mrt.store.history import alerted_event_ids, events_observed_since, tracker_event
+from mrt.store.views.rules import decided_events_since
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -76,7 +75,7 @@ def test_command(args: argparse.Namespace) -> int:
     if not target:
         raise ConfigError("no database: give --db PATH or set state.sqlite_path in the config")
     with open_existing_database(target, busy_timeout_ms=config.state.busy_timeout_ms):
-        stored = stored_events(since)
+        stored = stored_events(decided_events_since(since))
         report = run_rules_test(ruleset, stored, since=since, now=now, samples=args.samples)
     if args.json:
         print(terminal_json(report.as_json(), indent=2))
@@ -101,8 +100,3 @@ def open_existing_database(
     finally:
         db.close()
 
-
-def stored_events(since: datetime) -> Iterator[StoredEvent]:
-    alerted = alerted_event_ids(since)
-    for row in events_observed_since(since):
-        yield StoredEvent(tracker_event(row), row.decision, row.id in alerted)

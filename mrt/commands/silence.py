@@ -24,6 +24,7 @@ from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
 from mrt.rules.dryrun import parse_since
 from mrt.rules.parse import CONDITION_KEYS
+from mrt.rules.silences import compile_matcher
 from mrt.store import silences
 from mrt.store.db import write_transaction
 from mrt.store.models import Silence
@@ -126,7 +127,7 @@ def expiry_from(args: argparse.Namespace, now: datetime) -> datetime:
 
 def add_command(args: argparse.Namespace) -> int:
     matcher = parse_matches(args.match)
-    silences.compile_matcher(matcher)  # a bad pattern is reported before the database is opened
+    compile_matcher(matcher)  # a bad pattern is reported before the database is opened
     now = utcnow()
     expires_at = expiry_from(args, now)
     db = open_for_command(args, read_only=False)

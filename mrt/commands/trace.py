@@ -8,7 +8,8 @@ from typing import Any
 
 from mrt.commands._db import add_db_option, open_for_command
 from mrt.inert import inert_text, terminal_json
-from mrt.store.trace import AlertInfo, DeliveryInfo, EventInfo, Trace, trace
+from mrt.ops.explain import trace
+from mrt.store.trace import AlertInfo, DeliveryInfo, EventInfo, Trace
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:

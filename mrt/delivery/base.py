@@ -7,35 +7,17 @@ A channel plugin is a module registered under the `mrt.channels` entry point gro
 
 `send` never raises for a failed delivery: every failure is a SendOutcome, which the sender turns
 into outbox state. `Target.key` is the redacted URL: stable across restarts, safe to store and
-show. `Target.url` holds the secret and never leaves the process.
+show. `Target.url` holds the secret and never leaves the process. Message and Target are
+defined in mrt/message.py (the outbox stores Messages and must not import delivery/).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from mrt.message import Message, Target
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    channel: str  # the configured channel's name
-    key: str  # redacted URL (Apprise privacy form): what the outbox stores
-    url: str = field(repr=False)  # the real URL with its secrets: never logged, never stored
-    kind: str = ""  # url scheme: welink, mailto, mailtos, json, slack, dingtalk, ...
-    max_length: int | None = None
-    min_interval_seconds: float | None = None
-    secrets: tuple[str, ...] = field(default=(), repr=False)  # strings to scrub from errors
-    # keys this target had in earlier versions: outbox rows written then still find it
-    previous_keys: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    subject: str
-    body: str
-    url: str = ""
-    priority: str = "normal"
-    extra: dict[str, Any] = field(default_factory=dict)
+__all__ = ["Message", "SendOutcome", "Target"]
 
 
 @dataclass(frozen=True, slots=True)

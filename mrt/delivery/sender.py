@@ -25,8 +25,8 @@ from typing import Protocol, TypeVar
 import peewee
 
 from mrt.config import Config
-from mrt.delivery.backoff import RetryPolicy
 from mrt.delivery.base import Message, SendOutcome, Target
+from mrt.retry import RetryPolicy
 from mrt.secrets import Scrubber
 from mrt.store import outbox
 from mrt.store.outbox import AttemptRecord, ClaimedDelivery

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +35,13 @@ class StoredEvent:
     event: TrackerEvent
     decision: str  # what was stored (notify | none | baseline | ...)
     alerted: bool  # it became an alert
+
+
+def stored_events(rows: Iterable[tuple[TrackerEvent, str, bool]]) -> Iterator[StoredEvent]:
+    """Rows of (event, stored decision, alerted), as the store's view reads them
+    (mrt.store.views.rules.decided_events_since), as the dry run reads them."""
+    for event, decision, alerted in rows:
+        yield StoredEvent(event, decision, alerted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from mrt.store.db import write_transaction
-from mrt.store.models import Alert, database_proxy
+from mrt.store.db import bound_database, write_transaction
+from mrt.store.models import Alert
 
 
 def acknowledge(alert_ids: Iterable[int], *, by: str, now: datetime) -> int:
@@ -18,7 +18,7 @@ def acknowledge(alert_ids: Iterable[int], *, by: str, now: datetime) -> int:
     if not ids:
         return 0
     changed = 0
-    with write_transaction(database_proxy.obj):
+    with write_transaction(bound_database()):
         for start in range(0, len(ids), 500):  # stay under SQLite's bound-variable limit
             changed += int(
                 Alert.update(acknowledged_at=now, acknowledged_by=by)

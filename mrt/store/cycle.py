@@ -13,10 +13,10 @@ from typing import Any
 
 import peewee
 
-from mrt.delivery.base import Message
 from mrt.events import TrackerEvent
+from mrt.message import Message
 from mrt.store import outbox, sources
-from mrt.store.db import write_transaction
+from mrt.store.db import require_transaction
 from mrt.store.models import Alert, CycleMetric, Event, RuleVersion
 
 
@@ -172,59 +172,62 @@ def commit_cycle(
     metric: dict[str, Any],
     now: datetime,
 ) -> CycleCounts:
+    """Store one cycle in the caller's write transaction (the pipeline's, which also holds the
+    cycle's aggregate members, digest items and quarantined items): never a nested one of its
+    own, so what commits together is decided in one place. RuntimeError when none is open."""
     counts = CycleCounts()
-    with write_transaction(db):
-        version_id = rule_version_id(rule_digest, rule_canonical, now)
-        seen = existing_fingerprints([p.event.fingerprint for p in planned])
-        fresh: list[PlannedEvent] = []
-        for p in planned:
-            fp = p.event.fingerprint
-            if fp in seen:  # a repeat (overlap, restart, another worker): harmless by design
-                counts.repeats += 1
-                continue
-            seen.add(fp)
-            fresh.append(p)
-            if p.detail.get("matched"):
-                counts.matched += 1
-        counts.new_events = len(fresh)
-        _insert_events([_event_row(p, version_id) for p in fresh])
-        ids = event_ids([p.event.fingerprint for p in fresh if p.alert is not None])
-        for p in fresh:
-            if p.alert is None:
-                continue
-            fp = p.event.fingerprint
-            alert_id, enqueued = create_alert(
-                p.alert,
-                event_id=ids[fp],
-                fingerprint=fp,
-                source_key=source_key,
-                version_id=version_id,
-                kind="event",
-                now=now,
-            )
-            counts.alerts += 1
-            counts.deliveries += enqueued
-            counts.alert_ids.append(alert_id)
-        sources.upsert_snapshots(source_key, success.snapshots, now)
-        sources.record_success(
-            source_key,
-            cursor=success.cursor,
-            validators=success.validators,
-            degraded=success.degraded,
-            http_status=success.http_status,
-            ratelimit_remaining=success.ratelimit_remaining,
-            ratelimit_reset_at=success.ratelimit_reset_at,
-            now=now,
-            next_poll_at=success.next_poll_at,
-        )
-        CycleMetric.create(
+    require_transaction(db, "commit_cycle")
+    version_id = rule_version_id(rule_digest, rule_canonical, now)
+    seen = existing_fingerprints([p.event.fingerprint for p in planned])
+    fresh: list[PlannedEvent] = []
+    for p in planned:
+        fp = p.event.fingerprint
+        if fp in seen:  # a repeat (overlap, restart, another worker): harmless by design
+            counts.repeats += 1
+            continue
+        seen.add(fp)
+        fresh.append(p)
+        if p.detail.get("matched"):
+            counts.matched += 1
+    counts.new_events = len(fresh)
+    _insert_events([_event_row(p, version_id) for p in fresh])
+    ids = event_ids([p.event.fingerprint for p in fresh if p.alert is not None])
+    for p in fresh:
+        if p.alert is None:
+            continue
+        fp = p.event.fingerprint
+        alert_id, enqueued = create_alert(
+            p.alert,
+            event_id=ids[fp],
+            fingerprint=fp,
             source_key=source_key,
-            started_at=now,
-            new_events=counts.new_events,
-            matched=counts.matched,
-            alerts=counts.alerts,
-            **metric,
+            version_id=version_id,
+            kind="event",
+            now=now,
         )
+        counts.alerts += 1
+        counts.deliveries += enqueued
+        counts.alert_ids.append(alert_id)
+    sources.upsert_snapshots(source_key, success.snapshots, now)
+    sources.record_success(
+        source_key,
+        cursor=success.cursor,
+        validators=success.validators,
+        degraded=success.degraded,
+        http_status=success.http_status,
+        ratelimit_remaining=success.ratelimit_remaining,
+        ratelimit_reset_at=success.ratelimit_reset_at,
+        now=now,
+        next_poll_at=success.next_poll_at,
+    )
+    CycleMetric.create(
+        source_key=source_key,
+        started_at=now,
+        new_events=counts.new_events,
+        matched=counts.matched,
+        alerts=counts.alerts,
+        **metric,
+    )
     return counts
 
 

@@ -171,6 +171,12 @@ def refuse_truncated(path: Path, backup_dir: Path | None) -> None:
     log.warning("%s", empty.message())
 
 
+def bound_database() -> peewee.Database:
+    """The database open_database bound the models to (for the few calls that need the handle)."""
+    db: peewee.Database = database_proxy.obj
+    return db
+
+
 def fetch_all(db: peewee.Database, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Raw SQL for the few places that read tables no model describes (v0's, PRAGMAs)."""
     cursor = db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
@@ -191,6 +197,19 @@ def sqlite_path(db: peewee.Database) -> Path | None:
     if not is_sqlite(db) or db.database in ("", ":memory:"):
         return None
     return Path(db.database)
+
+
+def require_transaction(db: peewee.Database, what: str) -> None:
+    """Refuse to write outside the caller's transaction: `what` commits only as part of it.
+
+    A store function that must be atomic with its caller's other writes (a cycle's events with
+    the cursor's move) does not open its own transaction; it checks that one is open. Not an
+    `assert`: python -O must not turn a lost-atomicity bug into silent partial commits.
+    """
+    if not db.in_transaction():
+        raise RuntimeError(
+            f"{what} must run inside the caller's write_transaction(db); none is open"
+        )
 
 
 @contextmanager

@@ -19,10 +19,10 @@ from typing import Any
 
 import peewee
 
-from mrt.delivery.backoff import RetryPolicy
-from mrt.delivery.base import Message
 from mrt.events import utcnow
-from mrt.store.db import is_sqlite, write_transaction
+from mrt.message import Message
+from mrt.retry import RetryPolicy
+from mrt.store.db import bound_database, is_sqlite, write_transaction
 from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
 from mrt.store.outbox_admin import (
     counts_by_status,
@@ -45,7 +45,6 @@ from mrt.store.outbox_records import (
     OutboxRow,
     as_tuples,
     as_utc_datetime,
-    bound_database,
     describe_failure,
     fk_id,
     redact_common_secrets,

@@ -8,7 +8,7 @@ from typing import Any
 
 import peewee
 
-from mrt.store.db import write_transaction
+from mrt.store.db import bound_database, write_transaction
 from mrt.store.models import Alert, AuditLog, Outbox
 from mrt.store.outbox_records import (
     DISCARDABLE,
@@ -18,7 +18,6 @@ from mrt.store.outbox_records import (
     OutboxRow,
     as_tuples,
     as_utc_datetime,
-    bound_database,
     fk_id,
 )
 

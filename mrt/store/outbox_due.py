@@ -33,9 +33,9 @@ from functools import cache
 
 import peewee
 
-from mrt.store.db import fetch_all
+from mrt.store.db import bound_database, fetch_all
 from mrt.store.models import Outbox
-from mrt.store.outbox_records import as_utc_datetime, bound_database
+from mrt.store.outbox_records import as_utc_datetime
 
 LIVE_STATUSES = ("pending", "retrying", "sending")  # the statuses a due row can have
 

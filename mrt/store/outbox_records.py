@@ -8,9 +8,9 @@ from typing import Any, cast
 
 import peewee
 
-from mrt.delivery.base import Message
+from mrt.message import Message
 from mrt.secrets import redact_shapes
-from mrt.store.models import Outbox, database_proxy
+from mrt.store.models import Outbox
 
 STATUSES = ("pending", "sending", "sent", "retrying", "dead", "discarded")
 LEASE_LOST = "lease_lost"
@@ -121,8 +121,3 @@ def as_utc_datetime(value: Any) -> datetime | None:
     """Aggregates (MIN/MAX) come back raw from the driver: text on SQLite."""
     parsed = Outbox.created_at.python_value(value)  # text -> datetime; naive -> aware UTC
     return parsed if isinstance(parsed, datetime) else None
-
-
-def bound_database() -> peewee.Database:
-    db: peewee.Database = database_proxy.obj
-    return db

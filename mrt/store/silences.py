@@ -1,11 +1,11 @@
 """Silences, as in Alertmanager: a matcher and an expiry; what they match is recorded, not told.
 
-A matcher is written in the rules' own condition vocabulary (`source`, `source_key` globs,
-`resource_id` globs, `event_type`, `keywords`, `regex`, `authors`, `labels`, `tags`,
-`priority`, and `all`/`any`/`not`) and compiled by mrt.rules.parse, so a silence matches exactly
-what a rule with the same `when:` would. A silence only mutes what the rules would have told
-(notify, aggregate, digest); the event is stored with decision "silenced" and `Event.silence`
-pointing here, so `mrt trace` shows it and `mrt replay` can still deliver it later.
+This module keeps the rows: create, expire, and which are active at a moment. What a matcher
+matches is mrt.rules.silences (compile_matcher validates one, compile_active compiles the
+active rows for a cycle): the store never runs rule conditions. A silence only mutes what the
+rules would have told (notify, aggregate, digest); the event is stored with decision
+"silenced" and `Event.silence` pointing here, so `mrt trace` shows it and `mrt replay` can
+still deliver it later.
 
 A silence is active from `created_at` until `expires_at` (exclusive), or until it is expired
 early (`expired_early_at`). Every create and expire is written to the audit log in the caller's
@@ -14,36 +14,13 @@ transaction.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from mrt.config import AggregationConfig
 from mrt.errors import ConfigError, MrtError
-from mrt.events import TrackerEvent
-from mrt.rules.conditions import Condition
-from mrt.rules.fields import EventView
-from mrt.rules.parse import ParseContext, parse_condition
 from mrt.store import audit
 from mrt.store.models import Silence
-
-log = logging.getLogger(__name__)
-
-MATCHER_PATH = "silence.matcher"
-
-
-def compile_matcher(matcher: Mapping[str, Any]) -> Condition:
-    """The matcher as a rule condition; ConfigError (naming the key) when it is not a valid one."""
-    if not isinstance(matcher, Mapping) or not matcher:
-        raise ConfigError(
-            "a silence needs at least one matcher, e.g. source_key=github:vllm-project/* "
-            "or keywords=deepseek (a silence that matches everything would mute every alert)",
-            path=MATCHER_PATH,
-        )
-    ctx = ParseContext(file=None, aggregation=AggregationConfig())
-    return parse_condition(dict(matcher), MATCHER_PATH, ctx)
 
 
 def is_active(silence: Silence, now: datetime) -> bool:
@@ -66,8 +43,18 @@ def create_silence(
     reason: str | None,
     now: datetime,
 ) -> int:
-    """Store a silence (the matcher is validated first) and audit it; returns its id."""
-    compile_matcher(matcher)
+    """Store a silence and audit it; returns its id.
+
+    The caller validates `matcher` first with mrt.rules.silences.compile_matcher (the store
+    does not know the rules' vocabulary); an empty one is refused here too, since it would mute
+    every alert.
+    """
+    if not isinstance(matcher, Mapping) or not matcher:
+        raise ConfigError(
+            "a silence needs at least one matcher (one that matches everything would mute "
+            "every alert)",
+            path="silence.matcher",
+        )
     if expires_at <= now:
         raise ConfigError(
             f"the silence would expire at {expires_at.isoformat()}, which is not after now "
@@ -134,51 +121,3 @@ def list_silences(now: datetime, *, include_ended: bool = False) -> list[Silence
     if not include_ended:
         return list(reversed(active_silences(now)))
     return list(Silence.select().order_by(Silence.id.desc()))
-
-
-@dataclass(frozen=True)
-class ActiveSilences:
-    """The silences active at one moment, compiled once (a cycle checks many events)."""
-
-    compiled: tuple[tuple[Silence, Condition], ...]
-
-    def match(
-        self,
-        event: TrackerEvent,
-        *,
-        tags: Sequence[str] = (),
-        priority: str | None = None,
-    ) -> Silence | None:
-        """The oldest silence that matches; tags and priority are what the rules gave the event."""
-        if not self.compiled:
-            return None
-        view = EventView(event)
-        view.tags.update(dict.fromkeys(tags))
-        if priority is not None:
-            view.priority = priority
-        for silence, condition in self.compiled:
-            if condition.test(view):
-                return silence
-        return None
-
-
-def load_active(now: datetime) -> ActiveSilences:
-    """Every active silence, compiled. A stored matcher that no longer compiles (a rules
-    engine change) is skipped rather than stopping the cycle: it can only have muted less."""
-    compiled: list[tuple[Silence, Condition]] = []
-    for silence in active_silences(now):
-        try:
-            compiled.append((silence, compile_matcher(silence.matcher)))
-        except ConfigError as exc:
-            log.warning(
-                "silence #%s is skipped, its matcher no longer compiles: %s", silence.id, exc
-            )
-            continue
-    return ActiveSilences(tuple(compiled))
-
-
-def matching_silence(
-    event: TrackerEvent, now: datetime, *, tags: Sequence[str] = (), priority: str | None = None
-) -> Silence | None:
-    """The silence that mutes `event` at `now`, if any."""
-    return load_active(now).match(event, tags=tags, priority=priority)

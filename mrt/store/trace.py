@@ -1,10 +1,13 @@
-"""`mrt trace`: from one event (or alert) to every delivery attempt it caused.
+"""`mrt trace`'s facts: from one event (or alert) to every delivery attempt it caused.
 
     event (title, url, source_key, decision and why)
       -> rule version that decided
       -> alert(s) (matched rules and reasons)
           -> every outbox row (channel, redacted target, status, attempts, next try, last error)
               -> every attempt (time, duration, outcome, HTTP status, vendor code, message)
+
+Rows and facts only: what they mean in words (the decision explained, why an alert went to no
+one) is mrt.ops.explain, which `mrt trace` and the console both call.
 """
 
 from __future__ import annotations
@@ -64,7 +67,10 @@ class AlertInfo:
     matched: list[dict[str, Any]]
     rule_version: str | None  # digest of the rule set that decided
     deliveries: list[DeliveryInfo] = field(default_factory=list)
-    undelivered: str | None = None  # why no delivery was made, when none was (never silent)
+    went_to_no_one: bool = False  # no outbox row at all (and not v0's): never silent
+    channel_problems: dict[str, str] = field(default_factory=dict)  # channel -> why no row
+    missing_channels: list[str] = field(default_factory=list)  # named by rules, not configured
+    undelivered: str | None = None  # that in words (mrt.ops.explain fills it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,7 @@ class EventInfo:
     rule_version: str | None
     error: str | None
     silence: dict[str, Any] | None = None  # the silence that muted it: id, reason, by, until
-    explanation: list[str] = field(default_factory=list)  # the decision in words
+    explanation: list[str] = field(default_factory=list)  # the decision in words (mrt.ops.explain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +141,7 @@ def _trace_alert(ref: str, alert_id: int) -> Trace:
     alert = Alert.get_or_none(Alert.id == alert_id)
     if alert is None:
         raise MrtError(f"there is no alert with id {alert_id}", title="Not found")
-    event_id = alert.__data__.get("event")
-    event = Event.get_or_none(Event.id == event_id) if event_id is not None else None
+    event = _event_of(alert)
     return Trace(
         ref=ref, event=_event_info(event) if event is not None else None, alerts=[_alert_info(alert)]
     )
@@ -153,57 +158,6 @@ def _digest(rule_version_id: Any) -> str | None:
         return None
     version = RuleVersion.get_or_none(RuleVersion.id == rule_version_id)
     return str(version.digest) if version is not None else None
-
-
-def _because(match: dict[str, Any]) -> str:
-    reasons = [str(r) for r in match.get("reasons", [])]
-    rule = match.get("rule", "?")
-    if not reasons:
-        return f"matched rule {rule}"
-    return f"matched rule {rule} because {' and '.join(reasons)}"
-
-
-def _outcome(detail: dict[str, Any]) -> str | None:
-    action, by = detail.get("action"), detail.get("decided_by")
-    if not by or action not in ("notify", "aggregate", "digest"):
-        return None
-    if action == "notify":
-        to = ", ".join(detail.get("channels") or []) or "no channel"
-        return f"rule {by} decided: notify {to}"
-    if action == "aggregate":
-        window = f"{detail.get('window_minutes')} min window"
-        return f"rule {by} decided: aggregate ({detail.get('group_key')}, {window})"
-    return f"rule {by} decided: digest {detail.get('digest')}"
-
-
-def explain_decision(
-    decision: str, detail: dict[str, Any], silence: dict[str, Any] | None = None
-) -> list[str]:
-    """An event's stored decision in words: which rule matched and why, or the nearest miss."""
-    matched = [m for m in detail.get("matched") or [] if isinstance(m, dict)]
-    lines = [_because(m) for m in matched]
-    if decision == "baseline":
-        return ["recorded by the source's first poll (the baseline): history, not news"]
-    if decision == "seen_by_v0":
-        return ["v0 had already seen it before the upgrade: not told again"]
-    if decision == "silenced":
-        info = silence or {}
-        why = f" ({info['reason']})" if info.get("reason") else ""
-        return [f"silenced by silence #{info.get('id', '?')}{why}", *lines]
-    if decision == "suppress":
-        return [*lines, f"suppressed by rule {detail.get('decided_by') or '?'}"]
-    if decision == "none":
-        nearest = detail.get("nearest")
-        head = "no delivering rule matched" if lines else "no rule matched"
-        lines.append(f"{head}; nearest was {nearest}" if nearest else head)
-        return lines
-    outcome = _outcome(detail)
-    missing = detail.get("missing_channels")
-    if outcome:
-        lines.append(outcome)
-    if missing:
-        lines.append(f"channels named by the rules but not configured: {', '.join(missing)}")
-    return lines
 
 
 def _silence_info(event: Event, detail: dict[str, Any]) -> dict[str, Any] | None:
@@ -226,8 +180,16 @@ def _event_info(event: Event) -> EventInfo:
         source_key=event.source_key, event_type=event.event_type, observed_at=event.observed_at,
         decision=event.decision, decision_detail=detail,
         rule_version=_digest(event.__data__.get("rule_version")), error=event.error,
-        silence=silence, explanation=explain_decision(event.decision, detail, silence),
+        silence=silence,
     )
+
+
+def channel_problems(alert: Alert) -> dict[str, str]:
+    """Why each channel got no outbox row when the alert was made (recorded in its payload)."""
+    problems = (alert.payload or {}).get("channel_problems")
+    if not isinstance(problems, dict):
+        return {}
+    return {str(channel): str(why) for channel, why in problems.items()}
 
 
 def missing_channels(alert: Alert, event: Event | None = None) -> list[str]:
@@ -243,19 +205,9 @@ def missing_channels(alert: Alert, event: Event | None = None) -> list[str]:
     return [str(c) for c in recorded or ()]
 
 
-def undelivered_reason(alert: Alert) -> str:
-    """Why an alert has no outbox row, from what was recorded when it was made."""
-    problems = (alert.payload or {}).get("channel_problems")
-    if isinstance(problems, dict) and problems:
-        listed = "; ".join(f"{channel}: {why}" for channel, why in problems.items())
-        return f"this alert went to no one ({listed})"
-    missing = missing_channels(alert)
-    if missing:
-        return (
-            "this alert went to no one: the rules named channels that are not configured: "
-            f"{', '.join(str(m) for m in missing)}"
-        )
-    return "this alert went to no one: no channel target existed when it was made"
+def _event_of(alert: Alert) -> Event | None:
+    event_id = alert.__data__.get("event")
+    return Event.get_or_none(Event.id == event_id) if event_id is not None else None
 
 
 def _alert_info(alert: Alert) -> AlertInfo:
@@ -265,7 +217,9 @@ def _alert_info(alert: Alert) -> AlertInfo:
         created_at=alert.created_at, matched=list(alert.matched or []),
         rule_version=_digest(alert.__data__.get("rule_version")),
         deliveries=[_delivery_info(row) for row in rows],
-        undelivered=undelivered_reason(alert) if not rows and alert.kind != "v0" else None,
+        went_to_no_one=not rows and alert.kind != "v0",
+        channel_problems=channel_problems(alert),
+        missing_channels=missing_channels(alert),
     )
 
 

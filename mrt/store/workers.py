@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from mrt.store.db import write_transaction
-from mrt.store.models import Command, WorkerHeartbeat, database_proxy
+from mrt.store.db import bound_database, write_transaction
+from mrt.store.models import Command, WorkerHeartbeat
 
 
 def beat(
@@ -50,7 +50,7 @@ def submit_command(kind: str, args: dict[str, Any], now: datetime) -> int:
 
 def take_commands(worker_id: str, now: datetime, *, limit: int = 50) -> list[Command]:
     """Claim pending commands for this worker (each is taken by exactly one worker)."""
-    with write_transaction(database_proxy.obj):
+    with write_transaction(bound_database()):
         rows = list(
             Command.select().where(Command.taken_at.is_null()).order_by(Command.id).limit(limit)
         )

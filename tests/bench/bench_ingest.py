@@ -47,7 +47,7 @@ def run_pipeline(path: Path, events: list[Any], batch: int) -> tuple[float, int]
     from mrt.pipeline import plan_event
     from mrt.store import sources
     from mrt.store.cycle import CycleSuccess, commit_cycle
-    from mrt.store.db import open_store
+    from mrt.store.db import open_store, write_transaction
 
     db = open_store(path, now=T0)
     config = config_from_dict(bench_rules("json://127.0.0.1:9"))
@@ -67,10 +67,11 @@ def run_pipeline(path: Path, events: list[Any], batch: int) -> tuple[float, int]
                                        "updated_at": e.observed_at.isoformat()} for e in chunk},
             ratelimit_remaining=4983, ratelimit_reset_at=None,
             next_poll_at=now + timedelta(minutes=5))
-        counts = commit_cycle(db, key, planned, success, rule_digest=engine.ruleset.digest,
-                              rule_canonical=engine.ruleset.canonical,
-                              metric={"requests": 1, "fetched": len(chunk), "outcome": "ok"},
-                              now=now)
+        with write_transaction(db):  # the caller owns the transaction, as the pipeline does
+            counts = commit_cycle(db, key, planned, success, rule_digest=engine.ruleset.digest,
+                                  rule_canonical=engine.ruleset.canonical,
+                                  metric={"requests": 1, "fetched": len(chunk), "outcome": "ok"},
+                                  now=now)
         new += counts.new_events
     seconds = time.perf_counter() - started
     db.close()

@@ -11,6 +11,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from mrt.ops import explain
 from mrt.store import views
 from tui import operations
 from tui.filters import FilterSyntaxError, describe, parse_alert_filter
@@ -169,7 +170,7 @@ class AlertsScreen(ConsoleScreen):
 
     @work(thread=True, exclusive=True, group="alert-detail")
     def load_detail(self, alert_id: int) -> None:
-        detail = self.console.run_query("alert detail", lambda: views.alert_detail(alert_id))
+        detail = self.console.run_query("alert detail", lambda: explain.alert_detail(alert_id))
         if not get_current_worker().is_cancelled:
             self.post_message(DetailLoaded(alert_id, detail))
 

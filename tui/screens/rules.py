@@ -14,8 +14,8 @@ from textual.widgets import DataTable, Input, Label, Static
 
 from mrt.errors import MrtError
 from mrt.rules import compile_rules
-from mrt.rules.dryrun import RulesTestReport, parse_since, run_rules_test
-from mrt.store.views.rules import stored_for_dry_run
+from mrt.rules.dryrun import RulesTestReport, parse_since, run_rules_test, stored_events
+from mrt.store.views.rules import decided_events_since
 from tui.formatting import plain
 from tui.messages import RulesTested
 from tui.screens.base import ConsoleScreen
@@ -72,7 +72,9 @@ class RulesScreen(ConsoleScreen):
             ruleset = compile_rules(config)
             since = parse_since(since_text, now=now)
             with db.connection_context():
-                report = run_rules_test(ruleset, stored_for_dry_run(since), since=since, now=now)
+                report = run_rules_test(
+                    ruleset, stored_events(decided_events_since(since)), since=since, now=now
+                )
         except MrtError as exc:
             self.post_message(RulesTested(None, str(exc)))
             return

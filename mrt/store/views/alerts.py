@@ -10,7 +10,7 @@ from typing import Any
 import peewee
 
 from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
-from mrt.store.trace import missing_channels, undelivered_reason
+from mrt.store.trace import channel_problems, missing_channels
 from mrt.store.views._sql import contains, tuples
 
 # v0's alerts were sent by v0: they never had an outbox row here, and that is not a gap.
@@ -198,8 +198,10 @@ class AlertDetail:
     details: dict[str, Any]
     fingerprint: str | None
     deliveries: tuple[DeliveryTrace, ...] = field(default=())
-    undelivered: str | None = None  # why it went to no one, when it has no delivery
     missing_channels: tuple[str, ...] = ()  # named by the rules, not configured: not sent there
+    went_to_no_one: bool = False  # no outbox row at all (and not v0's)
+    channel_problems: dict[str, str] = field(default_factory=dict)  # channel -> why no row
+    undelivered: str | None = None  # why it went to no one, in words (mrt.ops.explain fills it)
 
 
 def alert_detail(alert_id: int) -> AlertDetail | None:
@@ -245,11 +247,8 @@ def alert_detail(alert_id: int) -> AlertDetail | None:
         details=dict(event.details or {}) if event else dict(alert.payload or {}),
         fingerprint=alert.fingerprint,
         missing_channels=tuple(missing_channels(alert, event)),
-        undelivered=(
-            undelivered_reason(alert)
-            if not boxes and alert.kind not in NEVER_QUEUED_KINDS
-            else None
-        ),
+        went_to_no_one=not boxes and alert.kind not in NEVER_QUEUED_KINDS,
+        channel_problems=channel_problems(alert),
         deliveries=tuple(
             DeliveryTrace(
                 outbox_id=int(b.id),

@@ -9,7 +9,8 @@ from typing import Any
 import peewee
 
 from mrt.store import quarantine
-from mrt.store.models import Alert, CycleMetric, DeliveryAttempt, Outbox, database_proxy
+from mrt.store.db import bound_database, is_sqlite
+from mrt.store.models import Alert, CycleMetric, DeliveryAttempt, Outbox
 from mrt.store.views._sql import tuples
 from mrt.store.views.alerts import went_to_no_one
 from mrt.store.views.outbox import QUEUED_STATUSES
@@ -48,7 +49,7 @@ class MetricsReport:
 
 def _bucket(column: peewee.Field, since: datetime, seconds: int) -> peewee.Node:
     """The bucket number of `column` since `since`, in SQL (SQLite or PostgreSQL)."""
-    if isinstance(database_proxy.obj, peewee.SqliteDatabase):
+    if is_sqlite(bound_database()):
         start = since.replace(tzinfo=None).isoformat(sep=" ")
         return peewee.fn.CAST(
             peewee.NodeList(

@@ -4,6 +4,9 @@ Exponential backoff with full jitter (a uniform draw in [0, min(cap, base * 2**(
 rows failing at once against one target spread out instead of hammering it in step. A target
 that says how long to wait (HTTP 429 Retry-After, a vendor's throttling code) is never asked
 sooner than that.
+
+A core module rather than part of delivery/: the outbox (mrt/store/outbox.py) computes a row's
+next try with it, and the store imports nothing above the core types.
 """
 
 from __future__ import annotations
