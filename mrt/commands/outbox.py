@@ -4,7 +4,7 @@
     mrt outbox retry ID [ID...] | --all-dead [--channel C] [--yes] [--reason TEXT]
     mrt outbox discard ID [ID...] [--reason TEXT]
 
-Every retry and discard is written to the audit log (actor "cli").
+Every retry and discard is a call into mrt.ops.outbox, which audits it (actor "cli").
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
-from mrt.store import outbox
-from mrt.store.outbox import DISCARDABLE, RETRYABLE, STATUSES, OutboxFilter, OutboxRow
+from mrt.ops import outbox
+from mrt.ops.outbox import DISCARDABLE, RETRYABLE, STATUSES, OutboxFilter, OutboxRow
+from mrt.store.outbox_records import redact_common_secrets
 from mrt.store.views import undelivered_alerts
 
 
@@ -109,7 +110,7 @@ def retry_command(args: argparse.Namespace) -> int:
     try:
         if args.ids:
             return _act_on_ids("retry", args.ids, args.reason)
-        selection = OutboxFilter(status="dead", channel=channel)
+        selection = OutboxFilter(status="dead", channel=channel or "")
         count, ceiling = outbox.preview(selection, action="retry")
         where = f" on channel {channel}" if channel else ""
         if count == 0:
@@ -138,8 +139,8 @@ def _act_on_ids(action: str, ids: list[int], reason: str | None) -> int:
     allowed = RETRYABLE if action == "retry" else DISCARDABLE
     before = outbox.get_outbox_rows(ids)
     now = utcnow()
-    done = (outbox.retry(ids, now=now, reason=reason) if action == "retry"
-            else outbox.discard(ids, now, reason=reason))
+    act = outbox.retry if action == "retry" else outbox.discard
+    done = act(ids, now=now, reason=reason)
     verb = "retried" if action == "retry" else "discarded"
     print(f"{verb} {done} of {len(set(ids))}")
     for outbox_id in dict.fromkeys(ids):
@@ -174,7 +175,8 @@ def _row_json(row: OutboxRow) -> dict[str, Any]:
     for key, value in data.items():
         if isinstance(value, datetime):
             data[key] = value.isoformat()
-    data["target"] = outbox.redact_common_secrets(row.target)
+    data["target"] = redact_common_secrets(row.target)
+    data["source_key"] = row.source_key or None
     return data
 
 
@@ -197,7 +199,7 @@ def _duration(seconds: float) -> str:
 
 
 def _next_attempt(row: OutboxRow, now: datetime) -> str:
-    if row.status not in ("pending", "retrying"):
+    if row.status not in ("pending", "retrying") or row.next_attempt_at is None:
         return "-"
     wait = (row.next_attempt_at - now).total_seconds()
     return "now" if wait <= 0 else f"in {_duration(wait)}"
@@ -212,7 +214,7 @@ def _table(rows: list[OutboxRow], now: datetime) -> str:
     header = ("ID", "STATUS", "CHANNEL", "TARGET", "TRIES", "NEXT", "LAST ERROR")
     lines = [
         (str(r.id), r.status, _clip(r.channel, 30),
-         _clip(outbox.redact_common_secrets(r.target), 40),
+         _clip(redact_common_secrets(r.target), 40),
          str(r.attempts), _next_attempt(r, now),
          _clip(" ".join((r.last_error or "").split()), 70))
         for r in rows

@@ -27,9 +27,9 @@ from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
 from mrt.pipeline import build_specs
 from mrt.sources.base import SourceSpec
-from mrt.store import audit, quarantine
+from mrt.ops import sources as source_ops
+from mrt.store import quarantine
 from mrt.store import sources as source_store
-from mrt.store.db import write_transaction
 from mrt.store.models import SourceState
 from mrt.store.quarantine import QuarantineSummary
 
@@ -180,12 +180,8 @@ def poll_command(args: argparse.Namespace) -> int:
     db = open_for_command(_with_db(args, target), read_only=False, config=config)
     try:
         now = utcnow()
-        with write_transaction(db):
-            source_store.ensure_states([(spec.key, spec.plugin)], now)
-            requested = source_store.request_poll(spec.key, now)
-            audit.record("cli", "source.poll", {"source_key": spec.key},
-                         reason=getattr(args, "reason", None),
-                         result={"requested": requested}, now=now)
+        source_ops.poll_now(spec.key, now=now, actor="cli", plugin=spec.plugin,
+                            reason=getattr(args, "reason", None))
     finally:
         db.close()
     print(f"poll of {spec.key} requested; the worker polls it at its next tick")

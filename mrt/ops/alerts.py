@@ -1,0 +1,39 @@
+"""The operator's alerts: acknowledge ("I have seen it"), from `mrt alerts ack` and the console."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from mrt.store import audit
+from mrt.store.alerts import acknowledge as mark_acknowledged
+from mrt.store.db import write_transaction
+from mrt.store.models import Alert
+from mrt.store.outbox_records import bound_database
+
+__all__ = ["acknowledge", "known_alert_ids"]
+
+
+def acknowledge(
+    alert_ids: Sequence[int],
+    *,
+    now: datetime,
+    actor: str,
+    by: str,
+    reason: str | None = None,
+) -> int:
+    """Mark alerts acknowledged by `by` (the person); audited "alert.acknowledge" with `actor`
+    ("cli" or "tui"). Returns how many were newly acknowledged: acknowledging twice keeps the
+    first time and person."""
+    ids = [int(i) for i in alert_ids]
+    with write_transaction(bound_database()):
+        changed = mark_acknowledged(ids, by=by, now=now)
+        audit.record(actor, "alert.acknowledge", {"alert_ids": ids}, reason=reason,
+                     result={"acknowledged": changed}, now=now)
+    return changed
+
+
+def known_alert_ids(alert_ids: Sequence[int]) -> set[int]:
+    """Which of these ids are alerts in the database (to name the ones that are not)."""
+    wanted = sorted({int(i) for i in alert_ids})
+    return {int(r.id) for r in Alert.select(Alert.id).where(Alert.id.in_(wanted))}
