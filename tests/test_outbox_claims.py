@@ -162,12 +162,12 @@ def test_operator_retry_and_discard_are_audited_and_bounded(db: peewee.Database)
     count, ceiling = outbox_ops.preview(dead_email)
     assert (count, ceiling) == (2, ids[3])
     later = T0 + timedelta(hours=1)
-    assert outbox_ops.retry(dead_email, now=later, max_id=ids[1]) == 1  # the ceiling holds
+    assert outbox_ops.retry(dead_email, now=later, max_id=ids[1], actor="cli") == 1  # the ceiling holds
     row = Outbox.get_by_id(ids[1])
     assert (row.status, row.next_attempt_at, row.attempts) == ("pending", later, 1)
 
-    assert outbox_ops.discard([ids[0], ids[1]], now=later, reason="noise") == 2
-    assert outbox_ops.retry([ids[0]], now=later) == 0  # discarded is final
+    assert outbox_ops.discard([ids[0], ids[1]], now=later, reason="noise", actor="cli") == 2
+    assert outbox_ops.retry([ids[0]], now=later, actor="cli") == 0  # discarded is final
     audit = list(AuditLog.select().order_by(AuditLog.id))
     assert [(a.action, a.actor, a.result["count"]) for a in audit] == [
         ("outbox.retry", "cli", 1), ("outbox.discard", "cli", 2), ("outbox.retry", "cli", 0)]
@@ -205,7 +205,7 @@ def test_discarded_rows_are_never_claimed_and_rows_in_flight_cannot_be_discarded
     first, second = enqueue_alerts(T0, [TARGET, MAIL])
     [in_flight] = outbox.claim_due("w", T0, limit=1, lease_seconds=60)
     waiting = second if in_flight.id == first else first
-    assert outbox_ops.discard([first, second], now=T0, reason="duplicate") == 1
+    assert outbox_ops.discard([first, second], now=T0, reason="duplicate", actor="cli") == 1
     assert Outbox.get_by_id(waiting).status == "discarded"
     assert "discarded by cli: duplicate" in Outbox.get_by_id(waiting).last_error
     assert outbox.claim_due("w2", T0 + timedelta(days=2), limit=5, lease_seconds=60)[0].id == in_flight.id

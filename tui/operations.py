@@ -52,7 +52,9 @@ def reset_source_cursor(
     backup_dir: Path | None,
     reason: str | None,
 ) -> ResetReport:
-    return source_ops.reset_cursor(
+    from mrt.ops import cursor as cursor_ops
+
+    return cursor_ops.reset_cursor(
         db, key, to, now=now, backup_dir=backup_dir, actor=ACTOR, reason=reason
     )
 

@@ -23,6 +23,8 @@ from mrt.ops.outbox import DISCARDABLE, RETRYABLE, STATUSES, OutboxFilter, Outbo
 from mrt.store.outbox_records import redact_common_secrets
 from mrt.store.views import undelivered_alerts
 
+ACTOR = "cli"
+
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
@@ -120,7 +122,8 @@ def retry_command(args: argparse.Namespace) -> int:
         if not args.yes and not _confirm("retry them?"):
             print("nothing done (pass --yes to skip this question)", file=sys.stderr)
             return 1
-        done = outbox.retry(selection, now=utcnow(), max_id=ceiling, reason=args.reason)
+        done = outbox.retry(selection, now=utcnow(), actor=ACTOR, max_id=ceiling,
+                            reason=args.reason)
         print(f"retried {done}; the worker sends them at its next round")
         return 0
     finally:
@@ -140,7 +143,7 @@ def _act_on_ids(action: str, ids: list[int], reason: str | None) -> int:
     before = outbox.get_outbox_rows(ids)
     now = utcnow()
     act = outbox.retry if action == "retry" else outbox.discard
-    done = act(ids, now=now, reason=reason)
+    done = act(ids, now=now, actor=ACTOR, reason=reason)
     verb = "retried" if action == "retry" else "discarded"
     print(f"{verb} {done} of {len(set(ids))}")
     for outbox_id in dict.fromkeys(ids):

@@ -90,8 +90,8 @@ def retry(
     selection: Selection,
     *,
     now: datetime,
+    actor: str,
     max_id: int | None = None,
-    actor: str = "cli",
     reason: str | None = None,
 ) -> int:
     """Dead/retrying rows become pending and due now (attempts kept); audited "outbox.retry"."""
@@ -102,8 +102,8 @@ def discard(
     selection: Selection,
     *,
     now: datetime,
+    actor: str,
     max_id: int | None = None,
-    actor: str = "cli",
     reason: str | None = None,
 ) -> int:
     """Unsent rows (not in flight) become discarded, never sent; audited "outbox.discard"."""

@@ -1,4 +1,4 @@
-"""The operator's sources: "poll now" (one mechanism) and the cursor reset (mrt.ops.cursor).
+"""The operator's sources: "poll now", by one mechanism (the cursor reset is mrt.ops.cursor).
 
 Poll now sets the source's `poll_requested_at`; the worker's scheduler polls every requested
 source at its next tick, whichever process asked (`mrt sources poll`, the console's `n`). The
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mrt.ops.cursor import ResetReport, ResetTarget, reset_cursor
 from mrt.store import audit
 from mrt.store import sources as source_store
 from mrt.store.db import write_transaction
 from mrt.store.outbox_records import bound_database
 
-__all__ = ["ResetReport", "ResetTarget", "poll_now", "reset_cursor"]
+__all__ = ["poll_now"]
 
 
 def poll_now(
