@@ -11,10 +11,10 @@ from test_outbox_support import T0, claim_in_threads, enqueue_alerts, make_alert
 
 from mrt.delivery.backoff import RetryPolicy
 from mrt.delivery.base import Message, Target
-from mrt.store import outbox
-from mrt.store.models import AuditLog, DeliveryAttempt, Outbox
 from mrt.ops import outbox as outbox_ops
 from mrt.ops.outbox import OutboxFilter
+from mrt.store import outbox
+from mrt.store.models import AuditLog, DeliveryAttempt, Outbox
 from mrt.store.outbox import LEASE_LOST, AttemptRecord
 
 TARGET = Target(channel="welink", key="welink://robot/***", url="welink://robot/secret")

@@ -25,9 +25,9 @@ from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.config import Config, database_target, load_config
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
+from mrt.ops import sources as source_ops
 from mrt.pipeline import build_specs
 from mrt.sources.base import SourceSpec
-from mrt.ops import sources as source_ops
 from mrt.store import quarantine
 from mrt.store import sources as source_store
 from mrt.store.models import SourceState

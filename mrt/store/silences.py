@@ -8,8 +8,8 @@ what a rule with the same `when:` would. A silence only mutes what the rules wou
 pointing here, so `mrt trace` shows it and `mrt replay` can still deliver it later.
 
 A silence is active from `created_at` until `expires_at` (exclusive), or until it is expired
-early (`expired_early_at`). Every create and expire is written to the audit log in the caller's
-transaction.
+early (`expired_early_at`). The operator's create and expire are mrt.ops.silences, which audits
+them in the same transaction.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from mrt.events import TrackerEvent
 from mrt.rules.conditions import Condition
 from mrt.rules.fields import EventView
 from mrt.rules.parse import ParseContext, parse_condition
-from mrt.store import audit
 from mrt.store.models import Silence
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,7 @@ def create_silence(
     reason: str | None,
     now: datetime,
 ) -> int:
-    """Store a silence (the matcher is validated first) and audit it; returns its id."""
+    """Store a silence (the matcher is validated first); returns its id."""
     compile_matcher(matcher)
     if expires_at <= now:
         raise ConfigError(
@@ -81,21 +80,11 @@ def create_silence(
         created_by=created_by,
         reason=reason,
     )
-    audit.record(
-        created_by,
-        "silence.create",
-        {"silence": int(row.id), "matcher": dict(matcher), "expires_at": expires_at.isoformat()},
-        reason=reason,
-        result={"id": int(row.id)},
-        now=now,
-    )
     return int(row.id)
 
 
-def expire_silence(
-    silence_id: int, now: datetime, *, actor: str = "cli", reason: str | None = None
-) -> Silence:
-    """End a silence now (it stops matching at `now`) and audit it."""
+def expire_silence(silence_id: int, now: datetime) -> Silence:
+    """End a silence now (it stops matching at `now`)."""
     row = Silence.get_or_none(Silence.id == silence_id)
     if row is None:
         raise MrtError(
@@ -108,14 +97,6 @@ def expire_silence(
         )
     row.expired_early_at = now
     row.save()
-    audit.record(
-        actor,
-        "silence.expire",
-        {"silence": silence_id},
-        reason=reason,
-        result={"expired_at": now.isoformat()},
-        now=now,
-    )
     return row
 
 

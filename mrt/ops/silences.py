@@ -1,0 +1,47 @@
+"""The operator's silences: create and expire (`mrt silence add|expire`), each audited here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from mrt.store import audit, silences
+from mrt.store.db import write_transaction
+from mrt.store.outbox_records import bound_database
+
+__all__ = ["create", "expire"]
+
+
+def create(
+    matcher: Mapping[str, Any],
+    *,
+    expires_at: datetime,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+) -> int:
+    """Store a silence (matcher validated first; `actor` is also its created_by) and audit it
+    as "silence.create", in one transaction. Returns its id."""
+    with write_transaction(bound_database()):
+        silence_id = silences.create_silence(
+            matcher, expires_at=expires_at, created_by=actor, reason=reason, now=now
+        )
+        audit.record(
+            actor,
+            "silence.create",
+            {"silence": silence_id, "matcher": dict(matcher),
+             "expires_at": expires_at.isoformat()},
+            reason=reason,
+            result={"id": silence_id},
+            now=now,
+        )
+    return silence_id
+
+
+def expire(silence_id: int, *, now: datetime, actor: str, reason: str | None = None) -> None:
+    """End an active silence now and audit it as "silence.expire", in one transaction."""
+    with write_transaction(bound_database()):
+        silences.expire_silence(silence_id, now)
+        audit.record(actor, "silence.expire", {"silence": silence_id}, reason=reason,
+                     result={"expired_at": now.isoformat()}, now=now)
