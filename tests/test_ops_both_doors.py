@@ -182,3 +182,59 @@ async def test_cli_and_console_call_the_same_ops_function_and_audit_one_name(
     assert case.done() == 2  # each door really changed one row
     actions = {(a.actor, a.action) for a in AuditLog.select()}
     assert actions == {("tui", case.audit_action), ("cli", case.audit_action)}
+
+
+REPLAY_CONFIG = """
+version = 1
+[state]
+sqlite_path = "{db}"
+[channels.hook]
+urls = ["json://127.0.0.1:9/hook"]
+[[rules]]
+name = "deepseek"
+when = {{ keywords = ["deepseek"] }}
+notify = {{ channels = ["hook"] }}
+"""
+
+
+async def test_replay_from_both_doors_is_one_ops_call_and_one_audit_name(
+    db: peewee.Database, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mrt.config import load_config
+    from mrt.ops import replay as replay_ops
+
+    console_scene()
+    config_file = tmp_path / "mrt.toml"
+    config_file.write_text(REPLAY_CONFIG.format(db=db_path), encoding="utf-8")
+    real = replay_ops.apply
+    calls: list[str] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["actor"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(replay_ops, "apply", recording)
+    app = console(db_path, config=load_config(config_file))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await on_screen(pilot, "5")
+        pilot.app.screen.query_one("#replay-since", Input).value = "30d"
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        modal = pilot.app.screen
+        if getattr(modal, "risk", None) == "high":
+            modal.query_one("#confirm-count", Input).value = str(modal.count)  # type: ignore[attr-defined]
+            await pilot.press("enter")
+        await pilot.press("enter")
+        await settle(pilot)
+    assert calls == ["tui"]
+    told = Alert.select().where(Alert.kind == "replay").count()
+    assert told > 0
+
+    database_proxy.initialize(db)
+    code = main(["replay", "--since", "30d", "--resend", "--yes", "--config", str(config_file)])
+    database_proxy.initialize(db)
+    assert code == 0 and calls == ["tui", "cli"]
+    assert Alert.select().where(Alert.kind == "replay").count() == 2 * told
+    assert {(a.actor, a.action) for a in AuditLog.select()} == {("tui", "replay"), ("cli", "replay")}
