@@ -4,7 +4,6 @@ thread workers only (ConsoleScreen.perform), inside that thread's connection."""
 
 from __future__ import annotations
 
-import getpass
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -25,16 +24,8 @@ if TYPE_CHECKING:
 ACTOR = "tui"
 
 
-def operator() -> str:
-    """Who is at the keyboard, for acknowledged_by (the audit actor is always "tui")."""
-    try:
-        return f"{ACTOR}:{getpass.getuser()}"
-    except Exception:  # no user name in a bare container: still say it was the console
-        return ACTOR
-
-
 def acknowledge_alerts(alert_ids: list[int], *, now: datetime, reason: str | None = None) -> str:
-    changed = alert_ops.acknowledge(alert_ids, now=now, actor=ACTOR, by=operator(), reason=reason)
+    changed = alert_ops.acknowledge(alert_ids, now=now, actor=ACTOR, reason=reason)
     return f"Acknowledged {changed} alert(s)" if changed else "Already acknowledged"
 
 

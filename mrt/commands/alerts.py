@@ -10,7 +10,6 @@ it). Each run is a call into mrt.ops.alerts, which audits it as "alert.acknowled
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from typing import Any
 
@@ -44,14 +43,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def operator() -> str:
-    """Who acknowledged, for acknowledged_by (the audit actor is always "cli")."""
-    try:
-        return f"{ACTOR}:{getpass.getuser()}"
-    except Exception:  # no user name in a bare container: still say it was the CLI
-        return ACTOR
-
-
 def _confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         return False
@@ -73,9 +64,7 @@ def ack_command(args: argparse.Namespace) -> int:
         if not args.yes and not _confirm(f"acknowledge {listed} (cannot be undone)?"):
             print("nothing done (pass --yes to skip this question)", file=sys.stderr)
             return 1
-        changed = alert_ops.acknowledge(
-            chosen, now=utcnow(), actor=ACTOR, by=operator(), reason=args.reason
-        )
+        changed = alert_ops.acknowledge(chosen, now=utcnow(), actor=ACTOR, reason=args.reason)
     finally:
         db.close()
     already = len(chosen) - changed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -11,7 +12,15 @@ from mrt.store.db import write_transaction
 from mrt.store.models import Alert
 from mrt.store.outbox_records import bound_database
 
-__all__ = ["acknowledge", "known_alert_ids"]
+__all__ = ["acknowledge", "known_alert_ids", "operator"]
+
+
+def operator(actor: str) -> str:
+    """Who acknowledged, for acknowledged_by: the door and the login ("tui:alice")."""
+    try:
+        return f"{actor}:{getpass.getuser()}"
+    except Exception:  # no user name in a bare container: still say which door it was
+        return actor
 
 
 def acknowledge(
@@ -19,15 +28,14 @@ def acknowledge(
     *,
     now: datetime,
     actor: str,
-    by: str,
     reason: str | None = None,
 ) -> int:
-    """Mark alerts acknowledged by `by` (the person); audited "alert.acknowledge" with `actor`
-    ("cli" or "tui"). Returns how many were newly acknowledged: acknowledging twice keeps the
+    """Mark alerts acknowledged by the person at `actor` ("cli" or "tui"); audited
+    "alert.acknowledge". Returns how many were newly acknowledged: acknowledging twice keeps the
     first time and person."""
     ids = [int(i) for i in alert_ids]
     with write_transaction(bound_database()):
-        changed = mark_acknowledged(ids, by=by, now=now)
+        changed = mark_acknowledged(ids, by=operator(actor), now=now)
         audit.record(actor, "alert.acknowledge", {"alert_ids": ids}, reason=reason,
                      result={"acknowledged": changed}, now=now)
     return changed
