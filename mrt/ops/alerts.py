@@ -8,9 +8,8 @@ from datetime import datetime
 
 from mrt.store import audit
 from mrt.store.alerts import acknowledge as mark_acknowledged
-from mrt.store.db import write_transaction
+from mrt.store.db import bound_database, write_transaction
 from mrt.store.models import Alert
-from mrt.store.outbox_records import bound_database
 
 __all__ = ["acknowledge", "known_alert_ids", "operator"]
 

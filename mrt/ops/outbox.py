@@ -17,7 +17,7 @@ import peewee
 
 from mrt.errors import MrtError
 from mrt.store import audit
-from mrt.store.db import write_transaction
+from mrt.store.db import bound_database, write_transaction
 from mrt.store.models import Alert, Outbox
 from mrt.store.outbox_records import (
     DISCARDABLE,
@@ -25,7 +25,6 @@ from mrt.store.outbox_records import (
     STATUSES,
     as_tuples,
     as_utc_datetime,
-    bound_database,
 )
 from mrt.store.views.outbox import OutboxFilter, OutboxRow, outbox_condition, outbox_row
 

@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from mrt.store import audit, silences
-from mrt.store.db import write_transaction
-from mrt.store.outbox_records import bound_database
+from mrt.store.db import bound_database, write_transaction
 
 __all__ = ["create", "expire"]
 

@@ -11,8 +11,7 @@ from datetime import datetime
 
 from mrt.store import audit
 from mrt.store import sources as source_store
-from mrt.store.db import write_transaction
-from mrt.store.outbox_records import bound_database
+from mrt.store.db import bound_database, write_transaction
 
 __all__ = ["poll_now"]
 

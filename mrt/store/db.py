@@ -171,6 +171,12 @@ def refuse_truncated(path: Path, backup_dir: Path | None) -> None:
     log.warning("%s", empty.message())
 
 
+def bound_database() -> peewee.Database:
+    """The database open_database bound the models to (for the few calls that need the handle)."""
+    db: peewee.Database = database_proxy.obj
+    return db
+
+
 def fetch_all(db: peewee.Database, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Raw SQL for the few places that read tables no model describes (v0's, PRAGMAs)."""
     cursor = db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
