@@ -10,10 +10,12 @@ import peewee
 from test_outbox_support import T0, claim_in_threads, enqueue_alerts, make_alert
 
 from mrt.delivery.base import Message, Target
+from mrt.ops import outbox as outbox_ops
+from mrt.ops.outbox import OutboxFilter
 from mrt.retry import RetryPolicy
 from mrt.store import outbox
 from mrt.store.models import AuditLog, DeliveryAttempt, Outbox
-from mrt.store.outbox import LEASE_LOST, AttemptRecord, OutboxFilter
+from mrt.store.outbox import LEASE_LOST, AttemptRecord
 
 TARGET = Target(channel="welink", key="welink://robot/***", url="welink://robot/secret")
 MAIL = Target(channel="email", key="mailtos://ops@example.com", url="mailtos://u:p@example.com")
@@ -157,15 +159,15 @@ def test_operator_retry_and_discard_are_audited_and_bounded(db: peewee.Database)
         outbox.mark_failed(i, "w", T0, AttemptRecord(started_at=T0), retryable=False,
                            retry_after=None, policy=policy())
     dead_email = OutboxFilter(status="dead", channel="email")
-    count, ceiling = outbox.preview(dead_email)
+    count, ceiling = outbox_ops.preview(dead_email)
     assert (count, ceiling) == (2, ids[3])
     later = T0 + timedelta(hours=1)
-    assert outbox.retry(dead_email, now=later, max_id=ids[1]) == 1  # the ceiling holds
+    assert outbox_ops.retry(dead_email, now=later, max_id=ids[1], actor="cli") == 1  # the ceiling holds
     row = Outbox.get_by_id(ids[1])
     assert (row.status, row.next_attempt_at, row.attempts) == ("pending", later, 1)
 
-    assert outbox.discard([ids[0], ids[1]], later, reason="noise") == 2
-    assert outbox.retry([ids[0]], now=later) == 0  # discarded is final
+    assert outbox_ops.discard([ids[0], ids[1]], now=later, reason="noise", actor="cli") == 2
+    assert outbox_ops.retry([ids[0]], now=later, actor="cli") == 0  # discarded is final
     audit = list(AuditLog.select().order_by(AuditLog.id))
     assert [(a.action, a.actor, a.result["count"]) for a in audit] == [
         ("outbox.retry", "cli", 1), ("outbox.discard", "cli", 2), ("outbox.retry", "cli", 0)]
@@ -178,14 +180,14 @@ def test_listing_puts_dead_letters_first_and_pages_by_keyset(db: peewee.Database
     outbox.claim_due("w", T0, limit=1, lease_seconds=60)
     outbox.mark_failed(ids[0], "w", T0, AttemptRecord(started_at=T0), retryable=False,
                        retry_after=None, policy=policy())
-    first = outbox.list_outbox(limit=2)
+    first = outbox_ops.list_outbox(limit=2)
     assert [r.id for r in first] == [ids[0], ids[4]]
-    second = outbox.list_outbox(after_id=first[-1].id, limit=2)
-    third = outbox.list_outbox(after_id=second[-1].id, limit=2)
+    second = outbox_ops.list_outbox(after_id=first[-1].id, limit=2)
+    third = outbox_ops.list_outbox(after_id=second[-1].id, limit=2)
     assert [r.id for r in second + third] == [ids[3], ids[2], ids[1]]
-    assert [r.id for r in outbox.list_outbox(status="pending", after_id=ids[3])] == [ids[2], ids[1]]
-    assert outbox.counts_by_status()["dead"] == 1
-    assert outbox.oldest_pending_age_seconds(T0 + timedelta(minutes=2)) == 120.0
+    assert [r.id for r in outbox_ops.list_outbox(status="pending", after_id=ids[3])] == [ids[2], ids[1]]
+    assert outbox_ops.counts_by_status()["dead"] == 1
+    assert outbox_ops.oldest_pending_age_seconds(T0 + timedelta(minutes=2)) == 120.0
 
 
 def test_secret_shapes_are_scrubbed_before_storage(db: peewee.Database, tmp_path: Path) -> None:
@@ -203,7 +205,7 @@ def test_discarded_rows_are_never_claimed_and_rows_in_flight_cannot_be_discarded
     first, second = enqueue_alerts(T0, [TARGET, MAIL])
     [in_flight] = outbox.claim_due("w", T0, limit=1, lease_seconds=60)
     waiting = second if in_flight.id == first else first
-    assert outbox.discard([first, second], T0, reason="duplicate") == 1
+    assert outbox_ops.discard([first, second], now=T0, reason="duplicate", actor="cli") == 1
     assert Outbox.get_by_id(waiting).status == "discarded"
     assert "discarded by cli: duplicate" in Outbox.get_by_id(waiting).last_error
     assert outbox.claim_due("w2", T0 + timedelta(days=2), limit=5, lease_seconds=60)[0].id == in_flight.id
@@ -214,10 +216,10 @@ def test_filters_by_channel_and_source(db: peewee.Database) -> None:
     enqueue_alerts(T0, [TARGET, MAIL], count=2)
     other = make_alert(T0, title="model added", fingerprint="c" * 64, source_key="huggingface:Qwen")
     outbox.enqueue(other, "email", MAIL.key, Message("model added", ""), T0)
-    assert len(outbox.list_outbox(channel="email")) == 3
-    [row] = outbox.list_outbox(source_key="huggingface:Qwen")
+    assert len(outbox_ops.list_outbox(channel="email")) == 3
+    [row] = outbox_ops.list_outbox(source_key="huggingface:Qwen")
     assert (row.channel, row.subject, row.fingerprint) == ("email", "model added", "c" * 64)
-    assert outbox.preview(OutboxFilter(source_key="huggingface:Qwen"), action="discard") == (1, row.id)
+    assert outbox_ops.preview(OutboxFilter(source="huggingface:Qwen"), action="discard") == (1, row.id)
 
 
 def test_a_mark_after_an_operator_discard_is_a_no_op_that_says_so(db: peewee.Database) -> None:

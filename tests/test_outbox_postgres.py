@@ -14,6 +14,7 @@ import pytest
 from test_outbox_support import T0, claim_in_threads, enqueue_alerts
 
 from mrt.delivery.base import Target
+from mrt.ops import outbox as outbox_ops
 from mrt.store import outbox
 from mrt.store.db import open_database
 from mrt.store.migrations import migrate
@@ -59,6 +60,6 @@ def test_leases_and_owner_checks_on_postgresql(pg: peewee.Database) -> None:
     assert outbox.mark_sent(row_id, "slow", later, AttemptRecord(started_at=T0)) == LEASE_LOST
     assert outbox.mark_sent(row_id, "fast", later, AttemptRecord(started_at=later)) == "sent"
     assert Outbox.get_by_id(row_id).status == "sent"
-    assert outbox.oldest_pending_age_seconds(later) is None
-    assert outbox.counts_by_status()["sent"] == 1
+    assert outbox_ops.oldest_pending_age_seconds(later) is None
+    assert outbox_ops.counts_by_status()["sent"] == 1
     assert outbox.last_attempt_by_target() == {TARGETS[0].key: later}

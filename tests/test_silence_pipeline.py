@@ -16,6 +16,7 @@ from test_source_support import T0, FakeGitHub, close, recorded_issues
 from mrt.config import Config
 from mrt.errors import ConfigError, MrtError
 from mrt.events import TrackerEvent
+from mrt.ops import silences as silence_ops
 from mrt.rules import compile_rules
 from mrt.rules.silences import SilenceRow, compile_active, compile_matcher
 from mrt.store import silences
@@ -92,12 +93,8 @@ def event(title: str, **fields: object) -> TrackerEvent:
 def test_expiry_is_exact_on_the_driven_clock_and_early_expiry_is_audited(
     db: peewee.Database,
 ) -> None:
-    sid = silences.create_silence(
-        {"event_type": "issue_opened"},
-        expires_at=T0 + timedelta(hours=2),
-        created_by="tui",
-        reason=None,
-        now=T0,
+    sid = silence_ops.create(
+        {"event_type": "issue_opened"}, expires_at=T0 + timedelta(hours=2), now=T0, actor="tui"
     )
     opened = event("anything")
     assert matching_silence(opened, T0 - timedelta(seconds=1)) is None  # not yet made
@@ -107,22 +104,18 @@ def test_expiry_is_exact_on_the_driven_clock_and_early_expiry_is_audited(
     assert matching_silence(opened, T0 + timedelta(hours=2)) is None
     assert matching_silence(event("x", event_type="issue_closed"), T0) is None
 
-    other = silences.create_silence(
-        {"keywords": ["qwen"]},
-        expires_at=T0 + timedelta(days=1),
-        created_by="cli",
-        reason="r",
-        now=T0,
+    other = silence_ops.create(
+        {"keywords": ["qwen"]}, expires_at=T0 + timedelta(days=1), now=T0, actor="cli", reason="r"
     )
-    silences.expire_silence(other, T0 + timedelta(minutes=30), actor="cli", reason="done")
+    silence_ops.expire(other, now=T0 + timedelta(minutes=30), actor="cli", reason="done")
     qwen = event("Qwen3", event_type="pr_merged")
     assert matching_silence(qwen, T0 + timedelta(minutes=29)) is not None
     assert matching_silence(qwen, T0 + timedelta(minutes=30)) is None
     assert [s.id for s in silences.active_silences(T0 + timedelta(minutes=31))] == [sid]
     with pytest.raises(MrtError, match="is not active"):
-        silences.expire_silence(other, T0 + timedelta(minutes=40))
+        silence_ops.expire(other, now=T0 + timedelta(minutes=40), actor="cli")
     with pytest.raises(MrtError, match="no silence #999"):
-        silences.expire_silence(999, T0)
+        silence_ops.expire(999, now=T0, actor="cli")
     actions = [(a.actor, a.action, a.params.get("silence")) for a in AuditLog.select()]
     assert actions == [
         ("tui", "silence.create", sid),

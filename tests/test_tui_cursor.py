@@ -50,10 +50,10 @@ def test_reset_to_a_date_backs_up_then_moves_cursor(db: peewee.Database, tmp_pat
 
 def test_reset_to_baseline_clears_cursor_with_plugin_keys(db: peewee.Database) -> None:
     add_source(SOURCES[1], cursor={"last_modified_after": "x"})
-    report = reset_cursor(db, SOURCES[1], "baseline", now=NOW)
+    report = reset_cursor(db, SOURCES[1], "baseline", now=NOW, actor="cli")
     assert report.new_cursor is None and SourceState.get_by_id(SOURCES[1]).cursor is None
     assert report.backup_path is not None and report.backup_path.parent.name == "backups"
-    report = reset_cursor(db, SOURCES[1], datetime(2026, 1, 1, tzinfo=UTC), now=NOW)
+    report = reset_cursor(db, SOURCES[1], datetime(2026, 1, 1, tzinfo=UTC), now=NOW, actor="cli")
     assert report.new_cursor == {
         "last_modified_after": "2026-01-01T00:00:00Z",
         "reset_to": "2026-01-01T00:00:00Z",
@@ -62,7 +62,7 @@ def test_reset_to_baseline_clears_cursor_with_plugin_keys(db: peewee.Database) -
 
 def test_unknown_plugin_gets_only_reset_to(db: peewee.Database) -> None:
     add_source("rss:blog")
-    report = reset_cursor(db, "rss:blog", datetime(2026, 1, 1, tzinfo=UTC), now=NOW)
+    report = reset_cursor(db, "rss:blog", datetime(2026, 1, 1, tzinfo=UTC), now=NOW, actor="cli")
     assert report.new_cursor == {"reset_to": "2026-01-01T00:00:00Z"}
 
 
@@ -70,7 +70,8 @@ def test_unknown_source_is_a_clear_error_and_nothing_is_backed_up(
     db: peewee.Database, tmp_path: Path
 ) -> None:
     with pytest.raises(StoreError, match="no source 'github:nope/nope'"):
-        reset_cursor(db, "github:nope/nope", "baseline", now=NOW, backup_dir=tmp_path / "bk")
+        reset_cursor(db, "github:nope/nope", "baseline", now=NOW, backup_dir=tmp_path / "bk",
+                     actor="cli")
     assert not (tmp_path / "bk").exists()
 
 

@@ -59,7 +59,7 @@ async def test_poll_now_really_sets_poll_requested_at(db: peewee.Database, db_pa
     audit = AuditLog.get()
     assert (audit.actor, audit.action, audit.params) == (
         "tui",
-        "source.poll_now",
+        "source.poll",
         {"source_key": SOURCES[1]},
     )
 

@@ -55,6 +55,8 @@ NOT_AT_START_UP = (
     "mrt.rules",
     "mrt.delivery.channels",
     "mrt.store.outbox",  # bulk outbox writes (tui.operations imports it on use)
+    "mrt.ops.outbox",  # the same: imported on the first retry or discard
+    "mrt.ops.cursor",  # the cursor reset, with the plugins it asks for cursor semantics
     "tui.screens.deliveries",
     "tui.screens.sources",
     "tui.screens.metrics",

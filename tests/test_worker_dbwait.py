@@ -25,6 +25,7 @@ from test_source_support import T0, FakeClock, FakeGitHub, close, make_pool, rec
 from werkzeug import Request, Response
 
 from mrt.events import utcnow
+from mrt.ops.sources import poll_now
 from mrt.store import workers
 from mrt.store.models import Alert, Command, DeliveryAttempt, Outbox
 from worker.dbwatch import DatabaseWatch, ops_notice_writer
@@ -107,7 +108,8 @@ def test_a_write_lock_longer_than_the_busy_timeout_is_waited_out(
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     rt = baselined_runtime(write_config(tmp_path, httpserver))
     close(first_issue(issues), utcnow())
-    command = workers.submit_command("poll_now", {"source_key": KEY}, utcnow())
+    poll_now(KEY, now=utcnow(), actor="cli")  # the flag the scheduler reads, as `mrt sources poll`
+    command = workers.submit_command("wake_senders", {}, utcnow())
     caplog.set_level(logging.INFO)
 
     async def scenario(task: asyncio.Task[None]) -> None:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import peewee
 
 from mrt.logs import configure_logging
-from mrt.store import workers
+from mrt.ops.sources import poll_now
+from mrt.store import sources, workers
+from mrt.store.models import Command, SourceState
+from worker.runtime import Runtime, _handle_commands
 from worker.systemd import SystemdNotifier
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -67,9 +73,26 @@ def test_heartbeat_and_liveness(db: peewee.Database) -> None:
 
 
 def test_each_command_is_taken_once(db: peewee.Database) -> None:
-    first = workers.submit_command("poll_now", {"source_key": "github:a/b"}, NOW)
+    first = workers.submit_command("wake_senders", {}, NOW)
     workers.submit_command("reload", {}, NOW)
     taken = workers.take_commands("w1", NOW)
-    assert [c.kind for c in taken] == ["poll_now", "reload"]
+    assert [c.kind for c in taken] == ["wake_senders", "reload"]
     assert workers.take_commands("w2", NOW) == []
     workers.finish_command(first, {"ok": True}, NOW)
+
+
+
+def test_poll_now_is_not_a_worker_command_the_flag_is_the_one_way(db: peewee.Database) -> None:
+    """"Poll now" has one mechanism (poll_requested_at, which mrt.ops.sources.poll_now sets and
+    the scheduler reads); a queued "poll_now" command is answered as unknown, requesting nothing."""
+    key = "github:a/b"
+    sources.ensure_states([(key, "github")], NOW)
+    command = workers.submit_command("poll_now", {"source_key": key}, NOW)
+    rt = cast(Runtime, SimpleNamespace(worker_id="w1", pending_commands=[]))
+    _handle_commands(rt, NOW, asyncio.Event())
+    assert Command.get_by_id(command).result == {
+        "ok": False, "error": "unknown command 'poll_now'"}
+    assert SourceState.get_by_id(key).poll_requested_at is None
+
+    assert poll_now(key, now=NOW, actor="cli") == 1
+    assert sources.due_keys([key], NOW) == [key]

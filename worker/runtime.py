@@ -248,10 +248,9 @@ def _handle_commands(rt: Runtime, now: datetime, reload_requested: asyncio.Event
     while rt.pending_commands:
         command = rt.pending_commands[0]
         result: dict[str, object] = {"ok": True}
-        if command.kind == "poll_now":
-            key = str(command.args.get("source_key", ""))
-            result["requested"] = sources.request_poll(key, now) if key else 0
-        elif command.kind == "reload":
+        # "Poll now" is not a command: mrt.ops.sources.poll_now sets the source's
+        # poll_requested_at, which the scheduler reads each turn (one mechanism).
+        if command.kind == "reload":
             reload_requested.set()
         elif command.kind != "wake_senders":
             result = {"ok": False, "error": f"unknown command {command.kind!r}"}

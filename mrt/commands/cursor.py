@@ -9,7 +9,8 @@ from pathlib import Path
 from mrt.commands._db import add_db_option, command_config, open_for_command
 from mrt.errors import StoreError
 from mrt.events import utcnow
-from mrt.ops.cursor import cursor_at, parse_reset_target, reset_cursor
+from mrt.ops import cursor as cursor_ops
+from mrt.ops.cursor import cursor_at, parse_reset_target
 from mrt.store.backup import configured_backup_dir
 from mrt.store.models import SourceState
 
@@ -44,7 +45,7 @@ def reset(args: argparse.Namespace) -> int:
             if input("reset it? [y/N] ").strip().lower() not in ("y", "yes"):
                 print("cancelled")
                 return 1
-        report = reset_cursor(
+        report = cursor_ops.reset_cursor(
             db,
             args.key,
             to,

@@ -2,7 +2,7 @@
 
 The database is the one the config names (`state.url` or `state.sqlite_path`, else the user data
 directory); `--db PATH_OR_URL` overrides it, which scripts find handy. Every action that writes
-is recorded in the audit log (actor "cli").
+is a call into mrt.ops.backup, which records it in the audit log (actor "cli").
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import peewee
 import mrt.config
 from mrt.errors import ConfigError, StoreError
 from mrt.events import utcnow
-from mrt.store import audit
-from mrt.store.backup import backup, configured_backup_dir, default_backup_path, restore
+from mrt.ops import backup as db_ops
+from mrt.store.backup import configured_backup_dir, default_backup_path
 from mrt.store.db import (
     DEFAULT_BUSY_TIMEOUT_MS,
     describe_target,
@@ -27,9 +27,10 @@ from mrt.store.db import (
     open_database,
     open_store,
 )
-from mrt.store.maintenance import integrity_check, prune
-from mrt.store.migrations import LATEST, migrate, schema_version
+from mrt.store.maintenance import integrity_check
+from mrt.store.migrations import LATEST, schema_version
 
+ACTOR = "cli"
 DEFAULT_EVENT_DAYS = 90
 DEFAULT_ALERT_DAYS = 365
 
@@ -87,21 +88,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     now = utcnow()
     db = open_database(target, busy_timeout_ms=_busy(config))
     try:
-        report = migrate(db, backup_dir=_backup_dir(config), now=now)
-        if report.changed:
-            audit.record(
-                "cli",
-                "db.migrate",
-                {"database": describe_target(target)},
-                result={
-                    "from_version": report.from_version,
-                    "to_version": report.to_version,
-                    "steps": report.steps,
-                    "backup_path": str(report.backup_path) if report.backup_path else None,
-                    "upgraded_v0": report.upgraded_v0,
-                },
-                now=now,
-            )
+        report = db_ops.migrate_database(
+            db, target=target, now=now, actor=ACTOR, backup_dir=_backup_dir(config)
+        )
     finally:
         db.close()
     if not report.changed:
@@ -132,12 +121,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
             f"cannot write the backup of {path} into {where}: that directory is read-only; "
             "give a writable DEST (`mrt db backup DEST`) or set state.backup_dir"
         )
-    written = backup(path, dest)
-    db = open_store(path, backup_dir=_backup_dir(config), now=now, busy_timeout_ms=_busy(config))
-    try:
-        audit.record("cli", "db.backup", {"dest": str(written)}, now=now)
-    finally:
-        db.close()
+    written = db_ops.backup_database(
+        path, dest, now=now, actor=ACTOR, backup_dir=_backup_dir(config),
+        busy_timeout_ms=_busy(config),
+    )
     print(written)
     return 0
 
@@ -160,18 +147,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
         )
         return 1
     now = utcnow()
-    report = restore(path, source, now=now, force=args.force, backup_dir=_backup_dir(config))
-    db = open_store(path, backup_dir=_backup_dir(config), now=now, busy_timeout_ms=_busy(config))
-    try:
-        audit.record(
-            "cli",
-            "db.restore",
-            {"source": str(source), "force": bool(args.force)},
-            result={"previous_copy": str(report.previous_copy) if report.previous_copy else None},
-            now=now,
-        )
-    finally:
-        db.close()
+    report = db_ops.restore_database(
+        path, source, now=now, actor=ACTOR, force=args.force, backup_dir=_backup_dir(config),
+        busy_timeout_ms=_busy(config),
+    )
     print(f"restored {path} from {source}")
     if report.previous_copy:
         print(f"the database as it was is kept at {report.previous_copy}")
@@ -215,17 +194,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
         target, backup_dir=_backup_dir(config), now=now, busy_timeout_ms=_busy(config)
     )
     try:
-        counts = prune(
-            db, now=now, event_days=event_days, alert_days=alert_days, dry_run=args.dry_run
+        counts = db_ops.prune_database(
+            db, now=now, actor=ACTOR, event_days=event_days, alert_days=alert_days,
+            dry_run=args.dry_run,
         )
-        if not args.dry_run:
-            audit.record(
-                "cli",
-                "db.prune",
-                {"event_days": event_days, "alert_days": alert_days},
-                result=counts.as_dict(),
-                now=now,
-            )
     finally:
         db.close()
     verb = "would delete" if args.dry_run else "deleted"

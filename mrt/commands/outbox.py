@@ -4,7 +4,7 @@
     mrt outbox retry ID [ID...] | --all-dead [--channel C] [--yes] [--reason TEXT]
     mrt outbox discard ID [ID...] [--reason TEXT]
 
-Every retry and discard is written to the audit log (actor "cli").
+Every retry and discard is a call into mrt.ops.outbox, which audits it (actor "cli").
 """
 
 from __future__ import annotations
@@ -18,10 +18,13 @@ from typing import Any
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
-from mrt.store import outbox
-from mrt.store.outbox import DISCARDABLE, RETRYABLE, STATUSES, OutboxFilter, OutboxRow
+from mrt.ops import outbox
+from mrt.ops.outbox import DISCARDABLE, RETRYABLE, STATUSES, OutboxFilter, OutboxRow
+from mrt.store.outbox_records import redact_common_secrets
 from mrt.store.views import undelivered_alerts
 from mrt.timefmt import duration
+
+ACTOR = "cli"
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -110,7 +113,7 @@ def retry_command(args: argparse.Namespace) -> int:
     try:
         if args.ids:
             return _act_on_ids("retry", args.ids, args.reason)
-        selection = OutboxFilter(status="dead", channel=channel)
+        selection = OutboxFilter(status="dead", channel=channel or "")
         count, ceiling = outbox.preview(selection, action="retry")
         where = f" on channel {channel}" if channel else ""
         if count == 0:
@@ -120,7 +123,8 @@ def retry_command(args: argparse.Namespace) -> int:
         if not args.yes and not _confirm("retry them?"):
             print("nothing done (pass --yes to skip this question)", file=sys.stderr)
             return 1
-        done = outbox.retry(selection, now=utcnow(), max_id=ceiling, reason=args.reason)
+        done = outbox.retry(selection, now=utcnow(), actor=ACTOR, max_id=ceiling,
+                            reason=args.reason)
         print(f"retried {done}; the worker sends them at its next round")
         return 0
     finally:
@@ -139,8 +143,8 @@ def _act_on_ids(action: str, ids: list[int], reason: str | None) -> int:
     allowed = RETRYABLE if action == "retry" else DISCARDABLE
     before = outbox.get_outbox_rows(ids)
     now = utcnow()
-    done = (outbox.retry(ids, now=now, reason=reason) if action == "retry"
-            else outbox.discard(ids, now, reason=reason))
+    act = outbox.retry if action == "retry" else outbox.discard
+    done = act(ids, now=now, actor=ACTOR, reason=reason)
     verb = "retried" if action == "retry" else "discarded"
     print(f"{verb} {done} of {len(set(ids))}")
     for outbox_id in dict.fromkeys(ids):
@@ -175,7 +179,8 @@ def _row_json(row: OutboxRow) -> dict[str, Any]:
     for key, value in data.items():
         if isinstance(value, datetime):
             data[key] = value.isoformat()
-    data["target"] = outbox.redact_common_secrets(row.target)
+    data["target"] = redact_common_secrets(row.target)
+    data["source_key"] = row.source_key or None
     return data
 
 
@@ -188,7 +193,7 @@ def _summary(counts: dict[str, int], oldest: float | None) -> str:
 
 
 def _next_attempt(row: OutboxRow, now: datetime) -> str:
-    if row.status not in ("pending", "retrying"):
+    if row.status not in ("pending", "retrying") or row.next_attempt_at is None:
         return "-"
     wait = (row.next_attempt_at - now).total_seconds()
     return "now" if wait <= 0 else f"in {duration(wait)}"
@@ -203,7 +208,7 @@ def _table(rows: list[OutboxRow], now: datetime) -> str:
     header = ("ID", "STATUS", "CHANNEL", "TARGET", "TRIES", "NEXT", "LAST ERROR")
     lines = [
         (str(r.id), r.status, _clip(r.channel, 30),
-         _clip(outbox.redact_common_secrets(r.target), 40),
+         _clip(redact_common_secrets(r.target), 40),
          str(r.attempts), _next_attempt(r, now),
          _clip(" ".join((r.last_error or "").split()), 70))
         for r in rows

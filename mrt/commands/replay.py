@@ -5,7 +5,7 @@
 
 The dry run prints what would be sent and writes nothing. The real run asks before enqueueing
 (refusing, exit 1, when there is no terminal to ask and no --yes), then enqueues everything in
-one transaction and writes the audit log (actor "cli"); the worker's senders deliver it.
+one transaction through mrt.ops.replay, audited (actor "cli"); the worker's senders deliver it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from mrt.delivery.channels import resolve_targets
 from mrt.errors import ConfigError
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
-from mrt.replay import ReplayPlan, ReplayResult, apply_replay, plan_replay
+from mrt.ops import replay as replay_ops
+from mrt.replay import ReplayPlan, ReplayResult, plan_replay
 from mrt.rules.dryrun import parse_since
 
 
@@ -94,7 +95,7 @@ def replay_command(args: argparse.Namespace) -> int:
         if plan.items and not args.dry_run:
             if not args.yes and not _confirmed(plan):
                 return 1
-            result = apply_replay(plan, db=db, now=utcnow(), actor="cli", reason=args.reason)
+            result = replay_ops.apply(plan, db=db, now=utcnow(), actor="cli", reason=args.reason)
     finally:
         db.close()
     if args.json:

@@ -22,11 +22,11 @@ from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.errors import ConfigError
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
+from mrt.ops import silences as silence_ops
 from mrt.rules.dryrun import parse_since
 from mrt.rules.parse import CONDITION_KEYS
 from mrt.rules.silences import compile_matcher
 from mrt.store import silences
-from mrt.store.db import write_transaction
 from mrt.store.models import Silence
 
 # Keys whose value is one string (several values would need `any:`; RE2 has `|` for that).
@@ -132,10 +132,9 @@ def add_command(args: argparse.Namespace) -> int:
     expires_at = expiry_from(args, now)
     db = open_for_command(args, read_only=False)
     try:
-        with write_transaction(db):
-            silence_id = silences.create_silence(
-                matcher, expires_at=expires_at, created_by="cli", reason=args.reason, now=now
-            )
+        silence_id = silence_ops.create(
+            matcher, expires_at=expires_at, now=now, actor="cli", reason=args.reason
+        )
     finally:
         db.close()
     print(f"silence #{silence_id} created: {describe_matcher(matcher)} until {_at(expires_at)}")
@@ -169,8 +168,7 @@ def expire_command(args: argparse.Namespace) -> int:
     db = open_for_command(args, read_only=False)
     try:
         now = utcnow()
-        with write_transaction(db):
-            silences.expire_silence(args.id, now, actor="cli", reason=args.reason)
+        silence_ops.expire(args.id, now=now, actor="cli", reason=args.reason)
     finally:
         db.close()
     print(f"silence #{args.id} expired at {_at(now)}")

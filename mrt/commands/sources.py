@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,39 +26,14 @@ from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.config import Config, database_target, load_config
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
+from mrt.ops import sources as source_ops
 from mrt.pipeline import build_specs
 from mrt.sources.base import SourceSpec
-from mrt.store import audit, quarantine
+from mrt.store import quarantine
 from mrt.store import sources as source_store
-from mrt.store.db import write_transaction
 from mrt.store.models import SourceState
 from mrt.store.quarantine import QuarantineSummary
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRow:
-    """One line of `mrt sources`: the config's view and the database's, side by side."""
-
-    key: str
-    plugin: str
-    configured: bool
-    polled: bool
-    health: str  # new | ok | degraded | failing | deferred, or "not configured"
-    health_detail: str | None
-    last_poll_at: datetime | None
-    last_success_at: datetime | None
-    next_poll_at: datetime | None
-    poll_requested_at: datetime | None
-    deferred_until: datetime | None
-    cursor: dict[str, Any] | None
-    last_error_class: str | None
-    last_http_status: int | None
-    last_error: str | None
-    consecutive_failures: int
-    ratelimit_remaining: int | None
-    ratelimit_reset_at: datetime | None
-    quarantined: int = 0  # upstream items kept aside (the page went on without them)
-    quarantine_reason: str | None = None  # the most recently seen one's reason
+from mrt.store.views.sources import SourceRow
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -108,7 +83,7 @@ def source_rows(
 def _row(key: str, plugin: str, state: SourceState | None, *, configured: bool) -> SourceRow:
     if state is None:
         return SourceRow(
-            key=key, plugin=plugin, configured=configured, polled=False, health="new",
+            key=key, plugin=plugin, configured=configured, health="new",
             health_detail=None, last_poll_at=None, last_success_at=None, next_poll_at=None,
             poll_requested_at=None, deferred_until=None, cursor=None, last_error_class=None,
             last_http_status=None, last_error=None, consecutive_failures=0,
@@ -118,7 +93,6 @@ def _row(key: str, plugin: str, state: SourceState | None, *, configured: bool) 
         key=key,
         plugin=plugin,
         configured=configured,
-        polled=state.last_poll_at is not None,
         health=state.health if configured else "not configured",
         health_detail=state.health_detail,
         last_poll_at=state.last_poll_at,
@@ -181,12 +155,8 @@ def poll_command(args: argparse.Namespace) -> int:
     db = open_for_command(_with_db(args, target), read_only=False, config=config)
     try:
         now = utcnow()
-        with write_transaction(db):
-            source_store.ensure_states([(spec.key, spec.plugin)], now)
-            requested = source_store.request_poll(spec.key, now)
-            audit.record("cli", "source.poll", {"source_key": spec.key},
-                         reason=getattr(args, "reason", None),
-                         result={"requested": requested}, now=now)
+        source_ops.poll_now(spec.key, now=now, actor="cli", plugin=spec.plugin,
+                            reason=getattr(args, "reason", None))
     finally:
         db.close()
     print(f"poll of {spec.key} requested; the worker polls it at its next tick")
@@ -222,6 +192,7 @@ def row_json(row: SourceRow) -> dict[str, Any]:
               "message": row.last_error}
     )
     del data["last_error_class"]
+    data["polled"] = row.polled
     data["quarantined"] = {"count": row.quarantined, "latest_reason": row.quarantine_reason}
     del data["quarantine_reason"]
     return data

@@ -1,1 +1,26 @@
-"""Operating the store: backup, restore, prune, integrity check, metrics export."""
+"""Every operator action, one function each, for `mrt` (mrt/commands) and `mrt-tui` (tui/) alike.
+
+The CLI and the console parse, ask and print; the action itself, and its audit record, happen
+here, so the same action is audited under one name whichever door it came through. Each write
+takes `actor` ("cli", "tui"; the worker's own automatic replay says "worker").
+
+    module     function                      audit action
+    outbox     retry                         outbox.retry
+               discard                       outbox.discard
+    sources    poll_now                      source.poll       (sets poll_requested_at: the
+                                                                one "poll now" mechanism)
+    cursor     reset_cursor                  cursor.reset      (backs the database up first)
+    alerts     acknowledge                   alert.acknowledge
+    replay     apply                         replay            (record written in the same
+                                                                transaction by store.replay)
+    silences   create                        silence.create
+               expire                        silence.expire
+    backup     migrate_database              db.migrate        (only when something changed)
+               backup_database               db.backup
+               restore_database              db.restore
+               prune_database                db.prune          (not on a dry run)
+
+Reads that only serve these actions live beside them (outbox.list_outbox, outbox.preview, ...);
+the console's screens read through mrt.store.views. The outbox has one filter type and one row
+type (mrt.store.views.OutboxFilter, OutboxRow), re-exported by mrt.ops.outbox.
+"""

@@ -1,6 +1,7 @@
 """Resetting a source's cursor: back up first, then move it, clear validators, audit it.
 
-The TUI's "reset cursor" modal and `mrt cursor reset` call the same `reset_cursor`.
+The TUI's "reset cursor" modal and `mrt cursor reset` call the same `reset_cursor`, which
+audits it as "cursor.reset".
 
 The cursor is each plugin's own JSON, and each plugin says what a cursor "from this date" is:
 a source module may define `cursor_since(when) -> dict` (the built-ins do: GitHub's `since`,
@@ -95,8 +96,8 @@ def reset_cursor(
     to: ResetTarget,
     *,
     now: datetime,
+    actor: str,
     backup_dir: Path | None = None,
-    actor: str = "cli",
     reason: str | None = None,
 ) -> ResetReport:
     """Back up the database, then set `key`'s cursor to `to` (a datetime or "baseline")."""

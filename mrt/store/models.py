@@ -228,7 +228,7 @@ class AuditLog(BaseModel):
 
 
 class Command(BaseModel):
-    """Requests from the TUI/CLI to the running worker: poll_now, reload, wake_senders."""
+    """Requests to the running worker: reload, wake_senders (poll now is poll_requested_at)."""
 
     id = peewee.AutoField()
     kind = peewee.TextField()

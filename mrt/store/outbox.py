@@ -24,15 +24,6 @@ from mrt.message import Message
 from mrt.retry import RetryPolicy
 from mrt.store.db import bound_database, is_sqlite, write_transaction
 from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
-from mrt.store.outbox_admin import (
-    counts_by_status,
-    discard,
-    get_outbox_rows,
-    list_outbox,
-    oldest_pending_age_seconds,
-    preview,
-    retry,
-)
 from mrt.store.outbox_due import due, first_due_per_target
 from mrt.store.outbox_records import (
     DISCARDABLE,
@@ -41,8 +32,6 @@ from mrt.store.outbox_records import (
     STATUSES,
     AttemptRecord,
     ClaimedDelivery,
-    OutboxFilter,
-    OutboxRow,
     as_tuples,
     as_utc_datetime,
     describe_failure,
@@ -50,8 +39,8 @@ from mrt.store.outbox_records import (
     redact_common_secrets,
 )
 
-# The outbox's whole public surface is importable from here; the operator side and the record
-# types live in outbox_admin.py and outbox_records.py to keep each module small.
+# The outbox's machinery is importable from here; the record types live in outbox_records.py to
+# keep each module small. The operator's side (list, retry, discard) is mrt.ops.outbox.
 __all__ = [
     "DISCARDABLE",
     "LEASE_LOST",
@@ -59,25 +48,16 @@ __all__ = [
     "STATUSES",
     "AttemptRecord",
     "ClaimedDelivery",
-    "OutboxFilter",
-    "OutboxRow",
     "claim_due",
     "count_due",
-    "counts_by_status",
     "describe_failure",
-    "discard",
     "enqueue",
     "enqueue_new_alert",
-    "get_outbox_rows",
     "last_attempt_by_target",
-    "list_outbox",
     "mark_failed",
     "mark_sent",
-    "oldest_pending_age_seconds",
-    "preview",
     "redact_common_secrets",
     "release",
-    "retry",
 ]
 
 

@@ -48,39 +48,6 @@ class AttemptRecord:
     throttled: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxFilter:
-    """Which rows a bulk operator action touches (all given fields must match)."""
-
-    status: str | None = None
-    channel: str | None = None
-    source_key: str | None = None
-
-    def as_dict(self) -> dict[str, str]:
-        return {k: v for k, v in (("status", self.status), ("channel", self.channel),
-                                  ("source_key", self.source_key)) if v is not None}
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    alert_id: int
-    channel: str
-    target: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str | None
-    created_at: datetime
-    updated_at: datetime
-    sent_at: datetime | None
-    lease_owner: str | None
-    lease_expires_at: datetime | None
-    subject: str
-    source_key: str | None
-    fingerprint: str | None
-
-
 def redact_common_secrets(text: str) -> str:
     """Remove secrets recognisable by shape; the sender removes the target's known ones first."""
     text = redact_shapes(text)  # mrt.secrets: the one scrubber

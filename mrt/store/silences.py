@@ -8,8 +8,8 @@ rules would have told (notify, aggregate, digest); the event is stored with deci
 still deliver it later.
 
 A silence is active from `created_at` until `expires_at` (exclusive), or until it is expired
-early (`expired_early_at`). Every create and expire is written to the audit log in the caller's
-transaction.
+early (`expired_early_at`). The operator's create and expire are mrt.ops.silences, which audits
+them in the same transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 from mrt.errors import ConfigError, MrtError
-from mrt.store import audit
 from mrt.store.models import Silence
 
 
@@ -43,7 +42,7 @@ def create_silence(
     reason: str | None,
     now: datetime,
 ) -> int:
-    """Store a silence and audit it; returns its id.
+    """Store a silence; returns its id (mrt.ops.silences.create audits it).
 
     The caller validates `matcher` first with mrt.rules.silences.compile_matcher (the store
     does not know the rules' vocabulary); an empty one is refused here too, since it would mute
@@ -68,21 +67,11 @@ def create_silence(
         created_by=created_by,
         reason=reason,
     )
-    audit.record(
-        created_by,
-        "silence.create",
-        {"silence": int(row.id), "matcher": dict(matcher), "expires_at": expires_at.isoformat()},
-        reason=reason,
-        result={"id": int(row.id)},
-        now=now,
-    )
     return int(row.id)
 
 
-def expire_silence(
-    silence_id: int, now: datetime, *, actor: str = "cli", reason: str | None = None
-) -> Silence:
-    """End a silence now (it stops matching at `now`) and audit it."""
+def expire_silence(silence_id: int, now: datetime) -> Silence:
+    """End a silence now (it stops matching at `now`); mrt.ops.silences.expire audits it."""
     row = Silence.get_or_none(Silence.id == silence_id)
     if row is None:
         raise MrtError(
@@ -95,14 +84,6 @@ def expire_silence(
         )
     row.expired_early_at = now
     row.save()
-    audit.record(
-        actor,
-        "silence.expire",
-        {"silence": silence_id},
-        reason=reason,
-        result={"expired_at": now.isoformat()},
-        now=now,
-    )
     return row
 
 

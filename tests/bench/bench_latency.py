@@ -2,8 +2,8 @@
 
 The real worker daemon (`mrt-worker --daemon`, a subprocess) watches one repository on a
 loopback fake GitHub and alerts a loopback sink. The config's minimum interval is 10 s, so a
-one-second interval is driven the way an operator's "poll now" is: this process submits a
-`poll_now` command (mrt.store.workers.submit_command) every second, and the worker's 10 s
+one-second interval is driven the way an operator's "poll now" is: this process sets the
+source's poll_requested_at (mrt.store.sources.request_poll) every second, and the worker's 10 s
 interval runs underneath. Each change closes an issue and puts "deepseek change K" in its
 title at a known instant (time.time()); the sink stamps each arrival. p50 and p99 of
 (arrival - change), against the interval (1 s) as the baseline.
@@ -66,7 +66,7 @@ def _measure(changes: int, seed: int = 5) -> tuple[list[float], str]:
     from test_source_support import FakeGitHub, recorded_issues
 
     from mrt.events import utcnow
-    from mrt.store import workers
+    from mrt.store import sources
     from mrt.store.db import open_database
     from tests.bench.bench_footprint import worker_command
 
@@ -102,8 +102,7 @@ def _measure(changes: int, seed: int = 5) -> tuple[list[float], str]:
             while time.time() < deadline:
                 now = time.time()
                 if now >= next_poll:
-                    workers.submit_command("poll_now", {"source_key": f"github:{REPO}"},
-                                           utcnow())
+                    sources.request_poll(f"github:{REPO}", utcnow())
                     next_poll += POLL_EVERY
                 if k < changes and now >= next_change:
                     index = open_items[k % len(open_items)]
@@ -128,7 +127,7 @@ def _measure(changes: int, seed: int = 5) -> tuple[list[float], str]:
         if missing:
             tail = (tmp / "worker.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"no webhook for changes {missing}; worker log:\n{tail}")
-    return [arrivals[n] - changed[n] for n in sorted(changed)], "poll_now every 1 s"
+    return [arrivals[n] - changed[n] for n in sorted(changed)], "poll now every 1 s"
 
 
 def _arrivals(sink: Any) -> dict[int, float]:

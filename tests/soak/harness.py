@@ -29,7 +29,7 @@ import peewee
 from mrt.config import load_config
 from mrt.delivery.channels import resolve_targets
 from mrt.events import utcnow
-from mrt.store import workers
+from mrt.store import sources as source_store
 from mrt.store.db import open_store
 from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox, SourceState
 from soak.dbphases import disk_full_phase, locked_phase, mount_small_fs, unmount
@@ -59,7 +59,7 @@ class SoakSettings:
     kill_delay: tuple[float, float] = (0.5, 4.0)  # seconds from a start to its SIGKILL
     duration_seconds: float = 0.0  # changes run at least this long (then a kill-free stretch)
     changes_per_second: float = 2.0
-    poll_every: float = 1.0  # seconds between poll_now commands per repo
+    poll_every: float = 1.0  # seconds between poll requests per repo
     sample_every: float = 1.0
     memory_warmup_seconds: float = 20.0
     baseline_timeout: float = 90.0
@@ -159,7 +159,7 @@ class _Run:
         if now >= self._next_poll and not self.quiet:
             self._next_poll = now + self.s.poll_every
             for repo in REPOS:
-                workers.submit_command("poll_now", {"source_key": f"github:{repo}"}, utcnow())
+                source_store.request_poll(f"github:{repo}", utcnow())
 
     def wait(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

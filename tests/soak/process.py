@@ -1,9 +1,9 @@
 """The worker under test: its config, the subprocess, SIGKILL, clean stop, RSS/fd samples.
 
 The worker is the real `python -m worker --daemon --config FILE` (what `mrt-worker` runs).
-Its interval cannot go below 10 s (the config's minimum), so the harness asks for polls through
-the real command queue (`poll_now`, mrt.store.workers.submit_command) instead of adding a
-test-only setting.
+Its interval cannot go below 10 s (the config's minimum), so the harness asks for polls the way
+"poll now" does (the source's poll_requested_at, mrt.store.sources.request_poll) instead of
+adding a test-only setting.
 """
 
 from __future__ import annotations

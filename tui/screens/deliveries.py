@@ -207,9 +207,11 @@ class DeliveriesScreen(ConsoleScreen):
     def preview(self, verb: str) -> None:
         """Count what the bulk action would touch and freeze the id ceiling it will run with."""
         flt = self.filter
+        from mrt.ops.outbox import BulkFilterError, bulk_filter
+
         try:
-            operations.core_filter(flt)
-        except operations.BulkFilterError as exc:
+            bulk_filter(flt)
+        except BulkFilterError as exc:
             self.app.call_from_thread(self.say, str(exc), ok=False)
             return
         got = self.console.run_query("bulk preview", lambda: operations.preview_bulk(verb, flt))

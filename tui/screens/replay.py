@@ -16,7 +16,8 @@ from textual.widgets import Checkbox, DataTable, Input, Label, Static
 
 from mrt.delivery.channels import resolve_targets
 from mrt.errors import MrtError
-from mrt.replay import ReplayPlan, apply_replay, plan_replay
+from mrt.ops import replay as replay_ops
+from mrt.replay import ReplayPlan, plan_replay
 from mrt.rules.dryrun import parse_since
 from tui.formatting import plain, stamp
 from tui.messages import ActionFinished, ReplayPlanned
@@ -181,7 +182,7 @@ class ReplayScreen(ConsoleScreen):
             db = self.console.db
 
             def write() -> str:
-                result = apply_replay(plan, now=now, actor="tui", reason=answer.reason, db=db)
+                result = replay_ops.apply(plan, now=now, actor="tui", reason=answer.reason, db=db)
                 text = f"Enqueued {result.deliveries} deliveries in {len(result.alert_ids)} alerts"
                 if result.dropped:
                     text += f"; {result.dropped} were told meanwhile and left out"

@@ -34,6 +34,7 @@ from mrt.store.views.outbox import (
     outbox_ceiling,
     outbox_condition,
     outbox_page,
+    outbox_row,
     outbox_status_counts,
 )
 from mrt.store.views.sources import ConsoleStatus, SourceRow, console_status, source_rows
@@ -63,6 +64,7 @@ __all__ = [
     "outbox_ceiling",
     "outbox_condition",
     "outbox_page",
+    "outbox_row",
     "outbox_status_counts",
     "source_rows",
     "undelivered_alerts",

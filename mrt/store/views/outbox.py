@@ -18,6 +18,9 @@ QUEUED_STATUSES = ("pending", "retrying", "sending")
 
 @dataclass(frozen=True, slots=True)
 class OutboxFilter:
+    """Which deliveries: the console's list, `mrt outbox`'s bulk retry and mrt.ops.outbox's
+    bulk actions all take this one type (every given field must match; empty means any)."""
+
     status: str = ""  # one status, or empty for all (dead letters first)
     source: str = ""  # the alert's exact source key (as `mrt outbox --source` takes it)
     channel: str = ""  # the channel's exact name
@@ -26,20 +29,34 @@ class OutboxFilter:
     def is_empty(self) -> bool:
         return not (self.status or self.source or self.channel or self.text)
 
+    def as_params(self) -> dict[str, str]:
+        """The given fields, as the audit log records a bulk action's filter."""
+        named = (("status", self.status), ("channel", self.channel),
+                 ("source_key", self.source), ("text", self.text))
+        return {k: v for k, v in named if v}
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
+    """One delivery as `mrt outbox` and the console's deliveries screen show it."""
+
     id: int
-    status: str
+    alert_id: int
     channel: str
     target: str
+    status: str
     attempts: int
     next_attempt_at: datetime | None
-    updated_at: datetime
     last_error: str | None
-    alert_id: int
-    alert_title: str
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    subject: str
     source_key: str
+    fingerprint: str | None
+    alert_title: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,35 +84,33 @@ def outbox_condition(flt: OutboxFilter, *, max_id: int | None = None) -> peewee.
 
 
 def _outbox_rows(query: Any) -> list[OutboxRow]:
-    rows: Any = query.select(
-        Outbox.id,
-        Outbox.status,
-        Outbox.channel,
-        Outbox.target,
-        Outbox.attempts,
-        Outbox.next_attempt_at,
-        Outbox.updated_at,
-        Outbox.last_error,
-        Alert.id,
-        Alert.title,
-        Alert.source_key,
-    ).join(Alert, on=(Outbox.alert == Alert.id))
-    return [
-        OutboxRow(
-            id=int(r.id),
-            status=r.status,
-            channel=r.channel,
-            target=r.target,
-            attempts=r.attempts,
-            next_attempt_at=r.next_attempt_at,
-            updated_at=r.updated_at,
-            last_error=r.last_error,
-            alert_id=int(r.alert.id),
-            alert_title=r.alert.title,
-            source_key=r.alert.source_key or "",
-        )
-        for r in rows
-    ]
+    rows: Any = query.select(Outbox, Alert.id, Alert.title, Alert.source_key, Alert.fingerprint).join(
+        Alert, on=(Outbox.alert == Alert.id)
+    )
+    return [outbox_row(r) for r in rows]
+
+
+def outbox_row(r: Any) -> OutboxRow:
+    """An Outbox row selected with its alert's id, title, source key and fingerprint."""
+    return OutboxRow(
+        id=int(r.id),
+        alert_id=int(r.alert.id),
+        channel=r.channel,
+        target=r.target,
+        status=r.status,
+        attempts=int(r.attempts),
+        next_attempt_at=r.next_attempt_at,
+        last_error=r.last_error,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        sent_at=r.sent_at,
+        lease_owner=r.lease_owner,
+        lease_expires_at=r.lease_expires_at,
+        subject=r.subject,
+        source_key=r.alert.source_key or "",
+        fingerprint=r.alert.fingerprint,
+        alert_title=r.alert.title,
+    )
 
 
 def outbox_page(

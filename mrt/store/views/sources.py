@@ -14,6 +14,9 @@ from mrt.store.models import Alert, SourceState, WorkerHeartbeat
 
 @dataclass(frozen=True, slots=True)
 class SourceRow:
+    """One source as `mrt sources` and the console's sources screen show it: the database's
+    state, and for the CLI whether the config still names it."""
+
     key: str
     plugin: str
     health: str
@@ -30,6 +33,13 @@ class SourceRow:
     poll_requested_at: datetime | None
     quarantined: int = 0  # upstream items kept aside (mrt/store/quarantine.py)
     quarantine_reason: str | None = None  # the most recently seen one's reason
+    last_error_class: str | None = None
+    last_http_status: int | None = None
+    configured: bool = True  # False: in the database, no longer in the config (`mrt sources`)
+
+    @property
+    def polled(self) -> bool:
+        return self.last_poll_at is not None
 
 
 def source_rows() -> list[SourceRow]:
@@ -44,6 +54,8 @@ def source_rows() -> list[SourceRow]:
             last_success_at=s.last_success_at,
             next_poll_at=s.next_poll_at,
             last_error=s.last_error,
+            last_error_class=s.last_error_class,
+            last_http_status=s.last_http_status,
             consecutive_failures=s.consecutive_failures,
             cursor=s.cursor,
             ratelimit_remaining=s.ratelimit_remaining,

@@ -1,38 +1,76 @@
-"""Operator side of the outbox: listing, counts, retry and discard (every action audited)."""
+"""The operator's outbox: list, count, preview, retry and discard (both writes audited here).
+
+`mrt outbox` and the console's deliveries screen call these. A selection is either explicit ids
+or one `OutboxFilter` (mrt.store.views: the one filter type, which the console's list uses too);
+a bulk action takes the id ceiling its preview showed (`max_id`), so rows that arrive between
+the question and the answer are never swept up. Rows are `OutboxRow`, the one row type.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import peewee
 
+from mrt.errors import MrtError
+from mrt.store import audit
 from mrt.store.db import bound_database, write_transaction
-from mrt.store.models import Alert, AuditLog, Outbox
+from mrt.store.models import Alert, Outbox
 from mrt.store.outbox_records import (
     DISCARDABLE,
     RETRYABLE,
     STATUSES,
-    OutboxFilter,
-    OutboxRow,
     as_tuples,
     as_utc_datetime,
-    fk_id,
 )
+from mrt.store.views.outbox import OutboxFilter, OutboxRow, outbox_condition, outbox_row
+
+__all__ = [
+    "DISCARDABLE",
+    "RETRYABLE",
+    "STATUSES",
+    "BulkFilterError",
+    "OutboxFilter",
+    "OutboxRow",
+    "bulk_filter",
+    "counts_by_status",
+    "discard",
+    "get_outbox_rows",
+    "list_outbox",
+    "oldest_pending_age_seconds",
+    "preview",
+    "retry",
+]
+
+Selection = Sequence[int] | OutboxFilter
+
+
+class BulkFilterError(MrtError):
+    """A bulk action was given a filter part it does not take (free text)."""
+
+
+def bulk_filter(flt: OutboxFilter) -> OutboxFilter:
+    """The filter the console's "all matching" runs with: without a status it means the dead letters (as
+    `mrt outbox retry --all-dead`), so "discard all" never sweeps up rows still on their way
+    unless asked by status. Free text is refused: an operator bulk action names its rows."""
+    if flt.text:
+        raise BulkFilterError(
+            f"bulk actions take status:, channel: and source: only (as `mrt outbox` does), "
+            f"not the text {flt.text!r}: clear it, or mark rows with space",
+            title="Bulk filter",
+        )
+    return flt if flt.status else replace(flt, status="dead")
 
 
 def _select_for(
-    selection: Sequence[int] | OutboxFilter, statuses: Sequence[str], max_id: int | None
+    selection: Selection, statuses: Sequence[str], max_id: int | None
 ) -> peewee.ModelSelect[Outbox]:
     query = Outbox.select(Outbox.id).where(Outbox.status.in_(list(statuses)))
     if isinstance(selection, OutboxFilter):
-        if selection.status is not None:
-            query = query.where(Outbox.status == selection.status)
-        if selection.channel is not None:
-            query = query.where(Outbox.channel == selection.channel)
-        if selection.source_key is not None:
-            query = query.join(Alert).where(Alert.source_key == selection.source_key)
+        query = query.where(outbox_condition(selection))
     else:
         query = query.where(Outbox.id.in_([int(i) for i in selection]))
     if max_id is not None:
@@ -40,9 +78,7 @@ def _select_for(
     return query
 
 
-def preview(
-    selection: Sequence[int] | OutboxFilter, *, action: str = "retry"
-) -> tuple[int, int | None]:
+def preview(selection: Selection, *, action: str = "retry") -> tuple[int, int | None]:
     """How many rows `retry`/`discard` would touch now, and the id ceiling to pass them."""
     statuses = RETRYABLE if action == "retry" else DISCARDABLE
     ids = [int(r.id) for r in _select_for(selection, statuses, None)]
@@ -50,31 +86,31 @@ def preview(
 
 
 def retry(
-    selection: Sequence[int] | OutboxFilter,
+    selection: Selection,
     *,
     now: datetime,
+    actor: str,
     max_id: int | None = None,
-    actor: str = "cli",
     reason: str | None = None,
 ) -> int:
-    """Operator: dead/retrying rows become pending and due now (attempts kept); audited."""
+    """Dead/retrying rows become pending and due now (attempts kept); audited "outbox.retry"."""
     return _operate(selection, "retry", now=now, max_id=max_id, actor=actor, reason=reason)
 
 
 def discard(
-    selection: Sequence[int] | OutboxFilter,
-    now: datetime,
+    selection: Selection,
     *,
+    now: datetime,
+    actor: str,
     max_id: int | None = None,
-    actor: str = "cli",
     reason: str | None = None,
 ) -> int:
-    """Operator: unsent rows (not in flight) become discarded and are never sent; audited."""
+    """Unsent rows (not in flight) become discarded, never sent; audited "outbox.discard"."""
     return _operate(selection, "discard", now=now, max_id=max_id, actor=actor, reason=reason)
 
 
 def _operate(
-    selection: Sequence[int] | OutboxFilter,
+    selection: Selection,
     action: str,
     *,
     now: datetime,
@@ -97,24 +133,17 @@ def _operate(
             ).execute()
         params: dict[str, Any] = {"max_id": max_id}
         if isinstance(selection, OutboxFilter):
-            params["filter"] = selection.as_dict()
+            params["filter"] = selection.as_params()
         else:
             params["ids"] = [int(i) for i in selection]
-        AuditLog.create(
-            at=now, actor=actor, action=f"outbox.{action}", params=params, reason=reason,
-            result={"count": len(ids), "ids": ids[:1000]},
-        )
+        audit.record(actor, f"outbox.{action}", params, reason=reason,
+                     result={"count": len(ids), "ids": ids[:1000]}, now=now)
     return len(ids)
 
 
-def _row(row: Outbox) -> OutboxRow:
-    alert = row.alert
-    return OutboxRow(
-        id=int(row.id), alert_id=int(fk_id(row, "alert") or 0), channel=row.channel, target=row.target,
-        status=row.status, attempts=int(row.attempts), next_attempt_at=row.next_attempt_at,
-        last_error=row.last_error, created_at=row.created_at, updated_at=row.updated_at,
-        sent_at=row.sent_at, lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at,
-        subject=row.subject, source_key=alert.source_key, fingerprint=alert.fingerprint,
+def _with_alert() -> peewee.ModelSelect[Outbox]:
+    return Outbox.select(Outbox, Alert.id, Alert.title, Alert.source_key, Alert.fingerprint).join(
+        Alert, on=(Outbox.alert == Alert.id)
     )
 
 
@@ -130,7 +159,7 @@ def list_outbox(
     Keyset pagination: pass the last row's id as `after_id` for the next page. In the default
     order the page boundary also remembers whether that row was dead (read from the row).
     """
-    query = Outbox.select(Outbox, Alert).join(Alert)
+    query = _with_alert()
     if status is not None:
         query = query.where(Outbox.status == status)
     if channel is not None:
@@ -148,12 +177,12 @@ def list_outbox(
         if after_id is not None:
             query = query.where(Outbox.id < after_id)
         query = query.order_by(Outbox.id.desc())
-    return [_row(r) for r in query.limit(limit)]
+    return [outbox_row(r) for r in query.limit(limit)]
 
 
 def get_outbox_rows(ids: Sequence[int]) -> dict[int, OutboxRow]:
-    query = Outbox.select(Outbox, Alert).join(Alert).where(Outbox.id.in_([int(i) for i in ids]))
-    return {int(r.id): _row(r) for r in query}
+    query = _with_alert().where(Outbox.id.in_([int(i) for i in ids]))
+    return {int(r.id): outbox_row(r) for r in query}
 
 
 def counts_by_status() -> dict[str, int]:

@@ -1,0 +1,73 @@
+"""`mrt alerts ack`: mark alerts as seen, as the console's `a` does.
+
+    mrt alerts ack ID [ID...] [--yes] [--reason TEXT]
+
+Acknowledging cannot be undone (the first person and time are kept), so, as `mrt db restore`
+and `mrt outbox retry --all-dead`, it asks first; `--yes` skips the question (scripts must pass
+it). Each run is a call into mrt.ops.alerts, which audits it as "alert.acknowledge" (actor "cli").
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from mrt.commands._db import add_db_option, leaf_options, open_for_command
+from mrt.events import utcnow
+from mrt.ops import alerts as alert_ops
+
+ACTOR = "cli"
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "alerts",
+        parents=[common],
+        help="act on alerts (ack)",
+        description="Act on alerts. Subcommand: ack (mark them seen, as the console's `a`).",
+    )
+    add_db_option(parser)
+    parser.set_defaults(func=lambda args: _usage(parser))
+    actions = parser.add_subparsers(dest="alerts_action", metavar="ACTION")
+
+    ack = actions.add_parser("ack", parents=[leaf_options()], help="acknowledge alerts")
+    ack.add_argument("ids", nargs="+", type=int, metavar="ID")
+    ack.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    ack.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
+    ack.set_defaults(func=ack_command)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def ack_command(args: argparse.Namespace) -> int:
+    ids = list(dict.fromkeys(int(i) for i in args.ids))
+    db = open_for_command(args, read_only=False)
+    try:
+        known = alert_ops.known_alert_ids(ids)
+        missing = [i for i in ids if i not in known]
+        for alert_id in missing:
+            print(f"  #{alert_id}: no such alert", file=sys.stderr)
+        chosen = [i for i in ids if i in known]
+        if not chosen:
+            return 1
+        listed = ", ".join(f"#{i}" for i in chosen)
+        if not args.yes and not _confirm(f"acknowledge {listed} (cannot be undone)?"):
+            print("nothing done (pass --yes to skip this question)", file=sys.stderr)
+            return 1
+        changed = alert_ops.acknowledge(chosen, now=utcnow(), actor=ACTOR, reason=args.reason)
+    finally:
+        db.close()
+    already = len(chosen) - changed
+    print(f"acknowledged {changed} of {len(chosen)}"
+          + (f" ({already} already acknowledged)" if already else ""))
+    return 1 if missing else 0
