@@ -8,12 +8,13 @@ a quarantined one instead of a failed poll, and the errors it may raise.
 
 from mrt.config import ChannelConfig, SourceSection, Strict
 from mrt.config import Config as RootConfig
-from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.errors import RateLimited, SourceError, UpstreamChanged
 from mrt.events import TrackerEvent, fingerprint_of, utcnow
 from mrt.http import HostBudget, HttpClient, JsonResponse
 from mrt.http.paging import link_pages
-from mrt.sources._items import (
+from mrt.message import Message, SendOutcome, Target
+from mrt.source_kit.contract import PollContext, PollResult, Quarantined, SourceSpec
+from mrt.source_kit.items import (
     MAX_ID,
     BadItem,
     content_key,
@@ -28,8 +29,7 @@ from mrt.sources._items import (
     usable_time,
     valid_text,
 )
-from mrt.sources._timestamps import format_time, parse_backfill, parse_time
-from mrt.sources.base import PollContext, PollResult, Quarantined, SourceSpec
+from mrt.source_kit.timestamps import format_time, parse_backfill, parse_time
 
 __all__ = [
     "MAX_ID",

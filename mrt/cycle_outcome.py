@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mrt.alerting import ops_notice
 from mrt.delivery.base import Message
 from mrt.errors import MrtError, SourceError
-from mrt.sources.base import SourceSpec
+from mrt.source_kit.contract import SourceSpec
 from mrt.store import cycle, sources
 from mrt.store.db import write_transaction
 from mrt.store.db_errors import unavailable_kind

@@ -1,8 +1,9 @@
-"""What one delivery carries (Message) and where it goes (Target): plain values, no behaviour.
+"""What one delivery carries (Message), where it goes (Target) and what a send gave back
+(SendOutcome): plain values, no behaviour.
 
 They sit at the bottom of the house because the outbox (mrt/store/) stores Messages and
-everything above it speaks of both; mrt/delivery/base.py re-exports them for channel plugins
-together with SendOutcome, so a plugin still imports all three from one place (mrt.api).
+everything above it speaks of them; mrt/delivery/base.py (the channel plugin contract) and
+mrt.api re-export them.
 """
 
 from __future__ import annotations
@@ -31,3 +32,15 @@ class Message:
     url: str = ""
     priority: str = "normal"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    ok: bool
+    retryable: bool = True  # False: a permanent failure (bad parameters, robot not found)
+    throttled: bool = False  # HTTP 429 or a vendor's throttling code
+    retry_after: float | None = None  # seconds the target asked us to wait
+    http_status: int | None = None
+    vendor_code: str | None = None
+    error_class: str | None = None
+    message: str | None = None  # secrets removed

@@ -48,7 +48,7 @@ from mrt.plugins import source_plugins
 from mrt.rules import RuleSet
 from mrt.rules.silences import ActiveSilences, compile_active
 from mrt.schedule import next_poll_time
-from mrt.sources.base import PollContext, PollResult, Quarantined, SourceSpec
+from mrt.source_kit.contract import PollContext, PollResult, Quarantined, SourceSpec
 from mrt.store import cycle, legacy_v0, quarantine, silences, sources
 from mrt.store.cycle import PlannedEvent
 from mrt.store.db import write_transaction

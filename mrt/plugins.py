@@ -42,7 +42,7 @@ def channel_plugins() -> dict[str, ModuleType]:
 
 
 # What other layers ask a source plugin, each with the answer for a plugin that does not say.
-# A source module may declare (see mrt/sources/base.py for the whole contract):
+# A source module may declare (see mrt/source_kit/contract.py for the whole contract):
 #   DISPLAY_NAME: str                    "GitHub": how messages and screens name the platform
 #   EVENT_WORDS: dict[str, str]          "pr_merged" -> "Pull request merged" for messages
 #   MISSING_TOKEN_COST: str              what polling without its token costs (`mrt check`)

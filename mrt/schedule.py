@@ -22,7 +22,7 @@ from mrt.config import Config, SourceSection
 
 if TYPE_CHECKING:
     from mrt.http import HostBudget
-    from mrt.sources.base import SourceSpec
+    from mrt.source_kit.contract import SourceSpec
 
 
 def next_poll_time(

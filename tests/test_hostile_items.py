@@ -36,9 +36,9 @@ from test_source_support import (
 )
 
 from mrt.errors import SourceError
+from mrt.source_kit.contract import PollResult
+from mrt.source_kit.timestamps import parse_time
 from mrt.sources import github, huggingface, modelscope
-from mrt.sources._timestamps import parse_time
-from mrt.sources.base import PollResult
 
 REPO, ORG = "vllm-project/vllm", "deepseek-ai"
 NOW = T0

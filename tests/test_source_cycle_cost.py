@@ -28,8 +28,8 @@ from test_source_support import (
 )
 
 from mrt.http import HttpPool
+from mrt.source_kit.contract import SourceSpec
 from mrt.sources import github, huggingface, modelscope
-from mrt.sources.base import SourceSpec
 
 # share/examples is the config engineer's; this is the seed's section 2.2 example, verbatim
 V0_EXAMPLE = json.loads("""

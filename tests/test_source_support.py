@@ -21,7 +21,7 @@ from werkzeug import Request, Response
 
 from mrt.config import SourceSection
 from mrt.http import HttpClient, HttpPool
-from mrt.sources.base import PollContext, PollResult, SourceSpec
+from mrt.source_kit.contract import PollContext, PollResult, SourceSpec
 
 UPSTREAM = Path(__file__).parent / "fixtures" / "upstream"
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

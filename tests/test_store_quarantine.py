@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import peewee
 
-from mrt.sources._items import BadItem, quarantine, valid_text
-from mrt.sources.base import Quarantined
+from mrt.source_kit.contract import Quarantined
+from mrt.source_kit.items import BadItem, quarantine, valid_text
 from mrt.store import quarantine as store
 from mrt.store.models import QuarantinedItem
 from mrt.store.views import metrics_report

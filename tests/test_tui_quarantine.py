@@ -11,7 +11,7 @@ from textual.widgets import Static
 from tui_pilot import console, settle
 from tui_seed import NOW, SOURCES, console_scene
 
-from mrt.sources._items import BadItem, quarantine
+from mrt.source_kit.items import BadItem, quarantine
 from mrt.store import quarantine as quarantine_store
 from tui.screens.sources import SourcesScreen
 

@@ -14,7 +14,7 @@ from datetime import datetime
 import peewee
 
 from mrt.pipeline import CycleReport, Engine, run_source_cycle
-from mrt.sources.base import SourceSpec
+from mrt.source_kit.contract import SourceSpec
 from mrt.store import sources
 from mrt.store.db_errors import unavailable_phrase
 

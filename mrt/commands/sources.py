@@ -28,7 +28,7 @@ from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
 from mrt.ops import sources as source_ops
 from mrt.pipeline import build_specs
-from mrt.sources.base import SourceSpec
+from mrt.source_kit.contract import SourceSpec
 from mrt.store import quarantine
 from mrt.store import sources as source_store
 from mrt.store.models import SourceState

@@ -329,7 +329,7 @@ class QuarantinedItem(BaseModel):
 
     id = peewee.AutoField()
     source_key = peewee.TextField()
-    item_key = peewee.TextField()  # "#123", "id:deepseek-ai/X", "sha256:..." (see mrt/sources/_items.py)
+    item_key = peewee.TextField()  # "#123", "id:deepseek-ai/X", "sha256:..." (see mrt/source_kit/items.py)
     upstream_id = peewee.TextField(null=True)
     url = peewee.TextField(null=True)
     reason = peewee.TextField()

@@ -1,7 +1,7 @@
 """Quarantined upstream items: what a source kept aside, and what `mrt sources` and the console
 show of it.
 
-A source returns its bad items with the poll (mrt/sources/_items.py); the runner records them
+A source returns its bad items with the poll (mrt/source_kit/items.py); the runner records them
 in the cycle's transaction. An item seen again (the cursor's overlap re-reads it, or it changed
 and is still bad) updates its row: last seen, count, latest reason. Only an item never seen
 before is news, and `record` returns those so the operators are told once.
@@ -20,7 +20,7 @@ from mrt.store.models import QuarantinedItem
 
 
 class Kept(Protocol):
-    """What a source reports of a bad item (mrt.sources.base.Quarantined; the store does not
+    """What a source reports of a bad item (mrt.source_kit.contract.Quarantined; the store does not
     import the sources, its neighbours)."""
 
     @property

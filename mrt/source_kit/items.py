@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mrt.sources._timestamps import format_time, parse_time
-from mrt.sources.base import Quarantined
+from mrt.source_kit.contract import Quarantined
+from mrt.source_kit.timestamps import format_time, parse_time
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 # An upstream clock a little ahead is normal; a time further ahead would pin the cursor there
