@@ -21,7 +21,8 @@ from typing import Any
 
 from mrt.config import Config
 from mrt.events import TrackerEvent
-from mrt.rules.conditions import AllCondition, KeywordsCondition
+from mrt.rules.combinators import AllCondition
+from mrt.rules.conditions import KeywordsCondition
 from mrt.rules.fields import MAX_FIELD_CHARS, EventView
 from mrt.rules.model import DEFAULT_KEYWORD_FIELDS, CompiledRule, NotifySpec
 from mrt.rules.parse import ParseContext, parse_rule

@@ -20,7 +20,8 @@ from typing import Any
 
 from mrt.config import Config
 from mrt.errors import ConfigError
-from mrt.rules.conditions import AllCondition, AnyCondition, NotCondition, TagSetCondition
+from mrt.rules.combinators import AllCondition, AnyCondition, NotCondition
+from mrt.rules.conditions import TagSetCondition
 from mrt.rules.engine import (
     WATCH_KEYWORDS,
     channel_names,

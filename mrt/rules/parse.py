@@ -20,14 +20,12 @@ import re2
 
 from mrt.config import AggregationConfig, RuleConfig
 from mrt.errors import ConfigError
+from mrt.rules.combinators import AllCondition, AnyCondition, NotCondition
 from mrt.rules.conditions import (
-    AllCondition,
-    AnyCondition,
     AuthorsCondition,
     Condition,
     GlobCondition,
     KeywordsCondition,
-    NotCondition,
     PriorityCondition,
     RegexCondition,
     SetCondition,
