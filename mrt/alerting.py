@@ -10,7 +10,7 @@
 
 Each returns a PlannedAlert (mrt/store/cycle.py): title, priority, tags, the rules that matched,
 one PlannedDelivery per target of each channel, and `payload`, what planning recorded about the
-alert. The caller stores it in its own write transaction (commit_cycle, record_replay,
+alert. The caller stores it in its own write transaction (commit_cycle, enqueue_replay,
 create_alert), so an alert commits with its deliveries or not at all.
 
 A missing channel, one behaviour everywhere: a channel the decision names that has no target

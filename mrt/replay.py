@@ -1,7 +1,7 @@
 """Replay: run the current rules over stored events and deliver what they now want told.
 
-    plan = plan_replay(config, targets, since=..., now=now)     # reads only: the dry run
-    result = apply_replay(plan, actor="cli", reason=..., now=now)  # one write transaction
+    plan = plan_replay(config, targets, since=..., now=now)    # reads only: the dry run
+    result = mrt.ops.replay.apply(plan, actor="cli", reason=..., now=now)  # one transaction
 
 For each stored event observed in [since, until) the current rules decide again. An event goes
 into the plan, for each channel its decision names (or only `channel`), when nothing of it was
@@ -16,7 +16,9 @@ out, and counted in `ReplayPlan.skipped`:
 
 Each replayed event becomes one alert of kind "replay" on its own (replay does not open
 aggregation windows or digests in the past), planned by mrt.alerting exactly as the cycle plans
-one, with one outbox row per target; the rule version is stored and the whole run is audited.
+one, with one outbox row per target; the rule version is stored and the whole run is audited
+(the audit record is written by mrt.ops.replay, in the transaction it opens around
+enqueue_plan: this module, below ops, writes no audit record).
 A channel without a target now (removed since) is handled as everywhere (mrt/alerting.py): the
 alert records it as `missing_channels`, and one whose every channel is missing went to no one,
 which the console and `mrt trace` show. Applying a plan checks again, inside its transaction,
@@ -33,8 +35,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import peewee
-
 from mrt.alerting import Renderer, plan_event_alert
 from mrt.config import Config
 from mrt.delivery.base import Target
@@ -46,7 +46,6 @@ from mrt.store import noise as noise_store
 from mrt.store import replay as replay_store
 from mrt.store import silences
 from mrt.store.cycle import PlannedAlert
-from mrt.store.db import bound_database, write_transaction
 from mrt.store.history import events_observed_since, tracker_event
 
 NOT_DECIDED_BY_RULES = frozenset({"baseline", "seen_by_v0"})
@@ -86,6 +85,8 @@ class ReplayPlan:
 
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
+    """What a replay enqueued, and its audit record (returned by mrt.ops.replay)."""
+
     alert_ids: tuple[int, ...]
     deliveries: int
     rule_version_id: int
@@ -215,62 +216,65 @@ def _item(
     )
 
 
-def apply_replay(
-    plan: ReplayPlan,
-    *,
-    now: datetime,
-    actor: str,
-    reason: str | None,
-    db: peewee.Database | None = None,
-) -> ReplayResult:
-    """Enqueue the plan in one transaction; what was told meanwhile is left out (idempotent).
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """What enqueue_plan wrote (mrt.ops.replay audits it and returns it as a ReplayResult)."""
 
-    `db` defaults to the database the store is bound to (open_database/open_store).
+    alert_ids: tuple[int, ...]
+    deliveries: int
+    rule_version_id: int
+    dropped: int  # planned items told meanwhile (another replay, the worker)
+
+
+def enqueue_plan(plan: ReplayPlan, *, now: datetime, actor: str, reason: str | None) -> Enqueued:
+    """Enqueue the plan; what was told meanwhile is left out (idempotent).
+
+    Call inside a write transaction: mrt.ops.replay.apply opens it and writes the audit record
+    in it, so the alerts and the record of who asked for them commit together or not at all.
+    `actor` and `reason` are stored on each alert's payload.
     """
-    with write_transaction(db if db is not None else bound_database()):
-        kept: list[tuple[int, str, str, PlannedAlert]] = []
-        told = {} if plan.resend else replay_store.told_channels(i.event_id for i in plan.items)
-        for item in plan.items:
-            already = told.get(item.event_id, set())
-            deliveries = tuple(d for d in item.alert.deliveries if d.channel not in already)
-            if item.alert.deliveries and not deliveries:
-                continue
-            alert = dataclasses.replace(item.alert, deliveries=deliveries)
-            kept.append((item.event_id, item.fingerprint, item.source_key, alert))
-        payload = {"replay": {"actor": actor, "reason": reason, **plan.params}}
-        version_id, alert_ids, enqueued, audit_id = replay_store.record_replay(
-            kept,
-            rule_digest=plan.rule_digest,
-            rule_canonical=plan.rule_canonical,
-            payload=payload,
-            actor=actor,
-            params={**plan.params, "planned": len(plan.items)},
-            reason=reason,
-            now=now,
-        )
-    return ReplayResult(
+    kept: list[tuple[int, str, str, PlannedAlert]] = []
+    told = {} if plan.resend else replay_store.told_channels(i.event_id for i in plan.items)
+    for item in plan.items:
+        already = told.get(item.event_id, set())
+        deliveries = tuple(d for d in item.alert.deliveries if d.channel not in already)
+        if item.alert.deliveries and not deliveries:
+            continue
+        alert = dataclasses.replace(item.alert, deliveries=deliveries)
+        kept.append((item.event_id, item.fingerprint, item.source_key, alert))
+    payload = {"replay": {"actor": actor, "reason": reason, **plan.params}}
+    version_id, alert_ids, enqueued = replay_store.enqueue_replay(
+        kept,
+        rule_digest=plan.rule_digest,
+        rule_canonical=plan.rule_canonical,
+        payload=payload,
+        now=now,
+    )
+    return Enqueued(
         alert_ids=tuple(alert_ids),
         deliveries=enqueued,
         rule_version_id=version_id,
-        audit_id=audit_id,
         dropped=len(plan.items) - len(kept),
     )
 
 
-def replay_after_rules_change(
-    config: Config,
-    targets: Mapping[str, list[Target]],
-    *,
-    db: peewee.Database,
-    now: datetime,
-    actor: str = "worker",
-) -> ReplayResult | None:
-    """The `delivery.rules_change_replay_hours` policy, run when the worker starts or reloads.
+@dataclass(frozen=True, slots=True)
+class RulesChangeReplay:
+    plan: ReplayPlan
+    reason: str  # for the audit record: which rule versions, which setting
+
+
+def plan_after_rules_change(
+    config: Config, targets: Mapping[str, list[Target]], *, now: datetime
+) -> RulesChangeReplay | None:
+    """The `delivery.rules_change_replay_hours` policy, planned when the worker starts or reloads
+    (mrt.ops.replay.replay_after_rules_change applies it, actor "worker").
 
     When the current rules differ from the newest stored rule version, events of the last N
     hours that no rule delivered when they were stored, and that the new rules deliver, are
-    replayed (actor "worker"). The new rule version is stored either way, so the next start
-    with the same rules does nothing. Off (None) when N is 0 or no version was stored yet.
+    planned. Applying stores the new rule version even when nothing is replayed, so the next
+    start with the same rules does nothing. None (off) when N is 0, no version was stored yet, or
+    the rules did not change.
     """
     hours = config.delivery.rules_change_replay_hours
     if hours <= 0:
@@ -286,4 +290,4 @@ def replay_after_rules_change(
         f"rules changed ({str(newest.digest)[:12]} -> {ruleset.digest[:12]}): "
         f"delivery.rules_change_replay_hours = {hours}"
     )
-    return apply_replay(plan, db=db, now=now, actor=actor, reason=reason)
+    return RulesChangeReplay(plan, reason)

@@ -29,7 +29,8 @@ from mrt.delivery.digest_render import DigestEntry
 from mrt.errors import TemplateError
 from mrt.events import TrackerEvent
 from mrt.ops.explain import alert_detail
-from mrt.replay import apply_replay, plan_replay
+from mrt.ops.replay import apply as apply_replay
+from mrt.replay import plan_replay
 from mrt.rules import Decision, RuleMatch
 from mrt.store.cycle import PlannedAlert, create_alert
 from mrt.store.db import write_transaction

@@ -1,5 +1,6 @@
-"""plan_replay/apply_replay on events committed through mrt.store.cycle.commit_cycle: the
-filters, what counts as delivered, what is left out and why, and idempotence."""
+"""plan_replay and mrt.ops.replay.apply on events committed through
+mrt.store.cycle.commit_cycle: the filters, what counts as delivered, what is left out and why,
+and idempotence."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from mrt.config import Config
 from mrt.delivery.channels import resolve_targets
 from mrt.errors import ConfigError
 from mrt.events import TrackerEvent
-from mrt.replay import ReplayPlan, apply_replay, plan_replay
+from mrt.ops.replay import apply as apply_replay
+from mrt.replay import ReplayPlan, plan_replay
 from mrt.store import noise, silences, sources
 from mrt.store.cycle import CycleSuccess, PlannedEvent, commit_cycle
 from mrt.store.db import write_transaction

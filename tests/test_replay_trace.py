@@ -15,7 +15,8 @@ from test_source_support import T0, FakeGitHub, close, recorded_issues
 
 from mrt.cli import main
 from mrt.ops.explain import explain_decision
-from mrt.replay import apply_replay, plan_replay
+from mrt.ops.replay import apply as apply_replay
+from mrt.replay import plan_replay
 from mrt.rules import compile_rules
 from mrt.store import silences
 from mrt.store.models import Event, database_proxy

@@ -4,16 +4,19 @@ of the last N hours that no rule delivered then and the new rules deliver, once.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import peewee
+import pytest
 from pytest_httpserver import HTTPServer
 from test_replay_support import config_data, make_engine, run_cycle, write_config
 from test_source_support import T0, FakeClock, FakeGitHub, close, make_pool, recorded_issues
 
 from mrt.config import load_config
+from mrt.ops import replay as replay_ops
 from mrt.rules import compile_rules
 from mrt.store.models import Alert, AuditLog, Outbox, RuleVersion, database_proxy
 from worker.runtime import build_runtime
@@ -36,9 +39,11 @@ def new_config(server: HTTPServer, db_path: Path, hours: int) -> dict[str, Any]:
     )
 
 
-def test_a_changed_rule_set_replays_the_last_hours_once(
+def stored_under_old_rules(
     db: peewee.Database, db_path: Path, tmp_path: Path, httpserver: HTTPServer
 ) -> None:
+    """Events of the last day stored under rules that told only DeepSeek; two Qwen events of
+    the last hour and one of last week that new rules (deepseek, qwen) would tell."""
     old = write_config(tmp_path / "old.json", config_data(httpserver, db_path))
     engine = make_engine(db, old)
     issues = recorded_issues()
@@ -53,6 +58,12 @@ def test_a_changed_rule_set_replays_the_last_hours_once(
         close(issues[n + 1], T0 + timedelta(minutes=n))
     run_cycle(engine, T0 + timedelta(minutes=10))
     assert Alert.select().count() == 1  # DeepSeek, under the old rules
+
+
+def test_a_changed_rule_set_replays_the_last_hours_once(
+    db: peewee.Database, db_path: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    stored_under_old_rules(db, db_path, tmp_path, httpserver)
 
     path = tmp_path / "new.json"
     write_config(path, new_config(httpserver, db_path, hours=0))
@@ -72,3 +83,66 @@ def test_a_changed_rule_set_replays_the_last_hours_once(
 
     start_worker(db, path, T0 + timedelta(hours=2))  # same rules again: nothing happens
     assert Alert.select().count() == 3 and AuditLog.select().count() == 1
+
+
+def test_the_workers_replay_is_the_ops_action_audited_once_as_worker(
+    db: peewee.Database,
+    db_path: Path,
+    tmp_path: Path,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker replays through mrt.ops.replay.apply, the operator's own action: one audit
+    row, action "replay", actor "worker", naming what it enqueued."""
+    stored_under_old_rules(db, db_path, tmp_path, httpserver)
+    real = replay_ops.apply
+    actors: list[str] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        actors.append(kwargs["actor"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(replay_ops, "apply", recording)
+    path = tmp_path / "new.json"
+    write_config(path, new_config(httpserver, db_path, hours=24))
+    start_worker(db, path, T0 + timedelta(hours=1))
+    assert actors == ["worker"]
+    replayed = [a.id for a in Alert.select().where(Alert.kind == "replay").order_by(Alert.id)]
+    [entry] = AuditLog.select()
+    assert (entry.actor, entry.action) == ("worker", "replay")
+    assert entry.result["alerts"] == replayed and len(replayed) == 2
+    assert entry.params["unmatched_only"] is True and entry.params["planned"] == 2
+
+
+@pytest.mark.parametrize("failing_table", ["audit_log", "outbox"])
+def test_a_failed_replay_leaves_neither_alerts_nor_its_audit_record(
+    db: peewee.Database,
+    db_path: Path,
+    tmp_path: Path,
+    httpserver: HTTPServer,
+    caplog: pytest.LogCaptureFixture,
+    failing_table: str,
+) -> None:
+    """The audit record commits with the replayed alerts or not at all: a write that fails at
+    the end (the audit row) or in the middle (an outbox row) rolls back the whole replay, the
+    worker starts anyway and logs why, and the next start replays once."""
+    stored_under_old_rules(db, db_path, tmp_path, httpserver)
+    versions = RuleVersion.select().count()
+    pending = Outbox.select().count()
+    trigger = f"CREATE TRIGGER refuse BEFORE INSERT ON {failing_table} BEGIN "
+    db.execute_sql(trigger + "SELECT RAISE(ABORT, 'disk says no'); END")
+    path = tmp_path / "new.json"
+    write_config(path, new_config(httpserver, db_path, hours=24))
+    with caplog.at_level(logging.ERROR, logger="mrt.worker"):
+        start_worker(db, path, T0 + timedelta(hours=1))
+    assert "replay after the rules change failed: disk says no" in caplog.text
+    assert Alert.select().where(Alert.kind == "replay").count() == 0
+    assert Outbox.select().count() == pending
+    assert AuditLog.select().count() == 0
+    assert RuleVersion.select().count() == versions  # so the next start tries again
+
+    db.execute_sql("DROP TRIGGER refuse")
+    start_worker(db, path, T0 + timedelta(hours=1, minutes=5))
+    assert Alert.select().where(Alert.kind == "replay").count() == 2
+    [entry] = AuditLog.select()
+    assert (entry.actor, entry.action) == ("worker", "replay")

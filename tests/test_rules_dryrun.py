@@ -11,10 +11,9 @@ import pytest
 
 from mrt.cli import main
 from mrt.config import Config, load_config
-from mrt.errors import ConfigError
 from mrt.events import TrackerEvent, utcnow
 from mrt.rules import compile_rules
-from mrt.rules.dryrun import NO_RULE, StoredEvent, parse_since, run_rules_test
+from mrt.rules.dryrun import NO_RULE, StoredEvent, run_rules_test
 from mrt.store.history import tracker_event
 from mrt.store.models import Alert, Event, Outbox
 
@@ -196,26 +195,6 @@ def test_bad_since_is_a_config_error(
         == 2
     )
     assert "--since: expected a span such as 30d" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("30d", datetime(2026, 10, 23, 12, 0, tzinfo=UTC)),
-        ("12h", datetime(2026, 11, 22, 0, 0, tzinfo=UTC)),
-        ("90m", datetime(2026, 11, 22, 10, 30, tzinfo=UTC)),
-        ("2w", datetime(2026, 11, 8, 12, 0, tzinfo=UTC)),
-        ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
-        ("2026-11-01T08:00:00+08:00", datetime(2026, 11, 1, 0, 0, tzinfo=UTC)),
-    ],
-)
-def test_parse_since(text: str, expected: datetime) -> None:
-    assert parse_since(text, now=datetime(2026, 11, 22, 12, 0, tzinfo=UTC)) == expected
-
-
-def test_parse_since_rejects_nonsense() -> None:
-    with pytest.raises(ConfigError, match="found 'soon'"):
-        parse_since("soon", now=datetime(2026, 11, 22, tzinfo=UTC))
 
 
 def test_samples_are_capped_per_rule() -> None:

@@ -14,8 +14,8 @@ from tui_seed import NOW, console_scene
 from mrt.config import Config
 from mrt.delivery.channels import resolve_targets
 from mrt.replay import plan_replay
-from mrt.rules.dryrun import parse_since
 from mrt.store.models import Alert, AuditLog, Outbox
+from mrt.timeparse import parse_since
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.replay import ReplayScreen
 

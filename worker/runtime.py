@@ -39,8 +39,8 @@ from mrt.events import utcnow
 from mrt.http import HttpPool
 from mrt.logs import learn_secrets
 from mrt.noise.flush import flush_due
+from mrt.ops.replay import replay_after_rules_change
 from mrt.pipeline import CycleReport, Engine, build_specs
-from mrt.replay import replay_after_rules_change
 from mrt.rules import compile_rules
 from mrt.schedule import interval_floors
 from mrt.store import sources, workers

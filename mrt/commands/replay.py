@@ -24,7 +24,7 @@ from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
 from mrt.ops import replay as replay_ops
 from mrt.replay import ReplayPlan, ReplayResult, plan_replay
-from mrt.rules.dryrun import parse_since
+from mrt.timeparse import parse_since
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:

@@ -15,10 +15,11 @@ from mrt.errors import ConfigError, StoreError
 from mrt.events import utcnow
 from mrt.inert import terminal_json
 from mrt.rules import compile_rules
-from mrt.rules.dryrun import format_report, parse_since, run_rules_test, stored_events
+from mrt.rules.dryrun import format_report, run_rules_test, stored_events
 from mrt.rules.lint import lint_rules
 from mrt.store.db import DEFAULT_BUSY_TIMEOUT_MS, open_database
 from mrt.store.views.rules import decided_events_since
+from mrt.timeparse import parse_since
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:

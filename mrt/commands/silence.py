@@ -23,11 +23,11 @@ from mrt.errors import ConfigError
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
 from mrt.ops import silences as silence_ops
-from mrt.rules.dryrun import parse_since
 from mrt.rules.parse import CONDITION_KEYS
 from mrt.rules.silences import compile_matcher
 from mrt.store import silences
 from mrt.store.models import Silence
+from mrt.timeparse import parse_since
 
 # Keys whose value is one string (several values would need `any:`; RE2 has `|` for that).
 _SINGLE_VALUE = ("regex",)

@@ -12,7 +12,9 @@ takes `actor` ("cli", "tui"; the worker's own automatic replay says "worker").
     cursor     reset_cursor                  cursor.reset      (backs the database up first)
     alerts     acknowledge                   alert.acknowledge
     replay     apply                         replay            (record written in the same
-                                                                transaction by store.replay)
+                                                                transaction as the alerts)
+               replay_after_rules_change     replay            (actor "worker": the worker's
+                                                                own replay after a rules change)
     silences   create                        silence.create
                expire                        silence.expire
     backup     migrate_database              db.migrate        (only when something changed)

@@ -10,14 +10,12 @@ rules never decided them.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from mrt.errors import ConfigError
 from mrt.events import TrackerEvent
 from mrt.inert import inert_text
 from mrt.rules.engine import RuleSet
@@ -156,27 +154,6 @@ def _count(hits: RuleHits, sample: Sample, limit: int) -> None:
     hits.hits += 1
     if len(hits.samples) < limit:
         hits.samples.append(sample)
-
-
-_SPAN = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(text: str, *, now: datetime) -> datetime:
-    """`30d`, `12h`, `90m`, `2w`, or an ISO date/time (UTC when no offset is given)."""
-    span = _SPAN.match(text)
-    if span:
-        return now - timedelta(**{_UNITS[span.group(2)]: int(span.group(1))})
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ConfigError(
-            f"--since: expected a span such as 30d, 12h, 90m, 2w or a date such as "
-            f"2026-11-01, found {text!r}"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=now.tzinfo)
-    return moment
 
 
 def format_report(report: RulesTestReport) -> str:

@@ -1,4 +1,5 @@
-"""The queries `mrt replay` needs: what was already told to which channel, and the rule versions.
+"""The queries `mrt replay` needs: what was already told to which channel, and the rule versions;
+and the writes of a replay (its alerts, outbox rows and rule version; not its audit record).
 
 "Told to a channel" means an outbox row for that channel, for an alert of the event (alone or
 as a member of an aggregate/digest), that is sent or still on its way (pending, sending,
@@ -11,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from mrt.store import audit, cycle
+from mrt.store import cycle
 from mrt.store.cycle import PlannedAlert
 from mrt.store.models import Alert, AlertEvent, Outbox, RuleVersion
 
@@ -54,21 +55,19 @@ def newest_rule_version() -> RuleVersion | None:
     return newest
 
 
-def record_replay(
+def enqueue_replay(
     items: Iterable[tuple[int, str, str, PlannedAlert]],
     *,
     rule_digest: str,
     rule_canonical: dict[str, Any],
     payload: dict[str, Any],
-    actor: str,
-    params: dict[str, Any],
-    reason: str | None,
     now: datetime,
-) -> tuple[int, list[int], int, int]:
+) -> tuple[int, list[int], int]:
     """Alerts (kind "replay") and outbox rows for each (event id, fingerprint, source key, plan),
-    the rule version and the audit row; call inside a write transaction.
+    and the rule version; call inside a write transaction (mrt.ops.replay opens it, and writes
+    the audit record in it).
 
-    Returns (rule version id, alert ids, deliveries enqueued, audit id).
+    Returns (rule version id, alert ids, deliveries enqueued).
     """
     version_id = cycle.rule_version_id(rule_digest, rule_canonical, now)
     alert_ids: list[int] = []
@@ -86,6 +85,4 @@ def record_replay(
         )
         alert_ids.append(alert_id)
         deliveries += enqueued
-    result = {"alerts": alert_ids, "deliveries": deliveries, "rule_version": rule_digest}
-    audit_id = audit.record(actor, "replay", params, reason=reason, result=result, now=now)
-    return version_id, alert_ids, deliveries, audit_id
+    return version_id, alert_ids, deliveries

@@ -18,7 +18,7 @@ from mrt.delivery.channels import resolve_targets
 from mrt.errors import MrtError
 from mrt.ops import replay as replay_ops
 from mrt.replay import ReplayPlan, plan_replay
-from mrt.rules.dryrun import parse_since
+from mrt.timeparse import parse_since
 from tui.formatting import plain, stamp
 from tui.messages import ActionFinished, ReplayPlanned
 from tui.screens.base import ConsoleScreen

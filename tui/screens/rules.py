@@ -14,8 +14,9 @@ from textual.widgets import DataTable, Input, Label, Static
 
 from mrt.errors import MrtError
 from mrt.rules import compile_rules
-from mrt.rules.dryrun import RulesTestReport, parse_since, run_rules_test, stored_events
+from mrt.rules.dryrun import RulesTestReport, run_rules_test, stored_events
 from mrt.store.views.rules import decided_events_since
+from mrt.timeparse import parse_since
 from tui.formatting import plain
 from tui.messages import RulesTested
 from tui.screens.base import ConsoleScreen
