@@ -4,6 +4,7 @@
     ├── ConfigError                      a config file or value is wrong (exit code 2)
     │   ├── MissingSecretError           a required environment variable is not set
     │   └── InvalidConfig                one config's problems, one line each (mrt.config)
+    ├── BulkFilterError                  a bulk outbox action's filter it does not take (mrt.ops)
     ├── PluginError                      a source or channel plugin is missing or broken
     ├── StoreError                       the database cannot be opened, migrated or written
     │   └── MigrationError               a migration step failed (the backup path is in the message)
