@@ -50,9 +50,11 @@ from mrt.config.models import (
     ObservabilityConfig,
     RuleConfig,
     ScheduleConfig,
+    SmtpMail,
     SourceSection,
     StateConfig,
     Strict,
+    WeLinkRobot,
     WeLinkV0,
 )
 from mrt.config.secrets import (
@@ -93,9 +95,11 @@ __all__ = [
     "ObservabilityConfig",
     "RuleConfig",
     "ScheduleConfig",
+    "SmtpMail",
     "SourceSection",
     "StateConfig",
     "Strict",
+    "WeLinkRobot",
     "WeLinkV0",
     "check_secrets",
     "config_from_dict",

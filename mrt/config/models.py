@@ -30,6 +30,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from mrt.config import checks as config_checks
 from mrt.config.v0 import MAX_INTERVAL_SECONDS
@@ -128,6 +129,12 @@ class EmailV0(Strict):
     use_tls: bool = True
 
 
+# The same shapes as the typed descriptions of the channels v0's sections become (the names
+# the delivery layer uses; the class names stay, as the JSON Schema's $defs name them).
+WeLinkRobot = WeLinkV0
+SmtpMail = EmailV0
+
+
 class NotifyV0(Strict):
     welink: WeLinkV0 | None = None
     email: EmailV0 | None = None
@@ -154,6 +161,12 @@ class ChannelConfig(Strict):
     title_template: str | None = None
     min_interval_seconds: float | None = Field(None, ge=0)  # per-target spacing override
     max_length: int | None = Field(None, ge=50)
+    # v0's notify.welink / notify.email, translated by Config into the channels "welink" and
+    # "email": the typed description the delivery layer builds the same target from as v0 did
+    # (secrets stay names of environment variables). Set only by that translation: the loader
+    # refuses them in a file, and the JSON Schema does not offer them.
+    welink_robot: SkipJsonSchema[WeLinkV0 | None] = None
+    smtp: SkipJsonSchema[EmailV0 | None] = None
 
     @field_validator("url_env", mode="before")
     @classmethod
@@ -162,7 +175,8 @@ class ChannelConfig(Strict):
 
     @model_validator(mode="after")
     def _has_a_target(self) -> ChannelConfig:
-        if self.type == "apprise" and not (self.urls or self.url_env):
+        described = self.welink_robot is not None or self.smtp is not None
+        if self.type == "apprise" and not (self.urls or self.url_env or described):
             raise ValueError("an apprise channel needs at least one of urls or url_env")
         return self
 
@@ -264,11 +278,29 @@ class Config(Strict):
     # Where it came from, for messages and relative paths; not a config key.
     source_path: Path | None = Field(None, exclude=True)
 
+    @model_validator(mode="after")
+    def _v0_notify_as_channels(self) -> Config:
+        """v0's notify.welink / notify.email become the channels "welink" and "email", after
+        the configured ones, so nothing past the loader reads `notify`. A name both define is
+        left as it is: the loader's cross check reports it (`channels.<name>`)."""
+        welink, email = self.notify.welink, self.notify.email
+        if (welink is not None and "welink" in self.channels) or (
+            email is not None and "email" in self.channels
+        ):
+            return self
+        channels = dict(self.channels)
+        if welink is not None:
+            channels["welink"] = ChannelConfig(welink_robot=welink)
+        if email is not None:
+            channels["email"] = ChannelConfig(smtp=email)
+        if welink is not None or email is not None:
+            object.__setattr__(self, "channels", channels)
+            object.__setattr__(self, "notify", NotifyV0())
+        return self
+
     def channel_names(self) -> tuple[str, ...]:
-        """Configured channels, then v0's notify sections under their channel names."""
-        names = list(self.channels)
-        names += [n for n in ("welink", "email") if getattr(self.notify, n) is not None]
-        return tuple(names)
+        """Every channel a rule may name (v0's notify sections are among them, translated)."""
+        return tuple(self.channels)
 
 
 __all__ = [
@@ -284,8 +316,10 @@ __all__ = [
     "ObservabilityConfig",
     "RuleConfig",
     "ScheduleConfig",
+    "SmtpMail",
     "SourceSection",
     "StateConfig",
     "Strict",
+    "WeLinkRobot",
     "WeLinkV0",
 ]

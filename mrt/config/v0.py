@@ -260,7 +260,7 @@ def env_warnings(
     config: Config, env: Mapping[str, str], file: str | None = None
 ) -> list[ConfigWarning]:
     """What depends on the environment: the email sender when the file gives no from_addr."""
-    email = config.notify.email
+    email = next((c.smtp for c in config.channels.values() if c.smtp is not None), None)
     if email is None or email.from_addr is not None:
         return []
     sender = default_sender()

@@ -192,10 +192,8 @@ def group_value(view: EventView, name: str) -> str:
 
 
 def channel_names(config: Config) -> tuple[str, ...]:
-    """Every channel a rule may name: the configured ones, then v0's welink/email sections."""
-    names = list(config.channels)
-    names += [n for n in ("welink", "email") if getattr(config.notify, n) is not None]
-    return tuple(dict.fromkeys(names))
+    """Every channel a rule may name (v0's welink/email sections are channels once loaded)."""
+    return config.channel_names()
 
 
 def watch_keywords_rule(config: Config, index: int) -> CompiledRule | None:
