@@ -49,7 +49,7 @@ def test_v0_example_means_what_it_meant_in_v0(isolated: Path) -> None:
     config = load_config(V0_EXAMPLE)
     assert config.source_path == V0_EXAMPLE
     assert config.poll_interval_seconds == 300
-    assert config.watch_keywords == ["deepseek", "qwen"]
+    assert config.watch_keyword_terms() == ["deepseek", "qwen"]  # the rule they became
     assert config.state.sqlite_path == "./mrt_state.sqlite3"
     assert database_target(config) == str(isolated / "mrt_state.sqlite3")  # relative to cwd, as v0
     assert list(config.sources) == ["github", "huggingface", "modelscope"]
@@ -213,7 +213,7 @@ def test_discovery_order(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_default_config_is_the_v0_targets_on_the_console() -> None:
     config = default_config()
-    assert config.watch_keywords == ["deepseek", "qwen"]
+    assert config.watch_keyword_terms() == ["deepseek", "qwen"]  # the rule they became
     gh = config.sources["github"]
     assert isinstance(gh, github.Config)
     assert gh.repos == ["vllm-project/vllm", "sgl-project/sglang"]

@@ -93,3 +93,86 @@ def test_config_show_prints_v0_sections_as_the_channels_they_are(
     assert shown["channels"]["welink"]["welink_robot"]["webhook_env"] == "WELINK_WEBHOOK_URL"
     assert "smtp" not in shown["channels"]["console"]
     assert "pw-secret-7" not in out and "tok9" not in out
+
+
+def test_the_loader_turns_watch_keywords_into_the_last_rule(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    explicit = {"name": "prs", "when": {"event_type": "pr_merged"}, "notify": True}
+    path.write_text(json.dumps({"watch_keywords": ["deepseek", " ", "qwen"], "rules": [explicit]}))
+    config = load_config(path, env={})
+    assert config.watch_keywords == []  # nothing for later layers to read
+    assert [(r.name, r.origin) for r in config.rules] == [
+        ("prs", "rules"),
+        ("watch_keywords", "watch_keywords"),
+    ]
+    assert config.watch_keyword_terms() == ["deepseek", "qwen"]
+    assert config.watch_keyword_count() == 3
+    ruleset = compile_rules(config)
+    implicit = ruleset.rules[-1]
+    assert (implicit.name, implicit.path, implicit.index) == ("watch_keywords", "watch_keywords", 1)
+    assert [r.path for r in ruleset.rules] == ["rules[0] (prs)", "watch_keywords"]
+
+
+def test_the_v0_example_keeps_the_rule_version_it_had(tmp_path: Path) -> None:
+    # the digest v0 files had before the translation moved into the loader: a worker started
+    # on the upgraded code sees the same rule version and replays nothing
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"watch_keywords": ["deepseek", "qwen"]}))
+    canonical = compile_rules(load_config(path, env={})).canonical
+    assert canonical["all_channels"] == []
+    assert canonical["rules"] == [
+        {
+            "name": "watch_keywords",
+            "origin": "watch_keywords",
+            "when": {
+                "keywords": {
+                    "terms": ["deepseek", "qwen"],
+                    "word": False,
+                    "fields": ["title", "summary"],
+                }
+            },
+            "notify": {"channels": None, "priority": None, "template": None},
+            "suppress": False,
+            "aggregate": None,
+            "digest": None,
+            "tags": [],
+            "priority": None,
+            "continue": False,
+        }
+    ]
+
+
+def test_a_file_cannot_give_a_rule_the_v0_origin(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    rule = {"name": "r", "origin": "watch_keywords", "notify": True}
+    path.write_text(json.dumps({"rules": [rule]}))
+    with pytest.raises(InvalidConfig) as caught:
+        load_config(path, env={})
+    assert [(p.path, p.message) for p in caught.value.problems] == [
+        ("rules[0].origin", "unknown key 'origin'")
+    ]
+
+
+def test_a_rule_named_watch_keywords_beside_the_list_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "config.json"
+    rule = {"name": "watch_keywords", "when": {"source": "github"}, "notify": True}
+    path.write_text(json.dumps({"watch_keywords": ["deepseek"], "rules": [rule]}))
+    assert main(["check", "--config", str(path)]) != 0
+    out = capsys.readouterr().out
+    assert "rules[0] (watch_keywords)" in out
+    assert "taken by the top-level watch_keywords list" in out
+
+
+def test_config_show_prints_watch_keywords_as_the_rule_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"watch_keywords": ["deepseek"]}))
+    assert main(["config", "show", "--config", str(path)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert "watch_keywords" not in shown
+    (rule,) = shown["rules"]
+    assert (rule["name"], rule["origin"]) == ("watch_keywords", "watch_keywords")
+    assert rule["when"]["keywords"]["terms"] == ["deepseek"]

@@ -330,7 +330,8 @@ def probe_rules(config: Config) -> list[Finding]:
         ruleset = compile_rules(config)
     except ConfigError as exc:
         return [Finding("error", "rules", str(exc))]
-    text = f"{len(config.rules)} rule(s), {len(config.watch_keywords)} watch keyword(s); "
+    rules, keywords = len(config.explicit_rules()), config.watch_keyword_count()
+    text = f"{rules} rule(s), {keywords} watch keyword(s); "
     text += f"version {ruleset.digest[:12]}"
     return [Finding("ok", "rules", text)]
 

@@ -38,6 +38,7 @@ from mrt.config.load import (
     user_config_dir,
 )
 from mrt.config.models import (
+    WATCH_KEYWORDS,
     AggregationConfig,
     AiConfig,
     ChannelConfig,
@@ -78,6 +79,7 @@ def config_json_schema_text(plugins: Mapping[str, ModuleType] | None = None) -> 
 
 
 __all__ = [
+    "WATCH_KEYWORDS",
     "AggregationConfig",
     "AiConfig",
     "ChannelConfig",

@@ -36,7 +36,13 @@ from mrt.config.limits import (
 )
 from mrt.config.models import Config, SourceSection
 from mrt.config.refs import reference_problems
-from mrt.config.v0 import ConfigWarning, env_warnings, relax_v0, v0_state_file
+from mrt.config.v0 import (
+    ConfigWarning,
+    env_warnings,
+    relax_v0,
+    v0_state_file,
+    without_translation_keys,
+)
 from mrt.errors import MissingSecretError
 from mrt.plugins import default_sections, source_plugins
 
@@ -238,7 +244,8 @@ def _validate(data: dict[str, Any], file: str | None) -> Config:
         hint = did_you_mean("source_path", ["sources"])
         problems.append(ConfigProblem(f"unknown key 'source_path'{hint}", "source_path", file))
         del rest["source_path"]
-    rest = _without_internal_channel_keys(rest, file, problems)
+    rest, refused = without_translation_keys(rest, file)
+    problems += refused
     config: Config | None = None
     try:
         config = Config.model_validate(rest)
@@ -253,34 +260,6 @@ def _validate(data: dict[str, Any], file: str | None) -> Config:
     if problems or config is None:
         raise InvalidConfig(problems)
     return config
-
-
-INTERNAL_CHANNEL_KEYS = ("welink_robot", "smtp")  # set by the v0 translation (models.Config)
-
-
-def _without_internal_channel_keys(
-    rest: dict[str, Any], file: str | None, problems: list[ConfigProblem]
-) -> dict[str, Any]:
-    """A file may not write the channel fields that only v0's notify sections set."""
-    channels = rest.get("channels")
-    if not isinstance(channels, dict):
-        return rest
-    cleaned = dict(channels)
-    for name, channel in channels.items():
-        if not isinstance(channel, dict):
-            continue
-        for key in INTERNAL_CHANNEL_KEYS:
-            if key in channel:
-                hint = (
-                    " (a v0 notify section becomes this channel; write notify."
-                    + ("welink" if key == "welink_robot" else "email")
-                    + " instead)"
-                )
-                problems.append(
-                    ConfigProblem(f"unknown key {key!r}{hint}", f"channels.{name}.{key}", file)
-                )
-                cleaned[name] = {k: v for k, v in cleaned[name].items() if k != key}
-    return {**rest, "channels": cleaned}
 
 
 def _validate_sources(

@@ -197,11 +197,36 @@ class DeliveryConfig(Strict):
     rules_change_replay_hours: int = Field(0, ge=0)
 
 
+WATCH_KEYWORDS = "watch_keywords"  # v0's keyword list, and the name of the rule it becomes
+
+
 class RuleConfig(BaseModel):
-    """One named rule; its conditions and actions are validated by mrt.rules."""
+    """One named rule; its conditions and actions are validated by mrt.rules.
+
+    `origin` and `blank_keywords` are set only by the translation of v0's `watch_keywords`
+    (Config): "watch_keywords" makes the rule report under that name and keep the rule
+    version v0 files had; `blank_keywords` counts the blank entries it ignored. The loader
+    refuses both keys in a file; the JSON Schema's rule items do not offer them."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     name: str
+    origin: Literal["rules", "watch_keywords"] = "rules"
+    blank_keywords: int = 0
+
+
+def watch_keywords_rule(keywords: list[str]) -> RuleConfig | None:
+    """v0's `watch_keywords` as a rule: title and summary, any case, notifying every channel.
+    None without a keyword (v0: no keywords, no alerts)."""
+    terms = [k for k in keywords if k.strip()]
+    if not terms:
+        return None
+    return RuleConfig(
+        name=WATCH_KEYWORDS,
+        origin=WATCH_KEYWORDS,
+        blank_keywords=len(keywords) - len(terms),
+        when={"keywords": {"terms": terms, "word": False, "fields": ["title", "summary"]}},
+        notify={},
+    )
 
 
 class DigestConfig(Strict):
@@ -279,6 +304,36 @@ class Config(Strict):
     source_path: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
+    def _v0_keywords_as_a_rule(self) -> Config:
+        """v0's watch_keywords become the rule "watch_keywords", after the explicit rules, so
+        nothing past the loader reads `watch_keywords`."""
+        if not self.watch_keywords or any(r.origin == WATCH_KEYWORDS for r in self.rules):
+            return self
+        implicit = watch_keywords_rule(self.watch_keywords)
+        if implicit is not None:
+            object.__setattr__(self, "rules", [*self.rules, implicit])
+        object.__setattr__(self, "watch_keywords", [])
+        return self
+
+    def explicit_rules(self) -> list[RuleConfig]:
+        """The rules the file lists under `rules` (without the one v0's keywords became)."""
+        return [r for r in self.rules if r.origin == "rules"]
+
+    def watch_keyword_terms(self) -> list[str]:
+        """The keywords of the rule v0's `watch_keywords` became (blank entries left out)."""
+        return [
+            term
+            for r in self.rules
+            if r.origin == WATCH_KEYWORDS and r.model_extra
+            for term in r.model_extra["when"]["keywords"]["terms"]
+        ]
+
+    def watch_keyword_count(self) -> int:
+        """How many v0 `watch_keywords` entries the file has (blank ones included)."""
+        blank = sum(r.blank_keywords for r in self.rules if r.origin == WATCH_KEYWORDS)
+        return len(self.watch_keyword_terms()) + blank
+
+    @model_validator(mode="after")
     def _v0_notify_as_channels(self) -> Config:
         """v0's notify.welink / notify.email become the channels "welink" and "email", after
         the configured ones, so nothing past the loader reads `notify`. A name both define is
@@ -304,6 +359,7 @@ class Config(Strict):
 
 
 __all__ = [
+    "WATCH_KEYWORDS",
     "AggregationConfig",
     "AiConfig",
     "ChannelConfig",
