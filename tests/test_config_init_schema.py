@@ -35,7 +35,7 @@ def test_init_writes_a_starter_that_loads_and_is_found(
     config = load_config()  # discovery finds it in the user config directory
     assert config.source_path == xdg
     assert list(config.sources) == ["github", "huggingface", "modelscope"]
-    assert config.watch_keywords == ["deepseek", "qwen"]
+    assert config.watch_keyword_terms() == ["deepseek", "qwen"]  # the rule they became
 
 
 def test_init_refuses_to_overwrite_without_force(

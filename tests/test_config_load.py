@@ -49,7 +49,7 @@ def test_v0_example_means_what_it_meant_in_v0(isolated: Path) -> None:
     config = load_config(V0_EXAMPLE)
     assert config.source_path == V0_EXAMPLE
     assert config.poll_interval_seconds == 300
-    assert config.watch_keywords == ["deepseek", "qwen"]
+    assert config.watch_keyword_terms() == ["deepseek", "qwen"]  # the rule they became
     assert config.state.sqlite_path == "./mrt_state.sqlite3"
     assert database_target(config) == str(isolated / "mrt_state.sqlite3")  # relative to cwd, as v0
     assert list(config.sources) == ["github", "huggingface", "modelscope"]
@@ -70,12 +70,12 @@ def test_v0_example_means_what_it_meant_in_v0(isolated: Path) -> None:
     assert isinstance(ms, modelscope.Config)
     assert (ms.type, ms.orgs, ms.token_env) == ("modelscope", ["deepseek-ai"], None)
 
-    welink = config.notify.welink
+    welink = config.channels["welink"].welink_robot
     assert welink is not None
     assert welink.webhook_env == "WELINK_WEBHOOK_URL"
     assert (welink.is_at, welink.is_at_all, welink.at_accounts) == (False, False, [])
-    assert config.notify.email is None
-    assert config.channels == {}
+    assert "email" not in config.channels
+    assert list(config.channels) == ["welink"]  # notify.welink, translated at load
     assert config.channel_names() == ("welink",)
 
 
@@ -91,9 +91,9 @@ def test_v0_example_means_what_it_meant_in_v0(isolated: Path) -> None:
 )
 def test_welink_is_at_defaults_like_v0(welink: dict[str, object], is_at: bool) -> None:
     config = config_from_dict({"notify": {"welink": welink}})
-    assert config.notify.welink is not None
-    assert config.notify.welink.is_at is is_at
-    assert config.notify.welink.webhook_env == "WELINK_WEBHOOK_URL"
+    assert config.channels["welink"].welink_robot is not None
+    assert config.channels["welink"].welink_robot.is_at is is_at
+    assert config.channels["welink"].welink_robot.webhook_env == "WELINK_WEBHOOK_URL"
 
 
 def test_email_defaults_like_v0() -> None:
@@ -109,7 +109,7 @@ def test_email_defaults_like_v0() -> None:
             }
         }
     )
-    email = config.notify.email
+    email = config.channels["email"].smtp
     assert email is not None
     assert (email.smtp_port, email.use_tls) == (587, True)
     assert (email.user_env, email.password_env) == ("SMTP_USER", "SMTP_PASSWORD")
@@ -139,8 +139,9 @@ def test_what_v0_accepted_unambiguously_still_loads() -> None:
     assert isinstance(gh, github.Config)
     assert (gh.monitor.issues, gh.monitor.pulls) == (False, True)
     assert config.sources["modelscope"].enabled is True
-    assert config.notify.email is not None
-    assert (config.notify.email.smtp_port, config.notify.email.use_tls) == (465, False)
+    email = config.channels["email"].smtp
+    assert email is not None
+    assert (email.smtp_port, email.use_tls) == (465, False)
 
 
 def test_toml_and_json_give_equal_configs(tmp_path: Path) -> None:
@@ -212,7 +213,7 @@ def test_discovery_order(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_default_config_is_the_v0_targets_on_the_console() -> None:
     config = default_config()
-    assert config.watch_keywords == ["deepseek", "qwen"]
+    assert config.watch_keyword_terms() == ["deepseek", "qwen"]  # the rule they became
     gh = config.sources["github"]
     assert isinstance(gh, github.Config)
     assert gh.repos == ["vllm-project/vllm", "sgl-project/sglang"]
@@ -221,7 +222,7 @@ def test_default_config_is_the_v0_targets_on_the_console() -> None:
     assert isinstance(hf, huggingface.Config) and hf.orgs == ["deepseek-ai"]
     assert isinstance(ms, modelscope.Config) and ms.orgs == ["deepseek-ai"]
     assert config.channels == {"console": ChannelConfig(type="console")}
-    assert config.notify.welink is None and config.notify.email is None
+    assert "welink" not in config.channels and "email" not in config.channels
 
 
 def test_database_target(isolated: Path) -> None:

@@ -62,8 +62,9 @@ def test_the_loader_returns_each_warning_with_its_path_what_it_found_and_what_mr
         file="v0.json",
     )
     assert loaded.config.poll_interval_seconds == 365 * 24 * 3600
-    assert loaded.config.notify.email is not None
-    assert (loaded.config.notify.email.user_env, loaded.config.notify.email.password_env) == (
+    email = loaded.config.channels["email"].smtp
+    assert email is not None
+    assert (email.user_env, email.password_env) == (
         None, None)
     (interval,) = loaded.warnings
     assert interval.path == "poll_interval_seconds"
@@ -157,9 +158,9 @@ def test_hf_endpoint_and_a_base_url_move_a_source_to_its_own_host_budget() -> No
         ({"poll_interval_seconds": -3}, "poll_interval_seconds",
          lambda c: c.poll_interval_seconds == 0),
         ({"notify": {"welink": {"is_at": "yes"}}}, "notify.welink.is_at",
-         lambda c: c.notify.welink.is_at is False),
+         lambda c: c.channels["welink"].welink_robot.is_at is False),
         ({"notify": {"email": {"smtp_host": "h", "to_list": None}}}, "notify.email.to_list",
-         lambda c: c.notify.email is None),
+         lambda c: "email" not in c.channels),
         ({"sources": {"github": {"repos": None}}}, "sources.github.repos",
          lambda c: c.sources == {}),
     ],
@@ -217,5 +218,5 @@ def test_the_console_opens_the_relay_file_it_used_to_refuse(
     relay = Path(__file__).parent / "fixtures" / "v0" / "email_internal_relay.json"
     target = database_target(Namespace(config=str(relay), db=None))
     assert target.database == str(tmp_path / "mrt_state.sqlite3")
-    assert target.config is not None and target.config.notify.email is not None
-    assert target.config.notify.email.user_env is None
+    assert target.config is not None and target.config.channels["email"].smtp is not None
+    assert target.config.channels["email"].smtp.user_env is None

@@ -20,6 +20,7 @@ import peewee
 
 from mrt.config import (
     Config,
+    WeLinkRobot,
     database_display,
     database_target,
     describe_missing,
@@ -223,6 +224,8 @@ def probe_channels(config: Config, env: Mapping[str, str]) -> list[Finding]:
     plugins = channel_plugins()
     for name, channel in config.channels.items():
         where = f"channels.{name}"
+        if channel.welink_robot is not None or channel.smtp is not None:
+            continue  # v0's notify sections: probed below under their own names
         if channel.type not in plugins:
             installed = ", ".join(sorted(plugins)) or "none"
             hint = did_you_mean(channel.type, plugins)
@@ -266,9 +269,15 @@ def probe_channels(config: Config, env: Mapping[str, str]) -> list[Finding]:
 
 
 def _probe_welink(config: Config, env: Mapping[str, str]) -> list[Finding]:
-    welink = config.notify.welink
-    if welink is None:
-        return []
+    return [
+        f
+        for channel in config.channels.values()
+        if channel.welink_robot is not None
+        for f in _probe_robot(channel.welink_robot, env)
+    ]
+
+
+def _probe_robot(welink: WeLinkRobot, env: Mapping[str, str]) -> list[Finding]:
     value = env.get(welink.webhook_env)
     if not value:
         return []  # reported by the secrets probe
@@ -289,11 +298,15 @@ def _probe_welink(config: Config, env: Mapping[str, str]) -> list[Finding]:
 
 
 def _probe_email(config: Config) -> list[Finding]:
-    email = config.notify.email
-    if email is None:
-        return []
-    text = f"SMTP {email.smtp_host}:{email.smtp_port}, {len(email.to_list)} recipient(s)"
-    return [Finding("ok", "notify.email", text)]
+    return [
+        Finding(
+            "ok",
+            "notify.email",
+            f"SMTP {email.smtp_host}:{email.smtp_port}, {len(email.to_list)} recipient(s)",
+        )
+        for email in (c.smtp for c in config.channels.values())
+        if email is not None
+    ]
 
 
 def probe_sources(config: Config) -> list[Finding]:
@@ -317,7 +330,8 @@ def probe_rules(config: Config) -> list[Finding]:
         ruleset = compile_rules(config)
     except ConfigError as exc:
         return [Finding("error", "rules", str(exc))]
-    text = f"{len(config.rules)} rule(s), {len(config.watch_keywords)} watch keyword(s); "
+    rules, keywords = len(config.explicit_rules()), config.watch_keyword_count()
+    text = f"{rules} rule(s), {keywords} watch keyword(s); "
     text += f"version {ruleset.digest[:12]}"
     return [Finding("ok", "rules", text)]
 

@@ -36,7 +36,20 @@ def shown_config(config: Config) -> dict[str, Any]:
     """The config as plain data with literal channel URLs and database passwords hidden."""
     data = config.model_dump(mode="json")
     data["sources"] = {n: s.model_dump(mode="json") for n, s in config.sources.items()}
+    # v0's notify sections are the channels "welink" and "email" once loaded: shown there,
+    # with the description they are sent by (secrets as variable names), and only there
+    data.pop("notify", None)
+    # likewise v0's watch_keywords: shown as the rule they became, marked by its origin
+    data.pop("watch_keywords", None)
+    for rule in data.get("rules", []):
+        if rule.get("origin") == "rules":
+            del rule["origin"]
+        if not rule.get("blank_keywords"):
+            rule.pop("blank_keywords", None)
     for channel in data.get("channels", {}).values():
+        for key in ("welink_robot", "smtp"):
+            if channel.get(key) is None:
+                channel.pop(key, None)
         # a URL with ${NAME} keeps its secret in the environment; a literal one may not
         channel["urls"] = [
             u if placeholders(u) else u.split("://", 1)[0] + "://…" for u in channel["urls"]

@@ -62,7 +62,7 @@ def lint_command(args: argparse.Namespace) -> int:
     for finding in findings:
         print(finding)
     if not findings:
-        count = len(config.rules) + (1 if any(k.strip() for k in config.watch_keywords) else 0)
+        count = len(config.rules)  # v0's watch_keywords are one of them once loaded
         print(f"{count} rules, no findings")
     return 1 if findings else 0
 
@@ -100,4 +100,3 @@ def open_existing_database(
         yield db
     finally:
         db.close()
-

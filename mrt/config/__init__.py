@@ -38,6 +38,7 @@ from mrt.config.load import (
     user_config_dir,
 )
 from mrt.config.models import (
+    WATCH_KEYWORDS,
     AggregationConfig,
     AiConfig,
     ChannelConfig,
@@ -50,9 +51,11 @@ from mrt.config.models import (
     ObservabilityConfig,
     RuleConfig,
     ScheduleConfig,
+    SmtpMail,
     SourceSection,
     StateConfig,
     Strict,
+    WeLinkRobot,
     WeLinkV0,
 )
 from mrt.config.secrets import (
@@ -76,6 +79,7 @@ def config_json_schema_text(plugins: Mapping[str, ModuleType] | None = None) -> 
 
 
 __all__ = [
+    "WATCH_KEYWORDS",
     "AggregationConfig",
     "AiConfig",
     "ChannelConfig",
@@ -93,9 +97,11 @@ __all__ = [
     "ObservabilityConfig",
     "RuleConfig",
     "ScheduleConfig",
+    "SmtpMail",
     "SourceSection",
     "StateConfig",
     "Strict",
+    "WeLinkRobot",
     "WeLinkV0",
     "check_secrets",
     "config_from_dict",

@@ -36,7 +36,13 @@ from mrt.config.limits import (
 )
 from mrt.config.models import Config, SourceSection
 from mrt.config.refs import reference_problems
-from mrt.config.v0 import ConfigWarning, env_warnings, relax_v0, v0_state_file
+from mrt.config.v0 import (
+    ConfigWarning,
+    env_warnings,
+    relax_v0,
+    v0_state_file,
+    without_translation_keys,
+)
 from mrt.errors import MissingSecretError
 from mrt.plugins import default_sections, source_plugins
 
@@ -238,6 +244,8 @@ def _validate(data: dict[str, Any], file: str | None) -> Config:
         hint = did_you_mean("source_path", ["sources"])
         problems.append(ConfigProblem(f"unknown key 'source_path'{hint}", "source_path", file))
         del rest["source_path"]
+    rest, refused = without_translation_keys(rest, file)
+    problems += refused
     config: Config | None = None
     try:
         config = Config.model_validate(rest)

@@ -30,6 +30,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from mrt.config import checks as config_checks
 from mrt.config.v0 import MAX_INTERVAL_SECONDS
@@ -128,6 +129,12 @@ class EmailV0(Strict):
     use_tls: bool = True
 
 
+# The same shapes as the typed descriptions of the channels v0's sections become (the names
+# the delivery layer uses; the class names stay, as the JSON Schema's $defs name them).
+WeLinkRobot = WeLinkV0
+SmtpMail = EmailV0
+
+
 class NotifyV0(Strict):
     welink: WeLinkV0 | None = None
     email: EmailV0 | None = None
@@ -154,6 +161,12 @@ class ChannelConfig(Strict):
     title_template: str | None = None
     min_interval_seconds: float | None = Field(None, ge=0)  # per-target spacing override
     max_length: int | None = Field(None, ge=50)
+    # v0's notify.welink / notify.email, translated by Config into the channels "welink" and
+    # "email": the typed description the delivery layer builds the same target from as v0 did
+    # (secrets stay names of environment variables). Set only by that translation: the loader
+    # refuses them in a file, and the JSON Schema does not offer them.
+    welink_robot: SkipJsonSchema[WeLinkV0 | None] = None
+    smtp: SkipJsonSchema[EmailV0 | None] = None
 
     @field_validator("url_env", mode="before")
     @classmethod
@@ -162,7 +175,8 @@ class ChannelConfig(Strict):
 
     @model_validator(mode="after")
     def _has_a_target(self) -> ChannelConfig:
-        if self.type == "apprise" and not (self.urls or self.url_env):
+        described = self.welink_robot is not None or self.smtp is not None
+        if self.type == "apprise" and not (self.urls or self.url_env or described):
             raise ValueError("an apprise channel needs at least one of urls or url_env")
         return self
 
@@ -183,11 +197,36 @@ class DeliveryConfig(Strict):
     rules_change_replay_hours: int = Field(0, ge=0)
 
 
+WATCH_KEYWORDS = "watch_keywords"  # v0's keyword list, and the name of the rule it becomes
+
+
 class RuleConfig(BaseModel):
-    """One named rule; its conditions and actions are validated by mrt.rules."""
+    """One named rule; its conditions and actions are validated by mrt.rules.
+
+    `origin` and `blank_keywords` are set only by the translation of v0's `watch_keywords`
+    (Config): "watch_keywords" makes the rule report under that name and keep the rule
+    version v0 files had; `blank_keywords` counts the blank entries it ignored. The loader
+    refuses both keys in a file; the JSON Schema's rule items do not offer them."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     name: str
+    origin: Literal["rules", "watch_keywords"] = "rules"
+    blank_keywords: int = 0
+
+
+def watch_keywords_rule(keywords: list[str]) -> RuleConfig | None:
+    """v0's `watch_keywords` as a rule: title and summary, any case, notifying every channel.
+    None without a keyword (v0: no keywords, no alerts)."""
+    terms = [k for k in keywords if k.strip()]
+    if not terms:
+        return None
+    return RuleConfig(
+        name=WATCH_KEYWORDS,
+        origin=WATCH_KEYWORDS,
+        blank_keywords=len(keywords) - len(terms),
+        when={"keywords": {"terms": terms, "word": False, "fields": ["title", "summary"]}},
+        notify={},
+    )
 
 
 class DigestConfig(Strict):
@@ -264,14 +303,63 @@ class Config(Strict):
     # Where it came from, for messages and relative paths; not a config key.
     source_path: Path | None = Field(None, exclude=True)
 
+    @model_validator(mode="after")
+    def _v0_keywords_as_a_rule(self) -> Config:
+        """v0's watch_keywords become the rule "watch_keywords", after the explicit rules, so
+        nothing past the loader reads `watch_keywords`."""
+        if not self.watch_keywords or any(r.origin == WATCH_KEYWORDS for r in self.rules):
+            return self
+        implicit = watch_keywords_rule(self.watch_keywords)
+        if implicit is not None:
+            object.__setattr__(self, "rules", [*self.rules, implicit])
+        object.__setattr__(self, "watch_keywords", [])
+        return self
+
+    def explicit_rules(self) -> list[RuleConfig]:
+        """The rules the file lists under `rules` (without the one v0's keywords became)."""
+        return [r for r in self.rules if r.origin == "rules"]
+
+    def watch_keyword_terms(self) -> list[str]:
+        """The keywords of the rule v0's `watch_keywords` became (blank entries left out)."""
+        return [
+            term
+            for r in self.rules
+            if r.origin == WATCH_KEYWORDS and r.model_extra
+            for term in r.model_extra["when"]["keywords"]["terms"]
+        ]
+
+    def watch_keyword_count(self) -> int:
+        """How many v0 `watch_keywords` entries the file has (blank ones included)."""
+        blank = sum(r.blank_keywords for r in self.rules if r.origin == WATCH_KEYWORDS)
+        return len(self.watch_keyword_terms()) + blank
+
+    @model_validator(mode="after")
+    def _v0_notify_as_channels(self) -> Config:
+        """v0's notify.welink / notify.email become the channels "welink" and "email", after
+        the configured ones, so nothing past the loader reads `notify`. A name both define is
+        left as it is: the loader's cross check reports it (`channels.<name>`)."""
+        welink, email = self.notify.welink, self.notify.email
+        if (welink is not None and "welink" in self.channels) or (
+            email is not None and "email" in self.channels
+        ):
+            return self
+        channels = dict(self.channels)
+        if welink is not None:
+            channels["welink"] = ChannelConfig(welink_robot=welink)
+        if email is not None:
+            channels["email"] = ChannelConfig(smtp=email)
+        if welink is not None or email is not None:
+            object.__setattr__(self, "channels", channels)
+            object.__setattr__(self, "notify", NotifyV0())
+        return self
+
     def channel_names(self) -> tuple[str, ...]:
-        """Configured channels, then v0's notify sections under their channel names."""
-        names = list(self.channels)
-        names += [n for n in ("welink", "email") if getattr(self.notify, n) is not None]
-        return tuple(names)
+        """Every channel a rule may name (v0's notify sections are among them, translated)."""
+        return tuple(self.channels)
 
 
 __all__ = [
+    "WATCH_KEYWORDS",
     "AggregationConfig",
     "AiConfig",
     "ChannelConfig",
@@ -284,8 +372,10 @@ __all__ = [
     "ObservabilityConfig",
     "RuleConfig",
     "ScheduleConfig",
+    "SmtpMail",
     "SourceSection",
     "StateConfig",
     "Strict",
+    "WeLinkRobot",
     "WeLinkV0",
 ]

@@ -52,8 +52,8 @@ def env_requirements(config: Config) -> list[EnvRequirement]:
                     ),
                 )
             )
-    welink = config.notify.welink
-    if welink is not None:
+    described = [c for c in config.channels.values() if c.welink_robot or c.smtp]
+    for welink in (c.welink_robot for c in described if c.welink_robot is not None):
         reqs.append(
             EnvRequirement(
                 welink.webhook_env,
@@ -62,8 +62,7 @@ def env_requirements(config: Config) -> list[EnvRequirement]:
                 "nothing can be sent to WeLink (the variable holds the robot's webhook URL)",
             )
         )
-    email = config.notify.email
-    if email is not None:
+    for email in (c.smtp for c in described if c.smtp is not None):
         for key in ("user_env", "password_env"):
             name = getattr(email, key)
             if name:

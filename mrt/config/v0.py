@@ -11,6 +11,12 @@ with a ConfigWarning: `mrt check` prints them and the worker logs them on start 
     v0_state_file(data, cwd, file) -> (data, warnings)   v0's ./mrt_state.sqlite3, if it is there
     env_warnings(config, env, file) -> warnings     the ones that need the environment (sender)
     default_sender() -> "mrt@<hostname>"            the sender when no address is known
+    without_translation_keys(data, file) -> (data, problems)   a file may not write the
+                                                    fields only the v0 translation sets
+
+After validation, `Config` itself translates v0's sections into the v1 model (models.py):
+notify.welink / notify.email become the channels "welink" / "email" (ChannelConfig's
+`welink_robot` / `smtp`), watch_keywords the last rule, "watch_keywords" (RuleConfig's `origin`).
 
 The new v1 sections and keys keep their strict validation.
 """
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mrt.config.errors import show_value
+from mrt.config.errors import ConfigProblem, show_value
 
 if TYPE_CHECKING:
     from mrt.config.models import Config
@@ -260,7 +266,7 @@ def env_warnings(
     config: Config, env: Mapping[str, str], file: str | None = None
 ) -> list[ConfigWarning]:
     """What depends on the environment: the email sender when the file gives no from_addr."""
-    email = config.notify.email
+    email = next((c.smtp for c in config.channels.values() if c.smtp is not None), None)
     if email is None or email.from_addr is not None:
         return []
     sender = default_sender()
@@ -273,3 +279,43 @@ def env_warnings(
         why = f"the login name in {email.user_env} is not an email address"
         return [ConfigWarning(where, "nothing", f"{why}: MRT sends as {sender}", file)]
     return []
+
+
+INTERNAL_CHANNEL_KEYS = ("welink_robot", "smtp")  # set by the v0 translation (models.Config)
+INTERNAL_RULE_KEYS = ("origin", "blank_keywords")
+
+
+def without_translation_keys(
+    data: Mapping[str, Any], file: str | None = None
+) -> tuple[dict[str, Any], list[ConfigProblem]]:
+    """`data` without the channel and rule fields only the v0 translation sets, and a problem
+    ("unknown key") for each a file wrote."""
+    out = dict(data)
+    problems: list[ConfigProblem] = []
+    channels = out.get("channels")
+    if isinstance(channels, dict):
+        out["channels"] = {
+            name: _without(channel, INTERNAL_CHANNEL_KEYS, f"channels.{name}", file, problems)
+            for name, channel in channels.items()
+        }
+    rules = out.get("rules")
+    if isinstance(rules, list):
+        out["rules"] = [
+            _without(rule, INTERNAL_RULE_KEYS, f"rules[{index}]", file, problems)
+            for index, rule in enumerate(rules)
+        ]
+    return out, problems
+
+
+def _without(
+    section: Any, keys: tuple[str, ...], where: str, file: str | None, problems: list[ConfigProblem]
+) -> Any:
+    if not isinstance(section, dict):
+        return section
+    for key in (k for k in keys if k in section):
+        hint = {
+            "welink_robot": " (a v0 notify section becomes this channel; write notify.welink)",
+            "smtp": " (a v0 notify section becomes this channel; write notify.email)",
+        }.get(key, "")
+        problems.append(ConfigProblem(f"unknown key {key!r}{hint}", f"{where}.{key}", file))
+    return {k: v for k, v in section.items() if k not in keys}

@@ -1,8 +1,9 @@
 """Delivery targets from the config, and the one `send` the outbox sender calls.
 
     resolve_targets(config, env) -> {channel name: [Target, ...]}
-        config.channels through their plugin (by `type`, from the `mrt.channels` entry points),
-        plus v0's notify.welink -> channel "welink" and notify.email -> channel "email".
+        config.channels through their plugin (by `type`, from the `mrt.channels` entry points);
+        a channel described by `welink_robot` or `smtp` (what the config made of v0's
+        notify.welink and notify.email) is built here from that description.
     await send(target, message, timeout=...) -> SendOutcome   (never raises)
 
 A target is sent by the channel plugin whose entry point name equals `target.kind` (console,
@@ -15,20 +16,22 @@ from collections.abc import Mapping
 from types import ModuleType
 from urllib.parse import quote, urlencode
 
-from mrt.config import Config, EmailV0, WeLinkV0, default_sender
+from mrt.config import ChannelConfig, Config, SmtpMail, WeLinkRobot, default_sender
 from mrt.delivery.apprise_channel import build_target, scrub
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.delivery.welink import is_welink_url, is_welink_webhook, webhook_to_welink_url
 from mrt.errors import ConfigError, MissingSecretError, PluginError
 from mrt.plugins import channel_plugins
 
-V0_CHANNELS = ("welink", "email")
-
 
 def resolve_targets(config: Config, env: Mapping[str, str]) -> dict[str, list[Target]]:
     plugins = channel_plugins()
     resolved: dict[str, list[Target]] = {}
     for name, channel in config.channels.items():
+        described = described_target(channel, env)
+        if described is not None:
+            resolved[name] = [described]
+            continue
         plugin = plugins.get(channel.type)
         if plugin is None:
             known = ", ".join(sorted(plugins)) or "none"
@@ -37,22 +40,24 @@ def resolve_targets(config: Config, env: Mapping[str, str]) -> dict[str, list[Ta
                 f"(installed: {known})"
             )
         resolved[name] = list(plugin.targets(name, channel, env))
-    for name in V0_CHANNELS:
-        if getattr(config.notify, name) is not None and name in config.channels:
-            raise ConfigError(
-                f"both notify.{name} (v0) and channels.{name} define the channel {name!r}; "
-                "keep one",
-                path=f"channels.{name}",
-            )
-    if config.notify.welink is not None:
-        resolved["welink"] = [welink_v0_target(config.notify.welink, env)]
-    if config.notify.email is not None:
-        resolved["email"] = [email_v0_target(config.notify.email, env)]
     return resolved
 
 
-def welink_v0_target(section: WeLinkV0, env: Mapping[str, str]) -> Target:
-    """v0's notify.welink: the webhook URL from `webhook_env`, mentions as welink:// options."""
+def described_target(channel: ChannelConfig, env: Mapping[str, str]) -> Target | None:
+    """The target of a channel the config described (v0's notify sections), else None.
+
+    Channel name and kind stay "welink" / "email" as in v0: the target key, which outbox rows
+    written before an upgrade are matched by, must not change."""
+    if channel.welink_robot is not None:
+        return welink_robot_target(channel.welink_robot, env)
+    if channel.smtp is not None:
+        return smtp_target(channel.smtp, env)
+    return None
+
+
+def welink_robot_target(section: WeLinkRobot, env: Mapping[str, str]) -> Target:
+    """A WeLink robot (v0's notify.welink): the webhook URL from `webhook_env`, mentions as
+    welink:// options."""
     raw = (env.get(section.webhook_env) or "").strip()
     if not raw:
         raise MissingSecretError(
@@ -77,8 +82,8 @@ def welink_v0_target(section: WeLinkV0, env: Mapping[str, str]) -> Target:
     return build_target("welink", url, [raw])
 
 
-def email_v0_url(section: EmailV0, env: Mapping[str, str]) -> tuple[str, list[str]]:
-    """v0's notify.email -> an Apprise mailto(s) URL, and the secrets it carries.
+def smtp_url(section: SmtpMail, env: Mapping[str, str]) -> tuple[str, list[str]]:
+    """An SMTP description (v0's notify.email) -> an Apprise mailto(s) URL, and its secrets.
 
     use_tls: STARTTLS (or implicit TLS on 465), certificates verified (Apprise's default,
     never turned off here). Without use_tls: plain SMTP, as v0 did. No user_env: no login (an
@@ -105,8 +110,8 @@ def email_v0_url(section: EmailV0, env: Mapping[str, str]) -> tuple[str, list[st
     return url, [s for s in (password,) if s]
 
 
-def email_v0_target(section: EmailV0, env: Mapping[str, str]) -> Target:
-    url, secrets = email_v0_url(section, env)
+def smtp_target(section: SmtpMail, env: Mapping[str, str]) -> Target:
+    url, secrets = smtp_url(section, env)
     return build_target("email", url, secrets)
 
 

@@ -42,6 +42,7 @@ MAX_LISTED = 10
 CHAT_MAX_LENGTH = 500  # WeLink's limit; the tightest robot, and about a phone screen
 EMAIL_SCHEMES = ("mailto://", "mailtos://")
 
+
 def describe_event_type(event_type: str, source: str = "") -> str:
     """The source plugin's wording of the event type (its EVENT_WORDS), else the type itself."""
     words = event_words(source, event_type) if source else None
@@ -50,9 +51,9 @@ def describe_event_type(event_type: str, source: str = "") -> str:
 
 def channel_kind(config: Config, channel: str) -> str:
     """ "email" when every URL of the channel is a mailto; "chat" for everything else."""
-    if channel == "email" and config.notify.email is not None:
-        return "email"
     section = config.channels.get(channel)
+    if section is not None and section.smtp is not None:
+        return "email"
     if (
         section is not None
         and section.urls
@@ -268,10 +269,10 @@ def render_message(
 
 
 def channel_is_length_bound(config: Config, channel: str) -> bool:
-    """Chat channels trim to 500 characters: the v0 WeLink channel and any with a welink URL."""
-    if channel == "welink" and config.notify.welink is not None:
-        return True
+    """Chat channels trim to 500 characters: a WeLink robot (v0's) and any with a welink URL."""
     section = config.channels.get(channel)
     if section is None:
         return False
+    if section.welink_robot is not None:
+        return True
     return any(u.lower().startswith("welink://") or "/werobot/" in u for u in section.urls)

@@ -8,7 +8,8 @@ The semantics are written down in docs/RULES.md; in short:
   has `continue: true`, ends evaluation. Tag-only rules always continue.
 * Of the delivering rules that matched, the most urgent mode wins (notify > aggregate > digest);
   channels are the union of theirs (no `channels` = every configured channel).
-* v0's `watch_keywords` is one more rule, "watch_keywords", after the explicit ones.
+* v0's `watch_keywords` is one more rule, "watch_keywords", after the explicit ones (the
+  config loader appends it to `config.rules`; here it is a rule like the others).
 """
 
 from __future__ import annotations
@@ -19,16 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mrt.config import Config
+from mrt.config import WATCH_KEYWORDS, Config
 from mrt.events import TrackerEvent
 from mrt.rules.combinators import AllCondition
-from mrt.rules.conditions import KeywordsCondition
 from mrt.rules.fields import MAX_FIELD_CHARS, EventView
-from mrt.rules.model import DEFAULT_KEYWORD_FIELDS, CompiledRule, NotifySpec
+from mrt.rules.model import CompiledRule
 from mrt.rules.parse import ParseContext, parse_rule
 
 ENGINE_VERSION = 1  # bump when the same rules would decide differently
-WATCH_KEYWORDS = "watch_keywords"
 _MODE_URGENCY = ("notify", "aggregate", "digest")
 
 
@@ -192,26 +191,8 @@ def group_value(view: EventView, name: str) -> str:
 
 
 def channel_names(config: Config) -> tuple[str, ...]:
-    """Every channel a rule may name: the configured ones, then v0's welink/email sections."""
-    names = list(config.channels)
-    names += [n for n in ("welink", "email") if getattr(config.notify, n) is not None]
-    return tuple(dict.fromkeys(names))
-
-
-def watch_keywords_rule(config: Config, index: int) -> CompiledRule | None:
-    """v0's `watch_keywords`: one rule, title and summary, any case, notifying every channel."""
-    terms = tuple(k for k in config.watch_keywords if k.strip())
-    if not terms:
-        return None  # v0: no keywords, no alerts
-    return CompiledRule(
-        name=WATCH_KEYWORDS,
-        index=index,
-        path=WATCH_KEYWORDS,
-        condition=KeywordsCondition(terms, DEFAULT_KEYWORD_FIELDS, word=False),
-        has_conditions=True,
-        notify=NotifySpec(),
-        origin=WATCH_KEYWORDS,
-    )
+    """Every channel a rule may name (v0's welink/email sections are channels once loaded)."""
+    return config.channel_names()
 
 
 def compile_rules(config: Config) -> RuleSet:
@@ -224,23 +205,20 @@ def compile_rules(config: Config) -> RuleSet:
     seen: dict[str, int] = {}
     for index, rule_config in enumerate(config.rules):
         rule = parse_rule(rule_config, index, ctx)
+        if rule.name in seen and rule.origin == WATCH_KEYWORDS:
+            raise ctx.error(
+                f"the name {WATCH_KEYWORDS!r} is taken by the top-level watch_keywords list; "
+                "rename the rule or move the keywords into it",
+                f"rules[{seen[rule.name]}] ({rule.name})",
+            )
         if rule.name in seen:
             raise ctx.error(
                 f"duplicate rule name {rule.name!r} (also rules[{seen[rule.name]}]); "
                 "names identify rules in alerts and traces, so they must be unique",
                 rule.path,
             )
-        if rule.name == WATCH_KEYWORDS and config.watch_keywords:
-            raise ctx.error(
-                f"the name {WATCH_KEYWORDS!r} is taken by the top-level watch_keywords list; "
-                "rename the rule or move the keywords into it",
-                rule.path,
-            )
         seen[rule.name] = index
         rules.append(rule)
-    implicit = watch_keywords_rule(config, len(rules))
-    if implicit is not None:
-        rules.append(implicit)
     all_channels = channel_names(config)
     digest_channels = {name: tuple(d.channels) for name, d in config.digests.items()}
     canonical = {

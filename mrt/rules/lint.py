@@ -26,7 +26,6 @@ from mrt.rules.engine import (
     WATCH_KEYWORDS,
     channel_names,
     matches_everything,
-    watch_keywords_rule,
 )
 from mrt.rules.fields import did_you_mean
 from mrt.rules.model import CompiledRule
@@ -57,13 +56,10 @@ def lint_rules(config: Config) -> list[Finding]:
             rules.append(parse_rule(rule_config, index, ctx))
         except ConfigError as exc:
             findings.append(Finding(exc.path or f"rules[{index}]", "invalid", exc.detail))
-    if any(not k.strip() for k in config.watch_keywords):
+    if any(r.blank_keywords for r in config.rules if r.origin == WATCH_KEYWORDS):
         findings.append(
             Finding(WATCH_KEYWORDS, "blank-keyword", "an empty keyword is ignored; remove it")
         )
-    implicit = watch_keywords_rule(config, len(config.rules))
-    if implicit is not None:
-        rules.append(implicit)
 
     channels = channel_names(config)
     shadowed = {rule.name: _shadowed(rule, rules[:i]) for i, rule in enumerate(rules)}

@@ -293,7 +293,8 @@ def _check_template(spec: str, path: str, ctx: ParseContext) -> None:
 def parse_rule(rule: RuleConfig, index: int, ctx: ParseContext) -> CompiledRule:
     raw: dict[str, Any] = {"name": rule.name, **(rule.model_extra or {})}
     name = rule.name
-    path = f"rules[{index}] ({name})"
+    # the rule v0's watch_keywords became (mrt.config) reports under its own name
+    path = rule.origin if rule.origin != "rules" else f"rules[{index}] ({name})"
     if not name.strip():
         raise ctx.error("a rule needs a non-blank name", f"rules[{index}].name")
     for key in raw:
@@ -364,4 +365,5 @@ def parse_rule(rule: RuleConfig, index: int, ctx: ParseContext) -> CompiledRule:
         tags=tags,
         priority=(notify.priority if notify and notify.priority else tag_priority),
         continue_=continue_,
+        origin=rule.origin,
     )
