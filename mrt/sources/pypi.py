@@ -43,7 +43,6 @@ EVENT_WORDS = {"version_published": "New version", "version_yanked": "Version ya
 MISSING_TOKEN_COST = "nothing: PyPI's JSON API needs no token (token_env is never read)"
 # PyPI's JSON API is served from its CDN and publishes no hard limit: stay polite
 BUDGETS = {"pypi.org": HostBudget(concurrency=4, requests=120, window_seconds=60)}
-DEFAULT_SECTION: dict[str, Any] = {"projects": ["transformers"]}
 
 # PEP 508's project name
 ProjectName = Annotated[str, StringConstraints(
