@@ -33,11 +33,17 @@ class FakeRegistry:
                  ) -> None:
         self.doc = doc
         self.requests: list[Request] = []
+        self.statuses: list[int] = []
         self.answer: Response | None = None
         server.expect_request(path).respond_with_handler(self.handle)
 
     def handle(self, request: Request) -> Response:
         self.requests.append(request)
+        response = self._answer(request)
+        self.statuses.append(response.status_code)
+        return response
+
+    def _answer(self, request: Request) -> Response:
         if self.answer is not None:
             return self.answer
         assert "application/vnd.npm.install-v1+json" in request.headers["Accept"]

@@ -36,11 +36,17 @@ class FakePyPI:
         self.doc = doc
         self.last_modified = last_modified
         self.requests: list[Request] = []
+        self.statuses: list[int] = []
         self.answer: Response | None = None
         server.expect_request(f"/pypi/{project}/json").respond_with_handler(self.handle)
 
     def handle(self, request: Request) -> Response:
         self.requests.append(request)
+        response = self._answer(request)
+        self.statuses.append(response.status_code)
+        return response
+
+    def _answer(self, request: Request) -> Response:
         if self.answer is not None:
             return self.answer
         if self.last_modified is None:
