@@ -127,3 +127,21 @@ def test_npm_baseline_then_dist_tag_moved_once_then_304_and_a_429_of_its_own(
     row = product.sources()[NPM]
     assert row["health"] == "deferred" and row["cursor"] == cursor
     assert all(report[key][0] == "ok" for key in OTHERS), report
+
+
+def test_check_lists_both_and_says_what_a_missing_token_costs(
+    tmp_path: Path, product: Product
+) -> None:
+    check = product.mrt("check", "--config", str(product.config), expect=0).stdout
+    assert "ok    sources: github, huggingface, modelscope, pypi, npm\n" in check, check
+    data = json.loads(product.config.read_text(encoding="utf-8"))
+    for name, env in (("pypi", "PYPI_TOKEN"), ("npm", "NPM_TOKEN")):
+        del data["sources"][name]["base_url"]  # the public registries' own wording
+        data["sources"][name]["token_env"] = env
+    public = tmp_path / "public.json"
+    public.write_text(json.dumps(data), encoding="utf-8")
+    check = product.mrt("check", "--config", str(public), expect=0).stdout
+    assert "env PYPI_TOKEN: not set (optional, sources.pypi.token_env): without PYPI_TOKEN " \
+        "nothing is lost: PyPI's JSON API is public and needs no token\n" in check, check
+    assert "env NPM_TOKEN: not set (optional, sources.npm.token_env): without NPM_TOKEN only " \
+        "public packages are seen" in check, check

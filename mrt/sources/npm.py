@@ -42,7 +42,8 @@ DEFAULT_BASE = "https://registry.npmjs.org"
 DISPLAY_NAME = "npm"
 EVENT_WORDS = {"version_published": "New version", "dist_tag_moved": "Dist-tag moved",
                "version_deprecated": "Version deprecated"}
-MISSING_TOKEN_COST = "nothing: the public registry needs no token (token_env is never read)"
+MISSING_TOKEN_COST = ("only public packages are seen (the public registry needs no token; a "
+                      "private package needs a token with read access)")
 # the public registry publishes no fixed limit for metadata reads: stay polite
 BUDGETS = {"registry.npmjs.org": HostBudget(concurrency=4, requests=120, window_seconds=60)}
 ABBREVIATED = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"

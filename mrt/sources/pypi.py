@@ -40,7 +40,7 @@ from mrt.api import (
 DEFAULT_BASE = "https://pypi.org"
 DISPLAY_NAME = "PyPI"
 EVENT_WORDS = {"version_published": "New version", "version_yanked": "Version yanked"}
-MISSING_TOKEN_COST = "nothing: PyPI's JSON API needs no token (token_env is never read)"
+MISSING_TOKEN_COST = "nothing is lost: PyPI's JSON API is public and needs no token"
 # PyPI's JSON API is served from its CDN and publishes no hard limit: stay polite
 BUDGETS = {"pypi.org": HostBudget(concurrency=4, requests=120, window_seconds=60)}
 
