@@ -256,3 +256,23 @@ def test_faults_fail_or_defer_the_poll(httpserver: HTTPServer, answer: Response,
         run(go)
     assert error in str(raised.value)
     assert state.cursor == {"published_after": "2018-05-22T17:25:23Z"}
+
+
+def test_backfill_reports_the_versions_uploaded_since_its_date_on_the_first_poll(
+    httpserver: HTTPServer,
+) -> None:
+    fake = FakePyPI(httpserver, recorded())
+    fake.doc["info"]["summary"] = "Monitor \ud800 module\x00"  # text no database can store
+    state = SourceState()
+    spec = spec_for(pypi, section(httpserver, backfill="since 2018-05-01"))
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            first, _ = await poll_once(pypi, spec, pool, state)
+            assert kinds(first) == [("version_published", "0.1.6"),
+                                    ("version_published", "0.1.7")]
+            assert first.events[1].summary == "Monitor \ufffd module\ufffd"
+            again, _ = await poll_once(pypi, spec, pool, state)
+            assert again.events == []
+
+    run(go)
