@@ -158,6 +158,8 @@ def test_a_malformed_version_is_quarantined_and_the_rest_is_read(httpserver: HTT
      "expected a package document with `versions`"),
     (Response("slow down", status=429, headers={"Retry-After": "3600"}), "rate limit"),
     (Response("oops", status=502), "HTTP 502"),
+    (Response('{"info": {"name": "cut', status=200, content_type="application/json"),
+     "truncated or invalid JSON"),
 ])
 def test_faults_fail_or_defer_the_poll(httpserver: HTTPServer, answer: Response,
                                        error: str) -> None:

@@ -239,6 +239,8 @@ def test_the_docs_example_gives_details_and_a_version_without_files(httpserver: 
     (Response("{}", status=200, content_type="application/json"), "`info` and `releases`"),
     (Response("slow down", status=429, headers={"Retry-After": "3600"}), "rate limit"),
     (Response("oops", status=503), "HTTP 503"),
+    (Response('{"info": {"name": "cut', status=200, content_type="application/json"),
+     "truncated or invalid JSON"),
 ])
 def test_faults_fail_or_defer_the_poll(httpserver: HTTPServer, answer: Response,
                                        error: str) -> None:
