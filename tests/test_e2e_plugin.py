@@ -154,4 +154,4 @@ def test_without_its_package_the_source_is_a_config_error_naming_it(product: Pro
     product.env["PYTHONPATH"] = product.env["PYTHONPATH"].rsplit(os.pathsep, 1)[0]
     done = product.mrt("check", "--config", str(product.config), expect=2)
     assert "sources.example: no source plugin named 'example' (installed: github, huggingface, " \
-        "modelscope)" in done.stderr, done.stderr
+        "modelscope, npm, pypi)" in done.stderr, done.stderr
