@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,14 @@ class FakeArxiv:
     def __init__(self, server: HTTPServer) -> None:
         self.entries = list(RECORDED)
         self.asked: list[dict[str, Any]] = []
+        self.fault: Callable[[], Response] | None = None  # replaces the answer while set
         server.expect_request("/api/query").respond_with_handler(self.handle)
 
     def handle(self, request: Request) -> Response:
         args = dict(request.args)
         self.asked.append(args)
+        if self.fault is not None:
+            return self.fault()
         ordered = sorted(self.entries, key=updated_of, reverse=True)
         start, size = int(args["start"]), int(args["max_results"])
         body = HEAD + "".join(ordered[start:start + size]) + "</feed>"
