@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mrt.api import (
     BadItem,
@@ -58,6 +58,13 @@ class Config(SourceSection):
     listing_url: str = Field(DEFAULT_LISTING, pattern=r"^https?://\S+$")
     page_size: int = Field(50, ge=1, le=2000)
     max_pages: int = Field(5, ge=1)
+
+    @model_validator(mode="after")
+    def _watches_something(self) -> Config:
+        if not self.queries and not self.categories:
+            raise ValueError("expected `queries` (arXiv API search expressions) or `categories` "
+                             "(e.g. [\"cs.CL\"]), found neither")
+        return self
 
 
 def instances(name: str, section: Config, config: RootConfig) -> list[SourceSpec]:
