@@ -79,6 +79,16 @@ def test_baseline_then_one_alert_each_no_repeat_and_a_304_costs_nothing(
     sources = product.sources()
     assert sources[FEED]["health"] == "ok" and sources[QUERY]["health"] == "ok"
 
+    # `mrt cursor reset --to`: the entries updated since that day are reported again; the one
+    # already alerted is not alerted twice
+    product.mrt("cursor", "reset", FEED, "--to", "2021-11-01", "--yes",
+                "--config", str(product.config))
+    assert product.sources()[FEED]["cursor"]["replay"] is True
+    replayed = cycle_report(product.worker_once())
+    assert replayed[FEED][0] == "ok" and replayed[FEED][1] == 2, replayed[FEED]
+    assert len(robot_texts(robot)) == 2
+    assert "replay" not in product.sources()[FEED]["cursor"]
+
 
 def test_faults_defer_or_fail_only_their_own_source(tmp_path: Path, httpserver: HTTPServer) -> None:
     up = Upstreams(httpserver)
