@@ -203,3 +203,19 @@ def test_one_request_every_3_seconds_across_every_arxiv_source_of_a_config(
     assert clock.sleeps and sum(clock.sleeps) == pytest.approx(3.0)
     assert sorted(seen) == pytest.approx([0.0, 3.0])
     assert listing.seen_at in ([0.0], [3.0])
+
+
+def test_a_truncated_search_answer_fails_the_poll_and_keeps_the_cursor(
+    httpserver: HTTPServer,
+) -> None:
+    body = ARXIV_SEARCH.read_bytes()
+    httpserver.expect_request("/api/query").respond_with_data(
+        body[: len(body) // 2], content_type="application/atom+xml")
+    spec = spec_for(arxiv, query_section(httpserver))
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            with pytest.raises(UpstreamChanged, match="malformed or truncated XML"):
+                await poll_once(arxiv, spec, pool, SourceState())
+
+    run(go)

@@ -174,3 +174,28 @@ def test_hostile_titles_and_summaries_arrive_as_valid_plain_text(httpserver: HTT
                 assert "\n" not in event.title
 
     run(go)
+
+
+def test_an_entry_lost_to_a_truncated_body_is_published_when_it_shows_up(
+    httpserver: HTTPServer,
+) -> None:
+    """A body cut short after the newest entry moves the cursor past the next one; that one,
+    never seen, is still news when the whole feed comes back."""
+    fake = FakeFeed(OTO_ATOM.read_bytes()).install(httpserver, "/oto.atom")
+    spec = spec_for(feed, section(httpserver))
+    state = SourceState()
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            await poll_once(feed, spec, pool, state)
+            fake.add_atom(atom_entry("second", "second", LATER))
+            fake.add_atom(atom_entry("first", "first", LATER + timedelta(hours=1)))
+            whole = fake.body
+            fake.body = whole[: whole.index(b"<entry><id>second")]
+            cut, _ = await poll_once(feed, spec, pool, state)
+            assert [e.title for e in cut.events] == ["first"]
+            fake.body = whole
+            full, _ = await poll_once(feed, spec, pool, state)
+            assert [e.title for e in full.events] == ["second"]
+
+    run(go)

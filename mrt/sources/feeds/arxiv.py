@@ -107,7 +107,7 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
         response = await ctx.http.get_bytes(url, params=params, conditional=number == 0)
         if response.not_modified:
             return PollResult(cursor=cursor)
-        parsed = parse_feed(response)
+        parsed = parse_feed(response, strict=True)  # arXiv writes well-formed XML
         entries = parsed.get("entries", [])
         older = False
         for entry in entries:

@@ -18,15 +18,20 @@ from mrt.api import JsonResponse, UpstreamChanged, valid_text
 SUMMARY_CHARS = 1000  # of a summary's clean text kept in the event
 
 
-def parse_feed(response: JsonResponse) -> Any:
+def parse_feed(response: JsonResponse, *, strict: bool = False) -> Any:
     """feedparser's view of the fetched body; an HTML page or anything not a feed is an
-    UpstreamChanged (the source fails this poll and keeps its cursor)."""
+    UpstreamChanged (the source fails this poll and keeps its cursor). `strict`: so is XML that
+    is not well-formed (a truncated body), for upstreams that always write well-formed XML;
+    feedparser reads what it can of other, sloppier feeds."""
     body = response.json if isinstance(response.json, bytes) else b""
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if "html" in ctype:
         raise UpstreamChanged(f"{response.url}: HTTP {response.status} answered an HTML page "
                               f"({ctype}) instead of a feed{_snippet(body)}", url=response.url)
     parsed = feedparser.parse(body, response_headers={"content-type": ctype or "application/xml"})
+    if strict and parsed.get("bozo"):
+        raise UpstreamChanged(f"{response.url}: HTTP {response.status} answered malformed or "
+                              f"truncated XML ({parsed.get('bozo_exception')})", url=response.url)
     if not parsed.get("version") and not parsed.get("entries"):
         reason = parsed.get("bozo_exception")
         raise UpstreamChanged(f"{response.url}: HTTP {response.status} answered something that "
@@ -81,5 +86,6 @@ def content_hash(entry: Mapping[str, Any]) -> str:
 def plain(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A JSON-safe, valid-text copy of an entry's scalar fields (for quarantine and raw)."""
     keep = ("id", "guid", "link", "title", "published", "updated", "author")
-    return {k: valid_text(entry.get(k)) for k in keep
-            if isinstance(entry.get(k), str | int | float | type(None))}
+    fields = dict(entry)  # a plain dict: no feedparser fallback from `updated` to `published`
+    return {k: valid_text(fields.get(k)) for k in keep
+            if isinstance(fields.get(k), str | int | float | type(None))}

@@ -117,11 +117,13 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
         key = _key(ident)
         before = known.get(key)
         when = _when(entry)
-        in_window = after is not None and when is not None and when > after
-        if before is None and (after is None or when is None or when > after):
+        in_window = after is None or when is None or when > after
+        if before is None and (in_window or not (replay or backfill)):
+            # after the baseline every entry the feed lists is recorded: one never seen is new,
+            # however it is dated (a feed cut short last time may list it only now)
             kind = "entry_published"
         elif before is None:
-            continue  # older than the window: an entry we just never recorded
+            continue  # older than a reset or backfill date: an entry we just never recorded
         elif replay and in_window:
             kind = "entry_published"
         elif (snapshots[key]["hash"] != before.get("hash")
