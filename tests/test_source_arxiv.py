@@ -56,7 +56,8 @@ class FakeArxiv:
         template = RECORDED[0]
         entry = re.sub(r"2202\.12139v1", f"{ident}v{version}", template)
         entry = re.sub(r"<updated>.*?</updated>", f"<updated>{updated}</updated>", entry)
-        entry = re.sub(r"<title>.*?</title>", f"<title>{title}</title>", entry, flags=re.S)
+        entry = re.sub(r"<title>.*?</title>", lambda _: f"<title>{title}</title>", entry,
+                       flags=re.S)
         self.entries.append(entry)
 
 
@@ -217,5 +218,36 @@ def test_a_truncated_search_answer_fails_the_poll_and_keeps_the_cursor(
         async with make_pool(FakeClock()) as pool:
             with pytest.raises(UpstreamChanged, match="malformed or truncated XML"):
                 await poll_once(arxiv, spec, pool, SourceState())
+
+    run(go)
+
+
+def test_hostile_titles_and_abstracts_arrive_as_one_line_of_valid_text(
+    httpserver: HTTPServer,
+) -> None:
+    from xml.sax.saxutils import escape
+
+    from hostile_items import hostile_strings
+
+    fake = FakeArxiv(httpserver)
+    spec = spec_for(arxiv, query_section(httpserver, page_size=100))
+    state = SourceState()
+    strings = list(hostile_strings().values())
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            await poll_once(arxiv, spec, pool, state)
+            for n, text in enumerate(strings):
+                safe = "".join(c for c in text if (c in "\t\n\r" or ord(c) >= 0x20)
+                               and not 0xD800 <= ord(c) <= 0xDFFF and c not in "\ufffe\uffff")
+                fake.add(f"2611.{n:05d}", 1, "2026-11-22T07:00:00Z", escape(safe) or "x")
+            second, _ = await poll_once(arxiv, spec, pool, state)
+            # a title with no text left (only controls or blanks) is quarantined, not alerted
+            assert len(second.events) + len(second.quarantined) == len(strings)
+            assert all('field "title"' in bad.reason for bad in second.quarantined)
+            assert len(second.events) >= len(strings) - 3
+            for event in second.events:
+                assert event.title and "\n" not in event.title and "\x00" not in event.title
+                event.title.encode("utf-8")
 
     run(go)
