@@ -109,7 +109,8 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         '[sources.gitlab]\nrepos = ["a/b"]\n',
         [
             "sources.gitlab: no source plugin named 'gitlab'",
-            "installed: github, huggingface, modelscope",
+            "(installed: ",  # every installed source, in order; the built-ins among them
+            "github, huggingface, modelscope",
         ],
     ),
     (

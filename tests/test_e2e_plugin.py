@@ -153,5 +153,5 @@ def test_check_sources_and_cursor_reset_know_the_plugin(
 def test_without_its_package_the_source_is_a_config_error_naming_it(product: Product) -> None:
     product.env["PYTHONPATH"] = product.env["PYTHONPATH"].rsplit(os.pathsep, 1)[0]
     done = product.mrt("check", "--config", str(product.config), expect=2)
-    assert "sources.example: no source plugin named 'example' (installed: github, huggingface, " \
-        "modelscope, npm, pypi)" in done.stderr, done.stderr
+    assert "sources.example: no source plugin named 'example' (installed: " in done.stderr
+    assert "github, huggingface, modelscope" in done.stderr, done.stderr  # every built-in

@@ -85,11 +85,13 @@ def test_no_layer_outside_the_sources_keeps_a_table_of_a_platform() -> None:
     import mrt.sources.github as github
     import mrt.sources.huggingface as huggingface
     import mrt.sources.modelscope as modelscope
+    from mrt.sources.feeds import arxiv
 
-    words = {"github", "huggingface", "modelscope"}
-    for module in (github, huggingface, modelscope):
+    words = {"github", "huggingface", "modelscope", "arxiv"}
+    for module in (github, huggingface, modelscope, arxiv):
         words |= {module.DISPLAY_NAME, *module.BUDGETS}
-    assert words >= {"GitHub", "Hugging Face", "ModelScope", "api.github.com"}
+    assert words >= {"GitHub", "Hugging Face", "ModelScope", "api.github.com", "arXiv",
+                     "export.arxiv.org"}
     found = [hit for top in ("mrt", "worker", "tui") for path in sorted((ROOT / top).rglob("*.py"))
              if SOURCES not in path.parents
              and path.relative_to(ROOT) not in PLATFORM_WORDS_ALLOWED
