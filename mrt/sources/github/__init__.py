@@ -42,6 +42,7 @@ from mrt.api import (
 )
 
 from .changes import changes, labels_of, snapshot_of, updated_at
+from .releases import poll_releases, poll_tags
 
 DEFAULT_BASE = "https://api.github.com"
 DISPLAY_NAME = "GitHub"
@@ -55,6 +56,9 @@ EVENT_WORDS = {
     "pr_closed": "Pull request closed",
     "pr_updated": "Pull request updated",
     "release_published": "New release",
+    "release_edited": "Release edited",
+    "release_promoted": "Pre-release promoted to release",
+    "release_deleted": "Release deleted",
     "tag_created": "New tag",
 }
 MISSING_TOKEN_COST = "GitHub allows 60 requests an hour; with it 5,000"
@@ -70,10 +74,11 @@ PER_PAGE = 100
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
 
-
 class Monitor(Strict):
     issues: bool = True
     pulls: bool = True
+    releases: bool = False  # off by default: a v0 file (issues and pulls only) means the same
+    tags: bool = False
 
 
 class Config(SourceSection):
@@ -84,6 +89,7 @@ class Config(SourceSection):
     issue_edited: bool = False  # also alert when a title, labels or body changed
     overlap_seconds: int = Field(120, ge=0)  # re-read this much before the cursor: ties are safe
     max_pages: int = Field(50, ge=1)  # per poll; the ascending cursor resumes where it stopped
+    releases_window: int = Field(30, ge=1, le=100)  # newest releases read (one page) per poll
 
     @field_validator("repos")
     @classmethod
@@ -96,11 +102,22 @@ class Config(SourceSection):
 
 
 def instances(name: str, section: Config, config: RootConfig) -> list[SourceSpec]:
-    return [
-        SourceSpec(key=f"github:{repo}", plugin="github", section=name,
-                   params={"repo": repo}, config=section)
-        for repo in section.repos
-    ]
+    """`github:{o}/{r}` for issues and PRs (the key v0 databases were upgraded to), and each
+    further kind under its own key, `github-releases:{o}/{r}` and `github-tags:{o}/{r}`, so each
+    keeps its own cursor, snapshots, schedule and health: a failing tags list never holds back
+    issues, and no stored cursor changes meaning."""
+    specs = []
+    monitor = section.monitor
+    for repo in section.repos:
+        if monitor.issues or monitor.pulls or not (monitor.releases or monitor.tags):
+            specs.append(SourceSpec(key=f"github:{repo}", plugin="github", section=name,
+                                    params={"repo": repo}, config=section))
+        for kind, on in (("releases", monitor.releases), ("tags", monitor.tags)):
+            if on:
+                specs.append(SourceSpec(key=f"github-{kind}:{repo}", plugin="github",
+                                        section=name, params={"repo": repo, "kind": kind},
+                                        config=section))
+    return specs
 
 
 def _cursor_since(cursor: Mapping[str, Any] | None) -> datetime | None:
@@ -121,6 +138,12 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
     assert isinstance(config, Config)
     repo = str(spec.params["repo"])
     base = (config.base_url or DEFAULT_BASE).rstrip("/")
+    kind = spec.params.get("kind")
+    if kind == "releases":
+        return await poll_releases(spec, ctx, base, HEADERS, config.releases_window,
+                                   config.backfill)
+    if kind == "tags":
+        return await poll_tags(spec, ctx, base, HEADERS, config.max_pages)
     url = f"{base}/repos/{repo}/issues"
     since = _cursor_since(ctx.cursor)
     backfill = parse_backfill(config.backfill) if ctx.cursor is None else None
