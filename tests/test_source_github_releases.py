@@ -22,7 +22,7 @@ from test_source_support import (
 )
 from werkzeug import Request, Response
 
-from mrt.errors import SourceError
+from mrt.errors import RateLimited, SourceError
 from mrt.source_kit.contract import PollResult, SourceSpec
 from mrt.sources import github
 
@@ -40,9 +40,10 @@ def recorded_tags() -> list[dict[str, Any]]:
 class FakeList:
     """`GET /repos/{o}/{r}/{what}?per_page=N&page=P` as GitHub answers it: Link next, ETag/304."""
 
-    def __init__(self, server: HTTPServer, what: str, items: list[dict[str, Any]]) -> None:
+    def __init__(self, server: HTTPServer, what: str, items: list[dict[str, Any]],
+                 repo: str = REPO) -> None:
         self.server, self.items = server, items
-        self.path = f"/repos/{REPO}/{what}"
+        self.path = f"/repos/{repo}/{what}"
         self.requests: list[Request] = []
         self.fail: Response | None = None
         server.expect_request(self.path).respond_with_handler(self.handle)
@@ -207,3 +208,17 @@ def test_a_fault_fails_that_kind_only(httpserver: HTTPServer) -> None:
     with pytest.raises(SourceError, match="an HTML page instead of JSON"):
         poll(httpserver, "tags", state_t)
     assert state_t.cursor is None and state_r.cursor is not None
+
+
+def test_rate_limit_defers_and_5xx_fails_the_poll_without_moving_it(httpserver: HTTPServer) -> None:
+    releases = FakeList(httpserver, "releases", recorded_releases())
+    state = SourceState()
+    poll(httpserver, "releases", state)
+    cursor = dict(state.cursor or {})
+    releases.fail = Response("slow down", status=429, headers={"Retry-After": "3600"})
+    with pytest.raises(RateLimited):
+        poll(httpserver, "releases", state)
+    releases.fail = Response("oops", status=502)
+    with pytest.raises(SourceError, match="502"):
+        poll(httpserver, "releases", state)
+    assert state.cursor == cursor

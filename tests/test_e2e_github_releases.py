@@ -1,0 +1,87 @@
+"""GitHub releases through the real `mrt-worker --once`: a v0 config with `monitor.releases` on
+takes a silent baseline, alerts a new release once through the loopback webhook, and a 304
+costs one request and nothing else; a failing releases list leaves the issues polls alone."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from pytest_httpserver import HTTPServer
+from test_e2e_support import (
+    Product,
+    Upstreams,
+    cycle_report,
+    install_robot,
+    latest_metrics,
+    loopback_config,
+    product_env,
+    robot_texts,
+)
+from test_source_github_releases import FakeList, new_release, recorded_releases
+from werkzeug import Response
+
+REPO = "vllm-project/vllm"
+KEY = f"github-releases:{REPO}"
+
+
+def releases_config(tmp_path: Path, server: HTTPServer) -> Path:
+    config = loopback_config(tmp_path, server)
+    data = json.loads(config.read_text(encoding="utf-8"))
+    data["sources"]["github"]["repos"] = [REPO]
+    data["sources"]["github"]["monitor"]["releases"] = True
+    config.write_text(json.dumps(data), encoding="utf-8")
+    return config
+
+
+def stored(db_file: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(db_file) as db:
+        return db.execute("SELECT event_type, title FROM event WHERE source_key = ? ORDER BY id",
+                          (KEY,)).fetchall()
+
+
+def test_baseline_then_a_new_release_alerts_once_and_a_304_costs_nothing(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    Upstreams(httpserver)
+    robot, _ = install_robot(httpserver)
+    releases = recorded_releases()
+    fake = FakeList(httpserver, "releases", releases, repo=REPO)
+    product = Product(releases_config(tmp_path, httpserver), product_env(tmp_path / "h", httpserver))
+    db_file = tmp_path / "mrt_state.sqlite3"
+
+    report = cycle_report(product.worker_once())
+    assert report[KEY] == ("ok", 0, 0) and report[f"github:{REPO}"][0] == "ok"
+    assert stored(db_file) == [] and robot_texts(robot) == []
+
+    releases.insert(0, new_release(releases[0], 99, "v0.12.0"))
+    releases[0]["name"] = "v0.12.0: DeepSeek-V4 support"  # the v0 example watches "deepseek"
+    assert cycle_report(product.worker_once())[KEY] == ("ok", 1, 1)
+    assert stored(db_file) == [
+        ("release_published", f"{REPO} v0.12.0: DeepSeek-V4 support (v0.12.0)")]
+    (text,) = [t for t in robot_texts(robot) if "v0.12.0" in t]
+    assert "New release" in text
+
+    asked = len(fake.requests)
+    assert cycle_report(product.worker_once())[KEY] == ("ok", 0, 0)
+    assert len(fake.requests) == asked + 1
+    assert fake.requests[-1].headers.get("If-None-Match")
+    assert latest_metrics(db_file)[KEY]["http_statuses"] == {"304": 1}
+    assert len([t for t in robot_texts(robot) if "v0.12.0" in t]) == 1
+    assert product.sources()[KEY]["cursor"]["since"] == "2022-01-20T10:00:00Z"
+
+
+def test_a_failing_releases_list_fails_that_source_only(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    Upstreams(httpserver)
+    install_robot(httpserver)
+    fake = FakeList(httpserver, "releases", recorded_releases(), repo=REPO)
+    fake.fail = Response("<html><body>Unicorn!</body></html>", status=200,
+                         content_type="text/html")
+    product = Product(releases_config(tmp_path, httpserver), product_env(tmp_path / "h", httpserver))
+    report = cycle_report(product.worker_once(expect=3))  # a source failed: exit 3
+    assert report[KEY][0] == "failed"
+    assert report[f"github:{REPO}"][0] == "ok"
+    assert all(outcome == "ok" for key, (outcome, _, _) in report.items() if key != KEY)
