@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mrt.http")
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+FEED_ACCEPT = "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.5"
 
 
 class HttpClient:
@@ -79,6 +80,21 @@ class HttpClient:
             "GET", url, params=params, headers=headers, conditional=conditional
         )
 
+    async def get_bytes(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        conditional: bool = True,
+    ) -> JsonResponse:
+        """One GET whose body is not JSON (a feed): `json` holds the body's bytes (None on 304),
+        with the same retries, budgets, validators and size cap as a JSON call."""
+        send = {"Accept": FEED_ACCEPT, **(headers or {})}
+        return await self.request_json(
+            "GET", url, params=params, headers=send, conditional=conditional, decode=False
+        )
+
     async def request_json(
         self,
         method: str,
@@ -88,6 +104,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
         conditional: bool = True,
+        decode: bool = True,
     ) -> JsonResponse:
         """One JSON call with retries; raises SourceError / RateLimited, never returns half.
 
@@ -118,7 +135,7 @@ class HttpClient:
                 )
             try:
                 return await self._attempt(
-                    method, url, params, send, json_body, key, shown, state, conditional
+                    method, url, params, send, json_body, key, shown, state, conditional, decode
                 )
             except _Retry as retry:
                 if attempt >= self.pool.max_attempts:
@@ -148,6 +165,7 @@ class HttpClient:
         shown: str,
         state: _HostState,
         conditional: bool,
+        decode: bool = True,
     ) -> JsonResponse:
         client = self.pool.transport_for(self.settings.ca_bundle)
         # httpx's timeout bounds each phase (connect, each read); a body trickled a byte at a
@@ -236,7 +254,8 @@ class HttpClient:
             raise SourceError(
                 f"{shown}: answered HTTP {status}{snippet(body)}", url=shown, status=status
             )
-        data = decode_json(body, response.headers.get("content-type", ""), status, shown)
+        data = decode_json(body, response.headers.get("content-type", ""), status, shown) if decode \
+            else body
         new = {
             k: v
             for k, v in (

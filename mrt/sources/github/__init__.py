@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -41,6 +41,7 @@ from mrt.api import (
     valid_text,
 )
 
+from .atom import DEFAULT_SITE, poll_releases_feed, poll_tags_feed
 from .changes import changes, labels_of, snapshot_of, updated_at
 from .releases import poll_releases, poll_tags
 
@@ -63,7 +64,9 @@ EVENT_WORDS = {
 }
 MISSING_TOKEN_COST = "GitHub allows 60 requests an hour; with it 5,000"
 # GitHub asks for few concurrent calls (secondary limits) and allows 5000/h with a token
-BUDGETS = {"api.github.com": HostBudget(concurrency=2, requests=80, window_seconds=60)}
+BUDGETS = {"api.github.com": HostBudget(concurrency=2, requests=80, window_seconds=60),
+           # releases.atom / tags.atom for tokenless polls: a web page's politeness
+           "github.com": HostBudget(concurrency=2, requests=30, window_seconds=60)}
 # the section MRT runs with when there is no config file (v0's targets)
 DEFAULT_SECTION = {
     "repos": ["vllm-project/vllm", "sgl-project/sglang"],
@@ -90,6 +93,10 @@ class Config(SourceSection):
     overlap_seconds: int = Field(120, ge=0)  # re-read this much before the cursor: ties are safe
     max_pages: int = Field(50, ge=1)  # per poll; the ascending cursor resumes where it stopped
     releases_window: int = Field(30, ge=1, le=100)  # newest releases read (one page) per poll
+    # releases and tags through the REST API ("api") or the repo's releases.atom/tags.atom
+    # ("atom"); "auto": the feeds when token_env is unset, as they cost no API calls
+    releases_via: Literal["auto", "api", "atom"] = "auto"
+    site_url: str | None = None  # where the feeds are (https://github.com; GHE: its web host)
 
     @field_validator("repos")
     @classmethod
@@ -139,10 +146,15 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
     repo = str(spec.params["repo"])
     base = (config.base_url or DEFAULT_BASE).rstrip("/")
     kind = spec.params.get("kind")
-    if kind == "releases":
-        return await poll_releases(spec, ctx, base, HEADERS, config.releases_window,
-                                   config.backfill)
-    if kind == "tags":
+    if kind in ("releases", "tags"):
+        site = _feed_site(config, ctx.env)
+        if site is not None and kind == "releases":
+            return await poll_releases_feed(spec, ctx, site)
+        if site is not None:
+            return await poll_tags_feed(spec, ctx, site)
+        if kind == "releases":
+            return await poll_releases(spec, ctx, base, HEADERS, config.releases_window,
+                                       config.backfill)
         return await poll_tags(spec, ctx, base, HEADERS, config.max_pages)
     url = f"{base}/repos/{repo}/issues"
     since = _cursor_since(ctx.cursor)
@@ -231,6 +243,16 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
                               edited=config.issue_edited))
     return PollResult(events=events, snapshots=snapshots, cursor=cursor, fetched=fetched,
                       quarantined=kept_aside)
+
+
+def _feed_site(config: Config, env: Mapping[str, str]) -> str | None:
+    """The web host whose releases.atom/tags.atom to read, or None for the REST API."""
+    if config.releases_via == "api":
+        return None
+    token = bool(config.token_env and env.get(config.token_env))
+    if config.releases_via == "auto" and (token or (config.base_url and not config.site_url)):
+        return None  # a token: the API is richer; an Enterprise API without its web host: API
+    return (config.site_url or DEFAULT_SITE).rstrip("/")
 
 
 def _checked(item: Any, now: datetime) -> tuple[int, datetime]:

@@ -83,7 +83,7 @@ async def poll_releases(spec: SourceSpec, ctx: PollContext, base: str, headers: 
     repo = str(spec.params["repo"])
     url = f"{base}/repos/{repo}/releases"
     watermark = _watermark(ctx.cursor, backfill)
-    baseline = ctx.cursor is None and watermark is None
+    baseline = (ctx.cursor is None and watermark is None) or switched(ctx.cursor, "api")
     page_items: list[Any] = []
     fetched_page = None
     async for page in link_pages(ctx.http, url, params={"per_page": per_page}, headers=headers,
@@ -108,25 +108,36 @@ async def poll_releases(spec: SourceSpec, ctx: PollContext, base: str, headers: 
         if item.get("draft"):  # only a token with push access sees drafts: not news yet
             continue
         releases[f"release:{release_id}"] = item
+    return release_result(spec, ctx, releases, list(quarantined.values()), complete=complete,
+                          fetched=len(page_items), watermark=watermark, baseline=baseline,
+                          via="api")
+
+
+def release_result(spec: SourceSpec, ctx: PollContext, releases: dict[str, dict[str, Any]],
+                   kept_aside: list[Quarantined], *, complete: bool, fetched: int,
+                   watermark: datetime | None, baseline: bool, via: str) -> PollResult:
+    """The events between the releases listed now (newest first, one window) and what was
+    recorded: new, edited, promoted; and deleted, for a release recorded in the last window
+    that is missing from this one while it would still be inside it."""
+    repo = str(spec.params["repo"])
     times = [t for t in (parse_time(r.get("published_at")) for r in releases.values()) if t]
     newest = max([*times, *([watermark] if watermark else [])], default=None)
     oldest_seen = min(times, default=None)
     window = {key: item.get("published_at") for key, item in releases.items()}
-    cursor: dict[str, Any] = {"window": window}
+    cursor: dict[str, Any] = {"via": via, "window": window}
     if newest:
         cursor["since"] = format_time(newest)
     snapshots = {key: release_snapshot(item) for key, item in releases.items()}
-    kept_aside = list(quarantined.values())
     if baseline:
-        return PollResult(snapshots=snapshots, cursor=cursor, fetched=len(page_items),
+        return PollResult(snapshots=snapshots, cursor=cursor, fetched=fetched,
                           quarantined=kept_aside)
     known = ctx.snapshots(list(releases))
     events: list[TrackerEvent] = []
     ordered = sorted(releases.items(), key=lambda kv: str(kv[1].get("published_at") or ""))
     for key, item in ordered:
         events.extend(_release_changes(spec, repo, key, item, known.get(key), watermark, ctx.now))
-    gone = [key for key in (ctx.cursor or {}).get("window") or {} if key not in releases]
     previous = (ctx.cursor or {}).get("window") or {}
+    gone = [key for key in previous if key not in releases]
     gone_known = ctx.snapshots(gone) if gone else {}
     for key in gone:
         at = parse_time(previous.get(key))
@@ -134,8 +145,14 @@ async def poll_releases(spec: SourceSpec, ctx: PollContext, base: str, headers: 
         # Older than anything on this page: it only slid past the window.
         if complete or (at is not None and oldest_seen is not None and at >= oldest_seen):
             events.append(_deleted(spec, repo, key, gone_known.get(key) or {}, ctx.now))
-    return PollResult(events=events, snapshots=snapshots, cursor=cursor, fetched=len(page_items),
+    return PollResult(events=events, snapshots=snapshots, cursor=cursor, fetched=fetched,
                       quarantined=kept_aside)
+
+
+def switched(cursor: Mapping[str, Any] | None, via: str) -> bool:
+    """The cursor was kept by the other way of reading (API or feed): its keys differ, so
+    this poll takes a new silent baseline instead of calling everything new or deleted."""
+    return cursor is not None and cursor.get("via", via) != via
 
 
 def _release_changes(spec: SourceSpec, repo: str, key: str, item: Mapping[str, Any],
@@ -192,7 +209,9 @@ def _release_event(spec: SourceSpec, repo: str, key: str, item: Mapping[str, Any
             "tag_name": tag,
             "name": text_of(item.get("name")),
             "author": author,
-            "prerelease": bool(item.get("prerelease")),
+            # the feed does not say: None rather than a guess
+            "prerelease": item.get("prerelease") if isinstance(item.get("prerelease"), bool)
+            else None,
             "notes_excerpt": notes,
             "html_url": item.get("html_url"),
             "created_at": item.get("created_at"),
@@ -243,7 +262,7 @@ async def poll_tags(spec: SourceSpec, ctx: PollContext, base: str, headers: Mapp
     """Tags carry no date: a tag never seen is news, except on the baseline."""
     repo = str(spec.params["repo"])
     url = f"{base}/repos/{repo}/tags"
-    baseline = ctx.cursor is None
+    baseline = ctx.cursor is None or switched(ctx.cursor, "api")
     tags: dict[str, dict[str, Any]] = {}
     quarantined: dict[str, Quarantined] = {}
     fetched = 0
@@ -273,7 +292,7 @@ async def poll_tags(spec: SourceSpec, ctx: PollContext, base: str, headers: Mapp
                                                 else content_key(item))
                 continue
             tags[f"tag:{name}"] = item
-    cursor: dict[str, Any] = {"since": format_time(ctx.now)}
+    cursor: dict[str, Any] = {"via": "api", "since": format_time(ctx.now)}
     if first_full:
         cursor["first_page_full"] = True
     snapshots = {key: {"sha": item["commit"]["sha"]} for key, item in tags.items()}
@@ -282,7 +301,8 @@ async def poll_tags(spec: SourceSpec, ctx: PollContext, base: str, headers: Mapp
         return PollResult(snapshots=snapshots, cursor=cursor, fetched=fetched,
                           quarantined=kept_aside)
     known = ctx.snapshots(list(tags))
-    events = [_tag_event(spec, repo, key, item, ctx.now)
+    events = [tag_event(spec, repo, key, str(item["name"]), str(item["commit"]["sha"]),
+                        ctx.now, item)
               for key, item in tags.items() if key not in known]
     return PollResult(events=events, snapshots=snapshots, cursor=cursor, fetched=fetched,
                       quarantined=kept_aside)
@@ -298,20 +318,18 @@ def _checked_tag(item: Any) -> tuple[str, str]:
     return name, require_text(commit, "sha")
 
 
-def _tag_event(spec: SourceSpec, repo: str, key: str, item: Mapping[str, Any],
-               now: datetime) -> TrackerEvent:
-    name = str(item["name"])
-    sha = str(item["commit"]["sha"])
-    site = f"https://github.com/{repo}/tree/{name}"
+def tag_event(spec: SourceSpec, repo: str, key: str, name: str, sha: str | None,
+              now: datetime, item: Mapping[str, Any], url: str = "") -> TrackerEvent:
+    site = url or f"https://github.com/{repo}/tree/{name}"
     return TrackerEvent(
         source="github",
         source_key=spec.key,
         resource_type="tag",
         resource_id=key,
         event_type="tag_created",
-        event_id=f"{name}:{sha}",
+        event_id=f"{name}:{sha}" if sha else name,
         title=f"{repo} {name}",
-        summary=f"{name} at {sha[:12]}",
+        summary=f"{name} at {sha[:12]}" if sha else name,
         url=site,
         author="",
         labels=(),
