@@ -85,3 +85,21 @@ def test_a_failing_releases_list_fails_that_source_only(
     assert report[KEY][0] == "failed"
     assert report[f"github:{REPO}"][0] == "ok"
     assert all(outcome == "ok" for key, (outcome, _, _) in report.items() if key != KEY)
+
+
+def test_check_and_sources_know_the_release_and_tag_keys(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    config = releases_config(tmp_path, httpserver)
+    data = json.loads(config.read_text(encoding="utf-8"))
+    data["sources"]["github"]["monitor"]["tags"] = True
+    del data["sources"]["github"]["base_url"]  # github.com itself: its own token wording
+    config.write_text(json.dumps(data), encoding="utf-8")
+    env = product_env(tmp_path / "h", httpserver)
+    del env["GITHUB_TOKEN"]
+    product = Product(config, env)
+    check = product.mrt("check", "--config", str(config)).stdout
+    assert "env GITHUB_TOKEN: not set (optional, sources.github.token_env): without " \
+        "GITHUB_TOKEN GitHub allows 60 requests an hour; with it 5,000\n" in check, check
+    keys = set(product.sources())
+    assert {f"github:{REPO}", KEY, f"github-tags:{REPO}"} <= keys
