@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +24,7 @@ from test_source_support import (
 from werkzeug import Request, Response
 
 from mrt.errors import RateLimited, SourceError
+from mrt.ops.cursor import cursor_at
 from mrt.source_kit.contract import PollResult, SourceSpec
 from mrt.sources import github
 
@@ -222,3 +224,14 @@ def test_rate_limit_defers_and_5xx_fails_the_poll_without_moving_it(httpserver: 
     with pytest.raises(SourceError, match="502"):
         poll(httpserver, "releases", state)
     assert state.cursor == cursor
+
+
+def test_cursor_reset_to_a_date_reports_releases_published_since(httpserver: HTTPServer) -> None:
+    """`mrt cursor reset --to 2020-12-01` on a key with no snapshots yet: the three releases
+    published after that date are reported, the older ones recorded silently."""
+    FakeList(httpserver, "releases", recorded_releases())
+    state = SourceState(cursor=cursor_at("github", datetime(2020, 12, 1, tzinfo=UTC)))
+    result, _ = poll(httpserver, "releases", state)
+    assert [e.details["tag_name"] for e in result.events] == ["v1.54.1", "v1.54.0.1", "v1.55"]
+    assert len(result.snapshots) == 10
+    assert poll(httpserver, "releases", state)[0].events == []
