@@ -103,3 +103,34 @@ def test_check_and_sources_know_the_release_and_tag_keys(
         "GITHUB_TOKEN GitHub allows 60 requests an hour; with it 5,000\n" in check, check
     keys = set(product.sources())
     assert {f"github:{REPO}", KEY, f"github-tags:{REPO}"} <= keys
+
+
+def test_without_a_token_the_worker_reads_releases_atom(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """No GITHUB_TOKEN: releases come from the repository's releases.atom, not the API."""
+    from test_source_github_atom import FEED, NEW_ENTRY, FakeSite
+    from test_source_github_atom import REPO as FEED_REPO
+
+    Upstreams(httpserver)
+    robot, _ = install_robot(httpserver)
+    site = FakeSite(httpserver)
+    config = releases_config(tmp_path, httpserver)
+    data = json.loads(config.read_text(encoding="utf-8"))
+    data["sources"]["github"]["repos"] = [FEED_REPO]
+    data["sources"]["github"]["monitor"] = {"issues": False, "pulls": False, "releases": True}
+    data["sources"]["github"]["site_url"] = httpserver.url_for("/").rstrip("/")
+    config.write_text(json.dumps(data), encoding="utf-8")
+    env = product_env(tmp_path / "h", httpserver)
+    del env["GITHUB_TOKEN"]
+    product = Product(config, env)
+    key = f"github-releases:{FEED_REPO}"
+    assert cycle_report(product.worker_once())[key] == ("ok", 0, 0)
+    site.feed = FEED.replace("<entry>", NEW_ENTRY.replace(
+        "<title>v2.1.0</title>", "<title>v2.1.0: plays DeepSeek podcasts</title>"), 1)
+    assert cycle_report(product.worker_once())[key] == ("ok", 1, 1)
+    (text,) = [t for t in robot_texts(robot) if "v2.1.0" in t]
+    assert "New release" in text
+    assert cycle_report(product.worker_once())[key] == ("ok", 0, 0)
+    assert [r.path for r in site.requests] == [f"/{FEED_REPO}/releases.atom"] * 3
+    assert "Authorization" not in site.requests[-1].headers
