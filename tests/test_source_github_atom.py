@@ -154,3 +154,21 @@ def test_via_api_forces_the_rest_api_without_a_token(httpserver: HTTPServer) -> 
     assert len(api.requests) == 1
 
 
+
+
+def test_an_edited_entry_then_sliding_out_is_not_called_deleted(httpserver: HTTPServer) -> None:
+    """The oldest entry is edited (its `updated` jumps to now), then a new release pushes it
+    out of the feed: it slid out, it was not deleted (positions, not times, decide)."""
+    site = FakeSite(httpserver)
+    state = SourceState()
+    poll(httpserver, "releases", state)
+    last = site.feed.rindex("<entry>")
+    updated = site.feed.index("<updated>", last)
+    site.feed = (site.feed[:updated] + "<updated>2022-01-05T00:00:00Z</updated>"
+                 + site.feed[site.feed.index("</updated>", updated) + 10:])
+    poll(httpserver, "releases", state)
+    last = site.feed.rindex("<entry>")
+    site.feed = site.feed[:last] + site.feed[site.feed.index("</entry>", last) + 8:]
+    site.feed = site.feed.replace("<entry>", NEW_ENTRY, 1)
+    result, _ = poll(httpserver, "releases", state)
+    assert [e.event_type for e in result.events] == ["release_published"]

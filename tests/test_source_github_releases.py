@@ -235,3 +235,13 @@ def test_cursor_reset_to_a_date_reports_releases_published_since(httpserver: HTT
     assert [e.details["tag_name"] for e in result.events] == ["v1.54.1", "v1.54.0.1", "v1.55"]
     assert len(result.snapshots) == 10
     assert poll(httpserver, "releases", state)[0].events == []
+
+
+def test_a_release_turned_malformed_is_quarantined_not_deleted(httpserver: HTTPServer) -> None:
+    releases = recorded_releases()
+    FakeList(httpserver, "releases", releases)
+    state = SourceState()
+    poll(httpserver, "releases", state)
+    releases[2]["tag_name"] = None
+    result, _ = poll(httpserver, "releases", state)
+    assert result.events == [] and len(result.quarantined) == 1

@@ -105,8 +105,9 @@ async def poll_releases_feed(spec: SourceSpec, ctx: PollContext, site: str) -> P
         }
     watermark = None if baseline else parse_time((ctx.cursor or {}).get("since"))
     # the feed is a short window (GitHub serves the newest 10): never known to be complete
-    return release_result(spec, ctx, releases, [], complete=False, fetched=len(entries),
-                          watermark=watermark, baseline=baseline, via="atom")
+    return release_result(spec, ctx, releases, [], listed=list(releases), complete=False,
+                          fetched=len(entries), watermark=watermark, baseline=baseline,
+                          via="atom")
 
 
 async def poll_tags_feed(spec: SourceSpec, ctx: PollContext, site: str) -> PollResult:

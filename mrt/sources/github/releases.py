@@ -97,8 +97,12 @@ async def poll_releases(spec: SourceSpec, ctx: PollContext, base: str, headers: 
     complete = fetched_page is not None and "next" not in fetched_page.links
     releases: dict[str, dict[str, Any]] = {}
     quarantined: dict[str, Quarantined] = {}
+    listed: list[str] = []  # every release on the page with an id, in order: the window
     for raw in page_items:
         item = valid_text(raw)
+        raw_id = item.get("id") if isinstance(item, dict) else None
+        if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+            listed.append(f"release:{raw_id}")  # a malformed or draft release is still there
         try:
             release_id, _ = _checked_release(item)
         except BadItem as error:
@@ -108,23 +112,22 @@ async def poll_releases(spec: SourceSpec, ctx: PollContext, base: str, headers: 
         if item.get("draft"):  # only a token with push access sees drafts: not news yet
             continue
         releases[f"release:{release_id}"] = item
-    return release_result(spec, ctx, releases, list(quarantined.values()), complete=complete,
-                          fetched=len(page_items), watermark=watermark, baseline=baseline,
-                          via="api")
+    return release_result(spec, ctx, releases, list(quarantined.values()), listed=listed,
+                          complete=complete, fetched=len(page_items), watermark=watermark,
+                          baseline=baseline, via="api")
 
 
 def release_result(spec: SourceSpec, ctx: PollContext, releases: dict[str, dict[str, Any]],
-                   kept_aside: list[Quarantined], *, complete: bool, fetched: int,
-                   watermark: datetime | None, baseline: bool, via: str) -> PollResult:
-    """The events between the releases listed now (newest first, one window) and what was
-    recorded: new, edited, promoted; and deleted, for a release recorded in the last window
+                   kept_aside: list[Quarantined], *, listed: list[str], complete: bool,
+                   fetched: int, watermark: datetime | None, baseline: bool,
+                   via: str) -> PollResult:
+    """The events between the releases listed now (newest first, one window: `listed`) and
+    what was recorded: new, edited, promoted; and deleted, for a release of the last window
     that is missing from this one while it would still be inside it."""
     repo = str(spec.params["repo"])
     times = [t for t in (parse_time(r.get("published_at")) for r in releases.values()) if t]
     newest = max([*times, *([watermark] if watermark else [])], default=None)
-    oldest_seen = min(times, default=None)
-    window = {key: item.get("published_at") for key, item in releases.items()}
-    cursor: dict[str, Any] = {"via": via, "window": window}
+    cursor: dict[str, Any] = {"via": via, "window": listed}
     if newest:
         cursor["since"] = format_time(newest)
     snapshots = {key: release_snapshot(item) for key, item in releases.items()}
@@ -136,17 +139,27 @@ def release_result(spec: SourceSpec, ctx: PollContext, releases: dict[str, dict[
     ordered = sorted(releases.items(), key=lambda kv: str(kv[1].get("published_at") or ""))
     for key, item in ordered:
         events.extend(_release_changes(spec, repo, key, item, known.get(key), watermark, ctx.now))
-    previous = (ctx.cursor or {}).get("window") or {}
-    gone = [key for key in previous if key not in releases]
-    gone_known = ctx.snapshots(gone) if gone else {}
-    for key in gone:
-        at = parse_time(previous.get(key))
-        # gone from a complete list, or from inside the part of the list we read: deleted.
-        # Older than anything on this page: it only slid past the window.
-        if complete or (at is not None and oldest_seen is not None and at >= oldest_seen):
-            events.append(_deleted(spec, repo, key, gone_known.get(key) or {}, ctx.now))
+    for key in _deleted_keys((ctx.cursor or {}).get("window"), listed, complete):
+        events.append(_deleted(spec, repo, key, ctx.snapshots([key]).get(key) or {}, ctx.now))
     return PollResult(events=events, snapshots=snapshots, cursor=cursor, fetched=fetched,
                       quarantined=kept_aside)
+
+
+def _deleted_keys(previous: Any, listed: list[str], complete: bool) -> list[str]:
+    """The releases of the previous window that were deleted, not merely pushed out of it.
+
+    Without deletions, the window now is the `new` releases on top, then the first
+    `len(listed) - new` of the previous window: one of those missing was deleted. A release
+    further down may only have slid past the end (onto the next page, out of the feed), unless
+    the list is complete. Positions, not times: an edit can change a feed entry's time.
+    """
+    if not isinstance(previous, list):
+        return []  # no window recorded (a cursor reset, an older cursor): nothing to compare
+    present = set(listed)
+    new = sum(1 for key in listed if key not in set(previous))
+    survivors = len(listed) - new
+    return [key for n, key in enumerate(previous)
+            if isinstance(key, str) and key not in present and (complete or n < survivors)]
 
 
 def switched(cursor: Mapping[str, Any] | None, via: str) -> bool:
