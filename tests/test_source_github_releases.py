@@ -245,3 +245,16 @@ def test_a_release_turned_malformed_is_quarantined_not_deleted(httpserver: HTTPS
     releases[2]["tag_name"] = None
     result, _ = poll(httpserver, "releases", state)
     assert result.events == [] and len(result.quarantined) == 1
+
+
+def test_a_malformed_tag_is_quarantined_and_the_rest_reported(httpserver: HTTPServer) -> None:
+    tags = recorded_tags()
+    FakeList(httpserver, "tags", tags)
+    state = SourceState()
+    poll(httpserver, "tags", state)
+    tags.insert(0, {"name": "v3.0.0", "commit": None})
+    tags.insert(0, {**copy.deepcopy(tags[1]), "name": "v3.0.1"})
+    result, _ = poll(httpserver, "tags", state)
+    assert [e.details["tag_name"] for e in result.events] == ["v3.0.1"]
+    (bad,) = result.quarantined
+    assert bad.item_key == "tag v3.0.0" and '"commit"' in bad.reason
