@@ -98,6 +98,7 @@ def test_config_show_prints_the_effective_config(
     shown = json.loads(capsys.readouterr().out)
     assert shown["poll_interval_seconds"] == 300
     assert shown["sources"]["github"]["type"] == "github"
-    assert shown["sources"]["github"]["monitor"] == {"issues": True, "pulls": True}
+    assert shown["sources"]["github"]["monitor"] == {
+        "issues": True, "pulls": True, "releases": False, "tags": False}
     assert shown["channels"]["team"]["urls"] == ["slack://…", "json://h/${HOOK}"]
     assert shown["state"]["url"] == "postgresql://mrt:***@db/mrt"

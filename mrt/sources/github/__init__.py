@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -41,7 +41,9 @@ from mrt.api import (
     valid_text,
 )
 
+from .atom import DEFAULT_SITE, poll_releases_feed, poll_tags_feed
 from .changes import changes, labels_of, snapshot_of, updated_at
+from .releases import poll_releases, poll_tags
 
 DEFAULT_BASE = "https://api.github.com"
 DISPLAY_NAME = "GitHub"
@@ -55,11 +57,16 @@ EVENT_WORDS = {
     "pr_closed": "Pull request closed",
     "pr_updated": "Pull request updated",
     "release_published": "New release",
+    "release_edited": "Release edited",
+    "release_promoted": "Pre-release promoted to release",
+    "release_deleted": "Release deleted",
     "tag_created": "New tag",
 }
 MISSING_TOKEN_COST = "GitHub allows 60 requests an hour; with it 5,000"
 # GitHub asks for few concurrent calls (secondary limits) and allows 5000/h with a token
-BUDGETS = {"api.github.com": HostBudget(concurrency=2, requests=80, window_seconds=60)}
+BUDGETS = {"api.github.com": HostBudget(concurrency=2, requests=80, window_seconds=60),
+           # releases.atom / tags.atom for tokenless polls: a web page's politeness
+           "github.com": HostBudget(concurrency=2, requests=30, window_seconds=60)}
 # the section MRT runs with when there is no config file (v0's targets)
 DEFAULT_SECTION = {
     "repos": ["vllm-project/vllm", "sgl-project/sglang"],
@@ -70,10 +77,11 @@ PER_PAGE = 100
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
 
-
 class Monitor(Strict):
     issues: bool = True
     pulls: bool = True
+    releases: bool = False  # off by default: a v0 file (issues and pulls only) means the same
+    tags: bool = False
 
 
 class Config(SourceSection):
@@ -84,6 +92,11 @@ class Config(SourceSection):
     issue_edited: bool = False  # also alert when a title, labels or body changed
     overlap_seconds: int = Field(120, ge=0)  # re-read this much before the cursor: ties are safe
     max_pages: int = Field(50, ge=1)  # per poll; the ascending cursor resumes where it stopped
+    releases_window: int = Field(30, ge=1, le=100)  # newest releases read (one page) per poll
+    # releases and tags through the REST API ("api") or the repo's releases.atom/tags.atom
+    # ("atom"); "auto": the feeds when token_env is unset, as they cost no API calls
+    releases_via: Literal["auto", "api", "atom"] = "auto"
+    site_url: str | None = None  # where the feeds are (https://github.com; GHE: its web host)
 
     @field_validator("repos")
     @classmethod
@@ -96,11 +109,22 @@ class Config(SourceSection):
 
 
 def instances(name: str, section: Config, config: RootConfig) -> list[SourceSpec]:
-    return [
-        SourceSpec(key=f"github:{repo}", plugin="github", section=name,
-                   params={"repo": repo}, config=section)
-        for repo in section.repos
-    ]
+    """`github:{o}/{r}` for issues and PRs (the key v0 databases were upgraded to), and each
+    further kind under its own key, `github-releases:{o}/{r}` and `github-tags:{o}/{r}`, so each
+    keeps its own cursor, snapshots, schedule and health: a failing tags list never holds back
+    issues, and no stored cursor changes meaning."""
+    specs = []
+    monitor = section.monitor
+    for repo in section.repos:
+        if monitor.issues or monitor.pulls or not (monitor.releases or monitor.tags):
+            specs.append(SourceSpec(key=f"github:{repo}", plugin="github", section=name,
+                                    params={"repo": repo}, config=section))
+        for kind, on in (("releases", monitor.releases), ("tags", monitor.tags)):
+            if on:
+                specs.append(SourceSpec(key=f"github-{kind}:{repo}", plugin="github",
+                                        section=name, params={"repo": repo, "kind": kind},
+                                        config=section))
+    return specs
 
 
 def _cursor_since(cursor: Mapping[str, Any] | None) -> datetime | None:
@@ -121,6 +145,17 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
     assert isinstance(config, Config)
     repo = str(spec.params["repo"])
     base = (config.base_url or DEFAULT_BASE).rstrip("/")
+    kind = spec.params.get("kind")
+    if kind in ("releases", "tags"):
+        site = _feed_site(config, ctx.env)
+        if site is not None and kind == "releases":
+            return await poll_releases_feed(spec, ctx, site)
+        if site is not None:
+            return await poll_tags_feed(spec, ctx, site)
+        if kind == "releases":
+            return await poll_releases(spec, ctx, base, HEADERS, config.releases_window,
+                                       config.backfill)
+        return await poll_tags(spec, ctx, base, HEADERS, config.max_pages)
     url = f"{base}/repos/{repo}/issues"
     since = _cursor_since(ctx.cursor)
     backfill = parse_backfill(config.backfill) if ctx.cursor is None else None
@@ -208,6 +243,16 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
                               edited=config.issue_edited))
     return PollResult(events=events, snapshots=snapshots, cursor=cursor, fetched=fetched,
                       quarantined=kept_aside)
+
+
+def _feed_site(config: Config, env: Mapping[str, str]) -> str | None:
+    """The web host whose releases.atom/tags.atom to read, or None for the REST API."""
+    if config.releases_via == "api":
+        return None
+    token = bool(config.token_env and env.get(config.token_env))
+    if config.releases_via == "auto" and (token or (config.base_url and not config.site_url)):
+        return None  # a token: the API is richer; an Enterprise API without its web host: API
+    return (config.site_url or DEFAULT_SITE).rstrip("/")
 
 
 def _checked(item: Any, now: datetime) -> tuple[int, datetime]:
