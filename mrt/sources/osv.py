@@ -245,6 +245,13 @@ def _range_text(affected: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
+def title_of(vuln_id: str, aliases: list[str], level: str | None, summary: str) -> str:
+    """`GHSA-x (CVE-y) [HIGH]: summary`: what a message's one line must say of an advisory."""
+    named = f"{vuln_id} ({', '.join(aliases[:3])})" if aliases else vuln_id
+    rated = f"{named} [{level}]" if level else named
+    return f"{rated}: {summary}" if summary else rated
+
+
 def _event(spec: SourceSpec, site: str, record: dict[str, Any], packages: list[dict[str, Any]],
            kind: str, modified: datetime, published: datetime | None,
            withdrawn: datetime | None, now: datetime) -> TrackerEvent:
@@ -271,7 +278,7 @@ def _event(spec: SourceSpec, site: str, record: dict[str, Any], packages: list[d
         resource_id=vuln_id,
         event_type=kind,
         event_id=event_id.get(kind, f"modified:{format_time(modified)}"),
-        title=f"{vuln_id}: {summary_text}" if summary_text else vuln_id,
+        title=title_of(vuln_id, aliases, severity["level"], summary_text),
         summary=". ".join(said),
         url=f"https://osv.dev/vulnerability/{vuln_id}" if site == DEFAULT_BASE
         else f"{site}/v1/vulns/{vuln_id}",
