@@ -45,6 +45,7 @@ class FakeAdvisories:
         self.repo_items: list[dict[str, Any]] = []
         self.per_page_cap = per_page_cap
         self.requests: list[Request] = []
+        self.fault: Response | None = None  # answered instead while set (an outage)
         server.expect_request("/advisories").respond_with_handler(self.global_list)
         server.expect_request(f"/repos/{REPO}/security-advisories").respond_with_handler(
             self.repo_list)
@@ -68,6 +69,8 @@ class FakeAdvisories:
 
     def _page(self, request: Request, path: str, items: list[dict[str, Any]]) -> Response:
         self.requests.append(request)
+        if self.fault is not None:
+            return self.fault
         args = request.args
         items = sorted(items, key=lambda i: i["updated_at"], reverse=True)
         per_page = min(int(args.get("per_page", "30")), self.per_page_cap)

@@ -44,6 +44,7 @@ class FakeOsv:
         self.page_size = page_size
         self.requests: list[tuple[str, str]] = []
         self.listing_override: list[Any] | None = None  # a malformed listing to serve
+        self.fault: Response | None = None  # the batch query's answer while set (an outage)
         server.expect_request("/v1/querybatch", method="POST").respond_with_handler(self.batch)
         server.expect_request(re.compile(r"/v1/vulns/.+")).respond_with_handler(self.vuln)
 
@@ -60,6 +61,8 @@ class FakeOsv:
 
     def batch(self, request: Request) -> Response:
         self.requests.append(("POST", request.path))
+        if self.fault is not None:
+            return self.fault
         body = json.loads(request.data)
         results = []
         for query in body["queries"]:

@@ -1,11 +1,10 @@
 """The OSV source through the real `mrt-worker --once`: a silent baseline of the recorded
 advisories, a new advisory alerted to the loopback webhook with its severity and aliases, no
-repeat, and an OSV outage that fails OSV alone."""
+repeat, and a rate limit that defers OSV alone."""
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from osv_support import PACKAGE, FakeOsv
@@ -25,19 +24,9 @@ from werkzeug import Response
 KEY = "osv:osv"
 
 
-def test_osv_baseline_then_new_advisory_alerts_once_and_an_outage_fails_only_osv(
+def test_osv_baseline_then_new_advisory_alerts_once_and_a_rate_limit_defers_only_osv(
         tmp_path: Path, httpserver: HTTPServer) -> None:
-    outage: list[Response] = []
     osv_fake = FakeOsv(httpserver)
-    handler = osv_fake.batch
-
-    def batch(request: object) -> Response:
-        return outage[0] if outage else handler(request)  # type: ignore[arg-type]
-
-    httpserver.handlers.clear()  # re-register with the fault switch in front of the batch
-    httpserver.expect_request("/v1/querybatch", method="POST").respond_with_handler(batch)
-    httpserver.expect_request(re.compile(r"/v1/vulns/.+")).respond_with_handler(
-        osv_fake.vuln)
     osv_fake.seed_recorded()
     Upstreams(httpserver)
     robot, _ = install_robot(httpserver)
@@ -65,8 +54,8 @@ def test_osv_baseline_then_new_advisory_alerts_once_and_an_outage_fails_only_osv
     assert cycle_report(again)[KEY] == ("ok", 0, 0)
     assert len(robot.received) == sent
 
-    outage.append(Response("<html><body>Service Unavailable</body></html>", status=503))
-    broken = product.worker_once(expect=3)  # a source failed; the cycle still ran
-    report = cycle_report(broken)
-    assert report[KEY][0] != "ok"
+    # a 429 with Retry-After: OSV is deferred, not retried in the cycle, and nothing else is
+    osv_fake.fault = Response("slow down", status=429, headers={"Retry-After": "600"})
+    report = cycle_report(product.worker_once())  # a deferral is not a failure: exit 0
+    assert report[KEY][0] == "deferred"
     assert all(outcome == "ok" for key, (outcome, _, _) in report.items() if key != KEY)
