@@ -41,6 +41,7 @@ def test_ghsa_baseline_then_new_advisory_alerts_once_and_a_bad_page_fails_only_g
 
     baseline = product.worker_once()
     assert cycle_report(baseline)[KEY] == ("ok", 0, 0)
+    assert product.sources()[KEY]["key"] == KEY  # `mrt sources` lists it
 
     fake.global_items.append(advisory("GHSA-vllm-e2e0-0001", "CVE-2026-4242", now_utc(),
                                       severity="critical"))

@@ -40,6 +40,7 @@ def test_osv_baseline_then_new_advisory_alerts_once_and_a_rate_limit_defers_only
 
     baseline = product.worker_once()
     assert cycle_report(baseline)[KEY] == ("ok", 0, 0)
+    assert product.sources()[KEY]["key"] == KEY  # `mrt sources` lists it
     assert osv_fake.requests == [("POST", "/v1/querybatch")]
 
     osv_fake.publish("GHSA-4m3c-vllm-0001", now_utc(), aliases=("CVE-2026-1234",))
