@@ -109,7 +109,8 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         '[sources.gitlab]\nrepos = ["a/b"]\n',
         [
             "sources.gitlab: no source plugin named 'gitlab'",
-            "installed: github, huggingface, modelscope",
+            "(installed: ",  # every built-in, sorted: each new source adds itself
+            "github, huggingface, modelscope",
         ],
     ),
     (
