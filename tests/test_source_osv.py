@@ -151,3 +151,27 @@ def test_faults_raise_for_this_source(httpserver: HTTPServer, answer: Response,
     run(go)
     assert Counter(r.path for r, _ in httpserver.log) == Counter(
         {"/v1/querybatch": len(httpserver.log)})
+
+
+def test_an_id_listed_but_not_yet_served_is_asked_again_not_fatal(
+        httpserver: HTTPServer) -> None:
+    upstream = FakeOsv(httpserver)
+    upstream.seed_recorded()
+    state = SourceState()
+    spec = spec_for(osv, section(httpserver))
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            await poll_once(osv, spec, pool, state)
+            upstream.publish("GHSA-late-0000-0001", T0)
+            listing = [{"id": r["id"], "modified": r["modified"]}
+                       for r in upstream.records.values()]
+            record = upstream.records.pop("GHSA-late-0000-0001")
+            upstream.listing_override = listing  # the index lists it before it is served
+            early, _ = await poll_once(osv, spec, pool, state)
+            assert early.events == [] and "GHSA-late-0000-0001" in (early.degraded or "")
+            upstream.records["GHSA-late-0000-0001"] = record
+            later, _ = await poll_once(osv, spec, pool, state)
+            assert [e.resource_id for e in later.events] == ["GHSA-late-0000-0001"]
+
+    run(go)

@@ -23,6 +23,7 @@ from mrt.api import (
     PollResult,
     Quarantined,
     RootConfig,
+    SourceError,
     SourceSection,
     SourceSpec,
     Strict,
@@ -110,9 +111,16 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
                           quarantined=quarantined)
 
     events: list[TrackerEvent] = []
+    missing: list[str] = []
     for vuln_id in sorted(wanted, key=lambda v: listed[v][0]):  # oldest change first
-        page = await ctx.http.request_json("GET", f"{site}/v1/vulns/{vuln_id}",
-                                           conditional=False)
+        try:
+            page = await ctx.http.request_json("GET", f"{site}/v1/vulns/{vuln_id}",
+                                               conditional=False)
+        except SourceError as error:
+            if error.http_status != 404:
+                raise
+            missing.append(vuln_id)  # listed, not yet served: no snapshot, asked again
+            continue
         record = valid_text(page.json)
         try:
             modified, published, withdrawn = _checked_record(record, vuln_id, ctx.now)
@@ -127,8 +135,10 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
         if kind is not None:
             events.append(_event(spec, site, record, packages, kind, modified, published,
                                  withdrawn, ctx.now))
+    degraded = (f"{len(missing)} advisory id(s) listed but answered 404 "
+                f"({', '.join(missing[:5])}): asked again next cycle") if missing else None
     return PollResult(events=events, snapshots=snapshots, cursor=next_cursor,
-                      fetched=len(listed), quarantined=quarantined)
+                      fetched=len(listed), quarantined=quarantined, degraded=degraded)
 
 
 async def _listed(
