@@ -92,10 +92,10 @@ class Config(SourceSection):
 
 
 def instances(name: str, section: Config, config: RootConfig) -> list[SourceSpec]:
-    specs = [SourceSpec(key=f"{name}:{p.ecosystem}/{p.name}", plugin="ghsa", section=name,
+    specs = [SourceSpec(key=f"ghsa:{p.ecosystem}/{p.name}", plugin="ghsa", section=name,
                         params={"ecosystem": p.ecosystem, "package": p.name}, config=section)
              for p in section.packages]
-    specs += [SourceSpec(key=f"{name}:{repo}", plugin="ghsa", section=name,
+    specs += [SourceSpec(key=f"ghsa:{repo}", plugin="ghsa", section=name,
                          params={"repo": repo}, config=section) for repo in section.repos]
     return specs
 
