@@ -175,3 +175,29 @@ def test_an_id_listed_but_not_yet_served_is_asked_again_not_fatal(
             assert [e.resource_id for e in later.events] == ["GHSA-late-0000-0001"]
 
     run(go)
+
+
+def test_odd_but_harmless_fields_go_through_made_valid_and_bounded(
+        httpserver: HTTPServer) -> None:
+    upstream = FakeOsv(httpserver)
+    upstream.seed_recorded()
+    state = SourceState()
+    spec = spec_for(osv, section(httpserver))
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            await poll_once(osv, spec, pool, state)
+            upstream.publish("GHSA-odd0-0000-0001", T0, aliases=("CVE-2026-7",))
+            record = upstream.records["GHSA-odd0-0000-0001"]
+            record.update(summary="bad \ud800 text", references=[
+                {"type": "WEB", "url": f"https://example.org/{n}"} for n in range(200)])
+            record["aliases"].append(42)
+            record["severity"].append("not an object")
+            result, _ = await poll_once(osv, spec, pool, state)
+            (event,) = result.events
+            event.title.encode("utf-8")  # valid text: no lone surrogate left
+            assert event.details["aliases"] == ["CVE-2026-7"]
+            assert len(event.details["references"]) == osv.MAX_REFERENCES
+            assert event.details["cvss"] == [f"CVSS_V3 {CVSS}"]
+
+    run(go)
