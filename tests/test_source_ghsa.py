@@ -193,3 +193,25 @@ def test_faults_raise_for_this_source(httpserver: HTTPServer, answer: Response,
 
 def test_the_github_host_budget_is_one_whichever_plugin_names_it() -> None:
     assert ghsa.BUDGETS == github.BUDGETS
+
+
+def test_a_backfill_reports_after_its_date_and_an_unrecorded_old_one_is_an_update(
+        httpserver: HTTPServer) -> None:
+    upstream = FakeAdvisories(httpserver)
+    upstream.seed_recorded()  # published and updated in 2023
+    upstream.global_items.append(advisory("GHSA-vllm-0000-0001", None, T0))
+    state = SourceState()
+    spec = spec_for(ghsa, section(httpserver, backfill="since 2026-01-01"))
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            first, _ = await poll_once(ghsa, spec, pool, state)
+            assert [(e.event_type, e.resource_id) for e in first.events] == [
+                ("advisory_published", "GHSA-vllm-0000-0001")]
+            # the 2023 advisory, never recorded (older than the backfill), is edited now
+            upstream.global_items[0]["updated_at"] = iso(T0 + timedelta(hours=1))
+            second, _ = await poll_once(ghsa, spec, pool, state)
+            assert [(e.event_type, e.resource_id) for e in second.events] == [
+                ("advisory_updated", RECORDED_ID)]
+
+    run(go)

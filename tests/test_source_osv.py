@@ -201,3 +201,23 @@ def test_odd_but_harmless_fields_go_through_made_valid_and_bounded(
             assert event.details["cvss"] == [f"CVSS_V3 {CVSS}"]
 
     run(go)
+
+
+def test_a_backfill_reports_what_changed_after_its_date_and_records_the_rest(
+        httpserver: HTTPServer) -> None:
+    upstream = FakeOsv(httpserver)
+    upstream.seed_recorded()
+    state = SourceState()
+    spec = spec_for(osv, section(httpserver, backfill="since 2023-03-20"))
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            first, client = await poll_once(osv, spec, pool, state)
+            assert sorted((e.event_type, e.resource_id) for e in first.events) == [
+                ("advisory_modified", "GHSA-wp72-7hj9-5265"),
+                ("advisory_modified", "GHSA-xg73-94fp-g449")]
+            assert client.requests == 3 and len(state.snapshots) == 4
+            second, client = await poll_once(osv, spec, pool, state)
+            assert second.events == [] and client.requests == 1
+
+    run(go)

@@ -170,7 +170,7 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
     known = ctx.snapshots(list(found))
     events = []
     for ghsa_id, (_, item) in sorted(found.items(), key=lambda kv: kv[1][0]):
-        kind = change(known.get(ghsa_id), item, replay)
+        kind = change(known.get(ghsa_id), item, replay, watermark)
         if kind is not None:
             events.append(_event(spec, watched, item, kind, ctx.now))
     return PollResult(events=events, snapshots=snapshots, cursor=next_cursor,
@@ -203,18 +203,21 @@ def snapshot_of(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def change(before: Mapping[str, Any] | None, item: Mapping[str, Any],
-           replay: datetime | None) -> str | None:
-    """published for an id never seen (or published after a reset's date), withdrawn when
-    withdrawn_at was set, updated when updated_at moved; else None."""
+           replay: datetime | None, watermark: datetime | None = None) -> str | None:
+    """published for an id never seen that was published after the window opened (or after a
+    reset's date), withdrawn when withdrawn_at was set, updated when updated_at moved (an id
+    never seen but published before the window: it existed, we had not recorded it)."""
     withdrawn = item.get("withdrawn_at")
     updated = parse_time(item.get("updated_at"))
     published = parse_time(item.get("published_at"))
     replayed = replay is not None and updated is not None and updated > replay
     if withdrawn and (before is None or not before.get("withdrawn_at") or replayed):
         return "advisory_withdrawn"
-    if before is None or (replay is not None and published is not None and published > replay):
+    fresh = watermark is None or published is None or published > watermark
+    if (before is None and fresh) or (replay is not None and published is not None
+                                      and published > replay):
         return "advisory_published"
-    if replayed or parse_time(before.get("updated_at")) != updated:
+    if before is None or replayed or parse_time(before.get("updated_at")) != updated:
         return "advisory_updated"
     return None
 

@@ -101,7 +101,8 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
     wanted: list[str] = []
     for vuln_id, (modified, _) in listed.items():
         before = known.get(vuln_id)
-        if baseline:
+        # the first poll records what is there; with a backfill, what changed before its date
+        if baseline or (backfill is not None and modified <= backfill):
             snapshots[vuln_id] = {"modified": modified.isoformat(), "withdrawn": None}
         elif (before is None or parse_time(before.get("modified")) != modified
               or (replay is not None and modified > replay)):
@@ -206,9 +207,10 @@ def _kind(before: Mapping[str, Any] | None, withdrawn: datetime | None,
           published: datetime | None, replay: datetime | None) -> str | None:
     if withdrawn is not None:
         return None if before is not None and before.get("withdrawn") else "advisory_withdrawn"
-    if before is None:
-        return "advisory_published"
-    if replay is not None and published is not None and published > replay:
+    if replay is None:
+        return "advisory_published" if before is None else "advisory_modified"
+    # a reset or backfill date: published after it is news, older ones changed after it
+    if published is None or published > replay:
         return "advisory_published"
     return "advisory_modified"
 
