@@ -10,7 +10,18 @@ from datetime import timedelta
 import pytest
 from ghsa_support import ECOSYSTEM, PACKAGE, RECORDED_ID, REPO, FakeAdvisories, advisory
 from pytest_httpserver import HTTPServer
-from test_source_support import T0, FakeClock, SourceState, iso, make_pool, poll_once, run, spec_for
+from test_source_support import (
+    T0,
+    FakeClock,
+    FakeGitHub,
+    SourceState,
+    iso,
+    make_pool,
+    poll_once,
+    recorded_issues,
+    run,
+    spec_for,
+)
 from werkzeug import Response
 
 from mrt.errors import RateLimited, SourceError
@@ -215,3 +226,25 @@ def test_a_backfill_reports_after_its_date_and_an_unrecorded_old_one_is_an_updat
                 ("advisory_updated", RECORDED_ID)]
 
     run(go)
+
+
+def test_a_rate_limit_hit_by_advisories_defers_github_issues_on_the_same_token(
+        httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/advisories").respond_with_response(Response(
+        '{"message": "API rate limit exceeded"}', status=403, content_type="application/json",
+        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1990600508"}))
+    issues = FakeGitHub(httpserver, "PyGithub/PyGithub", recorded_issues())
+    env = {"GITHUB_TOKEN": "ghp_s3cret"}
+    advisories = spec_for(ghsa, section(httpserver))
+    repo = spec_for(github, github.Config(repos=["PyGithub/PyGithub"], token_env="GITHUB_TOKEN",
+                                          base_url=httpserver.url_for("/")))
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            with pytest.raises(RateLimited):
+                await poll_once(ghsa, advisories, pool, SourceState(), env=env)
+            with pytest.raises(RateLimited, match="not calling"):
+                await poll_once(github, repo, pool, SourceState(), env=env)
+
+    run(go)
+    assert issues.requests == []  # deferred without spending a request
