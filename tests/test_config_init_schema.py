@@ -70,7 +70,10 @@ def test_committed_schema_is_the_generated_one() -> None:
 def test_schema_describes_each_builtin_source_section() -> None:
     schema = json.loads(SCHEMA_FILE.read_text())
     sources = schema["properties"]["sources"]["properties"]
-    assert {"arxiv", "feed", "github", "huggingface", "modelscope", "npm", "pypi"} <= set(sources)
+    assert {"arxiv", "feed", "ghsa", "github", "huggingface", "modelscope", "npm", "osv", "pypi"} <= set(
+        sources
+    )
+    assert schema["$defs"]["osv_section"]["required"] == ["packages"]
     github = schema["$defs"]["github_section"]
     assert github["required"] == ["repos"]
     assert {"repos", "monitor", "token_env", "cron", "base_url"} <= set(github["properties"])
