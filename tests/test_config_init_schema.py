@@ -105,3 +105,28 @@ def test_config_show_prints_the_effective_config(
         "issues": True, "pulls": True, "releases": False, "tags": False}
     assert shown["channels"]["team"]["urls"] == ["slack://…", "json://h/${HOOK}"]
     assert shown["state"]["url"] == "postgresql://mrt:***@db/mrt"
+
+
+def test_the_starters_commented_sources_load_when_uncommented(
+    tmp_path: Path, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mrt init` offers every built-in source commented out; each, uncommented as a user would,
+    must pass `mrt check` (the loader with rules compiled), so the offer never teaches a wrong
+    key."""
+    start, end = STARTER_TOML.index("# More upstreams"), STARTER_TOML.index("# Alerts are printed")
+    offered = [
+        line[2:]
+        for line in STARTER_TOML[start:end].splitlines()
+        if line.startswith("# [sources.") or (line[2:3].isalpha() and " = " in line)
+    ]
+    text = STARTER_TOML[:start] + "\n".join(offered) + "\n\n" + STARTER_TOML[end:]
+    text = text.replace(
+        "monitor = { issues = true, pulls = true }",
+        "monitor = { issues = true, pulls = true, releases = true, tags = true }",
+    )
+    path = tmp_path / "uncommented.toml"
+    path.write_text(text, encoding="utf-8")
+    sections = {line[len("[sources.") : -1] for line in offered if line.startswith("[sources.")}
+    assert sections >= {"pypi", "npm", "feed", "arxiv", "osv", "ghsa"}
+    assert main(["check", "--config", str(path)]) == 0, capsys.readouterr().out
+    assert sections <= set(load_config(path).sources)

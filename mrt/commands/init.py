@@ -39,6 +39,23 @@ token_env = "HF_TOKEN"   # optional
 [sources.modelscope]
 orgs = ["deepseek-ai"]
 
+# More upstreams: uncomment what you watch (docs/SOURCES.md has every option).
+# Releases and tags of the GitHub repos above (tokenless: read from releases.atom/tags.atom):
+#   monitor = { issues = true, pulls = true, releases = true, tags = true }
+# [sources.pypi]
+# projects = ["transformers", "vllm"]
+# [sources.npm]
+# packages = ["openai"]
+# [sources.feed]
+# feeds = [{ url = "https://github.com/vllm-project/vllm/releases.atom", name = "vllm-releases" }]
+# [sources.arxiv]
+# queries = ['cat:cs.CL AND abs:"mixture of experts"']   # arXiv allows one request every 3 s
+# [sources.osv]
+# packages = [{ ecosystem = "PyPI", name = "vllm" }]
+# [sources.ghsa]
+# packages = [{ ecosystem = "pip", name = "vllm" }]
+# token_env = "GITHUB_TOKEN"
+
 # Alerts are printed to the terminal until you configure a real channel.
 [channels.console]
 type = "console"
