@@ -28,7 +28,7 @@ ENCODED = "/api/v4/projects/my-group%2Fsub%2Fmy-project"
 
 class FakeGitLab:
     """The four list endpoints of one project; issues and MRs filtered by `updated_after`,
-    paged by `page`/`per_page` with `x-next-page` (and Link when `links` is on)."""
+    paged by `page`/`per_page` with Link `next` (or only `x-next-page` when `links` is off)."""
 
     def __init__(self, server: HTTPServer, *, links: bool = True) -> None:
         self.items: dict[str, list[dict[str, Any]]] = {
@@ -57,11 +57,12 @@ class FakeGitLab:
         size, number = int(request.args.get("per_page", 20)), int(request.args.get("page", 1))
         chunk = items[(number - 1) * size:number * size]
         headers = {}
-        if number * size < len(items):
+        if number * size < len(items) and self.links:  # as keyset pagination: Link only
+            query = "&".join(f"{k}={v}" for k, v in request.args.items() if k != "page")
+            path = request.environ["RAW_URI"].split("?")[0]
+            headers["Link"] = f'<{self.server.url_for(path)}?{query}&page={number + 1}>; rel="next"'
+        elif number * size < len(items):
             headers["x-next-page"] = str(number + 1)
-            if self.links:
-                query = "&".join(f"{k}={v}" for k, v in request.args.items() if k != "page")
-                headers["Link"] = f'<{self.server.url_for(request.path)}?{query}&page={number + 1}>; rel="next"'
         return json_response(request, chunk, headers)
 
     def add(self, path: str, template: int = 0, **changes: Any) -> dict[str, Any]:
@@ -217,3 +218,18 @@ def test_faults_fail_or_defer_the_poll(httpserver: HTTPServer, answer: Response,
         run(go)
     assert error in str(raised.value)
     assert state.cursor == {"since": "2016-01-04T15:31:51Z"}
+
+
+def test_a_next_page_on_another_origin_is_not_followed_with_the_token(httpserver: HTTPServer) -> None:
+    fake = FakeGitLab(httpserver)
+    fake.answer = Response("[]", status=200, content_type="application/json",
+                           headers={"Link": '<https://evil.example/steal?page=2>; rel="next"'})
+    state = SourceState(cursor={"since": "2016-01-04T15:31:51Z"})
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            await poll_once(gitlab, spec(httpserver, "issues"), pool, state, env=ENV)
+
+    with pytest.raises(SourceError, match="points elsewhere"):
+        run(go)
+    assert len(fake.requests) == 1
