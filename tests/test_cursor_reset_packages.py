@@ -1,4 +1,4 @@
-"""`mrt cursor reset KEY --to DATE` on the PyPI and npm sources: the real worker cycle on a real
+"""`mrt cursor reset KEY --to DATE` on the PyPI, npm and GitLab sources: the real worker cycle on a real
 config file and SQLite file, the recorded payloads on loopback, the reset through the CLI."""
 
 from __future__ import annotations
@@ -51,3 +51,26 @@ def test_npm_after_a_reset_reports_what_differs_from_its_snapshot(
     worker_once(config, T0 + timedelta(minutes=5))
     assert events_of(key) == [("version_published", "tiny-tarball")]
     assert SourceState.get_by_id(key).cursor == {"modified": "2026-11-22T08:00:00Z"}
+
+
+def test_gitlab_reads_again_from_the_date_and_reports_only_what_it_had_not_seen(
+    tmp_path: Path, httpserver: HTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_source_gitlab import PROJECT, FakeGitLab
+
+    fake = FakeGitLab(httpserver)
+    key = f"gitlab-issues:{PROJECT}"
+    config = write_config(tmp_path, {"gitlab": {"projects": [PROJECT],
+                                                "base_url": httpserver.url_for("/"),
+                                                "monitor": {"merge_requests": False}}})
+    worker_once(config, T0)
+    assert SourceState.get_by_id(key).cursor == {"since": "2016-01-04T15:31:51Z"}
+    # an issue the baseline's newest page did not hold (older than the cursor), then the reset
+    fake.add("issues", iid=3, state="closed", created_at="2015-06-01T00:00:00Z",
+             updated_at="2015-06-02T00:00:00Z")
+    out = reset(tmp_path, key, "2015-01-01", capsys)
+    assert "the next poll reads from 2015-01-01T00:00:00Z" in out
+    worker_once(config, T0 + timedelta(minutes=5))
+    assert fake.requests[-1].args["updated_after"] == "2015-01-01T00:00:00Z"
+    assert events_of(key) == [("issue_closed", f"{PROJECT}#3")]  # #6 was seen at this update
+    assert SourceState.get_by_id(key).cursor == {"since": "2016-01-04T15:31:51Z"}

@@ -67,6 +67,9 @@ class SourceSpec:
             ca_bundle=self.config.ca_bundle,
             token=env.get(token_env) if token_env else None,
             identity=token_env or "",
+            # a Config may name its own header (GitLab: PRIVATE-TOKEN, no prefix)
+            token_header=getattr(self.config, "TOKEN_HEADER", "Authorization"),
+            token_prefix=getattr(self.config, "TOKEN_PREFIX", "Bearer "),
         )
 
 
