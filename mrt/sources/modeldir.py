@@ -72,6 +72,17 @@ def cursor_since(when: datetime) -> dict[str, Any]:
     return {"modified_after": format_time(when)}
 
 
+def check_section(section: Config) -> list[str]:
+    """`mrt check` warns (not errs) about a path that is not a directory: it may be mounted
+    later; until then each poll of it fails, and only that instance."""
+    return [f"{path}: {_missing(path)}: its polls fail until it exists"
+            for path in section.paths if not Path(path).is_dir()]
+
+
+def _missing(path: str) -> str:
+    return "does not exist" if not os.path.lexists(path) else "is not a directory"
+
+
 def read_hash(path: str) -> str:
     """SHA-256 of a small file (the only place the source reads file contents)."""
     digest = hashlib.sha256()
@@ -165,8 +176,7 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
     assert isinstance(config, Config)
     root = str(spec.params["path"])
     if not Path(root).is_dir():
-        what = "does not exist" if not os.path.lexists(root) else "is not a directory"
-        raise SourceError(f"{spec.key}: {root} {what}")
+        raise SourceError(f"{spec.key}: {root} {_missing(root)}")
     before = ctx.snapshots([RESOURCE]).get(RESOURCE) or {}
     known: dict[str, dict[str, list[Any]]] = before.get("models") or {}
     scan = Scan(spec, config)
