@@ -57,6 +57,8 @@ def test_mrt_check_lists_the_source_and_warns_about_a_missing_path(
         tmp_path: Path, httpserver: HTTPServer) -> None:
     present = tmp_path / "models"
     present.mkdir()
+    Upstreams(httpserver)
+    install_robot(httpserver)
     product = product_with(tmp_path, httpserver, present, tmp_path / "absent")
     done = product.mrt("check", "--config", str(product.config))
     lines = done.stdout.splitlines()
@@ -66,3 +68,11 @@ def test_mrt_check_lists_the_source_and_warns_about_a_missing_path(
             in lines)
     assert not any(str(present) in line for line in lines)
     assert lines[-1] == "check: ready: 0 error(s), 1 warning(s)"  # a warning, exit 0
+    # the worker: the missing path fails its own instance, the present one is polled
+    done = product.worker_once(expect=3)  # 3: a source failed this cycle
+    report = cycle_report(done)
+    assert report[f"modeldir:{present}"] == ("ok", 0, 0)
+    assert report[f"modeldir:{absent}"][0] == "failed"
+    assert f"{absent} does not exist" in done.stdout
+    assert {k: v for k, v in report.items() if not k.startswith("modeldir:")} and all(
+        v[0] == "ok" for k, v in report.items() if not k.startswith("modeldir:"))
