@@ -5,6 +5,7 @@ and `mrt cursor reset --to` reporting the files modified after the date."""
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,3 +190,18 @@ def test_a_missing_path_fails_that_poll_with_a_clear_error(tmp_path: Path) -> No
     spec = spec_for(modeldir, section(tmp_path / "absent"))
     with pytest.raises(SourceError, match=r"absent does not exist"):
         poll(spec, SourceState())
+
+
+def test_a_file_name_that_is_not_utf8_is_quarantined_and_the_rest_is_read(tmp_path: Path) -> None:
+    write(tmp_path / "m/config.json", b"{}")
+    spec = spec_for(modeldir, section(tmp_path))
+    state = SourceState()
+    poll(spec, state)
+    with open(os.path.join(os.fsencode(tmp_path / "m"), b"bad\xff.bin"), "wb") as handle:
+        handle.write(b"1")
+    write(tmp_path / "m/good.bin", b"2")
+    result = poll(spec, state)
+    assert kinds(result) == [("model_file_added", "m/good.bin added")]
+    (bad,) = result.quarantined
+    assert bad.reason == f"modeldir:{tmp_path} m/bad\ufffd.bin: the name is not valid UTF-8: skipped"
+    json.dumps(state.snapshots, ensure_ascii=False).encode("utf-8")  # storable as UTF-8

@@ -13,6 +13,7 @@ no HTTP requests. File system notifications (inotify) are not used: each poll sc
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import stat
@@ -110,6 +111,13 @@ class Scan:
             reason=f"{self.spec.key} {rel or '.'}: cannot read the {what}: {reason}",
             raw={"path": rel, "what": what, "error": reason}))
 
+    def bad_name(self, rel: str, name: str) -> None:
+        shown = _join(rel, name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+        self.quarantined.append(Quarantined(
+            item_key=f"path:{shown}"[:200],
+            reason=f"{self.spec.key} {shown}: the name is not valid UTF-8: skipped",
+            raw={"path": shown}))
+
     def walk(self, directory: str, rel: str, depth: int) -> None:
         try:
             with os.scandir(directory) as listing:
@@ -120,6 +128,9 @@ class Scan:
         follow = self.config.follow_symlinks
         files, dirs = [], []
         for entry in entries:
+            if not _printable(entry.name):  # the database and the messages hold UTF-8 only
+                self.bad_name(rel, entry.name)
+                continue
             try:
                 if entry.is_dir(follow_symlinks=follow):
                     dirs.append(entry)
@@ -167,6 +178,14 @@ class Scan:
         self.models[model][rel[len(model) + 1:]] = [info.st_size, info.st_mtime_ns, digest]
 
 
+def _printable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _join(rel: str, name: str) -> str:
     return f"{rel}/{name}" if rel else name
 
@@ -180,7 +199,7 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
     before = ctx.snapshots([RESOURCE]).get(RESOURCE) or {}
     known: dict[str, dict[str, list[Any]]] = before.get("models") or {}
     scan = Scan(spec, config)
-    scan.walk(root, "", 0)
+    await asyncio.to_thread(scan.walk, root, "", 0)  # the disk, off the event loop
     # an entry that could not be read keeps its previous state: no removal is reported for it
     for model, files in known.items():
         for name, state in files.items():
