@@ -49,6 +49,7 @@ def channel_plugins() -> dict[str, ModuleType]:
 #   BUDGETS: dict[str, HostBudget]       what each host it knows may receive from one worker
 #   DEFAULT_SECTION: dict[str, Any]      its section in the config MRT runs without a file
 #   cursor_since(when) -> dict           the cursor `mrt cursor reset --to` stores
+#   check_section(section) -> list[str]  warnings `mrt check` prints for its section
 #   v0_state(rows) -> dict               its v0 cursors translated to v1 (database upgrade)
 
 
@@ -72,6 +73,13 @@ def event_words(source: str, event_type: str) -> str | None:
 def missing_token_cost(source: str) -> str | None:
     cost = getattr(source_plugin(source), "MISSING_TOKEN_COST", None)
     return cost if isinstance(cost, str) and cost else None
+
+
+def section_warnings(source: str, section: Any) -> list[str]:
+    """What the source finds worth a warning in its section (`mrt check`): a missing path, ..."""
+    check = getattr(source_plugin(source), "check_section", None)
+    found = check(section) if callable(check) else None
+    return [w for w in found if isinstance(w, str)] if isinstance(found, list) else []
 
 
 def host_budgets() -> dict[str, HostBudget]:

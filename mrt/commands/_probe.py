@@ -31,7 +31,7 @@ from mrt.config import (
     placeholders,
 )
 from mrt.errors import MrtError
-from mrt.plugins import channel_plugins
+from mrt.plugins import channel_plugins, section_warnings
 
 Status = Literal["ok", "warn", "error"]
 
@@ -316,6 +316,9 @@ def probe_sources(config: Config) -> list[Finding]:
         for name, s in config.sources.items()
         if s.enabled and s.ca_bundle and not Path(s.ca_bundle).expanduser().is_file()
     ]
+    findings += [Finding("warn", f"sources.{name}", text)
+                 for name, s in config.sources.items() if s.enabled
+                 for text in section_warnings(s.type or name, s)]
     if not enabled:
         return [*findings, Finding("warn", "sources", "none enabled: nothing is watched")]
     return [Finding("ok", "sources", ", ".join(enabled)), *findings]
