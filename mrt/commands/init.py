@@ -55,6 +55,11 @@ orgs = ["deepseek-ai"]
 # [sources.ghsa]
 # packages = [{ ecosystem = "pip", name = "vllm" }]
 # token_env = "GITHUB_TOKEN"
+# [sources.gitlab]
+# projects = ["gitlab-org/gitlab-runner"]
+# token_env = "GITLAB_TOKEN"
+# [sources.modeldir]
+# paths = ["/data/models"]   # a local model directory, scanned each poll
 
 # Alerts are printed to the terminal until you configure a real channel.
 [channels.console]
