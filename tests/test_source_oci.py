@@ -206,3 +206,17 @@ def test_429_is_a_budget_and_html_is_an_error(httpserver: HTTPServer) -> None:
                 await poll_once(oci, spec, pool, SourceState())
 
     run(go)
+
+
+def test_a_private_image_is_read_with_the_token_named_by_token_env(httpserver: HTTPServer) -> None:
+    hub = FakeDockerHub(httpserver, image="acme/private")
+    hub.push("v1", T0)
+    spec = spec_for(oci, oci.Config(images=["acme/private"], base_url=httpserver.url_for("/"),
+                                    token_env="DOCKERHUB_TOKEN"))
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            await poll_once(oci, spec, pool, SourceState(), env={"DOCKERHUB_TOKEN": "dckr_pat_x"})
+
+    run(go)
+    assert hub.requests[0].headers["Authorization"] == "Bearer dckr_pat_x"
