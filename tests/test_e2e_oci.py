@@ -102,8 +102,8 @@ def test_check_lists_it_and_says_what_a_missing_token_costs(
     assert "ok    sources: github, huggingface, modelscope, oci\n" in check, check
     assert "env DOCKERHUB_TOKEN: not set (optional, sources.oci.token_env): without " \
         "DOCKERHUB_TOKEN only public images are seen" in check, check
-    data["sources"]["oci"]["images"] = ["ghcr.io/sgl-project/sglang"]
+    data["sources"]["oci"]["images"] = ["ghcr.io/sgl-project/sglang", "vllm/vllm-openai:latest"]
     product.config.write_text(json.dumps(data), encoding="utf-8")
     out = product.mrt("check", "--config", str(product.config), expect=2).stderr
-    assert "sources.oci.images[0]" in out and "only Docker Hub images" in out, out
+    assert "sources.oci.images[1]" in out and "no tag" in out, out
     assert "Traceback" not in out

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,8 +88,8 @@ def test_names_default_to_docker_hub_and_library() -> None:
     assert config.images == ["library/rust", "vllm/vllm-openai", "vllm/vllm-openai"]
     assert [s.key for s in oci.instances("oci", config, None)] == [  # type: ignore[arg-type]
         "oci:library/rust", "oci:vllm/vllm-openai"]
-    with pytest.raises(ValidationError, match="only Docker Hub images are supported so far"):
-        oci.Config(images=["ghcr.io/sgl-project/sglang"])
+    assert oci.Config(images=["ghcr.io/sgl-project/sglang"]).images == [
+        "ghcr.io/sgl-project/sglang"]
     with pytest.raises(ValidationError, match="expected a Docker Hub image"):
         oci.Config(images=["Vllm/Openai:latest"])
 
@@ -220,3 +222,158 @@ def test_a_private_image_is_read_with_the_token_named_by_token_env(httpserver: H
 
     run(go)
     assert hub.requests[0].headers["Authorization"] == "Bearer dckr_pat_x"
+
+
+# --- a registry speaking the distribution API (fixtures from the OCI distribution spec's
+# examples: tests/fixtures/upstream/distribution/PROVENANCE.md) ------------------------------
+
+NAME = "sgl-project/sglang"
+
+
+class FakeRegistry:
+    """`/v2/<name>/tags/list` paged by `n`/`last` with a Link header, `HEAD` manifests with
+    Docker-Content-Digest, every call 401 + Bearer challenge unless it carries the token."""
+
+    def __init__(self, server: HTTPServer, *, user: str | None = None) -> None:
+        self.server = server
+        self.user = user
+        self.digests: dict[str, str] = {}
+        self.requests: list[Request] = []
+        self.answer: Response | None = None
+        server.expect_request("/token").respond_with_handler(self.token)
+        server.expect_request(f"/v2/{NAME}/tags/list").respond_with_handler(self.tags)
+        server.expect_request(re.compile(rf"/v2/{NAME}/manifests/.*"),
+                              method="HEAD").respond_with_handler(self.manifest)
+
+    def token(self, request: Request) -> Response:
+        self.requests.append(request)
+        if self.user and request.authorization is None:
+            return Response(status=401)
+        if self.user and request.authorization.username != self.user:  # type: ignore[union-attr]
+            return Response(status=401)
+        assert request.args["scope"] == f"repository:{NAME}:pull"
+        return Response(json.dumps({"token": "t0k3n", "expires_in": 300}),
+                        content_type="application/json")
+
+    def _denied(self, request: Request) -> Response | None:
+        self.requests.append(request)
+        if self.answer is not None:
+            return self.answer
+        if request.headers.get("Authorization") != "Bearer t0k3n":
+            realm = self.server.url_for("/token")
+            return Response(status=401, headers={"WWW-Authenticate": (
+                f'Bearer realm="{realm}",service="registry.test",'
+                f'scope="repository:{NAME}:pull"')})
+        return None
+
+    def tags(self, request: Request) -> Response:
+        denied = self._denied(request)
+        if denied:
+            return denied
+        size = int(request.args.get("n", "100"))
+        names = sorted(self.digests)
+        last = request.args.get("last")
+        rest = [t for t in names if last is None or t > last]
+        chunk = rest[:size]
+        headers = {}
+        if len(rest) > size:
+            headers["Link"] = f'</v2/{NAME}/tags/list?n={size}&last={chunk[-1]}>; rel="next"'
+        return Response(json.dumps({"name": NAME, "tags": chunk}),
+                        content_type="application/json", headers=headers)
+
+    def manifest(self, request: Request) -> Response:
+        denied = self._denied(request)
+        if denied:
+            return denied
+        assert "application/vnd.oci.image.index.v1+json" in request.headers["Accept"]
+        tag = request.path.rsplit("/", 1)[1]
+        return Response(status=200, headers={
+            "Docker-Content-Digest": self.digests[tag],
+            "Content-Type": "application/vnd.oci.image.index.v1+json"})
+
+    def heads(self) -> list[str]:
+        return [r.path.rsplit("/", 1)[1] for r in self.requests if r.method == "HEAD"]
+
+
+def registry_section(server: HTTPServer, **kw: Any) -> oci.Config:
+    return oci.Config(images=[f"ghcr.io/{NAME}"],
+                      registry_urls={"ghcr.io": server.url_for("/").rstrip("/")}, **kw)
+
+
+def test_registry_token_flow_new_tag_and_latest_repushed(httpserver: HTTPServer) -> None:
+    reg = FakeRegistry(httpserver)
+    reg.digests = {"v0.4.0": "sha256:" + "a" * 64, "latest": "sha256:" + "1" * 64}
+    state = SourceState()
+    spec = spec_for(oci, registry_section(httpserver))
+    assert spec.key == f"oci:ghcr.io/{NAME}"
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            base, _ = await poll_once(oci, spec, pool, state)
+            assert base.events == [] and reg.heads() == ["latest"]  # only the watched tag
+            reg.digests["v0.5.0"] = "sha256:" + "b" * 64
+            reg.digests["latest"] = "sha256:" + "2" * 64
+            second, _ = await poll_once(oci, spec, pool, state)
+            assert kinds(second) == [("tag_digest_changed", "latest@sha256:" + "2" * 64),
+                                     ("tag_published", "v0.5.0")]
+            moved, new = second.events
+            assert new.title == f"ghcr.io/{NAME}:v0.5.0" and new.occurred_at is None
+            assert new.details["digest"] == "sha256:" + "b" * 64
+            assert moved.details["previous_digest"] == "sha256:" + "1" * 64
+            third, _ = await poll_once(oci, spec, pool, state)
+            assert third.events == []
+
+    run(go)
+    tokens = [r for r in reg.requests if r.path == "/token"]
+    assert len(tokens) == 3 and all(r.authorization is None for r in tokens)  # one per poll
+    assert sorted(reg.heads()) == ["latest", "latest", "latest", "v0.5.0"]
+
+
+def test_registry_pages_by_link(httpserver: HTTPServer) -> None:
+    reg = FakeRegistry(httpserver)
+    reg.digests = {f"v{n:03d}": f"sha256:{n:064d}" for n in range(230)}
+    state = SourceState()
+    spec = spec_for(oci, registry_section(httpserver))
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            base, _ = await poll_once(oci, spec, pool, state)
+            assert base.fetched == 230 and len(state.snapshots[f"ghcr.io/{NAME}"]["tags"]) == 230
+            assert reg.heads() == []  # no tag is watched: no manifest request on the baseline
+
+    run(go)
+    lists = [r for r in reg.requests if r.path.endswith("/tags/list")]
+    assert [r.args.get("last") for r in lists] == [None, None, "v099", "v199"]  # 401, then 3
+
+
+def test_registry_private_credentials_come_from_the_env(httpserver: HTTPServer) -> None:
+    reg = FakeRegistry(httpserver, user="robot")
+    reg.digests = {"v1": "sha256:" + "c" * 64}
+    spec = spec_for(oci, registry_section(httpserver, username_env="REG_USER",
+                                          password_env="REG_PASS"))
+
+    async def go() -> None:
+        async with make_pool(FakeClock()) as pool:
+            await poll_once(oci, spec, pool, SourceState(),
+                            env={"REG_USER": "robot", "REG_PASS": "s3cret"})
+            with pytest.raises(SourceError, match="HTTP 401") as denied:
+                await poll_once(oci, spec, pool, SourceState(), env={})
+            assert "s3cret" not in str(denied.value)
+
+    run(go)
+    (first, *_) = [r for r in reg.requests if r.path == "/token"]
+    assert first.authorization.username == "robot"  # type: ignore[union-attr]
+    assert first.authorization.password == "s3cret"  # type: ignore[union-attr]
+
+
+def test_registry_429_defers(httpserver: HTTPServer) -> None:
+    reg = FakeRegistry(httpserver)
+    reg.answer = Response("slow down", status=429, headers={"Retry-After": "600"})
+    spec = spec_for(oci, registry_section(httpserver))
+
+    async def go() -> None:
+        async with make_pool(FakeClock(), max_attempts=1) as pool:
+            with pytest.raises(RateLimited):
+                await poll_once(oci, spec, pool, SourceState())
+
+    run(go)

@@ -1,4 +1,5 @@
-"""Docker Hub images: tag_published and tag_digest_changed, from Docker Hub's own API.
+"""Container images: tag_published and tag_digest_changed, from Docker Hub's own API or, for
+another registry (GHCR, ...), the OCI distribution API.
 
 `GET {base}/v2/repositories/{namespace}/{repo}/tags?page_size=100` answers one page of tags,
 newest `last_updated` first, each with its platform `images[]` (and their digests) and, for
@@ -10,8 +11,11 @@ The snapshot of an image is its tags and their digests: a tag it lacks is `tag_p
 tag named in `watch_digests` whose digest changed (`latest` re-pushed) is `tag_digest_changed`.
 Docker Hub's rate limits are a budget: a 429 defers the source.
 
-Registries other than Docker Hub (GHCR, the distribution API's token flow) are not supported
-yet: such an image is refused when the config is loaded.
+An image on another registry (`ghcr.io/o/r`) is read with `GET /v2/<name>/tags/list` (paged by
+Link) and `HEAD /v2/<name>/manifests/<tag>` (its Docker-Content-Digest) only for tags that are new
+or watched. A 401 with a Bearer challenge is answered once per poll with a token from its realm:
+anonymous, or with `username_env` / `password_env` (Basic). The distribution API has no push
+times: such events carry none and `mrt cursor reset --to` cannot select by date for them.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from mrt.api import (
     BadItem,
@@ -29,6 +33,7 @@ from mrt.api import (
     PollResult,
     Quarantined,
     RootConfig,
+    SourceError,
     SourceSection,
     SourceSpec,
     TrackerEvent,
@@ -54,15 +59,17 @@ _PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 
 
 def _image(value: str) -> str:
-    """`rust` -> `library/rust`; `docker.io/x/y` -> `x/y`; another registry is refused."""
+    """`rust` -> `library/rust`; `docker.io/x/y` -> `x/y`; `ghcr.io/o/r` stays as written."""
     name = value.strip()
     for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
         if name.startswith(prefix):
             name = name[len(prefix):]
-    head = name.split("/", 1)[0]
-    if "/" in name and ("." in head or ":" in head or head == "localhost"):
-        raise ValueError(f"{value!r}: only Docker Hub images are supported so far "
-                         f"(registry {head!r} is not); write namespace/repository")
+    head, _, rest = name.partition("/")
+    if rest and ("." in head or ":" in head or head == "localhost"):
+        if not re.fullmatch(rf"{_PART}(?:/{_PART})*", rest):
+            raise ValueError(f"{value!r}: expected registry/name such as "
+                             "`ghcr.io/sgl-project/sglang` (lower case, no tag)")
+        return name
     if "/" not in name:
         name = f"library/{name}"
     if not re.fullmatch(rf"{_PART}/{_PART}", name):
@@ -71,7 +78,17 @@ def _image(value: str) -> str:
     return name
 
 
+def registry_of(image: str) -> tuple[str | None, str]:
+    """(registry host, repository name); None for Docker Hub."""
+    head, _, rest = image.partition("/")
+    if rest and ("." in head or ":" in head or head == "localhost"):
+        return head, rest
+    return None, image
+
+
 ImageName = Annotated[str, AfterValidator(_image)]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+RegistryUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(/\S*)?$")]
 
 
 class Config(SourceSection):
@@ -79,6 +96,10 @@ class Config(SourceSection):
 
     images: list[ImageName] = Field(min_length=1)
     watch_digests: list[str] = Field(default_factory=lambda: ["latest"])
+    # a registry's URL when it is not https://<host> (a mirror, a test)
+    registry_urls: dict[str, RegistryUrl] = Field(default_factory=dict)
+    username_env: EnvName | None = None  # credentials for the registry's token endpoint
+    password_env: EnvName | None = None
 
 
 def instances(name: str, section: Config, config: RootConfig) -> list[SourceSpec]:
@@ -125,6 +146,8 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
     config = spec.config
     assert isinstance(config, Config)
     image = str(spec.params["image"])
+    if registry_of(image)[0] is not None:
+        return await poll_registry(spec, ctx, config, image)
     site = (config.base_url or DEFAULT_BASE).rstrip("/")
     cursor_in = ctx.cursor or {}
     after = parse_time(cursor_in.get("updated_after"))
@@ -181,10 +204,15 @@ async def poll(spec: SourceSpec, ctx: PollContext) -> PollResult:
 
 
 def _event(spec: SourceSpec, image: str, tag: Tag, kind: str, previous: str | None,
-           now: datetime) -> TrackerEvent:
+           now: datetime, *, timed: bool = True) -> TrackerEvent:
     shown = image.removeprefix("library/")
-    page = (f"https://hub.docker.com/_/{shown}" if image.startswith("library/")
-            else f"https://hub.docker.com/r/{image}")
+    host, name = registry_of(image)
+    if host is None:
+        page = (f"https://hub.docker.com/_/{shown}" if image.startswith("library/")
+                else f"https://hub.docker.com/r/{image}")
+        where = f"{page}/tags?name={tag.name}"
+    else:
+        where = f"https://{host}/{name}"
     moved = kind == "tag_digest_changed"
     return TrackerEvent(
         source="oci",
@@ -195,12 +223,126 @@ def _event(spec: SourceSpec, image: str, tag: Tag, kind: str, previous: str | No
         event_id=f"{tag.name}@{tag.digest}" if moved else tag.name,
         title=f"{shown}:{tag.name}" + (" re-pushed" if moved else ""),
         summary=f"digest {previous} → {tag.digest}" if moved else "",
-        url=f"{page}/tags?name={tag.name}",
+        url=where,
         author=text_of(tag.item.get("last_updater_username")),
-        occurred_at=tag.updated,
+        occurred_at=tag.updated if timed else None,  # the distribution API has no times
         observed_at=now,
         details={"image": image, "tag": tag.name, "digest": tag.digest,
                  "previous_digest": previous, "platforms": tag.platforms,
                  "media_type": text_of(tag.item.get("media_type"))},
         raw={"name": tag.name, "digest": tag.digest, "last_updated": format_time(tag.updated)},
     )
+
+
+# --- registries speaking the OCI distribution API (GHCR, ...) ---------------------------------
+
+MANIFEST_ACCEPT = ", ".join((
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+))
+_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+
+
+class _Registry:
+    """One poll's calls to a registry: a 401's Bearer challenge is answered once with a token
+    from its realm (anonymous, or with the credentials the env holds) and the call retried."""
+
+    def __init__(self, ctx: PollContext, config: Config) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.token: str | None = None
+
+    async def call(self, method: str, url: str, headers: dict[str, str],
+                   conditional: bool = False) -> Any:
+        for attempt in (1, 2):
+            send = dict(headers)
+            if self.token:
+                send["Authorization"] = f"Bearer {self.token}"
+            try:
+                return await self.ctx.http.request_json(
+                    method, url, headers=send, conditional=conditional, decode=method == "GET")
+            except SourceError as error:
+                challenge = error.context.get("challenge")
+                if error.http_status != 401 or attempt == 2 or not challenge:
+                    raise
+                await self._fetch_token(str(challenge))
+        raise AssertionError("unreachable")
+
+    async def _fetch_token(self, challenge: str) -> None:
+        scheme, _, rest = challenge.partition(" ")
+        fields = dict(_CHALLENGE.findall(rest))
+        if scheme.lower() != "bearer" or "realm" not in fields:
+            raise SourceError(f"the registry's challenge is not a Bearer realm: {challenge[:120]}")
+        params = {k: fields[k] for k in ("service", "scope") if k in fields}
+        headers: dict[str, str] = {}
+        user = self.ctx.env.get(self.config.username_env or "") if self.config.username_env else None
+        password = (self.ctx.env.get(self.config.password_env or "")
+                    if self.config.password_env else None)
+        if user and password:
+            import base64
+
+            pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {pair}"
+        page = await self.ctx.http.request_json("GET", fields["realm"], params=params,
+                                                headers=headers, conditional=False)
+        doc = page.json
+        token = (doc.get("token") or doc.get("access_token")) if isinstance(doc, dict) else None
+        if not isinstance(token, str) or not token:
+            raise UpstreamChanged(f"{page.url}: expected a JSON object with `token`", url=page.url)
+        self.token = token
+
+
+async def poll_registry(spec: SourceSpec, ctx: PollContext, config: Config,
+                        image: str) -> PollResult:
+    """`GET /v2/<name>/tags/list` (paged by Link), then `HEAD /v2/<name>/manifests/<tag>` for
+    the tags that are new or watched: the digest is the Docker-Content-Digest header."""
+    host, name = registry_of(image)
+    assert host is not None
+    site = (config.registry_urls.get(host) or f"https://{host}").rstrip("/")
+    registry = _Registry(ctx, config)
+    names: list[str] = []
+    url: str | None = f"{site}/v2/{name}/tags/list?n={PAGE_SIZE}"
+    pages = 0
+    while url and pages < MAX_PAGES:
+        page = await registry.call("GET", url, {}, conditional=pages == 0)
+        pages += 1
+        if page.not_modified:
+            return PollResult(cursor=dict(ctx.cursor or {"tags": 0}))
+        doc = valid_text(page.json)
+        if not (isinstance(doc, dict) and isinstance(doc.get("tags"), list | None)):
+            raise UpstreamChanged(f"{page.url}: expected a JSON object with `tags`", url=page.url)
+        names.extend(t for t in doc.get("tags") or [] if isinstance(t, str) and t)
+        url = page.links.get("next")
+    before = ctx.snapshots([image]).get(image)
+    known: dict[str, str] = dict((before or {}).get("tags") or {})
+    baseline = ctx.cursor is None
+    watched = set(config.watch_digests)
+    result = PollResult(fetched=len(names))
+    tags = dict(known)
+    for tag in names:
+        new = tag not in known
+        if not (new or tag in watched):
+            continue
+        if baseline and tag not in watched:
+            tags[tag] = ""  # its digest is asked only if it is ever watched
+            continue
+        head = await registry.call("HEAD", f"{site}/v2/{name}/manifests/{tag}",
+                                   {"Accept": MANIFEST_ACCEPT})
+        digest = head.headers.get("docker-content-digest") or ""
+        tags[tag] = digest
+        if baseline:
+            continue
+        item = Tag({"name": tag, "last_updated": format_time(ctx.now), "digest": digest
+                    or "unknown"}, ctx.now)
+        if new:
+            result.events.append(_event(spec, image, item, "tag_published", None, ctx.now,
+                                        timed=False))
+        elif known[tag] and digest and known[tag] != digest:
+            result.events.append(_event(spec, image, item, "tag_digest_changed", known[tag],
+                                        ctx.now, timed=False))
+    result.snapshots = {image: {"tags": tags}}
+    result.cursor = {"tags": len(tags)}
+    return result
+
