@@ -377,3 +377,24 @@ def test_registry_429_defers(httpserver: HTTPServer) -> None:
                 await poll_once(oci, spec, pool, SourceState())
 
     run(go)
+
+
+def test_registry_malformed_tag_quarantined_and_faults(httpserver: HTTPServer) -> None:
+    reg = FakeRegistry(httpserver)
+    reg.digests = {"v1": "sha256:" + "d" * 64, "bad tag!": "sha256:" + "e" * 64}
+    spec = spec_for(oci, registry_section(httpserver))
+
+    async def go() -> None:
+        async with make_pool(FakeClock(), max_attempts=2) as pool:
+            state = SourceState()
+            base, _ = await poll_once(oci, spec, pool, state)
+            assert base.fetched == 1 and [q.item_key for q in base.quarantined] == ["tag:bad tag!"]
+            reg.answer = Response("<html>oops</html>", status=200, content_type="text/html")
+            with pytest.raises(SourceError, match="HTML page"):
+                await poll_once(oci, spec, pool, state)
+            reg.answer = Response("down", status=503)
+            with pytest.raises(SourceError, match="HTTP 503"):
+                await poll_once(oci, spec, pool, state)
+            assert state.cursor == {"tags": 1}  # nothing moved
+
+    run(go)

@@ -303,6 +303,7 @@ async def poll_registry(spec: SourceSpec, ctx: PollContext, config: Config,
     site = (config.registry_urls.get(host) or f"https://{host}").rstrip("/")
     registry = _Registry(ctx, config)
     names: list[str] = []
+    kept_aside: list[Quarantined] = []
     url: str | None = f"{site}/v2/{name}/tags/list?n={PAGE_SIZE}"
     pages = 0
     while url and pages < MAX_PAGES:
@@ -313,13 +314,20 @@ async def poll_registry(spec: SourceSpec, ctx: PollContext, config: Config,
         doc = valid_text(page.json)
         if not (isinstance(doc, dict) and isinstance(doc.get("tags"), list | None)):
             raise UpstreamChanged(f"{page.url}: expected a JSON object with `tags`", url=page.url)
-        names.extend(t for t in doc.get("tags") or [] if isinstance(t, str) and t)
+        for tag in doc.get("tags") or []:
+            if isinstance(tag, str) and re.fullmatch(r"[\w][\w.-]{0,127}", tag):
+                names.append(tag)
+            else:  # the spec's tag grammar; anything else is kept aside, the page goes on
+                shown = text_of(tag)[:128] or "?"
+                kept_aside.append(quarantine(spec.key, f"tag {shown}", {"tag": tag}, BadItem(
+                    "tags[]", "a tag name ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})", tag),
+                    item_key=f"tag:{shown}"))
         url = page.links.get("next")
     before = ctx.snapshots([image]).get(image)
     known: dict[str, str] = dict((before or {}).get("tags") or {})
     baseline = ctx.cursor is None
     watched = set(config.watch_digests)
-    result = PollResult(fetched=len(names))
+    result = PollResult(fetched=len(names), quarantined=kept_aside)
     tags = dict(known)
     for tag in names:
         new = tag not in known
