@@ -22,7 +22,7 @@ from test_e2e_support import (
     product_env,
     robot_texts,
 )
-from test_source_oci import FakeDockerHub
+from test_source_oci import NAME, FakeDockerHub, FakeRegistry
 from werkzeug import Response
 
 OCI = "oci:library/rust"
@@ -107,3 +107,27 @@ def test_check_lists_it_and_says_what_a_missing_token_costs(
     out = product.mrt("check", "--config", str(product.config), expect=2).stderr
     assert "sources.oci.images[1]" in out and "no tag" in out, out
     assert "Traceback" not in out
+
+
+def test_a_registry_image_through_the_token_flow_alerts_once(
+    tmp_path: Path, httpserver: HTTPServer, product: Product
+) -> None:
+    data = json.loads(product.config.read_text(encoding="utf-8"))
+    data["sources"]["oci"]["images"] = [f"ghcr.io/{NAME}"]
+    data["sources"]["oci"]["registry_urls"] = {"ghcr.io": httpserver.url_for("/").rstrip("/")}
+    data["watch_keywords"] += ["sglang"]
+    product.config.write_text(json.dumps(data), encoding="utf-8")
+    Upstreams(httpserver)
+    robot, _ = install_robot(httpserver)
+    reg = FakeRegistry(httpserver)
+    reg.digests = {"v0.4.0": "sha256:" + "a" * 64, "latest": "sha256:" + "1" * 64}
+    key = f"oci:ghcr.io/{NAME}"
+
+    assert cycle_report(product.worker_once())[key] == ("ok", 0, 0)
+    assert robot_texts(robot) == []
+    reg.digests["latest"] = "sha256:" + "2" * 64
+    assert cycle_report(product.worker_once())[key] == ("ok", 1, 1)
+    (text,) = robot_texts(robot)
+    assert f"ghcr.io/{NAME}:latest re-pushed" in text and "Image tag re-pushed" in text
+    assert cycle_report(product.worker_once())[key] == ("ok", 0, 0)
+    assert len(robot_texts(robot)) == 1
