@@ -127,6 +127,6 @@ def test_the_starters_commented_sources_load_when_uncommented(
     path = tmp_path / "uncommented.toml"
     path.write_text(text, encoding="utf-8")
     sections = {line[len("[sources.") : -1] for line in offered if line.startswith("[sources.")}
-    assert sections >= {"pypi", "npm", "feed", "arxiv", "osv", "ghsa", "gitlab", "modeldir"}
+    assert sections >= {"pypi", "npm", "feed", "arxiv", "osv", "ghsa", "gitlab", "modeldir", "oci"}
     assert main(["check", "--config", str(path)]) == 0, capsys.readouterr().out
     assert sections <= set(load_config(path).sources)

@@ -60,6 +60,8 @@ orgs = ["deepseek-ai"]
 # token_env = "GITLAB_TOKEN"
 # [sources.modeldir]
 # paths = ["/data/models"]   # a local model directory, scanned each poll
+# [sources.oci]
+# images = ["vllm/vllm-openai", "ghcr.io/sgl-project/sglang"]   # new tags; latest re-pushed
 
 # Alerts are printed to the terminal until you configure a real channel.
 [channels.console]

@@ -251,8 +251,12 @@ class HttpClient:
                 self.validators[key] = self._previous[key]
             return JsonResponse(shown, status, response.headers, None, True, links)
         if not 200 <= status < 300:
+            # a 401's challenge says where a token is to be had (RFC 6750): the caller may ask
+            challenge = response.headers.get("www-authenticate") if status == 401 else None
+            extra = {"challenge": challenge} if challenge else {}
             raise SourceError(
-                f"{shown}: answered HTTP {status}{snippet(body)}", url=shown, status=status
+                f"{shown}: answered HTTP {status}{snippet(body)}", url=shown, status=status,
+                **extra,
             )
         data = decode_json(body, response.headers.get("content-type", ""), status, shown) if decode \
             else body
