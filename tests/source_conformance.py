@@ -7,7 +7,7 @@ fake, how the fake changes, the events that change yields, and what the source d
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any, Protocol
@@ -15,11 +15,11 @@ from typing import Any, Protocol
 from pytest_httpserver import HTTPServer
 from test_source_pypi import FakePyPI
 from test_source_pypi import recorded as pypi_recorded
-from test_source_support import T0
+from test_source_support import T0, FakeGitHub, close, iso, recorded_issues, touch
 from werkzeug import Request, Response
 
 from mrt.config import SourceSection
-from mrt.sources import npm, pypi
+from mrt.sources import github, npm, pypi
 
 
 class Served(Protocol):
@@ -48,8 +48,66 @@ class SourceCase:
     change_events: list[str]
     reset_at: datetime
     reset_events: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    grow: Callable[[Any], int] | None = None  # N changes spanning pages; returns N
     no_conditional: str | None = None
     no_paging: str | None = None
+
+
+class Faulty:
+    """Mixed in before a fake that has `handle` and `requests` but no `answer`/`statuses`."""
+
+    answer: Response | None = None
+
+    def handle(self, request: Request) -> Response:
+        statuses: list[int] = self.__dict__.setdefault("statuses", [])
+        if self.answer is not None:
+            self.requests.append(request)  # type: ignore[attr-defined]
+            statuses.append(self.answer.status_code)
+            return self.answer
+        response: Response = super().handle(request)  # type: ignore[misc]
+        statuses.append(response.status_code)
+        return response
+
+
+# --- GitHub issues and pull requests -------------------------------------------------------
+
+REPO = "PyGithub/PyGithub"
+
+
+class GitHubIssues(Faulty, FakeGitHub):
+    pass
+
+
+def _github_change(fake: GitHubIssues) -> None:
+    close(fake.issue(3034), T0 - timedelta(minutes=5), merged=True)
+
+
+def _github_grow(fake: GitHubIssues) -> int:
+    """150 issues opened since the baseline (copies of a recorded one, renumbered): two
+    pages of 100, one event each."""
+    template = fake.issues[0]
+    for n in range(150):
+        extra = {**template, "number": 100_000 + n, "id": 9_000_000 + n,
+                 "created_at": iso(T0 - timedelta(hours=3))}
+        touch(extra, T0 - timedelta(hours=3) + timedelta(minutes=n))
+        fake.issues.append(extra)
+    return 150
+
+
+GITHUB = SourceCase(
+    name="github", plugin="github", module=github,
+    section=lambda server: github.Config(repos=[REPO], base_url=server.url_for("/"),
+                                         token_env="GITHUB_TOKEN"),
+    serve=lambda server: GitHubIssues(server, REPO, recorded_issues()),
+    env={"GITHUB_TOKEN": "ghp_conformance"},
+    change=_github_change,
+    change_events=["pr_merged"],
+    # the recorded issues were last updated in 2024; the merge is after the date
+    reset_at=datetime(2026, 1, 1, tzinfo=UTC),
+    reset_events=["pr_merged"],
+    grow=_github_grow,
+)
 
 
 # --- PyPI ---------------------------------------------------------------------------------
@@ -93,4 +151,4 @@ NPM = SourceCase(
 )
 
 
-CASES = [PYPI, NPM]
+CASES = [GITHUB, PYPI, NPM]
