@@ -12,6 +12,11 @@ from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any, Protocol
 
+from ghsa_support import ECOSYSTEM as GHSA_ECOSYSTEM
+from ghsa_support import PACKAGE as GHSA_PACKAGE
+from ghsa_support import FakeAdvisories, advisory
+from osv_support import PACKAGE as OSV_PACKAGE
+from osv_support import FakeOsv
 from pytest_httpserver import HTTPServer
 from test_source_pypi import FakePyPI
 from test_source_pypi import recorded as pypi_recorded
@@ -19,14 +24,14 @@ from test_source_support import T0, FakeGitHub, close, iso, recorded_issues, tou
 from werkzeug import Request, Response
 
 from mrt.config import SourceSection
-from mrt.sources import github, npm, pypi
+from mrt.sources import ghsa, github, npm, osv, pypi
 
 
 class Served(Protocol):
     """A loopback fake as the class drives it: every request it saw, and an `answer` that,
     when set, replaces its normal answer (the fault cases)."""
 
-    requests: list[Request]
+    requests: list[Any]
     statuses: list[int]
     answer: Response | None
 
@@ -151,4 +156,95 @@ NPM = SourceCase(
 )
 
 
-CASES = [GITHUB, PYPI, NPM]
+# --- OSV ----------------------------------------------------------------------------------
+
+class Osv(FakeOsv):
+    """The recorded advisories; `answer` is the batch query's outage answer."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        super().__init__(server)
+        self.statuses: list[int] = []
+        self.seed_recorded()
+
+    @property
+    def answer(self) -> Response | None:
+        return self.fault
+
+    @answer.setter
+    def answer(self, response: Response | None) -> None:
+        self.fault = response
+
+
+def _osv_grow(fake: Osv) -> int:
+    """Five advisories published since the baseline, listed two to a page."""
+    fake.page_size = 2
+    for n in range(5):
+        fake.publish(f"GHSA-conf-{n:04d}-grow", T0 - timedelta(hours=2, minutes=n))
+    return 5
+
+
+OSV = SourceCase(
+    name="osv", plugin="osv", module=osv,
+    section=lambda server: osv.Config(packages=[osv.Package(**OSV_PACKAGE)],
+                                      base_url=server.url_for("/")),
+    serve=Osv,
+    change=lambda fake: fake.publish("GHSA-conf-0000-new0", T0 - timedelta(hours=1)),
+    change_events=["advisory_published"],
+    # two recorded advisories were modified after 2023-03-20, two before it
+    reset_at=datetime(2023, 3, 20, tzinfo=UTC),
+    reset_events=["advisory_modified", "advisory_modified", "advisory_published"],
+    grow=_osv_grow,
+    no_conditional="the batch query is a POST: no ETag/Last-Modified to revalidate",
+)
+
+
+# --- GitHub security advisories -------------------------------------------------------------
+
+class Ghsa(FakeAdvisories):
+    """The recorded global advisory; `answer` is the outage answer."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        super().__init__(server, per_page_cap=2)  # the source asks 100; two to a page here
+        self.statuses: list[int] = []
+        self.seed_recorded()
+
+    @property
+    def answer(self) -> Response | None:
+        return self.fault
+
+    @answer.setter
+    def answer(self, response: Response | None) -> None:
+        self.fault = response
+
+    def _page(self, request: Request, path: str, items: list[dict[str, Any]]) -> Response:
+        response = super()._page(request, path, items)
+        self.statuses.append(response.status_code)
+        return response
+
+
+def _ghsa_grow(fake: Ghsa) -> int:
+    """Five advisories published since the baseline: three pages of two."""
+    for n in range(5):
+        fake.global_items.append(advisory(f"GHSA-conf-{n:04d}-grow", None,
+                                          T0 - timedelta(hours=2, minutes=n)))
+    return 5
+
+
+GHSA = SourceCase(
+    name="ghsa", plugin="ghsa", module=ghsa,
+    section=lambda server: ghsa.Config(
+        packages=[ghsa.Package(ecosystem=GHSA_ECOSYSTEM, name=GHSA_PACKAGE)],
+        base_url=server.url_for("/"), token_env="GITHUB_TOKEN"),
+    serve=Ghsa,
+    env={"GITHUB_TOKEN": "ghp_conformance"},
+    change=lambda fake: fake.global_items.append(
+        advisory("GHSA-conf-0000-new0", "CVE-2026-0001", T0 - timedelta(hours=1))),
+    change_events=["advisory_published"],
+    # the recorded advisory was published on 2023-03-21: after the 20th it is news again
+    reset_at=datetime(2023, 3, 20, tzinfo=UTC),
+    reset_events=["advisory_published", "advisory_published"],
+    grow=_ghsa_grow,
+)
+
+
+CASES = [GITHUB, PYPI, NPM, OSV, GHSA]
