@@ -104,7 +104,7 @@ class TestSourceConformance:
             state.validators = {}  # ...and it clears the validators
 
         _, after = self.polls(case, httpserver, state, [lambda: None, reset])
-        assert sorted(types(after)) == sorted(case.reset_events)
+        assert sorted(types(after)) == sorted(case.reset_events), after.events
 
     @pytest.mark.parametrize("answer, error", [
         (Response("slow down", status=429, headers={"Retry-After": "3600"}), RateLimited),
