@@ -1,18 +1,19 @@
-"""What a source declares to be run through the conformance class in
-tests/test_source_conformance.py: its plugin module, a config section pointing at a loopback
-fake, how the fake changes, the events that change yields, and what the source does not support
-(with the reason, shown by `pytest -rs`). A new source gets the whole class by adding one
-`SourceCase` to CASES. No tests live here."""
+"""Every source's conformance declaration, collected in CASES for the one class of tests in
+tests/test_source_conformance.py. A new source gets the whole class by adding a `SourceCase`
+(tests/conformance_case.py) here: its plugin module, a config section pointing at a loopback
+fake, how the fake changes and what that yields, and the reason for anything it does not
+support (shown by `pytest -rs`). The issues/PRs and package/advisory sources are declared in
+this file, the feeds in conformance_feeds.py, the hubs and GitHub releases/tags in
+conformance_hubs.py. No tests live here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 
-from feed_support import OTO_ATOM, FakeFeed, atom_entry
+from conformance_case import Faulty, Served, SourceCase
+from conformance_feeds import ARXIV, FEED
+from conformance_hubs import GITHUB_RELEASES, GITHUB_TAGS, HUGGINGFACE, MODELSCOPE
 from ghsa_support import ECOSYSTEM as GHSA_ECOSYSTEM
 from ghsa_support import PACKAGE as GHSA_PACKAGE
 from ghsa_support import FakeAdvisories, advisory
@@ -24,58 +25,7 @@ from test_source_pypi import recorded as pypi_recorded
 from test_source_support import T0, FakeGitHub, close, iso, recorded_issues, touch
 from werkzeug import Request, Response
 
-from mrt.config import SourceSection
 from mrt.sources import ghsa, github, npm, osv, pypi
-from mrt.sources.feeds import arxiv, feed
-
-
-class Served(Protocol):
-    """A loopback fake as the class drives it: every request it saw, and an `answer` that,
-    when set, replaces its normal answer (the fault cases)."""
-
-    requests: list[Any]
-    statuses: list[int]
-    answer: Response | None
-
-
-@dataclass(frozen=True)
-class SourceCase:
-    """One source's declaration. `serve` installs the fake's state 0 on the server; `change`
-    moves it to state 1, which must yield exactly `change_events` (event types, in order).
-    `reset_at`/`reset_events`: after the change, `cursor_since(reset_at)` then a poll yields
-    exactly those events (what changed after the date and nothing before). A `no_*` field holds
-    the reason the source does not do that thing; None means it does."""
-
-    name: str
-    plugin: str  # its entry point name in `mrt.sources`
-    module: ModuleType
-    section: Callable[[HTTPServer], SourceSection]
-    serve: Callable[[HTTPServer], Served]
-    change: Callable[[Any], None]
-    change_events: list[str]
-    reset_at: datetime
-    reset_events: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    grow: Callable[[Any], int] | None = None  # N changes spanning pages; returns N
-    no_conditional: str | None = None
-    no_paging: str | None = None
-
-
-class Faulty:
-    """Mixed in before a fake that has `handle` and `requests` but no `answer`/`statuses`."""
-
-    answer: Response | None = None
-
-    def handle(self, request: Request) -> Response:
-        statuses: list[int] = self.__dict__.setdefault("statuses", [])
-        if self.answer is not None:
-            self.requests.append(request)  # type: ignore[attr-defined]
-            statuses.append(self.answer.status_code)
-            return self.answer
-        response: Response = super().handle(request)  # type: ignore[misc]
-        statuses.append(response.status_code)
-        return response
-
 
 # --- GitHub issues and pull requests -------------------------------------------------------
 
@@ -249,90 +199,5 @@ GHSA = SourceCase(
 )
 
 
-# --- RSS/Atom feed ---------------------------------------------------------------------------
-
-@dataclass
-class Feed(FakeFeed):
-    """The recorded releases.atom of hajimehoshi/oto, with ETag and Last-Modified."""
-
-    requests: list[Request] = field(default_factory=list)
-    answer: Response | None = None
-
-    def handle(self, request: Request) -> Response:
-        self.requests.append(request)
-        if self.answer is not None:
-            self.statuses.append(self.answer.status_code)
-            return self.answer
-        return super().handle(request)
-
-
-def _feed_serve(server: HTTPServer) -> Feed:
-    fake = Feed(OTO_ATOM.read_bytes(), modified=T0)
-    fake.install(server, "/oto.atom")
-    return fake
-
-
-def _feed_change(fake: Feed) -> None:
-    fake.add_atom(atom_entry("tag:github.com,2008:Repository/90259571/v2.1.0", "v2.1.0",
-                             T0 - timedelta(hours=1)))
-    fake.modified = T0 + timedelta(minutes=1)
-
-
-FEED = SourceCase(
-    name="feed", plugin="feed", module=feed,
-    section=lambda server: feed.Config(feeds=[feed.FeedRef(url=server.url_for("/oto.atom"),
-                                                           name="oto")]),
-    serve=_feed_serve,
-    change=_feed_change,
-    change_events=["entry_published"],
-    # v2.1.0-alpha.4 and alpha.5 came out after November 1st 2021, the rest before
-    reset_at=datetime(2021, 11, 1, tzinfo=UTC),
-    reset_events=["entry_published"] * 3,
-    no_paging="a feed is one document: nothing to page",
-)
-
-
-# --- arXiv --------------------------------------------------------------------------------
-
-class Arxiv:
-    """The recorded API search, sliced by start/max_results (FakeArxiv of test_source_arxiv);
-    it sends no validators, as the recording has none."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        from test_source_arxiv import FakeArxiv
-        self.requests: list[Request] = []
-        self.statuses: list[int] = []
-        self.answer: Response | None = None
-        self.fake = FakeArxiv(server)
-        server.clear_all_handlers()
-        server.expect_request("/api/query").respond_with_handler(self.handle)
-
-    def handle(self, request: Request) -> Response:
-        self.requests.append(request)
-        response: Response = self.answer or self.fake.handle(request)
-        self.statuses.append(response.status_code)
-        return response
-
-
-def _arxiv_grow(served: Arxiv) -> int:
-    for n in range(6):  # six new papers: two pages of four
-        served.fake.add(f"2611.0000{n}", 1, f"2026-11-22T07:0{n}:00Z", f"Paper {n}")
-    return 6
-
-
-ARXIV = SourceCase(
-    name="arxiv", plugin="arxiv", module=arxiv,
-    section=lambda server: arxiv.Config(queries=['cat:cs.CL AND abs:"mixture of experts"'],
-                                        base_url=server.url_for("/"), page_size=4),
-    serve=Arxiv,
-    change=lambda served: served.fake.add("2611.09999", 1, "2026-11-22T08:00:00Z"),
-    change_events=["paper_published"],
-    # two recorded papers were revised (v2) after 2025-01-01, the other eight before it
-    reset_at=datetime(2025, 1, 1, tzinfo=UTC),
-    reset_events=["paper_revised", "paper_revised", "paper_published"],
-    grow=_arxiv_grow,
-    no_conditional="the arXiv API search answers carry no ETag or Last-Modified",
-)
-
-
-CASES = [GITHUB, PYPI, NPM, OSV, GHSA, FEED, ARXIV]
+CASES = [GITHUB, GITHUB_RELEASES, GITHUB_TAGS, HUGGINGFACE, MODELSCOPE, PYPI, NPM, OSV, GHSA,
+         FEED, ARXIV]

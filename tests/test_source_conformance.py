@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conformance_case import Served, SourceCase
 from pytest_httpserver import HTTPServer
-from source_conformance import CASES, Served, SourceCase
-from test_source_support import FakeClock, SourceState, make_pool, poll_once, run, spec_for
+from source_conformance import CASES
+from test_source_support import FakeClock, SourceState, make_pool, poll_once, run
 from werkzeug import Response
 
 from mrt.errors import RateLimited, SourceError
@@ -34,7 +35,8 @@ class TestSourceConformance:
     def polls(self, case: SourceCase, httpserver: HTTPServer, state: SourceState,
               steps: list[Any]) -> list[PollResult]:
         """Poll once per step on one pool; a step is called (with no argument) before its poll."""
-        spec = spec_for(case.module, case.section(httpserver))
+        specs = case.module.instances(case.plugin, case.section(httpserver), None)
+        spec = next(s for s in specs if case.key in (None, s.key))
         results: list[PollResult] = []
 
         async def go() -> None:
