@@ -59,6 +59,16 @@ FEED = SourceCase(
 
 # --- arXiv --------------------------------------------------------------------------------
 
+class _Unserved:
+    """Takes FakeArxiv's own registration, so that Arxiv can register its handler instead."""
+
+    def expect_request(self, *args: Any, **kwargs: Any) -> _Unserved:
+        return self
+
+    def respond_with_handler(self, handler: Any) -> None:
+        pass
+
+
 class Arxiv:
     """The recorded API search, sliced by start/max_results (FakeArxiv of test_source_arxiv);
     it sends no validators, as the recording has none."""
@@ -68,8 +78,7 @@ class Arxiv:
         self.requests: list[Request] = []
         self.statuses: list[int] = []
         self.answer: Response | None = None
-        self.fake = FakeArxiv(server)
-        server.clear_all_handlers()
+        self.fake = FakeArxiv(_Unserved())  # type: ignore[arg-type]
         server.expect_request("/api/query").respond_with_handler(self.handle)
 
     def handle(self, request: Request) -> Response:
