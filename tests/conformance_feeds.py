@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from conformance_case import SourceCase
 from feed_support import OTO_ATOM, FakeFeed, atom_entry
