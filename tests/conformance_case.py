@@ -54,13 +54,17 @@ class Faulty:
     """Mixed in before a fake that has `handle` and `requests` but no `answer`/`statuses`."""
 
     answer: Response | None = None
+    requests: list[Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.statuses: list[int] = []
+        super().__init__(*args, **kwargs)
 
     def handle(self, request: Request) -> Response:
-        statuses: list[int] = self.__dict__.setdefault("statuses", [])
         if self.answer is not None:
-            self.requests.append(request)  # type: ignore[attr-defined]
-            statuses.append(self.answer.status_code)
+            self.requests.append(request)
+            self.statuses.append(self.answer.status_code)
             return self.answer
         response: Response = super().handle(request)  # type: ignore[misc]
-        statuses.append(response.status_code)
+        self.statuses.append(response.status_code)
         return response
