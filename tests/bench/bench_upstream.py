@@ -6,6 +6,9 @@ of 150 models, a ModelScope org of 80), through the real pipeline (mrt.pipeline.
 all four sources). Next to it, what the v0 tool's pattern costs against the same fakes: for
 each repo a request for issues and one for pulls, full pages every cycle, one full page per
 Hugging Face and ModelScope org, never a conditional request. Counts, not timings.
+
+The two "every source" rows: one of each source (tests/bench/upstream_all.py), against the
+naive pattern (every cycle a full fetch, no conditional header, no snapshot reuse).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from typing import Any
 
 import httpx
 
+from tests.bench import upstream_all
 from tests.bench.common import ROOT, Row, Sizes, command_for, upstream_server
 
 BENCH = "upstream"
 FIGURES = ("first cycle", "unchanged cycle", "unchanged, per hour", "unchanged, bytes",
-           "GitHub rate limit, per hour")
+           "GitHub rate limit, per hour", "every source, unchanged cycle",
+           "every source, unchanged bytes")
 ENV = {"GITHUB_TOKEN": "ghp_bench", "HF_TOKEN": "hf_bench",
        "WELINK_WEBHOOK_URL": "welink://bench_token@127.0.0.1:9/hook?channel=standard&secure=no"}
 
@@ -131,6 +136,8 @@ def run(sizes: Sizes) -> list[Row]:
         first, steady, unchanged = asyncio.run(_ours(server, Path(tmp)))
         v0 = asyncio.run(_v0_pattern(server))  # the same every cycle: nothing is conditional
     cycles_per_hour = 3600 / 300  # poll_interval_seconds of the example
+    (every, every_bytes), (naive, naive_bytes), count = upstream_all.measure()
+    every_note = f"{count} sources, one of each, nothing changed; naive: nothing carried over"
     return [
         Row(BENCH, "first cycle", first[0], "requests", "v0 pattern, a cycle", v0[0], cmd,
             f"baseline poll of 4 sources; first steady cycle {steady[0]} requests"),
@@ -143,4 +150,8 @@ def run(sizes: Sizes) -> list[Row]:
         Row(BENCH, "GitHub rate limit, per hour", unchanged[2] * cycles_per_hour, "requests/h",
             "v0 pattern, per hour", v0[2] * cycles_per_hour, cmd,
             "what counts against GitHub's 5,000/h: a 304 does not"),
+        Row(BENCH, "every source, unchanged cycle", every, "requests", "naive pattern, a cycle",
+            naive, cmd, every_note),
+        Row(BENCH, "every source, unchanged bytes", every_bytes, "bytes/cycle",
+            "naive pattern, a cycle", naive_bytes, cmd, "response bodies"),
     ]
