@@ -19,7 +19,7 @@ from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
 from mrt.ops import outbox
-from mrt.ops.outbox import DISCARDABLE, RETRYABLE, STATUSES, OutboxFilter, OutboxRow
+from mrt.ops.outbox import STATUSES, OutboxFilter, OutboxRow
 from mrt.store.outbox_records import redact_common_secrets
 from mrt.store.views import undelivered_alerts
 from mrt.timefmt import duration
@@ -140,20 +140,13 @@ def discard_command(args: argparse.Namespace) -> int:
 
 
 def _act_on_ids(action: str, ids: list[int], reason: str | None) -> int:
-    allowed = RETRYABLE if action == "retry" else DISCARDABLE
-    before = outbox.get_outbox_rows(ids)
-    now = utcnow()
+    refused = outbox.refusals(action, ids)
     act = outbox.retry if action == "retry" else outbox.discard
-    done = act(ids, now=now, actor=ACTOR, reason=reason)
+    done = act(ids, now=utcnow(), actor=ACTOR, reason=reason)
     verb = "retried" if action == "retry" else "discarded"
     print(f"{verb} {done} of {len(set(ids))}")
-    for outbox_id in dict.fromkeys(ids):
-        row = before.get(outbox_id)
-        if row is None:
-            print(f"  #{outbox_id}: no such delivery", file=sys.stderr)
-        elif row.status not in allowed:
-            print(f"  #{outbox_id} is {row.status}: only {' or '.join(allowed)} deliveries "
-                  f"can be {verb}", file=sys.stderr)
+    for line in refused:
+        print(f"  {line}", file=sys.stderr)
     return 0 if done == len(set(ids)) else 1
 
 
