@@ -21,7 +21,10 @@ def advice(state: str, detail: str, options: ConsoleOptions) -> str:
     if state == "missing":
         head = f"There is no MRT database at {where} yet."
     elif state == "unmigrated":
-        head = f"The database at {where} has no MRT schema yet."
+        head = (
+            f"The database at {where} has no MRT schema yet: it is not an MRT database, and "
+            "the console leaves it as it is."
+        )
     elif state == "outdated":
         head = (
             f"The database at {where} is older than this console: `mrt db migrate` (it backs "
@@ -29,6 +32,13 @@ def advice(state: str, detail: str, options: ConsoleOptions) -> str:
         )
     elif state == "newer":
         head = f"The database at {where} is newer than this MRT: upgrade MRT."
+    elif state == "not_mrt":
+        return (
+            f"{detail}: it is not an MRT database, and the console left it as it was.\n\n"
+            "Point the console at the database mrt-worker writes: mrt-tui --db PATH, or\n"
+            f"    mrt-tui{config}\n\n"
+            "Press r to look again, q to quit."
+        )
     else:
         head = f"The database could not be opened: {detail}"
     return (
