@@ -2,7 +2,10 @@
 
     mrt outbox [--status S] [--channel C] [--source KEY] [--json] [--limit N] [--after ID]
     mrt outbox retry ID [ID...] | --all-dead [--channel C] [--yes] [--reason TEXT]
-    mrt outbox discard ID [ID...] [--reason TEXT]
+    mrt outbox discard ID [ID...] [--yes] [--reason TEXT]
+
+Discard cannot be undone: like retry --all-dead, `mrt alerts ack` and replay, it asks on a
+terminal, and refuses (exit 1, nothing done) with no terminal to ask and no --yes.
 
 Every retry and discard is a call into mrt.ops.outbox, which audits it (actor "cli").
 """
@@ -59,6 +62,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "discard", parents=[leaf_options()], help="never send these deliveries"
     )
     discard.add_argument("ids", nargs="+", type=int, metavar="ID")
+    discard.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     discard.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
     discard.set_defaults(func=discard_command)
 
@@ -134,6 +138,10 @@ def retry_command(args: argparse.Namespace) -> int:
 def discard_command(args: argparse.Namespace) -> int:
     db = open_for_command(args, read_only=False)
     try:
+        listed = ", ".join(f"#{i}" for i in dict.fromkeys(args.ids))
+        if not args.yes and not _confirm(f"discard {listed}: never sent (cannot be undone)?"):
+            print("nothing done: confirm at the prompt, or pass --yes in scripts", file=sys.stderr)
+            return 1
         return _act_on_ids("discard", args.ids, args.reason)
     finally:
         db.close()
