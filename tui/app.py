@@ -27,7 +27,7 @@ from mrt.events import utcnow
 from mrt.store import views
 from mrt.store.db import DEFAULT_BUSY_TIMEOUT_MS, open_database
 from mrt.store.migrations import LATEST, schema_version
-from tui.formatting import safe_target
+from tui.formatting import age, safe_target
 from tui.messages import DatabaseChecked, QueryTimed, StatusLoaded
 from tui.palette import ActionsProvider
 from tui.screens.help import HelpScreen
@@ -154,6 +154,9 @@ class MrtConsole(App[None]):
 
     paused: reactive[bool] = reactive(False)
     status: reactive[views.ConsoleStatus | None] = reactive(None)
+    # When `status` was last read: set at every read, changed or not, so the ages on screen
+    # move on while the stored timestamps stand still (a stopped worker).
+    status_read_at: reactive[datetime | None] = reactive(None, always_update=True)
     slow_note: reactive[str] = reactive("")
     undelivered: reactive[int] = reactive(0)  # alerts of the last week that went to no one
     ready: reactive[bool] = reactive(False)
@@ -313,8 +316,17 @@ class MrtConsole(App[None]):
 
     def on_status_loaded(self, message: StatusLoaded) -> None:
         self.status = message.status
+        self.status_read_at = self.now()  # after `status`: its watchers render both at once
         # Re-armed after the answer: status polls never overlap.
         self.set_timer(self.options.status_seconds, self.load_status)
+
+    def status_now(self) -> datetime:
+        """The "now" every age of the status is taken against: the time it was read."""
+        return self.status_read_at or self.now()
+
+    def heartbeat_age(self) -> str:
+        """The worker's heartbeat age: the header and the banner both show this one text."""
+        return age(self.status.heartbeat_at if self.status else None, self.status_now())
 
     def worker_down(self) -> bool:
         status = self.status
@@ -322,7 +334,7 @@ class MrtConsole(App[None]):
             return False
         if status.heartbeat_at is None or status.worker_stopped:
             return True
-        return self.now() - status.heartbeat_at > WORKER_DOWN_AFTER
+        return self.status_now() - status.heartbeat_at > WORKER_DOWN_AFTER
 
     # ----------------------------------------------------------------------------- actions
 
