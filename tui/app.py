@@ -31,7 +31,7 @@ from tui.formatting import age, safe_target
 from tui.messages import DatabaseChecked, QueryTimed, StatusLoaded
 from tui.palette import ActionsProvider
 from tui.screens.help import HelpScreen
-from tui.screens.no_database import NoDatabaseScreen
+from tui.screens.no_database import NoDatabaseScreen, not_a_database, sqlite_schema_version
 
 if TYPE_CHECKING:
     from mrt.config import Config
@@ -41,38 +41,6 @@ T = TypeVar("T")
 
 WORKER_DOWN_AFTER = timedelta(seconds=60)
 UNDELIVERED_WINDOW = timedelta(days=7)  # the status line counts a week: one query, indexed
-SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
-
-
-def not_a_database(path: Path) -> str | None:
-    """Why the file at `path` cannot be an MRT database, from its first bytes only (SQLite
-    never sees it, so nothing is written); None for an SQLite file, or an empty one (which
-    the worker makes the database on its first start)."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(len(SQLITE_MAGIC))
-    except OSError as exc:
-        return f"it cannot be read ({exc.strerror})"
-    if head and head != SQLITE_MAGIC:
-        return f"it is not an SQLite database (it starts with {head[:12]!r})"
-    return None
-
-
-def sqlite_schema_version(path: Path, timeout_seconds: float) -> int:
-    """The MRT schema version of an SQLite file, read through a read-only connection
-    (mode=ro): a file that is not (yet) an MRT database is never switched to WAL or touched."""
-    import sqlite3
-
-    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_seconds)
-    try:
-        found = con.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-        ).fetchone()
-        if not found:
-            return 0
-        return int(con.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
-    finally:
-        con.close()
 
 
 @dataclass(frozen=True)

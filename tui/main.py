@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from mrt.errors import ConfigError, MrtError
 from mrt.store.db import DEFAULT_BUSY_TIMEOUT_MS
-from tui.app import MrtConsole, Settings, make_app, not_a_database
+from tui.app import MrtConsole, Settings, make_app
+from tui.screens.no_database import not_a_database
 
 if TYPE_CHECKING:
     from mrt.config import Config
