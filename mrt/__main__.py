@@ -18,9 +18,9 @@ def main() -> None:
     if v0_form and ("--once" in argv or "--daemon" in argv):
         args = [a for a in argv if a != "--daemon"]
         os.execv(sys.executable, [sys.executable, "-m", "worker", *args])
-    from mrt.cli import main as cli_main
+    from mrt.cli import run
 
-    sys.exit(cli_main(argv))
+    run(argv)
 
 
 if __name__ == "__main__":

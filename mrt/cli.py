@@ -106,8 +106,19 @@ def error_text(exc: BaseException | str) -> str:
     return inert_text(exc, max_chars=4000, multiline=True)
 
 
-def run() -> None:
-    sys.exit(main())
+def run(argv: Sequence[str] | None = None) -> None:
+    """The `mrt` script and `python -m mrt`: main(), and a reader that stopped reading (`mrt
+    outbox | head -4`) ends the command quietly with exit 0, as a finished listing would."""
+    try:
+        code = main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null so that flush is silent.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        code = 0
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ def cli_retry(db_path: Path, config: Path) -> list[str]:
 
 
 def cli_discard(db_path: Path, config: Path) -> list[str]:
-    return ["outbox", "discard", str(dead_ids()[0]), "--db", str(db_path)]
+    return ["outbox", "discard", str(dead_ids()[0]), "--yes", "--db", str(db_path)]
 
 
 def cli_poll(db_path: Path, config: Path) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import random
 from datetime import timedelta
@@ -89,7 +90,8 @@ def test_retry_and_discard_by_id_say_what_they_could_not_do(
     first, second = enqueue_alerts(T0, [target], count=2)
     Outbox.update(status="sent").where(Outbox.id == second).execute()
 
-    assert cli(db, db_path, "outbox", "discard", str(first), str(second), "999", "--reason", "spam") == 1
+    assert cli(db, db_path, "outbox", "discard", str(first), str(second), "999", "--yes",
+               "--reason", "spam") == 1
     captured = capsys.readouterr()
     assert "discarded 1 of 3" in captured.out
     assert f"#{second} is sent" in captured.err and "#999: no such delivery" in captured.err
@@ -151,3 +153,32 @@ def test_trace_refs_short_ambiguous_and_alert_forms(
     assert data["alerts"][0]["title"] == "one" and data["alerts"][0]["deliveries"] == []
     assert cli(db, db_path, "trace", "#999") == 1
     assert "there is no alert with id 999" in capsys.readouterr().err
+
+
+class Terminal(io.StringIO):
+    """Standard input as an operator's terminal, with the answer they will type."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_discard_asks_on_a_terminal_and_refuses_without_one_or_yes(
+    db: peewee.Database, db_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target = Target(channel="welink", key="welink://robot/***", url="welink://robot/secret")
+    [row_id] = enqueue_alerts(T0, [target])
+
+    assert cli(db, db_path, "outbox", "discard", str(row_id)) == 1  # no terminal, no --yes
+    assert "nothing done: confirm at the prompt, or pass --yes" in capsys.readouterr().err
+    assert Outbox.get_by_id(row_id).status == "pending"
+
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    assert cli(db, db_path, "outbox", "discard", str(row_id)) == 1  # the operator said no
+    assert f"discard #{row_id}: never sent (cannot be undone)? [y/N]" in capsys.readouterr().out
+    assert Outbox.get_by_id(row_id).status == "pending"
+
+    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+    assert cli(db, db_path, "outbox", "discard", str(row_id), "--reason", "spam") == 0
+    assert Outbox.get_by_id(row_id).status == "discarded"
+    assert [a.action for a in AuditLog.select()] == ["outbox.discard"]

@@ -194,3 +194,25 @@ async def test_bulk_with_free_text_is_refused_with_the_reason(
         assert isinstance(app.screen, DeliveriesScreen)  # ...but bulk actions refuse it
         assert any("bulk actions take status:" in str(n.message) for n in app._notifications)
     assert len(dead_ids()) == 3
+
+
+async def test_retry_of_a_sent_row_says_why_as_the_cli_does(
+    db: peewee.Database, db_path: Path
+) -> None:
+    console_scene()
+    sent = Outbox.select().where(Outbox.status == "sent").order_by(Outbox.id).first()
+    app = console(db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deliveries(pilot)
+        table = screen.query_one(OutboxTable)
+        table.move_cursor(row=table.ids.index(sent.id))
+        await pilot.press("t")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        said = [str(n.message) for n in app._notifications]
+    assert any(
+        f"#{sent.id} is sent: only dead or retrying deliveries can be retried" in text
+        for text in said
+    ), said
+    assert Outbox.get_by_id(sent.id).status == "sent"

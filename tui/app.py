@@ -27,11 +27,11 @@ from mrt.events import utcnow
 from mrt.store import views
 from mrt.store.db import DEFAULT_BUSY_TIMEOUT_MS, open_database
 from mrt.store.migrations import LATEST, schema_version
-from tui.formatting import safe_target
+from tui.formatting import age, safe_target
 from tui.messages import DatabaseChecked, QueryTimed, StatusLoaded
 from tui.palette import ActionsProvider
 from tui.screens.help import HelpScreen
-from tui.screens.no_database import NoDatabaseScreen
+from tui.screens.no_database import NoDatabaseScreen, not_a_database, sqlite_schema_version
 
 if TYPE_CHECKING:
     from mrt.config import Config
@@ -122,6 +122,9 @@ class MrtConsole(App[None]):
 
     paused: reactive[bool] = reactive(False)
     status: reactive[views.ConsoleStatus | None] = reactive(None)
+    # When `status` was last read: set at every read, changed or not, so the ages on screen
+    # move on while the stored timestamps stand still (a stopped worker).
+    status_read_at: reactive[datetime | None] = reactive(None, always_update=True)
     slow_note: reactive[str] = reactive("")
     undelivered: reactive[int] = reactive(0)  # alerts of the last week that went to no one
     ready: reactive[bool] = reactive(False)
@@ -181,6 +184,21 @@ class MrtConsole(App[None]):
         if not is_url and not Path(target).expanduser().is_file():
             self.post_message(DatabaseChecked("missing", shown))
             return
+        if not is_url:  # look before opening: the console never changes a file it only shows
+            path = Path(target).expanduser()
+            why = not_a_database(path)
+            if why is not None:
+                self.post_message(DatabaseChecked("not_mrt", f"{shown}: {why}"))
+                return
+            try:
+                probed = sqlite_schema_version(path, self.options.busy_timeout_ms / 1000)
+            except Exception as exc:  # a damaged file: said, never a traceback
+                self.post_message(DatabaseChecked("error", f"{shown}: {exc}"))
+                return
+            if probed == 0:
+                empty = path.stat().st_size == 0
+                self.post_message(DatabaseChecked("unmigrated", shown + " (an empty file)" * empty))
+                return
         try:
             db = open_database(
                 target,
@@ -266,8 +284,17 @@ class MrtConsole(App[None]):
 
     def on_status_loaded(self, message: StatusLoaded) -> None:
         self.status = message.status
+        self.status_read_at = self.now()  # after `status`: its watchers render both at once
         # Re-armed after the answer: status polls never overlap.
         self.set_timer(self.options.status_seconds, self.load_status)
+
+    def status_now(self) -> datetime:
+        """The "now" every age of the status is taken against: the time it was read."""
+        return self.status_read_at or self.now()
+
+    def heartbeat_age(self) -> str:
+        """The worker's heartbeat age: the header and the banner both show this one text."""
+        return age(self.status.heartbeat_at if self.status else None, self.status_now())
 
     def worker_down(self) -> bool:
         status = self.status
@@ -275,7 +302,7 @@ class MrtConsole(App[None]):
             return False
         if status.heartbeat_at is None or status.worker_stopped:
             return True
-        return self.now() - status.heartbeat_at > WORKER_DOWN_AFTER
+        return self.status_now() - status.heartbeat_at > WORKER_DOWN_AFTER
 
     # ----------------------------------------------------------------------------- actions
 

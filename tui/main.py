@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from mrt.errors import ConfigError, MrtError
 from mrt.store.db import DEFAULT_BUSY_TIMEOUT_MS
 from tui.app import MrtConsole, Settings, make_app
+from tui.screens.no_database import not_a_database
 
 if TYPE_CHECKING:
     from mrt.config import Config
@@ -76,6 +77,21 @@ def config_settings(args: argparse.Namespace) -> Settings:
     return Settings(target.config, target.config_error, target.backup_dir)
 
 
+def not_mrt_file(database: str) -> str | None:
+    """A file that exists but is not an SQLite database (an empty one included) is refused
+    before the console starts: it is said, and the file is never opened by SQLite."""
+    path = Path(database).expanduser()
+    if "://" in database or not path.is_file():
+        return None  # a URL, or no file yet: the console says what to do
+    why = not_a_database(path)
+    if why is None:
+        return None
+    return (
+        f"{path} is not an MRT database: {why}. Nothing was written to it. Give --db the "
+        "database mrt-worker writes (or --config FILE to find it)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     read_config: Callable[[], Settings] | None = None
@@ -89,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         except MrtError as exc:  # a bad config is a message, never a traceback
             print(f"mrt-tui: {exc}", file=sys.stderr)
             sys.exit(2 if isinstance(exc, ConfigError) else 1)
+    refusal = not_mrt_file(target.database)
+    if refusal:
+        print(f"mrt-tui: {refusal}", file=sys.stderr)
+        sys.exit(1)
     app = make_app(
         target.database,
         read_only=args.read_only,

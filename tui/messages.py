@@ -55,6 +55,7 @@ class NewerAlerts(Message):
     rows: list[AlertRow]
     total: int
     generation: int
+    on_screen: list[AlertRow] = field(default_factory=list)  # the rows shown, read again
 
 
 @dataclass
@@ -70,6 +71,7 @@ class OutboxLoaded(Message):
     replace: bool
     counts: dict[str, int] = field(default_factory=dict)
     generation: int = -1  # -1: only the counts are fresh (the rows were not re-read)
+    in_place: bool = False  # `rows` are the rows on screen read again: update them where they are
 
 
 @dataclass

@@ -77,12 +77,15 @@ def change_deliveries(
     (the ceiling frozen when the operator saw the count)."""
     from mrt.ops import outbox
 
+    refused: list[str] = []
     if ids is not None:
         selection: list[int] | OutboxFilter = ids
+        refused = outbox.refusals(verb, ids)  # the reasons `mrt outbox retry ID` prints
     else:
         assert flt is not None and max_id is not None
         selection = outbox.bulk_filter(flt)
     act = outbox.retry if verb == "retry" else outbox.discard
     changed = act(selection, now=now, max_id=max_id, actor=ACTOR, reason=reason)
     done = "made due now" if verb == "retry" else "discarded"
-    return f"{changed} deliver{'y' if changed == 1 else 'ies'} {done}"
+    said = f"{changed} deliver{'y' if changed == 1 else 'ies'} {done}"
+    return "; ".join([said, *refused])

@@ -2,7 +2,10 @@
 
     mrt outbox [--status S] [--channel C] [--source KEY] [--json] [--limit N] [--after ID]
     mrt outbox retry ID [ID...] | --all-dead [--channel C] [--yes] [--reason TEXT]
-    mrt outbox discard ID [ID...] [--reason TEXT]
+    mrt outbox discard ID [ID...] [--yes] [--reason TEXT]
+
+Discard cannot be undone: like retry --all-dead, `mrt alerts ack` and replay, it asks on a
+terminal, and refuses (exit 1, nothing done) with no terminal to ask and no --yes.
 
 Every retry and discard is a call into mrt.ops.outbox, which audits it (actor "cli").
 """
@@ -19,7 +22,7 @@ from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
 from mrt.ops import outbox
-from mrt.ops.outbox import DISCARDABLE, RETRYABLE, STATUSES, OutboxFilter, OutboxRow
+from mrt.ops.outbox import STATUSES, OutboxFilter, OutboxRow
 from mrt.store.outbox_records import redact_common_secrets
 from mrt.store.views import undelivered_alerts
 from mrt.timefmt import duration
@@ -59,6 +62,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "discard", parents=[leaf_options()], help="never send these deliveries"
     )
     discard.add_argument("ids", nargs="+", type=int, metavar="ID")
+    discard.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     discard.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
     discard.set_defaults(func=discard_command)
 
@@ -134,26 +138,23 @@ def retry_command(args: argparse.Namespace) -> int:
 def discard_command(args: argparse.Namespace) -> int:
     db = open_for_command(args, read_only=False)
     try:
+        listed = ", ".join(f"#{i}" for i in dict.fromkeys(args.ids))
+        if not args.yes and not _confirm(f"discard {listed}: never sent (cannot be undone)?"):
+            print("nothing done: confirm at the prompt, or pass --yes in scripts", file=sys.stderr)
+            return 1
         return _act_on_ids("discard", args.ids, args.reason)
     finally:
         db.close()
 
 
 def _act_on_ids(action: str, ids: list[int], reason: str | None) -> int:
-    allowed = RETRYABLE if action == "retry" else DISCARDABLE
-    before = outbox.get_outbox_rows(ids)
-    now = utcnow()
+    refused = outbox.refusals(action, ids)
     act = outbox.retry if action == "retry" else outbox.discard
-    done = act(ids, now=now, actor=ACTOR, reason=reason)
+    done = act(ids, now=utcnow(), actor=ACTOR, reason=reason)
     verb = "retried" if action == "retry" else "discarded"
     print(f"{verb} {done} of {len(set(ids))}")
-    for outbox_id in dict.fromkeys(ids):
-        row = before.get(outbox_id)
-        if row is None:
-            print(f"  #{outbox_id}: no such delivery", file=sys.stderr)
-        elif row.status not in allowed:
-            print(f"  #{outbox_id} is {row.status}: only {' or '.join(allowed)} deliveries "
-                  f"can be {verb}", file=sys.stderr)
+    for line in refused:
+        print(f"  {line}", file=sys.stderr)
     return 0 if done == len(set(ids)) else 1
 
 

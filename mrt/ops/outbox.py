@@ -109,6 +109,23 @@ def discard(
     return _operate(selection, "discard", now=now, max_id=max_id, actor=actor, reason=reason)
 
 
+def refusals(action: str, ids: Sequence[int]) -> list[str]:
+    """Why `action` ("retry"/"discard") would leave each of `ids` alone now, one line per row
+    it would refuse (the CLI and the console both say these words)."""
+    allowed = RETRYABLE if action == "retry" else DISCARDABLE
+    verb = "retried" if action == "retry" else "discarded"
+    rows = get_outbox_rows(ids)
+    lines = []
+    for outbox_id in dict.fromkeys(int(i) for i in ids):
+        row = rows.get(outbox_id)
+        if row is None:
+            lines.append(f"#{outbox_id}: no such delivery")
+        elif row.status not in allowed:
+            lines.append(f"#{outbox_id} is {row.status}: only {' or '.join(allowed)} "
+                         f"deliveries can be {verb}")
+    return lines
+
+
 def _operate(
     selection: Selection,
     action: str,

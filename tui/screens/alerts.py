@@ -114,20 +114,31 @@ class AlertsScreen(ConsoleScreen):
         if self.console.paused or not self.loaded_once:
             self.arm_live(self.poll_newer)
             return
-        self.fetch_newer(self.newest_id, self.generation)
+        self.fetch_newer(self.newest_id, self.table.on_screen_ids(), self.generation)
 
     @work(thread=True, exclusive=True, group="alerts-live")
-    def fetch_newer(self, after_id: int, generation: int) -> None:
+    def fetch_newer(self, after_id: int, shown: list[int], generation: int) -> None:
+        """Rows newer than the newest shown, and the rows on screen read again (their
+        deliveries and acknowledgement move while the operator looks, wherever the cursor is)."""
         flt, size = self.filter, self.console.options.page_size
-        got = self.console.run_query(
-            "new alerts", lambda: views.alerts_newer(flt, after_id=after_id, limit=size)
-        )
-        rows, total = got if got is not None else ([], 0)
-        self.post_message(NewerAlerts(rows, total, generation))
+
+        def read() -> tuple[list[views.AlertRow], int, list[views.AlertRow]]:
+            rows, total = views.alerts_newer(flt, after_id=after_id, limit=size)
+            return rows, total, views.alerts_by_id(shown)
+
+        got = self.console.run_query("new alerts", read)
+        rows, total, on_screen = got if got is not None else ([], 0, [])
+        self.post_message(NewerAlerts(rows, total, generation, on_screen))
 
     def on_newer_alerts(self, message: NewerAlerts) -> None:
         self.arm_live(self.poll_newer)
-        if message.generation != self.generation or message.total == 0:
+        if message.generation != self.generation:
+            return
+        changed = self.table.update_rows(message.on_screen)
+        highlighted = self.table.highlighted_id()
+        if highlighted in changed:
+            self.load_detail(highlighted)
+        if message.total == 0:
             return
         table = self.table
         following = (

@@ -86,10 +86,14 @@ class DeliveriesScreen(ConsoleScreen):
 
     def on_outbox_loaded(self, message: OutboxLoaded) -> None:
         self.loading_more = False
-        if message.counts or message.generation == -1:
+        if message.counts or message.generation == -1 or message.in_place:
             self.counts = message.counts
             self.show_counts()
         if message.generation != self.generation:
+            return
+        if message.in_place:
+            self.table.update_rows(message.rows)
+            self.show_detail()
             return
         if message.replace:
             self.table.show_rows(message.rows, keep=self.highlighted_id())
@@ -100,30 +104,32 @@ class DeliveriesScreen(ConsoleScreen):
 
     def poll_live(self) -> None:
         """Timer callback: only starts a worker. Reloads the first page when the operator is
-        at the top with nothing marked; otherwise only the counts move."""
+        at the top with nothing marked; otherwise reads again the rows on screen, so no row
+        shown contradicts the counts line whatever the selection."""
         if self.console.paused:
             self.arm_live(self.poll_live)
             return
         at_top = self.table.cursor_row <= 0 and not self.table.marked
-        self.refresh_live(at_top, self.generation)
+        shown = [] if at_top else self.table.on_screen_ids()
+        self.refresh_live(at_top, shown, self.generation)
 
     @work(thread=True, exclusive=True, group="outbox-live")
-    def refresh_live(self, reload_rows: bool, generation: int) -> None:
+    def refresh_live(self, reload_rows: bool, shown: list[int], generation: int) -> None:
         flt, size = self.filter, self.console.options.page_size
 
         def read() -> tuple[list[views.OutboxRow], views.OutboxPosition | None, dict[str, int]]:
             counts = views.outbox_status_counts()
             if not reload_rows:
-                return [], None, counts
+                return views.outbox_by_id(shown), None, counts
             rows, nxt = views.outbox_page(flt, limit=size)
             return rows, nxt, counts
 
         got = self.console.run_query("deliveries refresh", read)
         if got is not None:
             rows, nxt, counts = got
-            self.post_message(
-                OutboxLoaded(rows, nxt, True, counts, generation if reload_rows else -1)
-            )
+            message = OutboxLoaded(rows, nxt, reload_rows, counts, generation)
+            message.in_place = not reload_rows
+            self.post_message(message)
         self.app.call_from_thread(self.arm_live, self.poll_live)
 
     def can_read_more(self) -> bool:

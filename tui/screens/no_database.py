@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -15,13 +16,50 @@ if TYPE_CHECKING:
     from tui.app import ConsoleOptions
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+def not_a_database(path: Path) -> str | None:
+    """Why the file at `path` cannot be an MRT database, from its first bytes only (SQLite
+    never sees it, so nothing is written); None for an SQLite file, or an empty one (which
+    the worker makes the database on its first start)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror})"
+    if head and head != SQLITE_MAGIC:
+        return f"it is not an SQLite database (it starts with {head[:12]!r})"
+    return None
+
+
+def sqlite_schema_version(path: Path, timeout_seconds: float) -> int:
+    """The MRT schema version of an SQLite file, read through a read-only connection
+    (mode=ro): a file that is not (yet) an MRT database is never switched to WAL or touched."""
+    import sqlite3
+
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_seconds)
+    try:
+        found = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if not found:
+            return 0
+        return int(con.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
+    finally:
+        con.close()
+
+
 def advice(state: str, detail: str, options: ConsoleOptions) -> str:
     config = f" --config {options.config_path}" if options.config_path else " --config FILE"
     where = detail or "(none configured)"
     if state == "missing":
         head = f"There is no MRT database at {where} yet."
     elif state == "unmigrated":
-        head = f"The database at {where} has no MRT schema yet."
+        head = (
+            f"The database at {where} has no MRT schema yet: it is not an MRT database, and "
+            "the console leaves it as it is."
+        )
     elif state == "outdated":
         head = (
             f"The database at {where} is older than this console: `mrt db migrate` (it backs "
@@ -29,6 +67,13 @@ def advice(state: str, detail: str, options: ConsoleOptions) -> str:
         )
     elif state == "newer":
         head = f"The database at {where} is newer than this MRT: upgrade MRT."
+    elif state == "not_mrt":
+        return (
+            f"{detail}: it is not an MRT database, and the console left it as it was.\n\n"
+            "Point the console at the database mrt-worker writes: mrt-tui --db PATH, or\n"
+            f"    mrt-tui{config}\n\n"
+            "Press r to look again, q to quit."
+        )
     else:
         head = f"The database could not be opened: {detail}"
     return (

@@ -83,6 +83,17 @@ class AlertTable(RowList):
         self.alert_rows.update((row.id, row) for row in rows)
         self.prepend_ids([row.id for row in rows])
 
+    def update_rows(self, rows: Iterable[AlertRow]) -> list[int]:
+        """Rows read again: each listed one shows its new values where it is; the ids that
+        changed."""
+        changed = []
+        for row in rows:
+            if row.id in self.alert_rows and self.alert_rows[row.id] != row:
+                self.alert_rows[row.id] = row
+                self.refresh_row(row.id)
+                changed.append(row.id)
+        return changed
+
     def toggle_mark(self, alert_id: int) -> None:
         self.marked.symmetric_difference_update({alert_id})
         self.refresh_row(alert_id)

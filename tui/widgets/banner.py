@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, cast
 
 from textual.widgets import Static
 
-from tui.formatting import age, plain
+from tui.formatting import plain
 
 if TYPE_CHECKING:
     from tui.app import MrtConsole
@@ -19,7 +19,7 @@ class Banner(Static):
         super().__init__(id="banner")
 
     def on_mount(self) -> None:
-        self.watch(self.app, "status", self.refresh_text)
+        self.watch(self.app, "status_read_at", self.refresh_text)
         self.watch(self.app, "paused", self.refresh_text)
         self.watch(self.app, "slow_note", self.refresh_text)
 
@@ -33,12 +33,11 @@ class Banner(Static):
         notes: list[str] = []
         if app.worker_down():
             status = app.status
-            beat = status.heartbeat_at if status else None
-            if beat is None:
+            if status is None or status.heartbeat_at is None:
                 notes.append("No worker has run on this database: start mrt-worker")
             else:
                 notes.append(
-                    f"Worker down: last heartbeat {age(beat, app.now())} "
+                    f"Worker down: last heartbeat {app.heartbeat_age()} "
                     "(systemctl --user start mrt-worker)"
                 )
         if app.slow_note:

@@ -63,6 +63,17 @@ class OutboxTable(RowList):
         self.rows_by_id = {row.id: row for row in rows}
         self.set_ids([row.id for row in rows], keep=keep)
 
+    def update_rows(self, rows: Iterable[OutboxRow]) -> list[int]:
+        """Rows read again: each listed one shows its new values where it is; the ids that
+        changed."""
+        changed = []
+        for row in rows:
+            if row.id in self.rows_by_id and self.rows_by_id[row.id] != row:
+                self.rows_by_id[row.id] = row
+                self.refresh_row(row.id)
+                changed.append(row.id)
+        return changed
+
     def append_rows(self, rows: Iterable[OutboxRow]) -> None:
         fresh = [row for row in rows if row.id not in self.rows_by_id]
         self.rows_by_id.update((row.id, row) for row in fresh)

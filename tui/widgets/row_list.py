@@ -201,6 +201,11 @@ class RowList(ScrollView, can_focus=True):
         self._announce()
         self.refresh()
 
+    def on_screen_ids(self) -> list[int]:
+        """The ids of the rows on screen now (the ones a live pane keeps true)."""
+        top = max(0, round(self.scroll_y))
+        return self.ids[top : top + self.visible_rows() + 1]
+
     def refresh_row(self, row_id: int) -> None:
         """Row `row_id` shows new values: render it again."""
         self._strips.discard((row_id, False))

@@ -35,7 +35,7 @@ class StatusBar(Static):
         return cast("MrtConsole", self.app)
 
     def on_mount(self) -> None:
-        self.watch(self.app, "status", self.refresh_text)
+        self.watch(self.app, "status_read_at", self.refresh_text)
         self.watch(self.app, "paused", self.refresh_text)
         self.watch(self.app, "undelivered", self.refresh_text)
 
@@ -56,12 +56,11 @@ class StatusBar(Static):
                 line.append(f" {key} " if narrow else f" {key} {label} ", style="dim")
         line.append("  ")
         status = app.status
-        now = app.now()
         if status is not None:
-            line.append(f"data {age(status.data_at, now)}")
+            line.append(f"data {age(status.data_at, app.status_now())}")
             line.append(" · ")
             beat_style = "bold red" if app.worker_down() else "green"
-            line.append(f"worker {age(status.heartbeat_at, now)}", style=beat_style)
+            line.append(f"worker {app.heartbeat_age()}", style=beat_style)
             line.append(" · ")
         if app.undelivered:  # never silent: an alert that went to no one (`/` status:none)
             line.append(f"✗ {app.undelivered} to no one", style="bold white on red")

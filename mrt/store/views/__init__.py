@@ -6,8 +6,8 @@ Live panes ask only for rows newer than the newest they show. Filters are SQL co
 pass over loaded rows. Results are plain frozen dataclasses, so a console thread never triggers a
 lazy query on its UI thread. Metrics take `now` so that tests and screenshots are deterministic.
 
-    alerts    AlertFilter, alerts_page, alerts_newer, alert_detail, undelivered_alerts
-    outbox    OutboxFilter, outbox_page, count_outbox, outbox_ceiling, outbox_status_counts
+    alerts    AlertFilter, alerts_page, alerts_newer, alerts_by_id, alert_detail, undelivered_alerts
+    outbox    OutboxFilter, outbox_page, outbox_by_id, count_outbox, outbox_ceiling, outbox_status_counts
     sources   source_rows, console_status
     metrics   metrics_report
 """
@@ -19,6 +19,7 @@ from mrt.store.views.alerts import (
     AttemptView,
     DeliveryTrace,
     alert_detail,
+    alerts_by_id,
     alerts_newer,
     alerts_page,
     undelivered_alerts,
@@ -31,6 +32,7 @@ from mrt.store.views.outbox import (
     OutboxPosition,
     OutboxRow,
     count_outbox,
+    outbox_by_id,
     outbox_ceiling,
     outbox_condition,
     outbox_page,
@@ -56,11 +58,13 @@ __all__ = [
     "QueueFigures",
     "SourceRow",
     "alert_detail",
+    "alerts_by_id",
     "alerts_newer",
     "alerts_page",
     "console_status",
     "count_outbox",
     "metrics_report",
+    "outbox_by_id",
     "outbox_ceiling",
     "outbox_condition",
     "outbox_page",

@@ -145,6 +145,13 @@ def alerts_page(
     return _alert_rows(Alert.select().where(cond).order_by(Alert.id.desc()).limit(limit))
 
 
+def alerts_by_id(alert_ids: Sequence[int]) -> list[AlertRow]:
+    """The rows on screen as they are now (a live pane re-reads what it shows)."""
+    if not alert_ids:
+        return []
+    return _alert_rows(Alert.select().where(Alert.id.in_(list(alert_ids))))
+
+
 def alerts_newer(
     flt: AlertFilter, *, after_id: int, limit: int = 100
 ) -> tuple[list[AlertRow], int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -111,6 +112,13 @@ def outbox_row(r: Any) -> OutboxRow:
         fingerprint=r.alert.fingerprint,
         alert_title=r.alert.title,
     )
+
+
+def outbox_by_id(outbox_ids: Sequence[int]) -> list[OutboxRow]:
+    """The rows on screen as they are now (a live pane re-reads what it shows)."""
+    if not outbox_ids:
+        return []
+    return _outbox_rows(Outbox.select().where(Outbox.id.in_(list(outbox_ids))))
 
 
 def outbox_page(
