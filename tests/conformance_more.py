@@ -146,3 +146,41 @@ GITLAB_MRS = SourceCase(
     reset_events=["mr_closed"],
     grow=_mr_grow,
 )
+
+
+def _release(fake: GitLab) -> None:
+    fake.items["releases"].insert(0, dict(fake.items["releases"][0], tag_name="v0.3",
+                                          name="Awesome app v0.3",
+                                          released_at="2026-01-02T00:00:00Z"))
+
+
+def _tag(fake: GitLab) -> None:
+    first = fake.items["repository/tags"][0]
+    fake.items["repository/tags"].insert(0, dict(first, name="v1.1.0", commit=dict(
+        first["commit"], created_at="2026-01-02T00:00:00Z")))
+
+
+NEWEST_PAGE = ("releases and tags are read from the newest page of 100 only: no cursor "
+               "bounds an older page")
+
+GITLAB_RELEASES = SourceCase(
+    name="gitlab-releases", plugin="gitlab", module=gitlab,
+    section=_gitlab("releases", issues=False, merge_requests=False, releases=True),
+    key=f"gitlab-releases:{PROJECT}", env=GL_ENV,
+    serve=GitLab, change=_release, change_events=["release_published"],
+    # the recorded v0.2 was released on 2019-01-03: after 2019-01-01 it is news again
+    reset_at=datetime(2019, 1, 1, tzinfo=UTC),
+    reset_events=["release_published", "release_published"],
+    no_paging=NEWEST_PAGE,
+)
+
+GITLAB_TAGS = SourceCase(
+    name="gitlab-tags", plugin="gitlab", module=gitlab,
+    section=_gitlab("tags", issues=False, merge_requests=False, tags=True),
+    key=f"gitlab-tags:{PROJECT}", env=GL_ENV,
+    serve=GitLab, change=_tag, change_events=["tag_created"],
+    # the recorded v1.0.0's commit is of 2017-07-26: after 2017-07-01 it is news again
+    reset_at=datetime(2017, 7, 1, tzinfo=UTC),
+    reset_events=["tag_created", "tag_created"],
+    no_paging=NEWEST_PAGE,
+)

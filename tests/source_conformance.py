@@ -14,7 +14,14 @@ from typing import Any
 from conformance_case import Faulty, Served, SourceCase
 from conformance_feeds import ARXIV, FEED
 from conformance_hubs import GITHUB_RELEASES, GITHUB_TAGS, HUGGINGFACE, MODELSCOPE
-from conformance_more import DOCKERHUB, GITLAB_ISSUES, GITLAB_MRS, REGISTRY
+from conformance_more import (
+    DOCKERHUB,
+    GITLAB_ISSUES,
+    GITLAB_MRS,
+    GITLAB_RELEASES,
+    GITLAB_TAGS,
+    REGISTRY,
+)
 from ghsa_support import ECOSYSTEM as GHSA_ECOSYSTEM
 from ghsa_support import PACKAGE as GHSA_PACKAGE
 from ghsa_support import FakeAdvisories, advisory
@@ -201,4 +208,5 @@ GHSA = SourceCase(
 
 
 CASES = [GITHUB, GITHUB_RELEASES, GITHUB_TAGS, HUGGINGFACE, MODELSCOPE, PYPI, NPM, OSV, GHSA,
-         FEED, ARXIV, DOCKERHUB, REGISTRY, GITLAB_ISSUES, GITLAB_MRS]
+         FEED, ARXIV, DOCKERHUB, REGISTRY, GITLAB_ISSUES, GITLAB_MRS,
+         GITLAB_RELEASES, GITLAB_TAGS]
