@@ -4,7 +4,7 @@ tests/test_source_conformance.py. A new source gets the whole class by adding a 
 fake, how the fake changes and what that yields, and the reason for anything it does not
 support (shown by `pytest -rs`). The issues/PRs and package/advisory sources are declared in
 this file, the feeds in conformance_feeds.py, the hubs and GitHub releases/tags in
-conformance_hubs.py. No tests live here."""
+conformance_hubs.py, oci and GitLab in conformance_more.py. No tests live here."""
 
 from __future__ import annotations
 
@@ -14,6 +14,14 @@ from typing import Any
 from conformance_case import Faulty, Served, SourceCase
 from conformance_feeds import ARXIV, FEED
 from conformance_hubs import GITHUB_RELEASES, GITHUB_TAGS, HUGGINGFACE, MODELSCOPE
+from conformance_more import (
+    DOCKERHUB,
+    GITLAB_ISSUES,
+    GITLAB_MRS,
+    GITLAB_RELEASES,
+    GITLAB_TAGS,
+    REGISTRY,
+)
 from ghsa_support import ECOSYSTEM as GHSA_ECOSYSTEM
 from ghsa_support import PACKAGE as GHSA_PACKAGE
 from ghsa_support import FakeAdvisories, advisory
@@ -200,4 +208,5 @@ GHSA = SourceCase(
 
 
 CASES = [GITHUB, GITHUB_RELEASES, GITHUB_TAGS, HUGGINGFACE, MODELSCOPE, PYPI, NPM, OSV, GHSA,
-         FEED, ARXIV]
+         FEED, ARXIV, DOCKERHUB, REGISTRY, GITLAB_ISSUES, GITLAB_MRS,
+         GITLAB_RELEASES, GITLAB_TAGS]

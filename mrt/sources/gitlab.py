@@ -279,8 +279,11 @@ async def _poll_named(spec: SourceSpec, ctx: PollContext, api: str, kind: str) -
     before = ctx.snapshots(list(found))
     if not before and found:
         return result  # no snapshot to compare with (state lost): a baseline again, silent
+    # after `mrt cursor reset --to DATE` what was released/created after the date is news again
+    reset = parse_time(ctx.cursor.get("since")) if "reset_to" in ctx.cursor else None
     for key in reversed(list(found)):  # the newest first upstream: report oldest first
-        if key not in before:
+        at = parse_time(result.snapshots[key]["at"] or None) if reset else None
+        if key not in before or (reset and at and at > reset):
             result.events.append(_named_event(spec, ctx, kind, key, found[key]))
     return result
 

@@ -137,7 +137,8 @@ def run(sizes: Sizes) -> list[Row]:
         v0 = asyncio.run(_v0_pattern(server))  # the same every cycle: nothing is conditional
     cycles_per_hour = 3600 / 300  # poll_interval_seconds of the example
     (every, every_bytes), (naive, naive_bytes), count = upstream_all.measure()
-    every_note = f"{count} sources, one of each, nothing changed; naive: nothing carried over"
+    every_note = (f"{count} source instances, every plugin but modeldir (no upstream), nothing "
+                  "changed; naive: nothing carried over")
     return [
         Row(BENCH, "first cycle", first[0], "requests", "v0 pattern, a cycle", v0[0], cmd,
             f"baseline poll of 4 sources; first steady cycle {steady[0]} requests"),

@@ -2,8 +2,11 @@
 nothing changed, against the naive pattern, on the same loopback fakes.
 
 The sources and their fakes are the conformance declarations (tests/source_conformance.py):
-GitHub issues/PRs, releases and tags, Hugging Face, ModelScope, PyPI, npm, a feed, arXiv, OSV
-and GitHub advisories, each fake serving its recorded payloads on one server. Ours: each
+GitHub issues/PRs, releases and tags, Hugging Face, ModelScope, PyPI, npm, a feed, arXiv, OSV,
+GitHub advisories, a Docker Hub image, a distribution-API registry image (401 token flow) and
+GitLab issues, merge requests, releases and tags, each fake serving its recorded payloads on one
+server. modeldir is not here: it reads a local directory, no upstream (its conformance checks
+are tests/test_source_conformance_local.py). Ours: each
 source's `poll` on one HttpPool, carrying its cursor, validators and snapshots from cycle to
 cycle as the runner does; the third cycle (baseline, first steady, unchanged) is measured. The
 naive pattern: the same polls with nothing carried (no cursor, no validators, no snapshots), so
@@ -54,6 +57,6 @@ def measure() -> tuple[tuple[int, int], tuple[int, int], int]:
 
 if __name__ == "__main__":
     (requests, bytes_), (naive_requests, naive_bytes), count = measure()
-    print(f"{count} sources, nothing changed: {requests} requests, {bytes_} bytes a cycle; "
+    print(f"{count} source instances, nothing changed: {requests} requests, {bytes_} bytes a cycle; "
           f"naive: {naive_requests} requests, {naive_bytes} bytes "
           f"(ratio {requests / naive_requests:.2f}, {bytes_ / naive_bytes:.3f})")
