@@ -125,3 +125,14 @@ def test_a_local_source_has_no_budget_line(home: Path, capsys: pytest.CaptureFix
     path = write(home, "mrt.toml", f'version = 1\n[sources.modeldir]\npaths = ["{models}"]\n')
     code, out = run_check(capsys, "--config", str(path))
     assert "budget " not in out, out
+
+
+def test_an_osv_source_gets_its_budget_line(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """osv's base_url(config) once took no env: source_host (and so the worker's interval
+    floors) raised TypeError on any config with an osv section."""
+    text = ('version = 1\n[sources.osv]\n'
+            'packages = [{ecosystem = "PyPI", name = "vllm"}]\n')
+    code, out = run_check(capsys, "--config", str(write(home, "mrt.toml", text)))
+    assert code == 0, out
+    assert line_of(out, "budget api.osv.dev").startswith(
+        "ok    budget api.osv.dev: 60 requests a minute, 2 at a time (osv: 1 source)")
