@@ -47,6 +47,7 @@ def channel_plugins() -> dict[str, ModuleType]:
 #   EVENT_WORDS: dict[str, str]          "pr_merged" -> "Pull request merged" for messages
 #   MISSING_TOKEN_COST: str              what polling without its token costs (`mrt check`)
 #   BUDGETS: dict[str, HostBudget]       what each host it knows may receive from one worker
+#   ANONYMOUS_BUDGETS: dict[str, HostBudget]  what a host documents without a token (`mrt check`)
 #   DEFAULT_SECTION: dict[str, Any]      its section in the config MRT runs without a file
 #   cursor_since(when) -> dict           the cursor `mrt cursor reset --to` stores
 #   check_section(section) -> list[str]  warnings `mrt check` prints for its section
@@ -89,6 +90,18 @@ def host_budgets() -> dict[str, HostBudget]:
     found: dict[str, HostBudget] = {}
     for module in _load(SOURCES_GROUP).values():
         budgets = getattr(module, "BUDGETS", None)
+        if isinstance(budgets, dict):
+            found.update({h: b for h, b in budgets.items() if isinstance(b, HostBudget)})
+    return found
+
+
+def anonymous_budgets() -> dict[str, HostBudget]:
+    """What each host documents for requests without a token (GitHub: 60 an hour), by host."""
+    from mrt.http import HostBudget
+
+    found: dict[str, HostBudget] = {}
+    for module in _load(SOURCES_GROUP).values():
+        budgets = getattr(module, "ANONYMOUS_BUDGETS", None)
         if isinstance(budgets, dict):
             found.update({h: b for h, b in budgets.items() if isinstance(b, HostBudget)})
     return found

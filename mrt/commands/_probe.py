@@ -340,8 +340,11 @@ def probe_rules(config: Config) -> list[Finding]:
 
 
 def probe_all(config: Config, env: Mapping[str, str]) -> list[Finding]:
+    from mrt.commands._budget import probe_budgets  # it builds on Finding
+
     return (
         probe_sources(config)
+        + probe_budgets(config, env)
         + probe_rules(config)
         + probe_database(config, env)
         + probe_secrets(config, env)

@@ -15,6 +15,8 @@ and, each optional, what the other layers ask it through mrt.plugins:
     EVENT_WORDS: dict[str, str]            "pr_merged" -> "Pull request merged" in messages
     MISSING_TOKEN_COST: str                what `mrt check` says polling without its token costs
     BUDGETS: dict[str, HostBudget]         per host it knows: what one worker may send there
+    ANONYMOUS_BUDGETS: dict[str, HostBudget]  per host: what it documents without a token
+                                           (`mrt check` warns when tokenless polls ask more)
     DEFAULT_SECTION: dict[str, Any]        its section of the config MRT runs without a file
     def cursor_since(when: datetime) -> dict[str, Any]    the cursor under which the next poll
         reports what changed after `when`: what `mrt cursor reset --to` stores

@@ -58,6 +58,8 @@ MISSING_TOKEN_COST = ("GitHub allows 60 requests an hour (shared with every othe
                       "with it 5,000, and a repository's own advisories need it")
 # the same budget as sources.github declares: one host, one budget, whichever plugin names it
 BUDGETS = {"api.github.com": HostBudget(concurrency=2, requests=80, window_seconds=60)}
+# GitHub's documented limit without a token: 60 requests an hour per client address
+ANONYMOUS_BUDGETS = {"api.github.com": HostBudget(concurrency=2, requests=60, window_seconds=3600)}
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 PER_PAGE = 100
 SEVERITIES = ("low", "medium", "moderate", "high", "critical", "unknown")

@@ -77,7 +77,8 @@ def cursor_since(when: datetime) -> dict[str, Any]:
     return {"modified_after": stamp, "replay_after": stamp}
 
 
-def base_url(config: SourceSection) -> str:
+def base_url(config: SourceSection, env: Mapping[str, str] | None = None) -> str:
+    # (config, env): the signature mrt.schedule.source_host calls a plugin's base_url with
     return (config.base_url or DEFAULT_BASE).rstrip("/")
 
 

@@ -67,6 +67,8 @@ MISSING_TOKEN_COST = "GitHub allows 60 requests an hour; with it 5,000"
 BUDGETS = {"api.github.com": HostBudget(concurrency=2, requests=80, window_seconds=60),
            # releases.atom / tags.atom for tokenless polls: a web page's politeness
            "github.com": HostBudget(concurrency=2, requests=30, window_seconds=60)}
+# GitHub's documented limit without a token: 60 requests an hour per client address
+ANONYMOUS_BUDGETS = {"api.github.com": HostBudget(concurrency=2, requests=60, window_seconds=3600)}
 # the section MRT runs with when there is no config file (v0's targets)
 DEFAULT_SECTION = {
     "repos": ["vllm-project/vllm", "sgl-project/sglang"],
