@@ -115,7 +115,7 @@ def test_model_directory_file_change_shows_file_and_sizes(tmp_path: Path) -> Non
     write(tmp_path / "qwen/config.json", b'{"a": 1}')
     spec = spec_for(modeldir, modeldir_section(tmp_path))
     (event,) = changed(modeldir, spec, lambda: write(tmp_path / "qwen/config.json", b'{"a": 22}'))
-    assert dict(assert_rendered(event)) == {"File": "config.json", "Size": "9", "Was": "8"}
+    assert dict(assert_rendered(event)) == {"File": "config.json", "Bytes": "9", "Was": "8"}
 
 
 @pytest.mark.parametrize("text", HOSTILE)
