@@ -44,6 +44,8 @@ def channel_plugins() -> dict[str, ModuleType]:
 # What other layers ask a source plugin, each with the answer for a plugin that does not say.
 # A source module may declare (see mrt/source_kit/contract.py for the whole contract):
 #   DISPLAY_NAME: str                    "GitHub": how messages and screens name the platform
+#   EVENT_DETAILS: dict[str, tuple]      event type ("*": the rest) -> ((detail key, label), ...)
+#                                        the details messages and the console show in one line
 #   EVENT_WORDS: dict[str, str]          "pr_merged" -> "Pull request merged" for messages
 #   MISSING_TOKEN_COST: str              what polling without its token costs (`mrt check`)
 #   BUDGETS: dict[str, HostBudget]       what each host it knows may receive from one worker
@@ -115,3 +117,42 @@ def default_sections() -> dict[str, dict[str, Any]]:
         if isinstance(section, dict):
             found[name] = copy.deepcopy(section)
     return found
+
+
+def _fact_value(value: Any) -> str:
+    """One detail value as a few words: lists joined, booleans yes/no, nothing for empties."""
+    if value is None or value == "" or value == [] or value == {}:
+        return ""
+    if isinstance(value, bool):  # False says little ("Draft: no") and is left out
+        return "yes" if value else ""
+    if isinstance(value, list | tuple):
+        shown = [_fact_value(v) for v in value[:MAX_FACT_ITEMS]]
+        more = len(value) - MAX_FACT_ITEMS
+        return ", ".join(s for s in shown if s) + (f" (+{more})" if more > 0 else "")
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fact_value(v)}" for k, v in list(value.items())[:MAX_FACT_ITEMS])
+    return str(value).strip()
+
+
+MAX_FACT_ITEMS = 5
+
+
+def detail_facts(source: str, event_type: str, details: Any) -> list[tuple[str, str]]:
+    """(label, value) of the details the source names for this event type (its EVENT_DETAILS:
+    event type, or "*" for the rest -> ordered (detail key, label) pairs), empties left out.
+    The values are raw upstream text: every caller cleans them for its own output."""
+    table = getattr(source_plugin(source), "EVENT_DETAILS", None)
+    if not isinstance(table, dict) or not isinstance(details, dict):
+        return []
+    wanted = table.get(event_type, table.get("*"))
+    if not isinstance(wanted, list | tuple):
+        return []
+    facts: list[tuple[str, str]] = []
+    for pair in wanted:
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            continue
+        key, label = pair
+        value = _fact_value(details.get(key)) if isinstance(key, str) else ""
+        if value and isinstance(label, str):
+            facts.append((label, value))
+    return facts

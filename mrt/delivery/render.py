@@ -15,7 +15,9 @@ the context, where it is only ever a value: `{{ 7*7 }}` in an issue title stays 
 Context: `events` (list), `event` (the first), `shown` (those listed), `more` (how many not
 listed), `count`, `where`, `rules` ([{name, reasons}]), `why` (one line), `priority`, `tags`,
 `channel`. Each event: what, where, platform, title, summary, url, author, labels, event_type,
-resource_type, resource_id, source, source_key, occurred_at (ISO 8601), details.
+resource_type, resource_id, source, source_key, occurred_at (ISO 8601), details (every detail
+the source recorded), facts ([{label, value}]: the details its EVENT_DETAILS names for this event
+type) and facts_line (those as one "Label: value · Label: value" line of at most 160 characters).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from mrt.delivery.base import Message
 from mrt.delivery.sanitize import clean_line, clean_text, clean_url, fit_text
 from mrt.errors import TemplateError
 from mrt.events import TrackerEvent
-from mrt.plugins import display_name, event_words
+from mrt.plugins import detail_facts, display_name, event_words
 from mrt.rules import Decision
 from mrt.templating import read_template, sandbox, template_path
 
@@ -76,9 +78,22 @@ def _clean_detail(value: Any, depth: int = 0) -> Any:
     return clean_line(str(value))
 
 
+FACTS_LINE_MAX = 160  # one line of "Label: value · ..." in a chat message
+
+
+def event_facts(event: TrackerEvent) -> list[dict[str, str]]:
+    """The details the source names for this event type, as cleaned {label, value} pairs."""
+    facts = [
+        {"label": clean_line(label, max_chars=40), "value": clean_line(value, max_chars=100)}
+        for label, value in detail_facts(event.source, event.event_type, event.details)
+    ]
+    return [f for f in facts if f["label"] and f["value"]]  # nothing left once cleaned: no line
+
+
 def event_context(event: TrackerEvent) -> dict[str, Any]:
     """One event as template data: every upstream field cleaned, nothing left raw."""
     platform = display_name(event.source)
+    facts = event_facts(event)
     scope = event.source_key.partition(":")[2] or event.resource_id
     return {
         "what": describe_event_type(event.event_type, event.source),
@@ -96,6 +111,11 @@ def event_context(event: TrackerEvent) -> dict[str, Any]:
         "source_key": clean_line(event.source_key),
         "occurred_at": event.occurred_at.isoformat() if event.occurred_at else "",
         "details": _clean_detail(event.details),
+        "facts": facts,
+        "facts_line": fit_text(
+            " · ".join(f"{f['label']}: {f['value']}" for f in facts), FACTS_LINE_MAX,
+            keep_link=False,
+        ) if facts else "",
     }
 
 

@@ -49,6 +49,9 @@ from mrt.api import (
 
 DEFAULT_BASE = "https://api.github.com"
 DISPLAY_NAME = "GitHub Advisories"
+# The details messages and the console show, per event type ("*": the rest): (key, label).
+EVENT_DETAILS = {"*": (("severity", "Severity"), ("cve_id", "CVE"), ("cvss_score", "CVSS"),
+                         ("patched", "Patched in"), ("withdrawn_at", "Withdrawn"))}
 EVENT_WORDS = {
     "advisory_published": "New security advisory",
     "advisory_updated": "Security advisory updated",
@@ -279,7 +282,8 @@ def _event(spec: SourceSpec, watched: str, item: Mapping[str, Any], kind: str,
         observed_at=now,
         details={"ghsa_id": ghsa_id, "cve_id": cve or None, "severity": severity or None,
                  "cvss_vector": vector or None, "cvss_score": score,
-                 "vulnerabilities": ranges, "html_url": text_of(item.get("html_url")),
+                 "vulnerabilities": ranges,
+                 "patched": list(dict.fromkeys(r["patched"] for r in ranges if r["patched"])), "html_url": text_of(item.get("html_url")),
                  "published_at": item.get("published_at"), "updated_at": updated,
                  "withdrawn_at": item.get("withdrawn_at"), "watched": watched},
         raw={k: item.get(k) for k in ("ghsa_id", "cve_id", "updated_at", "withdrawn_at",

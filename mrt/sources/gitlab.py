@@ -45,6 +45,11 @@ from mrt.api import (
 
 DEFAULT_BASE = "https://gitlab.com"
 DISPLAY_NAME = "GitLab"
+# The details messages and the console show, per event type ("*": the rest): (key, label).
+_CHANGE = (("author", "Author"), ("labels", "Labels"), ("state", "State"),
+           ("target_branch", "Target"), ("merged_at", "Merged at"))
+EVENT_DETAILS = {"*": _CHANGE, "release_published": (("tag", "Tag"), ("released_at", "Released")),
+                 "tag_created": (("tag", "Tag"),)}
 EVENT_WORDS = {
     "issue_opened": "Issue opened", "issue_closed": "Issue closed",
     "issue_reopened": "Issue reopened", "issue_updated": "Issue updated",

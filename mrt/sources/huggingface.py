@@ -39,6 +39,9 @@ from mrt.api import (
 
 DEFAULT_BASE = "https://huggingface.co"
 DISPLAY_NAME = "Hugging Face"
+# The details messages and the console show, per event type ("*": the rest): (key, label).
+EVENT_DETAILS = {"*": (("pipeline_tag", "Task"), ("library_name", "Library"),
+                         ("downloads", "Downloads"), ("likes", "Likes"))}
 EVENT_WORDS = {"model_added": "New model", "model_updated": "Model updated"}
 MISSING_TOKEN_COST = (
     "only public models are seen, under Hugging Face's lower anonymous rate limit"

@@ -37,6 +37,9 @@ from mrt.api import (
 )
 
 DISPLAY_NAME = "Model directory"
+# The details messages and the console show, per event type ("*": the rest): (key, label).
+EVENT_DETAILS = {"*": (("file", "File"), ("size", "Bytes"), ("previous_size", "Was"),
+                         ("files", "Files"))}
 EVENT_WORDS = {
     "model_added": "New model",
     "model_removed": "Model removed",

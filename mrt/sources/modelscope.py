@@ -45,6 +45,9 @@ from mrt.api import (
 
 DEFAULT_BASE = "https://modelscope.cn"
 DISPLAY_NAME = "ModelScope"
+# The details messages and the console show, per event type ("*": the rest): (key, label).
+EVENT_DETAILS = {"*": (("display_name", "Name"), ("tasks", "Tasks"), ("license", "License"),
+                         ("downloads", "Downloads"))}
 EVENT_WORDS = {"model_added": "New model", "model_updated": "Model updated"}
 MISSING_TOKEN_COST = "only public models are seen"
 BUDGETS = {"modelscope.cn": HostBudget(concurrency=2, requests=60, window_seconds=60)}

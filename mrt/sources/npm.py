@@ -40,6 +40,12 @@ from mrt.api import (
 
 DEFAULT_BASE = "https://registry.npmjs.org"
 DISPLAY_NAME = "npm"
+# The details messages and the console show, per event type ("*": the rest): (key, label).
+EVENT_DETAILS = {
+    "version_published": (("version", "Version"), ("tag", "Tag"), ("engines", "Engines")),
+    "dist_tag_moved": (("tag", "Tag"), ("version", "Now"), ("previous", "Was")),
+    "version_deprecated": (("version", "Version"), ("deprecated", "Deprecated")),
+}
 EVENT_WORDS = {"version_published": "New version", "dist_tag_moved": "Dist-tag moved",
                "version_deprecated": "Version deprecated"}
 MISSING_TOKEN_COST = ("only public packages are seen (the public registry needs no token; a "

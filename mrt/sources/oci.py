@@ -49,6 +49,11 @@ from mrt.api import (
 
 DEFAULT_BASE = "https://hub.docker.com"
 DISPLAY_NAME = "Docker Hub"
+# The details messages and the console show, per event type ("*": the rest): (key, label).
+EVENT_DETAILS = {
+    "tag_published": (("tag", "Tag"), ("digest", "Digest"), ("platforms", "Platforms")),
+    "tag_digest_changed": (("tag", "Tag"), ("digest", "Digest"), ("previous_digest", "Was")),
+}
 EVENT_WORDS = {"tag_published": "New image tag", "tag_digest_changed": "Image tag re-pushed"}
 MISSING_TOKEN_COST = "only public images are seen (Docker Hub's tag API needs no token for them)"
 # Docker Hub's pull limits do not apply to its tag API, but it is rate-limited: stay polite

@@ -42,6 +42,9 @@ from mrt.api import (
 
 DEFAULT_BASE = "https://api.osv.dev"
 DISPLAY_NAME = "OSV"
+# The details messages and the console show, per event type ("*": the rest): (key, label).
+EVENT_DETAILS = {"*": (("severity", "Severity"), ("aliases", "Aliases"), ("fixed", "Fixed in"),
+                         ("withdrawn", "Withdrawn"))}
 EVENT_WORDS = {
     "advisory_published": "New security advisory",
     "advisory_modified": "Security advisory modified",
@@ -246,6 +249,13 @@ def affected_for(record: Mapping[str, Any], packages: list[dict[str, Any]]) -> l
     return found
 
 
+def _fixed(affected: list[dict[str, Any]]) -> list[str]:
+    """The versions that fix it, in the order the ranges give them."""
+    found = [text_of(step.get("fixed")) for entry in affected for span in entry["ranges"]
+             for step in span.get("events") or [] if isinstance(step, dict) and step.get("fixed")]
+    return list(dict.fromkeys(found))
+
+
 def _range_text(affected: list[dict[str, Any]]) -> str:
     parts = []
     for entry in affected:
@@ -299,7 +309,7 @@ def _event(spec: SourceSpec, site: str, record: dict[str, Any], packages: list[d
         occurred_at=when.get(kind) or modified,
         observed_at=now,
         details={"id": vuln_id, "aliases": aliases, "severity": severity["level"],
-                 "cvss": severity["cvss"], "affected": affected, "references": references,
+                 "cvss": severity["cvss"], "affected": affected, "fixed": _fixed(affected), "references": references,
                  "published": format_time(published) if published else None,
                  "modified": format_time(modified),
                  "withdrawn": format_time(withdrawn) if withdrawn else None},

@@ -39,6 +39,12 @@ from mrt.api import (
 
 DEFAULT_BASE = "https://pypi.org"
 DISPLAY_NAME = "PyPI"
+# The details messages and the console show, per event type ("*": the rest): (key, label).
+EVENT_DETAILS = {
+    "version_published": (("version", "Version"), ("requires_python", "Python"),
+                          ("prerelease", "Pre-release"), ("newest", "Newest")),
+    "version_yanked": (("version", "Version"), ("yanked_reason", "Reason")),
+}
 EVENT_WORDS = {"version_published": "New version", "version_yanked": "Version yanked"}
 MISSING_TOKEN_COST = "nothing is lost: PyPI's JSON API is public and needs no token"
 # PyPI's JSON API is served from its CDN and publishes no hard limit: stay polite

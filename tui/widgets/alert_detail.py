@@ -33,6 +33,9 @@ def detail_text(detail: AlertDetail, as_of: datetime) -> Text:
     if detail.url:
         text.append("\n")
         text.append(inert(detail.url, 1000), style="underline cyan")
+    for label, value in detail.facts:
+        text.append(f"\n{inert(label, 40)}: ", style="dim")
+        text.append(inert(value, 200))
     if detail.summary:
         text.append(f"\n{inert(detail.summary, 600, multiline=True)}")
     text.append("\n\nWhy it matched\n", style="bold")

@@ -41,6 +41,8 @@ from .common import clean_text, entry_time, parse_feed, plain
 DEFAULT_BASE = "https://export.arxiv.org"
 DEFAULT_LISTING = "https://rss.arxiv.org/atom"
 DISPLAY_NAME = "arXiv"
+# The details messages and the console show, per event type ("*": the rest): (key, label).
+EVENT_DETAILS = {"*": (("categories", "Categories"), ("version", "Version"), ("comment", "Comment"))}
 EVENT_WORDS = {"paper_published": "New paper", "paper_revised": "Paper revised"}
 # https://info.arxiv.org/help/api/tou.html: "no more than one request every three seconds"
 _POLITE = HostBudget(concurrency=1, requests=1, window_seconds=3.0)

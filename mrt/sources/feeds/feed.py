@@ -38,6 +38,8 @@ from mrt.api import (
 from .common import SUMMARY_CHARS, clean_text, content_hash, entry_time, parse_feed, plain
 
 DISPLAY_NAME = "Feed"
+# The details messages and the console show, per event type ("*": the rest): (key, label).
+EVENT_DETAILS = {"*": (("feed_title", "Feed"),)}
 EVENT_WORDS = {"entry_published": "New feed entry", "entry_updated": "Feed entry updated"}
 IDENTITY_FIELDS = ("id", "guid", "link")
 

@@ -47,6 +47,21 @@ from .releases import poll_releases, poll_tags
 
 DEFAULT_BASE = "https://api.github.com"
 DISPLAY_NAME = "GitHub"
+# The details a message and the console's detail pane show, per event type ("*": the rest):
+# (detail key, label) in order; an empty value is left out (mrt.plugins.detail_facts).
+_ISSUE = (("author", "Author"), ("labels", "Labels"), ("state", "State"),
+          ("state_reason", "Reason"), ("comments", "Comments"))
+_PULL = (("author", "Author"), ("labels", "Labels"), ("state", "State"), ("merged", "Merged"),
+         ("merged_at", "Merged at"), ("draft", "Draft"))
+_RELEASE = (("tag_name", "Tag"), ("author", "Author"), ("prerelease", "Pre-release"),
+            ("notes_excerpt", "Notes"))
+EVENT_DETAILS = {
+    **dict.fromkeys(("issue_opened", "issue_closed", "issue_reopened", "issue_updated"), _ISSUE),
+    **dict.fromkeys(("pr_opened", "pr_merged", "pr_closed", "pr_updated"), _PULL),
+    **dict.fromkeys(("release_published", "release_edited", "release_promoted"), _RELEASE),
+    "release_deleted": (("tag_name", "Tag"), ("prerelease", "Pre-release")),
+    "tag_created": (("tag_name", "Tag"), ("sha", "Commit")),
+}
 EVENT_WORDS = {
     "issue_opened": "New issue",
     "issue_closed": "Issue closed",

@@ -9,6 +9,7 @@ from typing import Any
 
 import peewee
 
+from mrt.plugins import detail_facts
 from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
 from mrt.store.trace import channel_problems, missing_channels
 from mrt.store.views._sql import contains, tuples
@@ -209,6 +210,7 @@ class AlertDetail:
     went_to_no_one: bool = False  # no outbox row at all (and not v0's)
     channel_problems: dict[str, str] = field(default_factory=dict)  # channel -> why no row
     undelivered: str | None = None  # why it went to no one, in words (mrt.ops.explain fills it)
+    facts: tuple[tuple[str, str], ...] = ()  # (label, value): the details its source names
 
 
 def alert_detail(alert_id: int) -> AlertDetail | None:
@@ -253,6 +255,9 @@ def alert_detail(alert_id: int) -> AlertDetail | None:
         url=event.url if event else "",
         details=dict(event.details or {}) if event else dict(alert.payload or {}),
         fingerprint=alert.fingerprint,
+        facts=tuple(
+            detail_facts(event.source, event.event_type, event.details or {}) if event else ()
+        ),
         missing_channels=tuple(missing_channels(alert, event)),
         went_to_no_one=not boxes and alert.kind not in NEVER_QUEUED_KINDS,
         channel_problems=channel_problems(alert),

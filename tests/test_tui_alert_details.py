@@ -1,0 +1,42 @@
+"""The detail pane shows the details the event's source names for its type (EVENT_DETAILS), as
+inert text: a label that looks like markup is shown as written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import peewee
+import pytest
+from textual.widgets import Static
+from tui_pilot import console, settle
+from tui_seed import add_alert
+
+from mrt.store.models import Alert, Event
+from tui.screens.alerts import AlertsScreen
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_the_detail_pane_shows_the_source_details(db: peewee.Database,
+                                                        db_path: Path) -> None:
+    alert_id = add_alert("Fix the scheduler")
+    event = Event.get_by_id(Alert.get_by_id(alert_id).event_id)
+    event.event_type = "pr_merged"
+    event.details = {"author": "octocat", "labels": ["[bold red]loud[/]", "\x1b[31mbug"],
+                     "state": "closed", "merged": True, "draft": False, "comments": 3}
+    event.save()
+    app = console(db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, AlertsScreen)
+        body = str(app.screen.query_one("#alert-detail-body", Static).render())
+    lines = body.splitlines()
+    assert "Author: octocat" in lines and "State: closed" in lines and "Merged: yes" in lines
+    assert "Labels: [bold red]loud[/], bug" in lines  # markup shown as written, escape gone
+    assert not any(line.startswith(("Draft:", "Comments:")) for line in lines)  # not named
+    assert "\x1b" not in body
