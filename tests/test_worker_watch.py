@@ -18,9 +18,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 from test_source_support import T0, FakeClock, make_pool
 
+from mrt.api import SourceSection, SourceSpec
 from mrt.events import utcnow
+from mrt.sources import modeldir
 from mrt.store.models import AuditLog
 from worker.runtime import Runtime, build_runtime, run_daemon, run_once
+from worker.watch import watch_sources, woken_keys
 
 
 def write_config(directory: Path, models: Path, server: HTTPServer) -> Path:
@@ -116,3 +119,33 @@ def test_without_watchfiles_the_scheduled_scan_still_alerts_and_it_is_said_once(
             if r.getMessage().startswith("watchfiles") or "watching" in r.getMessage()]
     assert said == ["watchfiles is not installed: local directories are scanned at their "
                     "scheduled polls only"]
+
+
+def test_a_watch_that_fails_is_said_once_and_the_task_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    watchfiles = pytest.importorskip("watchfiles")
+
+    def too_many(*paths: object, **options: object) -> object:
+        raise OSError("OS file watch limit reached")
+
+    monkeypatch.setattr(watchfiles, "awatch", too_many)
+    spec = SourceSpec(key=f"modeldir:{tmp_path}", plugin="modeldir", section="modeldir",
+                      params={"path": str(tmp_path)}, config=SourceSection())
+    caplog.set_level(logging.INFO)
+
+    async def main() -> None:  # returns by itself: the scheduled scans carry on without it
+        await asyncio.wait_for(
+            watch_sources(lambda: ([spec], {"modeldir": modeldir}), asyncio.Event(), utcnow), 5)
+
+    asyncio.run(main())
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warned == [f"cannot watch {tmp_path} for changes (OS file watch limit reached): "
+                      "they are scanned at their scheduled polls only"]
+
+
+def test_a_change_wakes_only_the_sources_whose_tree_holds_it() -> None:
+    paths = {"/data/models": ["modeldir:/data/models"], "/data/models2": ["modeldir:/data/models2"]}
+    assert woken_keys(["/data/models2/qwen/config.json"], paths) == {"modeldir:/data/models2"}
+    assert woken_keys(["/data/models"], paths) == {"modeldir:/data/models"}
+    assert woken_keys(["/data/other/x"], paths) == set()

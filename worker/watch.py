@@ -18,6 +18,7 @@ it says so once and returns: the scheduled scans go on as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -107,7 +108,5 @@ def _request(keys: set[str], at: datetime) -> None:
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
