@@ -51,6 +51,7 @@ from mrt.store.models import Command
 from worker.dbwatch import DatabaseWatch, ops_notice_writer, waiting_store_runner
 from worker.scheduler import Scheduler
 from worker.systemd import SystemdNotifier
+from worker.watch import watch_sources
 
 log = logging.getLogger("mrt.worker")
 
@@ -328,6 +329,10 @@ async def run_daemon(
     rt.notifier.ready(f"polling {len(rt.scheduler.specs)} sources")
     log.info("worker %s started: %d sources", rt.worker_id, len(rt.scheduler.specs))
     sender_task = asyncio.create_task(_sender_loop(rt, stop, now))
+    # a local directory's change asks for its poll now (its scan is still what makes events)
+    watch_task = asyncio.create_task(
+        watch_sources(lambda: (list(rt.scheduler.specs.values()), rt.engine.plugins), stop, now)
+    )
     last_beat: datetime | None = None
     try:
         while not stop.is_set():
@@ -351,6 +356,8 @@ async def run_daemon(
         grace = rt.config.delivery.shutdown_grace_seconds
         log.info("stopping: finishing in-flight work (up to %.0f s)", grace)
         rt.sender.stop_claiming()
+        watch_task.cancel()
+        await asyncio.gather(watch_task, return_exceptions=True)
         try:
             await asyncio.wait_for(sender_task, timeout=grace)
         except TimeoutError:

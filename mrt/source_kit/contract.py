@@ -23,6 +23,9 @@ and, each optional, what the other layers ask it through mrt.plugins:
     def v0_state(rows) -> dict[str, tuple[dict[str, Any], datetime | None]]    its v0 cursors
         (target, kind, cursor, updated_at) translated to v1 source keys, when a v0 database is
         upgraded
+    def watch_paths(spec: SourceSpec) -> list[str]    local directories the daemon watches
+        (inotify through `watchfiles`, when installed); a change there asks for the poll now
+        (the poll's own scan still makes every event)
 
 `instances` expands one config section into source instances (one per repo, per org, ...), each
 with its own key, cursor and schedule. `poll` never writes the database: it reads the previous

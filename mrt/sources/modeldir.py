@@ -8,7 +8,8 @@ the nearest model folder above it. The snapshot keeps, per model, each file's si
 for a small file (<= `hash_max_bytes`), its SHA-256: a large file is never read, its change is
 its size or mtime. A directory or small file that cannot be read is quarantined with the reason;
 the poll goes on and the entries it could not read keep their previous state. The source makes
-no HTTP requests. File system notifications (inotify) are not used: each poll scans.
+no HTTP requests. `watch_paths` lets the daemon watch each path (inotify through `watchfiles`,
+worker/watch.py): a change asks for the poll now; the poll's scan still makes every event.
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def instances(name: str, section: Config, config: RootConfig) -> list[SourceSpec
 def cursor_since(when: datetime) -> dict[str, Any]:
     """`mrt cursor reset --to`: files modified after `when` are reported again."""
     return {"modified_after": format_time(when)}
+
+
+def watch_paths(spec: SourceSpec) -> list[str]:
+    """The daemon watches the instance's directory; a change there asks for its poll now."""
+    return [str(spec.params["path"])]
 
 
 def check_section(section: Config) -> list[str]:
