@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from mrt.inert import inert_text
 from mrt.logs import configure_logging
 from mrt.plugins import host_budgets
 from mrt.store.db_errors import bound_target, explain
-from worker.runtime import build_runtime, install_signal_handlers, run_daemon, run_once
+from worker.runtime import build_runtime, run_daemon, run_once
 
 log = logging.getLogger("mrt.worker")
 
@@ -63,6 +64,14 @@ async def _main(args: argparse.Namespace) -> int:
         install_signal_handlers(stop, reload_requested)
         await run_daemon(rt, stop, reload_requested)
         return 0
+
+
+def install_signal_handlers(stop: asyncio.Event, reload_requested: asyncio.Event) -> None:
+    """SIGTERM/SIGINT stop the daemon gracefully; SIGHUP reloads its config."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import random
-import signal
 import socket
 import sqlite3
 import uuid
@@ -392,10 +391,3 @@ def _stop_cleanly(rt: Runtime, at: datetime) -> None:
             raise
         log.error("stopped; its heartbeat is not marked stopped: %s", explain(exc, rt.database))
     log.info("stopped; %d leases released", released)
-
-
-def install_signal_handlers(stop: asyncio.Event, reload_requested: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
