@@ -106,11 +106,12 @@ CASES: list[tuple[str, str, str, list[str]]] = [
     (
         "unknown-source-plugin",
         "c.toml",
-        '[sources.gitlab]\nrepos = ["a/b"]\n',
+        '[sources.bitbucket]\nrepos = ["a/b"]\n',
         [
-            "sources.gitlab: no source plugin named 'gitlab'",
-            "(installed: ",  # every installed source, in order; the built-ins among them
-            "github, huggingface, modelscope",
+            "sources.bitbucket: no source plugin named 'bitbucket'",
+            # every installed source, sorted: the built-ins (a new built-in adds itself here)
+            "(installed: arxiv, feed, ghsa, github, gitlab, huggingface, modeldir, modelscope, "
+            "npm, oci, osv, pypi)",
         ],
     ),
     (
@@ -296,7 +297,7 @@ def test_every_problem_is_reported_one_per_line(
 ) -> None:
     text = (
         'poll_interval_seconds = "often"\nwatch_keyword = ["x"]\n'
-        '[sources.github]\nrepos = ["a/b"]\ncron = "nope"\n[sources.gitlab]\n'
+        '[sources.github]\nrepos = ["a/b"]\ncron = "nope"\n[sources.bitbucket]\n'
     )
     path = _write(tmp_path, "c.toml", text)
     assert main(["check", "--config", str(path)]) == 2
@@ -309,7 +310,7 @@ def test_every_problem_is_reported_one_per_line(
         "poll_interval_seconds",
         "did you mean 'watch_keywords'",
         "sources.github.cron",
-        "'gitlab'",
+        "'bitbucket'",
     ):
         assert fragment in err
 
