@@ -16,6 +16,7 @@ from mrt.retry import RetryPolicy
 from mrt.store import outbox
 from mrt.store.models import AuditLog, DeliveryAttempt, Outbox
 from mrt.store.outbox import LEASE_LOST, AttemptRecord
+from mrt.store.views import outbox as outbox_views
 
 TARGET = Target(channel="welink", key="welink://robot/***", url="welink://robot/secret")
 MAIL = Target(channel="email", key="mailtos://ops@example.com", url="mailtos://u:p@example.com")
@@ -180,14 +181,14 @@ def test_listing_puts_dead_letters_first_and_pages_by_keyset(db: peewee.Database
     outbox.claim_due("w", T0, limit=1, lease_seconds=60)
     outbox.mark_failed(ids[0], "w", T0, AttemptRecord(started_at=T0), retryable=False,
                        retry_after=None, policy=policy())
-    first = outbox_ops.list_outbox(limit=2)
+    first = outbox_views.list_outbox(limit=2)
     assert [r.id for r in first] == [ids[0], ids[4]]
-    second = outbox_ops.list_outbox(after_id=first[-1].id, limit=2)
-    third = outbox_ops.list_outbox(after_id=second[-1].id, limit=2)
+    second = outbox_views.list_outbox(after_id=first[-1].id, limit=2)
+    third = outbox_views.list_outbox(after_id=second[-1].id, limit=2)
     assert [r.id for r in second + third] == [ids[3], ids[2], ids[1]]
-    assert [r.id for r in outbox_ops.list_outbox(status="pending", after_id=ids[3])] == [ids[2], ids[1]]
-    assert outbox_ops.counts_by_status()["dead"] == 1
-    assert outbox_ops.oldest_pending_age_seconds(T0 + timedelta(minutes=2)) == 120.0
+    assert [r.id for r in outbox_views.list_outbox(status="pending", after_id=ids[3])] == [ids[2], ids[1]]
+    assert outbox_views.counts_by_status()["dead"] == 1
+    assert outbox_views.oldest_pending_age_seconds(T0 + timedelta(minutes=2)) == 120.0
 
 
 def test_secret_shapes_are_scrubbed_before_storage(db: peewee.Database, tmp_path: Path) -> None:
@@ -216,8 +217,8 @@ def test_filters_by_channel_and_source(db: peewee.Database) -> None:
     enqueue_alerts(T0, [TARGET, MAIL], count=2)
     other = make_alert(T0, title="model added", fingerprint="c" * 64, source_key="huggingface:Qwen")
     outbox.enqueue(other, "email", MAIL.key, Message("model added", ""), T0)
-    assert len(outbox_ops.list_outbox(channel="email")) == 3
-    [row] = outbox_ops.list_outbox(source_key="huggingface:Qwen")
+    assert len(outbox_views.list_outbox(channel="email")) == 3
+    [row] = outbox_views.list_outbox(source_key="huggingface:Qwen")
     assert (row.channel, row.subject, row.fingerprint) == ("email", "model added", "c" * 64)
     assert outbox_ops.preview(OutboxFilter(source="huggingface:Qwen"), action="discard") == (1, row.id)
 

@@ -14,12 +14,12 @@ import pytest
 from test_outbox_support import T0, claim_in_threads, enqueue_alerts
 
 from mrt.delivery.base import Target
-from mrt.ops import outbox as outbox_ops
 from mrt.store import outbox
 from mrt.store.db import open_database
 from mrt.store.migrations import migrate
 from mrt.store.models import ALL_MODELS, Outbox
 from mrt.store.outbox import LEASE_LOST, AttemptRecord
+from mrt.store.views import outbox as outbox_views
 
 pytestmark = pytest.mark.postgres
 PG_URL = os.environ.get("MRT_TEST_PG_URL")
@@ -60,6 +60,6 @@ def test_leases_and_owner_checks_on_postgresql(pg: peewee.Database) -> None:
     assert outbox.mark_sent(row_id, "slow", later, AttemptRecord(started_at=T0)) == LEASE_LOST
     assert outbox.mark_sent(row_id, "fast", later, AttemptRecord(started_at=later)) == "sent"
     assert Outbox.get_by_id(row_id).status == "sent"
-    assert outbox_ops.oldest_pending_age_seconds(later) is None
-    assert outbox_ops.counts_by_status()["sent"] == 1
+    assert outbox_views.oldest_pending_age_seconds(later) is None
+    assert outbox_views.counts_by_status()["sent"] == 1
     assert outbox.last_attempt_by_target() == {TARGETS[0].key: later}

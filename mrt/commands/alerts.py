@@ -16,6 +16,7 @@ from typing import Any
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
 from mrt.events import utcnow
 from mrt.ops import alerts as alert_ops
+from mrt.store import alerts as store_alerts
 
 ACTOR = "cli"
 
@@ -53,7 +54,7 @@ def ack_command(args: argparse.Namespace) -> int:
     ids = list(dict.fromkeys(int(i) for i in args.ids))
     db = open_for_command(args, read_only=False)
     try:
-        known = alert_ops.known_alert_ids(ids)
+        known = store_alerts.known_alert_ids(ids)
         missing = [i for i in ids if i not in known]
         for alert_id in missing:
             print(f"  #{alert_id}: no such alert", file=sys.stderr)

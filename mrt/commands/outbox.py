@@ -24,6 +24,7 @@ from mrt.inert import inert_text, terminal_json
 from mrt.ops import outbox
 from mrt.ops.outbox import STATUSES, OutboxFilter, OutboxRow
 from mrt.store.outbox_records import redact_common_secrets
+from mrt.store.views import outbox as outbox_views
 from mrt.store.views import undelivered_alerts
 from mrt.timefmt import duration
 
@@ -74,12 +75,12 @@ def list_command(args: argparse.Namespace) -> int:
     db = open_for_command(args, read_only=True)
     try:
         now = utcnow()
-        rows = outbox.list_outbox(
+        rows = outbox_views.list_outbox(
             status=args.status, channel=args.channel, source_key=args.source,
             after_id=args.after, limit=args.limit,
         )
-        counts = outbox.counts_by_status()
-        oldest = outbox.oldest_pending_age_seconds(now)
+        counts = outbox_views.counts_by_status()
+        oldest = outbox_views.oldest_pending_age_seconds(now)
         nowhere = undelivered_alerts()
     finally:
         db.close()

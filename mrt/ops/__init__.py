@@ -22,7 +22,7 @@ takes `actor` ("cli", "tui"; the worker's own automatic replay says "worker").
                restore_database              db.restore
                prune_database                db.prune          (not on a dry run)
 
-Reads that only serve these actions live beside them (outbox.list_outbox, outbox.preview, ...);
-the console's screens read through mrt.store.views. The outbox has one filter type and one row
+Only the reads an action needs live beside it (outbox.preview, outbox.refusals); listing,
+counting and every other read is a query of mrt.store.views, which `mrt` and the console share. The outbox has one filter type and one row
 type (mrt.store.views.OutboxFilter, OutboxRow), re-exported by mrt.ops.outbox.
 """

@@ -9,9 +9,8 @@ from datetime import datetime
 from mrt.store import audit
 from mrt.store.alerts import acknowledge as mark_acknowledged
 from mrt.store.db import bound_database, write_transaction
-from mrt.store.models import Alert
 
-__all__ = ["acknowledge", "known_alert_ids", "operator"]
+__all__ = ["acknowledge", "operator"]
 
 
 def operator(actor: str) -> str:
@@ -38,9 +37,3 @@ def acknowledge(
         audit.record(actor, "alert.acknowledge", {"alert_ids": ids}, reason=reason,
                      result={"acknowledged": changed}, now=now)
     return changed
-
-
-def known_alert_ids(alert_ids: Sequence[int]) -> set[int]:
-    """Which of these ids are alerts in the database (to name the ones that are not)."""
-    wanted = sorted({int(i) for i in alert_ids})
-    return {int(r.id) for r in Alert.select(Alert.id).where(Alert.id.in_(wanted))}

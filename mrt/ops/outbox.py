@@ -18,15 +18,18 @@ import peewee
 from mrt.errors import MrtError
 from mrt.store import audit
 from mrt.store.db import bound_database, write_transaction
-from mrt.store.models import Alert, Outbox
+from mrt.store.models import Outbox
 from mrt.store.outbox_records import (
     DISCARDABLE,
     RETRYABLE,
     STATUSES,
-    as_tuples,
-    as_utc_datetime,
 )
-from mrt.store.views.outbox import OutboxFilter, OutboxRow, outbox_condition, outbox_row
+from mrt.store.views.outbox import (
+    OutboxFilter,
+    OutboxRow,
+    get_outbox_rows,
+    outbox_condition,
+)
 
 __all__ = [
     "DISCARDABLE",
@@ -36,11 +39,7 @@ __all__ = [
     "OutboxFilter",
     "OutboxRow",
     "bulk_filter",
-    "counts_by_status",
     "discard",
-    "get_outbox_rows",
-    "list_outbox",
-    "oldest_pending_age_seconds",
     "preview",
     "retry",
 ]
@@ -156,69 +155,3 @@ def _operate(
         audit.record(actor, f"outbox.{action}", params, reason=reason,
                      result={"count": len(ids), "ids": ids[:1000]}, now=now)
     return len(ids)
-
-
-def _with_alert() -> peewee.ModelSelect[Outbox]:
-    return Outbox.select(Outbox, Alert.id, Alert.title, Alert.source_key, Alert.fingerprint).join(
-        Alert, on=(Outbox.alert == Alert.id)
-    )
-
-
-def list_outbox(
-    status: str | None = None,
-    channel: str | None = None,
-    source_key: str | None = None,
-    after_id: int | None = None,
-    limit: int = 50,
-) -> list[OutboxRow]:
-    """One page of deliveries, newest first; without a status filter dead letters come first.
-
-    Keyset pagination: pass the last row's id as `after_id` for the next page. In the default
-    order the page boundary also remembers whether that row was dead (read from the row).
-    """
-    query = _with_alert()
-    if status is not None:
-        query = query.where(Outbox.status == status)
-    if channel is not None:
-        query = query.where(Outbox.channel == channel)
-    if source_key is not None:
-        query = query.where(Alert.source_key == source_key)
-    if status is None:
-        rank = peewee.Case(None, [(Outbox.status == "dead", 0)], 1)
-        if after_id is not None:
-            last = Outbox.get_or_none(Outbox.id == after_id)
-            last_rank = 0 if last is not None and last.status == "dead" else 1
-            query = query.where((rank > last_rank) | ((rank == last_rank) & (Outbox.id < after_id)))
-        query = query.order_by(rank, Outbox.id.desc())
-    else:
-        if after_id is not None:
-            query = query.where(Outbox.id < after_id)
-        query = query.order_by(Outbox.id.desc())
-    return [outbox_row(r) for r in query.limit(limit)]
-
-
-def get_outbox_rows(ids: Sequence[int]) -> dict[int, OutboxRow]:
-    query = _with_alert().where(Outbox.id.in_([int(i) for i in ids]))
-    return {int(r.id): outbox_row(r) for r in query}
-
-
-def counts_by_status() -> dict[str, int]:
-    counts = dict.fromkeys(STATUSES, 0)
-    query = Outbox.select(Outbox.status, peewee.fn.COUNT(Outbox.id).alias("n")).group_by(
-        Outbox.status
-    )
-    for status, n in as_tuples(query):
-        counts[str(status)] = int(n)
-    return counts
-
-
-def oldest_pending_age_seconds(now: datetime) -> float | None:
-    """Age of the oldest delivery still on its way (pending, sending, retrying), or None."""
-    oldest = as_utc_datetime(
-        Outbox.select(peewee.fn.MIN(Outbox.created_at))
-        .where(Outbox.status.in_(("pending", "sending", "retrying")))
-        .scalar()
-    )
-    if oldest is None:
-        return None
-    return max(0.0, (now - oldest).total_seconds())

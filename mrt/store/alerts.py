@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from mrt.store.db import bound_database, write_transaction
@@ -26,3 +26,9 @@ def acknowledge(alert_ids: Iterable[int], *, by: str, now: datetime) -> int:
                 .execute()
             )
     return changed
+
+
+def known_alert_ids(alert_ids: Sequence[int]) -> set[int]:
+    """Which of these ids are alerts in the database (to name the ones that are not)."""
+    wanted = sorted({int(i) for i in alert_ids})
+    return {int(r.id) for r in Alert.select(Alert.id).where(Alert.id.in_(wanted))}

@@ -10,6 +10,7 @@ from typing import Any
 import peewee
 
 from mrt.store.models import Alert, Outbox
+from mrt.store.outbox_records import STATUSES, as_tuples, as_utc_datetime
 from mrt.store.views._sql import contains, tuples
 
 # Dead letters first: they are what an operator opens this screen for.
@@ -161,3 +162,69 @@ def outbox_ceiling() -> int:
 def outbox_status_counts() -> dict[str, int]:
     query = Outbox.select(Outbox.status, peewee.fn.COUNT(Outbox.id)).group_by(Outbox.status)
     return {str(s): int(n) for s, n in tuples(query)}
+
+
+def _with_alert() -> peewee.ModelSelect[Outbox]:
+    return Outbox.select(Outbox, Alert.id, Alert.title, Alert.source_key, Alert.fingerprint).join(
+        Alert, on=(Outbox.alert == Alert.id)
+    )
+
+
+def list_outbox(
+    status: str | None = None,
+    channel: str | None = None,
+    source_key: str | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> list[OutboxRow]:
+    """One page of deliveries, newest first; without a status filter dead letters come first.
+
+    Keyset pagination: pass the last row's id as `after_id` for the next page. In the default
+    order the page boundary also remembers whether that row was dead (read from the row).
+    """
+    query = _with_alert()
+    if status is not None:
+        query = query.where(Outbox.status == status)
+    if channel is not None:
+        query = query.where(Outbox.channel == channel)
+    if source_key is not None:
+        query = query.where(Alert.source_key == source_key)
+    if status is None:
+        rank = peewee.Case(None, [(Outbox.status == "dead", 0)], 1)
+        if after_id is not None:
+            last = Outbox.get_or_none(Outbox.id == after_id)
+            last_rank = 0 if last is not None and last.status == "dead" else 1
+            query = query.where((rank > last_rank) | ((rank == last_rank) & (Outbox.id < after_id)))
+        query = query.order_by(rank, Outbox.id.desc())
+    else:
+        if after_id is not None:
+            query = query.where(Outbox.id < after_id)
+        query = query.order_by(Outbox.id.desc())
+    return [outbox_row(r) for r in query.limit(limit)]
+
+
+def get_outbox_rows(ids: Sequence[int]) -> dict[int, OutboxRow]:
+    query = _with_alert().where(Outbox.id.in_([int(i) for i in ids]))
+    return {int(r.id): outbox_row(r) for r in query}
+
+
+def counts_by_status() -> dict[str, int]:
+    counts = dict.fromkeys(STATUSES, 0)
+    query = Outbox.select(Outbox.status, peewee.fn.COUNT(Outbox.id).alias("n")).group_by(
+        Outbox.status
+    )
+    for status, n in as_tuples(query):
+        counts[str(status)] = int(n)
+    return counts
+
+
+def oldest_pending_age_seconds(now: datetime) -> float | None:
+    """Age of the oldest delivery still on its way (pending, sending, retrying), or None."""
+    oldest = as_utc_datetime(
+        Outbox.select(peewee.fn.MIN(Outbox.created_at))
+        .where(Outbox.status.in_(("pending", "sending", "retrying")))
+        .scalar()
+    )
+    if oldest is None:
+        return None
+    return max(0.0, (now - oldest).total_seconds())
