@@ -22,6 +22,7 @@ def register(
 ) -> None:
     parser = subparsers.add_parser(
         "completion",
+        parents=[common],
         help="print a shell completion script (bash, zsh or fish)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
