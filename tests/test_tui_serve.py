@@ -125,6 +125,44 @@ def test_a_token_is_checked_on_the_page_the_files_and_the_websocket(
         assert browser.get(url + "static/js/textual.js").status_code == 200
 
 
+def descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [c for c, p in parents.items() if p in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux's /proc")
+async def test_the_consoles_a_token_protects_never_see_the_token(
+    served_with_token: Served,
+) -> None:
+    import aiohttp
+
+    url = served_with_token.url
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        async with session.get(url, params={"token": TOKEN}) as page:
+            assert page.status == 200
+        async with session.ws_connect(url.replace("http", "ws") + "ws?width=100&height=30") as ws:
+            first = await ws.receive(timeout=30)  # the console started and drew
+            assert first.type == aiohttp.WSMsgType.BINARY
+            consoles = descendants(served_with_token.process.pid)
+            assert consoles, "no console process was started for the websocket"
+            for pid in consoles:
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                assert not any(e.startswith(b"MRT_TEST_CONSOLE_TOKEN=") for e in environ)
+                assert not any(TOKEN.encode() in e for e in environ)
+
+
 def test_a_non_loopback_bind_without_a_token_is_refused(
     seeded: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -133,6 +171,31 @@ def test_a_non_loopback_bind_without_a_token_is_refused(
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert "refusing to serve the console on 0.0.0.0" in err and "--token-env VAR" in err
+
+
+def test_a_port_in_use_is_said_without_a_traceback(seeded: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-c", "from tui.main import main; main()", "--serve", "--db",
+             str(seeded), "--port", str(port)],
+            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"mrt-tui: cannot listen on 127.0.0.1:{port}: " in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_wrong_port_or_a_serve_option_alone_is_a_usage_error(
+    seeded: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    for argv, said in ((["--serve", "--port", "70000"], "expected a port number from 1 to 65535"),
+                       (["--read-write"], "--read-write and --token-env go with --serve")):
+        with pytest.raises(SystemExit) as stopped:
+            tui_main([*argv, "--db", str(seeded)])
+        assert stopped.value.code == 2
+        assert said in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

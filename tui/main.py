@@ -45,13 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def port_number(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, found {text!r}")
+    return int(text)
+
+
 def add_serve_options(parser: argparse.ArgumentParser) -> None:
     web = parser.add_argument_group("in a browser (tui/serve.py)")
     web.add_argument("--serve", action="store_true",
                      help="serve the console over HTTP (textual-serve) instead of this terminal")
     web.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default: 127.0.0.1; another needs --token-env)")
-    web.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    web.add_argument("--port", type=port_number, default=8000,
+                     help="port to listen on (default: 8000)")
     web.add_argument("--token-env", metavar="VAR",
                      help="the environment variable holding the token the browser must give")
     web.add_argument("--read-write", action="store_true",

@@ -156,6 +156,11 @@ def serve(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     mode = "read-write" if args.read_write else "read-only"
     url = f"http://{host}:{args.port}/" + (f"?token=${args.token_env}" if token else "")
     banner = f"mrt-tui: serving the console ({mode}) on {url}; Ctrl+C stops it"
-    ConsoleServer(console_command(args), host=args.host, port=args.port, token=token,
-                  banner=banner).serve()
+    server = ConsoleServer(console_command(args), host=args.host, port=args.port, token=token,
+                           banner=banner)
+    try:
+        server.serve()
+    except OSError as exc:  # the port is taken, the address is not this machine's ...
+        print(f"mrt-tui: cannot listen on {host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
