@@ -47,6 +47,9 @@ def test_bash_completes_subcommands_and_options(tmp_path: Path) -> None:
         "path", "migrate", "backup", "restore", "check", "prune"}
     assert _complete_in_bash(script, "mrt outbox --st") == ["--status"]
     assert _complete_in_bash(script, "mrt completion ") == ["bash", "zsh", "fish"]
+    (tmp_path / "prod-config.toml").write_text("", encoding="utf-8")
+    assert _complete_in_bash(script, f"mrt check --config {tmp_path}/prod-") == [
+        f"{tmp_path}/prod-config.toml"]  # an option that takes a file completes file names
 
 
 def test_zsh_and_fish_scripts_name_every_command() -> None:
