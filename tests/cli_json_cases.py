@@ -11,7 +11,10 @@ from pathlib import Path
 
 from tui_seed import NOW, SOURCES, console_scene
 
-from mrt.store.models import Alert, Outbox, Silence
+from mrt.store.models import Alert, Outbox, QuarantinedItem, Silence
+
+# upstream text a terminal would act on (C1 CSI, bidi override): --json must escape it
+HOSTILE_TITLE = "evil\u009b31m title \u202eenil"
 
 CONFIG = """
 version = 1
@@ -85,6 +88,11 @@ def seed(tmp: Path, db_path: Path) -> dict[str, str]:
     console_scene()
     silence = Silence.create(matcher={"source": "modelscope"}, created_at=NOW,
                              expires_at=NOW + timedelta(days=3650), created_by="test")
+    QuarantinedItem.create(
+        source_key=SOURCES[0], item_key="issue #?", upstream_id=None,
+        url="https://github.com/vllm-project/vllm/issues", first_seen_at=NOW, last_seen_at=NOW,
+        reason='field "number": expected an integer, found "abc"', count=1,
+        raw={"number": "abc", "title": HOSTILE_TITLE})
     config = tmp / "mrt.toml"
     config.write_text(CONFIG.format(db=db_path, backups=tmp / "backups"), encoding="utf-8")
     with sqlite3.connect(db_path) as live, sqlite3.connect(tmp / "copy.sqlite3") as copy:

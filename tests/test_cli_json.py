@@ -13,7 +13,7 @@ from typing import Any
 
 import peewee
 import pytest
-from cli_json_cases import CASES, argv_of, env_of, seed
+from cli_json_cases import CASES, HOSTILE_TITLE, argv_of, env_of, seed
 
 from mrt.cli import main
 from mrt.store.models import database_proxy
@@ -70,6 +70,20 @@ def test_command_prints_its_documented_json(
     assert err == "", err  # stdout alone carries the answer, errors included
     data = json.loads(out)  # exactly one document: json.loads refuses trailing text
     same_shape(documented()[name], data, name)
+
+
+def test_upstream_text_is_escaped_for_the_terminal_and_comes_back_whole(
+    db: peewee.Database, db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    values = seed(tmp_path, db_path)
+    capsys.readouterr()
+    assert main(["sources", "quarantined", "--config", values["config"], "--json"]) == 0
+    database_proxy.initialize(db)
+    out = capsys.readouterr().out
+    assert "\u009b" not in out and "\u202e" not in out  # nothing a terminal would act on
+    assert "\\u009b" in out and "\\u202e" in out
+    [item] = json.loads(out)["quarantined"]
+    assert item["raw"]["title"] == HOSTILE_TITLE  # a script gets every character back
 
 
 def test_an_action_that_would_ask_refuses_without_yes_and_does_nothing(
