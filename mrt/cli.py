@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import peewee
 
 from mrt import __version__, commands
+from mrt.commands._output import emit, error_document, wants_json
 from mrt.errors import ConfigError, MrtError
 from mrt.inert import inert_text
 from mrt.logs import configure_logging
@@ -89,16 +90,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except ConfigError as exc:
-        print(f"mrt: {error_text(exc)}", file=sys.stderr)
-        return 2
+        return failed(args, exc, exc.title, 2, f"mrt: {error_text(exc)}")
     except MrtError as exc:
-        print(f"mrt: {exc.title.lower()}: {error_text(exc)}", file=sys.stderr)
-        return 1
+        return failed(args, exc, exc.title, 1, f"mrt: {exc.title.lower()}: {error_text(exc)}")
     except (peewee.PeeweeException, sqlite3.Error) as exc:  # locked, read-only, full disk ...
-        print(f"mrt: database error: {error_text(explain(exc, bound_target()))}", file=sys.stderr)
-        return 1
+        why = explain(exc, bound_target())
+        return failed(args, why, "Database error", 1, f"mrt: database error: {error_text(why)}")
     except KeyboardInterrupt:
         return 130
+
+
+def failed(args: argparse.Namespace, exc: BaseException | str, title: str, code: int, line: str) -> int:
+    """An error ends the command: one line on stderr, or with --json the error document on
+    stdout (docs/JSON.md: stdout always holds one JSON document)."""
+    if wants_json(args):
+        emit(error_document(exc, title=title, exit_code=code))
+    else:
+        print(line, file=sys.stderr)
+    return code
 
 
 def error_text(exc: BaseException | str) -> str:

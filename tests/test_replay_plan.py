@@ -235,7 +235,8 @@ def test_json_plan_and_result(
     config.write_text(json.dumps(CONFIG_DATA))
     common = ["replay", "--config", str(config), "--db", str(db_path), "--since", "2026-11-20"]
     assert main([*common, "--json"]) == 2  # no question can be asked in JSON
-    assert "--json needs --dry-run or --yes" in capsys.readouterr().err
+    # with --json the error is the JSON document on stdout (docs/JSON.md)
+    assert "--json needs --dry-run or --yes" in json.loads(capsys.readouterr().out)["error"]["message"]
     assert main([*common, "--json", "--dry-run", "--channel", "ops"]) == 0
     dry = json.loads(capsys.readouterr().out)
     assert dry["result"] is None and dry["plan"]["deliveries"] == 2

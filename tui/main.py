@@ -41,7 +41,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="watch only: the connection refuses writes (SQLite query_only)",
     )
+    add_serve_options(parser)
     return parser
+
+
+def port_number(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, found {text!r}")
+    return int(text)
+
+
+def add_serve_options(parser: argparse.ArgumentParser) -> None:
+    web = parser.add_argument_group("in a browser (tui/serve.py)")
+    web.add_argument("--serve", action="store_true",
+                     help="serve the console over HTTP (textual-serve) instead of this terminal")
+    web.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default: 127.0.0.1; another needs --token-env)")
+    web.add_argument("--port", type=port_number, default=8000,
+                     help="port to listen on (default: 8000)")
+    web.add_argument("--token-env", metavar="VAR",
+                     help="the environment variable holding the token the browser must give")
+    web.add_argument("--read-write", action="store_true",
+                     help="let the served console act (retry, ack ...); it is read-only otherwise")
 
 
 @dataclass(frozen=True)
@@ -93,7 +114,12 @@ def not_mrt_file(database: str) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.serve and (args.read_write or args.token_env):
+        parser.error("--read-write and --token-env go with --serve")
+    if args.read_write and args.read_only:
+        parser.error("--read-only and --read-write contradict each other")
     read_config: Callable[[], Settings] | None = None
     if args.db:
         # The database is named, so the config (rules, channels, backup_dir) is read when
@@ -109,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if refusal:
         print(f"mrt-tui: {refusal}", file=sys.stderr)
         sys.exit(1)
+    if args.serve:  # the config and the database are checked above, before anything listens
+        from tui.serve import serve
+
+        sys.exit(serve(args))
     app = make_app(
         target.database,
         read_only=args.read_only,

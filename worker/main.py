@@ -34,14 +34,23 @@ log = logging.getLogger("mrt.worker")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mrt-worker", description="Poll, match, store, deliver.")
     parser.add_argument("--version", action="version", version=f"mrt-worker {__version__}")
-    parser.add_argument("--config", "-c", metavar="FILE")
+    parser.add_argument(
+        "--config", "-c", metavar="FILE",
+        help="config file (JSON or TOML); default: $MRT_CONFIG, then the user config directory",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--once", action="store_true", help="one cycle of every source, deliver, exit"
     )
     mode.add_argument("--daemon", action="store_true", help="run until SIGTERM (the default)")
-    parser.add_argument("--log-format", choices=("text", "json"), default=None)
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default=None)
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default=None,
+        help="log lines on stderr: text or json (default: the config's observability.log_format)",
+    )
+    parser.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default=None,
+        help="log from this level (default: the config's observability.log_level)",
+    )
     return parser
 
 

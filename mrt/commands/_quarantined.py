@@ -11,11 +11,11 @@ Reasons are stored with control and format characters escaped, so they print as 
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime
 from typing import Any
 
 from mrt.commands._db import leaf_options, open_for_command
+from mrt.commands._output import emit
 from mrt.store import quarantine
 from mrt.store.models import QuarantinedItem
 
@@ -40,8 +40,7 @@ def list_quarantined(args: argparse.Namespace) -> int:
     finally:
         db.close()
     if getattr(args, "json", False):
-        print(json.dumps({"quarantined": [item_json(r) for r in found]},
-                         ensure_ascii=False, indent=2))
+        emit({"quarantined": [item_json(r) for r in found]})  # escaped: raw is upstream text
         return 0
     if not found:
         where = f"source {args.key}" if args.key else "any source"

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
+from mrt.commands._output import add_json_option, emit, refuse_question, wants_json
 from mrt.events import utcnow
 from mrt.ops import alerts as alert_ops
 from mrt.store import alerts as store_alerts
@@ -36,6 +37,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     ack.add_argument("ids", nargs="+", type=int, metavar="ID")
     ack.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     ack.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
+    add_json_option(ack)
     ack.set_defaults(func=ack_command)
 
 
@@ -52,14 +54,16 @@ def _confirm(question: str) -> bool:
 
 def ack_command(args: argparse.Namespace) -> int:
     ids = list(dict.fromkeys(int(i) for i in args.ids))
+    refuse_question(args)
     db = open_for_command(args, read_only=False)
     try:
         known = store_alerts.known_alert_ids(ids)
         missing = [i for i in ids if i not in known]
-        for alert_id in missing:
+        for alert_id in missing if not wants_json(args) else ():
             print(f"  #{alert_id}: no such alert", file=sys.stderr)
         chosen = [i for i in ids if i in known]
         if not chosen:
+            _ack_json(args, [], 0, missing)
             return 1
         listed = ", ".join(f"#{i}" for i in chosen)
         if not args.yes and not _confirm(f"acknowledge {listed} (cannot be undone)?"):
@@ -69,6 +73,15 @@ def ack_command(args: argparse.Namespace) -> int:
     finally:
         db.close()
     already = len(chosen) - changed
+    if _ack_json(args, chosen, changed, missing):
+        return 1 if missing else 0
     print(f"acknowledged {changed} of {len(chosen)}"
           + (f" ({already} already acknowledged)" if already else ""))
     return 1 if missing else 0
+
+
+def _ack_json(args: argparse.Namespace, chosen: list[int], changed: int, missing: list[int]) -> bool:
+    if wants_json(args):
+        emit({"acknowledged": changed, "already_acknowledged": len(chosen) - changed,
+              "ids": chosen, "missing": missing})
+    return wants_json(args)

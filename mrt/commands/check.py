@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from mrt.commands._output import add_json_option, emit, wants_json
 from mrt.commands._probe import Finding, exit_code, probe_all
 from mrt.config import config_search_paths, find_config_file, load_config_with_warnings
 
@@ -24,6 +25,7 @@ def register(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_json_option(parser)
     parser.set_defaults(func=run_check)
 
 
@@ -40,11 +42,15 @@ def run_check(args: argparse.Namespace) -> int:
         origin = Finding("ok", "config", f"{found.expanduser().absolute()} is valid")
     read_as = [Finding("warn", w.path, w.text()) for w in loaded.warnings]
     findings = [origin, *read_as, *probe_all(config, env)]
-    for finding in findings:
-        print(finding.line())
     errors = sum(f.status == "error" for f in findings)
     warnings = sum(f.status == "warn" for f in findings)
     code = exit_code(findings)
     verdict = "ready" if code == 0 else "not ready"
+    if wants_json(args):
+        emit({"ready": code == 0, "errors": errors, "warnings": warnings,
+              "findings": [{"status": f.status, "what": f.what, "text": f.text} for f in findings]})
+        return code
+    for finding in findings:
+        print(finding.line())
     print(f"check: {verdict}: {errors} error(s), {warnings} warning(s)")
     return code

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from mrt.commands._output import add_json_option
 from mrt.config import Config, config_json_schema_text, database_display, load_config, placeholders
 from mrt.plugins import source_plugins
 
@@ -20,10 +21,12 @@ def register(
         parents=[common],
         help="print the JSON Schema of the config (installed source plugins included)",
     )
+    add_json_option(schema)  # always JSON: accepted so a script can pass --json everywhere
     schema.set_defaults(func=run_schema)
     show = sub.add_parser(
         "show", parents=[common], help="print the config as MRT reads it, defaults filled in (JSON)"
     )
+    add_json_option(show)
     show.set_defaults(func=run_show)
 
 

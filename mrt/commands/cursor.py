@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from mrt.commands._db import add_db_option, command_config, open_for_command
+from mrt.commands._output import add_json_option, emit, refuse_question, wants_json
 from mrt.errors import StoreError
 from mrt.events import utcnow
 from mrt.ops import cursor as cursor_ops
@@ -17,6 +18,7 @@ from mrt.store.models import SourceState
 
 def reset(args: argparse.Namespace) -> int:
     to = parse_reset_target(args.to)
+    refuse_question(args)
     config = command_config(args)
     db = open_for_command(args, read_only=False, config=config)
     backup_dir: Path | None = Path(args.backup_dir).expanduser() if args.backup_dir else None
@@ -36,8 +38,10 @@ def reset(args: argparse.Namespace) -> int:
             if new is None
             else f"the next poll reads from {new['reset_to']} (changes since then are alerted)"
         )
-        print(f"{args.key}: cursor {state.cursor!r} -> {new!r}")
-        print(f"  {what}; the database is backed up first")
+        before = state.cursor
+        if not wants_json(args):
+            print(f"{args.key}: cursor {state.cursor!r} -> {new!r}")
+            print(f"  {what}; the database is backed up first")
         if not args.yes:
             if not sys.stdin.isatty():
                 print("mrt: not a terminal; pass --yes to confirm", file=sys.stderr)
@@ -56,6 +60,10 @@ def reset(args: argparse.Namespace) -> int:
         )
     finally:
         db.close()
+    if wants_json(args):
+        emit({"source": args.key, "cursor_before": before, "cursor_after": new,
+              "backup": report.backup_path})
+        return 0
     if report.backup_path:
         print(f"backup: {report.backup_path}")
     print(f"{args.key}: cursor reset")
@@ -81,4 +89,5 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="where the backup goes (default: the config's state.backup_dir, else backups/ "
         "beside the database)",
     )
+    add_json_option(p)
     p.set_defaults(func=reset)

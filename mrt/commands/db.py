@@ -16,6 +16,7 @@ from typing import Any
 import peewee
 
 import mrt.config
+from mrt.commands._output import add_json_option, emit, refuse_question, wants_json
 from mrt.errors import ConfigError, StoreError
 from mrt.events import utcnow
 from mrt.ops import backup as db_ops
@@ -79,6 +80,9 @@ def _resolve(args: argparse.Namespace) -> tuple[str, Any | None]:
 
 def cmd_path(args: argparse.Namespace) -> int:
     target, _ = _resolve(args)
+    if wants_json(args):
+        emit({"database": describe_target(target)})
+        return 0
     print(describe_target(target))
     return 0
 
@@ -93,6 +97,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         )
     finally:
         db.close()
+    if wants_json(args):
+        emit({"database": describe_target(target), "changed": report.changed,
+              "from_version": report.from_version, "to_version": report.to_version,
+              "steps": [str(s) for s in report.steps], "upgraded_v0": report.upgraded_v0,
+              "backup": report.backup_path})
+        return 0
     if not report.changed:
         print(f"{describe_target(target)}: already at schema version {report.to_version}")
         return 0
@@ -125,7 +135,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
         path, dest, now=now, actor=ACTOR, backup_dir=_backup_dir(config),
         busy_timeout_ms=_busy(config),
     )
-    print(written)
+    if wants_json(args):
+        emit({"backup": written})
+    else:
+        print(written)
     return 0
 
 
@@ -140,6 +153,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     target, config = _resolve(args)
     path = _sqlite_only(target, "restore")
     source = Path(args.file).expanduser()
+    refuse_question(args)
     if not args.yes and not _confirmed(f"Replace {path} with {source}?"):
         print(
             "mrt: not restoring: confirm at the prompt, or pass --yes in scripts",
@@ -151,6 +165,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         path, source, now=now, actor=ACTOR, force=args.force, backup_dir=_backup_dir(config),
         busy_timeout_ms=_busy(config),
     )
+    if wants_json(args):
+        emit({"database": path, "restored_from": source, "previous_copy": report.previous_copy})
+        return 0
     print(f"restored {path} from {source}")
     if report.previous_copy:
         print(f"the database as it was is kept at {report.previous_copy}")
@@ -169,6 +186,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise StoreError(f"{describe_target(target)} cannot be read as a database: {exc}") from exc
     finally:
         db.close()
+    ok = problems == ["ok"] and version == LATEST
+    if wants_json(args):
+        emit({"database": describe_target(target), "schema_version": version,
+              "expected_version": LATEST, "integrity": problems, "ok": ok})
+        return 0 if ok else 1
     print(f"{describe_target(target)}: schema version {version} (this MRT: {LATEST})")
     for line in problems:
         print(f"  {line}")
@@ -200,6 +222,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
         )
     finally:
         db.close()
+    if wants_json(args):
+        emit({"dry_run": args.dry_run, "events": counts.events,
+              "delivery_attempts": counts.delivery_attempts, "cycle_metrics": counts.cycle_metrics,
+              "event_days": event_days, "alert_days": alert_days})
+        return 0
     verb = "would delete" if args.dry_run else "deleted"
     print(
         f"{verb} {counts.events} events, {counts.delivery_attempts} delivery attempts and "
@@ -230,26 +257,31 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
 
     p = sub.add_parser("path", parents=[db_opts], help="print the database in use")
+    add_json_option(p)
     p.set_defaults(func=cmd_path)
 
     p = sub.add_parser(
         "migrate", parents=[db_opts], help="bring the schema up to date (backs up first)"
     )
+    add_json_option(p)
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser(
         "backup", parents=[db_opts], help="copy the SQLite database, safely while the worker runs"
     )
     p.add_argument("dest", nargs="?", metavar="DEST", help="a new file or a directory")
+    add_json_option(p)
     p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser("restore", parents=[db_opts], help="replace the database with a backup")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--force", action="store_true", help="even if a worker looks alive")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_json_option(p)
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("check", parents=[db_opts], help="integrity check and schema version")
+    add_json_option(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser(
@@ -258,4 +290,5 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     p.add_argument("--events-days", type=_days, default=None, metavar="N")
     p.add_argument("--alerts-days", type=_days, default=None, metavar="N")
+    add_json_option(p)
     p.set_defaults(func=cmd_prune)

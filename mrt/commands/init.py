@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mrt.commands._output import add_json_option, emit, report_error, wants_json
 from mrt.config import config_from_dict, parse_config_text, user_config_dir
 
 # The same text as share/examples/starter-config.toml (a test keeps them equal); it lives here
@@ -100,6 +101,7 @@ def register(
         "(or to --config FILE).",
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+    add_json_option(parser)
     parser.set_defaults(func=run_init)
 
 
@@ -112,14 +114,23 @@ def run_init(args: argparse.Namespace) -> int:
     # the starter must load; if it ever stops, fail here rather than hand the user a broken file
     config_from_dict(parse_config_text(STARTER_TOML, file="(starter)"))
     if path.exists() and not args.force:
+        if wants_json(args):
+            return report_error(args, f"mrt: {path} already exists; use --force to replace it",
+                                code=1, title="File exists")
         print(f"mrt: {path} already exists; use --force to replace it")
         return 1
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(STARTER_TOML, encoding="utf-8")
     except OSError as exc:
+        if wants_json(args):
+            return report_error(args, f"mrt: cannot write {path}: {exc.strerror}", code=1,
+                                title="Cannot write")
         print(f"mrt: cannot write {path}: {exc.strerror}")
         return 1
+    if wants_json(args):
+        emit({"path": path})
+        return 0
     print(f"wrote {path}")
     print(NEXT_STEPS)
     return 0

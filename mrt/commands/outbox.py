@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
+from mrt.commands._output import add_json_option, emit, refuse_question, report_error, wants_json
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
 from mrt.ops import outbox
@@ -57,6 +58,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                        help="with --all-dead: only this channel")
     retry.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     retry.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
+    add_json_option(retry)
     retry.set_defaults(func=retry_command)
 
     discard = actions.add_parser(
@@ -65,13 +67,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     discard.add_argument("ids", nargs="+", type=int, metavar="ID")
     discard.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     discard.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
+    add_json_option(discard)
     discard.set_defaults(func=discard_command)
 
 
 def list_command(args: argparse.Namespace) -> int:
     if args.limit < 1:
-        print("mrt outbox: --limit must be at least 1", file=sys.stderr)
-        return 2
+        return report_error(args, "mrt outbox: --limit must be at least 1")
     db = open_for_command(args, read_only=True)
     try:
         now = utcnow()
@@ -108,19 +110,23 @@ def list_command(args: argparse.Namespace) -> int:
 
 def retry_command(args: argparse.Namespace) -> int:
     if bool(args.ids) == bool(args.all_dead):
-        print("mrt outbox retry: give delivery ids, or --all-dead (not both)", file=sys.stderr)
-        return 2
+        return report_error(args, "mrt outbox retry: give delivery ids, or --all-dead (not both)")
     channel = getattr(args, "channel", None)
     if args.ids and channel:
-        print("mrt outbox retry: --channel goes with --all-dead, not with ids", file=sys.stderr)
-        return 2
+        return report_error(args, "mrt outbox retry: --channel goes with --all-dead, not with ids")
+    refuse_question(args)
     db = open_for_command(args, read_only=False)
     try:
         if args.ids:
-            return _act_on_ids("retry", args.ids, args.reason)
+            return _act_on_ids("retry", args.ids, args.reason, wants_json(args))
         selection = OutboxFilter(status="dead", channel=channel or "")
         count, ceiling = outbox.preview(selection, action="retry")
         where = f" on channel {channel}" if channel else ""
+        if wants_json(args):  # --yes is given (refuse_question): no plan to show first
+            done = outbox.retry(selection, now=utcnow(), actor=ACTOR, max_id=ceiling,
+                                reason=args.reason) if count else 0
+            emit({"action": "retry", "matched": count, "done": done, "refused": []})
+            return 0
         if count == 0:
             print(f"no dead deliveries{where}")
             return 0
@@ -137,21 +143,25 @@ def retry_command(args: argparse.Namespace) -> int:
 
 
 def discard_command(args: argparse.Namespace) -> int:
+    refuse_question(args)
     db = open_for_command(args, read_only=False)
     try:
         listed = ", ".join(f"#{i}" for i in dict.fromkeys(args.ids))
         if not args.yes and not _confirm(f"discard {listed}: never sent (cannot be undone)?"):
             print("nothing done: confirm at the prompt, or pass --yes in scripts", file=sys.stderr)
             return 1
-        return _act_on_ids("discard", args.ids, args.reason)
+        return _act_on_ids("discard", args.ids, args.reason, wants_json(args))
     finally:
         db.close()
 
 
-def _act_on_ids(action: str, ids: list[int], reason: str | None) -> int:
+def _act_on_ids(action: str, ids: list[int], reason: str | None, as_json: bool = False) -> int:
     refused = outbox.refusals(action, ids)
     act = outbox.retry if action == "retry" else outbox.discard
     done = act(ids, now=utcnow(), actor=ACTOR, reason=reason)
+    if as_json:
+        emit({"action": action, "matched": len(set(ids)), "done": done, "refused": refused})
+        return 0 if done == len(set(ids)) else 1
     verb = "retried" if action == "retry" else "discarded"
     print(f"{verb} {done} of {len(set(ids))}")
     for line in refused:

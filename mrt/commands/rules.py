@@ -10,6 +10,7 @@ from typing import Any
 
 import peewee
 
+from mrt.commands._output import add_json_option, emit, wants_json
 from mrt.config import Config, load_config
 from mrt.errors import ConfigError, StoreError
 from mrt.events import utcnow
@@ -31,6 +32,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="report invalid, unreachable or contradictory rules (exit 1 when any)",
     )
+    add_json_option(lint)
     lint.set_defaults(func=lint_command)
 
     test = actions.add_parser(
@@ -59,6 +61,11 @@ def load_config_for(args: argparse.Namespace) -> Config:
 def lint_command(args: argparse.Namespace) -> int:
     config = load_config_for(args)
     findings = lint_rules(config)
+    if wants_json(args):
+        emit({"rules": len(config.rules),
+              "findings": [{"rule": f.rule, "code": f.code, "message": f.message}
+                           for f in findings]})
+        return 1 if findings else 0
     for finding in findings:
         print(finding)
     if not findings:

@@ -10,6 +10,8 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+from mrt.commands._output import add_json_option, emit, report_error, wants_json
+
 UNIT_NAME = "mrt-worker.service"
 
 
@@ -39,10 +41,13 @@ def user_unit_dir() -> Path:
 def install(args: argparse.Namespace) -> int:
     path = user_unit_dir() / UNIT_NAME
     if path.exists() and not args.force:
-        print(f"mrt: {path} exists; use --force to overwrite it", file=sys.stderr)
-        return 1
+        return report_error(args, f"mrt: {path} exists; use --force to overwrite it", code=1,
+                            title="File exists")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(unit_text(worker_command(args.config)), encoding="utf-8")
+    if wants_json(args):
+        emit({"path": path, "unit": UNIT_NAME})
+        return 0
     print(f"wrote {path}")
     print("start it now and at every login:")
     print("  systemctl --user daemon-reload")
@@ -58,4 +63,5 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     actions = service.add_subparsers(dest="service_command", metavar="ACTION", required=True)
     p = actions.add_parser("install", parents=[common], help="write the systemd user unit")
     p.add_argument("--force", action="store_true", help="overwrite an existing unit")
+    add_json_option(p)
     p.set_defaults(func=install)

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
+from mrt.commands._output import add_json_option, emit, wants_json
 from mrt.errors import ConfigError
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
@@ -61,6 +62,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     span.add_argument("--for", dest="duration", metavar="SPAN", help="e.g. 90m, 2h, 3d, 1w")
     span.add_argument("--until", metavar="DATE", help="an ISO date/time (UTC if no offset)")
     add.add_argument("--reason", metavar="TEXT", help="kept with the silence and in the audit log")
+    add_json_option(add)
     add.set_defaults(func=add_command)
 
     listing = actions.add_parser("list", parents=[leaf_options()], help="show silences")
@@ -71,6 +73,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     expire = actions.add_parser("expire", parents=[leaf_options()], help="end a silence now")
     expire.add_argument("id", type=int, metavar="ID")
     expire.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
+    add_json_option(expire)
     expire.set_defaults(func=expire_command)
 
 
@@ -137,6 +140,9 @@ def add_command(args: argparse.Namespace) -> int:
         )
     finally:
         db.close()
+    if wants_json(args):
+        emit({"id": silence_id, "matcher": matcher, "expires_at": expires_at})
+        return 0
     print(f"silence #{silence_id} created: {describe_matcher(matcher)} until {_at(expires_at)}")
     return 0
 
@@ -171,6 +177,9 @@ def expire_command(args: argparse.Namespace) -> int:
         silence_ops.expire(args.id, now=now, actor="cli", reason=args.reason)
     finally:
         db.close()
+    if wants_json(args):
+        emit({"id": args.id, "expired_at": now})
+        return 0
     print(f"silence #{args.id} expired at {_at(now)}")
     return 0
 

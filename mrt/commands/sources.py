@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 from mrt import timefmt
 from mrt.commands import _quarantined as quarantined
 from mrt.commands._db import add_db_option, leaf_options, open_for_command
+from mrt.commands._output import add_json_option, emit, report_error, wants_json
 from mrt.config import Config, database_target, load_config
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
@@ -53,6 +53,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     poll.add_argument("key", metavar="KEY", help="a source key, e.g. github:vllm-project/vllm")
     poll.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
+    add_json_option(poll)
     poll.set_defaults(func=poll_command)
     quarantined.register_action(actions)
 
@@ -144,14 +145,13 @@ def poll_command(args: argparse.Namespace) -> int:
     spec = specs.get(args.key)
     if spec is None:
         known = ", ".join(specs) or "none"
-        print(f"mrt sources poll: {args.key} is not a configured source (configured: {known})",
-              file=sys.stderr)
-        return 1
+        return report_error(args, f"mrt sources poll: {args.key} is not a configured source "
+                            f"(configured: {known})", code=1, title="Unknown source")
     target = _target(args, config)
     if not _database_exists(target):
-        print(f"mrt sources poll: there is no database at {target} yet: start the worker "
-              "(its first cycle polls every source)", file=sys.stderr)
-        return 1
+        return report_error(args, f"mrt sources poll: there is no database at {target} yet: start "
+                            "the worker (its first cycle polls every source)", code=1,
+                            title="No database")
     db = open_for_command(_with_db(args, target), read_only=False, config=config)
     try:
         now = utcnow()
@@ -159,6 +159,9 @@ def poll_command(args: argparse.Namespace) -> int:
                             reason=getattr(args, "reason", None))
     finally:
         db.close()
+    if wants_json(args):
+        emit({"source": spec.key, "requested_at": now})
+        return 0
     print(f"poll of {spec.key} requested; the worker polls it at its next tick")
     return 0
 
