@@ -24,7 +24,13 @@ from datetime import datetime
 from pathlib import Path
 
 import peewee
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    Info,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -83,6 +89,7 @@ class WorkerMetrics:
         self.cycle_id: int | None = None  # the newest row already counted
         self.attempt_id: int | None = None
         self.reachable = False  # did the last scrape read the database
+        disable_created_metrics()  # no *_created series: half the exposition, no panel uses them
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
         self.polls = Counter(
