@@ -204,7 +204,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
     print(
         f"{verb} {counts.events} events, {counts.delivery_attempts} delivery attempts and "
         f"{counts.cycle_metrics} cycle metrics older than {event_days} days "
-        f"(events of alerts younger than {alert_days} days are kept)"
+        f"(events of alerts younger than {alert_days} days are kept), and {counts.alerts} "
+        f"alerts older than {alert_days} days (queued deliveries and dead letters keep theirs)"
     )
     return 0
 
