@@ -6,13 +6,16 @@ and recovers when it is back."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import socket
 import subprocess
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import peewee
 import pytest
@@ -34,6 +37,7 @@ from test_e2e_support import (
 )
 
 from mrt.cli import main as mrt_main
+from mrt.store.db import open_store
 from worker.health import LIVENESS_SECONDS, Endpoint
 from worker.metrics import WorkerMetrics
 
@@ -209,3 +213,90 @@ def test_healthz_fails_when_the_loop_stops_turning(tmp_path: Path) -> None:
         assert code == 503 and "has not turned for 31 s" in body
     finally:
         endpoint.close()
+
+
+# --- PostgreSQL: the server goes away and comes back -------------------------------------------
+
+class Relay:
+    """A loopback TCP relay to the PostgreSQL server: `down()` refuses and cuts every
+    connection (the server is unreachable), `up()` serves again on the same port."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self.listener: socket.socket | None = None
+        self.open: list[socket.socket] = []
+        self.up()
+
+    def up(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self.port = listener.getsockname()[1]
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.open += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def down(self) -> None:
+        assert self.listener is not None
+        with contextlib.suppress(OSError):  # wakes the accept() blocked in its thread
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for s in self.open:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        self.open.clear()
+
+
+@pytest.mark.postgres
+def test_readyz_follows_a_postgresql_server_that_goes_away_and_comes_back(
+    fresh_pg_url: str,
+) -> None:
+    parts = urlsplit(fresh_pg_url)
+    relay = Relay(parts.hostname or "127.0.0.1", parts.port or 5432)
+    netloc = parts.netloc.rpartition("@")
+    url = urlunsplit(parts._replace(netloc=f"{netloc[0]}@127.0.0.1:{relay.port}"))
+    db = open_store(url)
+    endpoint = Endpoint(WorkerMetrics(db, worker_id="w"), database=url, failing_after=lambda: 5)
+    address = endpoint.serve("127.0.0.1:0")
+    try:
+        assert get(f"http://{address}/readyz") == (200, "ready\n")
+        relay.down()
+        code, body = get(f"http://{address}/readyz")
+        assert code == 503 and "the database cannot be read" in body
+        assert parts.password is None or parts.password not in body
+        text = get(f"http://{address}/metrics")[1]
+        assert [s.value for s in named(text, "mrt_database_up")] == [0.0]
+        relay.up()
+        assert get(f"http://{address}/readyz") == (200, "ready\n")
+        assert [s.value for s in named(get(f"http://{address}/metrics")[1],
+                                       "mrt_database_up")] == [1.0]
+    finally:
+        endpoint.close()
+        relay.down()
+        with contextlib.suppress(Exception):
+            db.close()
