@@ -57,5 +57,6 @@ def test_postgresql_is_said_not_to_be_backed_up_and_how_to_do_it(
 
     assert main(["db", "check", "--db", fresh_pg_url]) == 1  # not at the latest version
     out = capsys.readouterr().out
-    assert "take a pg_dump first (MRT backs up SQLite files only)" in out
+    assert "take a backup first (`mrt db backup` runs pg_dump; nothing backs PostgreSQL up " \
+        "automatically)" in out
     assert "a backup is taken first" not in out

@@ -144,8 +144,9 @@ class TestStoreConformance:
         AlertEvent.create(alert=aggregate, event=member_of_recent)
         ancient = Alert.create(event=alerted_long_ago, created_at=NOW - timedelta(days=400))
         DigestItem.create(digest="daily", event=waiting_for_digest, created_at=old)
-        outbox = Outbox.create(
-            alert=ancient, channel="team", target="t", next_attempt_at=old, created_at=old, updated_at=old
+        outbox = Outbox.create(  # dead, not discarded: an operator still needs it
+            alert=ancient, channel="team", target="t", status="dead", next_attempt_at=old,
+            created_at=old, updated_at=old,
         )
         DeliveryAttempt.create(outbox=outbox, started_at=old, outcome="sent")
         DeliveryAttempt.create(outbox=outbox, started_at=NOW, outcome="sent")
@@ -153,18 +154,29 @@ class TestStoreConformance:
         CycleMetric.create(source_key="github:a/b", started_at=NOW)
 
         planned = prune(store_db, now=NOW, event_days=90, alert_days=365, dry_run=True)
-        assert planned.as_dict() == {"events": 2, "delivery_attempts": 1, "cycle_metrics": 1}
+        assert planned.as_dict() == {
+            "events": 1, "delivery_attempts": 0, "cycle_metrics": 1, "alerts": 0
+        }
         assert Event.select().count() == 6  # a dry run deletes nothing
         done = prune(store_db, now=NOW, event_days=90, alert_days=365)
         assert done == planned
         assert sorted(e.id for e in Event.select()) == sorted(
-            e.id for e in (fresh_event, alerted_recently, member_of_recent, waiting_for_digest)
+            e.id for e in (fresh_event, alerted_recently, member_of_recent, alerted_long_ago,
+                           waiting_for_digest)
         )
         assert lonely_old.id not in {e.id for e in Event.select()}
-        assert Alert.get_by_id(ancient.id).event is None  # the alert itself is kept
-        assert DeliveryAttempt.select().count() == 1 and CycleMetric.select().count() == 1
+        # the dead letter keeps its alert, the alert's event and every attempt
+        assert Alert.get_by_id(ancient.id).event.id == alerted_long_ago.id
+        assert DeliveryAttempt.select().count() == 2 and CycleMetric.select().count() == 1
+
+        Outbox.update(status="discarded").execute()  # the operator let it go
         assert prune(store_db, now=NOW, event_days=90, alert_days=365).as_dict() == {
-            "events": 0, "delivery_attempts": 0, "cycle_metrics": 0
+            "events": 1, "delivery_attempts": 0, "cycle_metrics": 0, "alerts": 1
+        }
+        assert not Alert.select().where(Alert.id == ancient.id).exists()
+        assert DeliveryAttempt.select().count() == 0  # went with its outbox row
+        assert prune(store_db, now=NOW, event_days=90, alert_days=365).as_dict() == {
+            "events": 0, "delivery_attempts": 0, "cycle_metrics": 0, "alerts": 0
         }
 
     def test_silence_link_and_legacy_seen(self, store_db: peewee.Database) -> None:

@@ -48,6 +48,8 @@ from mrt.store.db import describe_target, open_store
 from mrt.store.db_errors import explain, explain_error, unavailable_kind
 from mrt.store.models import Command
 from worker.dbwatch import DatabaseWatch, ops_notice_writer, waiting_store_runner
+from worker.health import start_endpoint
+from worker.retention import start_retention
 from worker.scheduler import Scheduler
 from worker.systemd import SystemdNotifier
 from worker.watch import watch_sources
@@ -325,6 +327,13 @@ async def run_daemon(
     rt.sender = new_sender(
         rt.config, rt.engine.targets, rt.worker_id, rt.engine.rng, rt.store_runner
     )
+    endpoint = start_endpoint(  # observability.metrics_listen: /metrics, /healthz, /readyz
+        rt.db, listen=rt.config.observability.metrics_listen, worker_id=rt.worker_id,
+        database=rt.database, secrets=tuple(secret_values(rt.config, rt.env)),
+        failing_after=lambda: rt.config.observability.failure_alert_after,
+    )
+    # observability.retention_*: pruned in a thread, in small batches, on its own schedule
+    retention_task = start_retention(rt.db, lambda: rt.config, stop, now, rt.database)
     rt.notifier.ready(f"polling {len(rt.scheduler.specs)} sources")
     log.info("worker %s started: %d sources", rt.worker_id, len(rt.scheduler.specs))
     sender_task = asyncio.create_task(_sender_loop(rt, stop, now))
@@ -362,7 +371,10 @@ async def run_daemon(
         except TimeoutError:
             sender_task.cancel()  # cancels the sends still in flight; their leases come back
         await rt.scheduler.drain(grace)
+        await asyncio.wait([retention_task], timeout=grace)  # it stops after its batch
         _stop_cleanly(rt, now())
+        if endpoint is not None:
+            endpoint.close()
 
 
 def _cycle_failed(

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
+from pathlib import Path
 
 from mrt.commands._output import add_json_option, emit, wants_json
 from mrt.commands._probe import Finding, exit_code, probe_all
-from mrt.config import config_search_paths, find_config_file, load_config_with_warnings
+from mrt.config import (
+    Config,
+    config_search_paths,
+    database_display,
+    find_config_file,
+    load_config_with_warnings,
+)
 
 
 def register(
@@ -42,6 +50,8 @@ def run_check(args: argparse.Namespace) -> int:
         origin = Finding("ok", "config", f"{found.expanduser().absolute()} is valid")
     read_as = [Finding("warn", w.path, w.text()) for w in loaded.warnings]
     findings = [origin, *read_as, *probe_all(config, env)]
+    at = next((i + 1 for i, f in enumerate(findings) if f.what == "database"), len(findings))
+    findings.insert(at, backup_finding(config, env))
     errors = sum(f.status == "error" for f in findings)
     warnings = sum(f.status == "warn" for f in findings)
     code = exit_code(findings)
@@ -54,3 +64,15 @@ def run_check(args: argparse.Namespace) -> int:
         print(finding.line())
     print(f"check: {verdict}: {errors} error(s), {warnings} warning(s)")
     return code
+
+
+def backup_finding(config: Config, env: Mapping[str, str]) -> Finding:
+    """Whether a backup precedes a migration, as this backend really does it."""
+    from mrt.store.backup import before_migration, configured_backup_dir
+
+    postgres = bool(config.state.url)
+    where = configured_backup_dir(config.state.backup_dir) or Path(
+        database_display(config)
+    ).expanduser().parent
+    fine, text = before_migration(postgres=postgres, backup_dir=where, env=env)
+    return Finding("ok" if fine else "warn", "backup", text, False)

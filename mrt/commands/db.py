@@ -1,5 +1,7 @@
 """`mrt db path|migrate|backup|restore|check|prune`: looking after the database.
 
+`backup` copies an SQLite file with its online backup API, or runs pg_dump on PostgreSQL.
+
 The database is the one the config names (`state.url` or `state.sqlite_path`, else the user data
 directory); `--db PATH_OR_URL` overrides it, which scripts find handy. Every action that writes
 is a call into mrt.ops.backup, which records it in the audit log (actor "cli").
@@ -20,7 +22,7 @@ from mrt.commands._output import add_json_option, emit, refuse_question, wants_j
 from mrt.errors import ConfigError, StoreError
 from mrt.events import utcnow
 from mrt.ops import backup as db_ops
-from mrt.store.backup import configured_backup_dir, default_backup_path
+from mrt.store.backup import configured_backup_dir, default_backup_path, pg_backup_path
 from mrt.store.db import (
     DEFAULT_BUSY_TIMEOUT_MS,
     describe_target,
@@ -68,7 +70,8 @@ def _busy(config: Any | None) -> int:
 def _sqlite_only(target: str, what: str) -> Path:
     if is_postgres_url(target):
         raise StoreError(
-            f"`mrt db {what}` works on SQLite files; for PostgreSQL use pg_dump / pg_restore"
+            f"`mrt db {what}` works on SQLite files; for PostgreSQL use pg_restore (with a "
+            "dump from `mrt db backup`)"
         )
     return Path(target).expanduser()
 
@@ -116,8 +119,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup_postgres(args: argparse.Namespace, target: str, config: Any | None) -> int:
+    """pg_dump in its custom format, into DEST, else state.backup_dir, else here."""
+    now = utcnow()
+    directory = _backup_dir(config) or Path.cwd()
+    dest = Path(args.dest).expanduser() if args.dest else pg_backup_path(
+        target, now=now, directory=directory
+    )
+    written = db_ops.backup_postgres(target, dest, now=now, actor=ACTOR)
+    print(written)
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     target, config = _resolve(args)
+    if is_postgres_url(target):
+        return _backup_postgres(args, target, config)
     path = _sqlite_only(target, "backup")
     now = utcnow()
     dest = (
@@ -195,8 +212,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     for line in problems:
         print(f"  {line}")
     if version < LATEST and is_postgres_url(target):
-        print("  needs migrating: take a pg_dump first (MRT backs up SQLite files only), then run "
-              "`mrt db migrate`")
+        print("  needs migrating: take a backup first (`mrt db backup` runs pg_dump; nothing "
+              "backs PostgreSQL up automatically), then run `mrt db migrate`")
     elif version < LATEST:
         print("  needs migrating: run `mrt db migrate` (a backup is taken first)")
     return 0 if problems == ["ok"] and version == LATEST else 1
@@ -231,7 +248,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
     print(
         f"{verb} {counts.events} events, {counts.delivery_attempts} delivery attempts and "
         f"{counts.cycle_metrics} cycle metrics older than {event_days} days "
-        f"(events of alerts younger than {alert_days} days are kept)"
+        f"(events of alerts younger than {alert_days} days are kept), and {counts.alerts} "
+        f"alerts older than {alert_days} days (queued deliveries and dead letters keep theirs)"
     )
     return 0
 
@@ -267,7 +285,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser(
-        "backup", parents=[db_opts], help="copy the SQLite database, safely while the worker runs"
+        "backup", parents=[db_opts],
+        help="copy the SQLite database (safely while the worker runs), or pg_dump PostgreSQL",
     )
     p.add_argument("dest", nargs="?", metavar="DEST", help="a new file or a directory")
     add_json_option(p)

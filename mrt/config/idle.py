@@ -9,7 +9,6 @@ docs/CONFIG.md ("Keys accepted but not acted on yet") says the same to a reader.
 
 from __future__ import annotations
 
-from mrt.config.errors import show_value
 from mrt.config.models import Config
 from mrt.config.v0 import ConfigWarning
 
@@ -17,15 +16,6 @@ from mrt.config.v0 import ConfigWarning
 def idle_warnings(config: Config, file: str | None) -> list[ConfigWarning]:
     """One warning per key that asks for something this MRT does not do yet."""
     found: list[ConfigWarning] = []
-    listen = config.observability.metrics_listen
-    if listen is not None:
-        found.append(ConfigWarning(
-            "observability.metrics_listen",
-            show_value(listen, ("observability", "metrics_listen")),
-            "accepted but not acted on yet: no Prometheus endpoint is served (the figures are "
-            "in the database: mrt-tui's metrics screen)",
-            file,
-        ))
     if config.ai.enabled:
         found.append(ConfigWarning(
             "ai.enabled",

@@ -242,12 +242,28 @@ class AggregationConfig(Strict):
     dedupe_window_minutes: int = Field(0, ge=0)  # same resource updated again: alert once
 
 
+def _listen(value: str) -> str:
+    # HOST:PORT for the worker's /metrics, /healthz and /readyz (worker/metrics.py); port 0
+    # asks the system for a free one (the worker logs the address it got)
+    host, sep, port = value.strip().rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise config_checks.Expected(
+            "HOST:PORT to serve /metrics on, such as '127.0.0.1:9464' (port 0..65535; "
+            "'[::1]:9464' for IPv6)"
+        )
+    return value.strip()
+
+
 class ObservabilityConfig(Strict):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    metrics_listen: str | None = None  # accepted, not acted on yet: mrt.config.idle warns
+    # the worker's Prometheus /metrics, /healthz and /readyz (off when unset)
+    metrics_listen: Annotated[str, AfterValidator(_listen)] | None = None
     retention_days_events: int = Field(90, ge=1)
     retention_days_alerts: int = Field(365, ge=1)
+    # how often the worker prunes by the retention days above (0: only `mrt db prune` does)
+    retention_every_minutes: int = Field(60, ge=0)
     failure_alert_after: int = Field(5, ge=1)  # consecutive source failures before telling ops
     ops_channels: list[str] = Field(default_factory=list)
 

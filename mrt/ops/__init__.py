@@ -19,6 +19,7 @@ takes `actor` ("cli", "tui"; the worker's own automatic replay says "worker").
                expire                        silence.expire
     backup     migrate_database              db.migrate        (only when something changed)
                backup_database               db.backup
+               backup_postgres               db.backup         (pg_dump)
                restore_database              db.restore
                prune_database                db.prune          (not on a dry run)
 

@@ -10,12 +10,18 @@ from pathlib import Path
 import peewee
 
 from mrt.store import audit
-from mrt.store.backup import RestoreReport, backup, restore
+from mrt.store.backup import RestoreReport, backup, pg_dump, restore
 from mrt.store.db import describe_target, open_store
 from mrt.store.maintenance import PruneCounts, prune
 from mrt.store.migrations import MigrationReport, migrate
 
-__all__ = ["backup_database", "migrate_database", "prune_database", "restore_database"]
+__all__ = [
+    "backup_database",
+    "backup_postgres",
+    "migrate_database",
+    "prune_database",
+    "restore_database",
+]
 
 
 def migrate_database(
@@ -55,6 +61,18 @@ def backup_database(
     db = open_store(path, backup_dir=backup_dir, now=now, busy_timeout_ms=busy_timeout_ms)
     try:
         audit.record(actor, "db.backup", {"dest": str(written)}, now=now)
+    finally:
+        db.close()
+    return written
+
+
+def backup_postgres(url: str, dest: Path, *, now: datetime, actor: str) -> Path:
+    """pg_dump of the PostgreSQL database at `url` into `dest`; recorded in that database
+    (as "db.backup", like an SQLite copy). Returns the file written."""
+    written = pg_dump(url, dest, now=now)
+    db = open_store(url, now=now)
+    try:
+        audit.record(actor, "db.backup", {"dest": str(written), "tool": "pg_dump"}, now=now)
     finally:
         db.close()
     return written

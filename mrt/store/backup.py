@@ -1,16 +1,24 @@
-"""Copies of the SQLite file taken with the online backup API, and restoring one.
+"""Copies of the SQLite file taken with the online backup API, and restoring one; PostgreSQL
+dumps through the operator's pg_dump.
 
 The backup API copies a consistent snapshot page by page while the worker keeps writing (a plain
-file copy of a WAL database can miss the last commits or tear a page). PostgreSQL is backed up
-with the operator's own tools (pg_dump); these functions are for SQLite files.
+file copy of a WAL database can miss the last commits or tear a page). PostgreSQL is dumped by
+`pg_dump --format=custom` when it is installed (pg_dump takes a consistent snapshot itself); the
+URL's password reaches it only through PGPASSWORD, never its command line. Nothing backs up
+PostgreSQL automatically before a migration: `before_migration()` says so.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from mrt.errors import StoreError
 
@@ -197,3 +205,99 @@ def restore(
         dest.close()
         src.close()
     return RestoreReport(restored_from=source, previous_copy=previous)
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+
+PG_DUMP_MISSING = (
+    "pg_dump is not installed here (not on PATH): install the PostgreSQL client tools "
+    "(Debian/Ubuntu: apt install postgresql-client; its major version must be at least the "
+    "server's) and run `mrt db backup` again, or dump the database with your own tools, e.g. "
+    "PGPASSWORD=... pg_dump --format=custom --file=mrt.dump --dbname=postgresql://USER@HOST/DB"
+)
+PG_DUMP_TIMEOUT = 6 * 3600.0
+
+
+def split_password(url: str) -> tuple[str, str | None]:
+    """A postgresql:// URL without its password (in the user part or as ?password=), and the
+    password, decoded. The URL left may go on a command line; the password may not."""
+    parts = urlsplit(url)
+    password = unquote(parts.password) if parts.password is not None else None
+    netloc = parts.netloc.rpartition("@")[2]
+    if parts.username is not None:
+        netloc = f"{parts.username}@{netloc}"  # still quoted as in the URL
+    query = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "password":
+            password = password or value
+        else:
+            query.append((key, value))
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query))), password
+
+
+def pg_dump_program(env: Mapping[str, str] | None = None) -> str | None:
+    path = (env if env is not None else os.environ).get("PATH")
+    return shutil.which("pg_dump", path=path)
+
+
+def pg_backup_path(url: str, *, now: datetime, directory: Path) -> Path:
+    """`<database>.backup-<UTC stamp>.dump` in `directory`."""
+    name = urlsplit(url).path.lstrip("/") or "mrt"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the backup directory {directory}: {exc.strerror}") from exc
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in unquote(name))[:60]
+    return _free_name(directory, f"{safe}.backup-{_stamp(now)}", ".dump")
+
+
+def pg_dump(url: str, dest: Path, *, now: datetime, env: Mapping[str, str] | None = None) -> Path:
+    """Dump the PostgreSQL database at `url` to `dest` (a new file, or a directory to put one
+    in) in pg_dump's custom format (restore with pg_restore). Returns the file written."""
+    program = pg_dump_program(env)
+    if program is None:
+        raise StoreError(PG_DUMP_MISSING, title="pg_dump not found")
+    if dest.is_dir():
+        dest = pg_backup_path(url, now=now, directory=dest)
+    elif dest.exists():
+        raise StoreError(f"{dest} already exists: choose a new file name or a directory")
+    conninfo, password = split_password(url)
+    child = dict(os.environ if env is None else env)
+    if password:
+        child["PGPASSWORD"] = password
+    argv = [program, "--format=custom", f"--file={dest}", "--no-password", f"--dbname={conninfo}"]
+    try:
+        done = subprocess.run(
+            argv, env=child, capture_output=True, text=True, timeout=PG_DUMP_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        dest.unlink(missing_ok=True)
+        raise StoreError(f"pg_dump could not run: {exc}") from exc
+    if done.returncode != 0:
+        dest.unlink(missing_ok=True)
+        said = done.stderr.strip() or done.stdout.strip() or "no message"
+        if password:
+            said = said.replace(password, "***")
+        raise StoreError(f"pg_dump failed (exit {done.returncode}): {said}")
+    return dest
+
+
+def before_migration(*, postgres: bool, backup_dir: Path, env: Mapping[str, str] | None = None
+                     ) -> tuple[bool, str]:
+    """(fine, what happens to the data before a migration), truthfully per backend."""
+    if not postgres:
+        return True, (
+            f"before a migration the worker and `mrt db migrate` copy the SQLite file into "
+            f"{backup_dir} (state.backup_dir); `mrt db backup` copies it at any time"
+        )
+    program = pg_dump_program(env)
+    if program is None:
+        return False, (
+            "PostgreSQL is not backed up automatically before a migration, and pg_dump is not "
+            "installed here: install the PostgreSQL client tools (postgresql-client) so "
+            "`mrt db backup` can dump it, or back it up with your own tools before upgrading"
+        )
+    return True, (
+        "PostgreSQL is not backed up automatically before a migration: run `mrt db backup` "
+        f"first (it runs {program} --format=custom)"
+    )
