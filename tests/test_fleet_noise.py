@@ -19,7 +19,15 @@ from test_source_support import T0
 from mrt.delivery import channels
 from mrt.ops import replay as replay_ops
 from mrt.store import noise
-from mrt.store.models import AggregateBucket, AggregateMember, Alert, AuditLog, DigestSchedule
+from mrt.store.cycle import rule_version_id
+from mrt.store.models import (
+    AggregateBucket,
+    AggregateMember,
+    Alert,
+    AuditLog,
+    DigestSchedule,
+    RuleVersion,
+)
 
 
 def test_two_cycles_open_one_bucket_per_group(store_db: peewee.Database) -> None:
@@ -73,3 +81,12 @@ def test_two_workers_replay_one_rules_change_once(
     assert (first, second) == (2, 0)  # the two Qwen events of the last hour, once
     assert Alert.select().where(Alert.kind == "replay").count() == 2
     assert AuditLog.select().where(AuditLog.action == "replay").count() == 1
+
+
+def test_two_workers_first_cycles_store_one_rule_version(store_db: peewee.Database) -> None:
+    first, second = race(
+        store_db,
+        lambda: rule_version_id("digest-of-new-rules", {"rules": []}, NOW),
+        lambda: rule_version_id("digest-of-new-rules", {"rules": []}, NOW),
+    )
+    assert first == second and RuleVersion.select().count() == 1
