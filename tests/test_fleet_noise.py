@@ -90,3 +90,15 @@ def test_two_workers_first_cycles_store_one_rule_version(store_db: peewee.Databa
         lambda: rule_version_id("digest-of-new-rules", {"rules": []}, NOW),
     )
     assert first == second and RuleVersion.select().count() == 1
+
+
+def test_two_workers_take_one_command_once(store_db: peewee.Database) -> None:
+    from mrt.store import workers
+
+    workers.submit_command("wake_senders", {}, NOW)
+    first, second = race(
+        store_db,
+        lambda: [int(c.id) for c in workers.take_commands("a", NOW)],
+        lambda: [int(c.id) for c in workers.take_commands("b", NOW)],
+    )
+    assert len(first) == 1 and second == []
