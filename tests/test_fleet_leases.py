@@ -173,3 +173,25 @@ def test_the_fence_checks_the_epoch(store_db: peewee.Database, late: bool) -> No
         with write_transaction(store_db):
             leases.fence(mine)
         assert state().lease_owner is None
+
+
+def test_a_stopping_worker_gives_back_the_lease_of_a_cycle_that_did_not_finish(
+    store_db: peewee.Database, httpserver: HTTPServer
+) -> None:
+    FakeGitHub(httpserver, REPO, recorded_issues())
+    a, b = worker(store_db, httpserver, "a"), worker(store_db, httpserver, "b")
+    gate = Gate()
+    gate.install(a.engine)
+
+    async def scenario() -> tuple[int, list[Any], Any]:
+        [task] = a.start_due(T0)
+        await gate.polled.wait()
+        await a.drain(0.01)  # the shutdown grace ran out with the poll still going
+        released = a.release_all()
+        theirs = await b.tick(T0 + timedelta(seconds=1))  # not a lease's length later
+        gate.release.set()
+        return released, theirs, await task
+
+    released, theirs, late = asyncio.run(scenario())
+    assert released == 1 and [r.outcome for r in theirs] == ["ok"]
+    assert late.outcome == "lease_lost"

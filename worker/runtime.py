@@ -367,6 +367,7 @@ async def run_daemon(
         except TimeoutError:
             sender_task.cancel()  # cancels the sends still in flight; their leases come back
         await rt.scheduler.drain(grace)
+        rt.scheduler.release_all()  # the other workers take those sources at once
         _stop_cleanly(rt, now())
 
 

@@ -95,6 +95,15 @@ class Scheduler:
         except Exception as exc:  # the database is away: the lease simply expires
             log.warning("%s: the lease was not given back (%s); it expires by itself", key, exc)
 
+    def release_all(self) -> int:
+        """On shutdown, after `drain`: give back the leases of cycles that did not finish, so
+        the other workers poll those sources now, not when the leases expire. A cycle still
+        running cannot commit afterwards: its fence finds the lease gone."""
+        held = list(self.leases)
+        for key in held:
+            self._release(key)
+        return len(held)
+
     def _finished(self, key: str, task: asyncio.Task[CycleReport]) -> None:
         self.running.pop(key, None)
         self._release(key)
