@@ -36,7 +36,7 @@ log = logging.getLogger("mrt.pipeline")
 @dataclass(slots=True)
 class CycleReport:
     source_key: str
-    outcome: str  # ok | failed (in any stage: `error` says which) | deferred
+    outcome: str  # ok | failed (in any stage: `error` says which) | deferred | lease_lost
     new_events: int = 0
     alerts: int = 0
     deliveries: int = 0

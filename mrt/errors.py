@@ -7,7 +7,8 @@
     ├── BulkFilterError                  a bulk outbox action's filter it does not take (mrt.ops)
     ├── PluginError                      a source or channel plugin is missing or broken
     ├── StoreError                       the database cannot be opened, migrated or written
-    │   └── MigrationError               a migration step failed (the backup path is in the message)
+    │   ├── MigrationError               a migration step failed (the backup path is in the message)
+    │   └── LeaseLost                    another worker took this source's lease: nothing committed
     ├── SourceError(msg, **context)      one source's poll failed; context becomes log fields
     │   ├── RateLimited                  the upstream said "slow down"; defer until `until`
     │   └── UpstreamChanged              the upstream answered in a shape we do not understand
@@ -72,6 +73,13 @@ class StoreError(MrtError):
 
 class MigrationError(StoreError):
     title = "Migration failed"
+
+
+class LeaseLost(StoreError):
+    """A cycle's source lease expired and another worker took it (mrt/store/leases.py): the
+    late cycle commits nothing, so it cannot move the cursor back or store its events twice."""
+
+    title = "Source lease lost"
 
 
 class SourceError(MrtError):

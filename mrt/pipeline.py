@@ -40,7 +40,7 @@ from mrt.cycle_outcome import (
 )
 from mrt.delivery.base import Message, Target
 from mrt.delivery.sanitize import clean_line
-from mrt.errors import MrtError, PluginError, RateLimited
+from mrt.errors import LeaseLost, MrtError, PluginError, RateLimited
 from mrt.events import TrackerEvent
 from mrt.noise.collect import collect_cycle
 from mrt.noise.dedupe import fold_repeats
@@ -49,7 +49,7 @@ from mrt.rules import RuleSet
 from mrt.rules.silences import ActiveSilences, compile_active
 from mrt.schedule import next_poll_time
 from mrt.source_kit.contract import PollContext, PollResult, Quarantined, SourceSpec
-from mrt.store import cycle, legacy_v0, quarantine, silences, sources
+from mrt.store import cycle, leases, legacy_v0, quarantine, silences, sources
 from mrt.store.cycle import PlannedEvent
 from mrt.store.db import write_transaction
 
@@ -166,19 +166,29 @@ def _status_of(statuses: Mapping[int, int]) -> int | None:
     return max(statuses, key=lambda s: statuses[s]) if statuses else None
 
 
-async def run_source_cycle(engine: Engine, spec: SourceSpec, now: datetime) -> CycleReport:
+async def run_source_cycle(
+    engine: Engine, spec: SourceSpec, now: datetime, lease: leases.Lease | None = None
+) -> CycleReport:
     """Poll one source and commit what it saw. Never raises for an Exception: whichever stage
     fails (poll, planning, commit, the operators' notice), the cycle's outcome is recorded in
-    the source state and the cycle metrics, and reported."""
+    the source state and the cycle metrics, and reported. With the scheduler's `lease`, the
+    commit is fenced: a cycle whose lease another worker took over commits nothing."""
     progress = Progress()
     try:
-        return await _run_cycle(engine, spec, now, progress)
+        return await _run_cycle(engine, spec, now, progress, lease)
+    except LeaseLost as exc:  # the other worker's cycle is the one that counts: not a failure
+        log.warning("%s", exc, extra={"source_key": spec.key})
+        return CycleReport(spec.key, "lease_lost", error=str(exc))
     except Exception as exc:  # any failure of one source is that source's failed cycle
         return record_failure(engine, spec, exc, now, progress)
 
 
 async def _run_cycle(
-    engine: Engine, spec: SourceSpec, now: datetime, progress: Progress
+    engine: Engine,
+    spec: SourceSpec,
+    now: datetime,
+    progress: Progress,
+    lease: leases.Lease | None = None,
 ) -> CycleReport:
     state = sources.get_state(spec.key)
     client = progress.client = engine.pool.client(
@@ -228,6 +238,7 @@ async def _run_cycle(
     )
     # one transaction: aggregate members and digest items are committed with their events
     with write_transaction(engine.db):
+        leases.fence(lease)  # first: a late worker whose lease was taken commits nothing
         counts = cycle.commit_cycle(
             engine.db,
             spec.key,

@@ -79,7 +79,12 @@ class Runtime:
 
 
 def _engine_parts(
-    config: Config, env: Mapping[str, str], db: peewee.Database, pool: HttpPool, rng: random.Random
+    config: Config,
+    env: Mapping[str, str],
+    db: peewee.Database,
+    pool: HttpPool,
+    rng: random.Random,
+    owner: str | None = None,  # the worker id its source leases are held under
 ) -> tuple[Engine, Scheduler, dict[str, list[Target]]]:
     targets = channels.resolve_targets(config, env)
     ruleset = compile_rules(config)
@@ -97,7 +102,7 @@ def _engine_parts(
     engine.interval_floors = interval_floors(
         specs, engine.plugins, env, lambda host: pool.budgets.get(host, pool.default_budget)
     )
-    return engine, Scheduler(engine, specs, utcnow()), targets
+    return engine, Scheduler(engine, specs, utcnow(), owner=owner), targets
 
 
 def replay_on_rules_change(
@@ -143,7 +148,7 @@ async def build_runtime(
         db = open_store(
             target, backup_dir=backups, busy_timeout_ms=config.state.busy_timeout_ms
         )
-        engine, scheduler, targets = _engine_parts(config, env, db, pool, rng)
+        engine, scheduler, targets = _engine_parts(config, env, db, pool, rng, worker_id)
     except (peewee.PeeweeException, sqlite3.Error) as exc:  # read-only, locked, full ...
         raise StoreError(f"cannot start: {explain(exc, target)}") from exc
     replay_on_rules_change(config, targets, db, now())
@@ -205,7 +210,7 @@ def reload(rt: Runtime, now: Callable[[], datetime] = utcnow) -> None:
             rt, log_warnings(load_config_with_warnings(rt.config_path, env=rt.env))
         )
         engine, scheduler, targets = _engine_parts(
-            config, rt.env, rt.db, rt.engine.pool, rt.engine.rng
+            config, rt.env, rt.db, rt.engine.pool, rt.engine.rng, rt.worker_id
         )
     except Exception as exc:
         log.error("reload failed, keeping the running config: %s", explain_error(exc, rt.database))
@@ -371,6 +376,7 @@ async def run_daemon(
         except TimeoutError:
             sender_task.cancel()  # cancels the sends still in flight; their leases come back
         await rt.scheduler.drain(grace)
+        rt.scheduler.release_all()  # the other workers take those sources at once
         await asyncio.wait([retention_task], timeout=grace)  # it stops after its batch
         _stop_cleanly(rt, now())
         if endpoint is not None:

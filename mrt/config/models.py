@@ -65,6 +65,9 @@ class StateConfig(Strict):
     url: DatabaseUrl | None = None  # postgresql://user@host/db (password: PGPASSWORD or ${VAR})
     busy_timeout_ms: int = Field(10_000, ge=0)
     backup_dir: str | None = None  # where automatic pre-migration backups go
+    # several workers on one database: a source's poller holds its lease this long (renewed
+    # while it polls); a worker that dies gives its sources to the others after it (FLEET.md)
+    source_lease_seconds: int = Field(60, ge=2, le=3600)
 
     @model_validator(mode="after")
     def _one_database(self) -> StateConfig:

@@ -20,6 +20,7 @@ from mrt.delivery.base import Target
 from mrt.replay import ReplayPlan, ReplayResult, enqueue_plan, plan_after_rules_change
 from mrt.store import audit
 from mrt.store.db import bound_database, write_transaction
+from mrt.store.replay import hold_replay_lock
 
 __all__ = ["apply", "replay_after_rules_change"]
 
@@ -36,7 +37,9 @@ def apply(
 
     `db` defaults to the database the store is bound to (open_database/open_store).
     """
-    with write_transaction(db if db is not None else bound_database()):
+    database = db if db is not None else bound_database()
+    with write_transaction(database):
+        hold_replay_lock(database)  # another worker's replay commits first; its alerts are told
         done = enqueue_plan(plan, now=now, actor=actor, reason=reason)
         audit_id = audit.record(
             actor,
@@ -69,8 +72,13 @@ def replay_after_rules_change(
 ) -> ReplayResult | None:
     """The worker's replay when it starts or reloads with changed rules (see
     mrt.replay.plan_after_rules_change); applied and audited as the operator's is. None when
-    the policy is off or the rules did not change."""
-    planned = plan_after_rules_change(config, targets, now=now)
-    if planned is None:
-        return None
-    return apply(planned.plan, db=db, now=now, actor=actor, reason=planned.reason)
+    the policy is off or the rules did not change.
+
+    Planned under the replay lock: of several workers starting with the same new rules, the
+    first replays and stores the new rule version; the others then find the rules unchanged."""
+    with write_transaction(db):
+        hold_replay_lock(db)
+        planned = plan_after_rules_change(config, targets, now=now)
+        if planned is None:
+            return None
+        return apply(planned.plan, db=db, now=now, actor=actor, reason=planned.reason)

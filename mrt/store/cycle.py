@@ -77,8 +77,9 @@ def existing_fingerprints(fingerprints: list[str]) -> set[str]:
 
 def rule_version_id(digest: str, canonical: dict[str, Any], now: datetime) -> int:
     row = RuleVersion.get_or_none(RuleVersion.digest == digest)
-    if row is None:
-        row = RuleVersion.create(digest=digest, rules=canonical, created_at=now)
+    if row is None:  # another worker's first cycle under these rules may store it first
+        RuleVersion.insert(digest=digest, rules=canonical, created_at=now).on_conflict_ignore().execute()
+        row = RuleVersion.get(RuleVersion.digest == digest)
     return int(row.id)
 
 

@@ -41,6 +41,7 @@ from mrt.store.models import (
     Event,
     QuarantinedItem,
     SchemaVersion,
+    SourceState,
 )
 
 # Any 64-bit number unique to MRT: the PostgreSQL advisory lock that serialises migrations.
@@ -92,11 +93,11 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
     found_v0 = legacy_v0.is_v0_database(db)  # before schema_version exists
     later_tables = {AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem}
     frozen_event = _frozen_model(Event, without=("silence",))
+    frozen = {Event: frozen_event, SourceState: _frozen_model(SourceState, without=_V6_STATE)}
     # Order by the live models' foreign keys (the frozen copy is not what others point at),
     # so PostgreSQL never sees a reference to a table that does not exist yet.
     ordered = [
-        frozen_event if m is Event else m
-        for m in sort_models([m for m in ALL_MODELS if m not in later_tables])
+        frozen.get(m, m) for m in sort_models([m for m in ALL_MODELS if m not in later_tables])
     ]
     try:
         with db.bind_ctx(ordered):
@@ -112,7 +113,12 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
 
 def _step_noise_tables(db: peewee.Database, now: datetime) -> None:
     """Version 2: what aggregation, digests and silences need to keep their state."""
-    db.create_tables([AggregateBucket, DigestItem])
+    bucket = _frozen_model(AggregateBucket, without=_V6_BUCKET)
+    try:
+        db.create_tables([bucket, DigestItem])
+    finally:
+        for fk in list(bucket._meta.refs):  # as in step 1: the copy is no backref of Alert
+            bucket._meta.remove_ref(fk)
     migrator = SchemaMigrator.from_database(db)
     # add_column also creates the FK's index, the same one create_tables makes on a fresh file
     migrator.add_column("event", "silence_id", Event.silence).run()
@@ -154,12 +160,37 @@ def _step_quarantine(db: peewee.Database, now: datetime) -> None:
     db.create_tables([QuarantinedItem])
 
 
+# Version 6's columns, left out of the tables the earlier steps create.
+_V6_STATE = ("lease_epoch",)
+_V6_BUCKET = ("open_key",)
+
+
+def _step_source_leases(db: peewee.Database, now: datetime) -> None:
+    """Version 6: several workers on one database. A source lease's fencing epoch
+    (store/leases.py), and at most one open aggregation bucket per group key (store/noise.py):
+    the newest unflushed bucket of each group is its open one."""
+    migrator = SchemaMigrator.from_database(db)
+    execute(db, "ALTER TABLE source_state ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0")
+    migrator.add_column("aggregate_bucket", "open_key", AggregateBucket.open_key).run()
+    execute(
+        db,
+        "UPDATE aggregate_bucket SET open_key = group_key WHERE id IN "
+        "(SELECT MAX(id) FROM aggregate_bucket WHERE flushed_at IS NULL GROUP BY group_key)",
+    )
+    execute(
+        db,
+        "CREATE UNIQUE INDEX IF NOT EXISTS aggregate_bucket_open_key "
+        "ON aggregate_bucket (open_key)",
+    )
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
     Step(3, "noise_links", _step_noise_links),
     Step(4, "outbox_claim_indexes", _step_outbox_claim_indexes),
     Step(5, "quarantine", _step_quarantine),
+    Step(6, "source_leases", _step_source_leases),
 )
 LATEST = STEPS[-1].version
 assert [s.version for s in STEPS] == list(range(1, LATEST + 1)), "steps must be 1..LATEST"

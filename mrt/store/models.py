@@ -55,6 +55,10 @@ class SourceState(BaseModel):
     lease_owner = peewee.TextField(null=True)  # one poller per source across workers
     lease_expires_at = UtcDateTimeField(null=True)
     updated_at = UtcDateTimeField()
+    # Schema v6 (source_leases): bumped by every take of the lease; the cycle's commit checks
+    # it (fencing), so a worker whose lease was taken over commits nothing (store/leases.py)
+    # (a database default, not a Python one: step 1's v0 upgrade inserts rows without it)
+    lease_epoch = peewee.IntegerField(constraints=[peewee.SQL("DEFAULT 0")])
 
 
 class ResourceSnapshot(BaseModel):
@@ -283,6 +287,9 @@ class AggregateBucket(BaseModel):
     created_at = UtcDateTimeField()
     flushed_at = UtcDateTimeField(null=True)
     alert = peewee.ForeignKeyField(Alert, null=True, on_delete="SET NULL")
+    # Schema v6 (source_leases): the group key while this is the group's open bucket, else
+    # NULL; a unique index makes a second open bucket of one group impossible (store/noise.py)
+    open_key = peewee.TextField(null=True)
 
 
 class DigestItem(BaseModel):

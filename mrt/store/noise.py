@@ -56,33 +56,44 @@ def add_to_bucket(
 
     A bucket is open while unflushed and its window has not ended at `now`. Idempotent: an
     event already in a bucket stays where it is.
+
+    Several workers: the open bucket carries `open_key` (the group key) under a unique index,
+    and is opened by INSERT ... ON CONFLICT DO NOTHING. Two cycles opening one group's bucket
+    at once: PostgreSQL makes the second insert wait for the first's commit and then do
+    nothing, so the second cycle joins the first's bucket (SQLite's writer lock orders them).
     """
     member = AggregateMember.get_or_none(AggregateMember.event == event_id)
     if member is not None:
         return int(member.__data__["bucket"])
-    bucket = (
-        AggregateBucket.select()
-        .where(
-            (AggregateBucket.group_key == group_key)
-            & AggregateBucket.flushed_at.is_null()
-            & (AggregateBucket.window_end > now)
-        )
-        .order_by(AggregateBucket.id.desc())
-        .first()
-    )
+    bucket = open_bucket(group_key)
+    if bucket is not None and bucket.window_end <= now:
+        # its window ended: it takes no more members and waits for its flush; a new one opens
+        AggregateBucket.update(open_key=None).where(AggregateBucket.id == bucket.id).execute()
+        bucket = None
     if bucket is None:
-        bucket = AggregateBucket.create(
+        AggregateBucket.insert(
             group_key=group_key,
+            open_key=group_key,
             channels=list(dict.fromkeys(channels)),
             window_end=now + timedelta(minutes=window_minutes),
             created_at=now,
-        )
+        ).on_conflict_ignore().execute()
+        # ours, or the one another cycle committed first
+        bucket = AggregateBucket.get(AggregateBucket.open_key == group_key)
     else:
         merged = list(dict.fromkeys([*bucket.channels, *channels]))
         if merged != list(bucket.channels):
             AggregateBucket.update(channels=merged).where(AggregateBucket.id == bucket.id).execute()
     AggregateMember.insert(bucket=bucket.id, event=event_id).execute()
     return int(bucket.id)
+
+
+def open_bucket(group_key: str) -> AggregateBucket | None:
+    """The group's open bucket (its window may have ended: then it waits for its flush)."""
+    bucket: AggregateBucket | None = AggregateBucket.get_or_none(
+        AggregateBucket.open_key == group_key
+    )
+    return bucket
 
 
 def due_bucket_ids(now: datetime) -> list[int]:
@@ -102,7 +113,7 @@ def claim_bucket(bucket_id: int, now: datetime) -> AggregateBucket | None:
     first's transaction and then matches nothing; on SQLite the writer lock orders them.
     """
     claimed = (
-        AggregateBucket.update(flushed_at=now)
+        AggregateBucket.update(flushed_at=now, open_key=None)
         .where((AggregateBucket.id == bucket_id) & AggregateBucket.flushed_at.is_null())
         .execute()
     )
@@ -192,8 +203,9 @@ def claim_digest_firing(digest: str, fired: datetime, now: datetime) -> bool:
     """Record that `digest` fires at `fired`; True for the one caller that records it.
 
     Due means: `fired` is later than the recorded firing, or (never recorded) not earlier than
-    the first queued item. The conditional UPDATE is the claim (a second worker's matches
-    nothing); a first record racing another fails on the primary key and rolls back.
+    the first queued item. The conditional UPDATE is the claim (a second worker's waits for
+    the first's commit, then matches nothing); a first record is INSERT ... ON CONFLICT DO
+    NOTHING, so of two workers recording it at once, the one whose row went in fires.
     """
     moved = (
         DigestSchedule.update(last_fired_at=fired, updated_at=now)
@@ -207,8 +219,13 @@ def claim_digest_firing(digest: str, fired: datetime, now: datetime) -> bool:
     earliest = earliest_pending_digest_item(digest)
     if earliest is not None and fired < earliest:
         return False
-    DigestSchedule.create(digest=digest, last_fired_at=fired, updated_at=now)
-    return True
+    inserted = (
+        DigestSchedule.insert(digest=digest, last_fired_at=fired, updated_at=now)
+        .on_conflict_ignore()
+        .as_rowcount()
+        .execute()
+    )
+    return bool(inserted)
 
 
 def set_digest_alert(digest: str, alert_id: int) -> None:

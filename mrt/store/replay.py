@@ -12,12 +12,30 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import peewee
+
 from mrt.store import cycle
 from mrt.store.cycle import PlannedAlert
+from mrt.store.db import fetch_all, is_sqlite, require_transaction
 from mrt.store.models import Alert, AlertEvent, Outbox, RuleVersion
 
 TOLD = ("pending", "sending", "retrying", "sent")
 _CHUNK = 500
+# Any 64-bit number unique to MRT: the PostgreSQL advisory lock that serialises replays.
+_PG_REPLAY_LOCK = 0x4D52545F52504C  # "MRT_RPL"
+
+
+def hold_replay_lock(db: peewee.Database) -> None:
+    """Replays (the operator's and the worker's after a rules change) one at a time across
+    workers, until the caller's write transaction ends: then a second one reads what the first
+    told (`told_channels`) and leaves it out, instead of both enqueuing the same alerts.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: the caller's write_transaction is
+    BEGIN IMMEDIATE, which already holds the one writer lock from its first statement.
+    """
+    require_transaction(db, "hold_replay_lock")
+    if not is_sqlite(db):
+        fetch_all(db, "SELECT pg_advisory_xact_lock(%s)", (_PG_REPLAY_LOCK,))
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:

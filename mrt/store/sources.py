@@ -49,16 +49,19 @@ def due_keys(keys: Iterable[str], now: datetime) -> list[str]:
     if not wanted:
         return []
     query = SourceState.select(SourceState.source_key).where(
-        SourceState.source_key.in_(wanted)
-        & (SourceState.deferred_until.is_null() | (SourceState.deferred_until <= now))
-        & (
-            SourceState.next_poll_at.is_null()
-            | (SourceState.next_poll_at <= now)
-            | SourceState.poll_requested_at.is_null(False)
-        )
+        SourceState.source_key.in_(wanted) & is_due(now)
     )
     due = {row.source_key for row in query}
     return [k for k in wanted if k in due]
+
+
+def is_due(now: datetime) -> peewee.Node:
+    """The condition `due_keys` reads, also re-checked where a lease is taken (leases.py)."""
+    return (SourceState.deferred_until.is_null() | (SourceState.deferred_until <= now)) & (
+        SourceState.next_poll_at.is_null()
+        | (SourceState.next_poll_at <= now)
+        | SourceState.poll_requested_at.is_null(False)
+    )
 
 
 def snapshots_for(source_key: str, resource_keys: Iterable[str]) -> dict[str, dict[str, Any]]:

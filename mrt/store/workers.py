@@ -49,16 +49,25 @@ def submit_command(kind: str, args: dict[str, Any], now: datetime) -> int:
 
 
 def take_commands(worker_id: str, now: datetime, *, limit: int = 50) -> list[Command]:
-    """Claim pending commands for this worker (each is taken by exactly one worker)."""
+    """Claim pending commands for this worker (each is taken by exactly one worker).
+
+    On PostgreSQL two workers may read the same pending rows; the conditional UPDATE gives each
+    row to one of them (the other's waits, then matches nothing), so only the rows this
+    worker's UPDATE took are returned."""
     with write_transaction(bound_database()):
         rows = list(
             Command.select().where(Command.taken_at.is_null()).order_by(Command.id).limit(limit)
         )
-        if rows:
-            Command.update(taken_by=worker_id, taken_at=now).where(
-                Command.id.in_([r.id for r in rows]) & Command.taken_at.is_null()
-            ).execute()
-    return rows
+        if not rows:
+            return rows
+        Command.update(taken_by=worker_id, taken_at=now).where(
+            Command.id.in_([r.id for r in rows]) & Command.taken_at.is_null()
+        ).execute()
+        return list(
+            Command.select()
+            .where(Command.id.in_([r.id for r in rows]) & (Command.taken_by == worker_id))
+            .order_by(Command.id)
+        )
 
 
 def finish_command(command_id: int, result: dict[str, Any], now: datetime) -> None:
