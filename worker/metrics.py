@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import peewee
 from prometheus_client import (
@@ -222,8 +223,12 @@ class StoreCollector(Collector):
             "Seconds since the source's cursor last advanced (its last successful cycle)",
             labels=["source"],
         )
+        seen: set[str] = set()
         for s in scrape.source_gauges():
             key = label(s.key, secrets)
+            if key in seen:  # two keys that sanitise alike: the first speaks for both
+                continue
+            seen.add(key)
             health.add_metric([key, label(s.health)], 1)
             failures.add_metric([key], s.consecutive_failures)
             if s.ratelimit_remaining is not None:
@@ -244,12 +249,20 @@ class StoreCollector(Collector):
             "mrt_outbox_dead", "Dead letters kept until an operator retries or discards them",
             labels=["channel", "target"],
         )
+        # two stored targets that sanitise to the same labels are one series, never two
+        merged: dict[tuple[str, str], list[Any]] = {}
         for t in scrape.target_gauges():
-            names = [label(t.channel, secrets), label(t.target, secrets)]
-            depth.add_metric(names, t.depth)
-            dead.add_metric(names, t.dead)
+            names = (label(t.channel, secrets), label(t.target, secrets))
+            entry = merged.setdefault(names, [0, 0, None])
+            entry[0] += t.depth
+            entry[1] += t.dead
             if t.oldest_pending_at is not None:
-                oldest.add_metric(names, max(0.0, (now - t.oldest_pending_at).total_seconds()))
+                entry[2] = min(filter(None, (entry[2], t.oldest_pending_at)))
+        for names, (n_depth, n_dead, first) in merged.items():
+            depth.add_metric(list(names), n_depth)
+            dead.add_metric(list(names), n_dead)
+            if first is not None:
+                oldest.add_metric(list(names), max(0.0, (now - first).total_seconds()))
         yield from (depth, oldest, dead)
 
         beat = GaugeMetricFamily(
