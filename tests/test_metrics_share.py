@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tui_seed import NOW, add_alert, add_source, beat
 
 from mrt.store.db import open_store
-from mrt.store.models import CycleMetric
+from mrt.store.models import CycleMetric, Outbox
 from worker.metrics import WorkerMetrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,11 @@ def exposition(tmp_path: Path) -> Iterator[str]:
             ("chat", f"json://hooks.example/x?token={SECRET}", "retrying", "502"),
             ("chat", "json://hooks.example/x?token=***", "dead", "410"),
         ), at=NOW - timedelta(minutes=30))
-        beat(NOW)
+        sending = add_alert("sglang v0.5 released", deliveries=(
+            ("chat", "json://hooks.example/x?token=***", "sending", None),), at=NOW)
+        Outbox.update(lease_owner="w1", lease_expires_at=NOW + timedelta(minutes=1)).where(
+            Outbox.alert == sending).execute()
+        beat(NOW)  # worker "w1"
         yield metrics.exposition().decode()
     finally:
         db.close()
@@ -93,6 +97,12 @@ def test_the_exposition_has_every_series_and_no_secret(exposition: str) -> None:
     assert values[("mrt_source_http_requests_total", (*vllm, ("status", "200")))] == 2
     oldest = [v for (n, _), v in values.items() if n == "mrt_outbox_oldest_pending_age_seconds"]
     assert oldest == [1800.0]
+    depth = [v for (n, _), v in values.items() if n == "mrt_outbox_queue_depth"]
+    assert depth == [2.0]  # the retrying row and the one being sent
+    assert values[("mrt_worker_leases_held", (("kind", "outbox"), ("worker", "w1")))] == 1
+    assert values[("mrt_worker_leases_held", (("kind", "source"), ("worker", "w1")))] == 0
+    assert values[("mrt_worker_heartbeat_timestamp_seconds",
+                   (("version", "1.0"), ("worker", "w1")))] == NOW.timestamp()
 
 
 def test_the_dashboard_names_only_exposed_series_and_shows_them_all(exposition: str) -> None:

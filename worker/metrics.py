@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import peewee
 from prometheus_client import (
@@ -30,6 +31,7 @@ from prometheus_client import (
     Histogram,
     Info,
     disable_created_metrics,
+    generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -43,6 +45,7 @@ from mrt.store.views import scrape
 
 CYCLE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 MAX_LABEL = 200
+SCRAPE_ROWS = 5000  # new rows read per query; at most 20 queries of each kind per scrape
 
 
 class DatabaseGone(Exception):
@@ -133,41 +136,40 @@ class WorkerMetrics:
         self.start_counting()
         assert self.cycle_id is not None and self.attempt_id is not None
         for _ in range(20):  # a bounded scrape; what is left is counted next time
-            cycles = scrape.cycles_after(self.cycle_id)
+            cycles = scrape.cycles_after(self.cycle_id, limit=SCRAPE_ROWS)
             for c in cycles:
                 self._count_cycle(c)
                 self.cycle_id = c.id
-            if len(cycles) < 5000:
+            if len(cycles) < SCRAPE_ROWS:
                 break
         for _ in range(20):
-            attempts = scrape.attempts_after(self.attempt_id)
+            attempts = scrape.attempts_after(self.attempt_id, limit=SCRAPE_ROWS)
             for a in attempts:
                 self.attempts.labels(
                     label(a.channel, self.secrets), label(a.target, self.secrets),
                     label(a.outcome),
                 ).inc()
                 self.attempt_id = a.id
-            if len(attempts) < 5000:
+            if len(attempts) < SCRAPE_ROWS:
                 break
 
     def _count_cycle(self, c: scrape.CycleRow) -> None:
         source = label(c.source_key, self.secrets)
         self.polls.labels(source, label(c.outcome)).inc()
-        self.fetched.labels(source).inc(c.fetched)
-        self.new_events.labels(source).inc(c.new_events)
-        self.matched.labels(source).inc(c.matched)
-        self.duration.labels(source).observe(c.duration_ms / 1000)
+        # max(0, ...): a counter only goes up, whatever a damaged row says
+        self.fetched.labels(source).inc(max(0, c.fetched))
+        self.new_events.labels(source).inc(max(0, c.new_events))
+        self.matched.labels(source).inc(max(0, c.matched))
+        self.duration.labels(source).observe(max(0, c.duration_ms) / 1000)
         for status, n in c.http_statuses.items():
-            self.requests.labels(source, label(status)).inc(n)
-        not_modified = c.http_statuses.get("304", 0)
+            self.requests.labels(source, label(status)).inc(max(0, n))
+        not_modified = max(0, c.http_statuses.get("304", 0))
         if not_modified:
             self.not_modified.labels(source).inc(not_modified)
 
     def exposition(self) -> bytes:
         """The text a scrape gets. A database that cannot be read leaves mrt_database_up 0
         and the counters as they were; the gauges that need it are left out."""
-        from prometheus_client import generate_latest
-
         with self.lock:
             try:
                 check_reachable(self.db)
@@ -221,8 +223,12 @@ class StoreCollector(Collector):
             "Seconds since the source's cursor last advanced (its last successful cycle)",
             labels=["source"],
         )
+        seen: set[str] = set()
         for s in scrape.source_gauges():
             key = label(s.key, secrets)
+            if key in seen:  # two keys that sanitise alike: the first speaks for both
+                continue
+            seen.add(key)
             health.add_metric([key, label(s.health)], 1)
             failures.add_metric([key], s.consecutive_failures)
             if s.ratelimit_remaining is not None:
@@ -243,12 +249,20 @@ class StoreCollector(Collector):
             "mrt_outbox_dead", "Dead letters kept until an operator retries or discards them",
             labels=["channel", "target"],
         )
+        # two stored targets that sanitise to the same labels are one series, never two
+        merged: dict[tuple[str, str], list[Any]] = {}
         for t in scrape.target_gauges():
-            names = [label(t.channel, secrets), label(t.target, secrets)]
-            depth.add_metric(names, t.depth)
-            dead.add_metric(names, t.dead)
+            names = (label(t.channel, secrets), label(t.target, secrets))
+            entry = merged.setdefault(names, [0, 0, None])
+            entry[0] += t.depth
+            entry[1] += t.dead
             if t.oldest_pending_at is not None:
-                oldest.add_metric(names, max(0.0, (now - t.oldest_pending_at).total_seconds()))
+                entry[2] = min(filter(None, (entry[2], t.oldest_pending_at)))
+        for names, (n_depth, n_dead, first) in merged.items():
+            depth.add_metric(list(names), n_depth)
+            dead.add_metric(list(names), n_dead)
+            if first is not None:
+                oldest.add_metric(list(names), max(0.0, (now - first).total_seconds()))
         yield from (depth, oldest, dead)
 
         beat = GaugeMetricFamily(
