@@ -2,7 +2,8 @@
 
 Exit codes: 0 ready (warnings allowed: a v0 value MRT runs its own way is a warning), 2 the config or its environment is wrong (a bad file, a
 missing required variable, a channel that cannot be parsed or has no plugin), 1 the database is
-not usable.
+not usable. With --send-test, a ready check then sends a test message to every channel
+(`mrt notify test --all`): 1 when a channel refused it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def register(
         help="validate the config, the database, the secrets and the channels",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--send-test", action="store_true",
+        help="when ready, send a test message to every channel (as `mrt notify test --all`)",
     )
     parser.set_defaults(func=run_check)
 
@@ -47,4 +52,8 @@ def run_check(args: argparse.Namespace) -> int:
     code = exit_code(findings)
     verdict = "ready" if code == 0 else "not ready"
     print(f"check: {verdict}: {errors} error(s), {warnings} warning(s)")
+    if code == 0 and getattr(args, "send_test", False):
+        from mrt.commands.notify import run_tests
+
+        return run_tests(config, args, None, as_json=False)
     return code

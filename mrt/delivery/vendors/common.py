@@ -216,7 +216,8 @@ def vendor_outcome(
             message=outcome.message,
         )
     if code is None or code in ok_codes:
-        return SendOutcome(ok=True, retryable=False, http_status=answer.status, vendor_code=code)
+        return SendOutcome(ok=True, retryable=False, http_status=answer.status, vendor_code=code,
+                           message=words or None)
     message = f"{target.kind} answered code {code}" + (f": {words}" if words else "")
     if code in throttle:
         return SendOutcome(

@@ -23,6 +23,7 @@ throttled, the auth/channel/payload errors dead, others retried.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,7 @@ DEAD = frozenset({
     "team_disabled", "posting_to_general_channel_denied", "user_not_found", "invalid_token",
 })
 _OPTIONS = ("at", "at_all", "token", "channel")
+_ERROR_WORD = re.compile(r"[a-z_]{2,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +155,12 @@ def outcome(target: Target, answer: WebhookAnswer, *, web_api: bool) -> SendOutc
         ok = answer_field(answer, "ok")
         error = answer_field(answer, "error")
         code = None if ok is True else str(error or "not_ok")
-        said = vendor_words(error, answer_field(answer, "warning"))
+        said = vendor_words("ok" if ok is True else error, answer_field(answer, "warning"))
     else:
         said = vendor_words(answer.body.decode("utf-8", "replace"))
-        code = None if 200 <= answer.status < 300 else (said.split()[0] if said else None)
+        # a webhook's error is one word (invalid_payload); anything else is not a code
+        word = _ERROR_WORD.fullmatch(said)
+        code = None if 200 <= answer.status < 300 or word is None else said
     return vendor_outcome(target, answer, code, said, throttle=THROTTLE, dead=DEAD)
 
 
