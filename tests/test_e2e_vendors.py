@@ -1,7 +1,7 @@
 """Issue 16 end to end: a config with a DingTalk, a Feishu, a WeCom and a Slack channel, checked by
 `mrt check` and run by the real `mrt-worker --once` against loopback robots: each robot gets its
 card for a new pull request, and when the PR is merged Slack's reply lands in the first
-message's thread."""
+message's thread, and so does a Feishu app bot's."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 from test_e2e_support import Product, Upstreams, product_env
-from vendor_support import SECRET, SLACK_BOT, TOKEN, install, loopback_url
+from vendor_support import (
+    FEISHU_APP_SECRET,
+    SECRET,
+    SLACK_BOT,
+    TOKEN,
+    FakeFeishuBot,
+    feishu_bot_url,
+    install,
+    loopback_url,
+)
 
 CHANNELS = {"ding": "dingtalk", "fei": "feishu", "we": "wecom", "sl": "slack"}
 
@@ -33,11 +42,13 @@ def vendor_config(tmp_path: Path, server: HTTPServer) -> Path:
                            ("SLACK_BOT_TOKEN", SLACK_BOT)):
             url = url.replace(value, "${" + var + "}")
         lines += [f"[channels.{name}]", f'type = "{vendor}"', f"urls = [{json.dumps(url)}]"]
+    app = feishu_bot_url(server).replace(FEISHU_APP_SECRET, "${FEISHU_APP_SECRET}")
+    lines += ["[channels.feibot]", 'type = "feishu"', f"urls = [{json.dumps(app)}]"]
     lines += [
         "[[rules]]",
         'name = "pulls"',
         'when = { event_type = ["pr_opened", "pr_merged"] }',
-        f"notify = {{ channels = {json.dumps(list(CHANNELS))} }}",
+        f"notify = {{ channels = {json.dumps([*CHANNELS, 'feibot'])} }}",
     ]
     path = tmp_path / "config.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -48,10 +59,13 @@ def test_worker_sends_each_vendors_card_and_slack_threads_the_follow_up(
     tmp_path: Path, httpserver: HTTPServer
 ) -> None:
     robots = {vendor: install(httpserver, vendor) for vendor in CHANNELS.values()}
+    app_bot = FakeFeishuBot()
+    app_bot.install(httpserver)
     up = Upstreams(httpserver)
     config = vendor_config(tmp_path, httpserver)
     env = product_env(tmp_path / "home", httpserver)
-    env.update({"ROBOT_TOKEN": TOKEN, "ROBOT_SECRET": SECRET, "SLACK_BOT_TOKEN": SLACK_BOT})
+    env.update({"ROBOT_TOKEN": TOKEN, "ROBOT_SECRET": SECRET, "SLACK_BOT_TOKEN": SLACK_BOT,
+                "FEISHU_APP_SECRET": FEISHU_APP_SECRET})
     product = Product(config, env)
 
     assert "check: ready" in product.mrt("check", "--config", str(config)).stdout
@@ -75,5 +89,6 @@ def test_worker_sends_each_vendors_card_and_slack_threads_the_follow_up(
     assert all(len(robot.calls) == 2 for robot in robots.values())
     assert robots["slack"].calls[1].body["thread_ts"] == "1700000000.000001"
     assert "thread_ts" not in json.dumps(robots["feishu"].calls[1].body)  # a custom bot: no thread
+    assert app_bot.replied_to == ["", "om_0001"] and app_bot.problems == []  # an app bot: a reply
     sent = product.outbox("--status", "sent")
-    assert len(sent) == 8 and all(TOKEN not in json.dumps(row) for row in sent)
+    assert len(sent) == 10 and all(TOKEN not in json.dumps(row) for row in sent)

@@ -192,3 +192,37 @@ def test_a_failed_first_message_starts_no_thread(
     assert send(target, replace(sample_message(), body="again")).ok
     assert "thread_ts" not in fake.calls[1].body
     assert VendorThread.select().count() == 1
+
+
+def test_feishu_app_bot_replies_in_the_first_messages_thread(
+    httpserver: HTTPServer, db: peewee.Database
+) -> None:
+    from vendor_support import FEISHU_APP_SECRET, FakeFeishuBot, feishu_bot_url
+
+    fake = FakeFeishuBot()
+    fake.install(httpserver)
+    url = feishu_bot_url(httpserver).replace(FEISHU_APP_SECRET, "${FEISHU_APP_SECRET}")
+    target, = feishu.targets("team", ChannelConfig(type="feishu", urls=[url]),
+                             {"FEISHU_APP_SECRET": FEISHU_APP_SECRET})
+    assert FEISHU_APP_SECRET not in target.key
+    opened = sample_message()
+    merged = sample_message(event=sample_event(event_type="pr_merged", id=2))
+    assert send(target, opened).ok and send(target, merged).ok
+    assert fake.problems == []
+    assert fake.replied_to == ["", "om_0001"]  # the second replies to the first
+    assert fake.sent[1].body["reply_in_thread"] is True
+    assert fake.tokens_issued == 1  # the tenant token is kept between sends
+
+
+def test_feishu_app_bot_with_a_wrong_secret_is_dead_in_feishus_words(
+    httpserver: HTTPServer,
+) -> None:
+    from vendor_support import FEISHU_APP_SECRET, FakeFeishuBot, feishu_bot_url
+
+    FakeFeishuBot().install(httpserver)
+    url = feishu_bot_url(httpserver).replace(FEISHU_APP_SECRET, "wrong-secret-value")
+    target, = feishu.targets("team", ChannelConfig(type="feishu", urls=[url]), {})
+    outcome = send(target)
+    assert not outcome.ok and not outcome.retryable and outcome.vendor_code == "10014"
+    assert "app secret invalid" in (outcome.message or "")
+    assert "wrong-secret-value" not in (outcome.message or "")

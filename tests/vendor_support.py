@@ -160,3 +160,59 @@ def sample_message(
                   matched=[{"rule": "models", "reasons": ["title contained 'qwen'"]}])
     return Message(subject=subject, body=body, url=str(event.url), priority=priority,
                    extra=claim_extra(alert, event))
+
+
+FEISHU_APP_ID = "cli_a1b2c3d4e5"
+FEISHU_APP_SECRET = "appsecret0123456789abcdef"
+FEISHU_CHAT = "oc_0123456789abcdef"
+
+
+@dataclass
+class FakeFeishuBot:
+    """Feishu's IM API for an app bot: the tenant token, new messages and replies."""
+
+    tokens_issued: int = 0
+    sent: list[Call] = field(default_factory=list)  # new messages and replies, in order
+    replied_to: list[str] = field(default_factory=list)  # message ids replied to (None: new)
+    problems: list[str] = field(default_factory=list)
+
+    def install(self, server: HTTPServer) -> None:
+        import re
+
+        server.expect_request("/open-apis/auth/v3/tenant_access_token/internal",
+                              method="POST").respond_with_handler(self.token)
+        server.expect_request(re.compile(r"^/open-apis/im/v1/messages/[^/]+/reply$"),
+                              method="POST").respond_with_handler(self.message)
+        server.expect_request("/open-apis/im/v1/messages",
+                              method="POST").respond_with_handler(self.message)
+
+    def token(self, request: Request) -> Response:
+        body = json.loads(request.get_data())
+        if body != {"app_id": FEISHU_APP_ID, "app_secret": FEISHU_APP_SECRET}:
+            return Response(json.dumps({"code": 10014, "msg": "app secret invalid"}))
+        self.tokens_issued += 1
+        return Response(json.dumps({"code": 0, "msg": "ok", "expire": 7200,
+                                    "tenant_access_token": f"t-{self.tokens_issued}"}))
+
+    def message(self, request: Request) -> Response:
+        body = json.loads(request.get_data())
+        call = Call(body, dict(request.args), {k.lower(): v for k, v in request.headers.items()})
+        self.sent.append(call)
+        if call.headers.get("authorization") != f"Bearer t-{self.tokens_issued}":
+            self.problems.append("no valid tenant token")
+        reply = request.path.endswith("/reply")
+        self.replied_to.append(request.path.split("/")[-2] if reply else "")
+        if not reply and (call.args.get("receive_id_type") != "chat_id"
+                          or body.get("receive_id") != FEISHU_CHAT):
+            self.problems.append("new message without chat_id receive_id")
+        card = json.loads(body.get("content", "{}"))
+        self.problems += schema_problems("feishu", {"msg_type": body.get("msg_type"),
+                                                    "card": card})
+        message_id = f"om_{len(self.sent):04d}"
+        return Response(json.dumps({"code": 0, "msg": "success",
+                                    "data": {"message_id": message_id}}))
+
+
+def feishu_bot_url(server: HTTPServer) -> str:
+    return (server.url_for("/open-apis/im/v1/messages")
+            + f"?receive_id={FEISHU_CHAT}&app_id={FEISHU_APP_ID}&app_secret={FEISHU_APP_SECRET}")

@@ -9,7 +9,8 @@ The card: a header (the title; red for high and critical, grey for a test), the 
 plain_text (no markup at all), the alert's fields as lark_md with every markup character an
 HTML entity, a button to the link, and the mentions (`<at id=...></at>`). Signed when a secret is
 set: `timestamp` (s) and `sign = base64(HmacSHA256(key=timestamp + "\\n" + secret, msg=""))` in
-the body. Custom bots cannot reply in a thread (only the bot API can): follow-ups are new cards.
+the body. Custom bots cannot reply in a thread: follow-ups are new cards. An app bot can
+(`https://open.feishu.cn/open-apis/im/v1/messages?receive_id=...`: feishu_bot.py).
 Feishu answers `code` 0 for success; 9499 and 11232 (too frequent) are throttled; 19001
 (bad parameters), 19021 (signature), 19022 (IP), 19024 (keyword) are dead.
 """
@@ -26,12 +27,12 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from mrt.config import ChannelConfig
+from mrt.delivery.vendors import feishu_bot
 from mrt.delivery.vendors.common import (
     Card,
     Mentions,
     answer_field,
     card_of,
-    fit_bytes,
     mentions_of,
     query_options,
     vendor_outcome,
@@ -39,20 +40,19 @@ from mrt.delivery.vendors.common import (
     vendor_words,
     with_query,
 )
+from mrt.delivery.vendors.feishu_card import escape_lark_md, render_card
 from mrt.delivery.webhook_http import TransportError, post_json, transport_outcome
 from mrt.errors import ConfigError
 from mrt.message import Message, SendOutcome, Target
 
+__all__ = ["endpoint", "escape_lark_md", "render", "render_card", "send", "sign", "targets"]
+
 KIND = "feishu"
 HOSTS = {"feishu": "https://open.feishu.cn", "lark": "https://open.larksuite.com"}
 HOOK_PATH = "/open-apis/bot/v2/hook/"
-MAX_TEXT_BYTES = 12000  # the request may be 20 KB; room for header, fields and JSON
-MAX_TITLE = 100
 THROTTLE: dict[str, float | None] = {"9499": None, "11232": None}
 DEAD = frozenset({"19001", "19021", "19022", "19024"})
 _OPTIONS = ("secret", "at", "at_all", "token")
-_LARK_MD = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "*": "&#42;", "_": "&#95;", "~": "&#126;",
-            "[": "&#91;", "]": "&#93;", "(": "&#40;", ")": "&#41;", "`": "&#96;", "#": "&#35;"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,55 +88,17 @@ def sign(secret: str, timestamp: int) -> str:
     return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode("ascii")
 
 
-def escape_lark_md(text: str) -> str:
-    return "".join(_LARK_MD.get(c, c) for c in text)
-
-
-def _colour(card: Card) -> str:
-    if card.test:
-        return "grey"
-    return "red" if card.priority in ("high", "critical") else "blue"
-
-
-def render_card(card: Card, mentions: Mentions) -> dict[str, Any]:
-    title = ("[TEST] " if card.test else "") + card.title
-    elements: list[dict[str, Any]] = []
-    if card.text:
-        elements.append({"tag": "div", "text": {
-            "tag": "plain_text", "content": fit_bytes(card.text, MAX_TEXT_BYTES)}})
-    if card.fields:
-        elements.append({"tag": "div", "fields": [
-            {"is_short": True, "text": {
-                "tag": "lark_md", "content": f"**{escape_lark_md(k)}**\n{escape_lark_md(v)}"}}
-            for k, v in card.fields[:10]
-        ]})
-    if card.link:
-        elements.append({"tag": "action", "actions": [{
-            "tag": "button", "type": "primary", "url": card.link,
-            "text": {"tag": "plain_text", "content": "Open"},
-        }]})
-    tags = (["<at id=all></at>"] if mentions.all else []) + [
-        f"<at id={user}></at>" for user in mentions.users
-    ]
-    if tags:
-        elements.append({"tag": "div", "text": {"tag": "lark_md", "content": " ".join(tags)}})
-    return {
-        "config": {"wide_screen_mode": True},
-        "header": {
-            "template": _colour(card),
-            "title": {"tag": "plain_text", "content": fit_bytes(title, MAX_TITLE * 3)[:MAX_TITLE]},
-        },
-        "elements": elements,
-    }
-
-
 def render(card: Card, mentions: Mentions) -> dict[str, Any]:
     return {"msg_type": "interactive", "card": render_card(card, mentions)}
 
 
+def check(url: str) -> object:
+    return feishu_bot.bot_endpoint(url) if feishu_bot.is_bot_url(url) else endpoint(url)
+
+
 def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[Target]:
     return vendor_targets(name, channel, env, kind=KIND, apprise_schemes=tuple(HOSTS),
-                          check=endpoint)
+                          check=check)
 
 
 def outcome(target: Target, answer: Any) -> SendOutcome:
@@ -150,6 +112,8 @@ def outcome(target: Target, answer: Any) -> SendOutcome:
 
 
 async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:
+    if feishu_bot.is_bot_url(target.url):
+        return await feishu_bot.send(target, message, timeout=timeout)
     where = endpoint(target.url)
     payload = render(card_of(message), where.mentions)
     if where.secret:
