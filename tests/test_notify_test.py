@@ -100,7 +100,9 @@ def test_notify_test_all_reaches_every_channel_kind_through_the_outbox(
     assert "[MRT TEST]" in robot_texts(welink)[0] and welink.problems == []
     assert "[MRT TEST]" in json.dumps(hook.bodies)
     (rcpts, mail), = smtp_sink.mailbox.messages
-    assert rcpts == ["oncall@example.org"] and "[MRT TEST]" in str(mail)
+    assert rcpts == ["oncall@example.org"] and mail.get_content_type() == "multipart/alternative"
+    assert "[MRT TEST]" in mail.get_body(preferencelist=("plain",)).get_content()
+    assert "<h3>[MRT TEST]" in mail.get_body(preferencelist=("html",)).get_content()
 
     rows = product.outbox("--status", "sent")
     assert len(rows) == 7 and len({r["alert_id"] for r in rows}) == 1
