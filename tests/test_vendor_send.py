@@ -226,3 +226,30 @@ def test_feishu_app_bot_with_a_wrong_secret_is_dead_in_feishus_words(
     assert not outcome.ok and not outcome.retryable and outcome.vendor_code == "10014"
     assert "app secret invalid" in (outcome.message or "")
     assert "wrong-secret-value" not in (outcome.message or "")
+
+
+def test_a_bad_mention_in_an_apprise_url_is_caught_by_check_and_never_retried(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dingtalk://...?at=<!here>` in an apprise channel: Apprise parses it, our plugin refuses
+    the mention: `mrt check` says so, and a send is dead at once (not retried) in those words."""
+    from mrt.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[channels.robots]\nurls = ["dingtalk://${ROBOT_TOKEN}/?at=<!here>"]\n'
+        f'[state]\nsqlite_path = "{tmp_path / "mrt.sqlite3"}"\n', encoding="utf-8")
+    env = {"ROBOT_TOKEN": TOKEN, "HOME": str(tmp_path)}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        code = main(["check", "--config", str(config)])
+    out = capsys.readouterr().out
+    assert code == 2 and "mention '<!here>' is not a user id" in out and TOKEN not in out
+
+    target, = channels.resolve_targets(
+        _config({"robots": ChannelConfig(urls=["dingtalk://${ROBOT_TOKEN}/?at=<!here>"])}), ENV,
+    )["robots"]
+    outcome = send(target)
+    assert not outcome.ok and not outcome.retryable and outcome.error_class == "ConfigError"
+    assert "is not a user id" in (outcome.message or "") and TOKEN not in (outcome.message or "")

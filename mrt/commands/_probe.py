@@ -264,6 +264,8 @@ def probe_channels(config: Config, env: Mapping[str, str]) -> list[Finding]:
                     f"{shown}: holds a secret in the file; move it to the environment (${{NAME}})"
                 )
                 findings.append(Finding("warn", what, text))
+            elif problem := _vendor_problem(url, plugins):
+                findings.append(Finding("error", what, f"{shown}: {scrub(problem, env, config)}"))
             else:
                 findings.append(Finding("ok", what, f"parses ({shown})"))
         if not urls and channel.type in plugins:
@@ -272,6 +274,20 @@ def probe_channels(config: Config, env: Mapping[str, str]) -> list[Finding]:
     if not config.channel_names():
         findings.append(Finding("warn", "channels", "none configured: alerts are stored, not sent"))
     return findings
+
+
+def _vendor_problem(url: str, plugins: Mapping[str, Any]) -> str | None:
+    """What the plugin that sends this URL's kind (dingtalk://: MRT's DingTalk plugin) finds
+    wrong with it, beyond what Apprise parses (a mention option that is not an id)."""
+    plugin = plugins.get(url.split("://", 1)[0].lower()) if "://" in url else None
+    check = getattr(plugin, "check", None)
+    if check is None:
+        return None
+    try:
+        check(url)
+    except ConfigError as exc:
+        return exc.message
+    return None
 
 
 def _probe_plugin_targets(

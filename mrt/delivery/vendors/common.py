@@ -15,11 +15,15 @@ then escapes for its own markup, so upstream text is never a mention or markup.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import peewee
 
 from mrt.config import ChannelConfig
 from mrt.delivery.apprise_channel import build_target, expand_placeholders
@@ -27,10 +31,14 @@ from mrt.delivery.render import describe_event_type
 from mrt.delivery.sanitize import clean_line, clean_url, fit_text
 from mrt.delivery.webhook_http import WebhookAnswer, outcome_for_status
 from mrt.errors import ConfigError, MissingSecretError
+from mrt.events import utcnow
 from mrt.inert import strip_controls
 from mrt.message import Message, SendOutcome, Target
 from mrt.plugins import display_name
 from mrt.secrets import Scrubber, mask_url, url_secret_parts
+from mrt.store import vendor_threads
+
+log = logging.getLogger(__name__)
 
 _URL_LINE = re.compile(r"^\s*https?://\S+\s*$")
 _ID = re.compile(r"^[A-Za-z0-9_.+\-]{1,64}$")
@@ -230,6 +238,13 @@ def vendor_outcome(
     )
 
 
+def bad_target(target: Target, exc: ConfigError) -> SendOutcome:
+    """A target URL this vendor cannot use (a bad mention option): never sent, never retried."""
+    scrub = Scrubber((*target.secrets, target.url))
+    return SendOutcome(ok=False, retryable=False, error_class="ConfigError",
+                       message=scrub(f"channel {target.channel}: {exc.message}"))
+
+
 def answer_field(answer: WebhookAnswer, *names: str) -> Any:
     """The first of `names` in the answer's JSON object (None when absent or not JSON)."""
     data = answer.json()
@@ -267,3 +282,28 @@ def with_query(url: str, drop: Iterable[str]) -> tuple[str, dict[str, str]]:
     dropped = set(drop)
     params = {k: v for k, v in query_options(url).items() if k not in dropped}
     return f"{parts.scheme}://{parts.netloc}{parts.path}", params
+
+
+async def thread_of(target: Target, thread_key: str | None) -> str | None:
+    """The vendor's id of the first message about this resource on this target, if kept.
+
+    Off the event loop (a store call); without a database (a bare send in a test) no thread."""
+    if thread_key is None:
+        return None
+    try:
+        return await asyncio.to_thread(vendor_threads.first_message, target.key, thread_key)
+    except (peewee.PeeweeException, AttributeError) as exc:
+        log.debug("no thread lookup for %s: %s", target.key, type(exc).__name__)
+        return None
+
+
+async def remember_thread(target: Target, thread_key: str, message_id: object) -> None:
+    """Keep the first message's id (the first one wins); a failure only loses the thread."""
+    if not isinstance(message_id, str) or not message_id:
+        return
+    try:
+        await asyncio.to_thread(
+            vendor_threads.remember, target.key, thread_key, message_id, utcnow()
+        )
+    except (peewee.PeeweeException, AttributeError) as exc:
+        log.warning("thread of %s not kept: %s", target.key, type(exc).__name__)

@@ -32,6 +32,7 @@ from mrt.delivery.vendors.common import (
     Card,
     Mentions,
     answer_field,
+    bad_target,
     card_of,
     mentions_of,
     query_options,
@@ -93,6 +94,7 @@ def render(card: Card, mentions: Mentions) -> dict[str, Any]:
 
 
 def check(url: str) -> object:
+    """ConfigError when `url` is no Feishu target (`mrt check` runs it)."""
     return feishu_bot.bot_endpoint(url) if feishu_bot.is_bot_url(url) else endpoint(url)
 
 
@@ -114,7 +116,10 @@ def outcome(target: Target, answer: Any) -> SendOutcome:
 async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:
     if feishu_bot.is_bot_url(target.url):
         return await feishu_bot.send(target, message, timeout=timeout)
-    where = endpoint(target.url)
+    try:
+        where = endpoint(target.url)
+    except ConfigError as exc:
+        return bad_target(target, exc)
     payload = render(card_of(message), where.mentions)
     if where.secret:
         stamp = int(time.time())

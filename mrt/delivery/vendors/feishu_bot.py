@@ -17,31 +17,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import peewee
-
 from mrt.delivery.vendors.common import (
     Card,
     answer_field,
+    bad_target,
     card_of,
     mentions_of,
     query_options,
+    remember_thread,
+    thread_of,
     vendor_outcome,
     vendor_words,
 )
 from mrt.delivery.vendors.feishu_card import render_card
 from mrt.delivery.webhook_http import TransportError, post_json, transport_outcome
 from mrt.errors import ConfigError
-from mrt.events import utcnow
 from mrt.message import Message, SendOutcome, Target
-from mrt.store import vendor_threads
-
-log = logging.getLogger(__name__)
 
 MESSAGES_PATH = "/open-apis/im/v1/messages"
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
@@ -116,23 +112,17 @@ async def _tenant_token(where: BotEndpoint, target: Target, timeout: float
     return token
 
 
-def _thread_of(target: Target, thread_key: str | None) -> str | None:
-    if thread_key is None:
-        return None
-    try:
-        return vendor_threads.first_message(target.key, thread_key)
-    except (peewee.PeeweeException, AttributeError):  # no database: no thread
-        return None
-
-
 async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:
-    where = bot_endpoint(target.url)
+    try:
+        where = bot_endpoint(target.url)
+    except ConfigError as exc:
+        return bad_target(target, exc)
     card: Card = card_of(message)
     token = await _tenant_token(where, target, timeout)
     if isinstance(token, SendOutcome):
         return token
     content = json.dumps(render_card(card, mentions_of(target.url)), ensure_ascii=False)
-    reply_to = _thread_of(target, card.thread_key)
+    reply_to = await thread_of(target, card.thread_key)
     body: dict[str, Any] = {"msg_type": "interactive", "content": content}
     if reply_to:
         url, params = f"{where.base}{MESSAGES_PATH}/{quote(reply_to, safe='')}/reply", {}
@@ -154,9 +144,6 @@ async def send(target: Target, message: Message, *, timeout: float) -> SendOutco
     )
     data = answer_field(answer, "data")
     message_id = data.get("message_id") if isinstance(data, dict) else None
-    if outcome.ok and card.thread_key and not reply_to and isinstance(message_id, str):
-        try:
-            vendor_threads.remember(target.key, card.thread_key, message_id, utcnow())
-        except (peewee.PeeweeException, AttributeError) as exc:
-            log.warning("thread of %s not kept: %s", target.key, type(exc).__name__)
+    if outcome.ok and card.thread_key and not reply_to:
+        await remember_thread(target, card.thread_key, message_id)
     return outcome

@@ -22,14 +22,11 @@ throttled, the auth/channel/payload errors dead, others retried.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
-
-import peewee
 
 from mrt.config import ChannelConfig
 from mrt.delivery import apprise_channel
@@ -37,9 +34,12 @@ from mrt.delivery.vendors.common import (
     Card,
     Mentions,
     answer_field,
+    bad_target,
     card_of,
     mentions_of,
     query_options,
+    remember_thread,
+    thread_of,
     vendor_outcome,
     vendor_targets,
     vendor_words,
@@ -47,11 +47,7 @@ from mrt.delivery.vendors.common import (
 )
 from mrt.delivery.webhook_http import TransportError, WebhookAnswer, post_json, transport_outcome
 from mrt.errors import ConfigError
-from mrt.events import utcnow
 from mrt.message import Message, SendOutcome, Target
-from mrt.store import vendor_threads
-
-log = logging.getLogger(__name__)
 
 KIND = "slack"
 HOOKS = "https://hooks.slack.com/services/"
@@ -145,9 +141,14 @@ def render(card: Card, mentions: Mentions) -> dict[str, Any]:
     return {"text": _cut(escape_mrkdwn(title), MAX_SECTION), "blocks": render_blocks(card, mentions)}
 
 
+def check(url: str) -> object:
+    """ConfigError when `url` is no target of this vendor (`mrt check` runs it)."""
+    return endpoint(url)
+
+
 def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[Target]:
     return vendor_targets(name, channel, env, kind=KIND, apprise_schemes=("slack",),
-                          check=endpoint)
+                          check=check)
 
 
 def outcome(target: Target, answer: WebhookAnswer, *, web_api: bool) -> SendOutcome:
@@ -164,28 +165,11 @@ def outcome(target: Target, answer: WebhookAnswer, *, web_api: bool) -> SendOutc
     return vendor_outcome(target, answer, code, said, throttle=THROTTLE, dead=DEAD)
 
 
-def _thread_of(target: Target, thread_key: str | None) -> str | None:
-    if thread_key is None:
-        return None
-    try:
-        return vendor_threads.first_message(target.key, thread_key)
-    except (peewee.PeeweeException, AttributeError) as exc:  # no database: no thread
-        log.debug("no thread lookup for %s: %s", target.key, type(exc).__name__)
-        return None
-
-
-def _remember(target: Target, thread_key: str, answer: WebhookAnswer) -> None:
-    ts = answer_field(answer, "ts")
-    if not isinstance(ts, str) or not ts:
-        return
-    try:
-        vendor_threads.remember(target.key, thread_key, ts, utcnow())
-    except (peewee.PeeweeException, AttributeError) as exc:
-        log.warning("thread of %s not kept: %s", target.key, type(exc).__name__)
-
-
 async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:
-    where = endpoint(target.url)
+    try:
+        where = endpoint(target.url)
+    except ConfigError as exc:
+        return bad_target(target, exc)
     if where is None:
         return await apprise_channel.send(target, message, timeout=timeout)
     card = card_of(message)
@@ -193,7 +177,7 @@ async def send(target: Target, message: Message, *, timeout: float) -> SendOutco
     headers = {"Authorization": f"Bearer {where.token}"} if where.token else None
     # one channel per target threads; a target posting to several has no single thread
     threads = bool(where.token) and len(where.channels) == 1
-    thread_ts = _thread_of(target, card.thread_key) if threads else None
+    thread_ts = await thread_of(target, card.thread_key) if threads else None
     last: SendOutcome | None = None
     for channel in where.channels or ("",):
         body = dict(payload, channel=channel) if channel else dict(payload)
@@ -209,6 +193,6 @@ async def send(target: Target, message: Message, *, timeout: float) -> SendOutco
         if not last.ok:
             return last
         if threads and card.thread_key and not thread_ts:
-            _remember(target, card.thread_key, answer)
+            await remember_thread(target, card.thread_key, answer_field(answer, "ts"))
     assert last is not None
     return last

@@ -24,6 +24,7 @@ from mrt.delivery.vendors.common import (
     Card,
     Mentions,
     answer_field,
+    bad_target,
     card_of,
     escape_markdown,
     fit_bytes,
@@ -103,13 +104,21 @@ def render(card: Card, mentions: Mentions) -> dict[str, Any]:
     return _text(card, mentions) if mentions.all else _markdown(card, mentions)
 
 
+def check(url: str) -> object:
+    """ConfigError when `url` is no target of this vendor (`mrt check` runs it)."""
+    return endpoint(url)
+
+
 def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[Target]:
     return vendor_targets(name, channel, env, kind=KIND, apprise_schemes=("wecombot",),
-                          check=endpoint)
+                          check=check)
 
 
 async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:
-    where = endpoint(target.url)
+    try:
+        where = endpoint(target.url)
+    except ConfigError as exc:
+        return bad_target(target, exc)
     payload = render(card_of(message), where.mentions)
     try:
         answer = await post_json(where.url, payload, timeout=timeout, params=where.params)
