@@ -165,3 +165,25 @@ def test_notify_test_refuses_what_it_cannot_do(
     missing = Product(product.config, env).mrt("notify", "test", "ding", "--config", config,
                                                expect=2)
     assert "ROBOT_SECRET" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_welink_and_email_refusals_are_reported_in_their_own_words(
+    tmp_path: Path, httpserver: HTTPServer, smtp_sink: SmtpSink
+) -> None:
+    _, script = install_robot(httpserver)
+    script.always = True
+    script.failure = lambda: Response(
+        json.dumps({"code": "58404", "data": "", "message": "robot not found"}),
+        content_type="application/json")
+    product = product_for(tmp_path, httpserver, smtp_sink)
+    product.env["MRT_SMTP_PASSWORD"] = "not-the-password"
+
+    done = product.mrt("notify", "test", "team-welink", "email", "--config",
+                       str(product.config), expect=1)
+    lines = done.stdout.splitlines()
+    welink = next(line for line in lines if " team-welink " in line)
+    mail = next(line for line in lines if " email " in line)
+    assert welink.startswith("FAIL") and "58404" in welink and "robot not found" in welink
+    assert mail.startswith("FAIL") and "535" in mail  # the SMTP server's refusal
+    assert "not-the-password" not in done.stdout and WELINK_TOKEN not in done.stdout
+    assert smtp_sink.mailbox.messages == []
