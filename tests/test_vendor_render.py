@@ -107,6 +107,10 @@ def test_mentions_in_each_vendors_syntax() -> None:
     everyone = payload("wecom", sample_message(), "at_all=yes&at=zhangsan")
     assert everyone["msgtype"] == "text"  # markdown cannot mention everyone
     assert everyone["text"]["mentioned_list"] == ["zhangsan", "@all"]
+    mobile = payload("wecom", sample_message(), "at=13800000000,zhangsan")
+    assert mobile["msgtype"] == "text"  # nor a mobile number
+    assert mobile["text"]["mentioned_mobile_list"] == ["13800000000"]
+    assert mobile["text"]["mentioned_list"] == ["zhangsan"]
 
     sl = payload("slack", sample_message(), "at=U0123&at_all=yes")
     assert sl["blocks"][-1]["text"]["text"] == "<!channel> <@U0123>"

@@ -5,8 +5,9 @@ Targets: Apprise's `wecombot://KEY` (same meaning) or the robot's own
 `at_all=yes`.
 
 The message: markdown of at most 4096 bytes (a `###` title, the text, the fields quoted, a link);
-user mentions as `<@USERID>` in it. Markdown cannot mention everyone: with `at_all=yes` the
-message is text (at most 2048 bytes) with `mentioned_list` ["@all", ...] instead. WeCom answers
+user mentions as `<@USERID>` in it. Markdown cannot mention everyone or a mobile number: with
+`at_all=yes` or a mobile in `at=` the message is text (at most 2048 bytes) with `mentioned_list`
+(user ids, "@all") and `mentioned_mobile_list` instead. WeCom answers
 HTTP 200 with `errcode`: 0 ok; 45009 (over 20 a minute) throttled for a minute; 93000 (invalid
 webhook URL), 40008 (bad message type), 40058 (bad parameter), 44004 (empty), 45002 (too long)
 dead.
@@ -96,12 +97,26 @@ def _text(card: Card, mentions: Mentions) -> dict[str, Any]:
     lines += [f"{k}: {v}" for k, v in card.fields]
     link = f"\n{card.link}" if card.link else ""
     content = fit_bytes("\n".join(lines), MAX_TEXT_BYTES - len(link.encode("utf-8"))) + link
-    return {"msgtype": "text", "text": {
-        "content": content, "mentioned_list": [*mentions.users, "@all"]}}
+    mobiles = [u for u in mentions.users if _is_mobile(u)]
+    text: dict[str, Any] = {
+        "content": content,
+        "mentioned_list": [u for u in mentions.users if u not in mobiles]
+        + (["@all"] if mentions.all else []),
+    }
+    if mobiles:
+        text["mentioned_mobile_list"] = mobiles
+    return {"msgtype": "text", "text": text}
+
+
+def _is_mobile(user: str) -> bool:
+    return user.lstrip("+").replace("-", "").isdigit()
 
 
 def render(card: Card, mentions: Mentions) -> dict[str, Any]:
-    return _text(card, mentions) if mentions.all else _markdown(card, mentions)
+    """Markdown; text when it must mention everyone or a mobile number (markdown cannot)."""
+    if mentions.all or any(_is_mobile(u) for u in mentions.users):
+        return _text(card, mentions)
+    return _markdown(card, mentions)
 
 
 def check(url: str) -> object:
