@@ -205,3 +205,13 @@ def test_each_vendors_length_limits_hold_and_keep_the_link(vendor: str) -> None:
         assert everyone["text"]["content"].endswith(message.url)
     assert "\u2026" in json.dumps(body, ensure_ascii=False)  # trimmed visibly
     assert "https://github.com/org/repo/issues/7" in json.dumps(body)
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_one_line_message_without_link_or_fields_is_still_a_valid_message(vendor: str) -> None:
+    """An operator's template may render one line, and a notice has no event: still valid."""
+    message = Message(subject="", body="[MRT] source github:org/repo is failing")
+    body = payload(vendor, message)
+    assert schema_problems(vendor, body) == []
+    assert "source github:org/repo is failing" in json.dumps(body)
+

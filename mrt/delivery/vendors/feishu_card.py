@@ -49,6 +49,8 @@ def render_card(card: Card, mentions: Mentions) -> dict[str, Any]:
     ]
     if tags:
         elements.append({"tag": "div", "text": {"tag": "lark_md", "content": " ".join(tags)}})
+    if not elements:  # a one-line message with nothing else: a card needs a body
+        elements.append({"tag": "div", "text": {"tag": "plain_text", "content": card.title}})
     return {
         "config": {"wide_screen_mode": True},
         "header": {
