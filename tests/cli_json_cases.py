@@ -74,6 +74,9 @@ CASES: dict[str, Case] = {
                                 "--json")),
     "mrt replay": Case(("replay", "--since", "2026-11-01", "--dry-run", "--config", "{config}",
                         "--json")),
+    # the seeded channel's robot is 127.0.0.1:9, where nothing listens: the test fails, exit 1
+    "mrt notify test": Case(("notify", "test", "welink", "--config", "{config}", "--json"),
+                            exit=1),
     "mrt trace": Case(("trace", "{alert}", "--config", "{config}", "--json")),
     "mrt init": Case(("init", "--config", "{tmp}/new.toml", "--json")),
     "mrt service install": Case(("service", "install", "--config", "{config}", "--json"),

@@ -138,6 +138,7 @@ def test_the_installed_entry_point_speaks_json_on_a_real_database(
 NO_JSON = {
     ("alerts",): "prints its usage",
     ("silence",): "prints its usage",
+    ("notify",): "prints its usage",
     ("run",): "becomes the worker process",
     ("completion",): "prints a shell script",
 }

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import peewee
 
 from mrt.config import (
+    ChannelConfig,
     Config,
     WeLinkRobot,
     database_display,
@@ -30,7 +31,7 @@ from mrt.config import (
     missing_requirements,
     placeholders,
 )
-from mrt.errors import MrtError
+from mrt.errors import ConfigError, MissingSecretError, MrtError
 from mrt.plugins import channel_plugins, section_warnings
 
 Status = Literal["ok", "warn", "error"]
@@ -232,6 +233,11 @@ def probe_channels(config: Config, env: Mapping[str, str]) -> list[Finding]:
             text = f"no channel plugin named {channel.type!r}{hint} (installed: {installed})"
             findings.append(Finding("error", where, text))
             # its URLs are still checked: every problem in one run
+        if channel.type != "apprise" and channel.type in plugins and (
+            channel.urls or channel.url_env
+        ):
+            findings += _probe_plugin_targets(name, channel, plugins[channel.type], env, config)
+            continue
         urls = [
             (f"{where}.urls[{i}]", u, bool(placeholders(u))) for i, u in enumerate(channel.urls)
         ]
@@ -258,6 +264,8 @@ def probe_channels(config: Config, env: Mapping[str, str]) -> list[Finding]:
                     f"{shown}: holds a secret in the file; move it to the environment (${{NAME}})"
                 )
                 findings.append(Finding("warn", what, text))
+            elif problem := _vendor_problem(url, plugins):
+                findings.append(Finding("error", what, f"{shown}: {scrub(problem, env, config)}"))
             else:
                 findings.append(Finding("ok", what, f"parses ({shown})"))
         if not urls and channel.type in plugins:
@@ -266,6 +274,37 @@ def probe_channels(config: Config, env: Mapping[str, str]) -> list[Finding]:
     if not config.channel_names():
         findings.append(Finding("warn", "channels", "none configured: alerts are stored, not sent"))
     return findings
+
+
+def _vendor_problem(url: str, plugins: Mapping[str, Any]) -> str | None:
+    """What the plugin that sends this URL's kind (dingtalk://: MRT's DingTalk plugin) finds
+    wrong with it, beyond what Apprise parses (a mention option that is not an id)."""
+    plugin = plugins.get(url.split("://", 1)[0].lower()) if "://" in url else None
+    check = getattr(plugin, "check", None)
+    if check is None:
+        return None
+    try:
+        check(url)
+    except ConfigError as exc:
+        return exc.message
+    return None
+
+
+def _probe_plugin_targets(
+    name: str, channel: ChannelConfig, plugin: Any, env: Mapping[str, str], config: Config
+) -> list[Finding]:
+    """A channel of a plugin's own type (dingtalk, slack, ...): the plugin reads its URLs."""
+    where = f"channels.{name}"
+    try:
+        found = plugin.targets(name, channel, env)
+    except MissingSecretError as exc:
+        return [Finding("warn", where, f"not checked: {scrub(str(exc), env, config)}")]
+    except ConfigError as exc:
+        return [Finding("error", where, scrub(str(exc), env, config))]
+    return [
+        Finding("ok", where, f"{channel.type} target parses ({scrub(t.key, env, config)})")
+        for t in found
+    ]
 
 
 def _probe_welink(config: Config, env: Mapping[str, str]) -> list[Finding]:

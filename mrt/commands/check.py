@@ -2,7 +2,8 @@
 
 Exit codes: 0 ready (warnings allowed: a v0 value MRT runs its own way is a warning), 2 the config or its environment is wrong (a bad file, a
 missing required variable, a channel that cannot be parsed or has no plugin), 1 the database is
-not usable.
+not usable. With --send-test, a ready check then sends a test message to every channel
+(`mrt notify test --all`): 1 when a channel refused it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from mrt.commands._output import add_json_option, emit, wants_json
+from mrt.commands._output import add_json_option, emit, report_error, wants_json
 from mrt.commands._probe import Finding, exit_code, probe_all
 from mrt.config import (
     Config,
@@ -34,6 +35,10 @@ def register(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_json_option(parser)
+    parser.add_argument(
+        "--send-test", action="store_true",
+        help="when ready, send a test message to every channel (as `mrt notify test --all`)",
+    )
     parser.set_defaults(func=run_check)
 
 
@@ -56,6 +61,12 @@ def run_check(args: argparse.Namespace) -> int:
     warnings = sum(f.status == "warn" for f in findings)
     code = exit_code(findings)
     verdict = "ready" if code == 0 else "not ready"
+    if wants_json(args) and getattr(args, "send_test", False):
+        # one JSON document per command: the test's answers are `mrt notify test --all --json`
+        return report_error(
+            args, "mrt check: --send-test does not combine with --json; "
+            "run `mrt notify test --all --json` after `mrt check --json`",
+        )
     if wants_json(args):
         emit({"ready": code == 0, "errors": errors, "warnings": warnings,
               "findings": [{"status": f.status, "what": f.what, "text": f.text} for f in findings]})
@@ -63,6 +74,10 @@ def run_check(args: argparse.Namespace) -> int:
     for finding in findings:
         print(finding.line())
     print(f"check: {verdict}: {errors} error(s), {warnings} warning(s)")
+    if code == 0 and getattr(args, "send_test", False):
+        from mrt.commands.notify import run_tests
+
+        return run_tests(config, args, None, as_json=False)
     return code
 
 

@@ -22,6 +22,7 @@ takes `actor` ("cli", "tui"; the worker's own automatic replay says "worker").
                backup_postgres               db.backup         (pg_dump)
                restore_database              db.restore
                prune_database                db.prune          (not on a dry run)
+    notify     send_test                     notify.test       (a test message, sent now)
 
 Only the reads an action needs live beside it (outbox.preview, outbox.refusals); listing,
 counting and every other read is a query of mrt.store.views, which `mrt` and the console share. The outbox has one filter type and one row

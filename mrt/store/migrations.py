@@ -42,6 +42,7 @@ from mrt.store.models import (
     QuarantinedItem,
     SchemaVersion,
     SourceState,
+    VendorThread,
 )
 
 # Any 64-bit number unique to MRT: the PostgreSQL advisory lock that serialises migrations.
@@ -91,7 +92,9 @@ def _frozen_model(model: type[BaseModel], *, without: tuple[str, ...]) -> type[B
 def _step_initial(db: peewee.Database, now: datetime) -> None:
     """Version 1: the first v1 schema; a v0 state database found here is upgraded in place."""
     found_v0 = legacy_v0.is_v0_database(db)  # before schema_version exists
-    later_tables = {AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem}
+    later_tables = {
+        AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem, VendorThread
+    }
     frozen_event = _frozen_model(Event, without=("silence",))
     frozen = {Event: frozen_event, SourceState: _frozen_model(SourceState, without=_V6_STATE)}
     # Order by the live models' foreign keys (the frozen copy is not what others point at),
@@ -184,6 +187,11 @@ def _step_source_leases(db: peewee.Database, now: datetime) -> None:
     )
 
 
+def _step_vendor_threads(db: peewee.Database, now: datetime) -> None:
+    """Version 7 (issue 16): the thread each chat vendor message started (vendor_threads.py)."""
+    db.create_tables([VendorThread])
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
@@ -191,6 +199,7 @@ STEPS: tuple[Step, ...] = (
     Step(4, "outbox_claim_indexes", _step_outbox_claim_indexes),
     Step(5, "quarantine", _step_quarantine),
     Step(6, "source_leases", _step_source_leases),
+    Step(7, "vendor_threads", _step_vendor_threads),
 )
 LATEST = STEPS[-1].version
 assert [s.version for s in STEPS] == list(range(1, LATEST + 1)), "steps must be 1..LATEST"

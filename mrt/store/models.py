@@ -349,6 +349,22 @@ class QuarantinedItem(BaseModel):
         indexes = ((("source_key", "item_key"), True),)
 
 
+class VendorThread(BaseModel):
+    """Schema v7 (issue 16, "vendor_threads"). The first message a chat vendor posted about one
+    resource on one target, so that a later alert about it replies in that message's thread
+    (mrt/store/vendor_threads.py). `thread_key` is the resource's identity (source, type, id);
+    `message_id` is the vendor's id of that first message (Slack's `ts`). No secrets."""
+
+    id = peewee.AutoField()
+    target_key = peewee.TextField()  # the target's redacted key, as the outbox stores it
+    thread_key = peewee.TextField()
+    message_id = peewee.TextField()
+    created_at = UtcDateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("target_key", "thread_key"), True),)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     SourceState,
@@ -371,4 +387,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     AggregateMember,
     DigestSchedule,
     QuarantinedItem,
+    VendorThread,
 )

@@ -25,6 +25,7 @@ from mrt.retry import RetryPolicy
 from mrt.store.db import bound_database, is_sqlite, write_transaction
 from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
 from mrt.store.outbox_due import due, first_due_per_target
+from mrt.store.outbox_extra import claim_extra
 from mrt.store.outbox_records import (
     DISCARDABLE,
     LEASE_LOST,
@@ -203,6 +204,7 @@ def _take_back_abandoned(row: Outbox, now: datetime, policy: RetryPolicy | None)
 def _claimed(row: Outbox, expires: datetime) -> ClaimedDelivery:
     alert = Alert.get_or_none(Alert.id == fk_id(row, "alert"))
     url, priority, source_key, fingerprint = "", "normal", None, None
+    event: Event | None = None
     if alert is not None:
         priority, source_key, fingerprint = alert.priority, alert.source_key, alert.fingerprint
         event_id = fk_id(alert, "event")
@@ -217,7 +219,10 @@ def _claimed(row: Outbox, expires: datetime) -> ClaimedDelivery:
         attempts=int(row.attempts),
         created_at=row.created_at,
         lease_expires_at=expires,
-        message=Message(subject=row.subject, body=row.body, url=url, priority=priority),
+        message=Message(
+            subject=row.subject, body=row.body, url=url, priority=priority,
+            extra=claim_extra(alert, event),
+        ),
         source_key=source_key,
         fingerprint=fingerprint,
     )
