@@ -7,6 +7,8 @@ No tests live here. A block is one of:
 - `output`: a block after `<!-- doc-test: output-of CMD; PATH from SRC; exit N -->`: what CMD
   prints, compared modulo times, ids and lines the sample cuts short with `...`;
 - `partial`: after `<!-- doc-test: partial -->`: a fragment, only its syntax is checked;
+- `data`: after `<!-- doc-test: data (what) -->`: a json/yaml document that is no config (a
+  command's output, a vendor's message): it must parse, and is never read as a config;
 - `skip`: after `<!-- doc-test: skip (why) -->`: not checkable here, and the marker says why.
 
 Anything else is refused, so a new block can never go unchecked. The marker must be the line
@@ -71,6 +73,8 @@ class Block:
             return "partial"
         if re.fullmatch(r"skip \(.+\)", self.marker):
             return "skip"
+        if re.fullmatch(r"data \(.+\)", self.marker) and self.lang in ("json", "yaml"):
+            return "data"
         if self.marker.startswith("output-of "):
             return "output"
         return "unclassified"

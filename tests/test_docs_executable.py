@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from doc_blocks import (
     ROOT,
     WELINK_URL,
@@ -62,7 +63,8 @@ def test_every_block_is_classified() -> None:
     unclassified = [
         f"{b.where}: a ```{b.lang} block with "
         + (f"an unknown marker {b.marker!r}" if b.marker else "no doc-test marker")
-        + ": mark it `<!-- doc-test: partial -->`, `<!-- doc-test: skip (why) -->` or "
+        + ": mark it `<!-- doc-test: partial -->`, `<!-- doc-test: data (what) -->`, "
+        "`<!-- doc-test: skip (why) -->` or "
         "`<!-- doc-test: output-of CMD -->` on the line right before it"
         for b in BLOCKS
         if b.kind == "unclassified"
@@ -143,6 +145,15 @@ def test_config_block_is_ready_in_mrt_check(
         ["check", "--config", str(path)], env, tmp_path / "home", monkeypatch, capsys
     )
     assert code == 0, f"{block.where}: `mrt check` on this block exited {code}:\n{output}"
+
+
+@pytest.mark.parametrize("block", of_kind("data"), ids=ids(of_kind("data")))
+def test_data_block_parses(block: Block) -> None:
+    """A command's output or a vendor's message: any JSON/YAML value, never a config."""
+    try:
+        json.loads(block.body) if block.lang == "json" else yaml.safe_load(block.body)
+    except (ValueError, yaml.YAMLError) as exc:
+        pytest.fail(f"{block.where}: the {block.lang} block does not parse: {exc}")
 
 
 @pytest.mark.parametrize("block", of_kind("partial"), ids=ids(of_kind("partial")))
