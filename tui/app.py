@@ -82,6 +82,8 @@ SCREENS = {
     "metrics": "MetricsScreen",
     "replay": "ReplayScreen",
     "rules": "RulesScreen",
+    # Issue 17's views: the operator's record, silences, every observed event.
+    "audit": "AuditScreen",
 }
 
 
@@ -113,6 +115,7 @@ class MrtConsole(App[None]):
         Binding("4", "switch_mode('metrics')", "Metrics"),
         Binding("5", "switch_mode('replay')", "Replay"),
         Binding("6", "switch_mode('rules')", "Rules"),
+        Binding("7", "switch_mode('audit')", "Audit", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True),
         Binding("colon", "command_palette", "Palette", show=False),  # not priority: inputs take ":"
