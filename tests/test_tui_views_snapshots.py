@@ -28,7 +28,9 @@ def scene(db: peewee.Database, db_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
-@pytest.mark.parametrize(("screen", "keys"), [("audit", ("7", "down"))])
+@pytest.mark.parametrize(
+    ("screen", "keys"), [("audit", ("7", "down")), ("silences", ("8",))]
+)
 def test_view(
     snap_compare: Snap, scene: Path, screen: str, keys: tuple[str, ...], size: tuple[int, int]
 ) -> None:
