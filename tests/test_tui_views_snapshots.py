@@ -13,7 +13,7 @@ import pytest
 from test_tui_snapshots import steady
 from tui_pilot import console
 from tui_seed import console_scene
-from tui_views_seed import views_scene
+from tui_views_seed import events_scene, views_scene
 
 SIZES = [(80, 24), (120, 40)]
 Snap = Callable[..., bool]
@@ -23,13 +23,15 @@ Snap = Callable[..., bool]
 def scene(db: peewee.Database, db_path: Path) -> Path:
     console_scene()
     views_scene()
+    events_scene()
     db.close()
     return db_path
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 @pytest.mark.parametrize(
-    ("screen", "keys"), [("audit", ("7", "down")), ("silences", ("8",))]
+    ("screen", "keys"),
+    [("audit", ("7", "down")), ("silences", ("8",)), ("events", ("9", "down"))],
 )
 def test_view(
     snap_compare: Snap, scene: Path, screen: str, keys: tuple[str, ...], size: tuple[int, int]

@@ -5,12 +5,13 @@ would, with times derived from tui_seed.NOW."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from tui_seed import NOW, SOURCES
 
 from mrt.ops import silences as silence_ops
 from mrt.ops import sources as source_ops
-from mrt.store.models import SourceState
+from mrt.store.models import Event, Silence, SourceState
 
 
 def views_scene() -> None:
@@ -29,3 +30,29 @@ def views_scene() -> None:
     source_ops.poll_now(SOURCES[0], now=NOW - timedelta(minutes=5), actor="tui",
                         reason="checking the new token")
     assert active
+
+
+def add_event(n: int, decision: str, *, source_key: str = "github:vllm-project/vllm",
+              title: str = "", **fields: Any) -> int:
+    return int(Event.create(
+        fingerprint=f"{n:064x}", source=source_key.split(":")[0], source_key=source_key,
+        resource_type="issue", resource_id=str(n), event_type="issue_opened", event_id=str(n),
+        title=title or f"event {n}", observed_at=NOW - timedelta(seconds=600 - n),
+        decision=decision, **fields,
+    ).id)
+
+
+def events_scene() -> None:
+    """Five events, one of each kind of decision (the silence is #1 on an empty database)."""
+    silence = Silence.create(matcher={"keywords": "qwen"}, created_at=NOW, created_by="cli",
+                             expires_at=NOW + timedelta(hours=1), reason="mirror re-sync")
+    add_event(1, "baseline")
+    add_event(2, "notify", title="DeepSeek-V3 FP8", decision_detail={
+        "matched": [{"rule": "deepseek", "reasons": ["title contained 'deepseek'"]}],
+        "decided_by": "deepseek", "action": "notify", "channels": ["welink"]})
+    add_event(3, "none", decision_detail={"matched": [], "nearest": "deepseek: no keyword"})
+    add_event(4, "silenced", source_key="modelscope:qwen", title="Qwen3 \x1b[31mred\u202e",
+              silence=silence.id, decision_detail={
+                  "matched": [{"rule": "qwen", "reasons": ["title contained 'qwen'"]}],
+                  "silence": {"id": int(silence.id), "reason": "mirror re-sync"}})
+    add_event(5, "failed", error="template error: 'x' is undefined")

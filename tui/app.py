@@ -85,6 +85,7 @@ SCREENS = {
     # Issue 17's views: the operator's record, silences, every observed event.
     "audit": "AuditScreen",
     "silences": "SilencesScreen",
+    "events": "EventsScreen",
 }
 
 
@@ -118,6 +119,7 @@ class MrtConsole(App[None]):
         Binding("6", "switch_mode('rules')", "Rules"),
         Binding("7", "switch_mode('audit')", "Audit", show=False),
         Binding("8", "switch_mode('silences')", "Silences", show=False),
+        Binding("9", "switch_mode('events')", "Events", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True),
         Binding("colon", "command_palette", "Palette", show=False),  # not priority: inputs take ":"

@@ -149,7 +149,10 @@ class FeedScreen(ConsoleScreen, Generic[R]):
         got = self.run(f"{self.MODE} refresh", read)
         if got is not None:
             newer, again = got
-            self.post_message(FeedLoaded("newer", newer, generation, reread=again))
+            # A full page of newer rows may not reach down to the rows shown: putting it on
+            # top would leave a gap, so it replaces the list (the highlight stays if listed).
+            kind = "first" if len(newer) >= size else "newer"
+            self.post_message(FeedLoaded(kind, newer, generation, reread=again, more=True))
         self.app.call_from_thread(self.arm_live, self.poll_live)
 
     def on_feed_loaded(self, message: FeedLoaded) -> None:
