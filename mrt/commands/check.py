@@ -11,7 +11,9 @@ import argparse
 import os
 
 from mrt.commands._probe import Finding, exit_code, probe_all
+from mrt.commands._reload import reload_findings
 from mrt.config import config_search_paths, find_config_file, load_config_with_warnings
+from mrt.events import utcnow
 
 
 def register(
@@ -39,7 +41,7 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         origin = Finding("ok", "config", f"{found.expanduser().absolute()} is valid")
     read_as = [Finding("warn", w.path, w.text()) for w in loaded.warnings]
-    findings = [origin, *read_as, *probe_all(config, env)]
+    findings = [origin, *read_as, *probe_all(config, env), *reload_findings(config, env, utcnow())]
     for finding in findings:
         print(finding.line())
     errors = sum(f.status == "error" for f in findings)

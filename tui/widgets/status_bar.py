@@ -41,6 +41,7 @@ class StatusBar(Static):
         self.watch(self.app, "status_read_at", self.refresh_text)
         self.watch(self.app, "paused", self.refresh_text)
         self.watch(self.app, "undelivered", self.refresh_text)
+        self.watch(self.app, "reload_failures", self.refresh_text)
 
     def on_resize(self) -> None:
         self.refresh_text()
@@ -70,6 +71,9 @@ class StatusBar(Static):
             line.append(" · ")
         if app.undelivered:  # never silent: an alert that went to no one (`/` status:none)
             line.append(f"✗ {app.undelivered} to no one", style="bold white on red")
+            line.append(" · ")
+        if app.reload_failures:  # the banner says which file and why
+            line.append("✗ reload failed", style="bold white on red")
             line.append(" · ")
         if app.paused:
             line.append("PAUSED", style="bold black on yellow")
