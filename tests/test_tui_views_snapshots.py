@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import peewee
 import pytest
+from textual.pilot import Pilot
 from test_tui_snapshots import steady
 from tui_pilot import console
 from tui_seed import console_scene
@@ -37,3 +39,15 @@ def test_view(
     snap_compare: Snap, scene: Path, screen: str, keys: tuple[str, ...], size: tuple[int, int]
 ) -> None:
     assert snap_compare(console(scene), terminal_size=size, run_before=steady(*keys))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_add_silence_dialog_naming_a_wrong_field(
+    snap_compare: Snap, scene: Path, size: tuple[int, int]
+) -> None:
+    async def fill(pilot: Pilot[Any]) -> None:
+        await steady("8", "a")(pilot)
+        await pilot.press(*"colour=red", "tab", "2", "h", "enter")
+        await steady()(pilot)
+
+    assert snap_compare(console(scene), terminal_size=size, run_before=fill)

@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
-from mrt.commands.silence import MATCH_KEYS, parse_matches
+from mrt.commands.silence import parse_matches
 from mrt.errors import ConfigError
 from mrt.rules.silences import compile_matcher
 from mrt.timeparse import parse_since
@@ -88,20 +88,17 @@ class AddSilenceScreen(ModalScreen[SilenceRequest | None]):
         self.now = now
 
     def compose(self) -> ComposeResult:
+        # Compact enough for 80x24: enter adds (from any field), esc cancels.
         with Vertical(id="silence-box", classes="dialog"):
-            yield Label("Add a silence (matching events are stored, not told)",
-                        classes="dialog-title")
-            yield Label(f"matcher: KEY=VALUE ..., KEY one of {', '.join(MATCH_KEYS)}")
+            yield Label("Add a silence: enter adds, esc cancels", classes="dialog-title")
+            yield Label("matcher: KEY=VALUE words, as `mrt silence add --match` takes each")
             yield Input(placeholder="source_key=github:vllm-project/* keywords=deepseek",
                         id="silence-matcher")
-            yield Label("expires: a duration (2h, 3d, 1w) or a date (2026-12-01T18:00)")
+            yield Label("expires: a duration (90m, 2h, 3d, 1w) or a date (2026-12-01T18:00)")
             yield Input(placeholder="2h", id="silence-expires")
             yield Input(placeholder="reason (kept with the silence and in the audit log)",
                         id="silence-reason")
             yield Static("", id="silence-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Add", variant="primary", id="silence-yes")
-                yield Button("Cancel", id="silence-no")
 
     def on_mount(self) -> None:
         self.query_one("#silence-matcher", Input).focus()
@@ -130,12 +127,6 @@ class AddSilenceScreen(ModalScreen[SilenceRequest | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "silence-yes":
-            self.submit()
-        else:
-            self.dismiss(None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -157,6 +157,7 @@ class SilencesScreen(ConsoleScreen):
         # A disabled key would do nothing at all: say why instead.
         if self.console.read_only and event.key in WRITE_KEYS:
             event.stop()
+            event.prevent_default()  # this says it: a generic handler of a base need not
             self.say(f"Cannot {WRITE_KEYS[event.key]}: {READ_ONLY}", ok=False)
 
     def action_reload(self) -> None:
