@@ -11,8 +11,8 @@ from typing import Any
 
 import peewee
 import pytest
-from textual.pilot import Pilot
 from test_tui_snapshots import steady
+from textual.pilot import Pilot
 from tui_pilot import console
 from tui_seed import console_scene
 from tui_views_seed import events_scene, views_scene
