@@ -77,6 +77,8 @@ CASES: dict[str, Case] = {
     # the seeded channel's robot is 127.0.0.1:9, where nothing listens: the test fails, exit 1
     "mrt notify test": Case(("notify", "test", "welink", "--config", "{config}", "--json"),
                             exit=1),
+    "mrt audit": Case(("audit", "--config", "{config}", "--limit", "5", "--json")),
+    "mrt events": Case(("events", "--config", "{config}", "--limit", "5", "--json")),
     "mrt trace": Case(("trace", "{alert}", "--config", "{config}", "--json")),
     "mrt init": Case(("init", "--config", "{tmp}/new.toml", "--json")),
     "mrt service install": Case(("service", "install", "--config", "{config}", "--json"),

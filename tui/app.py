@@ -24,9 +24,10 @@ from textual.reactive import reactive
 from textual.worker import get_current_worker
 
 from mrt.events import utcnow
-from mrt.store import views
+from mrt.store import views, workers
 from mrt.store.db import DEFAULT_BUSY_TIMEOUT_MS, open_database
 from mrt.store.migrations import LATEST, schema_version
+from mrt.store.workers import ReloadFailure
 from tui.formatting import age, safe_target
 from tui.messages import DatabaseChecked, QueryTimed, StatusLoaded
 from tui.palette import ActionsProvider
@@ -82,6 +83,10 @@ SCREENS = {
     "metrics": "MetricsScreen",
     "replay": "ReplayScreen",
     "rules": "RulesScreen",
+    # Issue 17's views: the operator's record, silences, every observed event.
+    "audit": "AuditScreen",
+    "silences": "SilencesScreen",
+    "events": "EventsScreen",
 }
 
 
@@ -113,6 +118,9 @@ class MrtConsole(App[None]):
         Binding("4", "switch_mode('metrics')", "Metrics"),
         Binding("5", "switch_mode('replay')", "Replay"),
         Binding("6", "switch_mode('rules')", "Rules"),
+        Binding("7", "switch_mode('audit')", "Audit", show=False),
+        Binding("8", "switch_mode('silences')", "Silences", show=False),
+        Binding("9", "switch_mode('events')", "Events", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True),
         Binding("colon", "command_palette", "Palette", show=False),  # not priority: inputs take ":"
@@ -127,6 +135,8 @@ class MrtConsole(App[None]):
     status_read_at: reactive[datetime | None] = reactive(None, always_update=True)
     slow_note: reactive[str] = reactive("")
     undelivered: reactive[int] = reactive(0)  # alerts of the last week that went to no one
+    # Running workers whose last config reload failed (they run their previous config).
+    reload_failures: reactive[tuple[ReloadFailure, ...]] = reactive(())
     ready: reactive[bool] = reactive(False)
 
     def __init__(self, options: ConsoleOptions) -> None:
@@ -269,6 +279,7 @@ class MrtConsole(App[None]):
             return
         if status is not None:
             self.count_undelivered()
+            self.read_reload_failures()
             self.post_message(StatusLoaded(status))
         else:  # a failed read (the banner says why) still re-arms: the header keeps trying
             self.call_from_thread(self.set_timer, self.options.status_seconds, self.load_status)
@@ -281,6 +292,13 @@ class MrtConsole(App[None]):
         )
         if found is not None:
             self.call_from_thread(setattr, self, "undelivered", found[0])
+
+    def read_reload_failures(self) -> None:
+        """On the status worker's thread: running workers whose last config reload failed."""
+        now = self.now()
+        found = self.run_query("reload status", lambda: workers.reload_failures(now))
+        if found is not None:
+            self.call_from_thread(setattr, self, "reload_failures", tuple(found))
 
     def on_status_loaded(self, message: StatusLoaded) -> None:
         self.status = message.status

@@ -49,6 +49,7 @@ from mrt.store.db_errors import explain, explain_error, unavailable_kind
 from mrt.store.models import Command
 from worker.dbwatch import DatabaseWatch, ops_notice_writer, waiting_store_runner
 from worker.health import start_endpoint
+from worker.reload_status import record_reload
 from worker.retention import start_retention
 from worker.scheduler import Scheduler
 from worker.systemd import SystemdNotifier
@@ -214,12 +215,14 @@ def reload(rt: Runtime, now: Callable[[], datetime] = utcnow) -> None:
         )
     except Exception as exc:
         log.error("reload failed, keeping the running config: %s", explain_error(exc, rt.database))
+        record_reload(rt, exc, now())
         return
     rt.config, rt.engine, rt.scheduler = config, engine, scheduler
     learn_secrets(secret_values(config, rt.env))  # a new channel's token stays out of the log
     replay_on_rules_change(config, targets, rt.db, now())
     rt.sender = new_sender(config, targets, rt.worker_id, rt.engine.rng, rt.store_runner)
     log.info("config reloaded: %d sources", len(scheduler.specs))
+    record_reload(rt, None, now())
 
 
 async def run_once(rt: Runtime, now: Callable[[], datetime] = utcnow) -> list[CycleReport]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mrt.commands._output import add_json_option, emit, report_error, wants_json
 from mrt.commands._probe import Finding, exit_code, probe_all
+from mrt.commands._reload import reload_findings
 from mrt.config import (
     Config,
     config_search_paths,
@@ -22,6 +23,7 @@ from mrt.config import (
     find_config_file,
     load_config_with_warnings,
 )
+from mrt.events import utcnow
 
 
 def register(
@@ -57,6 +59,7 @@ def run_check(args: argparse.Namespace) -> int:
     findings = [origin, *read_as, *probe_all(config, env)]
     at = next((i + 1 for i, f in enumerate(findings) if f.what == "database"), len(findings))
     findings.insert(at, backup_finding(config, env))
+    findings += reload_findings(config, env, utcnow())  # a running worker's failed reload
     errors = sum(f.status == "error" for f in findings)
     warnings = sum(f.status == "warn" for f in findings)
     code = exit_code(findings)

@@ -29,7 +29,7 @@ from mrt.inert import inert_text, terminal_json
 from mrt.ops import sources as source_ops
 from mrt.pipeline import build_specs
 from mrt.source_kit.contract import SourceSpec
-from mrt.store import quarantine
+from mrt.store import quarantine, workers
 from mrt.store import sources as source_store
 from mrt.store.models import SourceState
 from mrt.store.quarantine import QuarantineSummary
@@ -121,20 +121,26 @@ def list_command(args: argparse.Namespace) -> int:
     target = _target(args, config)
     states: list[SourceState] = []
     kept: dict[str, QuarantineSummary] = {}
+    failed_reloads: list[workers.ReloadFailure] = []
+    now = utcnow()
     if _database_exists(target):
         db = open_for_command(_with_db(args, target), read_only=True, config=config)
         try:
             states = source_store.list_states()
             kept = quarantine.summaries()
+            failed_reloads = workers.reload_failures(now)
         finally:
             db.close()
     elif not args.json:
         print(f"no database at {target} yet: the worker creates it on its first run")
     rows = source_rows(specs, states, kept)
-    now = utcnow()
     if args.json:
-        print(terminal_json({"sources": [row_json(r) for r in rows]}, indent=2))
+        print(terminal_json({"sources": [row_json(r) for r in rows],
+                             "reload_failures": [reload_json(f) for f in failed_reloads]},
+                            indent=2))
     else:
+        for failure in failed_reloads:  # what these rows may not match: the config on disk
+            print(inert_text(f"warning: {failure.sentence()}", max_chars=1200))
         print(render_table(rows, now))
     return 0
 
@@ -181,6 +187,11 @@ def _with_db(args: argparse.Namespace, target: str) -> argparse.Namespace:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def reload_json(failure: workers.ReloadFailure) -> dict[str, Any]:
+    return {"worker_id": failure.worker_id, "hostname": failure.hostname, "pid": failure.pid,
+            "error": failure.error, "failed_at": failure.failed_at.isoformat()}
 
 
 def row_json(row: SourceRow) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from mrt.store.models import (
     SchemaVersion,
     SourceState,
     VendorThread,
+    WorkerHeartbeat,
 )
 
 # Any 64-bit number unique to MRT: the PostgreSQL advisory lock that serialises migrations.
@@ -96,7 +97,11 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
         AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem, VendorThread
     }
     frozen_event = _frozen_model(Event, without=("silence",))
-    frozen = {Event: frozen_event, SourceState: _frozen_model(SourceState, without=_V6_STATE)}
+    frozen = {
+        Event: frozen_event,
+        SourceState: _frozen_model(SourceState, without=_V6_STATE),
+        WorkerHeartbeat: _frozen_model(WorkerHeartbeat, without=RELOAD_COLUMNS),
+    }
     # Order by the live models' foreign keys (the frozen copy is not what others point at),
     # so PostgreSQL never sees a reference to a table that does not exist yet.
     ordered = [
@@ -192,6 +197,17 @@ def _step_vendor_threads(db: peewee.Database, now: datetime) -> None:
     db.create_tables([VendorThread])
 
 
+# Version 8's columns, left out of the table step 1 creates.
+RELOAD_COLUMNS = ("reload_error", "reload_failed_at", "reloaded_at")
+
+
+def _step_worker_reload_status(db: peewee.Database, now: datetime) -> None:
+    """Version 8: the worker's last config reload on its heartbeat (mrt/store/workers.py)."""
+    migrator = SchemaMigrator.from_database(db)
+    for name in RELOAD_COLUMNS:
+        migrator.add_column("worker_heartbeat", name, WorkerHeartbeat._meta.fields[name]).run()
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
@@ -200,8 +216,11 @@ STEPS: tuple[Step, ...] = (
     Step(5, "quarantine", _step_quarantine),
     Step(6, "source_leases", _step_source_leases),
     Step(7, "vendor_threads", _step_vendor_threads),
+    Step(8, "worker_reload_status", _step_worker_reload_status),
 )
 LATEST = STEPS[-1].version
+# 1..LATEST with no gap: a database at version N has every step up to N (branches' step numbers
+# are closed up when they land on main).
 assert [s.version for s in STEPS] == list(range(1, LATEST + 1)), "steps must be 1..LATEST"
 
 
@@ -258,7 +277,7 @@ def migrate(
                 current = schema_version(db)
                 if current >= target:
                     break
-                step = plan[current]
+                step = next(s for s in plan if s.version > current)
                 # only before the first step: later ones start from what this run created
                 path = sqlite_path(db)
                 if not report.steps:

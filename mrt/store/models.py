@@ -254,6 +254,12 @@ class WorkerHeartbeat(BaseModel):
     started_at = UtcDateTimeField()
     heartbeat_at = UtcDateTimeField()
     stopped_at = UtcDateTimeField(null=True)
+    # Schema v8. The worker's last config reload (SIGHUP or the reload command): why and when it
+    # last failed (sanitised, secret-free, bounded; the worker runs its previous config then),
+    # cleared by the next one that succeeds (reloaded_at). mrt/store/workers.py writes them.
+    reload_error = peewee.TextField(null=True)
+    reload_failed_at = UtcDateTimeField(null=True)
+    reloaded_at = UtcDateTimeField(null=True)
 
 
 class V0SeenEvent(BaseModel):

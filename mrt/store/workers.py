@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from mrt.inert import inert_text
 from mrt.store.db import bound_database, write_transaction
 from mrt.store.models import Command, WorkerHeartbeat
 
@@ -72,3 +74,63 @@ def take_commands(worker_id: str, now: datetime, *, limit: int = 50) -> list[Com
 
 def finish_command(command_id: int, result: dict[str, Any], now: datetime) -> None:
     Command.update(done_at=now, result=result).where(Command.id == command_id).execute()
+
+
+# ------------------------------------------------------------------ config reloads (schema v9)
+
+RELOAD_ERROR_CHARS = 1000  # what a heartbeat keeps of a reload error
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadFailure:
+    """A running worker whose last config reload failed: it runs its previous config."""
+
+    worker_id: str
+    hostname: str
+    pid: int
+    error: str  # "FILE: what the loader said" (worker/reload_status.py writes it so)
+    failed_at: datetime
+
+    def sentence(self) -> str:
+        """How `mrt check`, `mrt sources` and the console say it."""
+        file, sep, detail = self.error.partition(": ")
+        if not sep:
+            file, detail = "its config", self.error
+        at = self.failed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (f"the running worker failed to reload {file} at {at}: {detail}; "
+                "it runs the previous config")
+
+
+def record_reload(worker_id: str, *, error: str | None, now: datetime) -> None:
+    """The outcome of a worker's config reload. `error` must already be secret-free (the worker
+    scrubs it, worker/reload_status.py); it is made inert and bounded here. A success clears
+    the failure."""
+    if error is None:
+        fields: dict[Any, Any] = {WorkerHeartbeat.reload_error: None,
+                                  WorkerHeartbeat.reload_failed_at: None,
+                                  WorkerHeartbeat.reloaded_at: now}
+    else:
+        text = inert_text(error, max_chars=RELOAD_ERROR_CHARS) or "unknown error"
+        fields = {WorkerHeartbeat.reload_error: text, WorkerHeartbeat.reload_failed_at: now}
+    WorkerHeartbeat.update(fields).where(WorkerHeartbeat.worker_id == worker_id).execute()
+
+
+def reload_failures(
+    now: datetime, *, stale_after: timedelta = timedelta(seconds=60)
+) -> list[ReloadFailure]:
+    """Running workers (not stopped, heartbeat within `stale_after`) whose last reload failed,
+    newest failure first. A worker that stopped or died runs no config at all."""
+    query = (
+        WorkerHeartbeat.select()
+        .where(
+            WorkerHeartbeat.stopped_at.is_null()
+            & (WorkerHeartbeat.heartbeat_at >= now - stale_after)
+            & WorkerHeartbeat.reload_error.is_null(False)
+        )
+        .order_by(WorkerHeartbeat.reload_failed_at.desc())
+    )
+    return [
+        ReloadFailure(str(b.worker_id), str(b.hostname), int(b.pid), str(b.reload_error),
+                      b.reload_failed_at)
+        for b in query
+    ]

@@ -22,6 +22,7 @@ class Banner(Static):
         self.watch(self.app, "status_read_at", self.refresh_text)
         self.watch(self.app, "paused", self.refresh_text)
         self.watch(self.app, "slow_note", self.refresh_text)
+        self.watch(self.app, "reload_failures", self.refresh_text)
 
     def refresh_text(self, _value: object = None) -> None:
         notes = self.notes()
@@ -44,4 +45,14 @@ class Banner(Static):
             notes.append(app.slow_note)
         if app.paused:
             notes.append("Live updates paused: press p to resume")
+        notes.extend(reload_notes(app))
         return notes
+
+
+def reload_notes(app: MrtConsole) -> list[str]:
+    """A worker that failed to reload its config runs the previous one: say so until it
+    reloads successfully (fix the file, then `systemctl --user reload mrt-worker`)."""
+    return [
+        f"Config reload failed: {failure.sentence()} (fix it, then reload the worker again)"
+        for failure in app.reload_failures
+    ]

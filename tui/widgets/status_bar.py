@@ -20,6 +20,9 @@ TABS = (  # key, mode, label, label when narrow
     ("5", "replay", "Replay", "Replay"),
     ("6", "rules", "Rules", "Rules"),
 )
+# Issue 17's views: reached by key, the help and the palette; the bar names one only while it
+# is shown, so the line of the six first screens keeps its width.
+VIEW_TABS = {"audit": ("7", "Audit"), "silences": ("8", "Silences"), "events": ("9", "Events")}
 NARROW = 112  # below this width the tabs shrink so the freshness and PAUSED always fit
 
 
@@ -38,6 +41,7 @@ class StatusBar(Static):
         self.watch(self.app, "status_read_at", self.refresh_text)
         self.watch(self.app, "paused", self.refresh_text)
         self.watch(self.app, "undelivered", self.refresh_text)
+        self.watch(self.app, "reload_failures", self.refresh_text)
 
     def on_resize(self) -> None:
         self.refresh_text()
@@ -54,6 +58,9 @@ class StatusBar(Static):
                 line.append(f" {key} {short if narrow else label} ", style="reverse bold")
             else:  # narrow: the other screens by number only (the footer names them)
                 line.append(f" {key} " if narrow else f" {key} {label} ", style="dim")
+        if self.mode in VIEW_TABS:
+            key, label = VIEW_TABS[self.mode]
+            line.append(f" {key} {label} ", style="reverse bold")
         line.append("  ")
         status = app.status
         if status is not None:
@@ -64,6 +71,9 @@ class StatusBar(Static):
             line.append(" · ")
         if app.undelivered:  # never silent: an alert that went to no one (`/` status:none)
             line.append(f"✗ {app.undelivered} to no one", style="bold white on red")
+            line.append(" · ")
+        if app.reload_failures:  # the banner says which file and why
+            line.append("✗ reload failed", style="bold white on red")
             line.append(" · ")
         if app.paused:
             line.append("PAUSED", style="bold black on yellow")
