@@ -140,7 +140,7 @@ def check(url: str) -> object:
 
 def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[Target]:
     return vendor_targets(name, channel, env, kind=KIND, apprise_schemes=("dingtalk",),
-                          check=check)
+                          check=check, signing_secrets=lambda url: [endpoint(url).secret])
 
 
 async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:
