@@ -168,6 +168,7 @@ def test_slack_bot_replies_in_the_first_messages_thread(
     assert "thread_ts" not in first and "thread_ts" not in third
     assert second["thread_ts"] == "1700000000.000001"  # the first message's ts
     assert VendorThread.select().count() == 2
+    assert target.key.endswith("/api/chat.postMessage?channel=C0123&token=***")
     kept = VendorThread.get(VendorThread.message_id == "1700000000.000001")
     assert kept.target_key == target.key and TOKEN not in kept.target_key
 

@@ -148,6 +148,7 @@ def vendor_targets(
     apprise_schemes: tuple[str, ...],
     check: Callable[[str], object],
     signing_secrets: Callable[[str], Iterable[str]] = lambda _url: (),
+    public_segments: tuple[str, ...] = (),
 ) -> list[Target]:
     """The targets of a channel of this vendor's `type`: an Apprise URL of the vendor keeps
     Apprise's key and meaning; a plain http(s) URL is the vendor's webhook itself. `check`
@@ -197,9 +198,15 @@ def vendor_targets(
                 f"found a {scheme or 'scheme-less'} URL",
                 path=f"channels.{name}",
             )
-        secrets = tuple(dict.fromkeys(s for s in [*used, *url_secret_parts(url)] if s))
+        # a long path segment looks like a token to the masker; an API method name is not one
+        parts = [p for p in url_secret_parts(url) if p not in public_segments]
+        secrets = tuple(dict.fromkeys(s for s in [*used, *parts] if s))
+        key = mask_url(url)
+        for segment in public_segments:
+            if f"/{segment}" in urlsplit(url).path:
+                key = key.replace("/***", f"/{segment}", 1)
         found.append(Target(
-            channel=name, key=mask_url(url), url=url, kind=kind,
+            channel=name, key=key, url=url, kind=kind,
             max_length=channel.max_length, min_interval_seconds=channel.min_interval_seconds,
             secrets=secrets,
         ))

@@ -148,7 +148,7 @@ def check(url: str) -> object:
 
 def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[Target]:
     return vendor_targets(name, channel, env, kind=KIND, apprise_schemes=("slack",),
-                          check=check)
+                          check=check, public_segments=("chat.postMessage",))
 
 
 def outcome(target: Target, answer: WebhookAnswer, *, web_api: bool) -> SendOutcome:
