@@ -107,7 +107,10 @@ def test_notify_test_all_reaches_every_channel_kind_through_the_outbox(
     rows = product.outbox("--status", "sent")
     assert len(rows) == 7 and len({r["alert_id"] for r in rows}) == 1
     trace = product.trace(str(rows[0]["alert_id"]))
-    assert "test" in json.dumps(trace)
+    assert [a["kind"] for a in trace["alerts"]] == ["test"]
+    assert len(trace["alerts"][0]["deliveries"]) == 7
+    shown = product.mrt("trace", str(rows[0]["alert_id"]), "--config", str(product.config))
+    assert "a test message sent by `mrt notify test`" in shown.stdout
 
 
 def test_a_refusal_is_reported_in_the_vendors_words_and_exits_1(
