@@ -96,7 +96,7 @@ def test_notify_test_all_reaches_every_channel_kind_through_the_outbox(
 
     for vendor, robot in robots.items():
         assert robot.problems == [] and len(robot.calls) == 1, vendor
-        assert "[TEST]" in robot.texts()[0] and "mrt notify test" in robot.texts()[0]
+        assert "[MRT TEST]" in robot.texts()[0] and "mrt notify test" in robot.texts()[0]
     assert "[MRT TEST]" in robot_texts(welink)[0] and welink.problems == []
     assert "[MRT TEST]" in json.dumps(hook.bodies)
     (rcpts, mail), = smtp_sink.mailbox.messages

@@ -93,8 +93,11 @@ def card_of(message: Message) -> Card:
         for label, value in fields
     )
     test = extra.get("alert_kind") == TEST_KIND
+    title = clean_line(title, max_chars=250) or "MRT"
+    if test and "TEST" not in title:  # a test says so in its title, on every vendor
+        title = "[TEST] " + title
     return Card(
-        title=clean_line(title, max_chars=250) or "MRT",
+        title=title,
         text="\n".join(lines).strip(),
         fields=tuple((k, v) for k, v in cleaned if k and v),
         link=link,

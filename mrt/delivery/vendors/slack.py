@@ -114,7 +114,7 @@ def _cut(text: str, limit: int) -> str:
 
 
 def render_blocks(card: Card, mentions: Mentions) -> list[dict[str, Any]]:
-    title = ("[TEST] " if card.test else "") + card.title
+    title = card.title
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(title, MAX_HEADER)}},
     ]
@@ -137,7 +137,7 @@ def render_blocks(card: Card, mentions: Mentions) -> list[dict[str, Any]]:
 
 
 def render(card: Card, mentions: Mentions) -> dict[str, Any]:
-    title = ("[TEST] " if card.test else "") + card.title
+    title = card.title
     return {"text": _cut(escape_mrkdwn(title), MAX_SECTION), "blocks": render_blocks(card, mentions)}
 
 
