@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_httpserver import HTTPServer
 from test_delivery_welink import TOKEN as WELINK_TOKEN
 from test_e2e_support import (
@@ -190,3 +191,19 @@ def test_welink_and_email_refusals_are_reported_in_their_own_words(
     assert mail.startswith("FAIL") and "535" in mail  # the SMTP server's refusal
     assert "not-the-password" not in done.stdout and WELINK_TOKEN not in done.stdout
     assert smtp_sink.mailbox.messages == []
+
+
+def test_json_output_stays_one_document_when_a_console_channel_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mrt.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[channels.term]\ntype = "console"\n[state]\n'
+                      f'sqlite_path = "{tmp_path / "mrt.sqlite3"}"\n', encoding="utf-8")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["notify", "test", "--all", "--json", "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    data = json.loads(out)  # exactly one document
+    assert data["sent"] == 1 and data["results"][0]["channel"] == "term"
+    assert "[MRT TEST] Test message for channel term" in err  # the console channel's output

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -84,7 +85,9 @@ def run_tests(
     db = open_database(target, busy_timeout_ms=config.state.busy_timeout_ms)
     try:
         db_ops.migrate_database(db, target=target, now=now, actor=ACTOR, backup_dir=None)
-        results = asyncio.run(send_test(config, targets, chosen, actor=ACTOR, now=now))
+        # --json: stdout is the one JSON document; a console channel's message goes to stderr
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            results = asyncio.run(send_test(config, targets, chosen, actor=ACTOR, now=now))
     finally:
         db.close()
     failed = sum(not r.ok for r in results)
