@@ -68,7 +68,9 @@ def test_worker_sends_each_vendors_card_and_slack_threads_the_follow_up(
                 "FEISHU_APP_SECRET": FEISHU_APP_SECRET})
     product = Product(config, env)
 
-    assert "check: ready" in product.mrt("check", "--config", str(config)).stdout
+    checked = product.mrt("check", "--config", str(config)).stdout
+    assert "check: ready" in checked and "channels.sl: slack target parses (" in checked
+    assert all(secret not in checked for secret in (TOKEN, SECRET, SLACK_BOT, FEISHU_APP_SECRET))
     product.worker_once()  # the baseline: nothing sent
     assert all(robot.calls == [] for robot in robots.values())
 

@@ -271,3 +271,9 @@ def test_a_signing_secret_written_in_the_file_is_refused(url: str) -> None:
     with pytest.raises(ConfigError, match="signing secret is written in the file") as caught:
         module.targets("team", ChannelConfig(type=kind, urls=[url]), ENV)
     assert SECRET not in str(caught.value)
+
+
+def test_forms_only_apprise_sends_stay_with_apprise() -> None:
+    """A Slack workflow URL keeps Apprise's meaning: our plugin hands it to Apprise."""
+    assert slack.endpoint("slack://T1/B2/C3?mode=workflow") is None
+    assert slack.endpoint("slack://T1/B2/C3") is not None
