@@ -19,6 +19,7 @@ from vendor_support import (
     feishu_bot_url,
     install,
     loopback_url,
+    stored,
 )
 
 CHANNELS = {"ding": "dingtalk", "fei": "feishu", "we": "wecom", "sl": "slack"}
@@ -68,7 +69,9 @@ def test_worker_sends_each_vendors_card_and_slack_threads_the_follow_up(
                 "FEISHU_APP_SECRET": FEISHU_APP_SECRET})
     product = Product(config, env)
 
-    assert "check: ready" in product.mrt("check", "--config", str(config)).stdout
+    checked = product.mrt("check", "--config", str(config)).stdout
+    assert "check: ready" in checked and "channels.sl: slack target parses (" in checked
+    assert all(secret not in checked for secret in (TOKEN, SECRET, SLACK_BOT, FEISHU_APP_SECRET))
     product.worker_once()  # the baseline: nothing sent
     assert all(robot.calls == [] for robot in robots.values())
 
@@ -90,5 +93,5 @@ def test_worker_sends_each_vendors_card_and_slack_threads_the_follow_up(
     assert robots["slack"].calls[1].body["thread_ts"] == "1700000000.000001"
     assert "thread_ts" not in json.dumps(robots["feishu"].calls[1].body)  # a custom bot: no thread
     assert app_bot.replied_to == ["", "om_0001"] and app_bot.problems == []  # an app bot: a reply
-    sent = product.outbox("--status", "sent")
+    sent = stored(product, "outbox", "--status", "sent")["deliveries"]
     assert len(sent) == 10 and all(TOKEN not in json.dumps(row) for row in sent)

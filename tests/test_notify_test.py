@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_httpserver import HTTPServer
 from test_delivery_welink import TOKEN as WELINK_TOKEN
 from test_e2e_support import (
@@ -20,7 +21,7 @@ from test_e2e_support import (
     robot_texts,
     smtp_sink,
 )
-from vendor_support import SECRET, SLACK_BOT, TOKEN, install, loopback_url
+from vendor_support import SECRET, SLACK_BOT, TOKEN, install, loopback_url, stored
 from werkzeug import Request, Response
 
 __all__ = ["smtp_sink"]  # the fixture, used by name below
@@ -96,7 +97,7 @@ def test_notify_test_all_reaches_every_channel_kind_through_the_outbox(
 
     for vendor, robot in robots.items():
         assert robot.problems == [] and len(robot.calls) == 1, vendor
-        assert "[TEST]" in robot.texts()[0] and "mrt notify test" in robot.texts()[0]
+        assert "[MRT TEST]" in robot.texts()[0] and "mrt notify test" in robot.texts()[0]
     assert "[MRT TEST]" in robot_texts(welink)[0] and welink.problems == []
     assert "[MRT TEST]" in json.dumps(hook.bodies)
     (rcpts, mail), = smtp_sink.mailbox.messages
@@ -104,10 +105,11 @@ def test_notify_test_all_reaches_every_channel_kind_through_the_outbox(
     assert "[MRT TEST]" in mail.get_body(preferencelist=("plain",)).get_content()
     assert "<h3>[MRT TEST]" in mail.get_body(preferencelist=("html",)).get_content()
 
-    rows = product.outbox("--status", "sent")
+    rows = stored(product, "outbox", "--status", "sent")["deliveries"]
     assert len(rows) == 7 and len({r["alert_id"] for r in rows}) == 1
-    trace = product.trace(str(rows[0]["alert_id"]))
-    assert "test" in json.dumps(trace)
+    trace = stored(product, "trace", str(rows[0]["alert_id"]))
+    assert [a["kind"] for a in trace["alerts"]] == ["test"]
+    assert len(trace["alerts"][0]["deliveries"]) == 7
 
 
 def test_a_refusal_is_reported_in_the_vendors_words_and_exits_1(
@@ -130,7 +132,7 @@ def test_a_refusal_is_reported_in_the_vendors_words_and_exits_1(
     assert TOKEN not in done.stdout and SLACK_BOT not in done.stdout
     assert len(fei.calls) == 1
 
-    dead = product.outbox("--status", "dead")
+    dead = stored(product, "outbox", "--status", "dead")["deliveries"]
     assert {r["channel"] for r in dead} == {"ding", "sl"}  # a test is not retried later
     assert any("keywords not in content" in json.dumps(r) for r in dead)
 
@@ -152,19 +154,23 @@ def test_check_send_test_is_the_shortcut(
 
 
 def test_notify_test_refuses_what_it_cannot_do(
-    tmp_path: Path, httpserver: HTTPServer, smtp_sink: SmtpSink
+    tmp_path: Path, httpserver: HTTPServer, smtp_sink: SmtpSink,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from mrt.cli import main
+
     product = product_for(tmp_path, httpserver, smtp_sink)
     config = str(product.config)
-    nothing = product.mrt("notify", "test", "--config", config, expect=2)
-    assert "name one or more channels, or --all" in nothing.stderr
-    unknown = product.mrt("notify", "test", "nope", "--config", config, expect=2)
-    assert "no channel named 'nope' (configured: " in unknown.stderr
-    env = dict(product.env)
-    del env["ROBOT_SECRET"]
-    missing = Product(product.config, env).mrt("notify", "test", "ding", "--config", config,
-                                               expect=2)
-    assert "ROBOT_SECRET" in missing.stderr and "Traceback" not in missing.stderr
+    for name, value in product.env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["notify", "test", "--config", config]) == 2
+    assert "name one or more channels, or --all" in capsys.readouterr().err
+    assert main(["notify", "test", "nope", "--config", config]) == 2
+    assert "no channel named 'nope' (configured: " in capsys.readouterr().err
+    monkeypatch.delenv("ROBOT_SECRET")
+    assert main(["notify", "test", "ding", "--config", config]) == 2
+    err = capsys.readouterr().err
+    assert "ROBOT_SECRET" in err and "Traceback" not in err
 
 
 def test_welink_and_email_refusals_are_reported_in_their_own_words(
@@ -187,3 +193,21 @@ def test_welink_and_email_refusals_are_reported_in_their_own_words(
     assert mail.startswith("FAIL") and "535" in mail  # the SMTP server's refusal
     assert "not-the-password" not in done.stdout and WELINK_TOKEN not in done.stdout
     assert smtp_sink.mailbox.messages == []
+
+
+def test_json_output_stays_one_document_when_a_console_channel_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mrt.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[channels.term]\ntype = "console"\n[state]\n'
+                      f'sqlite_path = "{tmp_path / "mrt.sqlite3"}"\n', encoding="utf-8")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["notify", "test", "--all", "--json", "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    data = json.loads(out)  # exactly one document
+    assert data["sent"] == 1 and data["results"][0]["channel"] == "term"
+    assert "[MRT TEST] Test message for channel term" in err  # the console channel's output
+    assert main(["trace", str(data["results"][0]["alert_id"]), "--config", str(config)]) == 0
+    assert "(no event: a test message sent by `mrt notify test`)" in capsys.readouterr().out

@@ -188,16 +188,19 @@ def markup_strings(vendor: str, body: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
-def test_each_vendors_length_limits_hold_and_keep_the_link(vendor: str) -> None:
+@pytest.mark.parametrize("options", ["", "at=13800000000,user01"], ids=["plain", "mentions"])
+def test_each_vendors_length_limits_hold_and_keep_the_link(vendor: str, options: str) -> None:
     message = hostile_message(vendor, MB_TITLE)
     message = replace(message, body="\n".join(["x" * 300] * 200) + "\n" + message.url)
-    body = payload(vendor, message)
+    body = payload(vendor, message, options)
     assert schema_problems(vendor, body) == []  # Slack's block limits are in its schema
     size = len(json.dumps(body, ensure_ascii=False).encode("utf-8"))
     if vendor == "dingtalk":
         assert size <= 20000
     elif vendor == "feishu":
         assert size <= 20 * 1024
+    elif vendor == "wecom" and body["msgtype"] == "text":  # a mobile mention: text
+        assert len(body["text"]["content"].encode("utf-8")) <= 2048
     elif vendor == "wecom":
         assert len(body["markdown"]["content"].encode("utf-8")) <= 4096
         everyone = payload(vendor, message, "at_all=yes")
@@ -205,6 +208,8 @@ def test_each_vendors_length_limits_hold_and_keep_the_link(vendor: str) -> None:
         assert everyone["text"]["content"].endswith(message.url)
     assert "\u2026" in json.dumps(body, ensure_ascii=False)  # trimmed visibly
     assert "https://github.com/org/repo/issues/7" in json.dumps(body)
+    if options:  # the mentions survive the trimming
+        assert "13800000000" in json.dumps(body) and "user01" in json.dumps(body)
 
 
 @pytest.mark.parametrize("vendor", VENDORS)

@@ -26,6 +26,7 @@ from vendor_support import (
 from mrt.config import ChannelConfig
 from mrt.delivery import channels
 from mrt.delivery.vendors import dingtalk, feishu, slack, wecom
+from mrt.errors import ConfigError
 from mrt.message import Message, SendOutcome, Target
 from mrt.store.models import VendorThread
 
@@ -167,6 +168,7 @@ def test_slack_bot_replies_in_the_first_messages_thread(
     assert "thread_ts" not in first and "thread_ts" not in third
     assert second["thread_ts"] == "1700000000.000001"  # the first message's ts
     assert VendorThread.select().count() == 2
+    assert target.key.endswith("/api/chat.postMessage?channel=C0123&token=***")
     kept = VendorThread.get(VendorThread.message_id == "1700000000.000001")
     assert kept.target_key == target.key and TOKEN not in kept.target_key
 
@@ -220,8 +222,9 @@ def test_feishu_app_bot_with_a_wrong_secret_is_dead_in_feishus_words(
     from vendor_support import FEISHU_APP_SECRET, FakeFeishuBot, feishu_bot_url
 
     FakeFeishuBot().install(httpserver)
-    url = feishu_bot_url(httpserver).replace(FEISHU_APP_SECRET, "wrong-secret-value")
-    target, = feishu.targets("team", ChannelConfig(type="feishu", urls=[url]), {})
+    url = feishu_bot_url(httpserver).replace(FEISHU_APP_SECRET, "${FEISHU_APP_SECRET}")
+    target, = feishu.targets("team", ChannelConfig(type="feishu", urls=[url]),
+                             {"FEISHU_APP_SECRET": "wrong-secret-value"})
     outcome = send(target)
     assert not outcome.ok and not outcome.retryable and outcome.vendor_code == "10014"
     assert "app secret invalid" in (outcome.message or "")
@@ -253,3 +256,24 @@ def test_a_bad_mention_in_an_apprise_url_is_caught_by_check_and_never_retried(
     outcome = send(target)
     assert not outcome.ok and not outcome.retryable and outcome.error_class == "ConfigError"
     assert "is not a user id" in (outcome.message or "") and TOKEN not in (outcome.message or "")
+
+
+@pytest.mark.parametrize("url", [
+    f"dingtalk://{SECRET}@${{ROBOT_TOKEN}}/",
+    f"https://oapi.dingtalk.com/robot/send?access_token=${{ROBOT_TOKEN}}&secret={SECRET}",
+    f"feishu://${{ROBOT_TOKEN}}/?secret={SECRET}",
+    "https://open.feishu.cn/open-apis/im/v1/messages?receive_id=oc_1&app_id=cli_1"
+    f"&app_secret={SECRET}",
+])
+def test_a_signing_secret_written_in_the_file_is_refused(url: str) -> None:
+    kind = "dingtalk" if "dingtalk" in url else "feishu"
+    module = dingtalk if kind == "dingtalk" else feishu
+    with pytest.raises(ConfigError, match="signing secret is written in the file") as caught:
+        module.targets("team", ChannelConfig(type=kind, urls=[url]), ENV)
+    assert SECRET not in str(caught.value)
+
+
+def test_forms_only_apprise_sends_stay_with_apprise() -> None:
+    """A Slack workflow URL keeps Apprise's meaning: our plugin hands it to Apprise."""
+    assert slack.endpoint("slack://T1/B2/C3?mode=workflow") is None
+    assert slack.endpoint("slack://T1/B2/C3") is not None

@@ -216,3 +216,16 @@ class FakeFeishuBot:
 def feishu_bot_url(server: HTTPServer) -> str:
     return (server.url_for("/open-apis/im/v1/messages")
             + f"?receive_id={FEISHU_CHAT}&app_id={FEISHU_APP_ID}&app_secret={FEISHU_APP_SECRET}")
+
+
+def stored(product: Any, *argv: str) -> Any:
+    """What `mrt ARGV --json` reads from the product's database, run in-process (a read)."""
+    import contextlib
+    import io
+
+    from mrt.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*argv, "--config", str(product.config), "--json"]) == 0
+    return json.loads(out.getvalue())

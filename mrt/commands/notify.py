@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from typing import Any
 from mrt.commands._db import add_db_option, database_target_for, leaf_options
 from mrt.config import Config, load_config
 from mrt.delivery.channels import resolve_targets
+from mrt.errors import ConfigError
 from mrt.events import utcnow
 from mrt.inert import inert_text, terminal_json
 from mrt.ops import backup as db_ops
@@ -56,8 +58,9 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def test_command(args: argparse.Namespace) -> int:
     if bool(args.channels) == bool(args.all):
-        print("mrt notify test: name one or more channels, or --all (not both)", file=sys.stderr)
-        return 2
+        # a ConfigError: exit 2, and with --json the CLI's one error document
+        raise ConfigError("notify test: name one or more channels, or --all (not both)",
+                          title="Usage error")
     config = load_config(getattr(args, "config", None))
     return run_tests(config, args, None if args.all else args.channels, as_json=args.json)
 
@@ -71,12 +74,10 @@ def run_tests(
     unknown = [n for n in chosen if n not in known]
     if unknown:
         listed = ", ".join(sorted(known)) or "none"
-        print(f"mrt notify test: no channel named {', '.join(map(repr, unknown))} "
-              f"(configured: {listed})", file=sys.stderr)
-        return 2
+        raise ConfigError(f"notify test: no channel named {', '.join(map(repr, unknown))} "
+                          f"(configured: {listed})")
     if not chosen:
-        print("mrt notify test: no channels are configured", file=sys.stderr)
-        return 2
+        raise ConfigError("notify test: no channels are configured")
     subset = config.model_copy(update={"channels": {n: config.channels[n] for n in chosen}})
     targets = resolve_targets(subset, dict(os.environ))
     now = utcnow()
@@ -84,7 +85,9 @@ def run_tests(
     db = open_database(target, busy_timeout_ms=config.state.busy_timeout_ms)
     try:
         db_ops.migrate_database(db, target=target, now=now, actor=ACTOR, backup_dir=None)
-        results = asyncio.run(send_test(config, targets, chosen, actor=ACTOR, now=now))
+        # --json: stdout is the one JSON document; a console channel's message goes to stderr
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            results = asyncio.run(send_test(config, targets, chosen, actor=ACTOR, now=now))
     finally:
         db.close()
     failed = sum(not r.ok for r in results)

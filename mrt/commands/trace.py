@@ -53,6 +53,8 @@ def render_trace(result: Trace) -> str:
     lines: list[str] = []
     if result.event is not None:
         lines += _event_lines(result.event)
+    elif result.alerts and all(a.kind == "test" for a in result.alerts):
+        lines.append("(no event: a test message sent by `mrt notify test`)")
     else:
         lines.append("(no single event: an aggregate or digest alert)")
     if not result.alerts:

@@ -41,6 +41,7 @@ from mrt.store import vendor_threads
 log = logging.getLogger(__name__)
 
 _URL_LINE = re.compile(r"^\s*https?://\S+\s*$")
+_WHOLE_PLACEHOLDER = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 _ID = re.compile(r"^[A-Za-z0-9_.+\-]{1,64}$")
 TEST_KIND = "test"  # Alert.kind of `mrt notify test`'s messages
 
@@ -92,8 +93,11 @@ def card_of(message: Message) -> Card:
         for label, value in fields
     )
     test = extra.get("alert_kind") == TEST_KIND
+    title = clean_line(title, max_chars=250) or "MRT"
+    if test and "TEST" not in title:  # a test says so in its title, on every vendor
+        title = "[TEST] " + title
     return Card(
-        title=clean_line(title, max_chars=250) or "MRT",
+        title=title,
         text="\n".join(lines).strip(),
         fields=tuple((k, v) for k, v in cleaned if k and v),
         link=link,
@@ -146,13 +150,27 @@ def vendor_targets(
     kind: str,
     apprise_schemes: tuple[str, ...],
     check: Callable[[str], object],
+    signing_secrets: Callable[[str], Iterable[str]] = lambda _url: (),
+    public_segments: tuple[str, ...] = (),
 ) -> list[Target]:
     """The targets of a channel of this vendor's `type`: an Apprise URL of the vendor keeps
     Apprise's key and meaning; a plain http(s) URL is the vendor's webhook itself. `check`
-    parses the URL (ConfigError on a bad one), so `mrt check` reports it."""
+    parses the URL (ConfigError on a bad one), so `mrt check` reports it. A signing secret
+    (`signing_secrets` of the URL as written) must be a whole `${NAME}`: from the environment
+    only, never in the file."""
     raw: list[tuple[str, str, list[str]]] = []
     for index, url in enumerate(channel.urls):
         where = f"channels.{name}.urls[{index}]"
+        try:
+            written = [s for s in signing_secrets(url) if s and not _WHOLE_PLACEHOLDER.match(s)]
+        except ConfigError:
+            written = []  # a bad URL: `check` below says what is wrong
+        if written:
+            raise ConfigError(
+                f"{where}: the signing secret is written in the file; put it in the environment "
+                "and write its ${NAME} instead (e.g. secret=${DINGTALK_SECRET})",
+                path=f"channels.{name}",
+            )
         expanded, used = expand_placeholders(url, env, where)
         raw.append((where, expanded, used))
     for var in channel.url_env:
@@ -183,9 +201,15 @@ def vendor_targets(
                 f"found a {scheme or 'scheme-less'} URL",
                 path=f"channels.{name}",
             )
-        secrets = tuple(dict.fromkeys(s for s in [*used, *url_secret_parts(url)] if s))
+        # a long path segment looks like a token to the masker; an API method name is not one
+        parts = [p for p in url_secret_parts(url) if p not in public_segments]
+        secrets = tuple(dict.fromkeys(s for s in [*used, *parts] if s))
+        key = mask_url(url)
+        for segment in public_segments:
+            if f"/{segment}" in urlsplit(url).path:
+                key = key.replace("/***", f"/{segment}", 1)
         found.append(Target(
-            channel=name, key=mask_url(url), url=url, kind=kind,
+            channel=name, key=key, url=url, kind=kind,
             max_length=channel.max_length, min_interval_seconds=channel.min_interval_seconds,
             secrets=secrets,
         ))

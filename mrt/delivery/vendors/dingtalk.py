@@ -100,7 +100,7 @@ def sign(secret: str, timestamp_ms: int) -> str:
 
 
 def render(card: Card, mentions: Mentions) -> dict[str, Any]:
-    title = fit_bytes(("[TEST] " if card.test else "") + card.title, MAX_TITLE * 3)[:MAX_TITLE]
+    title = fit_bytes(card.title, MAX_TITLE * 3)[:MAX_TITLE]
     lines = [f"#### {escape_markdown(title)}"]
     if card.text:
         lines += [escape_markdown(line) for line in card.text.split("\n")]
@@ -140,7 +140,7 @@ def check(url: str) -> object:
 
 def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[Target]:
     return vendor_targets(name, channel, env, kind=KIND, apprise_schemes=("dingtalk",),
-                          check=check)
+                          check=check, signing_secrets=lambda url: [endpoint(url).secret])
 
 
 async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:

@@ -100,7 +100,13 @@ def check(url: str) -> object:
 
 def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[Target]:
     return vendor_targets(name, channel, env, kind=KIND, apprise_schemes=tuple(HOSTS),
-                          check=check)
+                          check=check, signing_secrets=_secrets)
+
+
+def _secrets(url: str) -> list[str]:
+    if feishu_bot.is_bot_url(url):
+        return [feishu_bot.bot_endpoint(url).app_secret]
+    return [endpoint(url).secret]
 
 
 def outcome(target: Target, answer: Any) -> SendOutcome:

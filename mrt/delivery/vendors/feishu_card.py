@@ -28,7 +28,7 @@ def _colour(card: Card) -> str:
 
 
 def render_card(card: Card, mentions: Mentions) -> dict[str, Any]:
-    title = ("[TEST] " if card.test else "") + card.title
+    title = card.title
     elements: list[dict[str, Any]] = []
     if card.text:
         elements.append({"tag": "div", "text": {

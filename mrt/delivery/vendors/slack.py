@@ -114,7 +114,7 @@ def _cut(text: str, limit: int) -> str:
 
 
 def render_blocks(card: Card, mentions: Mentions) -> list[dict[str, Any]]:
-    title = ("[TEST] " if card.test else "") + card.title
+    title = card.title
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(title, MAX_HEADER)}},
     ]
@@ -137,7 +137,7 @@ def render_blocks(card: Card, mentions: Mentions) -> list[dict[str, Any]]:
 
 
 def render(card: Card, mentions: Mentions) -> dict[str, Any]:
-    title = ("[TEST] " if card.test else "") + card.title
+    title = card.title
     return {"text": _cut(escape_mrkdwn(title), MAX_SECTION), "blocks": render_blocks(card, mentions)}
 
 
@@ -148,7 +148,7 @@ def check(url: str) -> object:
 
 def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[Target]:
     return vendor_targets(name, channel, env, kind=KIND, apprise_schemes=("slack",),
-                          check=check)
+                          check=check, public_segments=("chat.postMessage",))
 
 
 def outcome(target: Target, answer: WebhookAnswer, *, web_api: bool) -> SendOutcome:

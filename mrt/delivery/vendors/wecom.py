@@ -75,7 +75,7 @@ def endpoint(url: str) -> Endpoint:
 
 
 def _markdown(card: Card, mentions: Mentions) -> dict[str, Any]:
-    title = ("[TEST] " if card.test else "") + card.title
+    title = card.title
     tail = []
     if card.link:
         tail.append(f"[Open]({markdown_link_url(card.link)})")
@@ -92,7 +92,7 @@ def _markdown(card: Card, mentions: Mentions) -> dict[str, Any]:
 
 
 def _text(card: Card, mentions: Mentions) -> dict[str, Any]:
-    title = ("[TEST] " if card.test else "") + card.title
+    title = card.title
     lines = [title, *([card.text] if card.text else [])]
     lines += [f"{k}: {v}" for k, v in card.fields]
     link = f"\n{card.link}" if card.link else ""
