@@ -53,7 +53,7 @@ def test_postgresql_is_said_not_to_be_backed_up_and_how_to_do_it(
     line = check(tmp_path, {"url": fresh_pg_url}, capsys)
     assert "after a backup" not in line
     assert "PostgreSQL is not backed up automatically: take a backup first" in line
-    assert f'pg_dump --format=custom --file=mrt-before-upgrade.dump "{fresh_pg_url}"' in line
+    assert "take a backup first with `mrt db backup mrt-before-upgrade.dump`" in line
 
     assert main(["db", "check", "--db", fresh_pg_url]) == 1  # not at the latest version
     out = capsys.readouterr().out

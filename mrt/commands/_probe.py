@@ -140,8 +140,8 @@ def _before_migration(config: Config, shown: str) -> str:
 
     if config.state.url:
         return (
-            "but PostgreSQL is not backed up automatically: take a backup first, e.g. "
-            f'pg_dump --format=custom --file=mrt-before-upgrade.dump "{shown}"'
+            "but PostgreSQL is not backed up automatically: take a backup first with "
+            "`mrt db backup mrt-before-upgrade.dump` (pg_dump's custom format)"
         )
     where = configured_backup_dir(config.state.backup_dir)
     return f"after a backup into {where or Path(shown).parent} (state.backup_dir)"
