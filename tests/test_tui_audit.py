@@ -51,10 +51,8 @@ async def test_actions_newest_first_with_params_and_result(
 ) -> None:
     seed_actions()
     db.close()
-    app = console(db_path)
+    app = console(db_path, initial_mode="audit")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("7")
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, AuditScreen)

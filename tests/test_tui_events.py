@@ -11,9 +11,11 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import Static
 from tui_pilot import console, settle
+from tui_seed import NOW
 from tui_views_seed import add_event, events_scene
 
 from mrt.store.db import open_database
+from mrt.store.models import Alert, Outbox
 from tui.main import build_parser
 from tui.screens.audit import AuditScreen
 from tui.screens.events import EventsScreen
@@ -38,8 +40,6 @@ def detail(screen: EventsScreen) -> str:
 
 async def open_events(pilot: Any) -> EventsScreen:
     await settle(pilot)
-    await pilot.press("9")
-    await settle(pilot)
     screen = pilot.app.screen
     assert isinstance(screen, EventsScreen)
     return screen
@@ -48,7 +48,7 @@ async def open_events(pilot: Any) -> EventsScreen:
 async def test_every_event_with_why_and_the_filters(db: peewee.Database, db_path: Path) -> None:
     events_scene()
     db.close()
-    async with console(db_path).run_test(size=(120, 40)) as pilot:
+    async with console(db_path, initial_mode="events").run_test(size=(120, 40)) as pilot:
         screen = await open_events(pilot)
         assert shown(screen) == [5, 4, 3, 2, 1]
         assert "processing failed: template error: 'x' is undefined" in detail(screen)
@@ -81,9 +81,11 @@ async def test_pages_and_live_rows(db: peewee.Database, db_path: Path) -> None:
     for n in range(1, 181):
         add_event(n, "none" if n % 3 else "notify")
     db.close()
-    app = console(db_path, page_size=40, poll_seconds=0.2)
+    app = console(db_path, page_size=40, poll_seconds=0.2, initial_mode="events")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_events(pilot)
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, EventsScreen)
         assert screen.table.row_count < 180
         for _ in range(20):
             await pilot.press("pagedown")
@@ -104,9 +106,12 @@ async def test_keys_help_palette_and_screen_option(db: peewee.Database, db_path:
     db.close()
     for mode in ("audit", "silences", "events"):
         assert build_parser().parse_args(["--screen", mode]).screen == mode
-    async with console(db_path).run_test(size=(120, 40)) as pilot:
+    # Started on Audit: the keys are pressed from the new views (the alerts screen's own
+    # detail loads would only add noise here).
+    async with console(db_path, initial_mode="audit").run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        for key, kind in (("7", AuditScreen), ("8", SilencesScreen), ("9", EventsScreen)):
+        assert isinstance(pilot.app.screen, AuditScreen)
+        for key, kind in (("8", SilencesScreen), ("9", EventsScreen), ("7", AuditScreen)):
             await pilot.press(key)
             await settle(pilot)
             assert isinstance(pilot.app.screen, kind)
@@ -136,3 +141,38 @@ async def test_no_event_yet_says_so(
         screen = pilot.app.screen
         assert isinstance(screen, EventsScreen) and shown(screen) == []
         assert "No events stored yet" in detail(screen)
+
+
+async def test_the_detail_follows_the_event_to_its_alerts_and_deliveries_live(
+    db: peewee.Database, db_path: Path
+) -> None:
+    events_scene()  # event 2 was told; event 4 was silenced
+    told = Alert.create(event=2, fingerprint=f"{2:064x}", title="DeepSeek-V3 FP8",
+                        created_at=NOW)
+    dead = Outbox.create(alert=told.id, channel="welink", target="welink://***", status="dead",
+                         attempts=3, next_attempt_at=NOW, created_at=NOW, updated_at=NOW)
+    Outbox.create(alert=told.id, channel="email", target="mailtos://***", status="sent",
+                  attempts=1, next_attempt_at=NOW, created_at=NOW, updated_at=NOW)
+    Alert.create(event=3, fingerprint=f"{3:064x}", title="event 3", created_at=NOW)
+    db.close()
+    app = console(db_path, poll_seconds=0.3, initial_mode="events")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, EventsScreen)
+        await pilot.press("down", "down", "down")  # event 2
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert "→ alert #1 (event, normal): welink dead after 3 tries, email sent" in detail(screen)
+        worker = open_database(db_path)  # the worker's sender, another connection
+        with worker.connection_context():
+            Outbox.update(status="sent").where(Outbox.id == dead.id).execute()
+        worker.close()
+        await pilot.pause(0.8)
+        await settle(pilot)
+        assert "welink sent after 3 tries, email sent" in detail(screen)
+        await pilot.press("up")  # event 3: an alert that went to no one says why
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert "→ alert #2 (event, normal): NO DELIVERY: this alert went to no one" in detail(
+            screen)

@@ -34,8 +34,6 @@ def scene() -> None:
 
 async def open_silences(pilot: Any) -> SilencesScreen:
     await settle(pilot)
-    await pilot.press("8")
-    await settle(pilot)
     screen = pilot.app.screen
     assert isinstance(screen, SilencesScreen)
     return screen
@@ -53,7 +51,7 @@ async def test_list_shows_active_first_with_what_each_muted(
 ) -> None:
     scene()
     db.close()
-    async with console(db_path).run_test(size=(120, 40)) as pilot:
+    async with console(db_path, initial_mode="silences").run_test(size=(120, 40)) as pilot:
         screen = await open_silences(pilot)
         rows = [screen.table.rows_by_id[i] for i in screen.table.ids]
         assert [(r.id, r.active, r.suppressed) for r in rows] == [(2, True, 1), (1, False, 0)]
@@ -67,7 +65,7 @@ async def test_add_writes_the_silence_and_its_audit_row(
 ) -> None:
     scene()
     db.close()
-    async with console(db_path).run_test(size=(120, 40)) as pilot:
+    async with console(db_path, initial_mode="silences").run_test(size=(120, 40)) as pilot:
         screen = await open_silences(pilot)
         await pilot.press("a")
         await settle(pilot)
@@ -105,7 +103,7 @@ async def test_a_bad_field_keeps_the_dialog_open_and_says_why(
 ) -> None:
     scene()
     db.close()
-    async with console(db_path).run_test(size=(120, 40)) as pilot:
+    async with console(db_path, initial_mode="silences").run_test(size=(120, 40)) as pilot:
         await open_silences(pilot)
         await pilot.press("a")
         await settle(pilot)
@@ -124,7 +122,7 @@ async def test_a_bad_field_keeps_the_dialog_open_and_says_why(
 async def test_expire_asks_then_ends_the_silence_now(db: peewee.Database, db_path: Path) -> None:
     scene()
     db.close()
-    async with console(db_path).run_test(size=(120, 40)) as pilot:
+    async with console(db_path, initial_mode="silences").run_test(size=(120, 40)) as pilot:
         screen = await open_silences(pilot)
         assert screen.table.highlighted_id() == 2
         await pilot.press("x")
@@ -147,7 +145,7 @@ async def test_read_only_refuses_add_and_expire_and_says_why(
 ) -> None:
     scene()
     db.close()
-    async with console(db_path, read_only=True).run_test(size=(120, 40)) as pilot:
+    async with console(db_path, read_only=True, initial_mode="silences").run_test(size=(120, 40)) as pilot:
         screen = await open_silences(pilot)
         line = str(screen.query_one("#silence-line", Static).render())
         assert "read-only console" in line

@@ -33,12 +33,14 @@ def scene(db: peewee.Database, db_path: Path) -> Path:
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 @pytest.mark.parametrize(
     ("screen", "keys"),
-    [("audit", ("7", "down")), ("silences", ("8",)), ("events", ("9", "down"))],
+    [("audit", ("down",)), ("silences", ()), ("events", ("down",))],
 )
 def test_view(
     snap_compare: Snap, scene: Path, screen: str, keys: tuple[str, ...], size: tuple[int, int]
 ) -> None:
-    assert snap_compare(console(scene), terminal_size=size, run_before=steady(*keys))
+    # Opened on the screen itself: the alerts screen's own detail loads are not part of this.
+    app = console(scene, initial_mode=screen)
+    assert snap_compare(app, terminal_size=size, run_before=steady(*keys))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
@@ -46,8 +48,9 @@ def test_add_silence_dialog_naming_a_wrong_field(
     snap_compare: Snap, scene: Path, size: tuple[int, int]
 ) -> None:
     async def fill(pilot: Pilot[Any]) -> None:
-        await steady("8", "a")(pilot)
+        await steady("a")(pilot)
         await pilot.press(*"colour=red", "tab", "2", "h", "enter")
         await steady()(pilot)
 
-    assert snap_compare(console(scene), terminal_size=size, run_before=fill)
+    assert snap_compare(console(scene, initial_mode="silences"), terminal_size=size,
+                        run_before=fill)

@@ -4,12 +4,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.timer import Timer
 
 from mrt.commands.events import why  # the words `mrt events` and `mrt trace` use
+from mrt.errors import MrtError
+from mrt.ops import explain
+from mrt.store.trace import AlertInfo
 from mrt.store.views.events import EventFilter, EventRow, events_newer, events_page
 from tui.formatting import full_stamp, inert, plain, stamp
 from tui.screens.feed import FeedScreen
@@ -17,6 +24,7 @@ from tui.screens.filter import FilterScreen
 from tui.widgets.row_list import Column
 
 FILTER_HELP = "source:KEY (exact)  matched | unmatched"
+TRACE_DELAY = 0.12  # seconds the highlight rests before the event is traced
 DECISION_STYLE = {
     "notify": "bold green",
     "aggregate": "green",
@@ -28,6 +36,26 @@ DECISION_STYLE = {
     "none": "dim",
     "baseline": "dim",
 }
+
+
+@dataclass
+class EventTraced(Message):
+    event_id: int
+    alerts: list[AlertInfo] | None  # None: not traced (pruned, or the read failed)
+
+
+def alert_lines(alerts: list[AlertInfo]) -> list[str]:
+    """What the event became, one line an alert: where each delivery stands, or why none."""
+    lines = []
+    for alert in alerts:
+        head = f"→ alert #{alert.id} ({alert.kind}, {alert.priority}): "
+        if alert.deliveries:
+            lines.append(head + ", ".join(
+                f"{d.channel} {d.status}" + (f" after {d.attempts} tries" if d.attempts > 1 else "")
+                for d in alert.deliveries))
+        elif alert.kind != "v0":
+            lines.append(head + f"NO DELIVERY: {alert.undelivered or 'no outbox row'}")
+    return lines
 
 
 class EventFilterError(ValueError):
@@ -75,6 +103,10 @@ class EventsScreen(FeedScreen[EventRow]):
     def __init__(self) -> None:
         super().__init__()
         self.filter = EventFilter()
+        self._trace_timer: Timer | None = None
+        self._traced: tuple[int, list[str]] = (0, [])  # an event id and its alerts' lines
+        self._tracing = False
+        self._trace_again = False
 
     def cells(self, row: EventRow) -> Sequence[Text]:
         return (
@@ -117,7 +149,53 @@ class EventsScreen(FeedScreen[EventRow]):
             text.append("\n· ")
             text.append_text(plain(line, 600))
         text.append(f"\nmrt trace {row.fingerprint[:12]}", style="dim")
+        traced_id, lines = self._traced
+        if traced_id == row.id:  # what it became, as last read (read again after each poll)
+            for line in lines:
+                text.append("\n")
+                text.append_text(plain(line, 600, style="cyan"))
         return text
+
+    # ------------------------------------------------------------- what the event became
+
+    def detail_shown(self, row: EventRow) -> None:
+        # Debounced: paging through rows does not trace every event on the way. Read again
+        # at each live refresh, so a delivery's state in the pane is never older than a poll.
+        if self._trace_timer is not None:
+            self._trace_timer.stop()
+        self._trace_timer = self.set_timer(TRACE_DELAY, self.start_trace)
+
+    def start_trace(self) -> None:
+        """One trace at a time: a request while one runs is served when it answers."""
+        row = self.table.highlighted()
+        if row is None:
+            return
+        if self._tracing:
+            self._trace_again = True
+            return
+        self._tracing = True
+        self.load_trace(row.id, row.fingerprint)
+
+    @work(thread=True, group="event-trace")
+    def load_trace(self, event_id: int, fingerprint: str) -> None:
+        def read() -> list[AlertInfo] | None:
+            try:
+                return explain.trace(fingerprint).alerts
+            except MrtError:  # pruned since it was listed: the row's own words stand
+                return None
+
+        self.post_message(EventTraced(event_id, self.run("event trace", read)))
+
+    def on_event_traced(self, message: EventTraced) -> None:
+        self._tracing = False
+        if message.alerts is not None:
+            self._traced = (message.event_id, alert_lines(message.alerts))
+            row = self.table.highlighted()
+            if row is not None and row.id == message.event_id:  # else the operator moved on
+                self.detail_pane().update(self.detail(row))
+        if self._trace_again:
+            self._trace_again = False
+            self.start_trace()
 
     def set_filter(self, flt: EventFilter) -> None:
         self.filter = flt

@@ -199,3 +199,11 @@ class FeedScreen(ConsoleScreen, Generic[R]):
         row = self.table.highlighted()
         pane = self.query_one(f"#{self.TABLE_ID}-detail", Static)
         pane.update(Text(self.EMPTY, style="dim") if row is None else self.detail(row))
+        if row is not None:
+            self.detail_shown(row)
+
+    def detail_shown(self, row: R) -> None:
+        """The detail pane shows `row` (again): a screen may read more for it here."""
+
+    def detail_pane(self) -> Static:
+        return self.query_one(f"#{self.TABLE_ID}-detail", Static)
