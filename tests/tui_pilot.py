@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 from tui_seed import NOW
 
 from tui.app import MrtConsole, make_app
@@ -30,7 +32,10 @@ async def settle(pilot: Pilot[Any], rounds: int = 3) -> None:
     """
     for done in range(200):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        # An exclusive worker (a detail load) replaced by a newer one while we waited is the
+        # console working as meant: the next round waits for the newer one.
+        with contextlib.suppress(WorkerCancelled):
+            await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         if done + 1 >= rounds and not any(w.is_running for w in pilot.app.workers):
             break
