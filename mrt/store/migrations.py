@@ -39,8 +39,10 @@ from mrt.store.models import (
     DigestItem,
     DigestSchedule,
     Event,
+    Outbox,
     QuarantinedItem,
     SchemaVersion,
+    TargetBudget,
 )
 
 # Any 64-bit number unique to MRT: the PostgreSQL advisory lock that serialises migrations.
@@ -81,7 +83,9 @@ def _frozen_model(model: type[BaseModel], *, without: tuple[str, ...]) -> type[B
         if isinstance(clone, peewee.ForeignKeyField):
             clone.backref = "+"  # never replace the live model's backref accessor
         attrs[name] = clone
-    meta = type("Meta", (), {"table_name": model._meta.table_name})
+    meta = type(
+        "Meta", (), {"table_name": model._meta.table_name, "indexes": model._meta.indexes}
+    )
     attrs["Meta"] = meta
     attrs["__module__"] = __name__
     return type(f"{model.__name__}V1", (BaseModel,), attrs)
@@ -90,13 +94,17 @@ def _frozen_model(model: type[BaseModel], *, without: tuple[str, ...]) -> type[B
 def _step_initial(db: peewee.Database, now: datetime) -> None:
     """Version 1: the first v1 schema; a v0 state database found here is upgraded in place."""
     found_v0 = legacy_v0.is_v0_database(db)  # before schema_version exists
-    later_tables = {AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem}
-    frozen_event = _frozen_model(Event, without=("silence",))
+    later_tables = {
+        AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem, TargetBudget
+    }
+    frozen: dict[type[BaseModel], type[BaseModel]] = {
+        Event: _frozen_model(Event, without=("silence",)),
+        Outbox: _frozen_model(Outbox, without=("folded_into",)),
+    }
     # Order by the live models' foreign keys (the frozen copy is not what others point at),
     # so PostgreSQL never sees a reference to a table that does not exist yet.
     ordered = [
-        frozen_event if m is Event else m
-        for m in sort_models([m for m in ALL_MODELS if m not in later_tables])
+        frozen.get(m, m) for m in sort_models([m for m in ALL_MODELS if m not in later_tables])
     ]
     try:
         with db.bind_ctx(ordered):
@@ -104,8 +112,9 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
                 model.create_table(safe=True)
     finally:
         # the copy registered itself as a backref of RuleVersion: forget it again
-        for fk in list(frozen_event._meta.refs):
-            frozen_event._meta.remove_ref(fk)
+        for copied in frozen.values():
+            for fk in list(copied._meta.refs):
+                copied._meta.remove_ref(fk)
     if found_v0:
         legacy_v0.copy_into_v1(db, now=now)
 
@@ -154,12 +163,21 @@ def _step_quarantine(db: peewee.Database, now: datetime) -> None:
     db.create_tables([QuarantinedItem])
 
 
+def _step_target_budgets(db: peewee.Database, now: datetime) -> None:
+    """Version 6: rate budgets shared by every worker, and which message a folded row went in."""
+    db.create_tables([TargetBudget])
+    migrator = SchemaMigrator.from_database(db)
+    migrator.add_column("outbox", "folded_into", Outbox.folded_into).run()
+    execute(db, "CREATE INDEX IF NOT EXISTS outbox_folded_into ON outbox (folded_into)")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
     Step(3, "noise_links", _step_noise_links),
     Step(4, "outbox_claim_indexes", _step_outbox_claim_indexes),
     Step(5, "quarantine", _step_quarantine),
+    Step(6, "target_budgets", _step_target_budgets),
 )
 LATEST = STEPS[-1].version
 assert [s.version for s in STEPS] == list(range(1, LATEST + 1)), "steps must be 1..LATEST"

@@ -25,6 +25,7 @@ from mrt.retry import RetryPolicy
 from mrt.store.db import bound_database, is_sqlite, write_transaction
 from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
 from mrt.store.outbox_due import due, first_due_per_target
+from mrt.store.outbox_fold import settle_folded
 from mrt.store.outbox_records import (
     DISCARDABLE,
     LEASE_LOST,
@@ -151,20 +152,36 @@ def claim_due(
         for row in query:
             if one_per_target and row.target in seen_targets:
                 continue
-            if row.status == "sending" and not _take_back_abandoned(row, now, policy):
-                continue
-            updated = (
-                Outbox.update(
-                    status="sending", lease_owner=owner, lease_expires_at=expires, updated_at=now
-                )
-                .where(Outbox.id == row.id)
-                .execute()
-            )
-            if updated != 1:
+            lease = lease_row(row, owner, now, expires, policy)
+            if lease is None:
                 continue
             seen_targets.add(row.target)
-            claimed.append(_claimed(row, expires))
+            claimed.append(lease)
     return claimed
+
+
+def lease_row(
+    row: Outbox,
+    owner: str,
+    now: datetime,
+    expires: datetime,
+    policy: RetryPolicy | None,
+    *,
+    folded_into: int | None = None,
+) -> ClaimedDelivery | None:
+    """Mark one due row `sending` for `owner` (inside the claim's transaction); None when it
+    was taken back from a crashed sender and is dead now, or changed under us."""
+    if row.status == "sending" and not _take_back_abandoned(row, now, policy):
+        return None
+    updated = (
+        Outbox.update(
+            status="sending", lease_owner=owner, lease_expires_at=expires, updated_at=now,
+            folded_into=folded_into,
+        )
+        .where(Outbox.id == row.id)
+        .execute()
+    )
+    return _claimed(row, expires) if updated == 1 else None
 
 
 def count_due(now: datetime) -> int:
@@ -190,7 +207,9 @@ def _take_back_abandoned(row: Outbox, now: datetime, policy: RetryPolicy | None)
         error_class="LeaseExpired",
         message=note,
     )
-    fields: dict[str, Any] = {"attempts": attempts, "last_error": note, "updated_at": now}
+    fields: dict[str, Any] = {
+        "attempts": attempts, "last_error": note, "updated_at": now, "folded_into": None
+    }
     if reason:
         fields.update(
             status="dead", lease_owner=None, lease_expires_at=None, last_error=f"{note}; {reason}"
@@ -202,9 +221,10 @@ def _take_back_abandoned(row: Outbox, now: datetime, policy: RetryPolicy | None)
 
 def _claimed(row: Outbox, expires: datetime) -> ClaimedDelivery:
     alert = Alert.get_or_none(Alert.id == fk_id(row, "alert"))
-    url, priority, source_key, fingerprint = "", "normal", None, None
+    url, priority, source_key, fingerprint, why = "", "normal", None, None, ""
     if alert is not None:
         priority, source_key, fingerprint = alert.priority, alert.source_key, alert.fingerprint
+        why = matched_line(alert.matched)
         event_id = fk_id(alert, "event")
         if event_id is not None:
             event = Event.get_or_none(Event.id == event_id)
@@ -220,7 +240,18 @@ def _claimed(row: Outbox, expires: datetime) -> ClaimedDelivery:
         message=Message(subject=row.subject, body=row.body, url=url, priority=priority),
         source_key=source_key,
         fingerprint=fingerprint,
+        why=why,
     )
+
+
+def matched_line(matched: Any) -> str:
+    """An alert's matched rules and reasons in one line ("rule: reason; reason | rule: ...")."""
+    parts = []
+    for entry in matched if isinstance(matched, list) else []:
+        if isinstance(entry, dict):
+            reasons = "; ".join(str(r) for r in entry.get("reasons") or [])
+            parts.append(f"{entry.get('rule', '?')}: {reasons}" if reasons else str(entry.get("rule")))
+    return " | ".join(parts)
 
 
 def _held(outbox_id: int, owner: str) -> peewee.Expression:
@@ -268,6 +299,7 @@ def mark_sent(outbox_id: int, owner: str, now: datetime, attempt: AttemptRecord)
         if updated != 1:
             return _record_lost(outbox_id, attempt, "sent")
         _record(outbox_id, attempt, "sent")
+        settle_folded(outbox_id, owner, now, attempt, sent=True)
     return "sent"
 
 
@@ -286,10 +318,14 @@ def mark_failed(
         row = Outbox.get_or_none(_held(outbox_id, owner))
         if row is None:
             return _record_lost(outbox_id, attempt, "failed")
-        attempts = int(row.attempts) + 1
+        # A throttle answer is the target's budget speaking, not a failed try: it never counts
+        # toward max_attempts (the age limit still holds).
+        attempts = int(row.attempts) + (0 if attempt.throttled else 1)
         age = (now - row.created_at).total_seconds()
         error = describe_failure(attempt)
-        gave_up = policy.gives_up(attempts=attempts, age_seconds=age, retryable=retryable)
+        gave_up = policy.gives_up(
+            attempts=0 if attempt.throttled else attempts, age_seconds=age, retryable=retryable
+        )
         fields: dict[str, Any] = {
             "attempts": attempts,
             "updated_at": now,
@@ -302,13 +338,17 @@ def mark_failed(
             outcome = "dead"
         else:
             status = "retrying"
-            delay = policy.retry_delay_seconds(attempts, retry_after)
+            if attempt.throttled:  # the budget (or the target's Retry-After) paces it, no backoff
+                delay = retry_after if retry_after else policy.backoff_ceiling(1)
+            else:
+                delay = policy.retry_delay_seconds(attempts, retry_after)
             fields.update(
                 status=status, last_error=error, next_attempt_at=now + timedelta(seconds=delay)
             )
             outcome = "throttled" if attempt.throttled else "retry"
         Outbox.update(**fields).where(Outbox.id == outbox_id).execute()
         _record(outbox_id, attempt, outcome)
+        settle_folded(outbox_id, owner, now, attempt, sent=False)
     return status
 
 
@@ -331,7 +371,10 @@ def release(owner: str, now: datetime | None = None) -> int:
     with write_transaction(bound_database()):
         back_to = peewee.Case(None, [(Outbox.attempts == 0, "pending")], "retrying")
         return int(
-            Outbox.update(status=back_to, lease_owner=None, lease_expires_at=None, updated_at=when)
+            Outbox.update(
+                status=back_to, lease_owner=None, lease_expires_at=None, updated_at=when,
+                folded_into=None,
+            )
             .where((Outbox.status == "sending") & (Outbox.lease_owner == owner))
             .execute()
         )
