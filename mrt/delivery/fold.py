@@ -16,14 +16,19 @@ from mrt.delivery.sanitize import clean_line
 from mrt.store.outbox_records import ClaimedDelivery
 
 TITLE_CHARS = 90
-WHY_CHARS = 80
+WHY_CHARS = 60
+PREFIX = "[MRT] "  # how the default chat text starts
 
 
 def fold_line(row: ClaimedDelivery) -> str:
-    title = clean_line(row.message.subject or row.message.body.split("\n", 1)[0],
-                       max_chars=TITLE_CHARS)
+    """One alert of a fold: what and where (the first line of its own chat text), its title,
+    why it matched, then its link on a line of its own."""
+    first = row.message.body.strip().split("\n", 1)[0] if row.message.body else ""
+    head = first[len(PREFIX):] if first.startswith(PREFIX) else ""
+    title = clean_line(row.title or row.message.subject or first, max_chars=TITLE_CHARS)
     why = clean_line(row.why, max_chars=WHY_CHARS) if row.why else ""
-    lines = [f"• {title}" + (f" ({why})" if why else "")]
+    line = f"• {clean_line(head, max_chars=80)}: {title}" if head else f"• {title}"
+    lines = [line + (f" ({why})" if why else "")]
     if row.message.url:
         lines.append(f"  {row.message.url}")
     return "\n".join(lines)

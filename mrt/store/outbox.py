@@ -221,10 +221,10 @@ def _take_back_abandoned(row: Outbox, now: datetime, policy: RetryPolicy | None)
 
 def _claimed(row: Outbox, expires: datetime) -> ClaimedDelivery:
     alert = Alert.get_or_none(Alert.id == fk_id(row, "alert"))
-    url, priority, source_key, fingerprint, why = "", "normal", None, None, ""
+    url, priority, source_key, fingerprint, why, title = "", "normal", None, None, "", ""
     if alert is not None:
         priority, source_key, fingerprint = alert.priority, alert.source_key, alert.fingerprint
-        why = matched_line(alert.matched)
+        why, title = matched_line(alert.matched), str(alert.title or "")
         event_id = fk_id(alert, "event")
         if event_id is not None:
             event = Event.get_or_none(Event.id == event_id)
@@ -241,6 +241,7 @@ def _claimed(row: Outbox, expires: datetime) -> ClaimedDelivery:
         source_key=source_key,
         fingerprint=fingerprint,
         why=why,
+        title=title,
     )
 
 
