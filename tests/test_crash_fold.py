@@ -30,7 +30,6 @@ from test_e2e_support import (
 )
 from werkzeug import Request, Response
 
-
 CASES = [f"DeepSeek burst case {n:02d}" for n in range(12)]
 
 
