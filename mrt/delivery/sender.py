@@ -34,9 +34,10 @@ from mrt.delivery.budget import budgets_for
 from mrt.delivery.fold import fold_message
 from mrt.retry import RetryPolicy
 from mrt.secrets import Scrubber
-from mrt.store import budgets, outbox, outbox_fold
+from mrt.store import outbox, outbox_fold
 from mrt.store.outbox import AttemptRecord, ClaimedDelivery
 from mrt.store.outbox_claim import Budget, claim_within_budgets
+from mrt.store.outbox_marks import Mark, record_marks
 
 log = logging.getLogger("mrt.delivery.sender")
 
@@ -62,6 +63,16 @@ class DeliveryResult:
     target: str
     status: str  # sent | retrying | dead | lease_lost
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A send that is over, waiting to be recorded with the others that finished with it."""
+
+    row: ClaimedDelivery
+    outcome: SendOutcome
+    attempt: AttemptRecord
+    secrets: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -218,7 +229,7 @@ class Sender:
 
     async def _drain(self, now_fn: Callable[[], datetime]) -> SendReport:
         report = SendReport()
-        in_flight: dict[asyncio.Task[DeliveryResult], ClaimedDelivery] = {}
+        in_flight: dict[asyncio.Task[Finished], ClaimedDelivery] = {}
         capacity = self.config.delivery.senders
         try:
             await self._load_last_sends()
@@ -240,7 +251,7 @@ class Sender:
                 report.claimed += len(claimed)
                 for row in claimed:
                     self._last_sends()[row.target] = now
-                    task = asyncio.ensure_future(self._deliver(row, now, now_fn))
+                    task = asyncio.ensure_future(self._deliver(row, now))
                     in_flight[task] = row
             if not in_flight:
                 return report
@@ -252,9 +263,11 @@ class Sender:
                     task.cancel()
                 await asyncio.gather(*in_flight, return_exceptions=True)
                 raise
+            finished = [task.result() for task in done]
             for task in done:
                 in_flight.pop(task)
-                report.add(task.result())
+            for result in await self._record(finished, now_fn()):
+                report.add(result)
 
     async def _claim(self, now: datetime, free: int, busy: set[str]) -> list[ClaimedDelivery]:
         delivery = self.config.delivery
@@ -278,9 +291,7 @@ class Sender:
         self._budget_free_at = None if wait is None else now + timedelta(seconds=wait)
         return claim.rows
 
-    async def _deliver(
-        self, row: ClaimedDelivery, started: datetime, now_fn: Callable[[], datetime]
-    ) -> DeliveryResult:
+    async def _deliver(self, row: ClaimedDelivery, started: datetime) -> Finished:
         target = self._targets.get((row.channel, row.target))
         timeout = self.config.delivery.send_timeout_seconds
         message = row.message
@@ -310,14 +321,7 @@ class Sender:
             message=scrub(outcome.message, secrets),
             throttled=outcome.throttled,
         )
-        try:
-            return await self._mark(row, outcome, attempt, now_fn())
-        except Exception as exc:  # a store failure must not kill the other sends
-            log.error(
-                "recording delivery failed: %s: %s", type(exc).__name__, scrub(str(exc), secrets),
-                extra={"outbox_id": row.id, "alert_id": row.alert_id},
-            )
-            return DeliveryResult(row.id, row.channel, row.target, "lease_lost", "not recorded")
+        return Finished(row, outcome, attempt, secrets)
 
     def _gone_message(self, row: ClaimedDelivery) -> str:
         if not any(channel == row.channel for channel, _ in self._targets):
@@ -336,35 +340,43 @@ class Sender:
         except Exception as exc:  # the send contract says "never raises"; a plugin bug still might
             return SendOutcome(ok=False, error_class=type(exc).__name__, message=str(exc))
 
-    async def _mark(
-        self, row: ClaimedDelivery, outcome: SendOutcome, attempt: AttemptRecord, now: datetime
-    ) -> DeliveryResult:
+    async def _record(self, finished: list[Finished], now: datetime) -> list[DeliveryResult]:
+        """Record the sends that finished together, in one transaction (outbox_marks)."""
+        marks = [self._mark_of(f) for f in finished]
+        try:
+            statuses = await self._store(
+                partial(record_marks, marks, self.owner, now, self.policy)
+            )
+        except Exception as exc:  # a store failure must not kill the other sends
+            statuses = [exc] * len(finished)
+        return [self._result(f, status) for f, status in zip(finished, statuses, strict=True)]
+
+    def _mark_of(self, done: Finished) -> Mark:
+        row, outcome = done.row, done.outcome
+        budget = self._budgets.get(row.target)
+        return Mark(
+            row.id, done.attempt, ok=outcome.ok, retryable=outcome.retryable,
+            retry_after=outcome.retry_after, carried=bool(row.folded),
+            throttled_budget=(budget.key, budget.rate)
+            if outcome.throttled and budget is not None else None,
+        )
+
+    def _result(self, done: Finished, status: str | Exception) -> DeliveryResult:
+        row = done.row
         fields = {
             "outbox_id": row.id, "alert_id": row.alert_id, "channel": row.channel,
             "target": row.target, "source_key": row.source_key, "fingerprint": row.fingerprint,
         }
-        if outcome.ok:
-            status = await self._store(partial(outbox.mark_sent, row.id, self.owner, now, attempt))
+        if isinstance(status, Exception):
+            log.error(
+                "recording delivery failed: %s: %s", type(status).__name__,
+                scrub(str(status), done.secrets), extra=fields,
+            )
+            return DeliveryResult(row.id, row.channel, row.target, "lease_lost", "not recorded")
+        if done.outcome.ok:
             log.info("delivered to %s %s", row.channel, row.target, extra=fields)
             return DeliveryResult(row.id, row.channel, row.target, status)
-        budget = self._budgets.get(row.target)
-        if outcome.throttled and budget is not None:
-            await self._store(
-                partial(budgets.record_throttle, budget.key, budget.rate, now, outcome.retry_after)
-            )
-        status = await self._store(
-            partial(
-                outbox.mark_failed,
-                row.id,
-                self.owner,
-                now,
-                attempt,
-                retryable=outcome.retryable,
-                retry_after=outcome.retry_after,
-                policy=self.policy,
-            )
-        )
-        error = outbox.describe_failure(attempt)
+        error = outbox.describe_failure(done.attempt)
         log.warning("delivery to %s %s %s: %s", row.channel, row.target, status, error,
                     extra=fields)
         return DeliveryResult(row.id, row.channel, row.target, status, error)

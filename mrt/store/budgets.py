@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mrt.message import Rate
-from mrt.store.db import bound_database, write_transaction
 from mrt.store.models import TargetBudget
 
 
@@ -99,8 +98,3 @@ def drain(key: str, rate: Rate, now: datetime, retry_after: float | None) -> Non
         if _store(key, old, Bucket(1.0, until)):
             return
 
-
-def record_throttle(key: str, rate: Rate, now: datetime, retry_after: float | None) -> None:
-    """`drain` in a transaction of its own (the sender's answer to a throttled send)."""
-    with write_transaction(bound_database()):
-        drain(key, rate, now, retry_after)

@@ -281,8 +281,11 @@ def _record_lost(outbox_id: int, attempt: AttemptRecord, what: str) -> str:
     return LEASE_LOST
 
 
-def mark_sent(outbox_id: int, owner: str, now: datetime, attempt: AttemptRecord) -> str:
-    """Record a successful try: "sent", or LEASE_LOST when `owner` no longer holds the row."""
+def mark_sent(
+    outbox_id: int, owner: str, now: datetime, attempt: AttemptRecord, *, carried: bool = True
+) -> str:
+    """Record a successful try: "sent", or LEASE_LOST when `owner` no longer holds the row.
+    `carried=False`: the row's message carried no folded rows (saves looking for them)."""
     with write_transaction(bound_database()):
         updated = (
             Outbox.update(
@@ -300,7 +303,8 @@ def mark_sent(outbox_id: int, owner: str, now: datetime, attempt: AttemptRecord)
         if updated != 1:
             return _record_lost(outbox_id, attempt, "sent")
         _record(outbox_id, attempt, "sent")
-        settle_folded(outbox_id, owner, now, attempt, sent=True)
+        if carried:
+            settle_folded(outbox_id, owner, now, attempt, sent=True)
     return "sent"
 
 
@@ -313,6 +317,7 @@ def mark_failed(
     retryable: bool,
     retry_after: float | None,
     policy: RetryPolicy,
+    carried: bool = True,
 ) -> str:
     """Record a failed try; returns the new status ("retrying" | "dead") or LEASE_LOST."""
     with write_transaction(bound_database()):
@@ -349,7 +354,8 @@ def mark_failed(
             outcome = "throttled" if attempt.throttled else "retry"
         Outbox.update(**fields).where(Outbox.id == outbox_id).execute()
         _record(outbox_id, attempt, outcome)
-        settle_folded(outbox_id, owner, now, attempt, sent=False)
+        if carried:
+            settle_folded(outbox_id, owner, now, attempt, sent=False)
     return status
 
 
