@@ -16,6 +16,7 @@ SQLite the claim's BEGIN IMMEDIATE lets one writer in at a time anyway.)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,14 +76,31 @@ def _store(key: str, old: Bucket | None, new: Bucket) -> bool:
 
 def take(key: str, rate: Rate, now: datetime) -> float:
     """Take one token: 0.0 when taken, else the seconds until one is there."""
-    old = _read(key)
-    current = old if old is not None else Bucket(float(rate.burst), now)
+    return take_from(key, rate, now, _read(key))[0]
+
+
+def take_from(
+    key: str, rate: Rate, now: datetime, stored: Bucket | None
+) -> tuple[float, Bucket | None]:
+    """`take` from a bucket already read (`read_many`): (wait, the bucket as stored now)."""
+    current = stored if stored is not None else Bucket(float(rate.burst), now)
     tokens = current.level(rate, now)
     if now < current.updated_at or tokens < 1.0 - 1e-9:
-        return max(current.seconds_to_token(rate, now), 0.001)
-    if _store(key, old, Bucket(max(0.0, tokens - 1.0), now)):
-        return 0.0
-    return 0.05  # another worker took from this bucket at the same moment: look again soon
+        return max(current.seconds_to_token(rate, now), 0.001), stored
+    new = Bucket(max(0.0, tokens - 1.0), now)
+    if _store(key, stored, new):
+        return 0.0, new
+    # another worker took from this bucket at the same moment: look again soon
+    return 0.05, _read(key)
+
+
+def read_many(keys: Iterable[str]) -> dict[str, Bucket]:
+    """The stored buckets of `keys` in one query (a key never sent to is absent)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    query = TargetBudget.select().where(TargetBudget.target.in_(wanted))
+    return {str(r.target): Bucket(float(r.tokens), r.updated_at) for r in query}
 
 
 def drain(key: str, rate: Rate, now: datetime, retry_after: float | None) -> None:

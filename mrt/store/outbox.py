@@ -23,9 +23,10 @@ from mrt.events import utcnow
 from mrt.message import Message
 from mrt.retry import RetryPolicy
 from mrt.store.db import bound_database, is_sqlite, write_transaction
-from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
+from mrt.store.models import DeliveryAttempt, Outbox
 from mrt.store.outbox_due import due, first_due_per_target
 from mrt.store.outbox_fold import settle_folded
+from mrt.store.outbox_lease import lease_many, lease_row
 from mrt.store.outbox_records import (
     DISCARDABLE,
     LEASE_LOST,
@@ -36,7 +37,6 @@ from mrt.store.outbox_records import (
     as_tuples,
     as_utc_datetime,
     describe_failure,
-    fk_id,
     redact_common_secrets,
 )
 
@@ -55,6 +55,8 @@ __all__ = [
     "enqueue",
     "enqueue_new_alert",
     "last_attempt_by_target",
+    "lease_many",
+    "lease_row",
     "mark_failed",
     "mark_sent",
     "redact_common_secrets",
@@ -160,99 +162,9 @@ def claim_due(
     return claimed
 
 
-def lease_row(
-    row: Outbox,
-    owner: str,
-    now: datetime,
-    expires: datetime,
-    policy: RetryPolicy | None,
-    *,
-    folded_into: int | None = None,
-) -> ClaimedDelivery | None:
-    """Mark one due row `sending` for `owner` (inside the claim's transaction); None when it
-    was taken back from a crashed sender and is dead now, or changed under us."""
-    if row.status == "sending" and not _take_back_abandoned(row, now, policy):
-        return None
-    updated = (
-        Outbox.update(
-            status="sending", lease_owner=owner, lease_expires_at=expires, updated_at=now,
-            folded_into=folded_into,
-        )
-        .where(Outbox.id == row.id)
-        .execute()
-    )
-    return _claimed(row, expires) if updated == 1 else None
-
-
 def count_due(now: datetime) -> int:
     """Rows a sender could claim at `now` (ignoring target spacing)."""
     return int(Outbox.select().where(due(now)).count())
-
-
-def _take_back_abandoned(row: Outbox, now: datetime, policy: RetryPolicy | None) -> bool:
-    """Record the abandoned try of a crashed sender; False when the row is dead instead."""
-    attempts = int(row.attempts) + 1
-    note = (
-        f"the lease of sender {row.lease_owner} expired at {row.lease_expires_at:%Y-%m-%d %H:%M:%S} "
-        "UTC before it reported: it stopped or stalled mid-send"
-    )
-    reason = None
-    if policy is not None:
-        age = (now - row.created_at).total_seconds()
-        reason = policy.gives_up(attempts=attempts, age_seconds=age, retryable=True)
-    DeliveryAttempt.create(
-        outbox=row.id,
-        started_at=now,
-        outcome="dead" if reason else "lease_expired",
-        error_class="LeaseExpired",
-        message=note,
-    )
-    fields: dict[str, Any] = {
-        "attempts": attempts, "last_error": note, "updated_at": now, "folded_into": None
-    }
-    if reason:
-        fields.update(
-            status="dead", lease_owner=None, lease_expires_at=None, last_error=f"{note}; {reason}"
-        )
-    Outbox.update(**fields).where(Outbox.id == row.id).execute()
-    row.attempts = attempts
-    return reason is None
-
-
-def _claimed(row: Outbox, expires: datetime) -> ClaimedDelivery:
-    alert = Alert.get_or_none(Alert.id == fk_id(row, "alert"))
-    url, priority, source_key, fingerprint, why, title = "", "normal", None, None, "", ""
-    if alert is not None:
-        priority, source_key, fingerprint = alert.priority, alert.source_key, alert.fingerprint
-        why, title = matched_line(alert.matched), str(alert.title or "")
-        event_id = fk_id(alert, "event")
-        if event_id is not None:
-            event = Event.get_or_none(Event.id == event_id)
-            url = event.url if event is not None else ""
-    return ClaimedDelivery(
-        id=int(row.id),
-        alert_id=int(fk_id(row, "alert") or 0),
-        channel=row.channel,
-        target=row.target,
-        attempts=int(row.attempts),
-        created_at=row.created_at,
-        lease_expires_at=expires,
-        message=Message(subject=row.subject, body=row.body, url=url, priority=priority),
-        source_key=source_key,
-        fingerprint=fingerprint,
-        why=why,
-        title=title,
-    )
-
-
-def matched_line(matched: Any) -> str:
-    """An alert's matched rules and reasons in one line ("rule: reason; reason | rule: ...")."""
-    parts = []
-    for entry in matched if isinstance(matched, list) else []:
-        if isinstance(entry, dict):
-            reasons = "; ".join(str(r) for r in entry.get("reasons") or [])
-            parts.append(f"{entry.get('rule', '?')}: {reasons}" if reasons else str(entry.get("rule")))
-    return " | ".join(parts)
 
 
 def _held(outbox_id: int, owner: str) -> peewee.Expression:

@@ -28,10 +28,11 @@ import peewee
 from mrt.message import Rate
 from mrt.retry import RetryPolicy
 from mrt.store import budgets
+from mrt.store.budgets import Bucket
 from mrt.store.db import bound_database, is_sqlite, write_transaction
 from mrt.store.models import Outbox
-from mrt.store.outbox import lease_row
 from mrt.store.outbox_due import due, first_due_per_target
+from mrt.store.outbox_lease import lease_many, lease_row
 from mrt.store.outbox_records import ClaimedDelivery
 
 FOLD_MAX = 50  # alerts listed in one folded message at most; more wait for the next one
@@ -81,33 +82,52 @@ def claim_within_budgets(
     expires = now + timedelta(seconds=lease_seconds)
     waits: list[float] = []
     with write_transaction(db):
-        for first in first_due_per_target(now, exclude_targets=exclude_targets):
-            if len(result.rows) >= limit:
+        firsts = first_due_per_target(now, exclude_targets=exclude_targets)
+        stored = budgets.read_many(
+            budgets_by_target[f.target].key for f in firsts if f.target in budgets_by_target
+        )
+        singles: list[int] = []  # first rows to lease together
+        for first in firsts:
+            if len(singles) + len(result.rows) >= limit:
                 break
             budget = budgets_by_target.get(first.target)
             if budget is None:
-                row = _locked(Outbox.select().where(Outbox.id == first.outbox_id), db).first()
-                lease = None if row is None else lease_row(row, owner, now, expires, policy)
-                if lease is not None:
-                    result.rows.append(lease)
+                singles.append(first.outbox_id)
                 continue
-            bucket = budgets.bucket(budget.key, budget.rate, now)
+            bucket = stored.get(budget.key) or Bucket(float(budget.rate.burst), now)
             tokens = bucket.level(budget.rate, now) if now >= bucket.updated_at else 0.0
             fold = fold_after > 0 and tokens < 2.0 and _must_fold(first.target, now, tokens,
                                                                    budget.rate, fold_after)
-            wait = budgets.take(budget.key, budget.rate, now)
+            wait, after = budgets.take_from(budget.key, budget.rate, now, stored.get(budget.key))
+            if after is not None:
+                stored[budget.key] = after
             if wait > 0:
                 waits.append(wait)
                 continue
-            lease = (
-                _lease_fold(first.target, owner, now, expires, policy, fold_max, db)
-                if fold
-                else _lease_first(first.outbox_id, owner, now, expires, policy, db)
-            )
+            if not fold:
+                singles.append(first.outbox_id)
+                continue
+            lease = _lease_fold(first.target, owner, now, expires, policy, fold_max, db)
             if lease is not None:
                 result.rows.append(lease)
+        result.rows += _lease_singles(singles, owner, now, expires, policy, db)
     result.wait_seconds = min(waits) if waits else None
     return result
+
+
+def _lease_singles(
+    ids: list[int], owner: str, now: datetime, expires: datetime, policy: RetryPolicy | None,
+    db: peewee.Database,
+) -> list[ClaimedDelivery]:
+    """Waiting rows in one statement; a crashed sender's abandoned ones one by one."""
+    leased = lease_many(ids, owner, now, expires)
+    got = {c.id for c in leased}
+    for outbox_id in ids:
+        if outbox_id not in got:
+            lease = _lease_first(outbox_id, owner, now, expires, policy, db)
+            if lease is not None:
+                leased.append(lease)
+    return leased
 
 
 def _must_fold(target: str, now: datetime, tokens: float, rate: Rate, fold_after: float) -> bool:
