@@ -3,10 +3,9 @@ exactly once, alone or inside a folded message (issue 13).
 
 The real `mrt-worker --once` on the v0 example pointed at loopback, its channel a JSON webhook
 (Apprise `json://`) with a small budget (burst 2, 6 a minute): twelve matching issues in one
-cycle are one single send, then one folded message with the other eleven. The webhook holds that
-message unanswered and the test kills the worker meanwhile: the far side never accepted it.
-"Time passes" by moving the stored lease and budget clocks back (no sleep); a second run sends
-the eleven again, alone or folded, each exactly once.
+cycle go out as one folded message. The webhook holds that message unanswered and the test
+kills the worker meanwhile: the far side never accepted it. "Time passes" by moving the stored
+lease and budget clocks back (no sleep); a second run sends the twelve again, each exactly once.
 """
 
 from __future__ import annotations
@@ -94,7 +93,7 @@ def test_a_fold_in_flight_at_a_sigkill_delivers_every_alert_exactly_once(
 
     db = tmp_path / "mrt_state.sqlite3"
     in_flight = rows(db, "SELECT id, folded_into FROM outbox WHERE status = 'sending'")
-    assert len(in_flight) == 11 and sum(1 for _, into in in_flight if into is not None) == 10
+    assert len(in_flight) == 12 and sum(1 for _, into in in_flight if into is not None) == 11
     # time passes: the dead worker's leases expire and the robot's budget refills
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE outbox SET lease_expires_at = '2000-01-01 00:00:00' "

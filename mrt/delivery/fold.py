@@ -20,15 +20,21 @@ WHY_CHARS = 60
 PREFIX = "[MRT] "  # how the default chat text starts
 
 
-def fold_line(row: ClaimedDelivery) -> str:
-    """One alert of a fold: what and where (the first line of its own chat text), its title,
-    why it matched, then its link on a line of its own."""
+def _head(row: ClaimedDelivery) -> str:
+    """What and where: the first line of the alert's own chat text, without its "[MRT] "."""
     first = row.message.body.strip().split("\n", 1)[0] if row.message.body else ""
-    head = first[len(PREFIX):] if first.startswith(PREFIX) else ""
-    title = clean_line(row.title or row.message.subject or first, max_chars=TITLE_CHARS)
-    why = clean_line(row.why, max_chars=WHY_CHARS) if row.why else ""
-    line = f"• {clean_line(head, max_chars=80)}: {title}" if head else f"• {title}"
-    lines = [line + (f" ({why})" if why else "")]
+    return clean_line(first[len(PREFIX):], max_chars=80) if first.startswith(PREFIX) else ""
+
+
+def fold_line(row: ClaimedDelivery, *, head: bool = True, why: bool = True) -> str:
+    """One alert of a fold: what and where, its title, why it matched, then its link on a
+    line of its own (what the fold's header says for all of them is left out)."""
+    title = clean_line(row.title or row.message.subject or row.message.body.split("\n", 1)[0],
+                       max_chars=TITLE_CHARS)
+    said = _head(row) if head else ""
+    reason = clean_line(row.why, max_chars=WHY_CHARS) if why and row.why else ""
+    line = f"• {said}: {title}" if said else f"• {title}"
+    lines = [line + (f" ({reason})" if reason else "")]
     if row.message.url:
         lines.append(f"  {row.message.url}")
     return "\n".join(lines)
@@ -40,11 +46,21 @@ def _header(count: int) -> str:
 
 def fold_message(carrier: ClaimedDelivery, limit: int | None) -> tuple[Message, list[int]]:
     """The folded message for `carrier` and its members, and the outbox ids it lists."""
+    rows = [carrier, *carrier.folded]
+    heads = {_head(r) for r in rows}
+    whys = {r.why for r in rows}
+    shared_head = len(heads) == 1 and "" not in heads
+    shared_why = len(whys) == 1 and "" not in whys
+    common: list[str] = []  # said once, under the title, when every alert shares it
+    if shared_head:
+        common.append(next(iter(heads)))
+    if shared_why:
+        common.append("Why: " + clean_line(next(iter(whys)), max_chars=WHY_CHARS * 2))
     listed: list[ClaimedDelivery] = []
     lines: list[str] = []
-    for row in (carrier, *carrier.folded):
-        line = fold_line(row)
-        text = "\n".join([_header(len(listed) + 1), *lines, line])
+    for row in rows:
+        line = fold_line(row, head=not shared_head, why=not shared_why)
+        text = "\n".join([_header(len(listed) + 1), *common, *lines, line])
         if listed and limit is not None and len(text) > limit:
             break
         listed.append(row)
@@ -53,6 +69,7 @@ def fold_message(carrier: ClaimedDelivery, limit: int | None) -> tuple[Message, 
         return carrier.message, [carrier.id]
     priority = "high" if any(r.message.priority == "high" for r in listed) else "normal"
     return (
-        Message(subject=_header(len(listed)), body="\n".join(lines), priority=priority),
+        Message(subject=_header(len(listed)), body="\n".join([*common, *lines]),
+                priority=priority),
         [r.id for r in listed],
     )

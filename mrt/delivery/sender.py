@@ -131,6 +131,7 @@ class Sender:
         self._spacing: dict[str, float] = {}
         self._budgets: dict[str, Budget] = {}
         self._budget_free_at: datetime | None = None  # when a budget-refused target has a token
+        self._folded_at: dict[str, datetime] = {}  # target key -> when a claim last folded
         self._stopping = False
         self.update_targets(targets)
 
@@ -279,14 +280,17 @@ class Sender:
                     one_per_target=True, policy=self.policy,
                 )
             )
+        recent = now - timedelta(seconds=delivery.fold_after_seconds)
+        self._folded_at = {k: at for k, at in self._folded_at.items() if at > recent}
         claim = await self._store(
             partial(
                 claim_within_budgets, self.owner, now, limit=free,
                 lease_seconds=delivery.lease_seconds, budgets_by_target=self._budgets,
                 exclude_targets=busy, policy=self.policy,
-                fold_after=delivery.fold_after_seconds,
+                fold_after=delivery.fold_after_seconds, folding=set(self._folded_at),
             )
         )
+        self._folded_at.update((row.target, now) for row in claim.rows if row.folded)
         wait = claim.wait_seconds
         self._budget_free_at = None if wait is None else now + timedelta(seconds=wait)
         return claim.rows

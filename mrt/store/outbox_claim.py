@@ -10,10 +10,12 @@ transaction; `wait_seconds` says when the soonest refused target will have one.
 
 Folding: when a target's due rows reach what its budget lets out within `fold_after` seconds
 (the whole tokens there now plus those refilled by then: the last row would wait that long or
-longer), its tokens but the last are spent on single rows as usual, and with the last one the
-waiting rows (up to `fold_max`) are leased together, the oldest
-as carrier (mrt/store/outbox_fold.py says how they settle). Rows of targets without a budget
-(spaced the old way, or no longer configured) are claimed as `claim_due` would.
+longer), its waiting rows (up to `fold_max`) are leased together for one token, the oldest as
+carrier; the sender lists as many as the target's message holds and gives the others back, and
+while the target is `folding` (the sender says which folded lately) its next claims fold too as
+long as its rows outnumber its tokens (mrt/store/outbox_fold.py says how a fold settles).
+Rows of targets without a budget (spaced the old way, or no longer configured) are claimed as
+`claim_due` would.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def claim_within_budgets(
     policy: RetryPolicy | None = None,
     fold_after: float = 0.0,
     fold_max: int = FOLD_MAX,
+    folding: Collection[str] = (),
 ) -> BudgetClaim:
     result = BudgetClaim()
     if limit <= 0:
@@ -96,8 +99,9 @@ def claim_within_budgets(
                 continue
             bucket = stored.get(budget.key) or Bucket(float(budget.rate.burst), now)
             tokens = bucket.level(budget.rate, now) if now >= bucket.updated_at else 0.0
-            fold = fold_after > 0 and tokens < 2.0 and _must_fold(first.target, now, tokens,
-                                                                   budget.rate, fold_after)
+            fold = fold_after > 0 and _must_fold(
+                first.target, now, tokens, budget.rate, fold_after, first.target in folding
+            )
             wait, after = budgets.take_from(budget.key, budget.rate, now, stored.get(budget.key))
             if after is not None:
                 stored[budget.key] = after
@@ -130,11 +134,18 @@ def _lease_singles(
     return leased
 
 
-def _must_fold(target: str, now: datetime, tokens: float, rate: Rate, fold_after: float) -> bool:
-    """True when the target's waiting rows reach what its budget lets out within fold_after:
-    the last of them would wait fold_after or longer. Whole tokens only, so that the crumbs
-    refilled while the earlier rows went out do not move the line."""
-    lets_out = math.floor(tokens + 1e-9) + rate.per_second * fold_after
+def _must_fold(
+    target: str, now: datetime, tokens: float, rate: Rate, fold_after: float, folding: bool
+) -> bool:
+    """True when the target's waiting rows reach what its budget lets out within fold_after
+    (the last of them would wait that long or longer), counting whole tokens only so that the
+    crumbs refilled while rows went out do not move the line. A target already `folding` (it
+    folded within fold_after) goes on folding while its rows outnumber its whole tokens: the
+    rest of a burst goes out folded now instead of alone, token by token, for a minute."""
+    whole = math.floor(tokens + 1e-9)
+    if folding:
+        return _due_count(target, now, whole + 1) > whole
+    lets_out = whole + rate.per_second * fold_after
     return _due_count(target, now, math.ceil(lets_out) + 1) + 1e-9 >= lets_out
 
 

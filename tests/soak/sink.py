@@ -116,16 +116,20 @@ FOLD_TITLE = "alerts at once"  # the title of a folded message: "[MRT] N alerts 
 
 
 def fold_items(message: str) -> list[tuple[EventKey | None, str]]:
-    """Each alert a folded message lists ("• what · where: title (why)", then "  link")."""
+    """Each alert a folded message lists ("• what · where: title (why)", then "  link"; what,
+    where and why are said once above the list when every alert shares them)."""
     items: list[tuple[EventKey | None, str]] = []
     head: str | None = None
-    for line in [*message.splitlines(), "• "]:
+    lines = message.splitlines()
+    # "what · where" said once above the list when every alert shares it
+    shared = lines[0] if lines and " · " in lines[0] and not lines[0].startswith("• ") else None
+    for line in [*lines, "• "]:
         if line.startswith("• "):
             if head is not None:  # an item without a link: an operators' notice
                 items.append((None, head))
             head = line[2:] or None
         elif head is not None and line.strip().startswith("http"):
-            text = f"[MRT] {head}\n{line.strip()}"
+            text = f"[MRT] {shared or head}\n{line.strip()}"
             items.append((event_key_of(text), text))
             head = None
     return items
