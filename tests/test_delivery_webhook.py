@@ -92,3 +92,34 @@ def test_apprise_builds_a_targets_plugin_once_not_per_send(httpserver: HTTPServe
     info = apprise_channel.instance.cache_info()
     assert (info.misses, info.hits) == (1, 2)
     assert len(httpserver.log) == 3
+
+
+def test_a_kept_apprise_plugin_does_not_pace_its_sends(tmp_path: Any) -> None:
+    """Apprise spaces the sends of one plugin object (5.5 s for email): a plugin kept per
+    target must leave pacing to the rate budget, or every mail would wait."""
+    import socket
+    import time
+
+    from aiosmtpd.controller import Controller
+
+    got: list[float] = []
+
+    class Mailbox:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            got.append(time.monotonic())
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(Mailbox(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        target = resolve(urls=[f"mailto://127.0.0.1:{port}/?smtp=127.0.0.1&from=mrt@example.org"
+                               "&to=oncall@example.org&mode=insecure"])
+        started = time.monotonic()
+        assert send(target).ok and send(target).ok and send(target).ok
+    finally:
+        smtp.stop()
+    assert len(got) == 3
+    assert got[-1] - started < 3.0  # Apprise's own pacing alone would take 11 s

@@ -281,6 +281,9 @@ def instance(url: str) -> tuple[Apprise, Any] | None:
     if plugin is None:
         return None
     plugin.retry = 0  # our retries are persistent, in the outbox; never Apprise's in-process ones
+    # Apprise paces the sends of one plugin object (5.5 s apart for email): pacing is the
+    # target's rate budget's job, and a kept plugin would otherwise sleep before every send.
+    plugin.request_rate_per_sec = 0
     apobj = Apprise(asset=asset)
     apobj.add(plugin)
     return apobj, plugin
