@@ -105,7 +105,7 @@ def test_a_kept_apprise_plugin_does_not_pace_its_sends(tmp_path: Any) -> None:
     got: list[float] = []
 
     class Mailbox:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             got.append(time.monotonic())
             return "250 OK"
 

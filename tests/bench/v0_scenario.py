@@ -37,7 +37,7 @@ class Mailbox:
         self.arrivals: list[float] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             self.arrivals.append(time.time())
         return "250 OK"
