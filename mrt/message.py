@@ -13,6 +13,18 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class Rate:
+    """A rate budget: a token bucket holding up to `burst` sends, refilled `per_minute`."""
+
+    burst: float
+    per_minute: float
+
+    @property
+    def per_second(self) -> float:
+        return self.per_minute / 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     channel: str  # the configured channel's name
     key: str  # redacted URL (Apprise privacy form): what the outbox stores
@@ -23,6 +35,7 @@ class Target:
     secrets: tuple[str, ...] = field(default=(), repr=False)  # strings to scrub from errors
     # keys this target had in earlier versions: outbox rows written then still find it
     previous_keys: tuple[str, ...] = ()
+    rate: Rate | None = None  # this target's own budget (a plugin listing targets may set it)
 
 
 @dataclass(frozen=True, slots=True)

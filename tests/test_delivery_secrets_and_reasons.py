@@ -84,9 +84,9 @@ def test_a_debug_run_logs_no_part_of_any_secret(tmp_path: Path, httpserver: HTTP
     assert [r.path for r, _ in httpserver.log if r.path.startswith("/hook/")] == [
         f"/hook/{HOOK_TOKEN}"
     ]
-    assert "urllib3.connectionpool" in logs and "apprise" in logs
-    assert '"POST /api/werobot/v1/webhook/send?token=***&channel=standard HTTP/1.1" 200' in logs
-    assert '"POST /hook/***?X-Api-Key=*** HTTP/1.1" 200' in logs
+    # WeLink and JSON webhooks go through our pooled httpx client (mrt.delivery.webhook): its
+    # transport logged both POSTs at DEBUG, and nothing of a secret
+    assert logs.count("httpcore.http11: send_request_headers.started request=<Request [b'POST']>") >= 2
     for secret in SECRETS:
         assert secret not in logs, [line for line in logs.splitlines() if secret in line][:3]
     # masked targets show nothing of a token, not its first and last characters

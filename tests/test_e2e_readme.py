@@ -29,8 +29,14 @@ def blocks(*languages: str) -> list[tuple[str, str]]:
 
 
 CONFIGS = blocks("json", "toml")
+def _command(line: str) -> list[str]:
+    """The command's own words: a shell redirection (`> FILE`) and what follows it is not."""
+    words = shlex.split(line, comments=True)
+    return words[: words.index(">")] if ">" in words else words
+
+
 COMMANDS = [
-    shlex.join(shlex.split(line, comments=True))
+    shlex.join(_command(line))
     for _, body in blocks("bash")
     for line in body.splitlines()
     if line.strip().startswith(("mrt ", "mrt-worker "))

@@ -80,7 +80,7 @@ type = "console"
 
 # [delivery]
 # max_attempts = 12
-# min_interval_seconds = 3.0   # per target: chat robots allow ~20 messages a minute
+# fold_after_seconds = 60      # a burst past a target's rate budget goes out folded
 """
 
 NEXT_STEPS = """next steps:

@@ -104,7 +104,12 @@ def _alert_lines(alert: AlertInfo) -> list[str]:
 
 
 def _delivery_lines(delivery: DeliveryInfo) -> list[str]:
-    if delivery.status == "sent":
+    if delivery.status == "sent" and delivery.folded_into is not None:
+        state = (
+            f"sent {_at(delivery.sent_at)} inside the message of outbox #{delivery.folded_into}"
+            " (a burst folded into one)"
+        )
+    elif delivery.status == "sent":
         state = f"sent {_at(delivery.sent_at)}"
     elif delivery.status in ("pending", "retrying"):
         state = f"{delivery.status}, next try {_at(delivery.next_attempt_at)}"

@@ -36,6 +36,7 @@ from mrt.config.limits import (
 )
 from mrt.config.models import Config, SourceSection
 from mrt.config.refs import reference_problems
+from mrt.config.spacing import spacing_warnings
 from mrt.config.v0 import (
     ConfigWarning,
     env_warnings,
@@ -234,7 +235,9 @@ def config_with_warnings(data: dict[str, Any], *, file: str | None = None) -> Lo
     """`config_from_dict` and its warnings; v0 values are read as v0 read them first."""
     data, warnings = relax_v0(data, file)
     config = _validate(data, file)
-    return LoadedConfig(config, (*warnings, *idle_warnings(config, file)))
+    return LoadedConfig(
+        config, (*warnings, *idle_warnings(config, file), *spacing_warnings(config, file))
+    )
 
 
 def _validate(data: dict[str, Any], file: str | None) -> Config:

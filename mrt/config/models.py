@@ -150,6 +150,13 @@ def _one_or_many(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [many["items"], {k: v for k, v in many.items() if k != "title"}]
 
 
+class RateConfig(Strict):
+    """A target's rate budget: a token bucket of `burst` sends that refills `per_minute`."""
+
+    burst: int = Field(ge=1, le=10_000)
+    per_minute: float = Field(gt=0, le=100_000)
+
+
 class ChannelConfig(Strict):
     """A named channel: one or more Apprise URLs, each its own delivery target.
 
@@ -163,6 +170,10 @@ class ChannelConfig(Strict):
     template: str | None = None  # Jinja2 source (sandboxed) or "file:relative/path.j2"
     title_template: str | None = None
     min_interval_seconds: float | None = Field(None, ge=0)  # per-target spacing override
+    # each target's budget (default: its vendor's, mrt/delivery/budget.py); `rates` by URL
+    # index (urls first, then url_env) gives one target of several a budget of its own
+    rate: RateConfig | None = None
+    rates: dict[int, RateConfig] = Field(default_factory=dict)
     max_length: int | None = Field(None, ge=50)
     # v0's notify.welink / notify.email, translated by Config into the channels "welink" and
     # "email": the typed description the delivery layer builds the same target from as v0 did
@@ -181,6 +192,13 @@ class ChannelConfig(Strict):
         described = self.welink_robot is not None or self.smtp is not None
         if self.type == "apprise" and not (self.urls or self.url_env or described):
             raise ValueError("an apprise channel needs at least one of urls or url_env")
+        count = len(self.urls) + len(self.url_env)
+        wrong = sorted(i for i in self.rates if not 0 <= i < count)
+        if wrong:
+            raise ValueError(
+                f"rates: no target number {wrong[0]} (the channel's targets are numbered 0 to "
+                f"{count - 1}: urls first, then url_env)"
+            )
         return self
 
 
@@ -191,7 +209,12 @@ class DeliveryConfig(Strict):
     backoff_base_seconds: float = Field(5.0, gt=0)
     backoff_max_seconds: float = Field(1800.0, gt=0)
     lease_seconds: int = Field(120, ge=5)
-    min_interval_seconds: float = Field(3.0, ge=0)  # per target: robots allow ~20 a minute
+    # Set explicitly: the old fixed spacing per target (no rate budgets). Left out: each target
+    # has a rate budget (channels.<name>.rate, else its vendor's documented limit).
+    min_interval_seconds: float = Field(3.0, ge=0)
+    # A target whose waiting alerts its budget cannot let out within this many seconds gets
+    # them in one message that lists them (0: never fold).
+    fold_after_seconds: float = Field(60.0, ge=0)
     send_timeout_seconds: float = Field(20.0, gt=0)
     cursor_policy: Literal["strict", "best-effort"] = "strict"
     shutdown_grace_seconds: float = Field(20.0, ge=0)

@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
 
@@ -269,19 +270,36 @@ def _ok_status(plugin: Any) -> int | None:
     return answer.http_status if answer is not None else None
 
 
-def _send_blocking(target: Target, message: Message, timeout: float) -> SendOutcome:
+@lru_cache(maxsize=256)
+def instance(url: str) -> tuple[Apprise, Any] | None:
+    """One Apprise object and plugin per target URL, built on its first send: parsing the URL
+    and building the plugin cost more than many sends (a target's sends never overlap: the
+    sender has one in flight per target)."""
     register_welink()
     asset = _asset()
-    plugin = Apprise.instantiate(target.url, asset=asset, suppress_exceptions=False)
+    plugin = Apprise.instantiate(url, asset=asset, suppress_exceptions=False)
     if plugin is None:
+        return None
+    plugin.retry = 0  # our retries are persistent, in the outbox; never Apprise's in-process ones
+    # Apprise paces the sends of one plugin object (5.5 s apart for email): pacing is the
+    # target's rate budget's job, and a kept plugin would otherwise sleep before every send.
+    plugin.request_rate_per_sec = 0
+    apobj = Apprise(asset=asset)
+    apobj.add(plugin)
+    return apobj, plugin
+
+
+def _send_blocking(target: Target, message: Message, timeout: float) -> SendOutcome:
+    built = instance(target.url)
+    if built is None:
         return SendOutcome(
             ok=False, retryable=False, error_class="InvalidUrl", message="URL not understood"
         )
-    plugin.retry = 0  # our retries are persistent, in the outbox; never Apprise's in-process ones
+    apobj, plugin = built
+    if hasattr(plugin, "answer"):
+        plugin.answer = None  # ours leave the robot's answer here: never the last send's
     plugin.socket_connect_timeout = min(float(timeout), 10.0)
     plugin.socket_read_timeout = float(timeout)
-    apobj = Apprise(asset=asset)
-    apobj.add(plugin)
     with apobj.notify(
         body=message.body,
         title=message.subject,

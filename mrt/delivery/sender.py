@@ -1,10 +1,14 @@
 """The sending engine: claim due outbox rows, send each to its target, record what happened.
 
 Driven by the clock it is given (`run_once(now)`), so tests and the worker control time. Up to
-`delivery.senders` sends run at once, never two to one target at a time, and each target keeps
-its minimum spacing (robots allow about 20 messages a minute): the sender remembers when it last
-sent to each target and does not claim that target's rows before the spacing has passed. A
-failure of one target is that target's row state and nothing else: other targets keep going.
+`delivery.senders` sends run at once, never two to one target at a time. Each target has a
+rate budget (mrt/delivery/budget.py: a token bucket in the database, shared by every sender of
+every worker) and is claimed only when its bucket gives a token; a burst its budget cannot let
+out within `delivery.fold_after_seconds` goes out folded into one message (mrt/delivery/fold.py).
+A throttle answer empties the target's bucket and defers the row without counting an attempt.
+A target covered by an explicit `min_interval_seconds` keeps the old fixed spacing instead: the
+sender remembers when it last sent to it and does not claim its rows before the spacing passed.
+A failure of one target is that target's row state and nothing else: other targets keep going.
 A send callable that raises becomes a failed attempt; nothing escapes `run_once`.
 
 The database calls are short synchronous transactions; the sends are awaited concurrently.
@@ -26,10 +30,14 @@ import peewee
 
 from mrt.config import Config
 from mrt.delivery.base import Message, SendOutcome, Target
+from mrt.delivery.budget import budgets_for
+from mrt.delivery.fold import fold_message
 from mrt.retry import RetryPolicy
 from mrt.secrets import Scrubber
-from mrt.store import outbox
+from mrt.store import outbox, outbox_fold
 from mrt.store.outbox import AttemptRecord, ClaimedDelivery
+from mrt.store.outbox_claim import Budget, claim_within_budgets
+from mrt.store.outbox_marks import Mark, record_marks
 
 log = logging.getLogger("mrt.delivery.sender")
 
@@ -55,6 +63,16 @@ class DeliveryResult:
     target: str
     status: str  # sent | retrying | dead | lease_lost
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A send that is over, waiting to be recorded with the others that finished with it."""
+
+    row: ClaimedDelivery
+    outcome: SendOutcome
+    attempt: AttemptRecord
+    secrets: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -111,6 +129,9 @@ class Sender:
         self._last_send: dict[str, datetime] | None = None  # target key -> last claim time
         self._targets: dict[tuple[str, str], Target] = {}
         self._spacing: dict[str, float] = {}
+        self._budgets: dict[str, Budget] = {}
+        self._budget_free_at: datetime | None = None  # when a budget-refused target has a token
+        self._folded_at: dict[str, datetime] = {}  # target key -> when a claim last folded
         self._stopping = False
         self.update_targets(targets)
 
@@ -128,6 +149,7 @@ class Sender:
             for t in ts:
                 for key in t.previous_keys:
                     self._targets.setdefault((name, key), t)
+        self._budgets = budgets_for(self.config, targets)
         self._spacing = {}
         for (channel, key), target in self._targets.items():
             seconds = self._interval_for(channel, target)
@@ -142,6 +164,8 @@ class Sender:
         return float(self.config.delivery.min_interval_seconds)
 
     def spacing_for(self, target_key: str) -> float:
+        if target_key in self._budgets:
+            return 0.0  # its budget paces it
         return self._spacing.get(target_key, float(self.config.delivery.min_interval_seconds))
 
     def _last_sends(self) -> dict[str, datetime]:
@@ -167,6 +191,8 @@ class Sender:
             last + timedelta(seconds=self.spacing_for(key))
             for key, last in self._last_sends().items()
         ]
+        if self._budget_free_at is not None:
+            times.append(self._budget_free_at)
         waiting = [t for t in times if t > now]
         return min(waiting) if waiting else None
 
@@ -204,7 +230,7 @@ class Sender:
 
     async def _drain(self, now_fn: Callable[[], datetime]) -> SendReport:
         report = SendReport()
-        in_flight: dict[asyncio.Task[DeliveryResult], ClaimedDelivery] = {}
+        in_flight: dict[asyncio.Task[Finished], ClaimedDelivery] = {}
         capacity = self.config.delivery.senders
         try:
             await self._load_last_sends()
@@ -217,18 +243,7 @@ class Sender:
                 now = now_fn()
                 busy = {c.target for c in in_flight.values()} | self._resting_targets(now)
                 try:
-                    claimed = await self._store(
-                        partial(
-                            outbox.claim_due,
-                            self.owner,
-                            now,
-                            limit=free,
-                            lease_seconds=self.config.delivery.lease_seconds,
-                            exclude_targets=busy,
-                            one_per_target=True,
-                            policy=self.policy,
-                        )
-                    )
+                    claimed = await self._claim(now, free, busy)
                 except peewee.PeeweeException as exc:
                     # Stop claiming, but let the sends in flight finish and record themselves.
                     report.claim_error = f"{type(exc).__name__}: {exc}"
@@ -237,7 +252,7 @@ class Sender:
                 report.claimed += len(claimed)
                 for row in claimed:
                     self._last_sends()[row.target] = now
-                    task = asyncio.ensure_future(self._deliver(row, now, now_fn))
+                    task = asyncio.ensure_future(self._deliver(row, now))
                     in_flight[task] = row
             if not in_flight:
                 return report
@@ -249,15 +264,46 @@ class Sender:
                     task.cancel()
                 await asyncio.gather(*in_flight, return_exceptions=True)
                 raise
+            finished = [task.result() for task in done]
             for task in done:
                 in_flight.pop(task)
-                report.add(task.result())
+            for result in await self._record(finished, now_fn()):
+                report.add(result)
 
-    async def _deliver(
-        self, row: ClaimedDelivery, started: datetime, now_fn: Callable[[], datetime]
-    ) -> DeliveryResult:
+    async def _claim(self, now: datetime, free: int, busy: set[str]) -> list[ClaimedDelivery]:
+        delivery = self.config.delivery
+        if not self._budgets:  # every target spaced the old way
+            return await self._store(
+                partial(
+                    outbox.claim_due, self.owner, now, limit=free,
+                    lease_seconds=delivery.lease_seconds, exclude_targets=busy,
+                    one_per_target=True, policy=self.policy,
+                )
+            )
+        recent = now - timedelta(seconds=delivery.fold_after_seconds)
+        self._folded_at = {k: at for k, at in self._folded_at.items() if at > recent}
+        claim = await self._store(
+            partial(
+                claim_within_budgets, self.owner, now, limit=free,
+                lease_seconds=delivery.lease_seconds, budgets_by_target=self._budgets,
+                exclude_targets=busy, policy=self.policy,
+                fold_after=delivery.fold_after_seconds, folding=set(self._folded_at),
+            )
+        )
+        self._folded_at.update((row.target, now) for row in claim.rows if row.folded)
+        wait = claim.wait_seconds
+        self._budget_free_at = None if wait is None else now + timedelta(seconds=wait)
+        return claim.rows
+
+    async def _deliver(self, row: ClaimedDelivery, started: datetime) -> Finished:
         target = self._targets.get((row.channel, row.target))
         timeout = self.config.delivery.send_timeout_seconds
+        message = row.message
+        if row.folded and target is not None:
+            message, listed = fold_message(row, target.max_length)
+            left = [m.id for m in row.folded if m.id not in listed]
+            if left:  # no room in this message: they wait for the next one
+                await self._store(partial(outbox_fold.unfold, row.id, self.owner, left, started))
         clock = time.perf_counter()
         if target is None:
             outcome = SendOutcome(
@@ -269,7 +315,7 @@ class Sender:
             secrets: tuple[str, ...] = ()
         else:
             secrets = (*target.secrets, target.url)
-            outcome = await self._send_safely(target, row.message, timeout)
+            outcome = await self._send_safely(target, message, timeout)
         attempt = AttemptRecord(
             started_at=started,
             duration_ms=int((time.perf_counter() - clock) * 1000),
@@ -279,14 +325,7 @@ class Sender:
             message=scrub(outcome.message, secrets),
             throttled=outcome.throttled,
         )
-        try:
-            return await self._mark(row, outcome, attempt, now_fn())
-        except Exception as exc:  # a store failure must not kill the other sends
-            log.error(
-                "recording delivery failed: %s: %s", type(exc).__name__, scrub(str(exc), secrets),
-                extra={"outbox_id": row.id, "alert_id": row.alert_id},
-            )
-            return DeliveryResult(row.id, row.channel, row.target, "lease_lost", "not recorded")
+        return Finished(row, outcome, attempt, secrets)
 
     def _gone_message(self, row: ClaimedDelivery) -> str:
         if not any(channel == row.channel for channel, _ in self._targets):
@@ -305,30 +344,43 @@ class Sender:
         except Exception as exc:  # the send contract says "never raises"; a plugin bug still might
             return SendOutcome(ok=False, error_class=type(exc).__name__, message=str(exc))
 
-    async def _mark(
-        self, row: ClaimedDelivery, outcome: SendOutcome, attempt: AttemptRecord, now: datetime
-    ) -> DeliveryResult:
+    async def _record(self, finished: list[Finished], now: datetime) -> list[DeliveryResult]:
+        """Record the sends that finished together, in one transaction (outbox_marks)."""
+        marks = [self._mark_of(f) for f in finished]
+        try:
+            statuses = await self._store(
+                partial(record_marks, marks, self.owner, now, self.policy)
+            )
+        except Exception as exc:  # a store failure must not kill the other sends
+            statuses = [exc] * len(finished)
+        return [self._result(f, status) for f, status in zip(finished, statuses, strict=True)]
+
+    def _mark_of(self, done: Finished) -> Mark:
+        row, outcome = done.row, done.outcome
+        budget = self._budgets.get(row.target)
+        return Mark(
+            row.id, done.attempt, ok=outcome.ok, retryable=outcome.retryable,
+            retry_after=outcome.retry_after, carried=bool(row.folded),
+            throttled_budget=(budget.key, budget.rate)
+            if outcome.throttled and budget is not None else None,
+        )
+
+    def _result(self, done: Finished, status: str | Exception) -> DeliveryResult:
+        row = done.row
         fields = {
             "outbox_id": row.id, "alert_id": row.alert_id, "channel": row.channel,
             "target": row.target, "source_key": row.source_key, "fingerprint": row.fingerprint,
         }
-        if outcome.ok:
-            status = await self._store(partial(outbox.mark_sent, row.id, self.owner, now, attempt))
+        if isinstance(status, Exception):
+            log.error(
+                "recording delivery failed: %s: %s", type(status).__name__,
+                scrub(str(status), done.secrets), extra=fields,
+            )
+            return DeliveryResult(row.id, row.channel, row.target, "lease_lost", "not recorded")
+        if done.outcome.ok:
             log.info("delivered to %s %s", row.channel, row.target, extra=fields)
             return DeliveryResult(row.id, row.channel, row.target, status)
-        status = await self._store(
-            partial(
-                outbox.mark_failed,
-                row.id,
-                self.owner,
-                now,
-                attempt,
-                retryable=outcome.retryable,
-                retry_after=outcome.retry_after,
-                policy=self.policy,
-            )
-        )
-        error = outbox.describe_failure(attempt)
+        error = outbox.describe_failure(done.attempt)
         log.warning("delivery to %s %s %s: %s", row.channel, row.target, status, error,
                     extra=fields)
         return DeliveryResult(row.id, row.channel, row.target, status, error)

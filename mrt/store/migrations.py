@@ -39,9 +39,11 @@ from mrt.store.models import (
     DigestItem,
     DigestSchedule,
     Event,
+    Outbox,
     QuarantinedItem,
     SchemaVersion,
     SourceState,
+    TargetBudget,
     VendorThread,
     WorkerHeartbeat,
 )
@@ -84,7 +86,9 @@ def _frozen_model(model: type[BaseModel], *, without: tuple[str, ...]) -> type[B
         if isinstance(clone, peewee.ForeignKeyField):
             clone.backref = "+"  # never replace the live model's backref accessor
         attrs[name] = clone
-    meta = type("Meta", (), {"table_name": model._meta.table_name})
+    meta = type(
+        "Meta", (), {"table_name": model._meta.table_name, "indexes": model._meta.indexes}
+    )
     attrs["Meta"] = meta
     attrs["__module__"] = __name__
     return type(f"{model.__name__}V1", (BaseModel,), attrs)
@@ -94,13 +98,14 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
     """Version 1: the first v1 schema; a v0 state database found here is upgraded in place."""
     found_v0 = legacy_v0.is_v0_database(db)  # before schema_version exists
     later_tables = {
-        AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem, VendorThread
+        AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem,
+        VendorThread, TargetBudget,
     }
-    frozen_event = _frozen_model(Event, without=("silence",))
-    frozen = {
-        Event: frozen_event,
+    frozen: dict[type[BaseModel], type[BaseModel]] = {
+        Event: _frozen_model(Event, without=("silence",)),
         SourceState: _frozen_model(SourceState, without=_V6_STATE),
         WorkerHeartbeat: _frozen_model(WorkerHeartbeat, without=RELOAD_COLUMNS),
+        Outbox: _frozen_model(Outbox, without=("folded_into",)),
     }
     # Order by the live models' foreign keys (the frozen copy is not what others point at),
     # so PostgreSQL never sees a reference to a table that does not exist yet.
@@ -113,8 +118,9 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
                 model.create_table(safe=True)
     finally:
         # the copy registered itself as a backref of RuleVersion: forget it again
-        for fk in list(frozen_event._meta.refs):
-            frozen_event._meta.remove_ref(fk)
+        for copied in frozen.values():
+            for fk in list(copied._meta.refs):
+                copied._meta.remove_ref(fk)
     if found_v0:
         legacy_v0.copy_into_v1(db, now=now)
 
@@ -208,6 +214,14 @@ def _step_worker_reload_status(db: peewee.Database, now: datetime) -> None:
         migrator.add_column("worker_heartbeat", name, WorkerHeartbeat._meta.fields[name]).run()
 
 
+def _step_target_budgets(db: peewee.Database, now: datetime) -> None:
+    """Version 9: rate budgets shared by every worker, and which message a folded row went in."""
+    db.create_tables([TargetBudget])
+    migrator = SchemaMigrator.from_database(db)
+    migrator.add_column("outbox", "folded_into", Outbox.folded_into).run()
+    execute(db, "CREATE INDEX IF NOT EXISTS outbox_folded_into ON outbox (folded_into)")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
@@ -217,6 +231,7 @@ STEPS: tuple[Step, ...] = (
     Step(6, "source_leases", _step_source_leases),
     Step(7, "vendor_threads", _step_vendor_threads),
     Step(8, "worker_reload_status", _step_worker_reload_status),
+    Step(9, "target_budgets", _step_target_budgets),
 )
 LATEST = STEPS[-1].version
 # 1..LATEST with no gap: a database at version N has every step up to N (branches' step numbers

@@ -174,6 +174,9 @@ class Outbox(BaseModel):
     created_at = UtcDateTimeField()
     updated_at = UtcDateTimeField()
     sent_at = UtcDateTimeField(null=True)
+    # Schema v9. The carrier row whose message this one went out in (burst folding); NULL when
+    # it went (or goes) alone. A plain id, not a foreign key: the carrier is in this table.
+    folded_into = peewee.IntegerField(null=True, index=True)
 
     class Meta:
         indexes = (
@@ -371,6 +374,19 @@ class VendorThread(BaseModel):
         indexes = ((("target_key", "thread_key"), True),)
 
 
+class TargetBudget(BaseModel):
+    """Schema v9. A delivery target's rate budget (a token bucket), shared by every sender of
+    every worker: `tokens` as of `updated_at`, refilled from then on (mrt/store/budgets.py).
+    An `updated_at` in the future is a throttled target: nothing refills before it."""
+
+    target = peewee.TextField(primary_key=True)  # the budget key: a target key, or a mail server
+    tokens = peewee.FloatField()
+    updated_at = UtcDateTimeField()
+
+    class Meta:
+        table_name = "target_budget"
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     SourceState,
@@ -394,4 +410,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     DigestSchedule,
     QuarantinedItem,
     VendorThread,
+    TargetBudget,
 )

@@ -23,9 +23,10 @@ from mrt.events import utcnow
 from mrt.message import Message
 from mrt.retry import RetryPolicy
 from mrt.store.db import bound_database, is_sqlite, write_transaction
-from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
+from mrt.store.models import DeliveryAttempt, Outbox
 from mrt.store.outbox_due import due, first_due_per_target
-from mrt.store.outbox_extra import claim_extra
+from mrt.store.outbox_fold import settle_folded
+from mrt.store.outbox_lease import lease_many, lease_row
 from mrt.store.outbox_records import (
     DISCARDABLE,
     LEASE_LOST,
@@ -36,7 +37,6 @@ from mrt.store.outbox_records import (
     as_tuples,
     as_utc_datetime,
     describe_failure,
-    fk_id,
     redact_common_secrets,
 )
 
@@ -55,6 +55,8 @@ __all__ = [
     "enqueue",
     "enqueue_new_alert",
     "last_attempt_by_target",
+    "lease_many",
+    "lease_row",
     "mark_failed",
     "mark_sent",
     "redact_common_secrets",
@@ -152,80 +154,17 @@ def claim_due(
         for row in query:
             if one_per_target and row.target in seen_targets:
                 continue
-            if row.status == "sending" and not _take_back_abandoned(row, now, policy):
-                continue
-            updated = (
-                Outbox.update(
-                    status="sending", lease_owner=owner, lease_expires_at=expires, updated_at=now
-                )
-                .where(Outbox.id == row.id)
-                .execute()
-            )
-            if updated != 1:
+            lease = lease_row(row, owner, now, expires, policy)
+            if lease is None:
                 continue
             seen_targets.add(row.target)
-            claimed.append(_claimed(row, expires))
+            claimed.append(lease)
     return claimed
 
 
 def count_due(now: datetime) -> int:
     """Rows a sender could claim at `now` (ignoring target spacing)."""
     return int(Outbox.select().where(due(now)).count())
-
-
-def _take_back_abandoned(row: Outbox, now: datetime, policy: RetryPolicy | None) -> bool:
-    """Record the abandoned try of a crashed sender; False when the row is dead instead."""
-    attempts = int(row.attempts) + 1
-    note = (
-        f"the lease of sender {row.lease_owner} expired at {row.lease_expires_at:%Y-%m-%d %H:%M:%S} "
-        "UTC before it reported: it stopped or stalled mid-send"
-    )
-    reason = None
-    if policy is not None:
-        age = (now - row.created_at).total_seconds()
-        reason = policy.gives_up(attempts=attempts, age_seconds=age, retryable=True)
-    DeliveryAttempt.create(
-        outbox=row.id,
-        started_at=now,
-        outcome="dead" if reason else "lease_expired",
-        error_class="LeaseExpired",
-        message=note,
-    )
-    fields: dict[str, Any] = {"attempts": attempts, "last_error": note, "updated_at": now}
-    if reason:
-        fields.update(
-            status="dead", lease_owner=None, lease_expires_at=None, last_error=f"{note}; {reason}"
-        )
-    Outbox.update(**fields).where(Outbox.id == row.id).execute()
-    row.attempts = attempts
-    return reason is None
-
-
-def _claimed(row: Outbox, expires: datetime) -> ClaimedDelivery:
-    alert = Alert.get_or_none(Alert.id == fk_id(row, "alert"))
-    url, priority, source_key, fingerprint = "", "normal", None, None
-    event: Event | None = None
-    if alert is not None:
-        priority, source_key, fingerprint = alert.priority, alert.source_key, alert.fingerprint
-        event_id = fk_id(alert, "event")
-        if event_id is not None:
-            event = Event.get_or_none(Event.id == event_id)
-            url = event.url if event is not None else ""
-    return ClaimedDelivery(
-        id=int(row.id),
-        alert_id=int(fk_id(row, "alert") or 0),
-        channel=row.channel,
-        target=row.target,
-        attempts=int(row.attempts),
-        created_at=row.created_at,
-        lease_expires_at=expires,
-        message=Message(
-            subject=row.subject, body=row.body, url=url, priority=priority,
-            extra=claim_extra(alert, event),
-        ),
-        source_key=source_key,
-        fingerprint=fingerprint,
-    )
 
 
 def _held(outbox_id: int, owner: str) -> peewee.Expression:
@@ -254,8 +193,11 @@ def _record_lost(outbox_id: int, attempt: AttemptRecord, what: str) -> str:
     return LEASE_LOST
 
 
-def mark_sent(outbox_id: int, owner: str, now: datetime, attempt: AttemptRecord) -> str:
-    """Record a successful try: "sent", or LEASE_LOST when `owner` no longer holds the row."""
+def mark_sent(
+    outbox_id: int, owner: str, now: datetime, attempt: AttemptRecord, *, carried: bool = True
+) -> str:
+    """Record a successful try: "sent", or LEASE_LOST when `owner` no longer holds the row.
+    `carried=False`: the row's message carried no folded rows (saves looking for them)."""
     with write_transaction(bound_database()):
         updated = (
             Outbox.update(
@@ -273,6 +215,8 @@ def mark_sent(outbox_id: int, owner: str, now: datetime, attempt: AttemptRecord)
         if updated != 1:
             return _record_lost(outbox_id, attempt, "sent")
         _record(outbox_id, attempt, "sent")
+        if carried:
+            settle_folded(outbox_id, owner, now, attempt, sent=True)
     return "sent"
 
 
@@ -285,16 +229,21 @@ def mark_failed(
     retryable: bool,
     retry_after: float | None,
     policy: RetryPolicy,
+    carried: bool = True,
 ) -> str:
     """Record a failed try; returns the new status ("retrying" | "dead") or LEASE_LOST."""
     with write_transaction(bound_database()):
         row = Outbox.get_or_none(_held(outbox_id, owner))
         if row is None:
             return _record_lost(outbox_id, attempt, "failed")
-        attempts = int(row.attempts) + 1
+        # A throttle answer is the target's budget speaking, not a failed try: it never counts
+        # toward max_attempts (the age limit still holds).
+        attempts = int(row.attempts) + (0 if attempt.throttled else 1)
         age = (now - row.created_at).total_seconds()
         error = describe_failure(attempt)
-        gave_up = policy.gives_up(attempts=attempts, age_seconds=age, retryable=retryable)
+        gave_up = policy.gives_up(
+            attempts=0 if attempt.throttled else attempts, age_seconds=age, retryable=retryable
+        )
         fields: dict[str, Any] = {
             "attempts": attempts,
             "updated_at": now,
@@ -307,13 +256,18 @@ def mark_failed(
             outcome = "dead"
         else:
             status = "retrying"
-            delay = policy.retry_delay_seconds(attempts, retry_after)
+            if attempt.throttled:  # the budget (or the target's Retry-After) paces it, no backoff
+                delay = retry_after if retry_after else policy.backoff_ceiling(1)
+            else:
+                delay = policy.retry_delay_seconds(attempts, retry_after)
             fields.update(
                 status=status, last_error=error, next_attempt_at=now + timedelta(seconds=delay)
             )
             outcome = "throttled" if attempt.throttled else "retry"
         Outbox.update(**fields).where(Outbox.id == outbox_id).execute()
         _record(outbox_id, attempt, outcome)
+        if carried:
+            settle_folded(outbox_id, owner, now, attempt, sent=False)
     return status
 
 
@@ -336,7 +290,10 @@ def release(owner: str, now: datetime | None = None) -> int:
     with write_transaction(bound_database()):
         back_to = peewee.Case(None, [(Outbox.attempts == 0, "pending")], "retrying")
         return int(
-            Outbox.update(status=back_to, lease_owner=None, lease_expires_at=None, updated_at=when)
+            Outbox.update(
+                status=back_to, lease_owner=None, lease_expires_at=None, updated_at=when,
+                folded_into=None,
+            )
             .where((Outbox.status == "sending") & (Outbox.lease_owner == owner))
             .execute()
         )

@@ -33,6 +33,10 @@ class ClaimedDelivery:
     message: Message
     source_key: str | None = None
     fingerprint: str | None = None
+    why: str = ""  # the rules that matched and their reasons, in one line
+    title: str = ""  # the alert's title (a burst folded into one message lists them)
+    # burst folding: the rows (besides this one, the carrier) whose alerts go in this message
+    folded: tuple[ClaimedDelivery, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

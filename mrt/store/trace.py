@@ -55,6 +55,7 @@ class DeliveryInfo:
     sent_at: datetime | None
     last_error: str | None
     attempt_log: list[AttemptInfo] = field(default_factory=list)
+    folded_into: int | None = None  # sent inside the message of this outbox row (a burst)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +230,7 @@ def _delivery_info(row: Outbox) -> DeliveryInfo:
         outbox_id=int(row.id), channel=row.channel, target=row.target, status=row.status,
         attempts=int(row.attempts), next_attempt_at=row.next_attempt_at, sent_at=row.sent_at,
         last_error=row.last_error,
+        folded_into=None if row.folded_into is None else int(row.folded_into),
         attempt_log=[
             AttemptInfo(
                 id=int(a.id), started_at=a.started_at, duration_ms=int(a.duration_ms),

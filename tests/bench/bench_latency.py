@@ -33,7 +33,8 @@ from tests.bench.common import (
 )
 
 BENCH = "latency"
-FIGURES = ("change to webhook p50", "change to webhook p99")
+FIGURES = ("change to webhook p50", "change to webhook p99", "burst of 20 p99",
+           "burst of 20 messages", "v0 scenario, 14 messages")
 REPO = "bench/latency"
 POLL_EVERY = 1.0  # seconds: the interval this benchmark drives
 
@@ -86,7 +87,6 @@ def _measure(changes: int, seed: int = 5) -> tuple[list[float], str]:
             "sources": {"github": {"repos": [REPO], "interval_seconds": 10,
                                    "base_url": server.url_for("/").rstrip("/")}},
             "channels": {"hook": {"urls": [f"json://127.0.0.1:{sink.port}/latency"]}},
-            "delivery": {"min_interval_seconds": 0},
         }))
         log = (tmp / "worker.log").open("wb")
         proc = subprocess.Popen([*worker_command(), "--daemon", "--config", str(config)],
@@ -141,8 +141,101 @@ def _arrivals(sink: Any) -> dict[int, float]:
     return found
 
 
+def _new_issue(template: dict[str, Any], number: int, title: str, at: float) -> dict[str, Any]:
+    item = copy.deepcopy(template)
+    item.update(number=number, id=9_000_000_000 + number, title=title, body=f"{title}.",
+                state="open", created_at=_iso(at), updated_at=_iso(at), closed_at=None,
+                html_url=f"https://github.com/{REPO}/issues/{number}")
+    return item
+
+
+def _measure_burst(changes: int) -> tuple[list[float], int, int]:
+    """`changes` new matching issues at one instant (one cycle), to one WeLink-style robot with
+    its default budget (burst 10, 10 a minute) and fold bound (60 s): per change, the seconds to
+    the robot's first message naming it; how many messages were folds; how many in all."""
+    from test_source_support import FakeGitHub, recorded_issues
+
+    from mrt.delivery.welink import DEFAULT_PATH
+    from mrt.events import utcnow
+    from mrt.store import sources
+    from mrt.store.db import open_database
+    from tests.bench.bench_footprint import worker_command
+
+    with upstream_server() as server, running_sink() as sink, \
+            tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        fake = FakeGitHub(server, REPO, recorded_issues())
+        db_path = tmp / "burst.sqlite3"
+        config = tmp / "config.json"
+        robot = f"welink://bench-token@127.0.0.1:{sink.port}{DEFAULT_PATH}?secure=no"
+        config.write_text(json.dumps({
+            "watch_keywords": ["deepseek burst"],
+            "state": {"sqlite_path": str(db_path)},
+            "sources": {"github": {"repos": [REPO], "interval_seconds": 10,
+                                   "base_url": server.url_for("/").rstrip("/")}},
+            "channels": {"robot": {"urls": [robot]}},
+        }))
+        log = (tmp / "worker.log").open("wb")
+        proc = subprocess.Popen([*worker_command(), "--daemon", "--config", str(config)],
+                                stdout=log, stderr=subprocess.STDOUT, env=child_env(), cwd=ROOT)
+        try:
+            _wait_for_baseline(db_path, proc, timeout=60)
+            db = open_database(db_path)
+            template = next(i for i in fake.issues if "pull_request" not in i)
+            at = time.time()
+            fake.issues += [_new_issue(template, 90_000 + k, f"deepseek burst {k}: new kernel", at)
+                            for k in range(changes)]  # one statement: one cycle sees them all
+            deadline = at + 150
+            while time.time() < deadline and len(_marked(sink, "burst")) < changes:
+                sources.request_poll(f"github:{REPO}", utcnow())
+                time.sleep(POLL_EVERY)
+            db.close()
+            arrivals = _marked(sink, "burst")
+            bodies = [body for _at, _path, body in sink.arrivals()]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            log.close()
+        if len(arrivals) < changes:
+            tail = (tmp / "worker.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{changes - len(arrivals)} of the burst never arrived:\n{tail}")
+    folds = sum(1 for body in bodies if "alerts at once" in body)
+    return [arrivals[k] - at for k in sorted(arrivals)], folds, len(bodies)
+
+
+def _marked(sink: Any, word: str) -> dict[int, float]:
+    """Change number -> first arrival whose body names it ("deepseek <word> K:")."""
+    import re
+
+    found: dict[int, float] = {}
+    for at, _path, body in sink.arrivals():
+        for match in re.finditer(rf"deepseek {word} (\d+):", body):
+            found.setdefault(int(match.group(1)), at)
+    return found
+
+
 def run(sizes: Sizes) -> list[Row]:
+    from tests.bench.v0_scenario import measure_v0_scenario
+
     cmd = command_for(BENCH, sizes.quick)
+    burst = 20
+    burst_latencies, folds, messages = _measure_burst(burst)
+    v0_launch, v0_cycle, v0_count = measure_v0_scenario()
+    rows = [
+        Row(BENCH, "burst of 20 p99", percentile(burst_latencies, 99), "s", "poll interval",
+            POLL_EVERY, cmd,
+            f"{burst} new matching issues in one cycle to one WeLink-style robot, default budget "
+            f"(burst 10, 10/min) and fold bound (60 s), poll now every 1 s; p50 "
+            f"{percentile(burst_latencies, 50):.2f} s, max {max(burst_latencies):.2f} s"),
+        Row(BENCH, "burst of 20 messages", float(messages), "messages",
+            "one message per alert", float(burst), cmd,
+            f"{folds} of them folded (a folded message lists several alerts; WeLink's 500 "
+            "characters bound how many)"),
+        Row(BENCH, "v0 scenario, 14 messages", v0_cycle, "s", "the 2 s target", 2.0, cmd,
+            f"v0 example config, 7 matching changes, WeLink (sink) + email (aiosmtpd): "
+            f"{v0_count} messages; last one {v0_cycle:.2f} s after the cycle started, "
+            f"{v0_launch:.2f} s after `mrt-worker --once` was launched"),
+    ]
     latencies, how = _measure(sizes.latency_changes)
     note = (f"{len(latencies)} changes, real mrt-worker --daemon, {how} "
             f"(the worker's own interval: 10 s); min {min(latencies):.2f} s, "
@@ -153,4 +246,5 @@ def run(sizes: Sizes) -> list[Row]:
         Row(BENCH, "change to webhook p99", percentile(latencies, 99), "s",
             "poll interval", POLL_EVERY, cmd,
             "nearest rank: with fewer than 100 changes p99 is the largest"),
+        *rows,
     ]

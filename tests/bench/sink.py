@@ -2,8 +2,10 @@
 
     python tests/bench/sink.py [--port 0]     prints "PORT <n>" on stdout, then serves
 
-Every POST is answered 200 `{}` and counted, with its arrival time (time.time(), comparable
-across processes) and the first 300 bytes of its body. `GET /_stats` -> {"count": n};
+Every POST is answered 200 `{"code": "0"}` (what a WeLink-style robot says to a message it
+took; a JSON webhook's sender reads the status only) and counted, with its arrival time
+(time.time(), comparable across processes) and the first 4,000 bytes of its body (a folded
+message lists many alerts). `GET /_stats` -> {"count": n};
 `GET /_arrivals` -> [[t, path, body], ...]; `POST /_reset` forgets everything. Plain asyncio,
 HTTP/1.1 keep-alive: the sink must never be what limits a benchmark.
 """
@@ -65,8 +67,8 @@ class Sink:
             self.count, self.arrivals = 0, []
             return b"{}"
         self.count += 1
-        self.arrivals.append((time.time(), path, body[:300].decode("utf-8", "replace")))
-        return b"{}"
+        self.arrivals.append((time.time(), path, body[:4000].decode("utf-8", "replace")))
+        return b'{"code":"0","message":"ok"}'
 
 
 async def main(port: int) -> None:

@@ -97,6 +97,7 @@ class SoakReport:
     db_phases: list[dict[str, Any]]  # locked / disk_full: how long, the worker alive throughout
     deliveries: DeliveryVerdict
     memory: MemoryVerdict
+    folded_rows: int = 0  # alerts that went out inside another alert's message (issue 13)
 
     @property
     def integrity_ok(self) -> bool:
@@ -252,7 +253,8 @@ def _outbox_facts(target_names: dict[str, str]) -> list[OutboxFact]:
         if event is not None and event.id is not None:
             repo, _, number = event.resource_id.partition("#")
             key = (repo, int(number), event.event_type)
-        facts.append(OutboxFact(int(row.id), target, row.body, row.status, key))
+        facts.append(OutboxFact(int(row.id), target, row.body, row.status, key,
+                                str(row.alert.title or "")))
     return facts
 
 
@@ -381,4 +383,5 @@ def _drive(run: _Run, github: FlakyGitHub, sink: FlakySink, changes: ChangeLog,
         deliveries=deliveries,
         memory=judge_memory(_saved(run.samples, s.workdir / "samples.jsonl"),
                             warmup_seconds=s.memory_warmup_seconds),
+        folded_rows=int(Outbox.select().where(Outbox.folded_into.is_null(False)).count()),
     )

@@ -30,6 +30,7 @@ class OutboxFact:
     body: str
     status: str
     event_key: EventKey | None
+    title: str = ""  # the alert's title: how a folded message lists an operators' notice
 
 
 @dataclass
@@ -67,7 +68,19 @@ def judge_deliveries(
     verdict.lost = sorted((key, t) for key in expected for t in TARGETS if not by_event[(key, t)])
     verdict.unexpected = sorted({(k, t) for (k, t) in by_event if k not in expected})
 
-    accepted = Counter((d.target, d.message.strip()) for d in deliveries)
+    # an alert listed in a folded message stands for its own row's message
+    body_of = {(r.target, r.event_key): r.body for r in rows if r.event_key is not None}
+    notices = [r for r in rows if r.event_key is None and r.title]
+
+    def message_of(d: Delivery) -> str:
+        if not d.folded:
+            return d.message
+        if d.key is not None:
+            return body_of.get((d.target, d.key), d.message)
+        found = [r.body for r in notices if r.target == d.target and r.title[:60] in d.message]
+        return found[0] if len(set(found)) == 1 else d.message
+
+    accepted = Counter((d.target, message_of(d).strip()) for d in deliveries)
     rows_by_message: dict[tuple[str, str], list[OutboxFact]] = {}
     for row in rows:
         rows_by_message.setdefault((row.target, row.body.strip()), []).append(row)

@@ -24,7 +24,8 @@ KILL_WAIT_SECONDS = 15.0  # a SIGKILLed process is gone within milliseconds; bou
 
 def worker_config(*, db_path: Path, github_url: str, repos: list[str],
                   sink_urls: list[str], busy_timeout_ms: int | None = None) -> dict[str, Any]:
-    """A v1 config for the soak: fast retries, short leases, no spacing, 1 s source timeout."""
+    """A v1 config for the soak: fast retries, short leases, 1 s source timeout, and a small
+    rate budget with a short fold bound, so that bursts fold (issue 13) under kills and faults."""
     state: dict[str, Any] = {"sqlite_path": str(db_path)}
     if busy_timeout_ms is not None:
         state["busy_timeout_ms"] = busy_timeout_ms
@@ -35,10 +36,10 @@ def worker_config(*, db_path: Path, github_url: str, repos: list[str],
         "state": state,
         "sources": {"github": {"repos": repos, "base_url": github_url, "interval_seconds": 10,
                                "timeout_seconds": 1.0}},
-        "channels": {"soak": {"urls": sink_urls, "min_interval_seconds": 0}},
+        "channels": {"soak": {"urls": sink_urls, "rate": {"burst": 3, "per_minute": 60}}},
         "delivery": {
             "senders": 4, "max_attempts": 60, "backoff_base_seconds": 0.2,
-            "backoff_max_seconds": 2.0, "lease_seconds": 5, "min_interval_seconds": 0,
+            "backoff_max_seconds": 2.0, "lease_seconds": 5, "fold_after_seconds": 3,
             "send_timeout_seconds": 5.0, "shutdown_grace_seconds": 8.0,
         },
         # a faulty upstream may fail a source many polls in a row; the operators' "source is

@@ -113,6 +113,7 @@ def table(report: SoakReport) -> str:
         ("event / ops-notice deliveries", f"{d.event_deliveries} / {d.ops_deliveries}"),
         ("lost", len(d.lost)),
         ("duplicates (explained)", f"{d.duplicates} ({d.duplicates_explained})"),
+        ("alerts sent folded into another's message", str(report.folded_rows)),
         ("abandoned claims at kills (lease_expired attempts)",
          f"{d.abandoned_claims} ({report.attempts.get('lease_expired', 0)})"),
         ("kills (with sends in flight)",

@@ -97,6 +97,7 @@ class Delivery:
     target: str
     key: EventKey | None  # None: not an event alert (a source-health notice to the operators)
     message: str
+    folded: bool = False  # one alert listed in a folded message (issue 13's burst folding)
 
 
 def event_key_of(message: str) -> EventKey | None:
@@ -111,11 +112,38 @@ def event_key_of(message: str) -> EventKey | None:
     return (f"{path[0]}/{path[1]}", int(path[3]), event_type)
 
 
+FOLD_TITLE = "alerts at once"  # the title of a folded message: "[MRT] N alerts at once (...)"
+
+
+def fold_items(message: str) -> list[tuple[EventKey | None, str]]:
+    """Each alert a folded message lists ("• what · where: title (why)", then "  link"; what,
+    where and why are said once above the list when every alert shares them)."""
+    items: list[tuple[EventKey | None, str]] = []
+    head: str | None = None
+    lines = message.splitlines()
+    # "what · where" said once above the list when every alert shares it
+    shared = lines[0] if lines and " · " in lines[0] and not lines[0].startswith("• ") else None
+    for line in [*lines, "• "]:
+        if line.startswith("• "):
+            if head is not None:  # an item without a link: an operators' notice
+                items.append((None, head))
+            head = line[2:] or None
+        elif head is not None and line.strip().startswith("http"):
+            text = f"[MRT] {shared or head}\n{line.strip()}"
+            items.append((event_key_of(text), text))
+            head = None
+    return items
+
+
 def read_deliveries(record: Path) -> list[Delivery]:
     found = []
     with record.open(encoding="utf-8") as lines:
         for line in lines:
             entry = json.loads(line)
+            if FOLD_TITLE in entry.get("title", ""):
+                found += [Delivery(entry["target"], key, text, folded=True)
+                          for key, text in fold_items(entry["message"])]
+                continue
             found.append(Delivery(entry["target"], event_key_of(entry["message"]),
                                   entry["message"]))
     return found
