@@ -51,6 +51,7 @@ from worker.dbwatch import DatabaseWatch, ops_notice_writer, waiting_store_runne
 from worker.scheduler import Scheduler
 from worker.systemd import SystemdNotifier
 from worker.watch import watch_sources
+from worker.webhooks import open_webhooks
 
 log = logging.getLogger("mrt.worker")
 
@@ -330,6 +331,8 @@ async def run_daemon(
     rt.sender = new_sender(
         rt.config, rt.engine.targets, rt.worker_id, rt.engine.rng, rt.store_runner
     )
+    # webhooks.github: deliveries stored at once (a reload keeps the listener it started with)
+    webhooks = await open_webhooks(rt.config, rt.env, lambda: (rt.engine, rt.scheduler.specs))
     rt.notifier.ready(f"polling {len(rt.scheduler.specs)} sources")
     log.info("worker %s started: %d sources", rt.worker_id, len(rt.scheduler.specs))
     sender_task = asyncio.create_task(_sender_loop(rt, stop, now))
@@ -357,6 +360,8 @@ async def run_daemon(
             await _pause(stop, IDLE_SECONDS)
     finally:
         rt.notifier.stopping()
+        if webhooks is not None:
+            webhooks.close()  # no more deliveries: GitHub retries none, polling catches up
         grace = rt.config.delivery.shutdown_grace_seconds
         log.info("stopping: finishing in-flight work (up to %.0f s)", grace)
         rt.sender.stop_claiming()

@@ -42,6 +42,7 @@ from mrt.store.models import (
     QuarantinedItem,
     SchemaVersion,
     SourceState,
+    WebhookDelivery,
 )
 
 # Any 64-bit number unique to MRT: the PostgreSQL advisory lock that serialises migrations.
@@ -91,7 +92,10 @@ def _frozen_model(model: type[BaseModel], *, without: tuple[str, ...]) -> type[B
 def _step_initial(db: peewee.Database, now: datetime) -> None:
     """Version 1: the first v1 schema; a v0 state database found here is upgraded in place."""
     found_v0 = legacy_v0.is_v0_database(db)  # before schema_version exists
-    later_tables = {AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem}
+    later_tables = {
+        AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem,
+        WebhookDelivery,
+    }
     frozen_event = _frozen_model(Event, without=("silence",))
     frozen = {Event: frozen_event, SourceState: _frozen_model(SourceState, without=_V6_STATE)}
     # Order by the live models' foreign keys (the frozen copy is not what others point at),
@@ -168,7 +172,9 @@ _V6_BUCKET = ("open_key",)
 def _step_source_leases(db: peewee.Database, now: datetime) -> None:
     """Version 6: several workers on one database. A source lease's fencing epoch
     (store/leases.py), and at most one open aggregation bucket per group key (store/noise.py):
-    the newest unflushed bucket of each group is its open one."""
+    the newest unflushed bucket of each group is its open one. And the webhook deliveries
+    received, so that one sent again is not acted on twice (worker/webhooks.py)."""
+    db.create_tables([WebhookDelivery])
     migrator = SchemaMigrator.from_database(db)
     execute(db, "ALTER TABLE source_state ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0")
     migrator.add_column("aggregate_bucket", "open_key", AggregateBucket.open_key).run()

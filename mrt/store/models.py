@@ -349,6 +349,18 @@ class QuarantinedItem(BaseModel):
         indexes = ((("source_key", "item_key"), True),)
 
 
+class WebhookDelivery(BaseModel):
+    """Schema v6 (source_leases). A webhook delivery received and acted on, by its upstream id
+    (GitHub's X-GitHub-Delivery): the same delivery sent again is recognised, not acted on."""
+
+    delivery_id = peewee.TextField(primary_key=True)
+    provider = peewee.TextField()  # github
+    event = peewee.TextField()  # issues | pull_request | release | push | ...
+    source_key = peewee.TextField(null=True)  # the source its events were stored under
+    events = peewee.IntegerField(default=0)  # new events it made
+    received_at = UtcDateTimeField(index=True)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     SourceState,
@@ -371,4 +383,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     AggregateMember,
     DigestSchedule,
     QuarantinedItem,
+    WebhookDelivery,
 )
