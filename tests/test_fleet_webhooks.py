@@ -20,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import peewee
 import pytest
 from pytest_httpserver import HTTPServer
 from test_delivery_email import free_port
+from test_fleet_support import race
 from test_replay_support import Sink
 from test_source_github_releases import FakeList, new_release, recorded_releases, recorded_tags
 from test_source_support import FakeClock, FakeGitHub, close, iso, load, make_pool, recorded_issues
 
+from mrt.store import pushed
 from mrt.store.models import Alert, Event, WebhookDelivery
 from worker.main import main as worker_main
 from worker.runtime import Runtime, build_runtime, run_once
@@ -62,7 +65,16 @@ class Upstream:
         FakeList(server, "tags", self.tags, repo=REPO)
 
 
-def write_config(tmp_path: Path, server: HTTPServer, port: int, **hook: Any) -> Path:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """The config's `state`: an SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return {"sqlite_path": str(tmp_path / "mrt.sqlite3")}
+    return {"url": request.getfixturevalue("fresh_pg_url")}
+
+
+def write_config(tmp_path: Path, server: HTTPServer, port: int,
+                 state: dict[str, Any] | None = None, **hook: Any) -> Path:
     data = {
         "watch_keywords": ["deepseek"],
         "sources": {"github": {
@@ -70,7 +82,7 @@ def write_config(tmp_path: Path, server: HTTPServer, port: int, **hook: Any) -> 
             "monitor": {"issues": True, "pulls": True, "releases": True, "tags": True}}},
         "channels": {"hook": {"urls": [f"json://127.0.0.1:{server.port}/hook"]}},
         "delivery": {"min_interval_seconds": 0},
-        "state": {"sqlite_path": str(tmp_path / "mrt.sqlite3")},
+        "state": state or {"sqlite_path": str(tmp_path / "mrt.sqlite3")},
         "webhooks": {"github": {"listen": f"127.0.0.1:{port}", "secret_env": "GH_HOOK_SECRET",
                                 **hook}},
     }
@@ -95,9 +107,9 @@ class Hook:
 
 
 def with_worker(tmp_path: Path, server: HTTPServer, scenario: Callable[[Runtime, Hook],
-                Awaitable[None]], **hook: Any) -> None:
+                Awaitable[None]], state: dict[str, Any] | None = None, **hook: Any) -> None:
     port = free_port()
-    config = write_config(tmp_path, server, port, **hook)
+    config = write_config(tmp_path, server, port, state, **hook)
 
     async def run() -> None:
         rt = await build_runtime(str(config), env=ENV, pool=make_pool(FakeClock()))
@@ -128,7 +140,7 @@ def new_issue(up: Upstream, number: int, title: str) -> dict[str, Any]:
 
 
 def test_webhooks_tell_each_change_once_and_the_poll_after_them_adds_nothing(
-    tmp_path: Path, httpserver: HTTPServer
+    tmp_path: Path, httpserver: HTTPServer, state: dict[str, Any]
 ) -> None:
     up = Upstream(httpserver)
     sink = Sink(httpserver)
@@ -170,7 +182,7 @@ def test_webhooks_tell_each_change_once_and_the_poll_after_them_adds_nothing(
         after = await run_once(rt)
         assert [(r.outcome, r.new_events, r.alerts) for r in after] == [("ok", 0, 0)] * 3
 
-    with_worker(tmp_path, httpserver, scenario)
+    with_worker(tmp_path, httpserver, scenario, state)
     assert Event.select().count() == 4 and Alert.select().count() == 3
     texts = [json.dumps(body) for body in sink.received]
     for title in ("Support DeepSeek-V9 in the client", "DeepSeek tokenizer support",
@@ -180,7 +192,7 @@ def test_webhooks_tell_each_change_once_and_the_poll_after_them_adds_nothing(
 
 
 def test_a_change_the_poll_told_first_is_not_told_again_by_its_webhook(
-    tmp_path: Path, httpserver: HTTPServer
+    tmp_path: Path, httpserver: HTTPServer, state: dict[str, Any]
 ) -> None:
     up = Upstream(httpserver)
     Sink(httpserver)
@@ -193,8 +205,18 @@ def test_a_change_the_poll_told_first_is_not_told_again_by_its_webhook(
         late = await hook.send("issues", envelope("issues-opened", issue=issue))
         assert (late.status_code, late.text) == (200, "0 new events, 0 alerts")
 
-    with_worker(tmp_path, httpserver, scenario)
+    with_worker(tmp_path, httpserver, scenario, state)
     assert Alert.select().count() == 1
+
+
+def test_two_workers_receiving_one_delivery_act_on_it_once(store_db: peewee.Database) -> None:
+    at = datetime.now(UTC)
+    first, second = race(
+        store_db,
+        lambda: pushed.claim_delivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", "github", "issues", at),
+        lambda: pushed.claim_delivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", "github", "issues", at),
+    )
+    assert (first, second) == (True, False)
 
 
 def test_unverified_oversized_or_unusable_deliveries_change_nothing(
