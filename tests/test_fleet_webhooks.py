@@ -13,6 +13,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import signal
+import sqlite3
+import subprocess
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -24,6 +28,7 @@ import peewee
 import pytest
 from pytest_httpserver import HTTPServer
 from test_delivery_email import free_port
+from test_e2e_support import SUBPROCESS_TIMEOUT, base_env, installed_tool, wait_for
 from test_fleet_support import race
 from test_replay_support import Sink
 from test_source_github_releases import FakeList, new_release, recorded_releases, recorded_tags
@@ -277,3 +282,61 @@ def test_a_listen_address_that_is_not_host_port_is_a_config_error(
     assert worker_main(["--config", str(config), "--once"]) == 2
     err = capsys.readouterr().err
     assert "webhooks.github.listen" in err and "host:port" in err
+
+
+def test_the_daemon_tells_a_webhook_change_long_before_its_next_poll(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """The real `mrt-worker --daemon`: after the baseline the next poll is 300 s away; a signed
+    delivery is in the chat within seconds, and SIGTERM still stops the worker cleanly."""
+    up = Upstream(httpserver)
+    sink = Sink(httpserver)
+    port = free_port()
+    config = write_config(tmp_path, httpserver, port)
+    db_file = tmp_path / "mrt.sqlite3"
+    env = {**base_env(tmp_path / "home"), **ENV}
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen([installed_tool("mrt-worker"), "--config", str(config), "--daemon"],
+                              env=env, cwd=env["HOME"], stdout=log, stderr=subprocess.STDOUT)
+
+    def step() -> None:
+        assert worker.poll() is None, f"the worker exited with {worker.returncode}"
+        time.sleep(0.2)
+
+    try:
+        wait_for(lambda: polled(db_file) == 3, deadline_seconds=60, step=step)
+        issue = new_issue(up, 90005, "DeepSeek-V9 webhook latency")
+        body = json.dumps(envelope("issues-opened", issue=issue)).encode()
+        sent = time.monotonic()
+        answer = httpx.post(f"http://127.0.0.1:{port}/github", content=body, headers={
+            "X-GitHub-Event": "issues", "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": signature_of(SECRET.encode(), body)}, timeout=10)
+        assert (answer.status_code, answer.text) == (200, "1 new events, 1 alerts")
+        wait_for(lambda: any("webhook latency" in json.dumps(b) for b in sink.received),
+                 deadline_seconds=30, step=step)
+        assert time.monotonic() - sent < 30
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            code = worker.wait(timeout=SUBPROCESS_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+            raise
+        finally:
+            log.close()
+    output = (tmp_path / "worker.log").read_text()
+    assert code == 0 and "Traceback" not in output, output
+    assert SECRET not in output
+
+
+def polled(db_file: Path) -> int:
+    if not db_file.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True) as conn:
+            (count,) = conn.execute(
+                "SELECT count(*) FROM source_state WHERE cursor IS NOT NULL").fetchone()
+    except sqlite3.OperationalError:  # the worker is still creating the schema
+        return 0
+    return int(count)
