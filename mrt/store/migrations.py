@@ -172,9 +172,7 @@ _V6_BUCKET = ("open_key",)
 def _step_source_leases(db: peewee.Database, now: datetime) -> None:
     """Version 6: several workers on one database. A source lease's fencing epoch
     (store/leases.py), and at most one open aggregation bucket per group key (store/noise.py):
-    the newest unflushed bucket of each group is its open one. And the webhook deliveries
-    received, so that one sent again is not acted on twice (worker/webhooks.py)."""
-    db.create_tables([WebhookDelivery])
+    the newest unflushed bucket of each group is its open one."""
     migrator = SchemaMigrator.from_database(db)
     execute(db, "ALTER TABLE source_state ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0")
     migrator.add_column("aggregate_bucket", "open_key", AggregateBucket.open_key).run()
@@ -190,6 +188,12 @@ def _step_source_leases(db: peewee.Database, now: datetime) -> None:
     )
 
 
+def _step_webhook_deliveries(db: peewee.Database, now: datetime) -> None:
+    """Version 7: the webhook deliveries received, so that one sent again is not acted on
+    twice (worker/webhooks.py, mrt/store/pushed.py)."""
+    db.create_tables([WebhookDelivery])
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
@@ -197,6 +201,7 @@ STEPS: tuple[Step, ...] = (
     Step(4, "outbox_claim_indexes", _step_outbox_claim_indexes),
     Step(5, "quarantine", _step_quarantine),
     Step(6, "source_leases", _step_source_leases),
+    Step(7, "webhook_deliveries", _step_webhook_deliveries),
 )
 LATEST = STEPS[-1].version
 assert [s.version for s in STEPS] == list(range(1, LATEST + 1)), "steps must be 1..LATEST"

@@ -350,7 +350,7 @@ class QuarantinedItem(BaseModel):
 
 
 class WebhookDelivery(BaseModel):
-    """Schema v6 (source_leases). A webhook delivery received and acted on, by its upstream id
+    """Schema v7 (webhook_deliveries). A webhook delivery received and acted on, by its upstream id
     (GitHub's X-GitHub-Delivery): the same delivery sent again is recognised, not acted on."""
 
     delivery_id = peewee.TextField(primary_key=True)
