@@ -180,6 +180,8 @@ async def run_source_cycle(
         log.warning("%s", exc, extra={"source_key": spec.key})
         return CycleReport(spec.key, "lease_lost", error=str(exc))
     except Exception as exc:  # any failure of one source is that source's failed cycle
+        if leases.taken_over(lease):  # ... unless another worker polls it now: its cycle counts
+            return CycleReport(spec.key, "lease_lost", error=f"{exc} (lease taken over)")
         return record_failure(engine, spec, exc, now, progress)
 
 
@@ -216,6 +218,7 @@ async def _run_cycle(
     except RateLimited as exc:
         progress.stage = COMMIT
         with write_transaction(engine.db):
+            leases.fence(lease)  # a late worker defers nothing either
             sources.record_deferral(
                 spec.key, until=exc.until, message=str(exc), http_status=exc.http_status, now=now
             )

@@ -195,3 +195,31 @@ def test_a_stopping_worker_gives_back_the_lease_of_a_cycle_that_did_not_finish(
     released, theirs, late = asyncio.run(scenario())
     assert released == 1 and [r.outcome for r in theirs] == ["ok"]
     assert late.outcome == "lease_lost"
+
+
+def test_a_late_worker_whose_poll_fails_records_no_failure(
+    store_db: peewee.Database, httpserver: HTTPServer
+) -> None:
+    from mrt.errors import SourceError
+
+    FakeGitHub(httpserver, REPO, recorded_issues())
+    a, b = worker(store_db, httpserver, "a"), worker(store_db, httpserver, "b")
+    asyncio.run(a.tick(T0))  # the baseline
+    release = asyncio.Event()
+
+    async def failing(spec: Any, ctx: Any) -> PollResult:
+        await release.wait()
+        raise SourceError("GitHub answered 502")
+
+    a.engine.plugins = {"github": _Plugin(failing)}  # type: ignore[dict-item]
+    due = state().next_poll_at + timedelta(seconds=1)
+
+    async def scenario() -> tuple[list[Any], Any]:
+        [task] = a.start_due(due)
+        theirs = await b.tick(due + timedelta(seconds=LEASE))
+        release.set()
+        return theirs, await task
+
+    theirs, late = asyncio.run(scenario())
+    assert [r.outcome for r in theirs] == ["ok"] and late.outcome == "lease_lost"
+    assert state().consecutive_failures == 0 and state().health == "ok"

@@ -54,6 +54,7 @@ from worker.retention import start_retention
 from worker.scheduler import Scheduler
 from worker.systemd import SystemdNotifier
 from worker.watch import watch_sources
+from worker.webhooks import open_webhooks
 
 log = logging.getLogger("mrt.worker")
 
@@ -342,6 +343,8 @@ async def run_daemon(
     )
     # observability.retention_*: pruned in a thread, in small batches, on its own schedule
     retention_task = start_retention(rt.db, lambda: rt.config, stop, now, rt.database)
+    # webhooks.github: deliveries stored at once (a reload keeps the listener it started with)
+    webhooks = await open_webhooks(rt.config, rt.env, lambda: (rt.engine, rt.scheduler.specs))
     rt.notifier.ready(f"polling {len(rt.scheduler.specs)} sources")
     log.info("worker %s started: %d sources", rt.worker_id, len(rt.scheduler.specs))
     sender_task = asyncio.create_task(_sender_loop(rt, stop, now))
@@ -369,6 +372,8 @@ async def run_daemon(
             await _pause(stop, IDLE_SECONDS)
     finally:
         rt.notifier.stopping()
+        if webhooks is not None:
+            webhooks.close()  # no more deliveries: GitHub retries none, polling catches up
         grace = rt.config.delivery.shutdown_grace_seconds
         log.info("stopping: finishing in-flight work (up to %.0f s)", grace)
         rt.sender.stop_claiming()

@@ -320,6 +320,32 @@ class AiConfig(Strict):
     model: str | None = None
 
 
+class GithubWebhookConfig(Strict):
+    """`webhooks.github`: mrt-worker listens for GitHub's webhook deliveries (docs/FLEET.md)."""
+
+    listen: str  # host:port, e.g. "127.0.0.1:8787" (put a TLS proxy in front of it)
+    secret_env: EnvName  # the variable holding the webhook's secret (HMAC SHA-256)
+    path: str = Field("/github", pattern=r"^/[\x21-\x7e]*$")
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=26_214_400)  # GitHub sends <= 25 MB
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, listen: str) -> str:
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{listen!r} is not host:port (e.g. 127.0.0.1:8787)")
+        return listen
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class WebhooksConfig(Strict):
+    github: GithubWebhookConfig | None = None
+
+
 SourcesMap = dict[str, Annotated[dict[str, Any], Field()]]
 
 
@@ -341,6 +367,7 @@ class Config(Strict):
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     ai: AiConfig = Field(default_factory=AiConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
 
     # Where it came from, for messages and relative paths; not a config key.
     source_path: Path | None = Field(None, exclude=True)

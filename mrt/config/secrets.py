@@ -91,6 +91,15 @@ def env_requirements(config: Config) -> list[EnvRequirement]:
                     f"the channel {channel_name!r} cannot send",
                 )
             )
+    if config.webhooks.github is not None:
+        reqs.append(
+            EnvRequirement(
+                config.webhooks.github.secret_env,
+                True,
+                "webhooks.github.secret_env",
+                "GitHub's webhook deliveries cannot be verified, so mrt-worker does not start",
+            )
+        )
     if config.ai.enabled and config.ai.api_key_env:
         reqs.append(
             EnvRequirement(

@@ -4,6 +4,7 @@
     renew(lease, now, seconds) -> Lease | None       a long poll keeps its lease (None: lost)
     fence(lease)                                     in the cycle's commit transaction
     release(lease)                                   a cycle that committed nothing lets go
+    taken_over(lease) -> bool                        a failed late cycle records nothing
 
 Taking a lease is one conditional UPDATE that also re-checks that the source is due, and bumps
 `lease_epoch`: two workers racing for one source both run it, one matches the row (PostgreSQL
@@ -125,6 +126,23 @@ def fence(lease: Lease | None) -> None:
             f"taken over{by}{epoch}: this cycle's results are dropped, the other worker's poll "
             "counts"
         )
+
+
+def taken_over(lease: Lease | None) -> bool:
+    """Whether another worker took `lease` over since it was taken (its epoch moved on): a
+    failed cycle of a late worker then records nothing. False when the database cannot say
+    (then the failure is recorded, or not, as any other)."""
+    if lease is None:
+        return False
+    try:
+        epoch = (
+            SourceState.select(SourceState.lease_epoch)
+            .where(SourceState.source_key == lease.source_key)
+            .scalar()
+        )
+    except peewee.PeeweeException:
+        return False
+    return epoch is not None and int(epoch) != lease.epoch
 
 
 def release(lease: Lease) -> bool:

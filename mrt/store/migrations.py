@@ -45,6 +45,7 @@ from mrt.store.models import (
     SourceState,
     TargetBudget,
     VendorThread,
+    WebhookDelivery,
     WorkerHeartbeat,
 )
 
@@ -99,7 +100,7 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
     found_v0 = legacy_v0.is_v0_database(db)  # before schema_version exists
     later_tables = {
         AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem,
-        VendorThread, TargetBudget,
+        VendorThread, TargetBudget, WebhookDelivery,
     }
     frozen: dict[type[BaseModel], type[BaseModel]] = {
         Event: _frozen_model(Event, without=("silence",)),
@@ -222,6 +223,12 @@ def _step_target_budgets(db: peewee.Database, now: datetime) -> None:
     execute(db, "CREATE INDEX IF NOT EXISTS outbox_folded_into ON outbox (folded_into)")
 
 
+def _step_webhook_deliveries(db: peewee.Database, now: datetime) -> None:
+    """Version 10: the webhook deliveries received, so that one sent again is not acted on
+    twice (worker/webhooks.py, mrt/store/pushed.py)."""
+    db.create_tables([WebhookDelivery])
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
@@ -232,6 +239,7 @@ STEPS: tuple[Step, ...] = (
     Step(7, "vendor_threads", _step_vendor_threads),
     Step(8, "worker_reload_status", _step_worker_reload_status),
     Step(9, "target_budgets", _step_target_budgets),
+    Step(10, "webhook_deliveries", _step_webhook_deliveries),
 )
 LATEST = STEPS[-1].version
 # 1..LATEST with no gap: a database at version N has every step up to N (branches' step numbers

@@ -387,6 +387,18 @@ class TargetBudget(BaseModel):
         table_name = "target_budget"
 
 
+class WebhookDelivery(BaseModel):
+    """Schema v10 (webhook_deliveries). A webhook delivery received and acted on, by its upstream id
+    (GitHub's X-GitHub-Delivery): the same delivery sent again is recognised, not acted on."""
+
+    delivery_id = peewee.TextField(primary_key=True)
+    provider = peewee.TextField()  # github
+    event = peewee.TextField()  # issues | pull_request | release | push | ...
+    source_key = peewee.TextField(null=True)  # the source its events were stored under
+    events = peewee.IntegerField(default=0)  # new events it made
+    received_at = UtcDateTimeField(index=True)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     SourceState,
@@ -411,4 +423,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     QuarantinedItem,
     VendorThread,
     TargetBudget,
+    WebhookDelivery,
 )

@@ -44,6 +44,9 @@ from mrt.api import (
 from .atom import DEFAULT_SITE, poll_releases_feed, poll_tags_feed
 from .changes import changes, labels_of, snapshot_of, updated_at
 from .releases import poll_releases, poll_tags
+from .webhook import WEBHOOK_EVENTS as WEBHOOK_EVENTS
+from .webhook import webhook_result as webhook_result
+from .webhook import webhook_source_key as webhook_source_key
 
 DEFAULT_BASE = "https://api.github.com"
 DISPLAY_NAME = "GitHub"
