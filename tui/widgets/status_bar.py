@@ -60,7 +60,7 @@ class StatusBar(Static):
             line.append(f"data {age(status.data_at, app.status_now())}")
             line.append(" · ")
             beat_style = "bold red" if app.worker_down() else "green"
-            line.append(f"worker {app.heartbeat_age()}", style=beat_style)
+            line.append(app.worker_text(), style=beat_style)
             line.append(" · ")
         if app.undelivered:  # never silent: an alert that went to no one (`/` status:none)
             line.append(f"✗ {app.undelivered} to no one", style="bold white on red")
