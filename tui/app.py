@@ -103,7 +103,7 @@ class MrtConsole(App[None]):
     CSS_PATH = "console.tcss"
     TITLE = "MRT console"
     # Only MRT's actions: Textual's own entries (theme, screenshot ...) would come first.
-    COMMANDS = App.COMMANDS | {ActionsProvider}
+    COMMANDS = {ActionsProvider}
     MODES: ClassVar[dict[str, Callable[[], ConsoleScreen]]] = {  # type: ignore[assignment]
         mode: screen_factory(mode, class_name) for mode, class_name in SCREENS.items()
     }

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, cast
 
 import peewee
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -49,6 +50,25 @@ class ConsoleScreen(Screen[None]):
         if action in self.WRITE_ACTIONS and self.console.read_only:
             return None
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A write key on a read-only console says why it does nothing (its binding is
+        disabled, so the key reaches here instead of running; silence would look broken)."""
+        if not self.console.read_only:
+            return
+        for binding in type(self).BINDINGS:
+            if (
+                isinstance(binding, Binding)
+                and binding.action in self.WRITE_ACTIONS
+                and event.key in binding.key.split(",")
+            ):
+                event.stop()
+                self.notify(
+                    f"{binding.description} ({event.key}) is disabled: the console is read-only "
+                    "(mrt-tui --read-only)",
+                    severity="warning",
+                )
+                return
 
     def arm_live(self, poll: Callable[[], object], *, factor: float = 1.0) -> None:
         """Schedule the next live poll; called only after the previous one answered."""
