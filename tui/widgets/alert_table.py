@@ -98,8 +98,9 @@ class AlertTable(RowList):
         self.marked.symmetric_difference_update({alert_id})
         self.refresh_row(alert_id)
 
-    def mark_acknowledged(self, alert_ids: Iterable[int]) -> None:
+    def mark_acknowledged(self, alert_ids: Iterable[int], acknowledged: bool = True) -> None:
         for alert_id in alert_ids:
             if alert_id in self.alert_rows:
-                self.alert_rows[alert_id] = replace(self.alert_rows[alert_id], acknowledged=True)
+                row = replace(self.alert_rows[alert_id], acknowledged=acknowledged)
+                self.alert_rows[alert_id] = row
                 self.refresh_row(alert_id)

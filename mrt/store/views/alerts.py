@@ -27,9 +27,17 @@ class AlertFilter:
     rule: str = ""  # a matched rule's exact name
     priority: str = ""  # low | normal | high | critical
     delivery_status: str = ""  # some delivery of the alert has this status; "none": no delivery
+    acknowledged: str = ""  # "yes": acknowledged ones only; "no": not acknowledged yet
 
     def is_empty(self) -> bool:
-        return not (self.text or self.source or self.rule or self.priority or self.delivery_status)
+        return not (
+            self.text
+            or self.source
+            or self.rule
+            or self.priority
+            or self.delivery_status
+            or self.acknowledged
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,10 @@ def _alert_condition(flt: AlertFilter) -> peewee.Expression:
         cond &= contains(Alert.matched, f'"rule": "{flt.rule}"')
     if flt.priority:
         cond &= Alert.priority == flt.priority
+    if flt.acknowledged == "yes":
+        cond &= Alert.acknowledged_at.is_null(False)
+    elif flt.acknowledged == "no":
+        cond &= Alert.acknowledged_at.is_null()
     if flt.delivery_status == "none":
         cond &= went_to_no_one()
     elif flt.delivery_status:
