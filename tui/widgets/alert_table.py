@@ -12,6 +12,7 @@ from tui.formatting import inert, stamp
 from tui.widgets.row_list import Column, RowList
 
 PRIORITY_STYLE = {"critical": "bold white on red", "high": "bold red", "low": "dim"}
+REPLAY_GLYPH = "↺"  # a replayed alert: an old event re-sent (Help's legend says so)
 
 
 def delivery_summary(counts: dict[str, int]) -> Text:
@@ -47,11 +48,11 @@ class AlertTable(RowList):
 
     def row_cells(self, row_id: int) -> tuple[Text, ...]:
         row = self.alert_rows[row_id]
-        return (
-            self.when_cell(row),
-            Text(inert(row.title), style="dim" if row.acknowledged else "bold", no_wrap=True),
-            self.where_cell(row),
-        )
+        title = Text(no_wrap=True)
+        if row.kind == "replay":
+            title.append(f"{REPLAY_GLYPH} replay ", style="bold magenta")
+        title.append(inert(row.title), style="dim" if row.acknowledged else "bold")
+        return (self.when_cell(row), title, self.where_cell(row))
 
     @staticmethod
     def where_cell(row: AlertRow) -> Text:
@@ -64,7 +65,7 @@ class AlertTable(RowList):
 
     def when_cell(self, row: AlertRow) -> Text:
         text = Text("●" if row.id in self.marked else " ", style="bold cyan", no_wrap=True)
-        text.append(f" {stamp(row.created_at)} ")
+        text.append(f" {stamp(row.event_at or row.created_at)} ")  # a replay: its event's time
         text.append(row.priority[:4], style=PRIORITY_STYLE.get(row.priority, ""))
         return text
 
