@@ -72,9 +72,13 @@ class ActionsProvider(Provider):
         for mode, screen_class in classes.items():
             if mode == here:
                 continue
+            listed: set[str] = set()
             for binding in screen_class.BINDINGS:
                 if not isinstance(binding, Binding) or not binding.description:
                     continue
+                if binding.action in listed:  # one action, several keys: listed once
+                    continue
+                listed.add(binding.action)
                 enabled = not (
                     self.console.read_only and binding.action in screen_class.WRITE_ACTIONS
                 )
@@ -98,7 +102,9 @@ class ActionsProvider(Provider):
             node: {b.action for b in type(node).BINDINGS if isinstance(b, Binding)}
             for node in (self.screen, self.app)
         }
-        for active in self.screen.active_bindings.values():
+        # This screen's own actions first, then the app's (switching screens, help, quit).
+        here = sorted(self.screen.active_bindings.values(), key=lambda a: a.node is not self.screen)
+        for active in here:
             binding = active.binding
             if binding.action not in own.get(active.node, set()):
                 continue

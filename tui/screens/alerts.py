@@ -37,7 +37,7 @@ class AlertsScreen(ConsoleScreen):
         Binding("u", "unacknowledge", "Unack", show=False),
         Binding("enter", "show_deliveries", "Its deliveries", show=False),
         Binding("n", "show_newest", "Newest"),
-        Binding("r", "reload_detail", "Reload detail", show=False),
+        Binding("r,g", "reload", "Reload", key_display="r"),  # r on every screen; g too
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -284,6 +284,11 @@ class AlertsScreen(ConsoleScreen):
         now = self.console.now()
         self.pending_ack = chosen
         self.perform("unacknowledge", lambda: operations.unacknowledge_alerts(chosen, now=now))
+
+    def action_reload(self) -> None:
+        """Read again the rows on screen, newer ones (the badge counts them) and the detail."""
+        self.fetch_newer(self.newest_id, self.table.on_screen_ids(), self.generation)
+        self.action_reload_detail()
 
     def action_reload_detail(self) -> None:
         alert_id = self.table.highlighted_id()

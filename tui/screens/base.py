@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 import peewee
 from textual import events, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -21,6 +21,11 @@ from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from tui.app import MrtConsole
+
+
+# The footer lists keys in this order first: at 80 columns the others run past the edge, and
+# these two must never be the ones lost.
+FOOTER_FIRST = ("help", "quit")
 
 
 class ConsoleScreen(Screen[None]):
@@ -43,6 +48,13 @@ class ConsoleScreen(Screen[None]):
 
     def compose_footer(self) -> ComposeResult:
         yield Footer()
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, with `? Help` and `q Quit` first (the footer shows them in this order)."""
+        bindings = super().active_bindings
+        first = {k: v for k, v in bindings.items() if v.binding.action in FOOTER_FIRST}
+        return first | {k: v for k, v in bindings.items() if k not in first}
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # None: shown dimmed in the footer and the help, not hidden (the connection would

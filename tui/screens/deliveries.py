@@ -38,7 +38,7 @@ class DeliveriesScreen(ConsoleScreen):
         Binding("x", "discard", "Discard"),
         Binding("T", "retry_matching", "Retry all"),
         Binding("X", "discard_matching", "Discard all"),
-        Binding("g", "reload", "Reload"),
+        Binding("r,g", "reload", "Reload", key_display="r"),  # r on every screen; g as before
         Binding("enter", "show_alert", "Its alert"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]

@@ -38,6 +38,7 @@ class ReplayScreen(ConsoleScreen):
         # for the list, where the screen keys (1-6, ?, q) work again.
         Binding("enter", "preview", "Preview", show=False, priority=True),
         Binding("escape", "focus_list", "Back to the list", show=False),
+        Binding("r,g", "preview", "Preview", show=False),  # reload is r on every screen
     ]
 
     def __init__(self) -> None:

@@ -29,6 +29,7 @@ class RulesScreen(ConsoleScreen):
         # As on Replay: enter runs wherever the focus is; escape leaves the field for the list.
         Binding("enter", "dry_run", "Dry run", show=False, priority=True),
         Binding("escape", "focus_list", "Back to the list", show=False),
+        Binding("r,g", "dry_run", "Dry run", show=False),  # reload is r on every screen
     ]
 
     def __init__(self) -> None:

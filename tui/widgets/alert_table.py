@@ -15,16 +15,20 @@ PRIORITY_STYLE = {"critical": "bold white on red", "high": "bold red", "low": "d
 REPLAY_GLYPH = "↺"  # a replayed alert: an old event re-sent (Help's legend says so)
 
 
+# Each delivery status's glyph in the list (Help's legend lists them all).
+DELIVERY_GLYPHS = (
+    ("sent", "✓", "green"),
+    ("dead", "✗", "bold red"),
+    ("retrying", "↻", "yellow"),
+    ("pending", "◷", "yellow"),  # not "…": "1…" read as text cut short
+    ("sending", "→", "cyan"),
+    ("discarded", "⊘", "dim"),
+)
+
+
 def delivery_summary(counts: dict[str, int]) -> Text:
     text = Text()
-    for status, symbol, style in (
-        ("sent", "✓", "green"),
-        ("dead", "✗", "bold red"),
-        ("retrying", "↻", "yellow"),
-        ("pending", "…", "yellow"),
-        ("sending", "→", "cyan"),
-        ("discarded", "⊘", "dim"),
-    ):
+    for status, symbol, style in DELIVERY_GLYPHS:
         if counts.get(status):
             text.append(f"{counts[status]}{symbol} ", style=style)
     return text

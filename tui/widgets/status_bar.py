@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 TABS = (  # key, mode, label, label when narrow
     ("1", "alerts", "Alerts", "Alerts"),
-    ("2", "deliveries", "Deliveries", "Outbox"),
+    ("2", "deliveries", "Deliveries", "Deliveries"),  # one name everywhere (CLI: mrt outbox)
     ("3", "sources", "Sources", "Sources"),
     ("4", "metrics", "Metrics", "Metrics"),
     ("5", "replay", "Replay", "Replay"),
