@@ -121,3 +121,18 @@ def test_a_retrying_delivery_also_needs_you(
     assert code == 4 and "0 sent, 1 retrying, 0 dead" in out
     code, _ = outbox(config, capsys, "--status", "retrying")
     assert code == 0  # retrying rows are listed, but only dead ones make listing exit 4
+
+
+def test_the_deliveries_line_says_what_each_run_came_to() -> None:
+    from mrt.delivery.sender import DeliveryResult, SendReport
+    from worker.main import deliveries_line
+
+    assert deliveries_line(None) == ("deliveries: none due", False)
+    report = SendReport()
+    report.add(DeliveryResult(1, "hook", "json://h", "retrying", "503"))
+    report.add(DeliveryResult(1, "hook", "json://h", "sent"))  # retried within the run: sent
+    report.add(DeliveryResult(2, "hook", "json://h", "sent"))
+    assert deliveries_line(report) == ("deliveries: 2 sent, 0 retrying, 0 dead", False)
+    report.claim_error = "OperationalError: database is locked"
+    line, needs_you = deliveries_line(report)
+    assert needs_you and "stopped early" in line and "database is locked" in line

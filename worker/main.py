@@ -91,6 +91,12 @@ def deliveries_line(report: SendReport | None) -> tuple[str, bool]:
     whether one of them ended retrying or dead."""
     final = {r.outbox_id: r.status for r in (report.results if report else [])}
     counts = {s: sum(1 for v in final.values() if v == s) for s in ("sent", "retrying", "dead")}
+    if report is not None and report.claim_error:  # the database refused: what is due waits
+        return (
+            f"deliveries: NOT ALL DELIVERED: stopped early, the outbox could not be read "
+            f"({inert_text(report.claim_error)}); {counts['sent']} sent",
+            True,
+        )
     if not final:
         return "deliveries: none due", False
     told = f"{counts['sent']} sent, {counts['retrying']} retrying, {counts['dead']} dead"
