@@ -311,27 +311,6 @@ class MrtConsole(App[None]):
             return True
         return self.status_now() - status.heartbeat_at > WORKER_DOWN_AFTER
 
-    def worker_text(self) -> str:
-        """The header's word on the worker, true to how it runs."""
-        if self.status is not None and self.status.worker_mode == "once":
-            return f"last run {self.heartbeat_age()} (--once)"
-        return f"worker {self.heartbeat_age()}"
-
-    def worker_down_text(self) -> str:
-        """Why no worker runs and how to start one, for the way this one was run."""
-        status = self.status
-        if status is None or status.heartbeat_at is None:
-            return "No worker has run on this database: start mrt-worker"
-        down = f"Worker down: last heartbeat {self.heartbeat_age()}"
-        if status.worker_mode == "service":
-            return (
-                f"{down} (systemctl --user start mrt-worker; "
-                "journalctl --user -u mrt-worker says why it stopped)"
-            )
-        if status.worker_mode == "daemon":
-            return f"{down}: start it with mrt-worker (`mrt service install` makes it a service)"
-        return f"{down} (start mrt-worker, or systemctl --user start mrt-worker)"
-
     # ----------------------------------------------------------------------------- actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -23,6 +23,7 @@ from tui.screens.filter import FilterScreen
 from tui.widgets.alert_detail import AlertDetailPane
 from tui.widgets.alert_table import AlertTable
 from tui.widgets.new_badge import NewBadge
+from tui.worker_words import worker_down_text
 
 DETAIL_DELAY = 0.12  # seconds the highlight rests before its detail is read
 
@@ -324,7 +325,7 @@ class AlertsScreen(ConsoleScreen):
             hint.update("No alert matches this filter. Press esc to clear it.")
         elif self.console.worker_down():
             hint.update(
-                f"No alerts yet. {self.console.worker_down_text()}; `mrt check` tests the setup."
+                f"No alerts yet. {worker_down_text(self.console)}; `mrt check` tests the setup."
             )
         elif (status := self.console.status) is not None and status.worker_mode == "once":
             hint.update(

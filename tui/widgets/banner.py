@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 from textual.widgets import Static
 
 from tui.formatting import plain
+from tui.worker_words import worker_down_text
 
 if TYPE_CHECKING:
     from tui.app import MrtConsole
@@ -32,7 +33,7 @@ class Banner(Static):
         app = cast("MrtConsole", self.app)
         notes: list[str] = []
         if app.worker_down():
-            notes.append(app.worker_down_text())
+            notes.append(worker_down_text(app))
         if app.slow_note:
             notes.append(app.slow_note)
         if app.paused:

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.formatting import age
+from tui.worker_words import worker_text
 
 if TYPE_CHECKING:
     from tui.app import MrtConsole
@@ -60,7 +61,7 @@ class StatusBar(Static):
             line.append(f"data {age(status.data_at, app.status_now())}")
             line.append(" · ")
             beat_style = "bold red" if app.worker_down() else "green"
-            line.append(app.worker_text(), style=beat_style)
+            line.append(worker_text(app), style=beat_style)
             line.append(" · ")
         if app.undelivered:  # never silent: an alert that went to no one (`/` status:none)
             line.append(f"✗ {app.undelivered} to no one", style="bold white on red")
