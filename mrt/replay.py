@@ -38,6 +38,7 @@ from typing import Any
 from mrt.alerting import Renderer, plan_event_alert
 from mrt.config import Config
 from mrt.delivery.base import Target
+from mrt.delivery.render import mark_replay
 from mrt.errors import ConfigError
 from mrt.events import TrackerEvent
 from mrt.rules import Decision, RuleSet, compile_rules
@@ -202,6 +203,10 @@ def _item(
     channels: tuple[str, ...],
 ) -> ReplayItem:
     alert = plan_event_alert(renderer, targets, event, decision, channels=channels)
+    marked = tuple(
+        dataclasses.replace(d, message=mark_replay(d.message)) for d in alert.deliveries
+    )
+    alert = dataclasses.replace(alert, deliveries=marked)
     return ReplayItem(
         event_id=int(row.id),
         fingerprint=event.fingerprint,

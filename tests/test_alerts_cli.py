@@ -54,3 +54,25 @@ def test_unknown_ids_are_named_and_the_exit_code_says_so(
     assert "#999: no such alert" in captured.err and "acknowledged 1 of 1" in captured.out
     assert cli(db, db_path, "alerts", "ack", "998", "--yes") == 1
     assert "#998: no such alert" in capsys.readouterr().err
+
+
+def test_unack_takes_it_back_and_the_audit_keeps_who_had_acknowledged(
+    db: peewee.Database, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = add_alert("one"), add_alert("two")
+    assert cli(db, db_path, "alerts", "ack", str(first), "--yes") == 0
+    who = Alert.get_by_id(first).acknowledged_by
+    capsys.readouterr()
+    assert cli(db, db_path, "alerts", "unack", str(first), str(second), "--reason", "not done") == 0
+    assert "unacknowledged 1 of 2 (1 were not acknowledged)" in capsys.readouterr().out
+    row = Alert.get_by_id(first)
+    assert row.acknowledged_at is None and row.acknowledged_by is None
+    audit = AuditLog.select().order_by(AuditLog.id.desc()).first()
+    assert (audit.actor, audit.action, audit.params, audit.reason) == (
+        "cli", "alert.unacknowledge", {"alert_ids": [first, second]}, "not done")
+    assert audit.result == {"unacknowledged": 1, "were_acknowledged_by": {str(first): who}}
+    # acknowledged again afterwards: a new first person and time
+    assert cli(db, db_path, "alerts", "ack", str(first), "--yes") == 0
+    assert Alert.get_by_id(first).acknowledged_at is not None
+    assert cli(db, db_path, "alerts", "unack", "997") == 1
+    assert "#997: no such alert" in capsys.readouterr().err

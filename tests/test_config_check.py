@@ -325,3 +325,15 @@ def test_a_literal_database_password_is_a_warning(
     assert line_of(out, "state.url") == (
         "warn  state.url: holds a literal password: use a ${NAME} placeholder or PGPASSWORD"
     )
+
+
+def test_the_webhook_line_keeps_the_port_of_the_url(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway = WELINK_URL.replace("open.welink.huaweicloud.com", "welink-gw.example.invalid:8443")
+    assert ":8443" in gateway
+    monkeypatch.setenv("WELINK_WEBHOOK_URL", gateway)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_GITHUBSECRET0002")
+    code, out = run_check(capsys, "--config", str(V0_EXAMPLE))
+    assert code == 0, out
+    assert line_of(out, "notify.welink").endswith("parses (https://welink-gw.example.invalid:8443/…)")

@@ -133,7 +133,8 @@ def test_an_smtp_refusal_is_the_attempts_reason_in_outbox_and_trace(
 
     product.worker_once()
     up.open_issue("vllm-project/vllm", 40001, "Support DeepSeek-V3.2 sparse attention")
-    product.worker_once()
+    refused = product.worker_once(expect=4)  # the email is retrying: the run says so
+    assert "NOT ALL DELIVERED: 1 sent, 1 retrying, 0 dead" in refused.stdout
 
     reason = (
         "SMTP 550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown in relay"

@@ -127,13 +127,14 @@ def test_a_target_that_fails_five_times_then_recovers_receives_the_alert(
 
     script.failures_left = 5
     up.add_hf_model("DeepSeek-V4")
-    product.worker_once()
+    failed = product.worker_once(expect=(0, 4))  # 4 unless its retries got through in the run
     # email is another target: the robot's failures never hold it back
     assert len(smtp_sink.mailbox.messages) == 1
 
     # each run retries what is due; a retry not yet due waits for the next run (as from cron)
+    assert (failed.returncode == 4) == ("NOT ALL DELIVERED" in failed.stdout)
     wait_for(lambda: len(robot.received) >= 6, deadline_seconds=60,
-             step=lambda: product.worker_once())
+             step=lambda: product.worker_once(expect=(0, 4)))
     assert [r["status"] for r in product.outbox("--channel", "welink")] == ["sent"]
 
     assert robot.problems == []
@@ -163,11 +164,12 @@ def test_an_always_failing_target_ends_dead_and_outbox_retry_delivers_it(
     script.always = True
     script.failure = lambda: Response('{"code": "58500", "message": "busy"}')
     up.open_issue("vllm-project/vllm", 40001, "Support DeepSeek-V3.2 sparse attention")
-    product.worker_once()
+    failing = product.worker_once(expect=4)  # the robot refused: the run says so, exit 4
+    assert "deliveries: NOT ALL DELIVERED" in failing.stdout
 
     wait_for(lambda: len(robot.received) >= 3, deadline_seconds=60,
-             step=lambda: product.worker_once())
-    (row,) = product.outbox("--status", "dead")
+             step=lambda: product.worker_once(expect=(0, 4)))
+    (row,) = product.outbox("--status", "dead", expect=4)  # dead letters listed: exit 4
     assert row["attempts"] == 3 and "58500" in (row["last_error"] or "")
     attempts = product.trace(str(row["alert_id"]))["alerts"][0]["deliveries"][0]["attempt_log"]
     assert [a["outcome"] for a in attempts] == ["retry"] * 2 + ["dead"]

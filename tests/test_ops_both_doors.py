@@ -19,13 +19,14 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 from tui_pilot import console, settle
-from tui_seed import SOURCES, console_scene
+from tui_seed import NOW, SOURCES, console_scene
 
 from mrt.cli import main
 from mrt.ops import alerts as alert_ops
 from mrt.ops import cursor as cursor_ops
 from mrt.ops import outbox as outbox_ops
 from mrt.ops import sources as source_ops
+from mrt.store import alerts as store_alerts
 from mrt.store.models import Alert, AuditLog, Outbox, SourceState, database_proxy
 
 pytestmark = pytest.mark.anyio
@@ -96,6 +97,19 @@ async def console_ack(pilot: Pilot[Any]) -> None:
     await settle(pilot)
 
 
+async def console_unack(pilot: Pilot[Any]) -> None:
+    newest_two = [a.id for a in Alert.select().order_by(Alert.id.desc()).limit(2)]
+    store_alerts.acknowledge(newest_two, by="someone", now=NOW)  # no door: no audit record
+    await settle(pilot)
+    await pilot.press("u")  # the newest alert
+    await settle(pilot)
+
+
+def cli_unack(db_path: Path, config: Path) -> list[str]:
+    second = Alert.select().order_by(Alert.id.desc()).limit(2)[1].id
+    return ["alerts", "unack", str(second), "--db", str(db_path)]
+
+
 def cli_retry(db_path: Path, config: Path) -> list[str]:
     return ["outbox", "retry", str(dead_ids()[0]), "--db", str(db_path)]
 
@@ -147,6 +161,9 @@ CASES = {
     "alert acknowledge": Case(alert_ops, "acknowledge", "alert.acknowledge", console_ack, cli_ack,
                               lambda: Alert.select().where(
                                   Alert.acknowledged_at.is_null(False)).count()),
+    "alert unacknowledge": Case(alert_ops, "unacknowledge", "alert.unacknowledge", console_unack,
+                                cli_unack, lambda: 2 - Alert.select().where(
+                                    Alert.acknowledged_at.is_null(False)).count()),
 }
 
 

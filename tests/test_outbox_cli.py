@@ -71,14 +71,14 @@ def test_outbox_json_lists_dead_first_and_parses(
     ids = enqueue_alerts(T0, [target], count=3)
     Outbox.update(status="dead", last_error="HTTP 500: robot busy").where(Outbox.id == ids[0]).execute()
 
-    assert cli(db, db_path, "outbox", "--json", "--limit", "2") == 0
+    assert cli(db, db_path, "outbox", "--json", "--limit", "2") == 4  # a dead one is listed
     data = json.loads(capsys.readouterr().out)
     assert [d["id"] for d in data["deliveries"]] == [ids[0], ids[2]]
     assert data["counts"]["dead"] == 1 and data["counts"]["pending"] == 2
     assert data["next_after_id"] == ids[2]
     assert data["deliveries"][0]["source_key"] == "github:vllm-project/vllm"
 
-    assert cli(db, db_path, "outbox", "--status", "dead") == 0
+    assert cli(db, db_path, "outbox", "--status", "dead") == 4  # dead letters listed: look
     table = capsys.readouterr().out
     assert "HTTP 500: robot busy" in table and "welink://robot/***" in table and "secret" not in table
 

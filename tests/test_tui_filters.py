@@ -36,7 +36,7 @@ def test_alert_filter_line(line: str, expected: AlertFilter) -> None:
     [
         ("prio:urgent", "priority 'urgent' is not one of low, normal, high, critical"),
         ("status:lost", "status 'lost' is not one of dead"),
-        ("colour:red", "unknown filter colour: (known: delivery:, prio:, priority:, rule:"),
+        ("colour:red", "unknown filter colour: (known: ack:, acked:, delivery:, prio:, priority:"),
         ('"open', "unbalanced quotes"),
     ],
 )

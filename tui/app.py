@@ -107,7 +107,8 @@ class MrtConsole(App[None]):
 
     CSS_PATH = "console.tcss"
     TITLE = "MRT console"
-    COMMANDS = App.COMMANDS | {ActionsProvider}
+    # Only MRT's actions: Textual's own entries (theme, screenshot ...) would come first.
+    COMMANDS = {ActionsProvider}
     MODES: ClassVar[dict[str, Callable[[], ConsoleScreen]]] = {  # type: ignore[assignment]
         mode: screen_factory(mode, class_name) for mode, class_name in SCREENS.items()
     }
@@ -315,10 +316,16 @@ class MrtConsole(App[None]):
         return age(self.status.heartbeat_at if self.status else None, self.status_now())
 
     def worker_down(self) -> bool:
+        """No worker keeps this database moving. A `--once` run (cron) that ended is not down:
+        it ran and will run again; the header says when it last did."""
         status = self.status
         if status is None:
             return False
-        if status.heartbeat_at is None or status.worker_stopped:
+        if status.heartbeat_at is None:
+            return True
+        if status.worker_mode == "once":
+            return False
+        if status.worker_stopped:
             return True
         return self.status_now() - status.heartbeat_at > WORKER_DOWN_AFTER
 

@@ -1,7 +1,8 @@
 """The `/` filter line: `key:value` words become SQL conditions, the other words are text.
 
-deepseek source:github prio:high rule:models status:dead
-status:none lists the alerts that went to no one (no delivery at all).
+deepseek source:github prio:high rule:models status:dead ack:no
+status:none lists the alerts that went to no one (no delivery at all); ack:yes / ack:no the
+acknowledged / not yet acknowledged ones. On deliveries, alert:ID lists one alert's.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ ALERT_KEYS = {
     "prio": "priority",
     "status": "delivery_status",
     "delivery": "delivery_status",
+    "ack": "acknowledged",
+    "acked": "acknowledged",
 }
-OUTBOX_KEYS = {"status": "status", "source": "source", "channel": "channel"}
+OUTBOX_KEYS = {"status": "status", "source": "source", "channel": "channel", "alert": "alert"}
+YES_NO = {"yes": "yes", "y": "yes", "true": "yes", "no": "no", "n": "no", "false": "no"}
 
 
 class FilterSyntaxError(ValueError):
@@ -58,12 +62,22 @@ def parse_alert_filter(text: str) -> AlertFilter:
         )
     if values.get("delivery_status") != "none":
         _check_status(values.get("delivery_status"))
+    if "acknowledged" in values:
+        answer = YES_NO.get(values["acknowledged"].lower())
+        if answer is None:
+            raise FilterSyntaxError(f"ack:{values['acknowledged']} is not ack:yes or ack:no")
+        values["acknowledged"] = answer
     return AlertFilter(**values)
 
 
 def parse_outbox_filter(text: str) -> OutboxFilter:
     values = _parse(text, OUTBOX_KEYS)
     _check_status(values.get("status"))
+    alert = values.get("alert", "").lstrip("#")
+    if "alert" in values and not alert.isdigit():
+        raise FilterSyntaxError(f"alert:{values['alert']} is not an alert id (alert:12)")
+    if alert:
+        values["alert"] = alert
     return OutboxFilter(**values)
 
 
@@ -81,6 +95,8 @@ def describe(flt: AlertFilter | OutboxFilter) -> str:
         ("priority", getattr(flt, "priority", "")),
         ("channel", getattr(flt, "channel", "")),
         ("status", getattr(flt, "delivery_status", "") or getattr(flt, "status", "")),
+        ("ack", getattr(flt, "acknowledged", "")),
+        ("alert", getattr(flt, "alert", "")),
     ):
         if value:
             parts.append(f"{name}:{shlex.quote(value)}")

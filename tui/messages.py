@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # annotations only: importing mrt.replay here put apprise on 
     from mrt.store.views import (
         AlertDetail,
         AlertRow,
+        AttemptView,
         ConsoleStatus,
         MetricsReport,
         OutboxPosition,
@@ -72,6 +73,15 @@ class OutboxLoaded(Message):
     counts: dict[str, int] = field(default_factory=dict)
     generation: int = -1  # -1: only the counts are fresh (the rows were not re-read)
     in_place: bool = False  # `rows` are the rows on screen read again: update them where they are
+
+
+@dataclass
+class AttemptsLoaded(Message):
+    """Every attempt of one delivery, for the deliveries screen's detail."""
+
+    outbox_id: int
+    attempts: list[AttemptView]
+    seen_attempts: int  # the row's attempt count when asked: a change asks again
 
 
 @dataclass

@@ -29,6 +29,13 @@ def acknowledge_alerts(alert_ids: list[int], *, now: datetime, reason: str | Non
     return f"Acknowledged {changed} alert(s)" if changed else "Already acknowledged"
 
 
+def unacknowledge_alerts(
+    alert_ids: list[int], *, now: datetime, reason: str | None = None
+) -> str:
+    changed = alert_ops.unacknowledge(alert_ids, now=now, actor=ACTOR, reason=reason)
+    return f"Unacknowledged {changed} alert(s)" if changed else "Not acknowledged: nothing to undo"
+
+
 def poll_source_now(key: str, *, now: datetime, reason: str | None = None) -> str:
     source_ops.poll_now(key, now=now, actor=ACTOR, reason=reason)
     return f"Poll requested for {key}: the worker picks it up at its next tick"

@@ -2,7 +2,9 @@
 
 Exit codes: 0 done (or stopped by a signal); 2 the config is wrong; 1 another fatal error;
 3 (--once only) the cycle ran but at least one source's cycle failed, in whichever stage (poll,
-planning, commit, the operators' notice): its line says so and its error is in `mrt sources`.
+planning, commit, the operators' notice): its line says so and its error is in `mrt sources`;
+4 (--once only) every source ran, but a delivery this run tried ended retrying or dead: the
+"deliveries:" line says how many (3 wins when both happen: a failed source is the bigger news).
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import peewee
 
 from mrt import __version__
 from mrt.config import secret_values
+from mrt.delivery.sender import SendReport
 from mrt.errors import ConfigError, MrtError
 from mrt.http import HttpPool
 from mrt.inert import inert_text
@@ -29,6 +32,9 @@ from mrt.store.db_errors import bound_target, explain
 from worker.runtime import build_runtime, run_daemon, run_once
 
 log = logging.getLogger("mrt.worker")
+
+EXIT_SOURCE_FAILED = 3
+EXIT_DELIVERIES_NEED_YOU = 4  # the same "something needs you" code as `mrt outbox` with dead rows
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,16 +69,53 @@ async def _main(args: argparse.Namespace) -> int:
             args.log_level or obs.log_level,
             secrets=secret_values(rt.config, os.environ),
         )
+        rt.mode = worker_mode(once=args.once, env=os.environ)
         if args.once:
             reports = await run_once(rt)
             for r in reports:
                 line = f"{r.source_key}: {r.outcome}, {r.new_events} new events, {r.alerts} alerts"
                 print(line + (f" ({inert_text(r.error)})" if r.error else ""))
-            return 3 if any(r.outcome == "failed" for r in reports) else 0
+            line, undelivered = deliveries_line(rt.last_send)
+            print(line)
+            if any(r.outcome == "failed" for r in reports):
+                return EXIT_SOURCE_FAILED
+            return EXIT_DELIVERIES_NEED_YOU if undelivered else 0
         stop, reload_requested = asyncio.Event(), asyncio.Event()
         install_signal_handlers(stop, reload_requested)
         await run_daemon(rt, stop, reload_requested)
         return 0
+
+
+def worker_mode(*, once: bool, env: Mapping[str, str]) -> str:
+    """How this worker runs, for its heartbeat: "once" (`--once`, from cron or a timer),
+    "service" (a daemon that systemd started: it sets INVOCATION_ID, and NOTIFY_SOCKET for
+    Type=notify), or "daemon" (started by hand)."""
+    if once:
+        return "once"
+    return "service" if env.get("INVOCATION_ID") or env.get("NOTIFY_SOCKET") else "daemon"
+
+
+def deliveries_line(report: SendReport | None) -> tuple[str, bool]:
+    """What the deliveries this --once run tried came to (each by its last attempt), and
+    whether one of them ended retrying or dead."""
+    final = {r.outbox_id: r.status for r in (report.results if report else [])}
+    counts = {s: sum(1 for v in final.values() if v == s) for s in ("sent", "retrying", "dead")}
+    if report is not None and report.claim_error:  # the database refused: what is due waits
+        return (
+            f"deliveries: NOT ALL DELIVERED: stopped early, the outbox could not be read "
+            f"({inert_text(report.claim_error)}); {counts['sent']} sent",
+            True,
+        )
+    if not final:
+        return "deliveries: none due", False
+    told = f"{counts['sent']} sent, {counts['retrying']} retrying, {counts['dead']} dead"
+    if not counts["retrying"] and not counts["dead"]:
+        return f"deliveries: {told}", False
+    return (
+        f"deliveries: NOT ALL DELIVERED: {told} (see `mrt outbox`; retrying ones go again at "
+        "their next try, dead ones need `mrt outbox retry`)",
+        True,
+    )
 
 
 def install_signal_handlers(stop: asyncio.Event, reload_requested: asyncio.Event) -> None:

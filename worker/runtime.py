@@ -32,7 +32,7 @@ from mrt.config import (
 )
 from mrt.delivery import channels
 from mrt.delivery.base import Message, SendOutcome, Target
-from mrt.delivery.sender import Sender, StoreRunner
+from mrt.delivery.sender import Sender, SendReport, StoreRunner
 from mrt.errors import StoreError
 from mrt.events import utcnow
 from mrt.http import HttpPool
@@ -78,6 +78,8 @@ class Runtime:
     store_runner: StoreRunner | None = None  # the sender's; the daemon's waits out a locked DB
     watch: DatabaseWatch | None = None  # the daemon's: waits out an unavailable database
     pending_commands: list[Command] = field(default_factory=list)  # taken, not yet finished
+    last_send: SendReport | None = None  # --once: what its deliveries came to (the exit code)
+    mode: str | None = None  # on the heartbeat: daemon | once | service (worker.main sets it)
 
 
 def _engine_parts(
@@ -233,7 +235,7 @@ async def run_once(rt: Runtime, now: Callable[[], datetime] = utcnow) -> list[Cy
         sources.request_poll(key, at)
     reports = await rt.scheduler.tick(at)
     flush_noise(rt, now())
-    await rt.sender.run_until_idle(now)
+    rt.last_send = await rt.sender.run_until_idle(now)
     _beat(rt, now())
     workers.mark_stopped(rt.worker_id, now())
     return reports
@@ -305,6 +307,7 @@ def _beat(rt: Runtime, at: datetime) -> None:
         version=__version__,
         started_at=rt.started_at,
         now=at,
+        mode=rt.mode,
     )
 
 

@@ -332,7 +332,12 @@ def _probe_robot(welink: WeLinkRobot, env: Mapping[str, str]) -> list[Finding]:
     if "token" not in query or "channel" not in query:
         text = f"{welink.webhook_env} has no token or channel parameter (WeLink needs both)"
         return [Finding("error", where, text)]
-    text = f"webhook URL from {welink.webhook_env} parses ({parts.scheme}://{parts.hostname}/…)"
+    try:  # the port is part of where it goes (a gateway on :8443 is another endpoint)
+        host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+    except ValueError:
+        text = f"{welink.webhook_env} has a port that is not a number"
+        return [Finding("error", where, text)]
+    text = f"webhook URL from {welink.webhook_env} parses ({parts.scheme}://{host}/…)"
     return [Finding("ok", where, text)]
 
 

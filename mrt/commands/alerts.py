@@ -1,10 +1,14 @@
-"""`mrt alerts ack`: mark alerts as seen, as the console's `a` does.
+"""`mrt alerts ack` / `unack`: mark alerts as seen, as the console's `a` does, or take that back
+(the console's `u`).
 
     mrt alerts ack ID [ID...] [--yes] [--reason TEXT]
+    mrt alerts unack ID [ID...] [--reason TEXT]
 
-Acknowledging cannot be undone (the first person and time are kept), so, as `mrt db restore`
-and `mrt outbox retry --all-dead`, it asks first; `--yes` skips the question (scripts must pass
-it). Each run is a call into mrt.ops.alerts, which audits it as "alert.acknowledge" (actor "cli").
+Acknowledging keeps the first person and time (acknowledging again changes neither), so it
+asks first, as `mrt db restore` and `mrt outbox retry --all-dead` do; `--yes` skips the
+question (scripts must pass it). `unack` is its undo: it asks nothing (it loses nothing: the
+audit log keeps who had acknowledged). Each run is a call into mrt.ops.alerts, audited as
+"alert.acknowledge" or "alert.unacknowledge" (actor "cli").
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "alerts",
         parents=[common],
-        help="act on alerts (ack)",
-        description="Act on alerts. Subcommand: ack (mark them seen, as the console's `a`).",
+        help="act on alerts (ack, unack)",
+        description="Act on alerts. Subcommands: ack (mark them seen, as the console's `a`), "
+        "unack (take that back, as the console's `u`).",
     )
     add_db_option(parser)
     parser.set_defaults(func=lambda args: _usage(parser))
@@ -39,6 +44,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     ack.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
     add_json_option(ack)
     ack.set_defaults(func=ack_command)
+
+    unack = actions.add_parser(
+        "unack", parents=[leaf_options()], help="take acknowledgements back"
+    )
+    unack.add_argument("ids", nargs="+", type=int, metavar="ID")
+    unack.add_argument("--reason", metavar="TEXT", help="kept in the audit log")
+    add_json_option(unack)
+    unack.set_defaults(func=unack_command)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -85,3 +98,27 @@ def _ack_json(args: argparse.Namespace, chosen: list[int], changed: int, missing
         emit({"acknowledged": changed, "already_acknowledged": len(chosen) - changed,
               "ids": chosen, "missing": missing})
     return wants_json(args)
+
+
+def unack_command(args: argparse.Namespace) -> int:
+    ids = list(dict.fromkeys(int(i) for i in args.ids))
+    db = open_for_command(args, read_only=False)
+    try:
+        known = store_alerts.known_alert_ids(ids)
+        missing = [i for i in ids if i not in known]
+        for alert_id in missing:
+            print(f"  #{alert_id}: no such alert", file=sys.stderr)
+        chosen = [i for i in ids if i in known]
+        if not chosen:
+            return 1
+        changed = alert_ops.unacknowledge(chosen, now=utcnow(), actor=ACTOR, reason=args.reason)
+    finally:
+        db.close()
+    unseen = len(chosen) - changed
+    if wants_json(args):
+        emit({"unacknowledged": changed, "not_acknowledged": unseen, "ids": chosen,
+              "missing": missing})
+        return 1 if missing else 0
+    print(f"unacknowledged {changed} of {len(chosen)}"
+          + (f" ({unseen} were not acknowledged)" if unseen else ""))
+    return 1 if missing else 0

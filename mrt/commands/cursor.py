@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from mrt.commands._db import add_db_option, command_config, open_for_command
 from mrt.commands._output import add_json_option, emit, refuse_question, wants_json
 from mrt.errors import StoreError
 from mrt.events import utcnow
+from mrt.inert import inert_text
 from mrt.ops import cursor as cursor_ops
 from mrt.ops.cursor import cursor_at, parse_reset_target
 from mrt.store.backup import configured_backup_dir
@@ -40,8 +42,8 @@ def reset(args: argparse.Namespace) -> int:
         )
         before = state.cursor
         if not wants_json(args):
-            print(f"{args.key}: cursor {state.cursor!r} -> {new!r}")
-            print(f"  {what}; the database is backed up first")
+            print(f"{inert_text(args.key)}: the cursor stands at {cursor_words(state.cursor)}.")
+            print(f"After the reset, {what}. The database is backed up first.")
         if not args.yes:
             if not sys.stdin.isatty():
                 print("mrt: not a terminal; pass --yes to confirm", file=sys.stderr)
@@ -66,8 +68,21 @@ def reset(args: argparse.Namespace) -> int:
         return 0
     if report.backup_path:
         print(f"backup: {report.backup_path}")
-    print(f"{args.key}: cursor reset")
+    print(f"{inert_text(args.key)}: the cursor is reset.")
     return 0
+
+
+def cursor_words(cursor: object) -> str:
+    """A cursor in words for the terminal ("since 2026-11-20T09:28:00Z"), not a Python repr."""
+    if cursor is None or cursor == {}:
+        return "nothing yet (no poll has set it)"
+    if not isinstance(cursor, dict):
+        return inert_text(json.dumps(cursor, default=str))
+    parts = []
+    for key, value in cursor.items():
+        shown = value if isinstance(value, str) else json.dumps(value, default=str)
+        parts.append(f"{key} {shown}")
+    return inert_text(", ".join(parts), max_chars=500)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]

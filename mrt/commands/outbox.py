@@ -8,6 +8,10 @@ Discard cannot be undone: like retry --all-dead, `mrt alerts ack` and replay, it
 terminal, and refuses (exit 1, nothing done) with no terminal to ask and no --yes.
 
 Every retry and discard is a call into mrt.ops.outbox, which audits it (actor "cli").
+
+Listing exits 4 ("something needs you", as `mrt-worker --once` does when a delivery ended
+retrying or dead) when a dead delivery is among the rows listed, so `mrt outbox --status dead`
+in cron or a monitoring check fails loudly; 0 when none is; 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from mrt.store.views import undelivered_alerts
 from mrt.timefmt import duration
 
 ACTOR = "cli"
+EXIT_DEAD_LISTED = 4  # dead letters listed: an operator must look (README, "Exit codes")
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -87,6 +92,7 @@ def list_command(args: argparse.Namespace) -> int:
     finally:
         db.close()
     next_after = rows[-1].id if len(rows) == args.limit else None
+    code = EXIT_DEAD_LISTED if any(r.status == "dead" for r in rows) else 0
     if args.json:
         print(terminal_json({
             "counts": counts,
@@ -95,7 +101,7 @@ def list_command(args: argparse.Namespace) -> int:
             "next_after_id": next_after,
             "undelivered_alerts": {"count": nowhere[0], "newest_ids": nowhere[1]},
         }, indent=2))
-        return 0
+        return code
     print(_summary(counts, oldest))
     if nowhere[0]:
         print(undelivered_line(*nowhere))
@@ -105,7 +111,7 @@ def list_command(args: argparse.Namespace) -> int:
     print(_table(rows, now))
     if next_after is not None:
         print(f"more: mrt outbox --after {next_after}")
-    return 0
+    return code
 
 
 def retry_command(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ type) and facts_line (those as one "Label: value · Label: value" line of at mos
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Sequence
@@ -296,3 +297,13 @@ def channel_is_length_bound(config: Config, channel: str) -> bool:
     if section.welink_robot is not None:
         return True
     return any(u.lower().startswith("welink://") or "/werobot/" in u for u in section.urls)
+
+
+REPLAY_MARK = "[replay]"
+
+
+def mark_replay(message: Message) -> Message:
+    """A replayed alert's message says so, before anything else (the subject when there is
+    one, and the text): a team must never take an old event re-sent for news."""
+    subject = f"{REPLAY_MARK} {message.subject}" if message.subject else ""
+    return dataclasses.replace(message, subject=subject, body=f"{REPLAY_MARK} {message.body}")

@@ -11,6 +11,7 @@ takes `actor` ("cli", "tui"; the worker's own automatic replay says "worker").
                                                                 one "poll now" mechanism)
     cursor     reset_cursor                  cursor.reset      (backs the database up first)
     alerts     acknowledge                   alert.acknowledge
+               unacknowledge                 alert.unacknowledge
     replay     apply                         replay            (record written in the same
                                                                 transaction as the alerts)
                replay_after_rules_change     replay            (actor "worker": the worker's

@@ -105,7 +105,7 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
     frozen: dict[type[BaseModel], type[BaseModel]] = {
         Event: _frozen_model(Event, without=("silence",)),
         SourceState: _frozen_model(SourceState, without=_V6_STATE),
-        WorkerHeartbeat: _frozen_model(WorkerHeartbeat, without=RELOAD_COLUMNS),
+        WorkerHeartbeat: _frozen_model(WorkerHeartbeat, without=(*RELOAD_COLUMNS, "mode")),
         Outbox: _frozen_model(Outbox, without=("folded_into",)),
     }
     # Order by the live models' foreign keys (the frozen copy is not what others point at),
@@ -229,6 +229,12 @@ def _step_webhook_deliveries(db: peewee.Database, now: datetime) -> None:
     db.create_tables([WebhookDelivery])
 
 
+def _step_worker_mode(db: peewee.Database, now: datetime) -> None:
+    """Version 11: the worker's mode on its heartbeat (daemon, once, service)."""
+    migrator = SchemaMigrator.from_database(db)
+    migrator.add_column("worker_heartbeat", "mode", WorkerHeartbeat.mode).run()
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
@@ -240,6 +246,7 @@ STEPS: tuple[Step, ...] = (
     Step(8, "worker_reload_status", _step_worker_reload_status),
     Step(9, "target_budgets", _step_target_budgets),
     Step(10, "webhook_deliveries", _step_webhook_deliveries),
+    Step(11, "worker_mode", _step_worker_mode),
 )
 LATEST = STEPS[-1].version
 # 1..LATEST with no gap: a database at version N has every step up to N (branches' step numbers

@@ -263,6 +263,9 @@ class WorkerHeartbeat(BaseModel):
     reload_error = peewee.TextField(null=True)
     reload_failed_at = UtcDateTimeField(null=True)
     reloaded_at = UtcDateTimeField(null=True)
+    # Schema v11. How the worker runs: daemon | once (cron, `--once`) | service (under systemd);
+    # None for a heartbeat written before v8. The console says the truth for each.
+    mode = peewee.TextField(null=True)
 
 
 class V0SeenEvent(BaseModel):

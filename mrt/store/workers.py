@@ -10,10 +10,21 @@ from mrt.inert import inert_text
 from mrt.store.db import bound_database, write_transaction
 from mrt.store.models import Command, WorkerHeartbeat
 
+WORKER_MODES = ("daemon", "once", "service")  # WorkerHeartbeat.mode
+
 
 def beat(
-    worker_id: str, *, hostname: str, pid: int, version: str, started_at: datetime, now: datetime
+    worker_id: str,
+    *,
+    hostname: str,
+    pid: int,
+    version: str,
+    started_at: datetime,
+    now: datetime,
+    mode: str | None = None,
 ) -> None:
+    """`mode`: how the worker runs (WORKER_MODES), so a console can tell a cron run that ended
+    from a daemon that died."""
     WorkerHeartbeat.insert(
         worker_id=worker_id,
         hostname=hostname,
@@ -21,9 +32,14 @@ def beat(
         version=version,
         started_at=started_at,
         heartbeat_at=now,
+        mode=mode,
     ).on_conflict(
         conflict_target=[WorkerHeartbeat.worker_id],
-        update={WorkerHeartbeat.heartbeat_at: now, WorkerHeartbeat.stopped_at: None},
+        update={
+            WorkerHeartbeat.heartbeat_at: now,
+            WorkerHeartbeat.stopped_at: None,
+            WorkerHeartbeat.mode: mode,
+        },
     ).execute()
 
 

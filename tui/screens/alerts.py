@@ -23,19 +23,22 @@ from tui.screens.filter import FilterScreen
 from tui.widgets.alert_detail import AlertDetailPane
 from tui.widgets.alert_table import AlertTable
 from tui.widgets.new_badge import NewBadge
+from tui.worker_words import worker_down_text
 
 DETAIL_DELAY = 0.12  # seconds the highlight rests before its detail is read
 
 
 class AlertsScreen(ConsoleScreen):
     MODE = "alerts"
-    WRITE_ACTIONS = frozenset({"acknowledge"})
+    WRITE_ACTIONS = frozenset({"acknowledge", "unacknowledge"})
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter"),
         Binding("space", "mark", "Mark"),
         Binding("a", "acknowledge", "Ack"),
+        Binding("u", "unacknowledge", "Unack", show=False),
+        Binding("enter", "show_deliveries", "Its deliveries", show=False),
         Binding("n", "show_newest", "Newest"),
-        Binding("r", "reload_detail", "Reload detail", show=False),
+        Binding("r,g", "reload", "Reload", key_display="r"),  # r on every screen; g too
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -49,6 +52,7 @@ class AlertsScreen(ConsoleScreen):
         self.loading_more = False
         self.loaded_once = False
         self.pending_ack: list[int] = []
+        self.jump_target: int | None = None  # the alert a jump from Deliveries highlights
         self._detail_timer: Timer | None = None
         self.page_ahead = PageAhead(self, lambda: self.table, self.can_read_older, self.read_older)
 
@@ -77,7 +81,8 @@ class AlertsScreen(ConsoleScreen):
     # --------------------------------------------------------------------------- reads
 
     @work(thread=True, exclusive=True, group="alerts-page")
-    def load_page(self, before_id: int | None, generation: int) -> None:
+    def load_page(self, before_id: int | None, generation: int, replace: bool = False) -> None:
+        """A page below `before_id`; the first page (or `replace`) replaces the rows shown."""
         flt, size = self.filter, self.console.options.page_size
         rows = self.console.run_query(
             "alerts page", lambda: views.alerts_page(flt, before_id=before_id, limit=size)
@@ -85,7 +90,7 @@ class AlertsScreen(ConsoleScreen):
         if get_current_worker().is_cancelled:
             return
         if rows is not None:
-            self.post_message(AlertsLoaded(rows, before_id is None, generation))
+            self.post_message(AlertsLoaded(rows, replace or before_id is None, generation))
         else:  # the banner says why; the next highlight near the end asks again
             self.app.call_from_thread(setattr, self, "loading_more", False)
 
@@ -95,7 +100,8 @@ class AlertsScreen(ConsoleScreen):
             return
         table = self.table
         if message.replace:
-            keep = table.highlighted_id()
+            keep = self.jump_target if self.jump_target is not None else table.highlighted_id()
+            self.jump_target = None
             table.show_rows(message.rows, keep=keep)
             self.newest_id = message.rows[0].id if message.rows else 0
             self.query_one(NewBadge).count = 0
@@ -207,7 +213,7 @@ class AlertsScreen(ConsoleScreen):
         self.app.push_screen(
             FilterScreen(
                 describe(self.filter),
-                "text  source:KEY  rule:NAME  priority:high  status:dead  status:none",
+                "text  source:KEY  rule:NAME  priority:high  status:dead  status:none  ack:no",
             ),
             apply,
         )
@@ -228,6 +234,30 @@ class AlertsScreen(ConsoleScreen):
         self.table.move_cursor(row=0)
         self.load_page(before_id=None, generation=self.generation)
 
+    def jump_to(self, alert_id: int) -> None:
+        """Show alert `alert_id` highlighted (Deliveries' Enter), the filter cleared: the list
+        starts at it; newer alerts are counted on the badge and `n` shows them."""
+        self.filter = views.AlertFilter()
+        self.show_filter_line()
+        self.generation += 1
+        self.exhausted = False
+        self.oldest_id = None
+        self.jump_target = alert_id
+        self.load_page(before_id=alert_id + 1, generation=self.generation, replace=True)
+        self.table.focus()
+
+    async def action_show_deliveries(self) -> None:
+        """Enter: the highlighted alert's deliveries, on Deliveries (Enter there comes back)."""
+        alert_id = self.table.highlighted_id()
+        if alert_id is None:
+            return
+        from tui.screens.deliveries import DeliveriesScreen
+
+        await self.app.switch_mode("deliveries")
+        screen = self.app.screen
+        if isinstance(screen, DeliveriesScreen):
+            screen.show_alert_deliveries(alert_id)
+
     def action_show_newest(self) -> None:
         self.reload_from_top()
         self.table.focus()
@@ -247,6 +277,20 @@ class AlertsScreen(ConsoleScreen):
         self.pending_ack = chosen
         self.perform("acknowledge", lambda: operations.acknowledge_alerts(chosen, now=now))
 
+    def action_unacknowledge(self) -> None:
+        highlighted = self.table.highlighted_id()
+        chosen = sorted(self.table.marked) or ([highlighted] if highlighted is not None else [])
+        if not chosen:
+            return
+        now = self.console.now()
+        self.pending_ack = chosen
+        self.perform("unacknowledge", lambda: operations.unacknowledge_alerts(chosen, now=now))
+
+    def action_reload(self) -> None:
+        """Read again the rows on screen, newer ones (the badge counts them) and the detail."""
+        self.fetch_newer(self.newest_id, self.table.on_screen_ids(), self.generation)
+        self.action_reload_detail()
+
     def action_reload_detail(self) -> None:
         alert_id = self.table.highlighted_id()
         if alert_id is not None:
@@ -254,9 +298,9 @@ class AlertsScreen(ConsoleScreen):
 
     def on_action_finished(self, message: ActionFinished) -> None:
         self.say(message.text, ok=message.ok)
-        if message.ok and message.action == "acknowledge":
+        if message.ok and message.action in ("acknowledge", "unacknowledge"):
             self.table.marked.difference_update(self.pending_ack)
-            self.table.mark_acknowledged(self.pending_ack)
+            self.table.mark_acknowledged(self.pending_ack, message.action == "acknowledge")
             self.action_reload_detail()
 
     # --------------------------------------------------------------------------- display
@@ -281,8 +325,12 @@ class AlertsScreen(ConsoleScreen):
             hint.update("No alert matches this filter. Press esc to clear it.")
         elif self.console.worker_down():
             hint.update(
-                "No alerts yet, and no worker is running: start it with `mrt-worker` "
-                "(or `systemctl --user start mrt-worker`); `mrt check` tests the setup."
+                f"No alerts yet. {worker_down_text(self.console)}; `mrt check` tests the setup."
+            )
+        elif (status := self.console.status) is not None and status.worker_mode == "once":
+            hint.update(
+                f"No alerts yet: the worker runs with --once (from cron), its last run "
+                f"{self.console.heartbeat_age()}; new alerts appear after its next run."
             )
         else:
             hint.update("No alerts yet: the worker is polling; new alerts appear here.")

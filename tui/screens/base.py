@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, cast
 
 import peewee
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
+from textual.binding import ActiveBinding, Binding
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -20,6 +21,11 @@ from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from tui.app import MrtConsole
+
+
+# The footer lists keys in this order first: at 80 columns the others run past the edge, and
+# these two must never be the ones lost.
+FOOTER_FIRST = ("help", "quit")
 
 
 class ConsoleScreen(Screen[None]):
@@ -43,12 +49,38 @@ class ConsoleScreen(Screen[None]):
     def compose_footer(self) -> ComposeResult:
         yield Footer()
 
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, with `? Help` and `q Quit` first (the footer shows them in this order)."""
+        bindings = super().active_bindings
+        first = {k: v for k, v in bindings.items() if v.binding.action in FOOTER_FIRST}
+        return first | {k: v for k, v in bindings.items() if k not in first}
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # None: shown dimmed in the footer and the help, not hidden (the connection would
         # refuse the write anyway: SQLite query_only).
         if action in self.WRITE_ACTIONS and self.console.read_only:
             return None
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A write key on a read-only console says why it does nothing (its binding is
+        disabled, so the key reaches here instead of running; silence would look broken)."""
+        if not self.console.read_only:
+            return
+        for binding in type(self).BINDINGS:
+            if (
+                isinstance(binding, Binding)
+                and binding.action in self.WRITE_ACTIONS
+                and event.key in binding.key.split(",")
+            ):
+                event.stop()
+                self.notify(
+                    f"{binding.description} ({event.key}) is disabled: the console is read-only "
+                    "(mrt-tui --read-only)",
+                    severity="warning",
+                )
+                return
 
     def arm_live(self, poll: Callable[[], object], *, factor: float = 1.0) -> None:
         """Schedule the next live poll; called only after the previous one answered."""

@@ -16,7 +16,7 @@ from mrt.store import views
 from tui import operations
 from tui.filters import FilterSyntaxError, describe, parse_outbox_filter
 from tui.formatting import full_stamp, inert, plain_error
-from tui.messages import ActionFinished, OutboxLoaded
+from tui.messages import ActionFinished, AttemptsLoaded, OutboxLoaded
 from tui.paging import PageAhead
 from tui.screens.base import ConsoleScreen
 from tui.screens.confirm import Confirmed, ConfirmScreen, Risk
@@ -24,6 +24,8 @@ from tui.screens.filter import FilterScreen
 from tui.widgets.outbox_table import OutboxTable
 
 BULK_HIGH_RISK = 10  # retrying this many or more at once asks for the count to be typed
+ATTEMPTS_SHOWN = 5  # the detail lists the newest this many attempts (mrt trace has them all)
+ATTEMPT_STYLE = {"sent": "green", "retry": "yellow", "dead": "red"}
 
 
 class DeliveriesScreen(ConsoleScreen):
@@ -36,7 +38,8 @@ class DeliveriesScreen(ConsoleScreen):
         Binding("x", "discard", "Discard"),
         Binding("T", "retry_matching", "Retry all"),
         Binding("X", "discard_matching", "Discard all"),
-        Binding("g", "reload", "Reload"),
+        Binding("r,g", "reload", "Reload", key_display="r"),  # r on every screen; g as before
+        Binding("enter", "show_alert", "Its alert"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -47,6 +50,8 @@ class DeliveriesScreen(ConsoleScreen):
         self.next_position: views.OutboxPosition | None = None
         self.loading_more = False
         self.counts: dict[str, int] = {}
+        # Every attempt of the rows whose detail was shown, and the row's attempt count then.
+        self.attempts: dict[int, tuple[int, list[views.AttemptView]]] = {}
         self.page_ahead = PageAhead(self, lambda: self.table, self.can_read_more, self.read_more)
 
     def compose(self) -> ComposeResult:
@@ -148,6 +153,19 @@ class DeliveriesScreen(ConsoleScreen):
         row = self.table.highlighted()
         return row.id if row else None
 
+    @work(thread=True, exclusive=True, group="outbox-attempts")
+    def load_attempts(self, outbox_id: int, seen_attempts: int) -> None:
+        got = self.console.run_query(
+            "delivery attempts", lambda: views.delivery_attempts(outbox_id)
+        )
+        if got is not None and not get_current_worker().is_cancelled:
+            self.post_message(AttemptsLoaded(outbox_id, got, seen_attempts))
+
+    def on_attempts_loaded(self, message: AttemptsLoaded) -> None:
+        self.attempts[message.outbox_id] = (message.seen_attempts, message.attempts)
+        if self.highlighted_id() == message.outbox_id:
+            self.show_detail()
+
     # --------------------------------------------------------------------------- actions
 
     def action_filter(self) -> None:
@@ -160,13 +178,32 @@ class DeliveriesScreen(ConsoleScreen):
                 self.say(str(exc), ok=False)
 
         self.app.push_screen(
-            FilterScreen(describe(self.filter), "text  status:dead  source:KEY  channel:NAME"),
+            FilterScreen(
+                describe(self.filter), "text  status:dead  source:KEY  channel:NAME  alert:ID"
+            ),
             apply,
         )
 
     def action_clear_filter(self) -> None:
         if not self.filter.is_empty():
             self.set_filter(views.OutboxFilter())
+
+    async def action_show_alert(self) -> None:
+        """Enter: the highlighted delivery's alert, on Alerts (Enter there comes back)."""
+        row = self.table.highlighted()
+        if row is None:
+            return
+        from tui.screens.alerts import AlertsScreen
+
+        await self.app.switch_mode("alerts")
+        screen = self.app.screen
+        if isinstance(screen, AlertsScreen):
+            screen.jump_to(row.alert_id)
+
+    def show_alert_deliveries(self, alert_id: int) -> None:
+        """Only this alert's deliveries (Alerts' Enter); esc clears the filter."""
+        self.set_filter(views.OutboxFilter(alert=str(alert_id)))
+        self.table.focus()
 
     def set_filter(self, flt: views.OutboxFilter) -> None:
         self.filter = flt
@@ -313,6 +350,28 @@ class DeliveriesScreen(ConsoleScreen):
         )
         if row.status in ("pending", "retrying") and row.next_attempt_at:
             text.append(f" · next try {full_stamp(row.next_attempt_at)}")
-        if row.last_error:
+        seen, attempts = self.attempts.get(row.id, (-1, []))
+        if seen != row.attempts:  # never read, or the row was tried since: read them again
+            self.load_attempts(row.id, row.attempts)
+        if attempts:
+            text.append(f"\n{len(attempts)} attempt(s), oldest first (UTC):", style="dim")
+            for attempt in attempts[-ATTEMPTS_SHOWN:]:
+                style = ATTEMPT_STYLE.get(attempt.outcome, "")
+                text.append("\n" + attempt_line(attempt), style=style)
+            if len(attempts) > ATTEMPTS_SHOWN:
+                text.append(f"\n({len(attempts) - ATTEMPTS_SHOWN} earlier: mrt trace)", style="dim")
+        elif row.last_error:  # until the attempts are read (the last one carries this error)
             text.append(f"\n{inert(plain_error(row.last_error), 1000)}", style="red")
         detail.update(text)
+
+
+def attempt_line(attempt: views.AttemptView) -> str:
+    """One attempt: when, outcome, HTTP status, how long, and why (secrets already removed)."""
+    parts = [attempt.started_at.strftime("%m-%d %H:%M:%S"), attempt.outcome]
+    if attempt.http_status is not None:
+        parts.append(f"HTTP {attempt.http_status}")
+    parts.append(f"{attempt.duration_ms} ms")
+    why = attempt.message or attempt.error_class
+    if why and attempt.outcome != "sent":
+        parts.append(inert(plain_error(why), 300))
+    return "  ".join(parts)

@@ -22,8 +22,8 @@ METRICS_FACTOR = 5.0  # aggregates are dearer than "rows newer than": ask less o
 SERIES = (
     ("events", "events"),
     ("alerts", "alerts"),
-    ("deliveries_ok", "sent"),
-    ("deliveries_failed", "failed"),
+    ("deliveries_ok", "try ok"),  # attempts, not deliveries: a retried one counts each time
+    ("deliveries_failed", "try bad"),
 )
 
 
@@ -32,12 +32,15 @@ def figures_text(label: str, report: views.MetricsReport, now_text: str) -> Text
     text = Text()
     text.append(f"{label}\n", style="bold")
     text.append(f"events {f.events}  matches {f.matches}  alerts {f.alerts}\n")
-    text.append(f"sent {f.deliveries_ok}  ", style="green")
+    # Attempts (each try of each delivery) and deliveries (outbox rows) are different counts:
+    # the labels say which, so "failed 6" next to "dead 3" never reads as a contradiction.
+    text.append(f"attempts: ok {f.deliveries_ok}  ", style="green")
     text.append(f"failed {f.deliveries_failed}\n", style="red" if f.deliveries_failed else "")
     if f.quarantined:  # upstream items kept aside: rare, so shown only when there are some
         text.append(f"quarantined {f.quarantined}\n", style="yellow")
-    text.append(f"queue {q.depth}  oldest {now_text}  ")
+    text.append(f"deliveries: queued {q.depth}  ")
     text.append(f"dead {q.dead}", style="bold red" if q.dead else "")
+    text.append(f"  oldest {now_text}")
     if f.undelivered:
         text.append(f"\nwent to no one {f.undelivered}", style="bold white on red")
     return text
@@ -50,9 +53,9 @@ COLUMNS = (
     ("ma24", "matches 24h"),
     ("al24", "alerts 24h"),
     ("al7", "7d"),
-    ("ok24", "sent 24h"),
-    ("bad24", "failed 24h"),
-    ("queue", "queue"),
+    ("ok24", "tries ok 24h"),
+    ("bad24", "tries failed"),
+    ("queue", "queued"),
     ("oldest", "oldest"),
     ("dead", "dead"),
 )
@@ -65,7 +68,9 @@ def add_columns(table: DataTable[str | Text]) -> None:
 
 class MetricsScreen(ConsoleScreen):
     MODE = "metrics"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("g", "reload", "Reload")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r,g", "reload", "Reload", key_display="r"),  # r on every screen; g as before
+    ]
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()

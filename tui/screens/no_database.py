@@ -90,7 +90,7 @@ def advice(state: str, detail: str, options: ConsoleOptions) -> str:
 
 class NoDatabaseScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "recheck", "Look again"),
+        Binding("r,g", "recheck", "Look again", key_display="r"),
         Binding("q", "app.quit", "Quit"),
     ]
 

@@ -34,6 +34,11 @@ class ReplayScreen(ConsoleScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "preview", "Preview", priority=True),
         Binding("ctrl+s", "send", "Send", priority=True),
+        # Enter previews wherever the focus is (a field or the list); Escape leaves a field
+        # for the list, where the screen keys (1-6, ?, q) work again.
+        Binding("enter", "preview", "Preview", show=False, priority=True),
+        Binding("escape", "focus_list", "Back to the list", show=False),
+        Binding("r,g", "preview", "Preview", show=False),  # reload is r on every screen
     ]
 
     def __init__(self) -> None:
@@ -56,7 +61,8 @@ class ReplayScreen(ConsoleScreen):
             yield Input(placeholder="any", id="replay-channel", compact=True)
             yield Checkbox("resend", id="replay-resend", compact=True)
         yield Static(
-            "Enter (or ctrl+r) previews what the current rules would send; ctrl+s sends it.",
+            "tab edits the form, esc returns to the list; enter (or ctrl+r) previews what the "
+            "current rules would send; ctrl+s sends it.",
             id="replay-summary",
         )
         yield DataTable(id="replay-table", cursor_type="row", zebra_stripes=False)
@@ -72,7 +78,12 @@ class ReplayScreen(ConsoleScreen):
             ("rules", "rules", 20),
         ):
             table.add_column(label, key=key, width=width)
-        self.query_one("#replay-since", Input).focus()
+        # The list has the focus first, so the screen keys work at once; one tab (the focus
+        # wraps) reaches the first field of the form.
+        table.focus()
+
+    def action_focus_list(self) -> None:
+        self.query_one("#replay-table", DataTable).focus()
 
     def value(self, name: str) -> str | None:
         text = self.query_one(f"#replay-{name}", Input).value.strip()

@@ -26,6 +26,10 @@ class RulesScreen(ConsoleScreen):
     MODE = "rules"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "dry_run", "Dry run", priority=True),
+        # As on Replay: enter runs wherever the focus is; escape leaves the field for the list.
+        Binding("enter", "dry_run", "Dry run", show=False, priority=True),
+        Binding("escape", "focus_list", "Back to the list", show=False),
+        Binding("r,g", "dry_run", "Dry run", show=False),  # reload is r on every screen
     ]
 
     def __init__(self) -> None:
@@ -37,7 +41,7 @@ class RulesScreen(ConsoleScreen):
         with Horizontal(classes="replay-row"):
             yield Label("last", classes="replay-label")
             yield Input("7d", id="rules-since", compact=True)
-            yield Label("(enter runs the current rules over the stored events; sends nothing)")
+            yield Label("(tab edits; enter runs the current rules over stored events; sends nothing)")
         yield Static("", id="rules-summary")
         yield DataTable(id="rules-table", cursor_type="row", zebra_stripes=False)
         yield Static("", id="rules-detail")
@@ -48,7 +52,11 @@ class RulesScreen(ConsoleScreen):
         table.add_column("rule", key="rule", width=30)
         table.add_column("hits", key="hits", width=8)
         table.add_column("example", key="example", width=60)
+        table.focus()  # the screen keys work at once; one tab (the focus wraps) edits "last"
         self.action_dry_run()
+
+    def action_focus_list(self) -> None:
+        self.query_one("#rules-table", DataTable).focus()
 
     def on_input_submitted(self, _event: Input.Submitted) -> None:
         self.action_dry_run()

@@ -28,7 +28,7 @@ class SourcesScreen(ConsoleScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "poll_now", "Poll now"),
         Binding("c", "reset_cursor", "Reset cursor"),
-        Binding("g", "reload", "Reload"),
+        Binding("r,g", "reload", "Reload", key_display="r"),  # r on every screen; g as before
     ]
 
     def __init__(self) -> None:

@@ -16,6 +16,7 @@ from textual.widgets import Static
 from mrt.inert import terminal_json
 from mrt.store.views import AlertDetail
 from tui.formatting import full_stamp, inert, plain_error
+from tui.widgets.alert_table import REPLAY_GLYPH
 
 
 def detail_text(detail: AlertDetail, as_of: datetime) -> Text:
@@ -23,7 +24,16 @@ def detail_text(detail: AlertDetail, as_of: datetime) -> Text:
     text.append(f"#{detail.id} ", style="dim")
     text.append(inert(detail.event_title, 1000), style="bold")
     text.append(f"\n{inert(detail.event_type)} · {inert(detail.source_key)} · {detail.priority}")
-    text.append(f" · {full_stamp(detail.created_at)}", style="dim")
+    if detail.kind == "replay":  # a re-sent old event: never to be taken for news
+        observed = full_stamp(detail.event_observed_at)
+        text.append(f" · {observed}", style="dim")
+        text.append(
+            f"\n{REPLAY_GLYPH} REPLAY of an event observed {observed}, "
+            f"re-sent {full_stamp(detail.created_at)}",
+            style="bold magenta",
+        )
+    else:
+        text.append(f" · {full_stamp(detail.created_at)}", style="dim")
     if detail.acknowledged_at:
         text.append(
             f"\nacknowledged {full_stamp(detail.acknowledged_at)} by "

@@ -12,18 +12,23 @@ from tui.formatting import inert, stamp
 from tui.widgets.row_list import Column, RowList
 
 PRIORITY_STYLE = {"critical": "bold white on red", "high": "bold red", "low": "dim"}
+REPLAY_GLYPH = "↺"  # a replayed alert: an old event re-sent (Help's legend says so)
+
+
+# Each delivery status's glyph in the list (Help's legend lists them all).
+DELIVERY_GLYPHS = (
+    ("sent", "✓", "green"),
+    ("dead", "✗", "bold red"),
+    ("retrying", "↻", "yellow"),
+    ("pending", "◷", "yellow"),  # not "…": "1…" read as text cut short
+    ("sending", "→", "cyan"),
+    ("discarded", "⊘", "dim"),
+)
 
 
 def delivery_summary(counts: dict[str, int]) -> Text:
     text = Text()
-    for status, symbol, style in (
-        ("sent", "✓", "green"),
-        ("dead", "✗", "bold red"),
-        ("retrying", "↻", "yellow"),
-        ("pending", "…", "yellow"),
-        ("sending", "→", "cyan"),
-        ("discarded", "⊘", "dim"),
-    ):
+    for status, symbol, style in DELIVERY_GLYPHS:
         if counts.get(status):
             text.append(f"{counts[status]}{symbol} ", style=style)
     return text
@@ -47,11 +52,11 @@ class AlertTable(RowList):
 
     def row_cells(self, row_id: int) -> tuple[Text, ...]:
         row = self.alert_rows[row_id]
-        return (
-            self.when_cell(row),
-            Text(inert(row.title), style="dim" if row.acknowledged else "bold", no_wrap=True),
-            self.where_cell(row),
-        )
+        title = Text(no_wrap=True)
+        if row.kind == "replay":
+            title.append(f"{REPLAY_GLYPH} replay ", style="bold magenta")
+        title.append(inert(row.title), style="dim" if row.acknowledged else "bold")
+        return (self.when_cell(row), title, self.where_cell(row))
 
     @staticmethod
     def where_cell(row: AlertRow) -> Text:
@@ -64,7 +69,7 @@ class AlertTable(RowList):
 
     def when_cell(self, row: AlertRow) -> Text:
         text = Text("●" if row.id in self.marked else " ", style="bold cyan", no_wrap=True)
-        text.append(f" {stamp(row.created_at)} ")
+        text.append(f" {stamp(row.event_at or row.created_at)} ")  # a replay: its event's time
         text.append(row.priority[:4], style=PRIORITY_STYLE.get(row.priority, ""))
         return text
 
@@ -98,8 +103,9 @@ class AlertTable(RowList):
         self.marked.symmetric_difference_update({alert_id})
         self.refresh_row(alert_id)
 
-    def mark_acknowledged(self, alert_ids: Iterable[int]) -> None:
+    def mark_acknowledged(self, alert_ids: Iterable[int], acknowledged: bool = True) -> None:
         for alert_id in alert_ids:
             if alert_id in self.alert_rows:
-                self.alert_rows[alert_id] = replace(self.alert_rows[alert_id], acknowledged=True)
+                row = replace(self.alert_rows[alert_id], acknowledged=acknowledged)
+                self.alert_rows[alert_id] = row
                 self.refresh_row(alert_id)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 from textual.widgets import Static
 
 from tui.formatting import plain
+from tui.worker_words import worker_down_text
 
 if TYPE_CHECKING:
     from tui.app import MrtConsole
@@ -33,14 +34,7 @@ class Banner(Static):
         app = cast("MrtConsole", self.app)
         notes: list[str] = []
         if app.worker_down():
-            status = app.status
-            if status is None or status.heartbeat_at is None:
-                notes.append("No worker has run on this database: start mrt-worker")
-            else:
-                notes.append(
-                    f"Worker down: last heartbeat {app.heartbeat_age()} "
-                    "(systemctl --user start mrt-worker)"
-                )
+            notes.append(worker_down_text(app))
         if app.slow_note:
             notes.append(app.slow_note)
         if app.paused:

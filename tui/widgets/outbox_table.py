@@ -21,16 +21,18 @@ STATUS_STYLE = {
 
 
 class OutboxTable(RowList):
-    """Outbox rows as pages are loaded; the error and alert columns share the spare width."""
+    """Outbox rows as pages are loaded; the error and alert columns share the spare width.
+    The fixed columns are as narrow as their values, so that at 80 columns the row fits without
+    sideways scrolling and the alert's title keeps 12 characters."""
 
     COLUMNS = (
         Column("mark", "", 1),
         Column("status", "status", 9),
         Column("id", "id", 7),
-        Column("channel", "channel", 10),
+        Column("channel", "channel", 8),
         Column("tries", "tries", 5),
         Column("updated", "updated", 11),
-        Column("error", "last error", 16, flex=3),
+        Column("error", "last error", 9, flex=3),
         Column("alert", "alert", 12, flex=2),
     )
 

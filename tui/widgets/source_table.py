@@ -27,13 +27,16 @@ class SourceTable(DataTable[str | Text]):
         self.keys: list[str] = []
 
     def on_mount(self) -> None:
+        # The last error comes third: at 80 columns it is what an operator looks for, and it
+        # must not be past the edge (the times, failures and rate limit follow, and the
+        # detail pane below repeats them).
         self.add_column("health", key="health", width=8)
-        self.add_column("source", key="source", width=30)
+        self.add_column("source", key="source", width=26)
+        self.add_column("last error", key="error", width=36)
         self.add_column("last poll", key="last", width=10)
         self.add_column("next poll", key="next", width=10)
         self.add_column("fails", key="fails", width=5)
         self.add_column("rate left", key="rate", width=9)
-        self.add_column("last error", key="error", width=50)
 
     def show_rows(self, rows: Sequence[SourceRow], now: datetime) -> None:
         keep = self.highlighted_key()
@@ -44,11 +47,11 @@ class SourceTable(DataTable[str | Text]):
             self.add_row(
                 Text(r.health, style=HEALTH_STYLE.get(r.health, "")),
                 plain(r.key),
+                plain(r.last_error or "", style="red"),  # an upstream error body: inert
                 age(r.last_poll_at, now),
                 "asked" if r.poll_requested_at else age(r.next_poll_at, now),
                 str(r.consecutive_failures),
                 "-" if r.ratelimit_remaining is None else str(r.ratelimit_remaining),
-                plain(r.last_error or ""),  # an upstream error body: inert, never markup
                 key=r.key,
             )
         if keep in self.rows_by_key:

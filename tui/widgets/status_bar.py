@@ -8,13 +8,14 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.formatting import age
+from tui.worker_words import worker_text
 
 if TYPE_CHECKING:
     from tui.app import MrtConsole
 
 TABS = (  # key, mode, label, label when narrow
     ("1", "alerts", "Alerts", "Alerts"),
-    ("2", "deliveries", "Deliveries", "Outbox"),
+    ("2", "deliveries", "Deliveries", "Deliveries"),  # one name everywhere (CLI: mrt outbox)
     ("3", "sources", "Sources", "Sources"),
     ("4", "metrics", "Metrics", "Metrics"),
     ("5", "replay", "Replay", "Replay"),
@@ -67,7 +68,7 @@ class StatusBar(Static):
             line.append(f"data {age(status.data_at, app.status_now())}")
             line.append(" · ")
             beat_style = "bold red" if app.worker_down() else "green"
-            line.append(f"worker {app.heartbeat_age()}", style=beat_style)
+            line.append(worker_text(app), style=beat_style)
             line.append(" · ")
         if app.undelivered:  # never silent: an alert that went to no one (`/` status:none)
             line.append(f"✗ {app.undelivered} to no one", style="bold white on red")

@@ -7,7 +7,8 @@ pass over loaded rows. Results are plain frozen dataclasses, so a console thread
 lazy query on its UI thread. Metrics take `now` so that tests and screenshots are deterministic.
 
     alerts    AlertFilter, alerts_page, alerts_newer, alerts_by_id, alert_detail, undelivered_alerts
-    outbox    OutboxFilter, outbox_page, outbox_by_id, count_outbox, outbox_ceiling, outbox_status_counts
+    outbox    OutboxFilter, outbox_page, outbox_by_id, count_outbox, outbox_ceiling, outbox_status_counts,
+              delivery_attempts
     sources   source_rows, console_status
     metrics   metrics_report
 """
@@ -32,6 +33,7 @@ from mrt.store.views.outbox import (
     OutboxPosition,
     OutboxRow,
     count_outbox,
+    delivery_attempts,
     outbox_by_id,
     outbox_ceiling,
     outbox_condition,
@@ -63,6 +65,7 @@ __all__ = [
     "alerts_page",
     "console_status",
     "count_outbox",
+    "delivery_attempts",
     "metrics_report",
     "outbox_by_id",
     "outbox_ceiling",

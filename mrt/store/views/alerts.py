@@ -27,9 +27,17 @@ class AlertFilter:
     rule: str = ""  # a matched rule's exact name
     priority: str = ""  # low | normal | high | critical
     delivery_status: str = ""  # some delivery of the alert has this status; "none": no delivery
+    acknowledged: str = ""  # "yes": acknowledged ones only; "no": not acknowledged yet
 
     def is_empty(self) -> bool:
-        return not (self.text or self.source or self.rule or self.priority or self.delivery_status)
+        return not (
+            self.text
+            or self.source
+            or self.rule
+            or self.priority
+            or self.delivery_status
+            or self.acknowledged
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,8 @@ class AlertRow:
     deliveries: dict[str, int]  # status -> count
     acknowledged: bool
     undelivered: bool = False  # no outbox row at all: the alert went to no one
+    kind: str = ""  # "replay": re-sent by a replay (its list row and detail say so)
+    event_at: datetime | None = None  # a replay's event, when MRT first observed it
 
 
 def _alert_condition(flt: AlertFilter) -> peewee.Expression:
@@ -56,6 +66,10 @@ def _alert_condition(flt: AlertFilter) -> peewee.Expression:
         cond &= contains(Alert.matched, f'"rule": "{flt.rule}"')
     if flt.priority:
         cond &= Alert.priority == flt.priority
+    if flt.acknowledged == "yes":
+        cond &= Alert.acknowledged_at.is_null(False)
+    elif flt.acknowledged == "no":
+        cond &= Alert.acknowledged_at.is_null()
     if flt.delivery_status == "none":
         cond &= went_to_no_one()
     elif flt.delivery_status:
@@ -117,9 +131,16 @@ def _alert_rows(query: Any) -> list[AlertRow]:
             Alert.matched,
             Alert.acknowledged_at,
             Alert.kind,
+            Alert.event,
         )
     )
     deliveries = _delivery_counts([int(a.id) for a in raw])
+    # A replay is listed at its event's time (when it happened), not when it was re-sent.
+    replayed = [int(a.event_id) for a in raw if a.kind == "replay" and a.event_id]
+    observed: dict[int, datetime] = {}
+    if replayed:
+        query = Event.select(Event.id, Event.observed_at).where(Event.id.in_(replayed))
+        observed = {int(e.id): e.observed_at for e in query}
     return [
         AlertRow(
             id=int(a.id),
@@ -131,6 +152,8 @@ def _alert_rows(query: Any) -> list[AlertRow]:
             deliveries=deliveries[int(a.id)],
             acknowledged=a.acknowledged_at is not None,
             undelivered=not deliveries[int(a.id)] and a.kind not in NEVER_QUEUED_KINDS,
+            kind=a.kind or "",
+            event_at=observed.get(int(a.event_id)) if a.event_id else None,
         )
         for a in raw
     ]
@@ -199,6 +222,7 @@ class AlertDetail:
     acknowledged_by: str | None
     tags: tuple[str, ...]
     matched: tuple[tuple[str, tuple[str, ...]], ...]  # (rule, reasons)
+    kind: str
     event_title: str
     event_type: str
     summary: str
@@ -211,6 +235,7 @@ class AlertDetail:
     channel_problems: dict[str, str] = field(default_factory=dict)  # channel -> why no row
     undelivered: str | None = None  # why it went to no one, in words (mrt.ops.explain fills it)
     facts: tuple[tuple[str, str], ...] = ()  # (label, value): the details its source names
+    event_observed_at: datetime | None = None  # when MRT first saw the event (a replay's age)
 
 
 def alert_detail(alert_id: int) -> AlertDetail | None:
@@ -249,6 +274,8 @@ def alert_detail(alert_id: int) -> AlertDetail | None:
         acknowledged_by=alert.acknowledged_by,
         tags=tuple(alert.tags or ()),
         matched=matched,
+        kind=alert.kind or "",
+        event_observed_at=event.observed_at if event else None,
         event_title=event.title if event else alert.title,
         event_type=event.event_type if event else alert.kind,
         summary=event.summary if event else "",

@@ -9,9 +9,10 @@ from typing import Any
 
 import peewee
 
-from mrt.store.models import Alert, Outbox
+from mrt.store.models import Alert, DeliveryAttempt, Outbox
 from mrt.store.outbox_records import STATUSES, as_tuples, as_utc_datetime
 from mrt.store.views._sql import contains, tuples
+from mrt.store.views.alerts import AttemptView
 
 # Dead letters first: they are what an operator opens this screen for.
 OUTBOX_STATUS_ORDER = ("dead", "retrying", "pending", "sending", "sent", "discarded")
@@ -27,14 +28,15 @@ class OutboxFilter:
     source: str = ""  # the alert's exact source key (as `mrt outbox --source` takes it)
     channel: str = ""  # the channel's exact name
     text: str = ""  # in the last error or the target
+    alert: str = ""  # one alert's deliveries (its id, as digits)
 
     def is_empty(self) -> bool:
-        return not (self.status or self.source or self.channel or self.text)
+        return not (self.status or self.source or self.channel or self.text or self.alert)
 
     def as_params(self) -> dict[str, str]:
         """The given fields, as the audit log records a bulk action's filter."""
         named = (("status", self.status), ("channel", self.channel),
-                 ("source_key", self.source), ("text", self.text))
+                 ("source_key", self.source), ("text", self.text), ("alert_id", self.alert))
         return {k: v for k, v in named if v}
 
 
@@ -80,6 +82,8 @@ def outbox_condition(flt: OutboxFilter, *, max_id: int | None = None) -> peewee.
         cond &= contains(Outbox.last_error, flt.text) | contains(Outbox.target, flt.text)
     if flt.source:
         cond &= Outbox.alert.in_(Alert.select(Alert.id).where(Alert.source_key == flt.source))
+    if flt.alert.isdigit():
+        cond &= Outbox.alert == int(flt.alert)
     if max_id is not None:
         cond &= Outbox.id <= max_id
     return cond
@@ -228,3 +232,16 @@ def oldest_pending_age_seconds(now: datetime) -> float | None:
     if oldest is None:
         return None
     return max(0.0, (now - oldest).total_seconds())
+
+
+def delivery_attempts(outbox_id: int) -> list[AttemptView]:
+    """Every attempt of one delivery, oldest first (what the deliveries screen's detail lists)."""
+    query: Any = (
+        DeliveryAttempt.select()
+        .where(DeliveryAttempt.outbox == outbox_id)
+        .order_by(DeliveryAttempt.id)
+    )
+    return [
+        AttemptView(a.started_at, a.outcome, a.http_status, a.error_class, a.message, a.duration_ms)
+        for a in query
+    ]

@@ -75,6 +75,7 @@ class ConsoleStatus:
     heartbeat_at: datetime | None  # the newest heartbeat of any worker
     worker_stopped: bool  # the newest worker said goodbye
     newest_alert_id: int
+    worker_mode: str | None = None  # the newest worker's: daemon | once | service (None: pre-v8)
 
 
 def console_status() -> ConsoleStatus:
@@ -88,4 +89,5 @@ def console_status() -> ConsoleStatus:
         heartbeat_at=beat.heartbeat_at if beat else None,
         worker_stopped=bool(beat and beat.stopped_at is not None),
         newest_alert_id=int(newest or 0),
+        worker_mode=beat.mode if beat else None,
     )
