@@ -21,7 +21,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol, TypeVar
@@ -32,12 +31,17 @@ from mrt.config import Config
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.delivery.budget import budgets_for
 from mrt.delivery.fold import fold_message
+from mrt.delivery.send_report import DeliveryResult, Finished, SendReport, scrub
 from mrt.retry import RetryPolicy
-from mrt.secrets import Scrubber
 from mrt.store import outbox, outbox_fold
 from mrt.store.outbox import AttemptRecord, ClaimedDelivery
 from mrt.store.outbox_claim import Budget, BudgetClaim, claim_within_budgets
 from mrt.store.outbox_marks import Mark, record_marks, record_then_claim
+
+# What a round reports lives in send_report.py; importable from here as before.
+__all__ = [
+    "DeliveryResult", "Finished", "SendReport", "Sender", "StoreRunner", "run_inline", "scrub",
+]
 
 log = logging.getLogger("mrt.delivery.sender")
 
@@ -57,60 +61,6 @@ class StoreRunner(Protocol):
 
 async def run_inline(fn: Callable[[], _T], /) -> _T:
     return fn()
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
-    outbox_id: int
-    channel: str
-    target: str
-    status: str  # sent | retrying | dead | lease_lost
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Finished:
-    """A send that is over, waiting to be recorded with the others that finished with it."""
-
-    row: ClaimedDelivery
-    outcome: SendOutcome
-    attempt: AttemptRecord
-    secrets: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class SendReport:
-    claimed: int = 0
-    sent: int = 0
-    retrying: int = 0
-    dead: int = 0
-    lease_lost: int = 0
-    claim_error: str | None = None  # the store refused a claim (locked, gone): stopped early
-    results: list[DeliveryResult] = field(default_factory=list)
-
-    def add(self, result: DeliveryResult) -> None:
-        self.results.append(result)
-        if result.status == "sent":
-            self.sent += 1
-        elif result.status == "retrying":
-            self.retrying += 1
-        elif result.status == "dead":
-            self.dead += 1
-        else:
-            self.lease_lost += 1
-
-    def merge(self, other: SendReport) -> None:
-        self.claimed += other.claimed
-        self.claim_error = other.claim_error or self.claim_error
-        for result in other.results:
-            self.add(result)
-
-
-def scrub(text: str | None, secrets: tuple[str, ...]) -> str | None:
-    """Remove every known secret of a target (mrt.secrets, the one scrubber), then the shapes."""
-    if text is None:
-        return None
-    return outbox.redact_common_secrets(Scrubber(secrets)(text))
 
 
 class Sender:

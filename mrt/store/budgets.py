@@ -3,12 +3,14 @@
 A bucket holds up to `burst` tokens and refills `per_minute`; a send takes one. The state is a
 row (tokens as of updated_at), so every sender of every worker shares one budget per target:
 
-    level(key, rate, now) -> tokens available now (a fresh target: a full bucket)
-    take(key, rate, now)  -> 0.0 when a token was taken, else seconds until one is there
+    read_many(keys) -> {key: Bucket}     the stored buckets (a key never sent to is absent:
+                                         a full bucket)
+    take_from(key, rate, now, bucket) -> (0.0 when a token was taken, else seconds until one
+                                          is there; the bucket as stored now)
     drain(key, rate, now, retry_after)  the target said "slow down": empty until retry_after
                                          (or one token's time) has passed
 
-`take` runs inside the claim's write transaction and changes the row only if it still holds
+`take_from` runs inside the claim's write transaction and changes the row only if it still holds
 what was read (a compare-and-set UPDATE): on PostgreSQL two workers claiming at once cannot
 both spend the last token; the loser sees the row changed and takes nothing this time. (On
 SQLite the claim's BEGIN IMMEDIATE lets one writer in at a time anyway.)
@@ -45,16 +47,6 @@ def _read(key: str) -> Bucket | None:
     return None if row is None else Bucket(float(row.tokens), row.updated_at)
 
 
-def bucket(key: str, rate: Rate, now: datetime) -> Bucket:
-    """The stored bucket, or a full one for a target never sent to."""
-    found = _read(key)
-    return found if found is not None else Bucket(float(rate.burst), now)
-
-
-def level(key: str, rate: Rate, now: datetime) -> float:
-    return bucket(key, rate, now).level(rate, now)
-
-
 def _store(key: str, old: Bucket | None, new: Bucket) -> bool:
     """Write `new` if the row still holds `old` (None: if there is no row yet)."""
     if old is None:
@@ -74,15 +66,10 @@ def _store(key: str, old: Bucket | None, new: Bucket) -> bool:
     return int(updated) == 1
 
 
-def take(key: str, rate: Rate, now: datetime) -> float:
-    """Take one token: 0.0 when taken, else the seconds until one is there."""
-    return take_from(key, rate, now, _read(key))[0]
-
-
 def take_from(
     key: str, rate: Rate, now: datetime, stored: Bucket | None
 ) -> tuple[float, Bucket | None]:
-    """`take` from a bucket already read (`read_many`): (wait, the bucket as stored now)."""
+    """Take one token from `stored` (read by `read_many`; None: never sent to, a full bucket)."""
     current = stored if stored is not None else Bucket(float(rate.burst), now)
     tokens = current.level(rate, now)
     if now < current.updated_at or tokens < 1.0 - 1e-9:
@@ -112,7 +99,7 @@ def drain(key: str, rate: Rate, now: datetime, retry_after: float | None) -> Non
         old = _read(key)
         if old is not None and old.updated_at >= until:
             return  # already blocked at least this far
-        # one token as of `until`, none before: `take` waits for updated_at to pass
+        # one token as of `until`, none before: `take_from` waits for updated_at to pass
         if _store(key, old, Bucket(1.0, until)):
             return
 
