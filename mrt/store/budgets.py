@@ -50,10 +50,13 @@ def _read(key: str) -> Bucket | None:
 def _store(key: str, old: Bucket | None, new: Bucket) -> bool:
     """Write `new` if the row still holds `old` (None: if there is no row yet)."""
     if old is None:
-        TargetBudget.insert(
-            target=key, tokens=new.tokens, updated_at=new.updated_at
-        ).on_conflict_ignore().execute()
-        return _read(key) == new  # someone else's row, if they inserted first
+        inserted = (
+            TargetBudget.insert(target=key, tokens=new.tokens, updated_at=new.updated_at)
+            .on_conflict_ignore()
+            .returning(TargetBudget.target)
+            .execute()
+        )
+        return len(list(inserted)) == 1  # none: another claimer's row came first
     updated = (
         TargetBudget.update(tokens=new.tokens, updated_at=new.updated_at)
         .where(
@@ -79,6 +82,15 @@ def take_from(
         return 0.0, new
     # another worker took from this bucket at the same moment: look again soon
     return 0.05, _read(key)
+
+
+def refund(key: str, rate: Rate, stored: Bucket | None) -> Bucket | None:
+    """Give back the token just taken (`stored` is the bucket `take_from` left) when the row it
+    was for went to another claimer; the bucket as stored now (None: unchanged)."""
+    if stored is None:
+        return None
+    given = Bucket(min(float(rate.burst), stored.tokens + 1.0), stored.updated_at)
+    return given if _store(key, stored, given) else None
 
 
 def read_many(keys: Iterable[str]) -> dict[str, Bucket]:

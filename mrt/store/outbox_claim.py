@@ -90,6 +90,7 @@ def claim_within_budgets(
             budgets_by_target[f.target].key for f in firsts if f.target in budgets_by_target
         )
         singles: list[int] = []  # first rows to lease together
+        paid: dict[int, Budget] = {}  # rows a token was taken for
         for first in firsts:
             if len(singles) + len(result.rows) >= limit:
                 break
@@ -110,13 +111,27 @@ def claim_within_budgets(
                 continue
             if not fold:
                 singles.append(first.outbox_id)
+                paid[first.outbox_id] = budget
                 continue
             lease = _lease_fold(first.target, owner, now, expires, policy, fold_max, db)
             if lease is not None:
                 result.rows.append(lease)
-        result.rows += _lease_singles(singles, owner, now, expires, policy, db)
+            else:
+                _refund(budget, now, stored)
+        leased = _lease_singles(singles, owner, now, expires, policy, db)
+        got = {c.id for c in leased}
+        for outbox_id, budget in paid.items():
+            if outbox_id not in got:  # another claimer took the row meanwhile: not spent
+                _refund(budget, now, stored)
+        result.rows += leased
     result.wait_seconds = min(waits) if waits else None
     return result
+
+
+def _refund(budget: Budget, now: datetime, stored: dict[str, Bucket]) -> None:
+    given = budgets.refund(budget.key, budget.rate, stored.get(budget.key))
+    if given is not None:
+        stored[budget.key] = given
 
 
 def _lease_singles(
@@ -153,7 +168,10 @@ def _lease_first(
     outbox_id: int, owner: str, now: datetime, expires: datetime, policy: RetryPolicy | None,
     db: peewee.Database,
 ) -> ClaimedDelivery | None:
-    row = _locked(Outbox.select().where(Outbox.id == outbox_id), db).first()
+    # Still due: on PostgreSQL another claimer may have leased it since the search (the
+    # locking read sees its commit), and a fresh lease is not an abandoned one to take back.
+    query = Outbox.select().where((Outbox.id == outbox_id) & due(now))
+    row = _locked(query, db).first()
     return None if row is None else lease_row(row, owner, now, expires, policy)
 
 
