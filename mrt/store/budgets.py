@@ -3,14 +3,12 @@
 A bucket holds up to `burst` tokens and refills `per_minute`; a send takes one. The state is a
 row (tokens as of updated_at), so every sender of every worker shares one budget per target:
 
-    read_many(keys) -> {key: Bucket}     the stored buckets (a key never sent to is absent:
-                                         a full bucket)
-    take_from(key, rate, now, bucket) -> (0.0 when a token was taken, else seconds until one
-                                          is there; the bucket as stored now)
+    level(key, rate, now) -> tokens available now (a fresh target: a full bucket)
+    take(key, rate, now)  -> 0.0 when a token was taken, else seconds until one is there
     drain(key, rate, now, retry_after)  the target said "slow down": empty until retry_after
                                          (or one token's time) has passed
 
-`take_from` runs inside the claim's write transaction and changes the row only if it still holds
+`take` runs inside the claim's write transaction and changes the row only if it still holds
 what was read (a compare-and-set UPDATE): on PostgreSQL two workers claiming at once cannot
 both spend the last token; the loser sees the row changed and takes nothing this time. (On
 SQLite the claim's BEGIN IMMEDIATE lets one writer in at a time anyway.)
@@ -47,6 +45,16 @@ def _read(key: str) -> Bucket | None:
     return None if row is None else Bucket(float(row.tokens), row.updated_at)
 
 
+def bucket(key: str, rate: Rate, now: datetime) -> Bucket:
+    """The stored bucket, or a full one for a target never sent to."""
+    found = _read(key)
+    return found if found is not None else Bucket(float(rate.burst), now)
+
+
+def level(key: str, rate: Rate, now: datetime) -> float:
+    return bucket(key, rate, now).level(rate, now)
+
+
 def _store(key: str, old: Bucket | None, new: Bucket) -> bool:
     """Write `new` if the row still holds `old` (None: if there is no row yet)."""
     if old is None:
@@ -56,7 +64,9 @@ def _store(key: str, old: Bucket | None, new: Bucket) -> bool:
             .returning(TargetBudget.target)
             .execute()
         )
-        return len(list(inserted)) == 1  # none: another claimer's row came first
+        # None returned: another claimer's row came first (comparing the row read back with
+        # `new` could not tell two first takes at the same instant apart: both would spend)
+        return len(list(inserted)) == 1
     updated = (
         TargetBudget.update(tokens=new.tokens, updated_at=new.updated_at)
         .where(
@@ -69,10 +79,15 @@ def _store(key: str, old: Bucket | None, new: Bucket) -> bool:
     return int(updated) == 1
 
 
+def take(key: str, rate: Rate, now: datetime) -> float:
+    """Take one token: 0.0 when taken, else the seconds until one is there."""
+    return take_from(key, rate, now, _read(key))[0]
+
+
 def take_from(
     key: str, rate: Rate, now: datetime, stored: Bucket | None
 ) -> tuple[float, Bucket | None]:
-    """Take one token from `stored` (read by `read_many`; None: never sent to, a full bucket)."""
+    """`take` from a bucket already read (`read_many`): (wait, the bucket as stored now)."""
     current = stored if stored is not None else Bucket(float(rate.burst), now)
     tokens = current.level(rate, now)
     if now < current.updated_at or tokens < 1.0 - 1e-9:
@@ -84,13 +99,12 @@ def take_from(
     return 0.05, _read(key)
 
 
-def refund(key: str, rate: Rate, stored: Bucket | None) -> Bucket | None:
-    """Give back the token just taken (`stored` is the bucket `take_from` left) when the row it
-    was for went to another claimer; the bucket as stored now (None: unchanged)."""
-    if stored is None:
-        return None
-    given = Bucket(min(float(rate.burst), stored.tokens + 1.0), stored.updated_at)
-    return given if _store(key, stored, given) else None
+def give_back(key: str, taken: Bucket) -> None:
+    """Return the token `take_from` just took (as `taken`) when the row it was for could not be
+    leased after all (another claimer had it). Inside the same transaction as the take, which
+    holds the row: nobody changed it in between, or the compare fails and the token stays
+    spent (a target sent to less, never more)."""
+    _store(key, taken, Bucket(taken.tokens + 1.0, taken.updated_at))
 
 
 def read_many(keys: Iterable[str]) -> dict[str, Bucket]:
@@ -111,7 +125,7 @@ def drain(key: str, rate: Rate, now: datetime, retry_after: float | None) -> Non
         old = _read(key)
         if old is not None and old.updated_at >= until:
             return  # already blocked at least this far
-        # one token as of `until`, none before: `take_from` waits for updated_at to pass
+        # one token as of `until`, none before: `take` waits for updated_at to pass
         if _store(key, old, Bucket(1.0, until)):
             return
 

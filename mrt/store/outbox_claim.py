@@ -90,7 +90,7 @@ def claim_within_budgets(
             budgets_by_target[f.target].key for f in firsts if f.target in budgets_by_target
         )
         singles: list[int] = []  # first rows to lease together
-        paid: dict[int, Budget] = {}  # rows a token was taken for
+        paid: dict[int, tuple[str, budgets.Bucket]] = {}  # single -> the token it took
         for first in firsts:
             if len(singles) + len(result.rows) >= limit:
                 break
@@ -111,27 +111,19 @@ def claim_within_budgets(
                 continue
             if not fold:
                 singles.append(first.outbox_id)
-                paid[first.outbox_id] = budget
+                if after is not None:
+                    paid[first.outbox_id] = (budget.key, after)
                 continue
             lease = _lease_fold(first.target, owner, now, expires, policy, fold_max, db)
             if lease is not None:
                 result.rows.append(lease)
-            else:
-                _refund(budget, now, stored)
         leased = _lease_singles(singles, owner, now, expires, policy, db)
-        got = {c.id for c in leased}
-        for outbox_id, budget in paid.items():
-            if outbox_id not in got:  # another claimer took the row meanwhile: not spent
-                _refund(budget, now, stored)
         result.rows += leased
+        # A first row another claimer leased between our read and our lease: its token back.
+        for outbox_id in set(paid) - {c.id for c in leased}:
+            budgets.give_back(*paid[outbox_id])
     result.wait_seconds = min(waits) if waits else None
     return result
-
-
-def _refund(budget: Budget, now: datetime, stored: dict[str, Bucket]) -> None:
-    given = budgets.refund(budget.key, budget.rate, stored.get(budget.key))
-    if given is not None:
-        stored[budget.key] = given
 
 
 def _lease_singles(
@@ -168,10 +160,9 @@ def _lease_first(
     outbox_id: int, owner: str, now: datetime, expires: datetime, policy: RetryPolicy | None,
     db: peewee.Database,
 ) -> ClaimedDelivery | None:
-    # Still due: on PostgreSQL another claimer may have leased it since the search (the
-    # locking read sees its commit), and a fresh lease is not an abandoned one to take back.
-    query = Outbox.select().where((Outbox.id == outbox_id) & due(now))
-    row = _locked(query, db).first()
+    # Only while still due: a row another claimer leased since we read it is theirs (its lease
+    # runs), not an abandoned one to take back.
+    row = _locked(Outbox.select().where((Outbox.id == outbox_id) & due(now)), db).first()
     return None if row is None else lease_row(row, owner, now, expires, policy)
 
 
