@@ -58,10 +58,15 @@ def level(key: str, rate: Rate, now: datetime) -> float:
 def _store(key: str, old: Bucket | None, new: Bucket) -> bool:
     """Write `new` if the row still holds `old` (None: if there is no row yet)."""
     if old is None:
-        TargetBudget.insert(
-            target=key, tokens=new.tokens, updated_at=new.updated_at
-        ).on_conflict_ignore().execute()
-        return _read(key) == new  # someone else's row, if they inserted first
+        inserted = (
+            TargetBudget.insert(target=key, tokens=new.tokens, updated_at=new.updated_at)
+            .on_conflict_ignore()
+            .returning(TargetBudget.target)
+            .execute()
+        )
+        # None returned: another claimer's row came first (comparing the row read back with
+        # `new` could not tell two first takes at the same instant apart: both would spend)
+        return len(list(inserted)) == 1
     updated = (
         TargetBudget.update(tokens=new.tokens, updated_at=new.updated_at)
         .where(
