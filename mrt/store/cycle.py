@@ -78,9 +78,13 @@ def existing_fingerprints(fingerprints: list[str]) -> set[str]:
 
 def rule_version_id(digest: str, canonical: dict[str, Any], now: datetime) -> int:
     # the id only: reading the row would parse the whole rule set's JSON every cycle
-    found = RuleVersion.select(RuleVersion.id).where(RuleVersion.digest == digest).scalar()
-    if found is None:
-        found = RuleVersion.create(digest=digest, rules=canonical, created_at=now).id
+    query = RuleVersion.select(RuleVersion.id).where(RuleVersion.digest == digest)
+    found = query.scalar()
+    if found is None:  # another worker's first cycle under these rules may store it first
+        RuleVersion.insert(
+            digest=digest, rules=canonical, created_at=now
+        ).on_conflict_ignore().execute()
+        found = query.scalar()
     return int(found)
 
 
