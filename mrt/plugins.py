@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
@@ -32,10 +32,10 @@ class PluginSet(Mapping[str, ModuleType]):
     a warning, once, and is left out, as if it were not installed.
     """
 
-    def __init__(self, group: str) -> None:
+    def __init__(self, group: str, points: Iterable[EntryPoint] | None = None) -> None:
         self.group = group
         self._points: dict[str, EntryPoint] = {}
-        for ep in entry_points(group=group):
+        for ep in entry_points(group=group) if points is None else points:
             self._points.setdefault(ep.name, ep)
         self._loaded: dict[str, ModuleType] = {}
 
