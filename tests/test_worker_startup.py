@@ -3,8 +3,9 @@
 Start-up to the first request is mostly imports (docs/PERFORMANCE.md, "Footprint"). Apprise
 imports every notification plugin it has (about a fifth of the worker's imports); it is needed
 by a config with an Apprise channel, and by no other. croniter is needed by a cron schedule or
-a digest only, feedparser and BeautifulSoup by the first feed a source reads. A config loads
-the source plugins it names, not every installed one.
+a digest only, feedparser and BeautifulSoup by the first feed a source reads, Jinja2 by the
+first template checked or message rendered. A config loads the source plugins it names, not
+every installed one.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def test_a_worker_without_apprise_channels_never_imports_apprise(
     modules = set(out["modules"])
     assert "mrt.sources.github" in modules and "mrt.pipeline" in modules
     for name in ("apprise", "mrt.delivery.apprise_channel", "mrt.delivery.welink", "requests",
-                 "croniter", "textual", "feedparser", "bs4"):
+                 "croniter", "textual", "feedparser", "bs4", "jinja2"):
         assert name not in modules, name
 
 

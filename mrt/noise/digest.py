@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import peewee
@@ -26,13 +26,15 @@ import peewee
 from mrt.alerting import Renderer, plan_digest
 from mrt.config import DigestConfig
 from mrt.delivery.base import Target
-from mrt.delivery.digest_render import DigestEntry
 from mrt.noise.aggregate import merged_decision
 from mrt.store import noise
 from mrt.store.cycle import create_alert
 from mrt.store.db import write_transaction
 from mrt.store.history import tracker_event
 from mrt.store.models import DigestItem, Event
+
+if TYPE_CHECKING:
+    from mrt.delivery.digest_render import DigestEntry
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ def is_due(name: str, fired: datetime) -> bool:
 
 
 def _entries(rows: list[tuple[DigestItem, Event]]) -> list[DigestEntry]:
+    from mrt.delivery.digest_render import DigestEntry  # the renderer: when a digest fires
+
     return [
         DigestEntry(
             tracker_event(event),
