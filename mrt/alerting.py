@@ -32,16 +32,17 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mrt.config import Config, DigestConfig
 from mrt.delivery.base import Message, Target
-from mrt.delivery.digest_render import DigestEntry, render_digest
-from mrt.delivery.render import render_message
 from mrt.errors import TemplateError
 from mrt.events import TrackerEvent
 from mrt.rules import Decision
 from mrt.store.cycle import PlannedAlert, PlannedDelivery, create_alert
+
+if TYPE_CHECKING:
+    from mrt.delivery.digest_render import DigestEntry
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,17 @@ class Renderer:
         self, channel: str, events: Sequence[TrackerEvent], decision: Decision
     ) -> Message:
         """One event, or an aggregate of several, for `channel` (TemplateError on a bad one)."""
+        # the renderer (and Jinja2) is imported by the first alert, not by every worker start
+        from mrt.delivery.render import render_message
+
         return render_message(self.config, channel, events, decision)
 
     def digest(
         self, channel: str, name: str, entries: Sequence[DigestEntry], max_items: int
     ) -> Message:
         """The digest `name` for `channel` (TemplateError on a bad one)."""
+        from mrt.delivery.digest_render import render_digest
+
         return render_digest(self.config, channel, name, entries, max_items)
 
 

@@ -69,7 +69,7 @@ class Engine:
     ruleset: RuleSet
     env: Mapping[str, str]
     rng: random.Random = field(default_factory=random.Random)
-    plugins: dict[str, ModuleType] = field(default_factory=source_plugins)
+    plugins: Mapping[str, ModuleType] = field(default_factory=source_plugins)
     # per source key: the shortest interval its host's request budget allows (schedule.py)
     interval_floors: Mapping[str, float] = field(default_factory=dict)
     # the message text of this config's alerts (mrt/alerting.py); a reload builds a new engine

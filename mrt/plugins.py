@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -22,23 +23,64 @@ SOURCES_GROUP = "mrt.sources"
 CHANNELS_GROUP = "mrt.channels"
 
 
-@cache
-def _load(group: str) -> dict[str, ModuleType]:
-    found: dict[str, ModuleType] = {}
-    for ep in entry_points(group=group):
+class PluginSet(Mapping[str, ModuleType]):
+    """The plugins of one entry-point group, each imported on first use.
+
+    Looking one up (`plugins.get("github")`, `name in plugins`) imports that plugin only: a
+    worker whose config names GitHub and a webhook never imports Apprise's or arXiv's modules.
+    Iterating imports them all (the caller wants every one). A plugin that fails to import is
+    a warning, once, and is left out, as if it were not installed.
+    """
+
+    def __init__(self, group: str, points: Iterable[EntryPoint] | None = None) -> None:
+        self.group = group
+        self._points: dict[str, EntryPoint] = {}
+        for ep in entry_points(group=group) if points is None else points:
+            self._points.setdefault(ep.name, ep)
+        self._loaded: dict[str, ModuleType] = {}
+
+    def __getitem__(self, name: str) -> ModuleType:
+        if name in self._loaded:
+            return self._loaded[name]
+        ep = self._points[name]  # KeyError: not installed (or it failed to import: below)
         try:
-            found[ep.name] = ep.load()
+            module: ModuleType = ep.load()
         except Exception as exc:  # a broken third-party plugin must not break MRT
-            log.warning("plugin %s:%s failed to import: %s", group, ep.name, exc)
-    return found
+            log.warning("plugin %s:%s failed to import: %s", self.group, name, exc)
+            del self._points[name]
+            raise KeyError(name) from None
+        self._loaded[name] = module
+        return module
+
+    def __iter__(self) -> Iterator[str]:
+        for name in list(self._points):  # in the entry points' order
+            if name in self:
+                yield name
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            self[name]
+        except KeyError:
+            return False
+        return True
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
-def source_plugins() -> dict[str, ModuleType]:
-    return dict(_load(SOURCES_GROUP))
+@cache
+def _load(group: str) -> PluginSet:
+    return PluginSet(group)
 
 
-def channel_plugins() -> dict[str, ModuleType]:
-    return dict(_load(CHANNELS_GROUP))
+def source_plugins() -> Mapping[str, ModuleType]:
+    return _load(SOURCES_GROUP)
+
+
+def channel_plugins() -> Mapping[str, ModuleType]:
+    return _load(CHANNELS_GROUP)
 
 
 # What other layers ask a source plugin, each with the answer for a plugin that does not say.

@@ -38,7 +38,6 @@ from typing import Any
 from mrt.alerting import Renderer, plan_event_alert
 from mrt.config import Config
 from mrt.delivery.base import Target
-from mrt.delivery.render import mark_replay
 from mrt.errors import ConfigError
 from mrt.events import TrackerEvent
 from mrt.rules import Decision, RuleSet, compile_rules
@@ -202,6 +201,8 @@ def _item(
     decision: Decision,
     channels: tuple[str, ...],
 ) -> ReplayItem:
+    from mrt.delivery.render import mark_replay  # Jinja2 with it: a worker loads it on first use
+
     alert = plan_event_alert(renderer, targets, event, decision, channels=channels)
     marked = tuple(
         dataclasses.replace(d, message=mark_replay(d.message)) for d in alert.deliveries

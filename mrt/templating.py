@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
-from jinja2 import meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+# Jinja2 (~50 ms at import) is imported by the first template checked or rendered: the rules
+# import this module, and a config without templates never needs it before its first alert.
+if TYPE_CHECKING:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # The names a message template may use (mrt.delivery.render.build_context provides each one).
 CONTEXT_NAMES = frozenset(
@@ -37,6 +39,9 @@ CONTEXT_NAMES = frozenset(
 
 
 def sandbox() -> ImmutableSandboxedEnvironment:
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     return ImmutableSandboxedEnvironment(
         autoescape=False,
         undefined=jinja2.StrictUndefined,
@@ -67,6 +72,9 @@ def template_problem(source: str) -> str | None:
     test, a name the renderer does not provide. None when it compiles and every name exists."""
     if not source.strip():
         return "the template is empty"
+    import jinja2
+    from jinja2 import meta
+
     env = sandbox()
     try:
         tree = env.parse(source)

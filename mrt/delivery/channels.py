@@ -17,9 +17,7 @@ from types import ModuleType
 from urllib.parse import quote, urlencode
 
 from mrt.config import ChannelConfig, Config, SmtpMail, WeLinkRobot, default_sender
-from mrt.delivery.apprise_channel import build_target, scrub
 from mrt.delivery.base import Message, SendOutcome, Target
-from mrt.delivery.welink import is_welink_url, is_welink_webhook, webhook_to_welink_url
 from mrt.errors import ConfigError, MissingSecretError, PluginError
 from mrt.plugins import channel_plugins
 
@@ -58,6 +56,10 @@ def described_target(channel: ChannelConfig, env: Mapping[str, str]) -> Target |
 def welink_robot_target(section: WeLinkRobot, env: Mapping[str, str]) -> Target:
     """A WeLink robot (v0's notify.welink): the webhook URL from `webhook_env`, mentions as
     welink:// options."""
+    # Apprise (every plugin it has) is imported only by a config that has such a channel
+    from mrt.delivery.apprise_channel import build_target
+    from mrt.delivery.welink import is_welink_url, is_welink_webhook, webhook_to_welink_url
+
     raw = (env.get(section.webhook_env) or "").strip()
     if not raw:
         raise MissingSecretError(
@@ -111,6 +113,8 @@ def smtp_url(section: SmtpMail, env: Mapping[str, str]) -> tuple[str, list[str]]
 
 
 def smtp_target(section: SmtpMail, env: Mapping[str, str]) -> Target:
+    from mrt.delivery.apprise_channel import build_target
+
     url, secrets = smtp_url(section, env)
     return build_target("email", url, secrets)
 
@@ -141,6 +145,8 @@ async def send(target: Target, message: Message, *, timeout: float) -> SendOutco
         outcome: SendOutcome = await plugin.send(target, message, timeout=timeout)
         return outcome
     except Exception as exc:
+        from mrt.delivery.apprise_channel import scrub
+
         return SendOutcome(
             ok=False,
             error_class=type(exc).__name__,

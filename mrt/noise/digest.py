@@ -18,16 +18,14 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import peewee
-from croniter import croniter
 
 from mrt.alerting import Renderer, plan_digest
 from mrt.config import DigestConfig
 from mrt.delivery.base import Target
-from mrt.delivery.digest_render import DigestEntry
 from mrt.noise.aggregate import merged_decision
 from mrt.store import noise
 from mrt.store.cycle import create_alert
@@ -35,11 +33,16 @@ from mrt.store.db import write_transaction
 from mrt.store.history import tracker_event
 from mrt.store.models import DigestItem, Event
 
+if TYPE_CHECKING:
+    from mrt.delivery.digest_render import DigestEntry
+
 log = logging.getLogger(__name__)
 
 
 def last_scheduled(cron: str, timezone: str, now: datetime) -> datetime:
     """The latest time at or before `now` that `cron` fires at in `timezone`, in UTC."""
+    from croniter import croniter  # ~25 ms at import: only a config with digests pays it
+
     local = now.astimezone(ZoneInfo(timezone))
     # croniter's get_prev is strictly before its start: start a second after `now`
     start = local.replace(microsecond=0) + timedelta(seconds=1)
@@ -58,6 +61,8 @@ def is_due(name: str, fired: datetime) -> bool:
 
 
 def _entries(rows: list[tuple[DigestItem, Event]]) -> list[DigestEntry]:
+    from mrt.delivery.digest_render import DigestEntry  # the renderer: when a digest fires
+
     return [
         DigestEntry(
             tracker_event(event),

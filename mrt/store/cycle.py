@@ -16,8 +16,9 @@ import peewee
 from mrt.events import TrackerEvent
 from mrt.message import Message
 from mrt.store import outbox, sources
-from mrt.store.db import require_transaction
-from mrt.store.models import Alert, CycleMetric, Event, RuleVersion
+from mrt.store.bulk import RowInsert, rows_in
+from mrt.store.db import bound_database, require_transaction
+from mrt.store.models import Alert, CycleMetric, Event, Outbox, RuleVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,58 +77,42 @@ def existing_fingerprints(fingerprints: list[str]) -> set[str]:
 
 
 def rule_version_id(digest: str, canonical: dict[str, Any], now: datetime) -> int:
-    row = RuleVersion.get_or_none(RuleVersion.digest == digest)
-    if row is None:  # another worker's first cycle under these rules may store it first
-        RuleVersion.insert(digest=digest, rules=canonical, created_at=now).on_conflict_ignore().execute()
-        row = RuleVersion.get(RuleVersion.digest == digest)
-    return int(row.id)
+    # the id only: reading the row would parse the whole rule set's JSON every cycle
+    query = RuleVersion.select(RuleVersion.id).where(RuleVersion.digest == digest)
+    found = query.scalar()
+    if found is None:  # another worker's first cycle under these rules may store it first
+        RuleVersion.insert(
+            digest=digest, rules=canonical, created_at=now
+        ).on_conflict_ignore().execute()
+        found = query.scalar()
+    return int(found)
 
 
-def _event_row(planned: PlannedEvent, version_id: int | None) -> dict[str, Any]:
+# a new event's columns, in the order event_values lists them
+EVENTS = RowInsert(
+    Event,
+    (
+        "fingerprint", "source", "source_key", "resource_type", "resource_id", "event_type",
+        "event_id", "title", "summary", "url", "author", "labels", "occurred_at", "observed_at",
+        "details", "raw", "legacy_fingerprint", "decision", "decision_detail", "rule_version",
+        "error", "silence",
+    ),
+)
+
+
+def event_values(fp: str, planned: PlannedEvent, version_id: int | None) -> tuple[Any, ...]:
     e = planned.event
-    return {
-        "fingerprint": e.fingerprint,
-        "source": e.source,
-        "source_key": e.source_key,
-        "resource_type": e.resource_type,
-        "resource_id": e.resource_id,
-        "event_type": e.event_type,
-        "event_id": e.event_id,
-        "title": e.title,
-        "summary": e.summary,
-        "url": e.url,
-        "author": e.author,
-        "labels": list(e.labels),
-        "occurred_at": e.occurred_at,
-        "observed_at": e.observed_at,
-        "details": e.details,
-        "raw": e.raw,
-        "legacy_fingerprint": e.legacy_fingerprint,
-        "decision": planned.decision,
-        "decision_detail": planned.detail,
-        "rule_version": version_id,
-        "error": planned.error,
-        "silence": planned.silence,
-    }
-
-
-# 22 columns a row: 40 rows stay well under SQLite's oldest bound-variable limit (999)
-_EVENT_BATCH = 40
-
-
-def _insert_events(rows: list[dict[str, Any]]) -> None:
-    """A cycle's new events in upstream order, many rows per statement."""
-    for start in range(0, len(rows), _EVENT_BATCH):
-        Event.insert_many(rows[start : start + _EVENT_BATCH]).execute()
+    return (
+        fp, e.source, e.source_key, e.resource_type, e.resource_id, e.event_type,
+        e.event_id, e.title, e.summary, e.url, e.author, list(e.labels), e.occurred_at,
+        e.observed_at, e.details, e.raw, e.legacy_fingerprint, planned.decision, planned.detail,
+        version_id, planned.error, planned.silence,
+    )
 
 
 def event_ids(fingerprints: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for start in range(0, len(fingerprints), 500):
-        chunk = fingerprints[start : start + 500]
-        query = Event.select(Event.id, Event.fingerprint).where(Event.fingerprint.in_(chunk))
-        found.update({row.fingerprint: int(row.id) for row in query})
-    return found
+    sql = 'SELECT "fingerprint", "id" FROM "event" WHERE "fingerprint" IN ({marks})'
+    return {fp: int(event_id) for fp, event_id in rows_in(bound_database(), sql, fingerprints)}
 
 
 def create_alert(
@@ -162,6 +147,68 @@ def create_alert(
     return int(alert.id), enqueued
 
 
+ALERTS = RowInsert(
+    Alert,
+    ("kind", "event", "fingerprint", "group_key", "title", "source_key", "priority", "tags",
+     "matched", "rule_version", "payload", "created_at"),
+)
+# a new alert's deliveries: the same rows outbox.enqueue_new_alert writes for one alert
+OUTBOX = RowInsert(
+    Outbox,
+    ("alert", "channel", "target", "status", "subject", "body", "next_attempt_at", "created_at",
+     "updated_at"),
+)
+
+
+def create_event_alerts(
+    db: peewee.Database,
+    alerts: list[tuple[int, str, PlannedAlert]],
+    *,
+    source_key: str,
+    version_id: int | None,
+    now: datetime,
+) -> tuple[list[int], int]:
+    """The alerts of a cycle's new events, (event id, fingerprint, plan) each, with their
+    outbox rows: one insert of the alerts, one read of their ids, one insert of the deliveries,
+    instead of create_alert's statements per alert. Returns the alert ids, in the order given,
+    and how many deliveries were enqueued (a (channel, target) named twice is enqueued once).
+    Each event is new in this transaction, so it has no other alert to be confused with.
+    """
+    if not alerts:
+        return [], 0
+    ALERTS.execute(
+        db,
+        (
+            ("event", event_id, fp, plan.group_key, plan.title, source_key, plan.priority,
+             list(plan.tags), plan.matched, version_id, dict(plan.payload), now)
+            for event_id, fp, plan in alerts
+        ),
+    )
+    by_event = alert_ids_of_events([event_id for event_id, _, _ in alerts])
+    ids: list[int] = []
+    deliveries: list[tuple[Any, ...]] = []
+    for event_id, _, plan in alerts:
+        alert_id = by_event[event_id]
+        ids.append(alert_id)
+        targets: set[tuple[str, str]] = set()
+        for d in plan.deliveries:
+            if (d.channel, d.target_key) in targets:
+                continue
+            targets.add((d.channel, d.target_key))
+            deliveries.append(
+                (alert_id, d.channel, d.target_key, "pending", d.message.subject, d.message.body,
+                 now, now, now)
+            )
+    return ids, OUTBOX.execute(db, deliveries)
+
+
+def alert_ids_of_events(event_ids_: list[int]) -> dict[int, int]:
+    """{event id: its event alert's id}."""
+    sql = """SELECT "event_id", "id" FROM "alert" WHERE "event_id" IN ({marks}) AND "kind" = 'event'"""
+    rows = rows_in(bound_database(), sql, event_ids_)
+    return {int(event): int(alert) for event, alert in rows}
+
+
 def commit_cycle(
     db: peewee.Database,
     source_key: str,
@@ -179,36 +226,29 @@ def commit_cycle(
     counts = CycleCounts()
     require_transaction(db, "commit_cycle")
     version_id = rule_version_id(rule_digest, rule_canonical, now)
-    seen = existing_fingerprints([p.event.fingerprint for p in planned])
-    fresh: list[PlannedEvent] = []
-    for p in planned:
-        fp = p.event.fingerprint
+    fingerprints = [p.event.fingerprint for p in planned]  # a hash each time: once per event
+    seen = existing_fingerprints(fingerprints)
+    fresh: list[tuple[str, PlannedEvent]] = []
+    for fp, p in zip(fingerprints, planned, strict=True):
         if fp in seen:  # a repeat (overlap, restart, another worker): harmless by design
             counts.repeats += 1
             continue
         seen.add(fp)
-        fresh.append(p)
+        fresh.append((fp, p))
         if p.detail.get("matched"):
             counts.matched += 1
     counts.new_events = len(fresh)
-    _insert_events([_event_row(p, version_id) for p in fresh])
-    ids = event_ids([p.event.fingerprint for p in fresh if p.alert is not None])
-    for p in fresh:
-        if p.alert is None:
-            continue
-        fp = p.event.fingerprint
-        alert_id, enqueued = create_alert(
-            p.alert,
-            event_id=ids[fp],
-            fingerprint=fp,
-            source_key=source_key,
-            version_id=version_id,
-            kind="event",
-            now=now,
-        )
-        counts.alerts += 1
-        counts.deliveries += enqueued
-        counts.alert_ids.append(alert_id)
+    EVENTS.execute(db, (event_values(fp, p, version_id) for fp, p in fresh))
+    alerting = [(fp, p.alert) for fp, p in fresh if p.alert is not None]
+    ids = event_ids([fp for fp, _ in alerting])
+    counts.alert_ids, counts.deliveries = create_event_alerts(
+        db,
+        [(ids[fp], fp, alert) for fp, alert in alerting],
+        source_key=source_key,
+        version_id=version_id,
+        now=now,
+    )
+    counts.alerts = len(counts.alert_ids)
     sources.upsert_snapshots(source_key, success.snapshots, now)
     sources.record_success(
         source_key,

@@ -24,13 +24,17 @@ class UtcDateTimeField(peewee.DateTimeField):
         return value
 
 
+# one encoder for every value: json.dumps with options builds a new encoder per call
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+
+
 class JsonField(peewee.TextField):
     """JSON as text: portable, readable with the sqlite3 shell, never holding secrets."""
 
     def db_value(self, value: Any) -> Any:
         if value is None:
             return None
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+        return _ENCODER.encode(value)
 
     def python_value(self, value: Any) -> Any:
         if value is None:

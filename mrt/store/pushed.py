@@ -24,9 +24,7 @@ import peewee
 from mrt.store import cycle, sources
 from mrt.store.cycle import CycleCounts, PlannedEvent
 from mrt.store.db import is_sqlite, require_transaction
-from mrt.store.models import Event, SourceState, WebhookDelivery
-
-_EVENT_BATCH = 40  # rows a statement, as the cycle inserts them (SQLite's variable limit)
+from mrt.store.models import SourceState, WebhookDelivery
 
 
 def lock_source(db: peewee.Database, source_key: str) -> SourceState | None:
@@ -83,10 +81,10 @@ def commit_pushed(
         fresh.append(p)
         counts.matched += bool(p.detail.get("matched"))
     counts.new_events = len(fresh)
-    # the one shape of an event row, shared with the cycle's commit
-    rows = [cycle._event_row(p, version_id) for p in fresh]
-    for start in range(0, len(rows), _EVENT_BATCH):
-        Event.insert_many(rows[start : start + _EVENT_BATCH]).execute()
+    # the one shape of an event row, and the one statement, shared with the cycle's commit
+    cycle.EVENTS.execute(
+        db, (cycle.event_values(p.event.fingerprint, p, version_id) for p in fresh)
+    )
     ids = cycle.event_ids([p.event.fingerprint for p in fresh if p.alert is not None])
     for p in fresh:
         if p.alert is None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import peewee
 
+from mrt.store.bulk import RowInsert
+from mrt.store.db import bound_database
 from mrt.store.models import CycleMetric, ResourceSnapshot, SourceState
 
 
@@ -78,19 +80,17 @@ def snapshots_for(source_key: str, resource_keys: Iterable[str]) -> dict[str, di
     return found
 
 
+SNAPSHOTS = RowInsert(
+    ResourceSnapshot,
+    ("source_key", "resource_key", "state", "updated_at"),
+    suffix='ON CONFLICT ("source_key", "resource_key") '
+    'DO UPDATE SET "state" = excluded."state", "updated_at" = excluded."updated_at"',
+)
+
+
 def upsert_snapshots(source_key: str, snapshots: dict[str, dict[str, Any]], now: datetime) -> None:
-    rows = [
-        {"source_key": source_key, "resource_key": k, "state": v, "updated_at": now}
-        for k, v in snapshots.items()
-    ]
-    for start in range(0, len(rows), 200):
-        ResourceSnapshot.insert_many(rows[start : start + 200]).on_conflict(
-            conflict_target=[ResourceSnapshot.source_key, ResourceSnapshot.resource_key],
-            update={
-                ResourceSnapshot.state: peewee.EXCLUDED.state,
-                ResourceSnapshot.updated_at: peewee.EXCLUDED.updated_at,
-            },
-        ).execute()
+    """Each resource's latest state, one statement for the cycle (store/bulk.py)."""
+    SNAPSHOTS.execute(bound_database(), ((source_key, k, v, now) for k, v in snapshots.items()))
 
 
 def record_failure(

@@ -189,7 +189,8 @@ def run(sizes: Sizes) -> list[Row]:
             f"{memory['sources']} sources, {memory['cycles']:,} cycles "
             f"({sizes.footprint_ticks} ticks), {memory['events']:,} events, "
             f"{memory['deliveries']:,} deliveries; before the first tick "
-            f"{memory['rss_start_kib'] / mib:.1f} MiB"),
+            f"{memory['rss_start_kib'] / mib:.1f} MiB; Apprise loaded: "
+            f"{'yes' if memory.get('apprise') else 'no'}"),
         Row(BENCH, "RSS growth", memory["rss_end_kib"] / mib, "MiB",
             f"RSS after {memory.get('warm_cycles', 0):,} cycles", warm / mib, cmd,
             "1.00 = flat: nothing grows with the number of cycles"),

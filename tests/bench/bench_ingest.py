@@ -2,19 +2,32 @@
 
     pipeline   mrt.pipeline.plan_event (20 rules, rendering) + mrt.store.cycle.commit_cycle,
                `ingest_batch` events per cycle, on a real migrated SQLite file
+    store only the commit_cycle part of the same run: the set-based writes of each cycle's
+               events, alerts, outbox rows, snapshots, cursor and metric (one transaction each)
     limit      the very rows the pipeline wrote (events, alerts, outbox, snapshots, metrics),
                copied with one `executemany` per table in one transaction into a fresh file
     no news    a whole mrt.pipeline.run_source_cycle against a loopback FakeGitHub answering 304,
                against a bare httpx GET of the same URL with the same If-None-Match
+
+On PostgreSQL (not part of `python -m tests.bench`: it needs a server):
+
+    python -m tests.bench.bench_ingest --postgres URL [--quick]
+
+runs the same pipeline into a database made next to URL's, and copies its rows into another
+with psycopg2's `execute_values` (multi-row VALUES: the fast way to hand PostgreSQL many rows;
+its plain `executemany` is one round trip a row), one transaction.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import random
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +38,7 @@ from tests.bench.common import Row, Sizes, command_for, upstream_server
 from tests.bench.corpus import T0, bench_rules, make_events
 
 BENCH = "ingest"
-FIGURES = ("pipeline", "rules only", "no-news cycle")
+FIGURES = ("pipeline", "store only", "rules only", "no-news cycle")
 TABLES = ("event", "alert", "outbox", "resource_snapshot", "cycle_metric")
 
 
@@ -40,8 +53,9 @@ def _engine(db: Any, config: Any, pool: Any) -> Any:
                   env={}, rng=random.Random(7), plugins={"github": github})
 
 
-def run_pipeline(path: Path, events: list[Any], batch: int) -> tuple[float, int]:
-    """Seconds to plan and commit every event, `batch` per cycle; returns (seconds, new)."""
+def run_pipeline(path: Path | str, events: list[Any], batch: int) -> tuple[float, float, int]:
+    """Seconds to plan and commit every event, `batch` per cycle, and of those the seconds in
+    commit_cycle; returns (seconds, store seconds, new)."""
     from mrt.config import config_from_dict
     from mrt.http import HttpPool
     from mrt.pipeline import plan_event
@@ -55,6 +69,7 @@ def run_pipeline(path: Path, events: list[Any], batch: int) -> tuple[float, int]
     keys = sorted({e.source_key for e in events})
     sources.ensure_states(((k, "github") for k in keys), T0)
     new = 0
+    store = 0.0
     started = time.perf_counter()
     for start in range(0, len(events), batch):
         chunk = events[start: start + batch]
@@ -67,15 +82,17 @@ def run_pipeline(path: Path, events: list[Any], batch: int) -> tuple[float, int]
                                        "updated_at": e.observed_at.isoformat()} for e in chunk},
             ratelimit_remaining=4983, ratelimit_reset_at=None,
             next_poll_at=now + timedelta(minutes=5))
+        planned_at = time.perf_counter()
         with write_transaction(db):  # the caller owns the transaction, as the pipeline does
             counts = commit_cycle(db, key, planned, success, rule_digest=engine.ruleset.digest,
                                   rule_canonical=engine.ruleset.canonical,
                                   metric={"requests": 1, "fetched": len(chunk), "outcome": "ok"},
                                   now=now)
+        store += time.perf_counter() - planned_at
         new += counts.new_events
     seconds = time.perf_counter() - started
     db.close()
-    return seconds, new
+    return seconds, store, new
 
 
 def run_rules_only(events: list[Any]) -> float:
@@ -113,6 +130,56 @@ def run_raw_copy(source: Path, dest: Path) -> tuple[float, int]:
     seconds = time.perf_counter() - started
     out.close()
     return seconds, len(rows["event"])
+
+
+def run_raw_copy_pg(source: str, dest: str) -> tuple[float, int]:
+    """The same limit on PostgreSQL: `execute_values` per table, one transaction."""
+    import psycopg2
+    from psycopg2.extras import execute_values
+
+    from mrt.store.db import open_store
+
+    open_store(dest, now=T0).close()
+    src = psycopg2.connect(source)
+    with src.cursor() as cur:
+        rows = {}
+        for table in (*TABLES, "rule_version"):
+            cur.execute(f"SELECT * FROM {table} ORDER BY id")
+            rows[table] = cur.fetchall()
+    src.close()
+    out = psycopg2.connect(dest)
+    with out.cursor() as cur:
+        cur.execute("INSERT INTO rule_version VALUES (%s, %s, %s, %s)", rows["rule_version"][0])
+    out.commit()
+    started = time.perf_counter()
+    with out.cursor() as cur:
+        for table in TABLES:
+            execute_values(cur, f"INSERT INTO {table} VALUES %s", rows[table], page_size=500)
+    out.commit()
+    seconds = time.perf_counter() - started
+    out.close()
+    return seconds, len(rows["event"])
+
+
+@contextlib.contextmanager
+def pg_databases(url: str, names: tuple[str, ...]) -> Iterator[list[str]]:
+    """Empty databases made next to the one of `url` (dropped afterwards)."""
+    import psycopg2
+
+    base, _, _ = url.rpartition("/")
+    admin = psycopg2.connect(url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            for name in names:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                cur.execute(f'CREATE DATABASE "{name}"')
+        yield [f"{base}/{name}" for name in names]
+    finally:
+        with admin.cursor() as cur:
+            for name in names:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 async def _no_news(runs: int) -> tuple[float, float]:
@@ -160,25 +227,67 @@ async def _no_news(runs: int) -> tuple[float, float]:
     return cycle, bare
 
 
+def _pipeline_rows(events: list[Any], batch: int, seconds: tuple[float, float, float],
+                   copied: int, cmd: str, backend: str) -> list[Row]:
+    pipeline_s, store_s, raw_s = seconds
+    limit = copied / raw_s
+    repeats = len(events) - copied
+    return [
+        Row(BENCH, "pipeline", len(events) / pipeline_s, "events/s",
+            f"raw {'executemany' if backend == 'SQLite' else 'execute_values'}, same rows",
+            limit, cmd,
+            f"{backend}: {len(events):,} events ({repeats:,} repeats), {batch}/cycle, "
+            f"{pipeline_s:.1f} s (of which commit_cycle {store_s:.1f} s) vs {raw_s:.2f} s"),
+        Row(BENCH, "store only", len(events) / store_s, "events/s",
+            f"raw {'executemany' if backend == 'SQLite' else 'execute_values'}, same rows",
+            limit, cmd,
+            f"{backend}: commit_cycle alone, {store_s:.2f} s: events, alerts, outbox, "
+            f"snapshots, cursor, metric, one transaction a cycle (the copy: one in all)"),
+    ]
+
+
 def run(sizes: Sizes) -> list[Row]:
     cmd = command_for(BENCH, sizes.quick)
     events = make_events(sizes.ingest_events)
     with tempfile.TemporaryDirectory() as tmp:
-        pipeline_s, new = run_pipeline(Path(tmp) / "pipeline.sqlite3", events, sizes.ingest_batch)
+        pipeline_s, store_s, new = run_pipeline(Path(tmp) / "pipeline.sqlite3", events,
+                                                sizes.ingest_batch)
         raw_s, copied = run_raw_copy(Path(tmp) / "pipeline.sqlite3", Path(tmp) / "raw.sqlite3")
     assert copied == new, (copied, new)
     rules_s = run_rules_only(events)
     cycle_s, bare_s = asyncio.run(_no_news(sizes.idle_cycles))
     limit = copied / raw_s
-    repeats = len(events) - new
     return [
-        Row(BENCH, "pipeline", len(events) / pipeline_s, "events/s",
-            "raw executemany, same rows", limit, cmd,
-            f"{len(events):,} events ({repeats:,} repeats), {sizes.ingest_batch}/cycle, "
-            f"{pipeline_s:.1f} s vs {raw_s:.2f} s"),
+        *_pipeline_rows(events, sizes.ingest_batch, (pipeline_s, store_s, raw_s), copied, cmd,
+                        "SQLite"),
         Row(BENCH, "rules only", len(events) / rules_s, "events/s",
             "raw executemany, same rows", limit, cmd,
             f"RuleSet.evaluate, 20 rules, no database: {rules_s:.1f} s"),
         Row(BENCH, "no-news cycle", cycle_s * 1000, "ms/cycle", "bare httpx GET (304)",
             bare_s * 1000, cmd, f"run_source_cycle answered 304, mean of {sizes.idle_cycles}"),
     ]
+
+
+def run_postgres(sizes: Sizes, url: str) -> list[Row]:
+    """The pipeline and store-only rows on the PostgreSQL server of `url`."""
+    cmd = "python -m tests.bench.bench_ingest --postgres URL" + (" --quick" if sizes.quick else "")
+    events = make_events(sizes.ingest_events)
+    with pg_databases(url, ("mrt_bench_ingest", "mrt_bench_ingest_raw")) as (pipe, raw):
+        pipeline_s, store_s, new = run_pipeline(pipe, events, sizes.ingest_batch)
+        raw_s, copied = run_raw_copy_pg(pipe, raw)
+    assert copied == new, (copied, new)
+    return _pipeline_rows(events, sizes.ingest_batch, (pipeline_s, store_s, raw_s), copied, cmd,
+                          "PostgreSQL")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_ingest")
+    parser.add_argument("--postgres", metavar="URL", required=True,
+                        help="the pipeline and store-only rows on this PostgreSQL server (two "
+                             "databases are made next to the URL's and dropped afterwards)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    args = parser.parse_args()
+    for row in run_postgres(Sizes.small() if args.quick else Sizes.full(), args.postgres):
+        print(f"{row.figure}: {row.value:,.0f} {row.unit} against {row.baseline_value:,.0f} "
+              f"({row.baseline}): ratio {row.ratio:.3f}")
+        print(f"- {row.note}")

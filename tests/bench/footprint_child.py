@@ -102,6 +102,9 @@ async def drive(args: argparse.Namespace) -> dict[str, object]:
                 report["rss_warm_kib"] = rss_kib()
                 report["warm_cycles"] = cycles
         report["rss_end_kib"] = rss_kib()
+        # its channel (json://) goes through Apprise, which imports every plugin it has:
+        # about 27 MiB of the figure (docs/PERFORMANCE.md, "Memory")
+        report["apprise"] = "apprise" in sys.modules
         report["cycles"] = cycles
         report["events"] = Event.select().count()
         report["deliveries"] = Outbox.select().count()

@@ -1,0 +1,100 @@
+"""Set-based inserts for the cycle's hot path: one prepared statement for many rows.
+
+peewee's `insert_many` builds the SQL text value by value in Python, through its query
+builder, for every statement; for the hundreds of rows a busy cycle writes that building was
+most of the commit (docs/PERFORMANCE.md, "Ingest"). A `RowInsert` builds its statement once
+per (table, columns) and hands the rows to the driver as they are:
+
+    EVENTS = RowInsert(Event, ("fingerprint", "source", ...))
+    EVENTS.execute(db, rows)          # rows: tuples in the order of the columns
+
+- SQLite: `executemany` of one prepared statement (what the raw-copy baseline does).
+- PostgreSQL: multi-row `VALUES` lists, a few hundred rows a statement (psycopg2's
+  `executemany` would be one round trip a row).
+
+Values go through each field's `db_value` (JSON, UTC datetimes) as peewee would convert them;
+text columns are passed as they are (the callers hand str or None). A field with a Python-side
+default that the caller does not name is filled with that default, as `insert_many` does, so a
+column added later with a default needs no change here. Errors are peewee's (IntegrityError,
+OperationalError ...), as from any other query. Runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import peewee
+
+from mrt.store.db import is_sqlite
+
+# peewee's own wrapper: the driver's errors raised as peewee.IntegrityError, OperationalError ...
+_PEEWEE_ERRORS: Any = vars(peewee)["__exception_wrapper__"]
+# PostgreSQL takes at most 65,535 parameters a statement; a few hundred rows is plenty
+_PG_ROWS = 500
+
+
+class RowInsert:
+    """INSERT INTO table (columns) for many rows; `suffix` is appended (an ON CONFLICT ...)."""
+
+    def __init__(self, model: type[peewee.Model], columns: Sequence[str], suffix: str = "") -> None:
+        meta = model._meta
+        given = [meta.fields[name] for name in columns]
+        filled = [f for f in meta.sorted_fields if f.name not in columns and f in meta.defaults]
+        self.width = len(given)
+        self._defaults = [meta.defaults[f] for f in filled]
+        fields = given + filled
+        self._convert: list[Callable[[Any], Any] | None] = [
+            None if type(f) is peewee.TextField else f.db_value for f in fields
+        ]
+        names = ", ".join(f'"{f.column_name}"' for f in fields)
+        self._head = f'INSERT INTO "{meta.table_name}" ({names}) VALUES '
+        self._suffix = f" {suffix}" if suffix else ""
+        self._sql: dict[tuple[str, int], str] = {}
+
+    def _statement(self, param: str, rows: int) -> str:
+        key = (param, rows)
+        if key not in self._sql:
+            one = "(" + ", ".join([param] * len(self._convert)) + ")"
+            self._sql[key] = self._head + ", ".join([one] * rows) + self._suffix
+        return self._sql[key]
+
+    def values(self, row: Sequence[Any]) -> list[Any]:
+        """One row as the driver takes it: converted, and the defaults appended."""
+        if len(row) != self.width:
+            raise ValueError(f"{self._head}: {len(row)} values for {self.width} columns")
+        out = [v if c is None or v is None else c(v) for c, v in zip(self._convert, row, strict=False)]
+        for default in self._defaults:
+            value = default() if callable(default) else default
+            convert = self._convert[len(out)]
+            out.append(value if convert is None else convert(value))
+        return out
+
+    def execute(self, db: peewee.Database, rows: Iterable[Sequence[Any]]) -> int:
+        """Insert every row (in order) in the caller's transaction; returns how many."""
+        values = [self.values(row) for row in rows]
+        if not values:
+            return 0
+        with _PEEWEE_ERRORS:
+            cursor = db.cursor()  # type: ignore[no-untyped-call]
+            if is_sqlite(db):
+                cursor.executemany(self._statement("?", 1), values)
+            else:
+                for start in range(0, len(values), _PG_ROWS):
+                    chunk = values[start : start + _PG_ROWS]
+                    flat = [v for row in chunk for v in row]
+                    cursor.execute(self._statement(db.param, len(chunk)), flat)
+        return len(values)
+
+
+def rows_in(db: peewee.Database, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """The rows of `sql` whose `{marks}` is filled with `values` as bound parameters (500 a
+    statement, under SQLite's oldest bound-variable limit): the lookups of a cycle's
+    fingerprints and ids, without building the IN list value by value."""
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), 500):
+        chunk = list(values[start : start + 500])
+        text = sql.format(marks=", ".join([db.param] * len(chunk)))
+        cursor = db.execute_sql(text, chunk)  # type: ignore[no-untyped-call]
+        found.extend(tuple(row) for row in cursor.fetchall())
+    return found

@@ -1,0 +1,176 @@
+"""commit_cycle writes a cycle with set-based statements, on SQLite and PostgreSQL alike.
+
+The rows it writes are the ones the models describe (every field, JSON and aware datetimes
+round-tripping, defaults filled), and the number of statements a cycle runs does not grow with
+the number of its events, alerts and deliveries.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import peewee
+
+from mrt.delivery.base import Message
+from mrt.events import TrackerEvent
+from mrt.store import sources
+from mrt.store.cycle import CycleSuccess, PlannedAlert, PlannedDelivery, PlannedEvent, commit_cycle
+from mrt.store.db import write_transaction
+from mrt.store.models import Alert, CycleMetric, Event, Outbox, ResourceSnapshot
+
+NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+KEY = "github:a/b"
+
+
+def event(n: int) -> TrackerEvent:
+    return TrackerEvent(
+        source="github",
+        source_key=KEY,
+        resource_type="issue",
+        resource_id=f"a/b#{n}",
+        event_type="issue_opened",
+        event_id=f"{n}:opened",
+        title=f"issue {n} — ünïcode",
+        summary=f"body of {n}",
+        url=f"https://github.com/a/b/issues/{n}",
+        author="octo",
+        labels=("bug", "p1") if n % 2 else (),
+        occurred_at=NOW - timedelta(minutes=n),
+        observed_at=NOW,
+        details={"number": n, "nested": {"x": [n, None, True]}},
+        raw={"id": n},
+    )
+
+
+def planned_cycle(count: int, first: int = 1) -> list[PlannedEvent]:
+    """Every third event alerts to two targets (one named twice), the rest are quiet."""
+    planned = []
+    for n in range(first, first + count):
+        if n % 3 == 0:
+            hook = PlannedDelivery("hook", "json://h/x", Message(f"s{n}", f"body {n}"))
+            mail = PlannedDelivery("mail", "mailto://m/y", Message(f"s{n}", f"mail {n}"))
+            alert = PlannedAlert(
+                title=f"issue {n}",
+                priority="high",
+                tags=("t", "u"),
+                matched=[{"rule": "r", "reasons": ["why"]}],
+                deliveries=(hook, mail, hook),
+                group_key=f"g{n}",
+                payload={"missing_channels": ["gone"]},
+            )
+            detail: dict[str, Any] = {"matched": ["r"], "why": {"r": ["why"]}}
+            planned.append(PlannedEvent(event(n), "notify", detail, alert))
+        else:
+            planned.append(PlannedEvent(event(n), "none", {"nearest": None}))
+    return planned
+
+
+def success(snapshots: dict[str, dict[str, Any]]) -> CycleSuccess:
+    return CycleSuccess(
+        cursor={"since": "x"},
+        validators={},
+        snapshots=snapshots,
+        degraded=None,
+        http_status=200,
+        ratelimit_remaining=None,
+        ratelimit_reset_at=None,
+        next_poll_at=NOW,
+    )
+
+
+def commit(db: peewee.Database, planned: list[PlannedEvent], snaps: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    with write_transaction(db):
+        return commit_cycle(
+            db, KEY, planned, success(snaps or {}), rule_digest="d", rule_canonical={"r": 1},
+            metric={"requests": 1, "outcome": "ok"}, now=NOW,
+        )
+
+
+def test_every_row_as_the_models_describe_it(store_db: peewee.Database) -> None:
+    sources.ensure_states([(KEY, "github")], NOW)
+    planned = planned_cycle(12)
+    planned.append(planned[4])  # a repeat within the cycle is stored once
+    counts = commit(store_db, planned, {"a/b#1": {"state": "open"}})
+    assert (counts.new_events, counts.repeats, counts.alerts, counts.deliveries) == (12, 1, 4, 8)
+
+    stored = list(Event.select().order_by(Event.id))
+    assert [e.fingerprint for e in stored] == [p.event.fingerprint for p in planned[:12]]
+    third, second = stored[2], stored[1]
+    assert third.title == "issue 3 — ünïcode" and third.labels == ["bug", "p1"] and second.labels == []
+    assert third.details == {"number": 3, "nested": {"x": [3, None, True]}} and third.raw == {"id": 3}
+    assert third.occurred_at == NOW - timedelta(minutes=3) and third.observed_at == NOW
+    assert third.decision == "notify" and third.decision_detail == {"matched": ["r"], "why": {"r": ["why"]}}
+    assert third.rule_version_id and third.error is None and third.silence_id is None
+    assert second.decision_detail == {"nearest": None} and second.legacy_fingerprint is None
+
+    alerts = list(Alert.select().order_by(Alert.id))
+    assert counts.alert_ids == [a.id for a in alerts]
+    assert [a.event_id for a in alerts] == [stored[n - 1].id for n in (3, 6, 9, 12)]
+    a = alerts[0]
+    assert (a.kind, a.fingerprint, a.group_key, a.title, a.source_key, a.priority) == (
+        "event", stored[2].fingerprint, "g3", "issue 3", KEY, "high")
+    assert a.tags == ["t", "u"] and a.matched == [{"rule": "r", "reasons": ["why"]}]
+    assert a.payload == {"missing_channels": ["gone"]} and a.created_at == NOW
+    assert a.rule_version_id == third.rule_version_id and a.acknowledged_at is None
+
+    rows = list(Outbox.select().order_by(Outbox.id))
+    assert [(o.alert_id, o.channel, o.target, o.body) for o in rows[:2]] == [
+        (a.id, "hook", "json://h/x", "body 3"), (a.id, "mail", "mailto://m/y", "mail 3")]
+    o = rows[0]
+    assert (o.status, o.attempts, o.subject, o.lease_owner, o.sent_at) == ("pending", 0, "s3", None, None)
+    assert o.next_attempt_at == NOW and o.created_at == NOW and o.updated_at == NOW
+
+    snap = ResourceSnapshot.get(ResourceSnapshot.resource_key == "a/b#1")
+    assert snap.state == {"state": "open"} and snap.updated_at == NOW
+    assert CycleMetric.get().new_events == 12
+
+    # the next cycle: an upsert of the known snapshot, a new one, repeats skipped
+    later = planned_cycle(6, first=10)
+    counts = commit(store_db, later, {"a/b#1": {"state": "closed"}, "a/b#2": {"state": "open"}})
+    assert (counts.new_events, counts.repeats, counts.alerts, counts.deliveries) == (3, 3, 1, 2)
+    states = {s.resource_key: s.state for s in ResourceSnapshot.select()}
+    assert states == {"a/b#1": {"state": "closed"}, "a/b#2": {"state": "open"}}
+    assert Event.select().count() == 15 and Outbox.select().count() == 10
+
+
+class _CountingCursor(sqlite3.Cursor):
+    calls = 0
+
+    def execute(self, *args: Any) -> Any:  # type: ignore[override]
+        _CountingCursor.calls += 1
+        return super().execute(*args)
+
+    def executemany(self, *args: Any) -> Any:  # type: ignore[override]
+        _CountingCursor.calls += 1
+        return super().executemany(*args)
+
+
+@contextmanager
+def counting(db: peewee.Database) -> Iterator[type[_CountingCursor]]:
+    """Count the statements handed to the driver (execute and executemany each count one)."""
+    real = db.cursor
+    db.cursor = lambda *a, **k: db.connection().cursor(_CountingCursor)  # type: ignore[method-assign]
+    _CountingCursor.calls = 0
+    try:
+        yield _CountingCursor
+    finally:
+        db.cursor = real  # type: ignore[method-assign]
+
+
+def test_statements_per_cycle_do_not_grow_with_its_rows(db: peewee.Database) -> None:
+    sources.ensure_states([(KEY, "github")], NOW)
+    commit(db, planned_cycle(3, first=1000))  # the rule version exists from here on
+
+    def statements(first: int, count: int) -> int:
+        snaps = {f"a/b#{n}": {"n": n} for n in range(first, first + count)}
+        with counting(db) as cursor:
+            counts = commit(db, planned_cycle(count, first), snaps)
+        assert counts.new_events == count and counts.deliveries == 2 * (count // 3)
+        return cursor.calls
+
+    small, large = statements(1, 6), statements(100, 240)
+    assert small == large, (small, large)

@@ -1,0 +1,91 @@
+"""What `mrt-worker --once` imports, asserted on sys.modules (never on time).
+
+Start-up to the first request is mostly imports (docs/PERFORMANCE.md, "Footprint"). Apprise
+imports every notification plugin it has (about a fifth of the worker's imports); it is needed
+by a config with an Apprise channel, and by no other. croniter is needed by a cron schedule or
+a digest only, feedparser and BeautifulSoup by the first feed a source reads, Jinja2 by the
+first template checked or message rendered. A config loads the source plugins it names, not
+every installed one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from pytest_httpserver import HTTPServer
+from test_source_support import FakeGitHub, recorded_issues
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# the worker's entry point, run once, then what it had imported
+ONCE = """
+import json, sys
+from worker.main import main
+try:
+    code = main(["--once", "--config", sys.argv[1]])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+LOAD = """
+import json, sys
+from mrt.config import load_config
+load_config(sys.argv[1])
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def run(code: str, config: dict[str, Any], tmp_path: Path) -> Any:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def github_config(httpserver: HTTPServer, tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    FakeGitHub(httpserver, "acme/engine", recorded_issues())
+    return {
+        "state": {"sqlite_path": str(tmp_path / "mrt.sqlite3")},
+        "sources": {"github": {"repos": ["acme/engine"],
+                               "base_url": httpserver.url_for("/").rstrip("/")}},
+        **extra,
+    }
+
+
+def test_a_worker_without_apprise_channels_never_imports_apprise(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    out = run(ONCE, github_config(httpserver, tmp_path), tmp_path)
+    assert out["code"] == 0  # the cycle ran: the fake was polled and the events stored
+    modules = set(out["modules"])
+    assert "mrt.sources.github" in modules and "mrt.pipeline" in modules
+    for name in ("apprise", "mrt.delivery.apprise_channel", "mrt.delivery.welink", "requests",
+                 "croniter", "textual", "feedparser", "bs4", "jinja2"):
+        assert name not in modules, name
+
+
+def test_a_configured_apprise_channel_still_loads_apprise(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    hook = {"hook": {"urls": [httpserver.url_for("/hook").replace("http://", "json://")]}}
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    out = run(ONCE, github_config(httpserver, tmp_path, channels=hook), tmp_path)
+    assert out["code"] == 0
+    assert {"apprise", "mrt.delivery.apprise_channel"} <= set(out["modules"])
+
+
+def test_loading_a_config_imports_only_the_source_plugins_it_names(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    modules = set(run(LOAD, github_config(httpserver, tmp_path), tmp_path))
+    sources = {m for m in modules if m.startswith("mrt.sources.") and m.count(".") == 2}
+    assert sources == {"mrt.sources.github"}, sources
