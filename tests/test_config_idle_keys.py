@@ -1,5 +1,5 @@
-"""Keys MRT accepts but does not act on yet (observability.metrics_listen, ai.enabled): a file
-that has them keeps loading, and `mrt check` and the worker say they do nothing (docs/CONFIG.md,
+"""Keys MRT accepts but does not act on (observability.metrics_listen; ai.enabled without an
+endpoint to use): a file that has them keeps loading, and `mrt check` and the worker say they do nothing (docs/CONFIG.md,
 "Keys accepted but not acted on yet")."""
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ METRICS_LINE = (
     "warn  observability.metrics_listen: found '127.0.0.1:9464'; accepted but not acted on yet: "
     "no Prometheus endpoint is served"
 )
-AI_LINE = "warn  ai.enabled: found true; accepted but not acted on yet: this MRT has no AI"
+AI_LINE = (
+    "warn  ai.enabled: found true; but no ai.base_url: the AI enhancements stay off and nothing "
+    "is sent to a model"
+)
 
 
 @pytest.fixture
@@ -68,7 +71,7 @@ def test_the_worker_logs_the_same_warnings(
     assert config.observability.metrics_listen == "127.0.0.1:9464"  # kept, as the file says
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("observability.metrics_listen" in m and "not acted on yet" in m for m in logged)
-    assert any("ai.enabled" in m and "not acted on yet" in m for m in logged)
+    assert any("ai.enabled" in m and "nothing is sent to a model" in m for m in logged)
 
 
 def test_a_file_that_asks_for_nothing_of_them_gets_no_warning(

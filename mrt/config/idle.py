@@ -26,13 +26,18 @@ def idle_warnings(config: Config, file: str | None) -> list[ConfigWarning]:
             "in the database: mrt-tui's metrics screen)",
             file,
         ))
-    if config.ai.enabled:
+    ai = config.ai
+    if ai.enabled and not ai.active():
+        lacking = " and ".join(
+            what
+            for what, missing in (("ai.base_url", ai.endpoint() is None), ("ai.model", not ai.model))
+            if missing
+        )
         found.append(ConfigWarning(
             "ai.enabled",
             "true",
-            "accepted but not acted on yet: this MRT has no AI enhancements, and nothing is "
-            "sent to a model (ai.provider, ai.model and ai.api_key_env are kept for a later "
-            "release)",
+            f"but no {lacking}: the AI enhancements stay off and nothing is sent to a model "
+            "(docs/AI.md)",
             file,
         ))
     return found
