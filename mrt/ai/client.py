@@ -6,7 +6,8 @@
       │     POST {base_url}/chat/completions, response_format json_schema from the pydantic
       │     model; the answer is parsed and validated by that model (extra keys refused)
       ├── embed(texts) -> [[float, ...], ...]       POST {base_url}/embeddings
-      └── usage: AiUsage                           calls, failures, retries, tokens, per endpoint
+      └── usage: AiUsage                           calls, failures, retries, tokens per endpoint;
+                                                   fallbacks and cache hits per capability
 
 Our own httpx calls rather than the `openai` package: we use two endpoints and three fields of
 each answer, and httpx is already here; `openai` would add its own retry loop (which we need to
@@ -99,9 +100,17 @@ class AiUsage:
     """Counters the worker logs and the metrics read; they only grow (take a `snapshot`)."""
 
     endpoints: dict[str, EndpointUsage] = field(default_factory=dict)
+    fallbacks: dict[str, int] = field(default_factory=dict)  # by capability: the plain path won
+    cache_hits: dict[str, int] = field(default_factory=dict)  # by capability
 
     def of(self, endpoint: str) -> EndpointUsage:
         return self.endpoints.setdefault(endpoint, EndpointUsage())
+
+    def fallback(self, capability: str) -> None:
+        self.fallbacks[capability] = self.fallbacks.get(capability, 0) + 1
+
+    def cache_hit(self, capability: str) -> None:
+        self.cache_hits[capability] = self.cache_hits.get(capability, 0) + 1
 
     def snapshot(self) -> dict[str, int]:
         """Flat counters: `chat_calls`, `embeddings_prompt_tokens`, ... and the totals."""
@@ -112,6 +121,10 @@ class AiUsage:
                 flat[f"{prefix}_{name}"] = value
         for total in ("calls", "failures", "prompt_tokens", "completion_tokens"):
             flat[total] = sum(getattr(u, total) for u in self.endpoints.values())
+        for capability, count in sorted(self.fallbacks.items()):
+            flat[f"{capability}_fallbacks"] = count
+        for capability, count in sorted(self.cache_hits.items()):
+            flat[f"{capability}_cache_hits"] = count
         return flat
 
 
