@@ -81,7 +81,8 @@ def assert_version_1_rows_kept(ids: dict[str, Any]) -> None:
     assert AuditLog.get().params == {"source_key": "x"}
 
 
-@pytest.mark.parametrize("start", ["empty", "v0", *[f"v{n}" for n in range(1, LATEST)]])
+# By the steps' own numbers: parallel branches may leave a gap until the merge closes it.
+@pytest.mark.parametrize("start", ["empty", "v0", *[f"v{s.version}" for s in STEPS[:-1]]])
 def test_every_earlier_version_upgrades_to_latest(start: str, tmp_path: Path) -> None:
     path = tmp_path / "mrt.sqlite3"
     expected_rows: dict[str, Any] | None = None
@@ -92,7 +93,7 @@ def test_every_earlier_version_upgrades_to_latest(start: str, tmp_path: Path) ->
     else:
         version = int(start[1:])
         db = open_database(path)
-        migrate(db, now=EARLIER, steps=STEPS[:version])
+        migrate(db, now=EARLIER, steps=tuple(s for s in STEPS if s.version <= version))
         assert schema_version(db) == version
         expected_rows = insert_version_1_rows()
         db.close()
@@ -100,7 +101,9 @@ def test_every_earlier_version_upgrades_to_latest(start: str, tmp_path: Path) ->
     db = open_database(path)
     report = migrate(db, now=NOW)
     assert report.to_version == LATEST == schema_version(db)
-    assert [s.split()[0] for s in report.steps] == [str(s.version) for s in STEPS[report.from_version :]]
+    assert [s.split()[0] for s in report.steps] == [
+        str(s.version) for s in STEPS if s.version > report.from_version
+    ]
     if start == "empty":
         assert report.backup_path is None  # nothing to lose
     else:
@@ -178,9 +181,9 @@ def test_two_processes_migrating_at_once_apply_each_step_once(tmp_path: Path) ->
     assert applied == ["", ",".join(f"{s.version} {s.name}" for s in STEPS[1:])]
     assert len(list(tmp_path.glob("mrt.v1-*.sqlite3"))) == 1
     conn = sqlite3.connect(path)
-    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")] == list(
-        range(1, LATEST + 1)
-    )
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")] == [
+        s.version for s in STEPS
+    ]
     conn.close()
 
 

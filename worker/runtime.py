@@ -47,6 +47,7 @@ from mrt.store.backup import configured_backup_dir
 from mrt.store.db import describe_target, open_store
 from mrt.store.db_errors import explain, explain_error, unavailable_kind
 from mrt.store.models import Command
+from worker.ai_step import fill_summaries
 from worker.dbwatch import DatabaseWatch, ops_notice_writer, waiting_store_runner
 from worker.scheduler import Scheduler
 from worker.systemd import SystemdNotifier
@@ -222,6 +223,7 @@ async def run_once(rt: Runtime, now: Callable[[], datetime] = utcnow) -> list[Cy
         sources.request_poll(key, at)
     reports = await rt.scheduler.tick(at)
     flush_noise(rt, now())
+    await fill_summaries(rt, now)  # AI1, when on: after the commit, before the sends
     await rt.sender.run_until_idle(now)
     _beat(rt, now())
     workers.mark_stopped(rt.worker_id, now())

@@ -35,6 +35,8 @@ from mrt.store.models import (
     ALL_MODELS,
     AggregateBucket,
     AggregateMember,
+    AiCacheEntry,
+    AiStatus,
     BaseModel,
     DigestItem,
     DigestSchedule,
@@ -90,7 +92,10 @@ def _frozen_model(model: type[BaseModel], *, without: tuple[str, ...]) -> type[B
 def _step_initial(db: peewee.Database, now: datetime) -> None:
     """Version 1: the first v1 schema; a v0 state database found here is upgraded in place."""
     found_v0 = legacy_v0.is_v0_database(db)  # before schema_version exists
-    later_tables = {AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem}
+    later_tables = {
+        AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem,
+        AiCacheEntry, AiStatus,
+    }
     frozen_event = _frozen_model(Event, without=("silence",))
     # Order by the live models' foreign keys (the frozen copy is not what others point at),
     # so PostgreSQL never sees a reference to a table that does not exist yet.
@@ -154,15 +159,24 @@ def _step_quarantine(db: peewee.Database, now: datetime) -> None:
     db.create_tables([QuarantinedItem])
 
 
+def _step_ai_cache(db: peewee.Database, now: datetime) -> None:
+    """Version 11: what the AI enhancements produced (mrt/store/ai_cache.py), and their health."""
+    db.create_tables([AiCacheEntry, AiStatus])
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
     Step(3, "noise_links", _step_noise_links),
     Step(4, "outbox_claim_indexes", _step_outbox_claim_indexes),
     Step(5, "quarantine", _step_quarantine),
+    Step(11, "ai_cache", _step_ai_cache),
 )
 LATEST = STEPS[-1].version
-assert [s.version for s in STEPS] == list(range(1, LATEST + 1)), "steps must be 1..LATEST"
+# Strictly increasing from 1. A gap is tolerated (step numbers are handed out to parallel
+# branches and closed up at merge); `migrate` applies the next step above the current version.
+assert [s.version for s in STEPS] == sorted({s.version for s in STEPS}), "steps must increase"
+assert STEPS[0].version == 1, "steps start at 1"
 
 
 def schema_version(db: peewee.Database) -> int:
@@ -218,7 +232,7 @@ def migrate(
                 current = schema_version(db)
                 if current >= target:
                     break
-                step = plan[current]
+                step = next(s for s in plan if s.version > current)
                 # only before the first step: later ones start from what this run created
                 path = sqlite_path(db)
                 if not report.steps:

@@ -342,6 +342,34 @@ class QuarantinedItem(BaseModel):
         indexes = ((("source_key", "item_key"), True),)
 
 
+class AiCacheEntry(BaseModel):
+    """Schema v11. What a model produced for an event (mrt/store/ai_cache.py): one row per
+    (event fingerprint, capability, model, prompt version), so a changed model or prompt is
+    asked again and an unchanged one never twice."""
+
+    id = peewee.AutoField()
+    fingerprint = peewee.TextField()
+    capability = peewee.TextField()  # summary | triage
+    model = peewee.TextField()
+    prompt_version = peewee.TextField()
+    text = peewee.TextField()  # already made inert (mrt.ai.prompt.inert_output)
+    created_at = UtcDateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("fingerprint", "capability", "model", "prompt_version"), True),)
+
+
+class AiStatus(BaseModel):
+    """Schema v11. One row: whether the AI endpoint is degraded, since when, and whether the
+    operators were told (once per degradation, whatever the number of workers or runs)."""
+
+    id = peewee.IntegerField(primary_key=True)  # always 1
+    degraded_since = UtcDateTimeField(null=True)
+    last_error = peewee.TextField(null=True)  # scrubbed, secret-free
+    notified_at = UtcDateTimeField(null=True)
+    updated_at = UtcDateTimeField()
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     SourceState,
@@ -364,4 +392,6 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     AggregateMember,
     DigestSchedule,
     QuarantinedItem,
+    AiCacheEntry,
+    AiStatus,
 )

@@ -1,0 +1,146 @@
+"""AI1 summaries through the real engine: a real cycle over a loopback GitHub stores an alert with
+its plain text; the summary step (mrt.ai_hooks) holds its first tries at most
+ai.summary_wait_seconds, rewrites them with the summary from the fake OpenAI-compatible endpoint
+(cached by fingerprint, model and prompt version), or lets them go with the plain text; the real
+sender then delivers to a loopback JSON webhook."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import peewee
+import pytest
+from ai_fake import FakeAi
+from pytest_httpserver import HTTPServer
+from test_replay_support import Sink, config_data, drain, make_engine, run_cycle, write_config
+from test_source_support import T0, FakeGitHub, close, recorded_issues
+
+from mrt.ai.client import AiClient, AiSettings
+from mrt.ai_hooks import SummaryReport, SummaryStep
+from mrt.config import Config
+from mrt.pipeline import Engine
+from mrt.secrets import Scrubber
+from mrt.store import ai_cache, outbox
+from mrt.store.models import AiCacheEntry, Alert, Outbox
+
+T1 = T0 + timedelta(minutes=10)  # the cycle that sees the change
+WAIT = 20
+
+
+def setup(db: peewee.Database, db_path: Path, tmp_path: Path, server: HTTPServer,
+          **ai: Any) -> tuple[Sink, FakeAi, Config, Engine]:
+    sink = Sink(server)
+    fake = FakeAi(server)
+    second = {"hook2": {"urls": [f"json://127.0.0.1:{server.port}/hook"]}}
+    data = config_data(server, db_path, ai={
+        "enabled": True, "base_url": fake.base_url, "model": "qwen3-8b", "max_retries": 0,
+        "summary_wait_seconds": WAIT, **ai})
+    data["channels"].update(second)
+    config = write_config(tmp_path / "mrt.json", data)
+    engine = make_engine(db, config)
+    issues = recorded_issues()
+    FakeGitHub(server, "PyGithub/PyGithub", issues)
+    run_cycle(engine, T0)  # baseline
+    issues[0]["title"] = "DeepSeek-V3 tokenizer"
+    close(issues[0], T0 + timedelta(minutes=5))
+    report = run_cycle(engine, T1)
+    assert report.alerts == 1 and Outbox.select().count() == 2  # hook and hook2
+    return sink, fake, config, engine
+
+
+def step_run(config: Config, engine: Engine, now: Callable[[], datetime]
+             ) -> tuple[SummaryReport, dict[str, int]]:
+    settings = AiSettings.from_config(config.ai, {})
+    assert settings is not None
+
+    async def go() -> tuple[SummaryReport, dict[str, int]]:
+        async with AiClient(settings) as client:
+            step = SummaryStep(config, client, engine.renderer, lambda: engine.targets,
+                               engine.db, Scrubber())
+            return await step.run(now), client.usage.snapshot()
+
+    return asyncio.run(go())
+
+
+def sent_texts(sink: Sink) -> list[str]:
+    return [str(body) for body in sink.received]
+
+
+def test_summary_replaces_the_text_of_every_first_try_and_is_cached(
+    db: peewee.Database, db_path: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    sink, fake, config, engine = setup(db, db_path, tmp_path, httpserver)
+    fake.chat = lambda body: {"lines": ["PyGithub fixes the DeepSeek-V3 tokenizer.",
+                                        "Nothing to do unless you pin PyGithub."]}
+
+    report, used = step_run(config, engine, lambda: T1 + timedelta(seconds=1))
+
+    assert (report.summarised, report.plain, report.cache_hits) == (2, 0, 0)
+    assert len(fake.requests) == 1  # one event, two rows: asked once
+    assert used["chat_calls"] == 1 and used["chat_prompt_tokens"] > 0
+    entry = AiCacheEntry.get()
+    assert (entry.capability, entry.model, entry.prompt_version) == ("summary", "qwen3-8b",
+                                                                     "summary-1")
+    # a second worker (nothing in memory) finds the summary in the database, not at the model
+    report, used = step_run(config, engine, lambda: T1 + timedelta(seconds=2))
+    assert report.cache_hits == 1 and len(fake.requests) == 1 and used["summary_cache_hits"] == 1
+
+    assert drain(config, T1 + timedelta(seconds=3)) == 2
+    for text in sent_texts(sink):
+        assert "PyGithub fixes the DeepSeek-V3 tokenizer." in text
+        assert "(summary by qwen3-8b)" in text
+
+
+def test_a_row_waits_at_most_the_bound_and_a_late_summary_is_never_sent(
+    db: peewee.Database, db_path: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    sink, fake, config, engine = setup(db, db_path, tmp_path, httpserver)
+    settings = AiSettings.from_config(config.ai, {})
+    assert settings is not None
+    step = SummaryStep(config, AiClient(settings), engine.renderer, lambda: engine.targets,
+                       engine.db, Scrubber())
+    held = step._awaiting(T1 + timedelta(seconds=1))  # what a run does first
+    assert len(held) == 2 and outbox.count_due(T1 + timedelta(seconds=WAIT - 1)) == 0
+    assert outbox.count_due(T1 + timedelta(seconds=WAIT)) == 2  # the bound: then it goes plain
+    asyncio.run(step.client.aclose())
+
+    # the model answers after the wait: 0.3 s were left of it at this clock
+    fake.slow_seconds = 1.0
+    fake.script = ["slow"]
+    report, used = step_run(config, engine, lambda: T1 + timedelta(seconds=WAIT - 0.3))
+    assert (report.summarised, report.plain, report.degraded) == (0, 2, None)
+    assert used["summary_fallbacks"] == 1 and AiCacheEntry.select().count() == 0
+    assert drain(config, T1 + timedelta(seconds=WAIT - 0.2)) == 2  # due at once, plain
+    assert not any("summary by" in t for t in sent_texts(sink))
+
+    # the model answers now: the sent rows are not rewritten, nothing is sent again
+    report, _ = step_run(config, engine, lambda: T1 + timedelta(seconds=WAIT - 0.1))
+    assert (report.summarised, report.plain) == (0, 0)
+    assert drain(config, T1 + timedelta(minutes=5)) == 0 and len(sink.received) == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "script"),
+    [({"lines": []}, []), ({"lines": ["ok"], "priority": "critical"}, []), (None, ["malformed"])],
+)
+def test_an_answer_out_of_its_schema_leaves_the_plain_text_and_is_no_degradation(
+    db: peewee.Database, db_path: Path, tmp_path: Path, httpserver: HTTPServer,
+    answer: Any, script: list[str],
+) -> None:
+    sink, fake, config, engine = setup(db, db_path, tmp_path, httpserver)
+    fake.script = script
+    if answer is not None:
+        fake.chat = lambda body: answer
+
+    report, used = step_run(config, engine, lambda: T1 + timedelta(seconds=1))
+
+    assert (report.summarised, report.plain, report.degraded) == (0, 2, None)
+    assert used["summary_fallbacks"] == 1 and used["chat_failures"] == 1
+    assert Alert.select().where(Alert.kind == "ai_health").count() == 0
+    assert ai_cache.degraded_since() is None
+    assert drain(config, T1 + timedelta(seconds=1)) == 2
+    assert not any("summary by" in t for t in sent_texts(sink))
