@@ -1,7 +1,8 @@
 """Where the AI enhancements meet the store and the messages: AI1 summaries after ingest.
 
     step = SummaryStep(config, client, renderer, targets, db, scrubber)
-    report = await step.run(now)        between a cycle's commit and the sends (worker)
+    step.hold_new(now)                  right before a sender claims (quick)
+    report = await step.run(now)        between a cycle's commit and the sends (slow)
 
 A cycle commits its alerts with the plain text, as it always does: nothing of AI is on the commit
 path. This step then takes the first tries of new single-event alerts that no sender has
@@ -13,8 +14,8 @@ claimed, holds each at most `ai.summary_wait_seconds` after its creation, and fo
 - or, with no summary (endpoint down, slow, over budget, an answer out of its schema), makes the
   row due at once with its plain text. A summary that comes after a sender took the row changes
   nothing: a row is only rewritten while it is pending, untried and unleased.
-The first endpoint failure in a run ends the asking for that run (the rest go out plain, on
-time), and tells the operators "AI degraded" once per degradation (the state is in the
+The first endpoint failure ends the asking for a minute (REST_AFTER_FAILURE: what is waiting
+and what comes meanwhile goes out plain, on time, without being held), and tells the operators "AI degraded" once per degradation (the state is in the
 database, so once across runs and workers); a later success clears it.
 
 It lives at the pipeline's level of the layers: mrt.ai knows no store, the store no model.
@@ -51,6 +52,9 @@ from mrt.store.history import tracker_event
 log = logging.getLogger("mrt.ai")
 
 CAPABILITY = "summary"
+# After the endpoint failed, new alerts go out plain without asking it for this long: a down
+# endpoint costs each alert nothing, and is tried again soon after.
+REST_AFTER_FAILURE = timedelta(seconds=60)
 Targets = Mapping[str, Sequence[Target]]
 
 
@@ -94,12 +98,17 @@ class SummaryStep:
     db: peewee.Database
     scrubber: Scrubber
     done: set[int] = field(default_factory=set)  # rows this worker finished with
+    resting_until: datetime | None = None  # after an endpoint failure: not asked, nothing held
 
     @property
     def wait(self) -> timedelta:
         return timedelta(seconds=self.config.ai.summary_wait_seconds)
 
-    def _awaiting(self, at: datetime) -> list[AwaitingDelivery]:
+    def hold_new(self, at: datetime) -> list[AwaitingDelivery]:
+        """The first tries waiting for a summary, each held at most the bound after its
+        creation (quick: a sender calls it right before each claim)."""
+        if self.resting_until is not None and at < self.resting_until:
+            return []
         with write_transaction(self.db):
             rows = [r for r in ai_cache.awaiting_summary(at - self.wait) if r.outbox_id not in
                     self.done]
@@ -109,7 +118,9 @@ class SummaryStep:
 
     async def run(self, now: Callable[[], datetime]) -> SummaryReport:
         report = SummaryReport()
-        rows = self._awaiting(now())
+        rows = self.hold_new(now())
+        if not rows:
+            return report
         groups: dict[int, list[AwaitingDelivery]] = {}
         for row in rows:
             groups.setdefault(int(row.event.id), []).append(row)
@@ -162,6 +173,7 @@ class SummaryStep:
                         event.fingerprint[:12], why)
             if isinstance(exc, AiUnavailable):
                 report.degraded = why
+                self.resting_until = now() + REST_AFTER_FAILURE
             return None
         with write_transaction(self.db):
             ai_cache.remember(event.fingerprint, CAPABILITY, model, PROMPT_VERSION, text, now())

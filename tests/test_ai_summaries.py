@@ -7,6 +7,7 @@ sender then delivers to a loopback JSON webhook."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,10 +23,13 @@ from test_source_support import T0, FakeGitHub, close, recorded_issues
 from mrt.ai.client import AiClient, AiSettings
 from mrt.ai_hooks import SummaryReport, SummaryStep
 from mrt.config import Config
+from mrt.delivery import channels
+from mrt.delivery.sender import Sender
 from mrt.pipeline import Engine
 from mrt.secrets import Scrubber
 from mrt.store import ai_cache, outbox
 from mrt.store.models import AiCacheEntry, Alert, Outbox
+from worker.ai_step import AiWorker
 
 T1 = T0 + timedelta(minutes=10)  # the cycle that sees the change
 WAIT = 20
@@ -103,7 +107,7 @@ def test_a_row_waits_at_most_the_bound_and_a_late_summary_is_never_sent(
     assert settings is not None
     step = SummaryStep(config, AiClient(settings), engine.renderer, lambda: engine.targets,
                        engine.db, Scrubber())
-    held = step._awaiting(T1 + timedelta(seconds=1))  # what a run does first
+    held = step.hold_new(T1 + timedelta(seconds=1))  # what a sender does before claiming
     assert len(held) == 2 and outbox.count_due(T1 + timedelta(seconds=WAIT - 1)) == 0
     assert outbox.count_due(T1 + timedelta(seconds=WAIT)) == 2  # the bound: then it goes plain
     asyncio.run(step.client.aclose())
@@ -144,3 +148,67 @@ def test_an_answer_out_of_its_schema_leaves_the_plain_text_and_is_no_degradation
     assert ai_cache.degraded_since() is None
     assert drain(config, T1 + timedelta(seconds=1)) == 2
     assert not any("summary by" in t for t in sent_texts(sink))
+
+
+async def adrain(config: Config, now: datetime) -> int:
+    sender = Sender(
+        config.model_copy(
+            update={"delivery": config.delivery.model_copy(update={"min_interval_seconds": 0})}
+        ),
+        channels.resolve_targets(config, {}),
+        lambda target, message, timeout: channels.send(target, message, timeout=timeout),
+        owner="test",
+        rng=random.Random(3),
+    )
+    return (await sender.run_once(now)).sent
+
+
+def test_the_daemon_order_holds_before_each_claim_then_sends_the_summary(
+    db: peewee.Database, db_path: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    sink, fake, config, engine = setup(db, db_path, tmp_path, httpserver)
+    fake.chat = lambda body: {"lines": ["PyGithub fixes the DeepSeek-V3 tokenizer."]}
+    ai = AiWorker(lambda: config, {}, lambda: engine, db)
+
+    async def daemon_turns() -> list[int]:
+        sent = []
+        ai.hold_new(T1 + timedelta(seconds=1))  # the sender's task, right before its claim
+        sent.append(await adrain(config, T1 + timedelta(seconds=1)))
+        await ai.fill(lambda: T1 + timedelta(seconds=2))  # the AI task
+        ai.hold_new(T1 + timedelta(seconds=3))
+        sent.append(await adrain(config, T1 + timedelta(seconds=3)))
+        await ai.aclose()
+        return sent
+
+    assert asyncio.run(daemon_turns()) == [0, 2]
+    assert all("PyGithub fixes the DeepSeek-V3 tokenizer." in t for t in sent_texts(sink))
+
+
+def test_after_an_endpoint_failure_new_alerts_are_not_held_for_a_while(
+    db: peewee.Database, db_path: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    sink, fake, config, engine = setup(db, db_path, tmp_path, httpserver)
+    fake.down()
+    ai = AiWorker(lambda: config, {}, lambda: engine, db)
+
+    async def turns() -> tuple[SummaryReport | None, int, int]:
+        report = await ai.fill(lambda: T1 + timedelta(seconds=1))
+        first = await adrain(config, T1 + timedelta(seconds=1))
+        events = Alert.select(Alert.id).where(Alert.kind == "event")
+        Outbox.update(status="pending", attempts=0, sent_at=None).where(
+            Outbox.alert.in_(events)).execute()  # as if new alerts had come
+        ai.hold_new(T1 + timedelta(seconds=30))  # within the rest: not held
+        second = await adrain(config, T1 + timedelta(seconds=30))
+        await ai.aclose()
+        return report, first, second
+
+    report, first, second = asyncio.run(turns())
+    assert report is not None and report.degraded == (
+        "AI endpoint /chat/completions: HTTP 503") and report.notified
+    assert (first, second) == (4, 2)  # the alert and the notice, each to two channels; then
+    # the alert's two rows again, plain, at once: the endpoint is resting
+    assert len(fake.requests) == 1
+    assert Alert.select().where(Alert.kind == "ai_health").count() == 1
+    texts = sent_texts(sink)
+    assert sum("MRT AI degraded" in t for t in texts) == 2  # once, on each of the two channels
+    assert not any("summary by" in t for t in texts)
