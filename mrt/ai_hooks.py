@@ -11,9 +11,10 @@ claimed, holds each at most `ai.summary_wait_seconds` after its creation, and fo
   within what is left of the wait;
 - renders the row's message again, for its channel, from the stored event with the summary
   where the upstream body was and the stored decision (the same template, the same cleaning);
-- or, with no summary (endpoint down, slow, over budget, an answer out of its schema), makes the
-  row due at once with its plain text. A summary that comes after a sender took the row changes
-  nothing: a row is only rewritten while it is pending, untried and unleased.
+- or, with no summary (endpoint down, slow, over our per-minute budget, an answer out of its
+  schema), makes the row due at once with its plain text. A summary that comes after a sender
+  took the row changes nothing: a row is only rewritten while it is pending, untried, unleased.
+Up to CONCURRENCY events are asked at once.
 The first endpoint failure ends the asking for a minute (REST_AFTER_FAILURE: what is waiting
 and what comes meanwhile goes out plain, on time, without being held), and tells the operators "AI degraded" once per degradation (the state is in the
 database, so once across runs and workers); a later success clears it.
@@ -38,7 +39,7 @@ from mrt.alerting import Renderer, ops_notice
 from mrt.config import Config
 from mrt.delivery.base import Target
 from mrt.delivery.render import AI_SUMMARY
-from mrt.errors import AiError, AiUnavailable, TemplateError
+from mrt.errors import AiError, AiOverBudget, AiUnavailable, TemplateError
 from mrt.events import TrackerEvent
 from mrt.http import redact_url
 from mrt.message import Message
@@ -55,6 +56,7 @@ CAPABILITY = "summary"
 # After the endpoint failed, new alerts go out plain without asking it for this long: a down
 # endpoint costs each alert nothing, and is tried again soon after.
 REST_AFTER_FAILURE = timedelta(seconds=60)
+CONCURRENCY = 8  # summaries asked at once (each alert is one request; the budget still holds)
 Targets = Mapping[str, Sequence[Target]]
 
 
@@ -64,6 +66,7 @@ class SummaryReport:
     plain: int = 0  # rows released with their plain text
     cache_hits: int = 0
     degraded: str | None = None  # why the endpoint could not help, when it could not
+    over_budget: bool = False  # ai.requests_per_minute was spent: the rest went plain
     notified: bool = False  # the operators' "AI degraded" notice was written now
 
 
@@ -124,16 +127,21 @@ class SummaryStep:
         groups: dict[int, list[AwaitingDelivery]] = {}
         for row in rows:
             groups.setdefault(int(row.event.id), []).append(row)
-        try:
-            for group in groups.values():
-                if report.degraded is not None:
+        asking = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(group: list[AwaitingDelivery]) -> None:
+            async with asking:
+                if report.degraded is not None or report.over_budget:
                     self._release(group, now(), report)
-                    continue
+                    return
                 text = await self._summary(group, now, report)
                 if text is None:
                     self._release(group, now(), report)
                 else:
                     self._rewrite(group, text, now(), report)
+
+        try:
+            await asyncio.gather(*(one(group) for group in groups.values()))
         finally:  # whatever went wrong here, a held row goes out now with its plain text
             left = [r for r in rows if r.outbox_id not in self.done]
             if left:
@@ -165,6 +173,13 @@ class SummaryStep:
             log.warning("AI summary of %s not ready within ai.summary_wait_seconds (%d s): "
                         "sent with its plain text", event.fingerprint[:12],
                         self.config.ai.summary_wait_seconds)
+            return None
+        except AiOverBudget as exc:  # ours, not the endpoint's: no degradation, no notice
+            self.client.usage.fallback(CAPABILITY)
+            if not report.over_budget:
+                log.warning("%s: alerts go out with their plain text until it refills",
+                            self.scrubber(str(exc)))
+            report.over_budget = True
             return None
         except AiError as exc:
             self.client.usage.fallback(CAPABILITY)

@@ -13,7 +13,8 @@
     │   └── UpstreamChanged              the upstream answered in a shape we do not understand
     ├── TemplateError                    a message template failed to render
     └── AiError                          an AI endpoint could not help (mrt.ai); callers fall back
-        ├── AiUnavailable                down, slow, throttled, over its budget, or refused
+        ├── AiUnavailable                down, slow, throttled or refused
+        │   └── AiOverBudget             our own per-minute budget is spent: the endpoint is fine
         └── AiInvalidOutput              answered, but not JSON or not in the asked schema
 
 A bad rule is a ConfigError naming the rule. A failed send is not an exception at all: a
@@ -118,6 +119,10 @@ class AiError(MrtError):
 
 class AiUnavailable(AiError):
     pass
+
+
+class AiOverBudget(AiUnavailable):
+    title = "AI budget spent"
 
 
 class AiInvalidOutput(AiError):

@@ -36,7 +36,7 @@ WAIT = 20
 
 
 def setup(db: peewee.Database, db_path: Path, tmp_path: Path, server: HTTPServer,
-          **ai: Any) -> tuple[Sink, FakeAi, Config, Engine]:
+          alerts: int = 1, **ai: Any) -> tuple[Sink, FakeAi, Config, Engine]:
     sink = Sink(server)
     fake = FakeAi(server)
     second = {"hook2": {"urls": [f"json://127.0.0.1:{server.port}/hook"]}}
@@ -49,10 +49,11 @@ def setup(db: peewee.Database, db_path: Path, tmp_path: Path, server: HTTPServer
     issues = recorded_issues()
     FakeGitHub(server, "PyGithub/PyGithub", issues)
     run_cycle(engine, T0)  # baseline
-    issues[0]["title"] = "DeepSeek-V3 tokenizer"
-    close(issues[0], T0 + timedelta(minutes=5))
+    for n in range(alerts):
+        issues[n]["title"] = f"DeepSeek-V{3 + n} tokenizer"
+        close(issues[n], T0 + timedelta(minutes=5))
     report = run_cycle(engine, T1)
-    assert report.alerts == 1 and Outbox.select().count() == 2  # hook and hook2
+    assert report.alerts == alerts and Outbox.select().count() == 2 * alerts  # hook and hook2
     return sink, fake, config, engine
 
 
@@ -212,3 +213,18 @@ def test_after_an_endpoint_failure_new_alerts_are_not_held_for_a_while(
     texts = sent_texts(sink)
     assert sum("MRT AI degraded" in t for t in texts) == 2  # once, on each of the two channels
     assert not any("summary by" in t for t in texts)
+
+
+def test_our_own_budget_spent_sends_the_rest_plain_and_is_no_degradation(
+    db: peewee.Database, db_path: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    sink, fake, config, engine = setup(db, db_path, tmp_path, httpserver, alerts=3,
+                                       requests_per_minute=1)
+
+    report, used = step_run(config, engine, lambda: T1 + timedelta(seconds=1))
+
+    assert (report.summarised, report.plain, report.degraded) == (2, 4, None)
+    assert report.over_budget and len(fake.requests) == 1 and used["chat_over_budget"] >= 1
+    assert Alert.select().where(Alert.kind == "ai_health").count() == 0
+    assert drain(config, T1 + timedelta(seconds=1)) == 6
+    assert sum("summary by" in t for t in sent_texts(sink)) == 2

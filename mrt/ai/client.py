@@ -19,7 +19,8 @@ retries on 429, 5xx, timeouts and connection errors (`max_retries`, exponential 
 jitter, a Retry-After honoured or, when longer than the deadline allows, a give-up), a budget of
 `requests_per_minute` per endpoint (spent: AiUnavailable at once, nothing is queued behind it),
 and token accounting from each answer's `usage`. Every failure is an AiError (AiUnavailable:
-no usable answer; AiInvalidOutput: an answer that is not JSON or not in the schema): the callers
+no usable answer, AiOverBudget when it is our own budget that said no; AiInvalidOutput: an answer
+that is not JSON or not in the schema): the callers
 fall back to the plain path, so AI can make a message better and never stop one.
 
 The key comes from the environment only (the variable `ai.api_key_env` names); it is sent as a
@@ -43,7 +44,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from mrt.config import AiConfig
-from mrt.errors import AiInvalidOutput, AiUnavailable
+from mrt.errors import AiInvalidOutput, AiOverBudget, AiUnavailable
 from mrt.http import parse_retry_after
 
 M = TypeVar("M", bound=BaseModel)
@@ -252,8 +253,10 @@ class AiClient:
         while True:
             if not self._budgets[path].take():
                 used.over_budget += 1
-                raise self._unavailable(
-                    path, f"over its budget of {self.settings.requests_per_minute} a minute"
+                used.failures += 1
+                raise AiOverBudget(
+                    f"AI endpoint /{path}: over its budget of "
+                    f"{self.settings.requests_per_minute} a minute"
                 )
             wait_hint: float | None = None
             try:
