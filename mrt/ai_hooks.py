@@ -112,11 +112,17 @@ class SummaryStep:
         creation (quick: a sender calls it right before each claim)."""
         if self.resting_until is not None and at < self.resting_until:
             return []
-        with write_transaction(self.db):
-            rows = [r for r in ai_cache.awaiting_summary(at - self.wait) if r.outbox_id not in
-                    self.done]
-            for created in {r.created_at for r in rows}:
-                ai_cache.hold([r for r in rows if r.created_at == created], created + self.wait)
+        awaiting = ai_cache.awaiting_summary(at - self.wait)
+        # a finished row that is no longer waiting (sent, or past the bound) is forgotten
+        self.done.intersection_update(r.outbox_id for r in awaiting)
+        rows = [r for r in awaiting if r.outbox_id not in self.done]
+        unheld = [r for r in rows if r.next_attempt_at < r.created_at + self.wait]
+        if unheld:  # a write only when there is something to hold: this runs before each claim
+            with write_transaction(self.db):
+                for created in {r.created_at for r in unheld}:
+                    ai_cache.hold(
+                        [r for r in unheld if r.created_at == created], created + self.wait
+                    )
         return rows
 
     async def run(self, now: Callable[[], datetime]) -> SummaryReport:
