@@ -22,13 +22,14 @@ from test_source_support import T0, FakeGitHub, close, recorded_issues
 
 from mrt.ai.client import AiClient, AiSettings
 from mrt.ai_hooks import SummaryReport, SummaryStep
+from mrt.cli import main
 from mrt.config import Config
 from mrt.delivery import channels
 from mrt.delivery.sender import Sender
 from mrt.pipeline import Engine
 from mrt.secrets import Scrubber
 from mrt.store import ai_cache, outbox
-from mrt.store.models import AiCacheEntry, Alert, Outbox
+from mrt.store.models import AiCacheEntry, Alert, Outbox, database_proxy
 from worker.ai_step import AiWorker
 
 T1 = T0 + timedelta(minutes=10)  # the cycle that sees the change
@@ -98,6 +99,24 @@ def test_summary_replaces_the_text_of_every_first_try_and_is_cached(
     for text in sent_texts(sink):
         assert "PyGithub fixes the DeepSeek-V3 tokenizer." in text
         assert "(summary by qwen3-8b)" in text
+
+
+
+def test_mrt_trace_shows_what_ai_produced_for_the_event(
+    db: peewee.Database, db_path: Path, tmp_path: Path, httpserver: HTTPServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _sink, fake, config, engine = setup(db, db_path, tmp_path, httpserver)
+    fake.chat = lambda body: {"lines": ["PyGithub fixes the DeepSeek-V3 tokenizer."]}
+    step_run(config, engine, lambda: T1 + timedelta(seconds=1))
+    fingerprint = AiCacheEntry.get().fingerprint
+
+    code = main(["trace", fingerprint[:12], "--config", str(tmp_path / "mrt.json")])
+    database_proxy.initialize(db)  # the command bound (and closed) a connection of its own
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"  ai: summary by qwen3-8b (prompt summary-1) at {T1:%Y-%m-%d %H:%M}" in out
 
 
 def test_a_row_waits_at_most_the_bound_and_a_late_summary_is_never_sent(
