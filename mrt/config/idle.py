@@ -27,6 +27,14 @@ def idle_warnings(config: Config, file: str | None) -> list[ConfigWarning]:
             file,
         ))
     ai = config.ai
+    if ai.active() and ai.embedding_model:
+        found.append(ConfigWarning(
+            "ai.embedding_model",
+            show_value(ai.embedding_model, ("ai", "embedding_model")),
+            "accepted but not acted on yet: no capability of this release uses embeddings "
+            "(semantic rules and clustering come later: docs/AI.md)",
+            file,
+        ))
     if ai.enabled and not ai.active():
         lacking = " and ".join(
             what

@@ -292,7 +292,6 @@ class AiConfig(Strict):
     max_input_chars: int = Field(4000, ge=200, le=200_000)  # upstream text put in one prompt
     summaries: bool = True  # AI1, when enabled
     summary_wait_seconds: int = Field(60, ge=0, le=3600)  # then the plain text goes out
-    triage_min_confidence: float = Field(0.5, ge=0, le=1)  # AI4: below it, the rule decides
 
     def endpoint(self) -> str | None:
         """The base URL requests go to, or None when the file names none."""
