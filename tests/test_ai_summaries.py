@@ -247,3 +247,28 @@ def test_our_own_budget_spent_sends_the_rest_plain_and_is_no_degradation(
     assert Alert.select().where(Alert.kind == "ai_health").count() == 0
     assert drain(config, T1 + timedelta(seconds=1)) == 6
     assert sum("summary by" in t for t in sent_texts(sink)) == 2
+
+
+def test_a_reload_that_turns_ai_off_stops_holding_and_closes_the_client(
+    db: peewee.Database, db_path: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    sink, _fake, config, engine = setup(db, db_path, tmp_path, httpserver)
+    off = config.model_copy(update={"ai": config.ai.model_copy(update={"enabled": False})})
+    current = [config]
+    ai = AiWorker(lambda: current[0], {}, lambda: engine, db)
+
+    async def turns() -> list[int]:
+        ai.hold_new(T1 + timedelta(seconds=1))  # AI on: held
+        held = await adrain(config, T1 + timedelta(seconds=1))
+        assert ai._step is not None
+        old = ai._step.client
+        current[0] = off  # SIGHUP with `enabled = false`
+        ai.hold_new(T1 + timedelta(seconds=2))
+        await asyncio.gather(*ai._closing)  # the old client's close, scheduled by the reload
+        assert old._http.is_closed
+        released = await adrain(off, T1 + timedelta(seconds=WAIT))  # the bound: plain
+        return [held, released]
+
+    assert asyncio.run(turns()) == [0, 2]
+    assert ai.hold_new(T1 + timedelta(seconds=3)) is None and ai._step is None
+    assert not any("summary by" in t for t in sent_texts(sink))

@@ -43,6 +43,7 @@ class AiWorker:
     _settings: AiSettings | None = field(default=None, init=False)
     _step: SummaryStep | None = field(default=None, init=False)
     _done: set[int] = field(default_factory=set, init=False)
+    _closing: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     def _current(self) -> SummaryStep | None:
         config = self.config()
@@ -67,7 +68,9 @@ class AiWorker:
             client = self._step.client
             self._step = self._settings = None
             with contextlib.suppress(RuntimeError):  # no loop: nothing left to close
-                asyncio.get_running_loop().create_task(client.aclose())
+                task = asyncio.get_running_loop().create_task(client.aclose())
+                self._closing.add(task)  # held until done: a task nobody holds may vanish
+                task.add_done_callback(self._closing.discard)
 
     def hold_new(self, at: datetime) -> None:
         """New first tries wait for their summary (never past the bound); never raises."""
