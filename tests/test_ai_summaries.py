@@ -272,3 +272,16 @@ def test_a_reload_that_turns_ai_off_stops_holding_and_closes_the_client(
     assert asyncio.run(turns()) == [0, 2]
     assert ai.hold_new(T1 + timedelta(seconds=3)) is None and ai._step is None
     assert not any("summary by" in t for t in sent_texts(sink))
+
+
+def test_ai_degraded_is_told_once_per_degradation(db: peewee.Database) -> None:
+    told = []
+    for n, step in enumerate(["down", "down", "up", "down", "down"]):
+        at = T1 + timedelta(minutes=n)
+        if step == "down":
+            told.append(ai_cache.mark_degraded("AI endpoint /chat/completions: HTTP 503", at))
+        else:
+            told.append(ai_cache.mark_healthy(at))
+    # first failure told; the second not; recovery noted; a new degradation told again
+    assert told == [True, False, True, True, False]
+    assert ai_cache.degraded_since() == T1 + timedelta(minutes=3)
