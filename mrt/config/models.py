@@ -240,6 +240,10 @@ class AggregationConfig(Strict):
     window_minutes: int = Field(0, ge=0)  # 0: off
     group_by: list[str] = Field(default_factory=lambda: ["source", "resource_id", "event_type"])
     dedupe_window_minutes: int = Field(0, ge=0)  # same resource updated again: alert once
+    # AI3, lexical: an event similar to one seen this recently joins its cluster, named in
+    # details.cluster (group_by: [details.cluster] folds a topic into one message); 0: off
+    cluster_window_minutes: int = Field(0, ge=0, le=10_080)
+    cluster_threshold: float = Field(0.4, gt=0, le=1)
 
 
 class ObservabilityConfig(Strict):

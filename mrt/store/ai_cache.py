@@ -174,3 +174,27 @@ def mark_healthy(now: datetime) -> bool:
 def degraded_since() -> datetime | None:
     row = AiStatus.get_or_none(AiStatus.id == STATUS_ID)
     return None if row is None else row.degraded_since
+
+
+@dataclass(frozen=True, slots=True)
+class ClusteredEvent:
+    fingerprint: str
+    title: str
+    cluster: str
+
+
+def recent_clusters(since: datetime, limit: int = 2000) -> list[ClusteredEvent]:
+    """Events observed since `since` that carry a cluster (details.cluster), oldest first; at
+    most the `limit` newest (a window of a hostile flood is not compared event by event)."""
+    rows = (
+        Event.select(Event.fingerprint, Event.title, Event.details)
+        .where(Event.observed_at >= since)
+        .order_by(Event.id.desc())
+        .limit(limit)
+    )
+    found = [
+        ClusteredEvent(r.fingerprint, r.title, str(r.details["cluster"]))
+        for r in rows
+        if isinstance(r.details, dict) and r.details.get("cluster")
+    ]
+    return found[::-1]
