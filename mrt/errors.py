@@ -12,7 +12,11 @@
     ├── SourceError(msg, **context)      one source's poll failed; context becomes log fields
     │   ├── RateLimited                  the upstream said "slow down"; defer until `until`
     │   └── UpstreamChanged              the upstream answered in a shape we do not understand
-    └── TemplateError                    a message template failed to render
+    ├── TemplateError                    a message template failed to render
+    └── AiError                          an AI endpoint could not help (mrt.ai); callers fall back
+        ├── AiUnavailable                down, slow, throttled or refused
+        │   └── AiOverBudget             our own per-minute budget is spent: the endpoint is fine
+        └── AiInvalidOutput              answered, but not JSON or not in the asked schema
 
 A bad rule is a ConfigError naming the rule. A failed send is not an exception at all: a
 channel plugin returns a SendOutcome, and the sender turns whatever a plugin raises anyway into
@@ -113,3 +117,21 @@ class UpstreamChanged(SourceError):
 
 class TemplateError(MrtError):
     title = "Template error"
+
+
+class AiError(MrtError):
+    """An AI enhancement could not help; whoever asked falls back to the plain, non-AI path."""
+
+    title = "AI unavailable"
+
+
+class AiUnavailable(AiError):
+    pass
+
+
+class AiOverBudget(AiUnavailable):
+    title = "AI budget spent"
+
+
+class AiInvalidOutput(AiError):
+    title = "AI answer rejected"

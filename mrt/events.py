@@ -77,3 +77,8 @@ class TrackerEvent:
         for part in rest.split(".") if rest else ():
             value = value.get(part) if isinstance(value, dict) else None
         return value
+
+
+# The event detail an AI summary travels in to the renderer (mrt/ai_hooks.py puts it there,
+# mrt/delivery/render.py shows it and leaves it out of the details listed).
+AI_SUMMARY = "mrt.ai_summary"

@@ -42,6 +42,7 @@ from mrt.delivery.base import Message, Target
 from mrt.delivery.sanitize import clean_line
 from mrt.errors import LeaseLost, MrtError, PluginError, RateLimited
 from mrt.events import TrackerEvent
+from mrt.noise.clusters import assign_clusters
 from mrt.noise.collect import collect_cycle
 from mrt.noise.dedupe import fold_repeats
 from mrt.plugins import source_plugins
@@ -142,6 +143,8 @@ def plan_events(
     planned: list[PlannedEvent] = []
     v0_saw = set() if baseline else seen_by_v0(spec, result.events)
     muted = None if baseline else compile_active(silences.active_silences(now))
+    if not baseline:  # AI3 (lexical), when aggregation.cluster_window_minutes asks for it
+        assign_clusters(engine.config, result.events, now)
     for event in result.events:
         if baseline:
             planned.append(PlannedEvent(event=event, decision="baseline"))

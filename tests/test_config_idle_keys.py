@@ -1,7 +1,7 @@
-"""Keys MRT accepts but does not act on yet (ai.enabled): a file that has them keeps loading,
-and `mrt check` and the worker say they do nothing (docs/CONFIG.md, "Keys accepted but not
-acted on yet"). observability.metrics_listen was one; the worker now serves /metrics on it, so
-it is no longer warned about."""
+"""Keys MRT accepts but does not act on (ai.enabled without an endpoint to use, ai.embedding_model):
+a file that has them keeps loading, and `mrt check` and the worker say they do nothing
+(docs/CONFIG.md, "Keys accepted but not acted on yet"). observability.metrics_listen was one; the
+worker now serves /metrics on it, so it is no longer warned about."""
 
 from __future__ import annotations
 
@@ -29,7 +29,10 @@ provider = "openai"
 model = "gpt-4o-mini"
 """
 
-AI_LINE = "warn  ai.enabled: found true; accepted but not acted on yet: this MRT has no AI"
+AI_LINE = (
+    "warn  ai.enabled: found true; but no ai.base_url: the AI enhancements stay off and nothing "
+    "is sent to a model"
+)
 
 
 @pytest.fixture
@@ -66,7 +69,7 @@ def test_the_worker_logs_the_same_warnings(
     assert config.observability.metrics_listen == "127.0.0.1:9464"  # kept, as the file says
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert not any("metrics_listen" in m for m in logged)
-    assert any("ai.enabled" in m and "not acted on yet" in m for m in logged)
+    assert any("ai.enabled" in m and "nothing is sent to a model" in m for m in logged)
 
 
 def test_a_file_that_asks_for_nothing_of_them_gets_no_warning(

@@ -130,6 +130,7 @@ LOADER_ONLY: dict[str, str] = {
     "test_rules_errors:lookbehind": "RE2 syntax is known only to RE2",
     "test_rules_errors:unbalanced-parenthesis-in-nested-any": "RE2 syntax",
     "test_rules_errors:aggregate-without-a-window": "the default window is another section's",
+    "test_rules_errors:about-a-topic-of-stop-words-only": "which words are stop words (a validator)",
     "rule-duplicate-name": "names must be unique across the list",
     "rule-named-watch_keywords": "the name is taken only while watch_keywords is set",
     "digest-unknown-channel": "a channel name must be one configured elsewhere",

@@ -15,6 +15,23 @@ GOOD = {"name": "ok", "notify": True}
 
 BAD_RULES: list[tuple[str, dict[str, Any], list[str]]] = [
     (
+        "about-a-topic-of-stop-words-only",
+        {"name": "r", "when": {"about": "the or of"}, "notify": True},
+        ["rules[1] (r).when.about: ", "the topic 'the or of' has no words to compare"],
+    ),
+    (
+        "about-a-threshold-out-of-range",
+        {"name": "r", "when": {"about": {"topic": "DeepSeek weights", "threshold": 1.5}},
+         "notify": True},
+        ["rules[1] (r).when.about.threshold", "1.5"],
+    ),
+    (
+        "about-an-unknown-field",
+        {"name": "r", "when": {"about": {"topic": "DeepSeek", "fields": ["titel"]}},
+         "notify": True},
+        ["rules[1] (r).when.about.fields[0]: ", "'titel'"],
+    ),
+    (
         "unknown-condition-did-you-mean",
         {"name": "r", "when": {"keyword": ["x"]}, "notify": True},
         ["rules[1] (r).when: ", "unknown condition 'keyword'", "did you mean 'keywords'?"],

@@ -47,6 +47,7 @@ from mrt.store.backup import configured_backup_dir
 from mrt.store.db import describe_target, open_store
 from mrt.store.db_errors import explain, explain_error, unavailable_kind
 from mrt.store.models import Command
+from worker.ai_step import AiWorker
 from worker.dbwatch import DatabaseWatch, ops_notice_writer, waiting_store_runner
 from worker.health import start_endpoint
 from worker.reload_status import record_reload
@@ -80,6 +81,7 @@ class Runtime:
     pending_commands: list[Command] = field(default_factory=list)  # taken, not yet finished
     last_send: SendReport | None = None  # --once: what its deliveries came to (the exit code)
     mode: str | None = None  # on the heartbeat: daemon | once | service (worker.main sets it)
+    ai: AiWorker | None = None  # the daemon's AI step (summaries), when the config turns it on
 
 
 def _engine_parts(
@@ -235,6 +237,11 @@ async def run_once(rt: Runtime, now: Callable[[], datetime] = utcnow) -> list[Cy
         sources.request_poll(key, at)
     reports = await rt.scheduler.tick(at)
     flush_noise(rt, now())
+    ai = AiWorker(lambda: rt.config, rt.env, lambda: rt.engine, rt.db)
+    try:  # AI1, when on: after the commit, before the sends
+        await ai.fill(now)
+    finally:
+        await ai.aclose()
     rt.last_send = await rt.sender.run_until_idle(now)
     _beat(rt, now())
     workers.mark_stopped(rt.worker_id, now())
@@ -318,6 +325,8 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
 
 async def _sender_loop(rt: Runtime, stop: asyncio.Event, now: Callable[[], datetime]) -> None:
     while not stop.is_set():
+        if rt.ai is not None:
+            rt.ai.hold_new(now())  # new alerts wait (boundedly) for their AI summary
         report = await rt.sender.run_once(now())
         if not report.claimed:
             await _pause(stop, IDLE_SECONDS)
@@ -350,6 +359,8 @@ async def run_daemon(
     webhooks = await open_webhooks(rt.config, rt.env, lambda: (rt.engine, rt.scheduler.specs))
     rt.notifier.ready(f"polling {len(rt.scheduler.specs)} sources")
     log.info("worker %s started: %d sources", rt.worker_id, len(rt.scheduler.specs))
+    rt.ai = AiWorker(lambda: rt.config, rt.env, lambda: rt.engine, rt.db)
+    ai_task = asyncio.create_task(rt.ai.run(stop, now))
     sender_task = asyncio.create_task(_sender_loop(rt, stop, now))
     # a local directory's change asks for its poll now (its scan is still what makes events)
     watch_task = asyncio.create_task(
@@ -381,7 +392,9 @@ async def run_daemon(
         log.info("stopping: finishing in-flight work (up to %.0f s)", grace)
         rt.sender.stop_claiming()
         watch_task.cancel()
-        await asyncio.gather(watch_task, return_exceptions=True)
+        ai_task.cancel()  # a summary in flight is dropped; its rows go plain (mrt.ai_hooks)
+        await asyncio.gather(watch_task, ai_task, return_exceptions=True)
+        await rt.ai.aclose()
         try:
             await asyncio.wait_for(sender_task, timeout=grace)
         except TimeoutError:

@@ -384,6 +384,7 @@ def probe_rules(config: Config) -> list[Finding]:
 
 
 def probe_all(config: Config, env: Mapping[str, str]) -> list[Finding]:
+    from mrt.commands._ai import probe_ai  # it builds on Finding
     from mrt.commands._budget import probe_budgets  # it builds on Finding
 
     return (
@@ -393,4 +394,5 @@ def probe_all(config: Config, env: Mapping[str, str]) -> list[Finding]:
         + probe_database(config, env)
         + probe_secrets(config, env)
         + probe_channels(config, env)
+        + probe_ai(config, env)
     )

@@ -87,6 +87,11 @@ def _event_lines(event: EventInfo) -> list[str]:
     version = f" (rule version {event.rule_version[:12]})" if event.rule_version else ""
     lines.append(f"  observed {_at(event.observed_at)}; decision {_t(event.decision)}{version}")
     lines += [f"  why: {_t(line, 500)}" for line in event.explanation]
+    lines += [
+        f"  ai: {_t(step['capability'])} by {_t(step['model'])} (prompt "
+        f"{_t(step['prompt_version'])}) at {_at(step['created_at'])}"
+        for step in event.ai
+    ]
     if event.error:
         lines.append(f"  processing failed: {_t(event.error, 500)}")
     return lines

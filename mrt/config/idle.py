@@ -9,6 +9,7 @@ docs/CONFIG.md ("Keys accepted but not acted on yet") says the same to a reader.
 
 from __future__ import annotations
 
+from mrt.config.errors import show_value
 from mrt.config.models import Config
 from mrt.config.v0 import ConfigWarning
 
@@ -16,13 +17,26 @@ from mrt.config.v0 import ConfigWarning
 def idle_warnings(config: Config, file: str | None) -> list[ConfigWarning]:
     """One warning per key that asks for something this MRT does not do yet."""
     found: list[ConfigWarning] = []
-    if config.ai.enabled:
+    ai = config.ai
+    if ai.active() and ai.embedding_model:
+        found.append(ConfigWarning(
+            "ai.embedding_model",
+            show_value(ai.embedding_model, ("ai", "embedding_model")),
+            "accepted but not acted on yet: no capability of this release uses embeddings "
+            "(semantic rules and clustering come later: docs/AI.md)",
+            file,
+        ))
+    if ai.enabled and not ai.active():
+        lacking = " and ".join(
+            what
+            for what, missing in (("ai.base_url", ai.endpoint() is None), ("ai.model", not ai.model))
+            if missing
+        )
         found.append(ConfigWarning(
             "ai.enabled",
             "true",
-            "accepted but not acted on yet: this MRT has no AI enhancements, and nothing is "
-            "sent to a model (ai.provider, ai.model and ai.api_key_env are kept for a later "
-            "release)",
+            f"but no {lacking}: the AI enhancements stay off and nothing is sent to a model "
+            "(docs/AI.md)",
             file,
         ))
     return found

@@ -266,6 +266,10 @@ class AggregationConfig(Strict):
     window_minutes: int = Field(0, ge=0)  # 0: off
     group_by: list[str] = Field(default_factory=lambda: ["source", "resource_id", "event_type"])
     dedupe_window_minutes: int = Field(0, ge=0)  # same resource updated again: alert once
+    # AI3, lexical: an event similar to one seen this recently joins its cluster, named in
+    # details.cluster (group_by: [details.cluster] folds a topic into one message); 0: off
+    cluster_window_minutes: int = Field(0, ge=0, le=10_080)
+    cluster_threshold: float = Field(0.4, gt=0, le=1)
 
 
 def _listen(value: str) -> str:
@@ -314,10 +318,34 @@ class HttpConfig(Strict):
 
 
 class AiConfig(Strict):
+    """An OpenAI-compatible endpoint (vLLM, SGLang, Ollama, a cloud API); off by default.
+
+    The keys a file had before (enabled, provider, api_key_env, model) keep their meaning:
+    `model` is the chat model, `provider` a label. Nothing leaves the machine unless the file
+    names a `base_url`: a file that said `enabled = true` when this did nothing still sends
+    nothing (mrt check says so), and a cloud API is never chosen behind the operator's back.
+    """
+
     enabled: bool = False
     provider: str | None = None
-    api_key_env: EnvName | None = None
-    model: str | None = None
+    api_key_env: EnvName | None = None  # the key comes from the environment only
+    model: str | None = None  # the chat model (summaries, triage)
+    base_url: BaseUrl | None = None  # e.g. http://127.0.0.1:8000/v1
+    embedding_model: str | None = None
+    timeout_seconds: float = Field(20.0, gt=0, le=600)
+    max_retries: int = Field(2, ge=0, le=10)  # on 429, 5xx, timeouts and connection errors
+    requests_per_minute: int = Field(60, ge=1, le=100_000)  # per endpoint (chat, embeddings)
+    max_input_chars: int = Field(4000, ge=200, le=200_000)  # upstream text put in one prompt
+    summaries: bool = True  # AI1, when enabled
+    summary_wait_seconds: int = Field(60, ge=0, le=3600)  # then the plain text goes out
+
+    def endpoint(self) -> str | None:
+        """The base URL requests go to, or None when the file names none."""
+        return self.base_url.rstrip("/") if self.base_url else None
+
+    def active(self) -> bool:
+        """On, with an endpoint and a chat model to ask: otherwise nothing is sent anywhere."""
+        return self.enabled and self.endpoint() is not None and bool(self.model)
 
 
 class GithubWebhookConfig(Strict):

@@ -17,7 +17,9 @@ listed), `count`, `where`, `rules` ([{name, reasons}]), `why` (one line), `prior
 `channel`. Each event: what, where, platform, title, summary, url, author, labels, event_type,
 resource_type, resource_id, source, source_key, occurred_at (ISO 8601), details (every detail
 the source recorded), facts ([{label, value}]: the details its EVENT_DETAILS names for this event
-type) and facts_line (those as one "Label: value · Label: value" line of at most 160 characters).
+type), facts_line (those as one "Label: value · Label: value" line of at most 160 characters)
+and ai_summary (a model's summary of the event when AI summaries are on, cleaned like upstream
+text and signed with the model's name; "" otherwise: see mrt/ai_hooks.py).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from mrt.config import ChannelConfig, Config
 from mrt.delivery.base import Message
 from mrt.delivery.sanitize import clean_line, clean_text, clean_url, fit_text
 from mrt.errors import TemplateError
-from mrt.events import TrackerEvent
+from mrt.events import AI_SUMMARY, TrackerEvent
 from mrt.plugins import detail_facts, display_name, event_words
 from mrt.rules import Decision
 from mrt.templating import read_template, sandbox, template_path
@@ -44,6 +46,8 @@ from mrt.templating import read_template, sandbox, template_path
 MAX_LISTED = 10
 CHAT_MAX_LENGTH = 500  # WeLink's limit; the tightest robot, and about a phone screen
 EMAIL_SCHEMES = ("mailto://", "mailtos://")
+# The details key mrt.ai_hooks puts a model's summary under, on its own copy of the event (a
+# dotted name no source uses); shown as `ai_summary`, never among `details`.
 
 
 def describe_event_type(event_type: str, source: str = "") -> str:
@@ -95,6 +99,8 @@ def event_context(event: TrackerEvent) -> dict[str, Any]:
     """One event as template data: every upstream field cleaned, nothing left raw."""
     platform = display_name(event.source)
     facts = event_facts(event)
+    ai_summary = event.details.get(AI_SUMMARY)
+    details = {k: v for k, v in event.details.items() if k != AI_SUMMARY}
     scope = event.source_key.partition(":")[2] or event.resource_id
     return {
         "what": describe_event_type(event.event_type, event.source),
@@ -111,7 +117,8 @@ def event_context(event: TrackerEvent) -> dict[str, Any]:
         "source": clean_line(event.source, max_chars=60),
         "source_key": clean_line(event.source_key),
         "occurred_at": event.occurred_at.isoformat() if event.occurred_at else "",
-        "details": _clean_detail(event.details),
+        "details": _clean_detail(details),
+        "ai_summary": clean_text(ai_summary, max_chars=600) if isinstance(ai_summary, str) else "",
         "facts": facts,
         "facts_line": fit_text(
             " · ".join(f"{f['label']}: {f['value']}" for f in facts), FACTS_LINE_MAX,

@@ -131,8 +131,9 @@ def run_rules_test(
         report.actions[decision.action] += 1
         for match in decision.matched:
             _count(report.hits[match.rule], Sample.of(item.event, match.reasons), samples)
-        if not decision.matched:
-            _count(report.hits[NO_RULE], Sample.of(item.event), samples)
+        if not decision.matched:  # a near miss says which rule came closest, and why it missed
+            nearest = (decision.nearest,) if decision.nearest else ()
+            _count(report.hits[NO_RULE], Sample.of(item.event, nearest), samples)
         if item.decision in NOT_DECIDED_BY_RULES:
             report.not_compared[item.decision] += 1
             continue

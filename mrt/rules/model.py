@@ -60,6 +60,16 @@ class RegexSpec(Spec):
     ignore_case: bool = False
 
 
+class AboutSpec(Spec):
+    topic: str = Field(min_length=1, max_length=500, json_schema_extra=NON_BLANK)
+    threshold: float = Field(0.4, gt=0, le=1)  # mrt.rules.about.DEFAULT_THRESHOLD
+    fields: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_KEYWORD_FIELDS),
+        min_length=1,
+        json_schema_extra={"items": FIELD_NAME},
+    )
+
+
 class AuthorsSpec(Spec):
     model_config = ConfigDict(json_schema_extra=_one_of_nonempty("allow", "block"))
     allow: list[str] = Field(default_factory=list, json_schema_extra={"items": NON_BLANK})
@@ -116,6 +126,7 @@ class WhenSchema(Spec):
     not_: WhenSchema | Skip = Field(None, alias="not")
     keywords: Names | KeywordsSpec | Skip = None
     regex: Annotated[str, Field(min_length=1)] | RegexSpec | Skip = None
+    about: Annotated[str, Field(min_length=1, max_length=500)] | AboutSpec | Skip = None
     source: Names | Skip = None
     source_key: Names | Skip = None  # globs
     resource_type: Names | Skip = None

@@ -18,8 +18,10 @@ from typing import Any
 
 import re2
 
+from mrt.ai.lexical import LexicalTopic
 from mrt.config import AggregationConfig, RuleConfig
 from mrt.errors import ConfigError
+from mrt.rules.about import AboutCondition
 from mrt.rules.combinators import AllCondition, AnyCondition, NotCondition
 from mrt.rules.conditions import (
     AuthorsCondition,
@@ -37,6 +39,7 @@ from mrt.rules.model import (  # the keys come from the models that are the rule
     ACTION_KEYS,
     DEFAULT_KEYWORD_FIELDS,
     RULE_KEYS,
+    AboutSpec,
     Aggregate,
     AggregateSpec,
     AuthorsSpec,
@@ -133,6 +136,20 @@ def _regex(value: Any, path: str, ctx: ParseContext) -> Condition:
     return RegexCondition(spec.pattern, compiled, fields, spec.ignore_case)
 
 
+def _about(value: Any, path: str, ctx: ParseContext) -> Condition:
+    where = path if isinstance(value, str) else f"{path}.topic"
+    if isinstance(value, str):
+        value = {"topic": value}
+    spec = validate_spec(AboutSpec, value, path, ctx.file)
+    if not LexicalTopic.compile(spec.topic).weights:
+        raise ctx.error(
+            f"the topic {spec.topic!r} has no words to compare (only stop words or "
+            "punctuation): describe it, e.g. 'new model weights from DeepSeek or Qwen'",
+            where,
+        )
+    return AboutCondition(spec.topic, spec.threshold, _fields(spec.fields, f"{path}.fields"))
+
+
 def _value_in(field: str) -> Callable[[Any, str, ParseContext], Condition]:
     def parse(value: Any, path: str, ctx: ParseContext) -> Condition:
         return ValueInCondition(field, _strings(value, path, ctx, f"a {field} name"))
@@ -201,6 +218,7 @@ def _children(value: Any, path: str, ctx: ParseContext, key: str) -> tuple[Condi
 _LEAVES: dict[str, Callable[[Any, str, ParseContext], Condition]] = {
     "keywords": _keywords,
     "regex": _regex,
+    "about": _about,
     **{f: _value_in(f) for f in _VALUE_FIELDS},
     **{f: _glob(f) for f in _GLOB_FIELDS},
     "authors": _authors,

@@ -35,6 +35,8 @@ from mrt.store.models import (
     ALL_MODELS,
     AggregateBucket,
     AggregateMember,
+    AiCacheEntry,
+    AiStatus,
     BaseModel,
     DigestItem,
     DigestSchedule,
@@ -100,7 +102,7 @@ def _step_initial(db: peewee.Database, now: datetime) -> None:
     found_v0 = legacy_v0.is_v0_database(db)  # before schema_version exists
     later_tables = {
         AggregateBucket, DigestItem, AggregateMember, DigestSchedule, QuarantinedItem,
-        VendorThread, TargetBudget, WebhookDelivery,
+        VendorThread, TargetBudget, WebhookDelivery, AiCacheEntry, AiStatus,
     }
     frozen: dict[type[BaseModel], type[BaseModel]] = {
         Event: _frozen_model(Event, without=("silence",)),
@@ -235,6 +237,11 @@ def _step_worker_mode(db: peewee.Database, now: datetime) -> None:
     migrator.add_column("worker_heartbeat", "mode", WorkerHeartbeat.mode).run()
 
 
+def _step_ai_cache(db: peewee.Database, now: datetime) -> None:
+    """Version 12: what the AI enhancements produced (mrt/store/ai_cache.py), and their health."""
+    db.create_tables([AiCacheEntry, AiStatus])
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _step_initial),
     Step(2, "noise_tables", _step_noise_tables),
@@ -247,6 +254,7 @@ STEPS: tuple[Step, ...] = (
     Step(9, "target_budgets", _step_target_budgets),
     Step(10, "webhook_deliveries", _step_webhook_deliveries),
     Step(11, "worker_mode", _step_worker_mode),
+    Step(12, "ai_cache", _step_ai_cache),
 )
 LATEST = STEPS[-1].version
 # 1..LATEST with no gap: a database at version N has every step up to N (branches' step numbers

@@ -402,6 +402,34 @@ class WebhookDelivery(BaseModel):
     received_at = UtcDateTimeField(index=True)
 
 
+class AiCacheEntry(BaseModel):
+    """Schema v12. What a model produced for an event (mrt/store/ai_cache.py): one row per
+    (event fingerprint, capability, model, prompt version), so a changed model or prompt is
+    asked again and an unchanged one never twice."""
+
+    id = peewee.AutoField()
+    fingerprint = peewee.TextField()
+    capability = peewee.TextField()  # summary | triage
+    model = peewee.TextField()
+    prompt_version = peewee.TextField()
+    text = peewee.TextField()  # already made inert (mrt.ai.prompt.inert_output)
+    created_at = UtcDateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("fingerprint", "capability", "model", "prompt_version"), True),)
+
+
+class AiStatus(BaseModel):
+    """Schema v12. One row: whether the AI endpoint is degraded, since when, and whether the
+    operators were told (once per degradation, whatever the number of workers or runs)."""
+
+    id = peewee.IntegerField(primary_key=True)  # always 1
+    degraded_since = UtcDateTimeField(null=True)
+    last_error = peewee.TextField(null=True)  # scrubbed, secret-free
+    notified_at = UtcDateTimeField(null=True)
+    updated_at = UtcDateTimeField()
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     SourceState,
@@ -427,4 +455,6 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     VendorThread,
     TargetBudget,
     WebhookDelivery,
+    AiCacheEntry,
+    AiStatus,
 )

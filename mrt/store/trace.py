@@ -1,6 +1,6 @@
 """`mrt trace`'s facts: from one event (or alert) to every delivery attempt it caused.
 
-    event (title, url, source_key, decision and why)
+    event (title, url, source_key, decision and why; what AI produced for it, and with which model)
       -> rule version that decided
       -> alert(s) (matched rules and reasons)
           -> every outbox row (channel, redacted target, status, attempts, next try, last error)
@@ -19,6 +19,7 @@ from typing import Any
 
 from mrt.errors import MrtError
 from mrt.store.models import (
+    AiCacheEntry,
     Alert,
     AlertEvent,
     DeliveryAttempt,
@@ -89,6 +90,8 @@ class EventInfo:
     error: str | None
     silence: dict[str, Any] | None = None  # the silence that muted it: id, reason, by, until
     explanation: list[str] = field(default_factory=list)  # the decision in words (mrt.ops.explain)
+    # what AI produced for it (schema v11): [{capability, model, prompt_version, created_at}]
+    ai: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +184,21 @@ def _event_info(event: Event) -> EventInfo:
         source_key=event.source_key, event_type=event.event_type, observed_at=event.observed_at,
         decision=event.decision, decision_detail=detail,
         rule_version=_digest(event.__data__.get("rule_version")), error=event.error,
-        silence=silence,
+        silence=silence, ai=_ai_steps(event.fingerprint),
     )
+
+
+def _ai_steps(fingerprint: str) -> list[dict[str, Any]]:
+    rows = (
+        AiCacheEntry.select()
+        .where(AiCacheEntry.fingerprint == fingerprint)
+        .order_by(AiCacheEntry.created_at, AiCacheEntry.id)
+    )
+    return [
+        {"capability": r.capability, "model": r.model, "prompt_version": r.prompt_version,
+         "created_at": r.created_at}
+        for r in rows
+    ]
 
 
 def channel_problems(alert: Alert) -> dict[str, str]:
