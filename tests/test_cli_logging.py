@@ -80,7 +80,7 @@ def test_mrt_cursor_reset_logs_json_lines_at_the_level_asked(
             "--backup-dir", str(tmp_path / "bk"), "--log-format", "json", "--log-level", "info"]
     assert main(argv) == 0
     out, err = capsys.readouterr()
-    assert f"{KEY}: cursor reset" in out and not out.lstrip().startswith("{")
+    assert f"{KEY}: the cursor is reset." in out and not out.lstrip().startswith("{")
     (line,) = [r for r in json_lines(err) if r["logger"] == "mrt.ops.cursor"]
     assert line["level"] == "info" and line["source_key"] == KEY
     assert line["msg"].startswith("cursor reset by cli to 2026-11-01T00:00:00Z (backup: ")

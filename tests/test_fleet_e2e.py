@@ -217,8 +217,9 @@ def test_three_workers_one_killed_mid_cycle(
         # the cycles it had in flight (vllm's, and any other it was committing at the kill)
         cut_short = {str(key) for (key,) in db.rows(
             f"SELECT source_key FROM source_state WHERE lease_owner LIKE '{worker_id}/%'")}
-        in_flight = {str(subject) for (subject,) in db.rows(
-            f"SELECT subject FROM outbox WHERE status = 'sending' "
+        # subject and body: a webhook's message has no subject, its title is in the body
+        in_flight = {f"{subject} {body}" for (subject, body) in db.rows(
+            f"SELECT subject, body FROM outbox WHERE status = 'sending' "
             f"AND lease_owner = '{worker_id}'")}
 
         # 3. the others take vllm over and everything is delivered and settled

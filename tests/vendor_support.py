@@ -227,5 +227,6 @@ def stored(product: Any, *argv: str) -> Any:
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert main([*argv, "--config", str(product.config), "--json"]) == 0
+        # 4: `mrt outbox` listed a dead letter (README, Exit codes); still a good read
+        assert main([*argv, "--config", str(product.config), "--json"]) in (0, 4)
     return json.loads(out.getvalue())
