@@ -5,6 +5,8 @@ the screen shows, the far side's own words included."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import peewee
@@ -17,8 +19,10 @@ from tui_seed import console_scene
 from vendor_support import SECRET, TOKEN, install, loopback_url
 from werkzeug import Request, Response
 
-from mrt.config import Config, load_config
+from mrt.config import load_config
 from mrt.store.models import Alert, AuditLog, DeliveryAttempt, Outbox
+from tui.app import Settings
+from tui.main import build_parser, config_settings
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.deliveries import DeliveriesScreen
 from tui.screens.notify_test import ChannelPickScreen
@@ -32,8 +36,8 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def robot_config(tmp_path: Path, server: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Config:
-    """Two channels through the real loader: a JSON hook and a DingTalk robot (signed)."""
+def robot_config(tmp_path: Path, server: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Two chat channels (a JSON hook, a DingTalk robot, signed) and the terminal."""
     monkeypatch.setenv("ROBOT_TOKEN", TOKEN)
     monkeypatch.setenv("ROBOT_SECRET", SECRET)
     ding = loopback_url(server, "dingtalk").replace(TOKEN, "${ROBOT_TOKEN}")
@@ -48,8 +52,15 @@ def robot_config(tmp_path: Path, server: HTTPServer, monkeypatch: pytest.MonkeyP
         "[channels.ding]",
         'type = "dingtalk"',
         f"urls = [{json.dumps(ding)}]",
+        "[channels.console]",
+        'type = "console"',
     ]) + "\n", encoding="utf-8")
-    return load_config(str(path))
+    return path
+
+
+def started_with(*argv: str) -> Callable[[], Settings]:
+    """What `mrt-tui --db ...` gives the console: the config read when a screen first needs it."""
+    return partial(config_settings, build_parser().parse_args(list(argv)))
 
 
 async def send_from_deliveries(pilot: Pilot[None], index: int) -> DeliveriesScreen:
@@ -90,7 +101,8 @@ async def test_a_test_message_goes_through_the_outbox_and_shows_the_answer(
         return Response("{}", content_type="application/json")
 
     httpserver.expect_request("/hook", method="POST").respond_with_handler(hook)
-    app = console(db_path, config=robot_config(tmp_path, httpserver, monkeypatch))
+    config = robot_config(tmp_path, httpserver, monkeypatch)
+    app = console(db_path, read_config=started_with("--db", str(db_path), "--config", str(config)))
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await send_from_deliveries(pilot, 0)
         row = Outbox.get(Outbox.channel == "hook")
@@ -114,7 +126,7 @@ async def test_a_refusing_robot_is_shown_in_its_own_words_and_the_row_is_dead(
     console_scene()
     ding = install(httpserver, "dingtalk")
     ding.script.append((200, {"errcode": 310000, "errmsg": "keywords not in content"}, {}))
-    app = console(db_path, config=robot_config(tmp_path, httpserver, monkeypatch))
+    app = console(db_path, config=load_config(robot_config(tmp_path, httpserver, monkeypatch)))
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await send_from_deliveries(pilot, 1)
         row = Outbox.get(Outbox.channel == "ding")
@@ -147,13 +159,34 @@ async def test_without_a_config_the_action_says_so_and_sends_nothing(
     assert Outbox.select().count() == before
 
 
+async def test_db_alone_runs_with_the_built_in_config_and_says_to_give_one(
+    db: peewee.Database, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mrt-tui --db FILE` and no config file: the built-in config's only channel is the
+    terminal, which the console does not test (it draws there)."""
+    monkeypatch.delenv("MRT_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config-here"))
+    console_scene()
+    before = Outbox.select().count()
+    app = console(db_path, read_config=started_with("--db", str(db_path)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "n")
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, DeliveriesScreen)
+        shown = toasts(pilot)
+        assert "no chat or mail channel (console writes to the terminal" in shown
+        assert "--config FILE" in shown
+    assert Outbox.select().count() == before
+
+
 async def test_read_only_refuses_with_a_reason(
     db: peewee.Database, db_path: Path, tmp_path: Path, httpserver: HTTPServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     console_scene()
     before = Outbox.select().count()
-    config = robot_config(tmp_path, httpserver, monkeypatch)
+    config = load_config(robot_config(tmp_path, httpserver, monkeypatch))
     app = console(db_path, config=config, read_only=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

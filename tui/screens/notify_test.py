@@ -63,13 +63,26 @@ class ChannelPickScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+def testable_channels(config: Config) -> list[str]:
+    """The channels the console can test: not a `console` channel, which writes to the very
+    terminal the console draws on (`mrt notify test NAME` tests it)."""
+    return [name for name, channel in config.channels.items() if channel.type != "console"]
+
+
 def no_channels_reason(config: Config | None, config_error: str | None) -> str | None:
-    """Why there is nothing to test, or None when the config names channels."""
+    """Why there is nothing to test, or None when the config names a channel to test."""
     if config is None:
         return (f"Test a channel: {config_error or 'no config was given'}; "
                 "start mrt-tui with --config FILE to test its channels")
-    if not config.channel_names():
-        return "Test a channel: the config names no channels"
+    if not testable_channels(config):
+        terminal = [name for name in config.channel_names() if name not in testable_channels(config)]
+        return (
+            "Test a channel: the config names no chat or mail channel"
+            + (f" ({', '.join(terminal)} writes to the terminal: mrt notify test "
+               f"{terminal[0]})" if terminal else "")
+            + "; without a config file MRT runs with its built-in one: start mrt-tui with "
+            "--config FILE"
+        )
     return None
 
 
@@ -141,7 +154,7 @@ class ChannelTestActions(ConsoleScreen):
             title = f"Send a test message to {channel}?"
             self.app.push_screen(ConfirmScreen(title, confirm_text(channel, config)), run)
 
-        channels = config.channel_names()
+        channels = testable_channels(config)
         self.app.call_from_thread(self.app.push_screen, ChannelPickScreen(channels), confirm)
 
     @work(thread=True, group="write")
