@@ -38,7 +38,8 @@ def test_quick_run_prints_every_row(tmp_path: Path) -> None:
     rows = json.loads(out.read_text())["rows"]
     got = {(r["bench"], r["figure"]) for r in rows}
     expected = declared_rows()
-    assert {"ingest", "delivery", "upstream", "footprint", "latency"} <= {b for b, _ in expected}
+    benches = {"ingest", "delivery", "upstream", "footprint", "latency", "webhook"}
+    assert benches <= {b for b, _ in expected}
     assert got == expected
     for row in rows:
         assert math.isfinite(row["value"]) and row["command"].startswith("python -m tests.bench")

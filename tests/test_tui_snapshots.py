@@ -89,6 +89,12 @@ def test_help(snap_compare: Snap, scene: Path) -> None:
     assert snap_compare(console(scene), terminal_size=(80, 24), run_before=steady("question_mark"))
 
 
+def test_help_on_deliveries(snap_compare: Snap, scene: Path) -> None:
+    """Deliveries' keys, `n Test a channel` (issue 16) among them."""
+    app = console(scene)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=steady("2", "question_mark"))
+
+
 def test_reset_cursor_modal(snap_compare: Snap, scene: Path) -> None:
     app = console(scene, backup_dir=Path("/var/backups/mrt"))
     assert snap_compare(app, terminal_size=(120, 40), run_before=steady("3", "c"))

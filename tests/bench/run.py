@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # run as a script: make `tests.bench` importable
 
 from tests.bench.common import HERE, Row, Sizes
 
-BENCHES = ("ingest", "delivery", "upstream", "console", "footprint", "latency", "ai")
+BENCHES = ("ingest", "delivery", "upstream", "console", "footprint", "latency", "ai", "webhook")
 OPTIONAL = frozenset({"console"})  # written on another branch; run when the file is there
 
 

@@ -18,9 +18,9 @@ from tui.filters import FilterSyntaxError, describe, parse_outbox_filter
 from tui.formatting import full_stamp, inert, plain_error
 from tui.messages import ActionFinished, AttemptsLoaded, OutboxLoaded
 from tui.paging import PageAhead
-from tui.screens.base import ConsoleScreen
 from tui.screens.confirm import Confirmed, ConfirmScreen, Risk
 from tui.screens.filter import FilterScreen
+from tui.screens.notify_test import ChannelTestActions
 from tui.widgets.outbox_table import OutboxTable
 
 BULK_HIGH_RISK = 10  # retrying this many or more at once asks for the count to be typed
@@ -28,9 +28,11 @@ ATTEMPTS_SHOWN = 5  # the detail lists the newest this many attempts (mrt trace 
 ATTEMPT_STYLE = {"sent": "green", "retry": "yellow", "dead": "red"}
 
 
-class DeliveriesScreen(ConsoleScreen):
+class DeliveriesScreen(ChannelTestActions):
     MODE = "deliveries"
-    WRITE_ACTIONS = frozenset({"retry", "discard", "retry_matching", "discard_matching"})
+    WRITE_ACTIONS = frozenset(
+        {"retry", "discard", "retry_matching", "discard_matching", "notify_test"}
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter"),
         Binding("space", "mark", "Mark"),
@@ -40,6 +42,7 @@ class DeliveriesScreen(ConsoleScreen):
         Binding("X", "discard_matching", "Discard all"),
         Binding("r,g", "reload", "Reload", key_display="r"),  # r on every screen; g as before
         Binding("enter", "show_alert", "Its alert"),
+        Binding("n", "notify_test", "Test a channel", show=False),  # tui/screens/notify_test.py
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -313,7 +316,7 @@ class DeliveriesScreen(ConsoleScreen):
 
     def on_action_finished(self, message: ActionFinished) -> None:
         self.say(message.text, ok=message.ok)
-        if message.ok:
+        if message.ok or message.action == "notify_test":  # a refused test is a new dead row
             self.table.marked.clear()
             self.action_reload()
 
