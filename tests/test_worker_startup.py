@@ -76,11 +76,38 @@ def test_a_worker_without_apprise_channels_never_imports_apprise(
 def test_a_configured_apprise_channel_still_loads_apprise(
     httpserver: HTTPServer, tmp_path: Path
 ) -> None:
-    hook = {"hook": {"urls": [httpserver.url_for("/hook").replace("http://", "json://")]}}
+    # form:// is a scheme only Apprise serves
+    hook = {"hook": {"urls": [httpserver.url_for("/hook").replace("http://", "form://")]}}
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     out = run(ONCE, github_config(httpserver, tmp_path, channels=hook), tmp_path)
     assert out["code"] == 0
     assert {"apprise", "mrt.delivery.apprise_channel"} <= set(out["modules"])
+
+
+def test_welink_and_json_webhooks_never_import_apprise(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """WeLink robots and JSON webhooks are keyed and sent by us (mrt.delivery.target_urls,
+    mrt.delivery.webhook): their channels must not load Apprise's ~190 plugin modules."""
+    base = httpserver.url_for("/").rstrip("/")
+    host = base.removeprefix("http://")
+    channels = {
+        "robot": {"urls": [f"welink://t0ken0123456789@{host}/api/werobot/v1/webhook/send"
+                           "?secure=no&at=u1"]},
+        "v0robot": {"url_env": ["WELINK_URL"]},
+        "hook": {"urls": [f"json://{host}/hook?+X-Token=abc", "jsons://hooks.example.org/x"]},
+    }
+    config = github_config(httpserver, tmp_path, channels=channels)
+    code = "import os; os.environ['WELINK_URL'] = " + repr(
+        f"{base}/api/werobot/v1/webhook/send?token=abcdefgh12345678&channel=standard") + ONCE
+    out = run(code, config, tmp_path)
+    assert out["code"] == 0
+    modules = set(out["modules"])
+    assert "mrt.delivery.target_urls" in modules  # the targets were resolved
+    # (mrt.delivery.apprise_channel, the default channel type, is loaded: it imports Apprise
+    # only to build or send a target of a scheme we do not read)
+    for name in ("apprise", "mrt.delivery.welink", "requests"):
+        assert name not in modules, name
 
 
 def test_loading_a_config_imports_only_the_source_plugins_it_names(
