@@ -116,3 +116,29 @@ def test_loading_a_config_imports_only_the_source_plugins_it_names(
     modules = set(run(LOAD, github_config(httpserver, tmp_path), tmp_path))
     sources = {m for m in modules if m.startswith("mrt.sources.") and m.count(".") == 2}
     assert sources == {"mrt.sources.github"}, sources
+
+
+def test_the_worker_imports_only_the_source_plugins_its_config_names(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """Host budgets are read host by host (mrt.plugins.SourceBudgets), not by importing every
+    installed source plugin before the config is read."""
+    out = run(ONCE, github_config(httpserver, tmp_path), tmp_path)
+    assert out["code"] == 0
+    sources = {m for m in out["modules"] if m.startswith("mrt.sources.") and m.count(".") == 2}
+    assert sources == {"mrt.sources.github"}, sources
+
+
+def test_source_budgets_come_from_the_plugins_in_use_then_from_every_plugin() -> None:
+    from mrt.plugins import SOURCES_GROUP, PluginSet, SourceBudgets, host_budgets
+
+    plugins = PluginSet(SOURCES_GROUP)
+    budgets = SourceBudgets(plugins)
+    assert plugins["github"] is not None  # what the config loader does for a GitHub config
+    assert budgets["api.github.com"] == host_budgets()["api.github.com"]
+    assert budgets.get("127.0.0.1") is None and budgets.get("localhost") is None
+    assert [m.__name__ for m in plugins.loaded()] == ["mrt.sources.github"]  # nothing else
+    # a host no plugin in use declares (a feed on arXiv's RSS): every plugin's table, as before
+    assert budgets["rss.arxiv.org"] == host_budgets()["rss.arxiv.org"]
+    assert budgets.get("feeds.example.org") is None
+    assert dict(budgets) == host_budgets()
