@@ -84,10 +84,10 @@ def test_a_configured_apprise_channel_still_loads_apprise(
     assert {"apprise", "mrt.delivery.apprise_channel"} <= set(out["modules"])
 
 
-def test_welink_and_json_webhooks_never_import_apprise(
+def test_welink_json_and_chat_robot_channels_never_import_apprise(
     httpserver: HTTPServer, tmp_path: Path
 ) -> None:
-    """WeLink robots and JSON webhooks are keyed and sent by us (mrt.delivery.target_urls,
+    """WeLink robots, JSON webhooks and the chat vendors' robots are keyed and sent by us (mrt.delivery.target_urls,
     mrt.delivery.webhook): their channels must not load Apprise's ~190 plugin modules."""
     base = httpserver.url_for("/").rstrip("/")
     host = base.removeprefix("http://")
@@ -96,6 +96,9 @@ def test_welink_and_json_webhooks_never_import_apprise(
                            "?secure=no&at=u1"]},
         "v0robot": {"url_env": ["WELINK_URL"]},
         "hook": {"urls": [f"json://{host}/hook?+X-Token=abc", "jsons://hooks.example.org/x"]},
+        "ding": {"type": "dingtalk", "urls": ["dingtalk://abcdef0123456789/?at=u1"]},
+        "wecom": {"type": "wecombot", "urls": ["wecombot://key-0123-4567-89ab"]},
+        "console": {"type": "console"},
     }
     config = github_config(httpserver, tmp_path, channels=channels)
     code = "import os; os.environ['WELINK_URL'] = " + repr(

@@ -122,6 +122,7 @@ def build_target(
     robot = parse_welink(url)
     hook = parse_json(url) if robot is None else None
     privacy = robot.privacy_url() if robot else hook.privacy_url() if hook else None
+    privacy = privacy or vendor_privacy_url(url)
     if privacy is None:
         from mrt.delivery.apprise_channel import apprise_target
 
@@ -193,6 +194,39 @@ def parse_json(url: str) -> JsonHook | None:
         params={k[1:]: v for k, v in query if k[0] == "-"},
         extras={k[1:]: v for k, v in query if k[0] == ":"},
     )
+
+
+# Apprise's chat-robot schemes whose URLs we send ourselves (mrt/delivery/vendors/): the token
+# as Apprise validates it, and how its privacy form shows it ("outer": a...z; "secret": ****).
+_ROBOTS: dict[str, tuple[re.Pattern[str], str]] = {
+    "dingtalk": (re.compile(r"[a-z0-9]+", re.IGNORECASE), "outer"),
+    "feishu": (re.compile(r"[A-Z0-9_-]+", re.IGNORECASE), "outer"),
+    "lark": (re.compile(r"[a-z0-9-]+", re.IGNORECASE), "secret"),
+    "wecombot": (re.compile(r"[a-z0-9_-]+", re.IGNORECASE), "outer"),
+}
+# query options only our vendor plugins read (mentions): Apprise's privacy form leaves them out
+_VENDOR_ONLY = frozenset({"at", "at_all"})
+
+
+def vendor_privacy_url(url: str) -> str | None:
+    """Apprise's privacy form of `dingtalk://[SECRET@]TOKEN`, `feishu://TOKEN`, `lark://TOKEN`,
+    `wecombot://KEY` (with at= / at_all=); None for another form (mobiles in the path, token=,
+    secret=, to= in the query ...): Apprise then reads it."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _ROBOTS or "#" in url or parts.path not in ("", "/"):
+        return None
+    names = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    if not set(names) <= _VENDOR_ONLY:
+        return None
+    pattern, shown = _ROBOTS[scheme]
+    secret, at, token = parts.netloc.rpartition("@")
+    if not pattern.fullmatch(token) or (at and (scheme != "dingtalk" or not pattern.fullmatch(secret))):
+        return None
+    masked = "****" if shown == "secret" else f"{token[:1]}...{token[-1:]}"
+    if scheme == "dingtalk":  # its form: SECRET@TOKEN/MOBILES/
+        return f"dingtalk://{'****@' if secret else ''}{masked}//?"
+    return f"{scheme}://{masked}/?"
 
 
 def disambiguate(found: list[Target]) -> list[Target]:
