@@ -126,3 +126,12 @@ def test_welink_robot_is_read_as_apprises_plugin_reads_it(url: str) -> None:
     assert (robot.endpoint, robot.token, robot.channel, list(robot.at_accounts),
             robot.is_at, robot.at_all) == (plugin.endpoint, plugin.token, plugin.channel,
                                            plugin.at_accounts, plugin.is_at, plugin.at_all)
+
+
+def test_a_refused_json_post_is_worded_as_apprise_words_it() -> None:
+    from apprise.plugins.custom_json import NotifyJSON
+
+    from mrt.delivery.webhook import APPRISE_HTTP_WORDS
+
+    for status in (*range(100, 600), 999):
+        assert APPRISE_HTTP_WORDS.get(status, "") == NotifyJSON.http_response_code_lookup(status)

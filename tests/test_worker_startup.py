@@ -145,3 +145,51 @@ def test_source_budgets_come_from_the_plugins_in_use_then_from_every_plugin() ->
     assert budgets["rss.arxiv.org"] == host_budgets()["rss.arxiv.org"]
     assert budgets.get("feeds.example.org") is None
     assert dict(budgets) == host_budgets()
+
+
+def test_welink_and_json_deliveries_never_import_apprise(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """A matching change delivered to a WeLink robot and refused by a JSON webhook (HTTP 500,
+    worded as Apprise words it): the sends, the refusal and its retry bookkeeping, no Apprise."""
+    import copy
+    from datetime import UTC, datetime
+
+    from test_e2e_support import install_robot, robot_texts
+    from test_source_support import iso
+    from werkzeug import Request, Response
+
+    robot, _ = install_robot(httpserver)
+    posts: list[Any] = []
+
+    def refuse(request: Request) -> Response:
+        posts.append(request.get_json())
+        return Response("busy", status=500)
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(refuse)
+    base = httpserver.url_for("/").rstrip("/")
+    host = base.removeprefix("http://")
+    fake = FakeGitHub(httpserver, "acme/engine", recorded_issues())
+    config = {
+        "state": {"sqlite_path": str(tmp_path / "mrt.sqlite3")},
+        "sources": {"github": {"repos": ["acme/engine"], "base_url": base}},
+        "watch_keywords": ["deepseek"],
+        "channels": {
+            "robot": {"urls": [f"welink://t0ken0123456789@{host}/api/werobot/v1/webhook/send"
+                               "?secure=no"]},
+            "hook": {"urls": [f"json://{host}/hook"]},
+        },
+    }
+    assert run(ONCE, config, tmp_path)["code"] == 0  # the silent baseline
+    issue = copy.deepcopy(fake.issues[0])
+    now = iso(datetime.now(UTC))
+    issue.update(number=99999, title="Support DeepSeek-V9 weights", state="open",
+                 created_at=now, updated_at=now, closed_at=None)
+    issue["html_url"] = issue["html_url"].rsplit("/", 1)[0] + "/99999"
+    issue.pop("pull_request", None)
+    fake.issues.append(issue)
+
+    out = run(ONCE, config, tmp_path)
+    assert [t for t in robot_texts(robot) if "DeepSeek-V9" in t], robot_texts(robot)
+    assert len(posts) == 1 and "DeepSeek-V9" in posts[0]["title"] + posts[0]["message"]
+    assert "apprise" not in set(out["modules"]) and "requests" not in set(out["modules"])

@@ -44,6 +44,16 @@ from mrt.delivery.webhook_http import (
 from mrt.delivery.welink_robot import KNOWN_CODES, parse_welink
 
 KINDS = ("welink", "json", "jsons")
+# Apprise's words for HTTP statuses (apprise.url.HTML_LOOKUP, which its JSON plugin reports),
+# kept here so that a refused POST does not import Apprise; tests/test_target_keys.py compares
+APPRISE_HTTP_WORDS: dict[int, str] = {
+    400: "Bad Request - Unsupported Parameters.",
+    401: "Verification Failed.",
+    404: "Page not found.",
+    405: "Method not allowed.",
+    500: "Internal server error.",
+    503: "Servers are overloaded.",
+}
 CACHED_TARGETS = 256
 
 
@@ -151,9 +161,7 @@ async def _send_json(target: Target, message: Message, timeout: float) -> SendOu
     if 200 <= answer.status < 300:
         return outcome_for_status(answer)
     # Apprise's words for a refused JSON POST, which operators and tests have read so far
-    from apprise.url import URLBase  # on a refusal only: its table of HTTP status words
-
-    said = URLBase.http_response_code_lookup(answer.status)
+    said = APPRISE_HTTP_WORDS.get(answer.status, "")
     text = f"Failed to send JSON POST notification: {said}{', ' if said else ''}error={answer.status}."
     return replace(outcome_for_status(answer), message=text)
 
