@@ -7,6 +7,7 @@ an installed plugin that fails to import is a warning and is left out.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
@@ -69,6 +70,10 @@ class PluginSet(Mapping[str, ModuleType]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def loaded(self) -> list[ModuleType]:
+        """The plugins imported so far (those looked up), in the order they were."""
+        return list(self._loaded.values())
+
 
 @cache
 def _load(group: str) -> PluginSet:
@@ -128,27 +133,68 @@ def section_warnings(source: str, section: Any) -> list[str]:
 
 
 def host_budgets() -> dict[str, HostBudget]:
-    """Every installed source's budgets for the hosts it knows, by host name."""
+    """Every installed source's budgets for the hosts it knows, by host name (imports every
+    source plugin; the worker uses SourceBudgets, which imports none up front)."""
+    return _declared(_load(SOURCES_GROUP).values())
+
+
+class SourceBudgets(Mapping[str, "HostBudget"]):
+    """The worker's host budgets, read as each host is first asked for (no import up front).
+
+    A host's budget is what the source plugins already imported declare for it (the config
+    loader imports those it names, before any request); a host none of them declares is looked
+    up in every installed plugin's table, as `host_budgets()` does (that imports them all, once):
+    a `feed` on rss.arxiv.org keeps arXiv's budget. An address (127.0.0.1, ::1) or `localhost`
+    is no platform's host name: it gets the pool's default without that import. Iterating is
+    `host_budgets()`.
+    """
+
+    def __init__(self, plugins: PluginSet | None = None) -> None:
+        self._plugins = plugins if plugins is not None else _load(SOURCES_GROUP)
+        self._all: dict[str, HostBudget] | None = None
+
+    def __getitem__(self, host: str) -> HostBudget:
+        found = _declared(self._plugins.loaded()).get(host)
+        if found is not None:
+            return found
+        if _is_address(host):
+            raise KeyError(host)
+        return self._every()[host]
+
+    def _every(self) -> dict[str, HostBudget]:
+        if self._all is None:
+            self._all = _declared(self._plugins[name] for name in self._plugins)
+        return self._all
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._every())
+
+    def __len__(self) -> int:
+        return len(self._every())
+
+
+def _declared(modules: Iterable[ModuleType], attribute: str = "BUDGETS") -> dict[str, HostBudget]:
     from mrt.http import HostBudget  # importing the registry alone does not load httpx
 
     found: dict[str, HostBudget] = {}
-    for module in _load(SOURCES_GROUP).values():
-        budgets = getattr(module, "BUDGETS", None)
+    for module in modules:
+        budgets = getattr(module, attribute, None)
         if isinstance(budgets, dict):
             found.update({h: b for h, b in budgets.items() if isinstance(b, HostBudget)})
     return found
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.lower() == "localhost"
+    return True
 
 
 def anonymous_budgets() -> dict[str, HostBudget]:
     """What each host documents for requests without a token (GitHub: 60 an hour), by host."""
-    from mrt.http import HostBudget
-
-    found: dict[str, HostBudget] = {}
-    for module in _load(SOURCES_GROUP).values():
-        budgets = getattr(module, "ANONYMOUS_BUDGETS", None)
-        if isinstance(budgets, dict):
-            found.update({h: b for h, b in budgets.items() if isinstance(b, HostBudget)})
-    return found
+    return _declared(_load(SOURCES_GROUP).values(), "ANONYMOUS_BUDGETS")
 
 
 def default_sections() -> dict[str, dict[str, Any]]:

@@ -76,11 +76,41 @@ def test_a_worker_without_apprise_channels_never_imports_apprise(
 def test_a_configured_apprise_channel_still_loads_apprise(
     httpserver: HTTPServer, tmp_path: Path
 ) -> None:
-    hook = {"hook": {"urls": [httpserver.url_for("/hook").replace("http://", "json://")]}}
+    # form:// is a scheme only Apprise serves
+    hook = {"hook": {"urls": [httpserver.url_for("/hook").replace("http://", "form://")]}}
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     out = run(ONCE, github_config(httpserver, tmp_path, channels=hook), tmp_path)
     assert out["code"] == 0
     assert {"apprise", "mrt.delivery.apprise_channel"} <= set(out["modules"])
+
+
+def test_welink_json_and_chat_robot_channels_never_import_apprise(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """WeLink robots, JSON webhooks and the chat vendors' robots are keyed and sent by us (mrt.delivery.target_urls,
+    mrt.delivery.webhook): their channels must not load Apprise's ~190 plugin modules."""
+    base = httpserver.url_for("/").rstrip("/")
+    host = base.removeprefix("http://")
+    channels = {
+        "robot": {"urls": [f"welink://t0ken0123456789@{host}/api/werobot/v1/webhook/send"
+                           "?secure=no&at=u1"]},
+        "v0robot": {"url_env": ["WELINK_URL"]},
+        "hook": {"urls": [f"json://{host}/hook?+X-Token=abc", "jsons://hooks.example.org/x"]},
+        "ding": {"type": "dingtalk", "urls": ["dingtalk://abcdef0123456789/?at=u1"]},
+        "wecom": {"type": "wecombot", "urls": ["wecombot://key-0123-4567-89ab"]},
+        "console": {"type": "console"},
+    }
+    config = github_config(httpserver, tmp_path, channels=channels)
+    code = "import os; os.environ['WELINK_URL'] = " + repr(
+        f"{base}/api/werobot/v1/webhook/send?token=abcdefgh12345678&channel=standard") + ONCE
+    out = run(code, config, tmp_path)
+    assert out["code"] == 0
+    modules = set(out["modules"])
+    assert "mrt.delivery.target_urls" in modules  # the targets were resolved
+    # (mrt.delivery.apprise_channel, the default channel type, is loaded: it imports Apprise
+    # only to build or send a target of a scheme we do not read)
+    for name in ("apprise", "mrt.delivery.welink", "requests"):
+        assert name not in modules, name
 
 
 def test_loading_a_config_imports_only_the_source_plugins_it_names(
@@ -89,3 +119,77 @@ def test_loading_a_config_imports_only_the_source_plugins_it_names(
     modules = set(run(LOAD, github_config(httpserver, tmp_path), tmp_path))
     sources = {m for m in modules if m.startswith("mrt.sources.") and m.count(".") == 2}
     assert sources == {"mrt.sources.github"}, sources
+
+
+def test_the_worker_imports_only_the_source_plugins_its_config_names(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """Host budgets are read host by host (mrt.plugins.SourceBudgets), not by importing every
+    installed source plugin before the config is read."""
+    out = run(ONCE, github_config(httpserver, tmp_path), tmp_path)
+    assert out["code"] == 0
+    sources = {m for m in out["modules"] if m.startswith("mrt.sources.") and m.count(".") == 2}
+    assert sources == {"mrt.sources.github"}, sources
+
+
+def test_source_budgets_come_from_the_plugins_in_use_then_from_every_plugin() -> None:
+    from mrt.plugins import SOURCES_GROUP, PluginSet, SourceBudgets, host_budgets
+
+    plugins = PluginSet(SOURCES_GROUP)
+    budgets = SourceBudgets(plugins)
+    assert plugins["github"] is not None  # what the config loader does for a GitHub config
+    assert budgets["api.github.com"] == host_budgets()["api.github.com"]
+    assert budgets.get("127.0.0.1") is None and budgets.get("localhost") is None
+    assert [m.__name__ for m in plugins.loaded()] == ["mrt.sources.github"]  # nothing else
+    # a host no plugin in use declares (a feed on arXiv's RSS): every plugin's table, as before
+    assert budgets["rss.arxiv.org"] == host_budgets()["rss.arxiv.org"]
+    assert budgets.get("feeds.example.org") is None
+    assert dict(budgets) == host_budgets()
+
+
+def test_welink_and_json_deliveries_never_import_apprise(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """A matching change delivered to a WeLink robot and refused by a JSON webhook (HTTP 500,
+    worded as Apprise words it): the sends, the refusal and its retry bookkeeping, no Apprise."""
+    import copy
+    from datetime import UTC, datetime
+
+    from test_e2e_support import install_robot, robot_texts
+    from test_source_support import iso
+    from werkzeug import Request, Response
+
+    robot, _ = install_robot(httpserver)
+    posts: list[Any] = []
+
+    def refuse(request: Request) -> Response:
+        posts.append(request.get_json())
+        return Response("busy", status=500)
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(refuse)
+    base = httpserver.url_for("/").rstrip("/")
+    host = base.removeprefix("http://")
+    fake = FakeGitHub(httpserver, "acme/engine", recorded_issues())
+    config = {
+        "state": {"sqlite_path": str(tmp_path / "mrt.sqlite3")},
+        "sources": {"github": {"repos": ["acme/engine"], "base_url": base}},
+        "watch_keywords": ["deepseek"],
+        "channels": {
+            "robot": {"urls": [f"welink://t0ken0123456789@{host}/api/werobot/v1/webhook/send"
+                               "?secure=no"]},
+            "hook": {"urls": [f"json://{host}/hook"]},
+        },
+    }
+    assert run(ONCE, config, tmp_path)["code"] == 0  # the silent baseline
+    issue = copy.deepcopy(fake.issues[0])
+    now = iso(datetime.now(UTC))
+    issue.update(number=99999, title="Support DeepSeek-V9 weights", state="open",
+                 created_at=now, updated_at=now, closed_at=None)
+    issue["html_url"] = issue["html_url"].rsplit("/", 1)[0] + "/99999"
+    issue.pop("pull_request", None)
+    fake.issues.append(issue)
+
+    out = run(ONCE, config, tmp_path)
+    assert [t for t in robot_texts(robot) if "DeepSeek-V9" in t], robot_texts(robot)
+    assert len(posts) == 1 and "DeepSeek-V9" in posts[0]["title"] + posts[0]["message"]
+    assert "apprise" not in set(out["modules"]) and "requests" not in set(out["modules"])

@@ -27,7 +27,7 @@ from mrt.errors import ConfigError, MrtError
 from mrt.http import HttpPool
 from mrt.inert import inert_text
 from mrt.logs import configure_logging
-from mrt.plugins import host_budgets
+from mrt.plugins import SourceBudgets
 from mrt.store.db_errors import bound_target, explain
 from worker.runtime import build_runtime, run_daemon, run_once
 
@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    async with HttpPool(budgets=host_budgets()) as pool:
+    # each host's budget is read when first asked, from the source plugins the config loads:
+    # no source plugin is imported before the config is read
+    async with HttpPool(budgets=SourceBudgets()) as pool:
         rt = await build_runtime(args.config, pool=pool)
         obs = rt.config.observability
         configure_logging(

@@ -15,31 +15,44 @@ vendor code, retryable. A vendor throttling code is recognised wherever a plugin
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from functools import lru_cache
-from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
-
-from apprise import Apprise, AppriseAsset, AppriseResult, AppriseResultStatus, NotifyFormat
+from typing import TYPE_CHECKING, Any
 
 from mrt.config import ChannelConfig
-from mrt.delivery.apprise_detail import enable_detail, failure_detail
 from mrt.delivery.base import Message, SendOutcome, Target
-from mrt.delivery.welink import (
-    MAX_TEXT,
-    NotifyWeLink,
-    is_welink_webhook,
-    register_welink,
-    webhook_to_welink_url,
+from mrt.delivery.target_urls import (  # re-exported: their home was here
+    KIND_MAX_LENGTH,
+    build_target,
+    disambiguate,
+    expand_placeholders,
+    keyed_target,
+    legacy_key,
+    scrub,
+    stable_key,
 )
 from mrt.errors import ConfigError, MissingSecretError
-from mrt.secrets import TOKEN_HOST_SCHEMES, Scrubber, mask_privacy_url, url_secret_parts
 
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+if TYPE_CHECKING:
+    from apprise import AppriseAsset, AppriseResult
+
+# Apprise itself (which loads every notification plugin it has, ~27 MiB) is imported by the
+# functions that build or send an Apprise target, never by importing this module: a config
+# whose targets we parse and send ourselves (mrt.delivery.target_urls) never loads it.
+__all__ = [
+    "KIND_MAX_LENGTH",
+    "apprise_target",
+    "build_target",
+    "disambiguate",
+    "expand_placeholders",
+    "legacy_key",
+    "scrub",
+    "send",
+    "stable_key",
+    "targets",
+]
+
 _HTTP_ERROR = re.compile(r"\berror=(\d{3})\b")
 
 # Vendor answers that mean "slow down": treated like HTTP 429 by the sender. Apprise's stock
@@ -51,55 +64,16 @@ THROTTLE_CODES: dict[str, frozenset[str]] = {
     "lark": frozenset({"11232"}),
     "wecombot": frozenset({"45009"}),
 }
-# Per-kind text limits (characters) where the robot enforces one.
-KIND_MAX_LENGTH: dict[str, int] = {"welink": MAX_TEXT, "wecombot": 2048}
-
-
-def expand_placeholders(url: str, env: Mapping[str, str], where: str) -> tuple[str, list[str]]:
-    """`${NAME}` -> env[NAME]; a missing variable is a MissingSecretError naming it."""
-    used: list[str] = []
-
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
-        value = env.get(name)
-        if not value:
-            raise MissingSecretError(
-                f"environment variable {name} is not set (needed by {where})", title=None
-            )
-        used.append(value)
-        return value
-
-    return _PLACEHOLDER.sub(substitute, url), used
-
-
-def _legacy_key(privacy_url: str, url: str, secrets: Iterable[str]) -> str:
-    """The key this target had before masks hid all of a token (outbox rows written then
-    still carry it): Apprise's privacy form with the known secrets, whole URL included,
-    replaced by `***`."""
-    parts = urlsplit(url)
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    found = [url, *secrets, unquote(password) if password else ""]
-    if parts.scheme.lower() in TOKEN_HOST_SCHEMES:
-        found += [unquote(user), unquote(hostport.split(":")[0]) if not userinfo else ""]
-    found += [
-        unquote(v)
-        for k, v in parse_qsl(parts.query)
-        if v and re.search(r"token|key|secret|pass|sign|auth|webhook|sid|^\+", k, re.IGNORECASE)
-    ]
-    found += [unquote(p) for p in parts.path.split("/") if len(p) >= 16]
-    forms = {f for s in found if s for f in (s, quote(s, safe=""), quote_plus(s))}
-    for form in sorted((f for f in forms if len(f) >= 3), key=len, reverse=True):
-        privacy_url = privacy_url.replace(form, "***")
-    return stable_key(privacy_url)
 
 
 def _asset() -> AppriseAsset:
+    from apprise import AppriseAsset
+
     # Memory-only storage: Apprise must not write state files on the operator's disk.
     return AppriseAsset(storage_mode="memory")
 
 
-def build_target(
+def apprise_target(
     channel_name: str,
     url: str,
     secrets: Iterable[str],
@@ -108,6 +82,15 @@ def build_target(
     min_interval_seconds: float | None = None,
 ) -> Target:
     """One Apprise URL -> a Target keyed by its privacy URL. ConfigError if Apprise rejects it."""
+    from apprise import Apprise
+
+    from mrt.delivery.welink import (
+        NotifyWeLink,
+        is_welink_webhook,
+        register_welink,
+        webhook_to_welink_url,
+    )
+
     register_welink()
     if is_welink_webhook(url):
         url = webhook_to_welink_url(url)
@@ -124,36 +107,10 @@ def build_target(
             f"{scheme or '?'}:// is not a URL Apprise understands (unknown scheme or bad shape)",
             path=f"channels.{channel_name}",
         )
-    all_secrets = tuple(dict.fromkeys(s for s in [*secrets, *url_secret_parts(url)] if s))
     kind = plugin.secure_protocol if isinstance(plugin, NotifyWeLink) else scheme
-    limit = max_length or KIND_MAX_LENGTH.get(kind)
     privacy_url = str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
-    # Apprise masks what each plugin declares private, keeping a token's first and last
-    # characters; mask those wholly and scrub again for what it does not (a value from the
-    # environment in a header or query).
-    key = stable_key(scrub(mask_privacy_url(privacy_url), [url, *all_secrets]))
-    legacy = _legacy_key(privacy_url, url, secrets)
-    return Target(
-        channel=channel_name,
-        key=key,
-        url=url,
-        kind=kind,
-        max_length=limit,
-        min_interval_seconds=min_interval_seconds,
-        secrets=all_secrets,
-        previous_keys=(legacy,) if legacy != key else (),
-    )
-
-
-# How we call Apprise (its retries, overflow handling), not which target it is: left out of the
-# key so that the outbox's target keys survive an Apprise upgrade that changes those defaults.
-_SEND_SETTINGS = frozenset({"overflow", "retry", "wait", "optional", "cto", "rto", "format"})
-
-
-def stable_key(privacy_url: str) -> str:
-    base, _, query = privacy_url.partition("?")
-    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in _SEND_SETTINGS]
-    return base + ("?" + urlencode(kept, safe="*") if kept else "")
+    return keyed_target(channel_name, url, secrets, kind, privacy_url, max_length=max_length,
+                        min_interval_seconds=min_interval_seconds)
 
 
 def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[Target]:
@@ -187,31 +144,12 @@ def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[T
     return disambiguate(found)
 
 
-def disambiguate(found: list[Target]) -> list[Target]:
-    """Two URLs whose privacy forms coincide get a short hash so each keeps its own outbox row
-    (and so do their former keys, as they did then)."""
-    keys = Counter(t.key for t in found)
-    former = Counter(k for t in found for k in t.previous_keys or (t.key,))
-    result: list[Target] = []
-    for target in found:
-        digest = hashlib.sha256(target.url.encode()).hexdigest()[:10]
-        key = f"{target.key}#{digest}" if keys[target.key] > 1 else target.key
-        previous = tuple(
-            f"{k}#{digest}" if former[k] > 1 else k for k in target.previous_keys or (target.key,)
-        )
-        result.append(
-            replace(target, key=key, previous_keys=tuple(k for k in previous if k != key))
-        )
-    return result
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Every secret in `text` removed (mrt.secrets: the one scrubber); URLs stay readable."""
-    return Scrubber(secrets)(text)
-
-
 def outcome_from_result(target: Target, result: AppriseResult, plugin: Any) -> SendOutcome:
     """Apprise's per-service result (and, for WeLink, the robot's answer) -> SendOutcome."""
+    from apprise import AppriseResultStatus
+
+    from mrt.delivery.apprise_detail import failure_detail
+
     service = result.results[0] if result.results else None
     status = service.status if service is not None else result.status
     if status == AppriseResultStatus.SUCCESS:
@@ -271,10 +209,14 @@ def _ok_status(plugin: Any) -> int | None:
 
 
 @lru_cache(maxsize=256)
-def instance(url: str) -> tuple[Apprise, Any] | None:
+def instance(url: str) -> tuple[Any, Any] | None:
     """One Apprise object and plugin per target URL, built on its first send: parsing the URL
     and building the plugin cost more than many sends (a target's sends never overlap: the
     sender has one in flight per target)."""
+    from apprise import Apprise
+
+    from mrt.delivery.welink import register_welink
+
     register_welink()
     asset = _asset()
     plugin = Apprise.instantiate(url, asset=asset, suppress_exceptions=False)
@@ -295,6 +237,10 @@ def _send_blocking(target: Target, message: Message, timeout: float) -> SendOutc
         return SendOutcome(
             ok=False, retryable=False, error_class="InvalidUrl", message="URL not understood"
         )
+    from apprise import NotifyFormat
+
+    from mrt.delivery.apprise_detail import enable_detail
+
     apobj, plugin = built
     if hasattr(plugin, "answer"):
         plugin.answer = None  # ours leave the robot's answer here: never the last send's

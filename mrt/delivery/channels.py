@@ -56,9 +56,9 @@ def described_target(channel: ChannelConfig, env: Mapping[str, str]) -> Target |
 def welink_robot_target(section: WeLinkRobot, env: Mapping[str, str]) -> Target:
     """A WeLink robot (v0's notify.welink): the webhook URL from `webhook_env`, mentions as
     welink:// options."""
-    # Apprise (every plugin it has) is imported only by a config that has such a channel
-    from mrt.delivery.apprise_channel import build_target
-    from mrt.delivery.welink import is_welink_url, is_welink_webhook, webhook_to_welink_url
+    # keyed without Apprise (mrt.delivery.target_urls) unless the URL needs Apprise to read it
+    from mrt.delivery.target_urls import build_target
+    from mrt.delivery.welink_robot import is_welink_url, is_welink_webhook, webhook_to_welink_url
 
     raw = (env.get(section.webhook_env) or "").strip()
     if not raw:
@@ -113,7 +113,7 @@ def smtp_url(section: SmtpMail, env: Mapping[str, str]) -> tuple[str, list[str]]
 
 
 def smtp_target(section: SmtpMail, env: Mapping[str, str]) -> Target:
-    from mrt.delivery.apprise_channel import build_target
+    from mrt.delivery.target_urls import build_target
 
     url, secrets = smtp_url(section, env)
     return build_target("email", url, secrets)
@@ -145,7 +145,7 @@ async def send(target: Target, message: Message, *, timeout: float) -> SendOutco
         outcome: SendOutcome = await plugin.send(target, message, timeout=timeout)
         return outcome
     except Exception as exc:
-        from mrt.delivery.apprise_channel import scrub
+        from mrt.delivery.target_urls import scrub
 
         return SendOutcome(
             ok=False,

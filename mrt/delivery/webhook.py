@@ -30,12 +30,10 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from apprise import Apprise, AppriseAsset
-from apprise.plugins.custom_json import NotifyJSON
-
 from mrt.config import ChannelConfig
 from mrt.delivery import apprise_channel
 from mrt.delivery.base import Message, SendOutcome, Target
+from mrt.delivery.target_urls import parse_json
 from mrt.delivery.webhook_http import (
     TransportError,
     WebhookAnswer,
@@ -43,9 +41,19 @@ from mrt.delivery.webhook_http import (
     post_json,
     transport_outcome,
 )
-from mrt.delivery.welink import KNOWN_CODES, NotifyWeLink, register_welink
+from mrt.delivery.welink_robot import KNOWN_CODES, parse_welink
 
 KINDS = ("welink", "json", "jsons")
+# Apprise's words for HTTP statuses (apprise.url.HTML_LOOKUP, which its JSON plugin reports),
+# kept here so that a refused POST does not import Apprise; tests/test_target_keys.py compares
+APPRISE_HTTP_WORDS: dict[int, str] = {
+    400: "Bad Request - Unsupported Parameters.",
+    401: "Verification Failed.",
+    404: "Page not found.",
+    405: "Method not allowed.",
+    500: "Internal server error.",
+    503: "Servers are overloaded.",
+}
 CACHED_TARGETS = 256
 
 
@@ -65,6 +73,11 @@ class _Json:
 
 @lru_cache(maxsize=CACHED_TARGETS)
 def _plugin(url: str) -> Any:
+    """Apprise's reading of a URL parse_welink / parse_json leave to it (imports Apprise)."""
+    from apprise import Apprise, AppriseAsset
+
+    from mrt.delivery.welink import register_welink
+
     register_welink()
     return Apprise.instantiate(url, asset=AppriseAsset(storage_mode="memory"),
                                suppress_exceptions=False)
@@ -72,6 +85,16 @@ def _plugin(url: str) -> Any:
 
 @lru_cache(maxsize=CACHED_TARGETS)
 def _json(url: str) -> _Json:
+    hook = parse_json(url)
+    if hook is not None:
+        headers = dict(hook.headers)
+        if hook.user:
+            pair = f"{hook.user}:{hook.password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        return _Json(url=hook.endpoint, headers=headers, params=dict(hook.params),
+                     extras=dict(hook.extras))
+    from apprise.plugins.custom_json import NotifyJSON
+
     plugin = _plugin(url)
     if not isinstance(plugin, NotifyJSON):
         return _Json(url="", by_apprise=True)
@@ -138,16 +161,20 @@ async def _send_json(target: Target, message: Message, timeout: float) -> SendOu
     if 200 <= answer.status < 300:
         return outcome_for_status(answer)
     # Apprise's words for a refused JSON POST, which operators and tests have read so far
-    said = NotifyJSON.http_response_code_lookup(answer.status)
+    said = APPRISE_HTTP_WORDS.get(answer.status, "")
     text = f"Failed to send JSON POST notification: {said}{', ' if said else ''}error={answer.status}."
     return replace(outcome_for_status(answer), message=text)
 
 
 async def _send_welink(target: Target, message: Message, timeout: float) -> SendOutcome:
-    robot = _plugin(target.url)
-    if not isinstance(robot, NotifyWeLink):
-        return SendOutcome(ok=False, retryable=False, error_class="InvalidUrl",
-                           message="URL not understood")
+    robot: Any = parse_welink(target.url)
+    if robot is None:  # a form only Apprise's plugin reads (verify=no, ...)
+        from mrt.delivery.welink import NotifyWeLink
+
+        robot = _plugin(target.url)
+        if not isinstance(robot, NotifyWeLink):
+            return SendOutcome(ok=False, retryable=False, error_class="InvalidUrl",
+                               message="URL not understood")
     if not robot.verify_certificate:  # our client always verifies: Apprise's does not have to
         return await apprise_channel.send(target, message, timeout=timeout)
     answer = await post_json(

@@ -23,79 +23,34 @@ Registration is explicit (`register_welink()`, idempotent), never an import side
 from __future__ import annotations
 
 import json
-import re
-import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import quote
 
 import requests
 from apprise import NotifyBase, PrivacyMode
 from apprise.exception import AppriseImproperlyConfigured
 from apprise.manager_plugins import NotificationManager
 
-from mrt.delivery.sanitize import fit_text
+# the URL forms, payload and answer codes, shared with our own sender (no Apprise there)
+from mrt.delivery.welink_robot import (
+    DEFAULT_HOST,
+    DEFAULT_PATH,
+    KNOWN_CODES,
+    MAX_AT_ACCOUNTS,
+    MAX_TEXT,
+    is_welink_url,
+    is_welink_webhook,
+    mention_prefix,
+    robot_payload,
+    webhook_to_welink_url,
+)
+from mrt.delivery.welink_robot import flag as _flag
+from mrt.delivery.welink_robot import valid_host as _valid_host
 
-DEFAULT_HOST = "open.welink.huaweicloud.com"
-DEFAULT_PATH = "/api/werobot/v1/webhook/send"
-MAX_TEXT = 500
-MAX_AT_ACCOUNTS = 10
-
-# code -> (meaning, retryable). 58500 is the robot's own server error: try again later.
-KNOWN_CODES: dict[str, tuple[str, bool]] = {
-    "58404": ("robot not found", False),
-    "58500": ("WeLink server error", True),
-    "58601": ("bad parameters", False),
-    "58602": ("robot disabled", False),
-}
-
-_TRUE = {"1", "yes", "true", "on", "y"}
-
-
-def _flag(value: Any, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in _TRUE
-
-
-def _valid_host(hostport: str) -> bool:
-    try:
-        parts = urlsplit(f"//{hostport}")
-        port = parts.port
-    except ValueError:  # a port out of range or not a number
-        return False
-    return bool(parts.hostname) and (port is None or port > 0)
-
-
-def is_welink_webhook(url: str) -> bool:
-    """True for the robot's own https (or, for tests, http) send URL with a token."""
-    parts = urlsplit(url.strip())
-    return (
-        parts.scheme in {"http", "https"}
-        and parts.path.rstrip("/").endswith(DEFAULT_PATH)
-        and bool(parse_qs(parts.query).get("token"))
-    )
-
-
-def webhook_to_welink_url(url: str, **options: str) -> str:
-    """Map the robot's send URL onto `welink://`, keeping channel and adding `options`."""
-    parts = urlsplit(url.strip())
-    query = parse_qs(parts.query)
-    token = query["token"][0]
-    params: dict[str, str] = {"channel": query.get("channel", ["standard"])[0]}
-    host = parts.netloc
-    if parts.scheme == "http":
-        params["secure"] = "no"
-    params.update(options)
-    where = (
-        ""
-        if host == DEFAULT_HOST and parts.path.rstrip("/") == DEFAULT_PATH
-        else (f"@{host}{parts.path}")
-    )
-    return f"welink://{quote(token, safe='')}{where}?{urlencode(params)}"
+__all__ = ["DEFAULT_HOST", "DEFAULT_PATH", "KNOWN_CODES", "MAX_TEXT", "NotifyWeLink",
+           "WeLinkAnswer", "is_welink_url", "is_welink_webhook", "register_welink",
+           "webhook_to_welink_url"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,26 +132,12 @@ class NotifyWeLink(NotifyBase):
         return f"{scheme}://{self.endpoint_host}{self.endpoint_path}"
 
     def mention_prefix(self) -> str:
-        mentions = (["@all"] if self.at_all else []) + (
-            [f"@{a}" for a in self.at_accounts] if self.is_at else []
-        )
-        return " ".join(mentions) + "\n" if mentions else ""
+        return mention_prefix(self.at_all, self.is_at, self.at_accounts)
 
     def build_payload(self, body: str, title: str = "") -> dict[str, Any]:
         """The robot's JSON body: mentions first, text fitted to 500 with the link kept."""
-        prefix = self.mention_prefix()
-        # Apprise already folded any title into the body (title_maxlen = 0), with \r\n.
-        text = "\n".join(part for part in (title, body) if part).replace("\r\n", "\n")
-        text = fit_text(text.strip() or "(empty)", MAX_TEXT - len(prefix))
-        return {
-            "messageType": "text",
-            "content": {"text": prefix + text},
-            "timeStamp": int(time.time() * 1000),
-            "uuid": str(uuid.uuid4()),
-            "isAt": self.is_at,
-            "isAtAll": self.at_all,
-            "atAccounts": list(self.at_accounts) if self.is_at else [],
-        }
+        return robot_payload(body, title, at_all=self.at_all, is_at=self.is_at,
+                             at_accounts=self.at_accounts)
 
     def send(self, body: str, title: str = "", **kwargs: Any) -> bool:
         payload = self.build_payload(body, title)
@@ -325,9 +266,6 @@ class NotifyWeLink(NotifyBase):
         return NotifyWeLink.parse_url(webhook_to_welink_url(url))
 
 
-_WELINK_RE = re.compile(r"^welink://", re.IGNORECASE)
-
-
 def register_welink(manager: NotificationManager | None = None) -> None:
     """Make `welink://` known to Apprise. Idempotent; call before building Apprise objects.
 
@@ -338,7 +276,3 @@ def register_welink(manager: NotificationManager | None = None) -> None:
     if "welink" in registry and registry["welink"] is NotifyWeLink:
         return
     registry.add(NotifyWeLink, schemas=["welink"], force=True)
-
-
-def is_welink_url(url: str) -> bool:
-    return bool(_WELINK_RE.match(url))

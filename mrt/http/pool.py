@@ -64,7 +64,8 @@ class HttpPool:
         self.backoff_max_seconds = backoff_max_seconds
         self.short_wait_seconds = short_wait_seconds
         self.default_budget = default_budget or HostBudget()
-        self.budgets = dict(budgets or {})
+        # kept as given: a lazy mapping (mrt.plugins.SourceBudgets) is read host by host
+        self.budgets: Mapping[str, HostBudget] = budgets if budgets is not None else {}
         self.sleep = sleep
         self.now = now
         self.jitter = jitter

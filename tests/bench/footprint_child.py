@@ -102,8 +102,8 @@ async def drive(args: argparse.Namespace) -> dict[str, object]:
                 report["rss_warm_kib"] = rss_kib()
                 report["warm_cycles"] = cycles
         report["rss_end_kib"] = rss_kib()
-        # its channel (json://) goes through Apprise, which imports every plugin it has:
-        # about 27 MiB of the figure (docs/PERFORMANCE.md, "Memory")
+        # its channel (json://) is keyed and sent without Apprise (mrt.delivery.target_urls,
+        # mrt.delivery.webhook); Apprise would import every plugin it has: ~27 MiB
         report["apprise"] = "apprise" in sys.modules
         report["cycles"] = cycles
         report["events"] = Event.select().count()

@@ -26,9 +26,9 @@ from urllib.parse import parse_qs, urlsplit
 import peewee
 
 from mrt.config import ChannelConfig
-from mrt.delivery.apprise_channel import build_target, expand_placeholders
 from mrt.delivery.render import describe_event_type
 from mrt.delivery.sanitize import clean_line, clean_url, fit_text
+from mrt.delivery.target_urls import build_target, expand_placeholders
 from mrt.delivery.webhook_http import WebhookAnswer, outcome_for_status
 from mrt.errors import ConfigError, MissingSecretError
 from mrt.events import utcnow
