@@ -360,6 +360,8 @@ async def run_daemon(
     rt.notifier.ready(f"polling {len(rt.scheduler.specs)} sources")
     log.info("worker %s started: %d sources", rt.worker_id, len(rt.scheduler.specs))
     rt.ai = AiWorker(lambda: rt.config, rt.env, lambda: rt.engine, rt.db)
+    if endpoint is not None:  # the AI counters on /metrics (mrt_ai_*)
+        endpoint.metrics.watch_ai(rt.ai.usage)
     ai_task = asyncio.create_task(rt.ai.run(stop, now))
     sender_task = asyncio.create_task(_sender_loop(rt, stop, now))
     # a local directory's change asks for its poll now (its scan is still what makes events)
