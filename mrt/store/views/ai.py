@@ -1,11 +1,14 @@
 """What the AI enhancements left on an event, for the console's detail pane: the summary (and
 the model that wrote it), the triage outcome (score, route, model, or why the rule decided),
-and the cluster (lexical: no model). Each is (label, text); nothing when AI never touched it."""
+and the cluster (lexical: no model). Each is (label, text); nothing when AI never touched it.
+And what `mrt rules suggest` learns from: the texts a rule matched, and the others."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from mrt.store.history import events_observed_since
 from mrt.store.models import AiCacheEntry, Event
 
 
@@ -40,3 +43,15 @@ def _triage(triaged: dict[str, Any]) -> str:
         return (f"score {score:.2f}{sure}: {triaged.get('route')} "
                 f"(by {triaged.get('model') or 'the model'})")
     return f"{triaged.get('route')}, the rule's plain decision: {triaged.get('why')}"
+
+
+def rule_match_texts(rule: str, since: datetime) -> tuple[list[str], list[str]]:
+    """(texts of the events `rule` matched, texts of the others), observed since `since`, as
+    recorded when they were decided; a text is an event's title and summary."""
+    matched: list[str] = []
+    other: list[str] = []
+    for row in events_observed_since(since):
+        detail = row.decision_detail if isinstance(row.decision_detail, dict) else {}
+        names = {m.get("rule") for m in detail.get("matched") or () if isinstance(m, dict)}
+        (matched if rule in names else other).append(f"{row.title}\n{row.summary or ''}")
+    return matched, other
