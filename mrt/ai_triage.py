@@ -10,7 +10,8 @@ decision carries the rule's policy (Decision.triage). This step, like the summar
 (mrt.ai_hooks), holds those untried deliveries at most `ai.summary_wait_seconds` after their
 creation and asks for a score (mrt.ai.triage), which may only choose among the rule's own
 routes:
-- at or above `instant_at`: due at once (and summarised first, when summaries are on);
+- at or above `instant_at`: due at once (when summaries are on, the summary step that runs
+  right after makes it due, with its summary or plain: `leave_held`);
 - below `digest_below`: the alert leaves the outbox and its event goes to the rule's digest;
 - in between, or with no usable score (invalid output, low confidence, the endpoint down or
   slow, our per-minute budget spent): the rule's plain decision, due at once.
@@ -60,6 +61,9 @@ class TriageStep:
     db: peewee.Database
     scrubber: Scrubber
     resting_until: datetime | None = None  # after an endpoint failure: nothing asked
+    # summaries on: a routed row stays held for the summary step, which runs right after and
+    # makes it due (with its summary, or plain); released here, a sender could take it first
+    leave_held: bool = False
 
     @property
     def wait(self) -> timedelta:
@@ -104,8 +108,9 @@ class TriageStep:
         try:
             await asyncio.gather(*(one(group) for group in groups.values()))
         finally:  # whatever went wrong, a held row is due now with the rule's plain decision
-            with write_transaction(self.db):
-                ai_cache.release(rows, now())
+            if not self.leave_held:
+                with write_transaction(self.db):
+                    ai_cache.release(rows, now())
         return report
 
     async def _score(
@@ -161,7 +166,8 @@ class TriageStep:
                 triaged.update(route="notify", why=f"{triaged['why']}; a send had begun, so "
                                "the alert stays notified")
             ai_cache.record_triage(int(first.event.id), detail)
-            ai_cache.release(group, at)
+            if not self.leave_held:
+                ai_cache.release(group, at)
         if outcome.by == "rule":
             report.fallback += 1
             log.warning("AI triage of %s: %s", first.event.fingerprint[:12], triaged["why"])

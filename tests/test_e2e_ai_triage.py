@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ai_fake import FakeAi, user_text
+from ai_fake import FakeAi, system_text, user_text
 from pytest_httpserver import HTTPServer
 from test_e2e_support import (
     Product,
@@ -133,3 +133,37 @@ def test_an_injected_instruction_cannot_route_outside_the_rule(
     )
     assert decision == "notify" and stored["triaged"]["by"] == "rule"
     assert "invalid AI output" in stored["triaged"]["why"]
+
+
+def test_with_summaries_on_a_high_score_goes_with_its_summary_a_low_one_unasked(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    up = Upstreams(httpserver)
+    robot, _ = install_robot(httpserver)
+    fake = FakeAi(httpserver)
+
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        if "You triage" in system_text(body):
+            return score(0.9) if "crash" in user_text(body) else score(0.1)
+        return {"lines": ["Qwen3 inputs crash the tokenizer."]}
+
+    fake.chat = answer
+    config = loopback_config(tmp_path, httpserver, extra={
+        "ai": {"enabled": True, "base_url": fake.base_url, "model": "qwen3-8b",
+               "max_retries": 0, "timeout_seconds": 5, "summary_wait_seconds": WAIT_SECONDS},
+        "delivery": {"min_interval_seconds": 0},
+        "digests": {"daily": {"cron": "0 9 * * *"}},
+        "rules": [RULE],
+    })
+    product = Product(config, product_env(tmp_path / "home", httpserver))
+    product.worker_once()
+    up.open_issue("vllm-project/vllm", 41005, "Qwen3 tokenizer crash")
+    up.open_issue("vllm-project/vllm", 41006, "Qwen3 typo in a docstring")
+
+    product.worker_once()
+
+    texts = robot_texts(robot)
+    assert len(texts) == 1 and "Qwen3 inputs crash the tokenizer." in texts[0]
+    assert "(summary by qwen3-8b)" in texts[0]
+    assert len(fake.requests) == 3  # two scores, one summary: the digested one is not summarised
+    assert count_rows(tmp_path / "mrt_state.sqlite3", "digest_item") == 1

@@ -71,6 +71,7 @@ class AiWorker:
         self._step.renderer = self.engine().renderer
         if self._triage is not None:
             self._triage.config = config
+            self._triage.leave_held = config.ai.summaries
         return self._step
 
     def _retire(self) -> None:
