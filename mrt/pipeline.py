@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import peewee
 
+from mrt.ai_about import embed_about
 from mrt.alerting import Renderer, ops_notice, plan_event_alert
 from mrt.config import Config
 from mrt.cycle_outcome import (
@@ -217,6 +218,8 @@ async def _run_cycle(
         plugin = engine.plugins[spec.plugin]
         result: PollResult = await plugin.poll(spec, ctx)
         progress.stage = PLANNING
+        if state.cursor is not None:  # AI2 embeddings for `about:`, when on (lexical otherwise)
+            await embed_about(engine.config, engine.ruleset, result.events, engine.env, engine.db)
         planned = plan_events(engine, spec, result, baseline=state.cursor is None, now=now)
     except RateLimited as exc:
         progress.stage = COMMIT

@@ -63,6 +63,8 @@ class RegexSpec(Spec):
 class AboutSpec(Spec):
     topic: str = Field(min_length=1, max_length=500, json_schema_extra=NON_BLANK)
     threshold: float = Field(0.4, gt=0, le=1)  # mrt.rules.about.DEFAULT_THRESHOLD
+    # the embeddings mode's (ai.embedding_model): cosine similarity, a different scale
+    embedding_threshold: float = Field(0.75, gt=0, le=1)  # about.DEFAULT_EMBEDDING_THRESHOLD
     fields: list[str] = Field(
         default_factory=lambda: list(DEFAULT_KEYWORD_FIELDS),
         min_length=1,

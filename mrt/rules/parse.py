@@ -148,7 +148,10 @@ def _about(value: Any, path: str, ctx: ParseContext) -> Condition:
             "punctuation): describe it, e.g. 'new model weights from DeepSeek or Qwen'",
             where,
         )
-    return AboutCondition(spec.topic, spec.threshold, _fields(spec.fields, f"{path}.fields"))
+    return AboutCondition(
+        spec.topic, spec.threshold, _fields(spec.fields, f"{path}.fields"),
+        spec.embedding_threshold,
+    )
 
 
 def _value_in(field: str) -> Callable[[Any, str, ParseContext], Condition]:
