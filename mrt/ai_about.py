@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import peewee
 
-from mrt.ai.client import AiClient, AiSettings
+from mrt.ai.client import AiClient, AiSettings, AiUsage
 from mrt.ai.embeddings import ABOUT_FALLBACK, ABOUT_SCORES, PROMPT_VERSION, cosine
 from mrt.config import Config, secret_values
 from mrt.errors import AiError
@@ -63,7 +63,7 @@ def event_text(event: TrackerEvent, scrubber: Scrubber, max_chars: int) -> str:
 
 async def embed_about(
     config: Config, ruleset: RuleSet, events: Sequence[TrackerEvent], env: Mapping[str, str],
-    db: peewee.Database,
+    db: peewee.Database, *, usage: AiUsage | None = None,
 ) -> None:
     """Put each event's similarity to every topic in its details (or why it could not)."""
     settings = AiSettings.from_config(config.ai, env)
@@ -81,16 +81,20 @@ async def embed_about(
         cached = ai_cache.cached(key, CAPABILITY, model, PROMPT_VERSION)
         if cached is not None:
             vectors[key] = [float(x) for x in json.loads(cached)]
+            if usage is not None:
+                usage.cache_hit(CAPABILITY)
     asked = [(k, t) for k, t in zip(keys, texts, strict=True) if k not in vectors]
     if asked:
         try:
-            async with AiClient(settings) as client:
+            async with AiClient(settings, usage=usage) as client:
                 answer = await asyncio.wait_for(
                     client.embed([t for _, t in asked]), timeout=config.ai.timeout_seconds
                 )
         except (AiError, TimeoutError) as exc:
             why = scrubber(str(exc) or "no answer within ai.timeout_seconds")
             log.warning("about: embeddings unavailable, the lexical mode decides: %s", why)
+            if usage is not None:
+                usage.fallback(CAPABILITY)
             for event in events:
                 event.details[ABOUT_FALLBACK] = why
             return

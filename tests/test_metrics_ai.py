@@ -1,5 +1,6 @@
-"""The AI counters on /metrics: the real `mrt-worker --daemon` with summaries on against the fake
-OpenAI-compatible endpoint, scraped and parsed with prometheus_client's own parser."""
+"""The AI counters on /metrics: the real `mrt-worker --daemon` with summaries and an `about:` rule
+in the embeddings mode against the fake OpenAI-compatible endpoint, scraped and parsed with
+prometheus_client's own parser."""
 
 from __future__ import annotations
 
@@ -40,7 +41,10 @@ def test_the_daemon_counts_ai_calls_tokens_and_fallbacks(
         "observability": {"metrics_listen": "127.0.0.1:0"},
         "delivery": {"min_interval_seconds": 0},
         "ai": {"enabled": True, "base_url": fake.base_url, "model": "qwen3-8b",
-               "api_key_env": "MRT_AI_KEY", "max_retries": 0, "summary_wait_seconds": 30},
+               "embedding_model": "bge-m3", "api_key_env": "MRT_AI_KEY", "max_retries": 0,
+               "summary_wait_seconds": 30},
+        # an about: rule: the cycle embeds its new events (AI2), counted with the rest
+        "rules": [{"name": "memory", "when": {"about": "GPU out of memory"}, "notify": True}],
     })
     db_file = tmp_path / "mrt_state.sqlite3"
     env = product_env(tmp_path / "home", httpserver)
@@ -73,7 +77,7 @@ def test_the_daemon_counts_ai_calls_tokens_and_fallbacks(
 
     assert code == 200 and KEY not in text
     calls = {s.labels["endpoint"]: s.value for s in named(text, "mrt_ai_calls_total")}
-    assert calls["chat"] >= 1
+    assert calls["chat"] >= 1 and calls["embeddings"] == 1  # the topic and both events at once
     tokens = {s.labels["kind"]: s.value for s in named(text, "mrt_ai_tokens_total")
               if s.labels["endpoint"] == "chat"}
     assert tokens["prompt"] > 0 and tokens["completion"] > 0

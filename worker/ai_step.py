@@ -23,7 +23,7 @@ from datetime import datetime
 
 import peewee
 
-from mrt.ai.client import AiClient, AiSettings, AiUsage
+from mrt.ai.client import AiClient, AiSettings
 from mrt.ai_hooks import SummaryReport, SummaryStep
 from mrt.ai_triage import TriageStep
 from mrt.config import Config, secret_values
@@ -41,9 +41,6 @@ class AiWorker:
     env: Mapping[str, str]
     engine: Callable[[], Engine]
     db: peewee.Database
-    # this worker's counters (calls, tokens, cache hits, fallbacks), across reloads' clients:
-    # the log reads them, and /metrics (worker/metrics.py AiCollector)
-    usage: AiUsage = field(default_factory=AiUsage)
     _settings: AiSettings | None = field(default=None, init=False)
     _step: SummaryStep | None = field(default=None, init=False)
     _triage: TriageStep | None = field(default=None, init=False)  # AI4, before the summaries
@@ -61,7 +58,8 @@ class AiWorker:
             engine = self.engine()
             self._settings = settings
             scrubber = Scrubber(secret_values(config, self.env))
-            client = AiClient(settings, usage=self.usage)
+            # the engine's counters, kept across reloads: the log and /metrics read them
+            client = AiClient(settings, usage=engine.ai_usage)
             self._step = SummaryStep(
                 config, client, engine.renderer, lambda: self.engine().targets,
                 self.db, scrubber, self._done,

@@ -127,8 +127,8 @@ class WorkerMetrics:
         Info("mrt_build", "This worker's version", registry=r).info({"version": __version__})
         r.register(StoreCollector(self))
 
-    def watch_ai(self, usage: AiUsage) -> None:
-        """Expose this worker's AI counters (worker/ai_step.py AiWorker.usage)."""
+    def watch_ai(self, usage: Callable[[], AiUsage]) -> None:
+        """Expose this worker's AI counters (its engine's: mrt.pipeline.Engine.ai_usage)."""
         self.registry.register(AiCollector(usage))
 
     def start_counting(self) -> None:
@@ -289,13 +289,14 @@ class StoreCollector(Collector):
 class AiCollector(Collector):
     """The AI step's counters, kept in the worker's process (mrt.ai.client.AiUsage): requests
     and tokens by endpoint path (chat, embeddings), cache hits and fallbacks by capability
-    (summary, triage). Counted since this worker started; zero series until AI is used."""
+    (summary, triage, embedding). Counted since this worker started; no series until AI is
+    used."""
 
-    def __init__(self, usage: AiUsage) -> None:
+    def __init__(self, usage: Callable[[], AiUsage]) -> None:
         self.usage = usage
 
     def collect(self) -> Iterator[Metric]:
-        used = self.usage.copy()
+        used = self.usage().copy()
         calls = CounterMetricFamily(
             "mrt_ai_calls", "AI requests that got a usable answer", labels=["endpoint"]
         )
