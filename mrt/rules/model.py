@@ -173,6 +173,7 @@ def _rule_constraints(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [  # at least one action that does something
         {"required": [k], "properties": {k: {"not": off}}} for k in ACTION_KEYS
     ]
+    schema["dependentRequired"] = {"triage": ["notify", "digest"]}  # its two routes
     schema["not"] = {  # aggregate or digest, not both
         "required": ["aggregate", "digest"],
         "properties": {"aggregate": {"not": off}, "digest": {"not": off}},
