@@ -9,20 +9,26 @@ that obeys an injected instruction still cannot route outside the rule's own act
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from ai_fake import FakeAi, system_text, user_text
 from pytest_httpserver import HTTPServer
+from test_e2e_daemon import _still_running, polled_sources
 from test_e2e_support import (
+    SUBPROCESS_TIMEOUT,
     Product,
     Upstreams,
     count_rows,
     install_robot,
+    installed_tool,
     loopback_config,
     product_env,
     robot_texts,
+    wait_for,
 )
 
 WAIT_SECONDS = 30
@@ -167,3 +173,39 @@ def test_with_summaries_on_a_high_score_goes_with_its_summary_a_low_one_unasked(
     assert "(summary by qwen3-8b)" in texts[0]
     assert len(fake.requests) == 3  # two scores, one summary: the digested one is not summarised
     assert count_rows(tmp_path / "mrt_state.sqlite3", "digest_item") == 1
+
+
+def test_the_daemon_routes_by_the_score_too(tmp_path: Path, httpserver: HTTPServer) -> None:
+    up = Upstreams(httpserver)
+    robot, _ = install_robot(httpserver)
+    fake = FakeAi(httpserver)
+    fake.chat = lambda body: score(0.9) if "crash" in user_text(body) else score(0.1)
+    config = loopback_config(tmp_path, httpserver, extra={
+        "ai": {"enabled": True, "base_url": fake.base_url, "model": "qwen3-8b",
+               "summaries": False, "max_retries": 0, "summary_wait_seconds": WAIT_SECONDS},
+        "delivery": {"min_interval_seconds": 0},
+        "digests": {"daily": {"cron": "0 9 * * *"}},
+        "rules": [RULE],
+    })
+    db_file = tmp_path / "mrt_state.sqlite3"
+    product = Product(config, product_env(tmp_path / "home", httpserver))
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            [installed_tool("mrt-worker"), "--config", str(config), "--daemon"],
+            env=product.env, cwd=product.env["HOME"], stdout=log, stderr=subprocess.STDOUT)
+        step = lambda: _still_running(worker)  # noqa: E731
+        try:
+            wait_for(lambda: polled_sources(db_file) == 4, deadline_seconds=60, step=step)
+            up.open_issue("vllm-project/vllm", 41007, "Qwen3 typo in a docstring")
+            up.open_issue("vllm-project/vllm", 41008, "Qwen3 tokenizer crash")
+            product.mrt("sources", "poll", "github:vllm-project/vllm", "--config", str(config))
+            wait_for(lambda: len(robot_texts(robot)) == 1, deadline_seconds=60, step=step)
+            wait_for(lambda: count_rows(db_file, "digest_item") == 1, deadline_seconds=60,
+                     step=step)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=SUBPROCESS_TIMEOUT)
+    assert "Qwen3 tokenizer crash" in robot_texts(robot)[0]
+    assert detail(tmp_path, "Qwen3 typo in a docstring")[0] == "digest"
+    assert len(robot_texts(robot)) == 1  # the digested one never went out
