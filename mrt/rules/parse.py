@@ -50,11 +50,11 @@ from mrt.rules.model import (  # the keys come from the models that are the rule
     RegexSpec,
     SetSpec,
     TagSpec,
-    TriageSpec,
     validate_spec,
 )
 from mrt.rules.model import CONDITION_KEYS as CONDITION_KEYS  # mrt silence's --match keys
 from mrt.rules.patterns import compile_globs, re2_options
+from mrt.rules.triage_action import parse_triage
 from mrt.templating import read_template, template_path, template_problem
 
 _VALUE_FIELDS = ("source", "resource_type", "event_type")
@@ -372,7 +372,7 @@ def parse_rule(rule: RuleConfig, index: int, ctx: ParseContext) -> CompiledRule:
             tags = _strings(spec.tags, f"{path}.tag.tags", ctx, "a tag")
             tag_priority = spec.priority
 
-    triage = _triage(raw.get("triage"), path, ctx, notify, digest)
+    triage = parse_triage(raw.get("triage"), path, ctx, notify, digest)
     suppress = _flag(raw.get("suppress", False), f"{path}.suppress", ctx)
     continue_ = _flag(raw.get("continue", False), f"{path}.continue", ctx)
     return CompiledRule(
@@ -391,23 +391,3 @@ def parse_rule(rule: RuleConfig, index: int, ctx: ParseContext) -> CompiledRule:
         origin=rule.origin,
         triage=triage,
     )
-
-
-def _triage(
-    value: Any, path: str, ctx: ParseContext, notify: NotifySpec | None, digest: str | None
-) -> TriageSpec | None:
-    """`triage:` routes between the rule's own notify and digest: it needs both."""
-    if value is None:
-        return None
-    spec = validate_spec(TriageSpec, {} if value is True else value, f"{path}.triage", ctx.file)
-    if notify is None or digest is None:
-        lacking = " and ".join(
-            k for k, v in (("notify", notify), ("digest", digest)) if v is None
-        )
-        raise ctx.error(
-            f"triage routes a score between the rule's notify (high scores, at once) and its "
-            f"digest (low scores); this rule has no {lacking}: add e.g. `notify: true` and "
-            "`digest: daily`",
-            f"{path}.triage",
-        )
-    return spec
