@@ -111,7 +111,10 @@ class SummaryStep:
         creation (quick: a sender calls it right before each claim)."""
         if self.resting_until is not None and at < self.resting_until:
             return []
-        awaiting = ai_cache.awaiting_summary(at - self.wait)
+        awaiting = [  # a triage rule's alert first gets its route (mrt.ai_triage)
+            r for r in ai_cache.awaiting_summary(at - self.wait)
+            if not ai_cache.triage_pending(r.decision)
+        ]
         # a finished row that is no longer waiting (sent, or past the bound) is forgotten
         self.done.intersection_update(r.outbox_id for r in awaiting)
         rows = [r for r in awaiting if r.outbox_id not in self.done]

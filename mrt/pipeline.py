@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import peewee
 
+from mrt.ai.client import AiUsage
+from mrt.ai_about import embed_about
 from mrt.alerting import Renderer, ops_notice, plan_event_alert
 from mrt.config import Config
 from mrt.cycle_outcome import (
@@ -75,6 +77,9 @@ class Engine:
     interval_floors: Mapping[str, float] = field(default_factory=dict)
     # the message text of this config's alerts (mrt/alerting.py); a reload builds a new engine
     renderer: Renderer = field(init=False)
+    # this worker's AI counters (calls, tokens, cache hits, fallbacks): the cycle's embeddings
+    # and the AI step's summaries and triage; a reload's engine keeps them (worker/metrics.py)
+    ai_usage: AiUsage = field(default_factory=AiUsage)
 
     def __post_init__(self) -> None:
         self.renderer = Renderer(self.config)
@@ -217,6 +222,9 @@ async def _run_cycle(
         plugin = engine.plugins[spec.plugin]
         result: PollResult = await plugin.poll(spec, ctx)
         progress.stage = PLANNING
+        if state.cursor is not None:  # AI2 embeddings for `about:`, when on (lexical otherwise)
+            await embed_about(engine.config, engine.ruleset, result.events, engine.env, engine.db,
+                              usage=engine.ai_usage)
         planned = plan_events(engine, spec, result, baseline=state.cursor is None, now=now)
     except RateLimited as exc:
         progress.stage = COMMIT

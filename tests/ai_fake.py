@@ -49,6 +49,7 @@ class FakeAi:
         self.server = server
         self.key = key
         self.chat: ChatAnswer = _default_chat
+        self.embed: Callable[[str], list[float]] = vector  # one text -> its vector
         self.script: list[str] = []
         self.slow_seconds = 1.0
         self.is_down = False
@@ -122,7 +123,7 @@ class FakeAi:
         if early is not None:
             return early
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [{"object": "embedding", "index": i, "embedding": vector(t)}
+        data = [{"object": "embedding", "index": i, "embedding": self.embed(t)}
                 for i, t in enumerate(texts)]
         tokens = sum(len(t.split()) for t in texts)
         answer = {"object": "list", "data": data, "model": body.get("model"),

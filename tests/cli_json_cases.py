@@ -48,6 +48,7 @@ CASES: dict[str, Case] = {
     "mrt config schema": Case(("config", "schema", "--json")),
     "mrt rules lint": Case(("rules", "lint", "--config", "{config}", "--json")),
     "mrt rules test": Case(("rules", "test", "--config", "{config}", "--since", "30d", "--json")),
+    "mrt rules suggest": Case(("rules", "suggest", "deepseek", "--config", "{config}", "--json")),
     "mrt db path": Case(("db", "path", "--config", "{config}", "--json")),
     "mrt db migrate": Case(("db", "migrate", "--config", "{config}", "--json")),
     "mrt db backup": Case(("db", "backup", "--config", "{config}", "{tmp}/new.sqlite3", "--json")),

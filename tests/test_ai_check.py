@@ -45,10 +45,10 @@ def test_check_says_ai_is_on_with_its_endpoint_and_models_but_not_the_key(
         "message waits at most 45 s for one)"
     ) in out
     assert "ok    env MRT_AI_KEY: set (ai.api_key_env)" in out
-    # nothing of this release uses embeddings yet: a key that does nothing is said, not hidden
+    # only about: conditions use embeddings, and there is none: a key that does nothing is said
     assert (
-        "warn  ai.embedding_model: found 'BAAI/bge-m3'; accepted but not acted on yet: no "
-        "capability of this release uses embeddings"
+        "warn  ai.embedding_model: found 'BAAI/bge-m3'; accepted but not acted on: only "
+        "`about:` rule conditions use embeddings, and no rule has one"
     ) in out
     assert KEY not in out and "nothing is sent to a model" not in out
 

@@ -114,6 +114,11 @@ INVALID: dict[str, dict[str, Any]] = {
     "rule-aggregate-window-zero": rules({"name": "r", "aggregate": {"window_minutes": 0}}),
     "rule-tag-priority-typo": rules({"name": "r", "tag": {"tags": ["a"], "priority": "urgent"}}),
     "rules-not-a-list": {R: {"name": "r", "notify": True}},
+    "rule-triage-without-a-digest": rules({"name": "r", "notify": True, "triage": {}}),
+    "rule-triage-threshold-typo": {
+        **rules({"name": "r", "notify": True, "digest": "d", "triage": {"instant": 0.9}}),
+        "digests": {"d": {"cron": "0 9 * * *"}},
+    },
     # the rest of the config
     "top-level-typo": {"watch_keyword": ["typo"]},
     "interval-too-short": {"version": 1, "sources": {"github": {"repos": ["a/b"], "interval_seconds": 5}}},
@@ -138,6 +143,7 @@ LOADER_ONLY: dict[str, str] = {
     "timezone-unknown": "the time-zone database",
     "channel-url-env-bad-name": "an environment variable's name (a validator)",
     "both-databases": "sqlite_path and url are exclusive (a model validator)",
+    "rule-triage-digest-below-above-instant-at": "the two thresholds' order (a model validator)",
     "fixtures/rules/lint_findings.yaml": "a digest names a channel that is not configured",
 }
 INVALID |= {
@@ -151,6 +157,11 @@ INVALID |= {
     "timezone-unknown": {"sources": {"github": {"repos": ["a/b"], "timezone": "Mars/Base"}}},
     "channel-url-env-bad-name": {"channels": {"x": {"url_env": "not a name"}}},
     "both-databases": {"state": {"sqlite_path": "a.db", "url": "postgresql://h/db"}},
+    "rule-triage-digest-below-above-instant-at": {
+        **rules({"name": "r", "notify": True, "digest": "d",
+                 "triage": {"instant_at": 0.3, "digest_below": 0.6}}),
+        "digests": {"d": {"cron": "0 9 * * *"}},
+    },
     "fixtures/rules/lint_findings.yaml": _file(FIXTURES / "rules" / "lint_findings.yaml"),
     "fixtures/docs/wrong-config.toml": _file(FIXTURES / "docs" / "wrong-config.toml"),
 }

@@ -33,10 +33,11 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from mrt import __version__
+from mrt.ai.client import AiUsage
 from mrt.events import utcnow
 from mrt.inert import inert_text
 from mrt.secrets import redact_shapes, scrub
@@ -125,6 +126,10 @@ class WorkerMetrics:
         )
         Info("mrt_build", "This worker's version", registry=r).info({"version": __version__})
         r.register(StoreCollector(self))
+
+    def watch_ai(self, usage: Callable[[], AiUsage]) -> None:
+        """Expose this worker's AI counters (its engine's: mrt.pipeline.Engine.ai_usage)."""
+        self.registry.register(AiCollector(usage))
 
     def start_counting(self) -> None:
         """Count from the rows written after now (earlier cycles belong to earlier runs)."""
@@ -279,3 +284,45 @@ class StoreCollector(Collector):
             leases.add_metric([wid, "source"], w.source_leases)
             leases.add_metric([wid, "outbox"], w.outbox_leases)
         yield from (beat, leases)
+
+
+class AiCollector(Collector):
+    """The AI step's counters, kept in the worker's process (mrt.ai.client.AiUsage): requests
+    and tokens by endpoint path (chat, embeddings), cache hits and fallbacks by capability
+    (summary, triage, embedding). Counted since this worker started; no series until AI is
+    used."""
+
+    def __init__(self, usage: Callable[[], AiUsage]) -> None:
+        self.usage = usage
+
+    def collect(self) -> Iterator[Metric]:
+        used = self.usage().copy()
+        calls = CounterMetricFamily(
+            "mrt_ai_calls", "AI requests that got a usable answer", labels=["endpoint"]
+        )
+        failures = CounterMetricFamily(
+            "mrt_ai_failures", "AI requests that failed after their retries", labels=["endpoint"]
+        )
+        tokens = CounterMetricFamily(
+            "mrt_ai_tokens", "Tokens the endpoint reported, by kind (prompt, completion)",
+            labels=["endpoint", "kind"],
+        )
+        for endpoint, n in sorted(used.endpoints.items()):
+            name = "chat" if endpoint.startswith("chat") else "embeddings"
+            calls.add_metric([name], n.calls)
+            failures.add_metric([name], n.failures)
+            tokens.add_metric([name, "prompt"], n.prompt_tokens)
+            tokens.add_metric([name, "completion"], n.completion_tokens)
+        hits = CounterMetricFamily(
+            "mrt_ai_cache_hits", "AI outputs taken from the cache instead of asked",
+            labels=["capability"],
+        )
+        for capability, count in sorted(used.cache_hits.items()):
+            hits.add_metric([label(capability)], count)
+        fallbacks = CounterMetricFamily(
+            "mrt_ai_fallbacks", "Alerts that went without AI's help (plain text, the rule's "
+            "plain decision)", labels=["capability"],
+        )
+        for capability, count in sorted(used.fallbacks.items()):
+            fallbacks.add_metric([label(capability)], count)
+        yield from (calls, failures, tokens, hits, fallbacks)

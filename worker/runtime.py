@@ -218,6 +218,7 @@ def reload(rt: Runtime, now: Callable[[], datetime] = utcnow) -> None:
         engine, scheduler, targets = _engine_parts(
             config, rt.env, rt.db, rt.engine.pool, rt.engine.rng, rt.worker_id
         )
+        engine.ai_usage = rt.engine.ai_usage  # the AI counters go on counting
     except Exception as exc:
         log.error("reload failed, keeping the running config: %s", explain_error(exc, rt.database))
         record_reload(rt, exc, now())
@@ -360,6 +361,8 @@ async def run_daemon(
     rt.notifier.ready(f"polling {len(rt.scheduler.specs)} sources")
     log.info("worker %s started: %d sources", rt.worker_id, len(rt.scheduler.specs))
     rt.ai = AiWorker(lambda: rt.config, rt.env, lambda: rt.engine, rt.db)
+    if endpoint is not None:  # the AI counters on /metrics (mrt_ai_*)
+        endpoint.metrics.watch_ai(lambda: rt.engine.ai_usage)
     ai_task = asyncio.create_task(rt.ai.run(stop, now))
     sender_task = asyncio.create_task(_sender_loop(rt, stop, now))
     # a local directory's change asks for its poll now (its scan is still what makes events)

@@ -36,7 +36,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -113,6 +113,19 @@ class AiUsage:
     def cache_hit(self, capability: str) -> None:
         self.cache_hits[capability] = self.cache_hits.get(capability, 0) + 1
 
+    def copy(self) -> AiUsage:
+        """A consistent copy, safe to take from another thread (a metrics scrape) while the
+        worker's loop counts: a dict that grew meanwhile is copied again."""
+        for _ in range(5):
+            try:
+                return AiUsage(
+                    {k: replace(v) for k, v in list(self.endpoints.items())},
+                    dict(self.fallbacks), dict(self.cache_hits),
+                )
+            except RuntimeError:  # "dictionary changed size during iteration"
+                continue
+        return AiUsage()
+
     def snapshot(self) -> dict[str, int]:
         """Flat counters: `chat_calls`, `embeddings_prompt_tokens`, ... and the totals."""
         flat: dict[str, int] = {}
@@ -160,9 +173,10 @@ class AiClient:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        usage: AiUsage | None = None,  # the worker's, kept across clients (a reload's new one)
     ) -> None:
         self.settings = settings
-        self.usage = AiUsage()
+        self.usage = AiUsage() if usage is None else usage
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()

@@ -45,15 +45,38 @@ def stem(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) >= 4 else word
 
 
-def _pieces(token: str) -> list[str]:
+def worded_pieces(token: str) -> dict[str, str]:
+    """{term: the word it came from} for one lower-cased token (what `mrt rules suggest`
+    shows: a keyword is a word, not a stem)."""
     if token.isascii():
         # deepseek-v4 -> deepseek-v4, deepseek, v4; qwen3 -> qwen3, qwen
         parts = [token, *re.split(r"[-_.]", token)]
         parts += [a for p in parts for a in re.findall(r"[a-z]{2,}", p) if a != p]
-        return list(dict.fromkeys(stem(p) for p in parts if p))
+        found: dict[str, str] = {}
+        for part in parts:
+            if part:
+                found.setdefault(stem(part), part)
+        return found
     if len(token) == 1:
-        return [token]
-    return [token[i : i + 2] for i in range(len(token) - 1)]  # CJK: overlapping bigrams
+        return {token: token}
+    return {token[i : i + 2]: token[i : i + 2] for i in range(len(token) - 1)}  # CJK bigrams
+
+
+def _pieces(token: str) -> list[str]:
+    return list(worded_pieces(token))
+
+
+def words(text: str) -> dict[str, str]:
+    """{term: the first word it came from} for `text` (stop words left out)."""
+    found: dict[str, str] = {}
+    for match in _WORD.finditer(text):
+        token = match[0].lower()
+        if token in STOP_WORDS:
+            continue
+        for term, word in worded_pieces(token).items():
+            if term not in STOP_WORDS:
+                found.setdefault(term, word)
+    return found
 
 
 def terms(text: str) -> set[str]:

@@ -25,7 +25,7 @@ def _about_count(node: Any) -> int:
 
 
 def probe_about(config: Config) -> list[Finding]:
-    """`about:` conditions run in the lexical mode (mrt.rules.about): said, with how many."""
+    """Which mode `about:` conditions run in (mrt.rules.about, mrt.ai_about), and how many."""
     from mrt.errors import ConfigError
     from mrt.rules import compile_rules
 
@@ -35,6 +35,10 @@ def probe_about(config: Config) -> list[Finding]:
         return []  # the rules line says what is wrong
     if not count:
         return []
+    if config.ai.active() and config.ai.embedding_model:
+        return [Finding("ok", "rules", f"about: {count} condition(s), embeddings mode (model "
+                                       f"{config.ai.embedding_model}; the lexical mode when the "
+                                       "endpoint fails)")]
     return [Finding("ok", "rules", f"about: {count} condition(s), lexical mode (word overlap "
                                    "with the topic; no model is asked)")]
 

@@ -14,16 +14,27 @@ from mrt.config.models import Config
 from mrt.config.v0 import ConfigWarning
 
 
+def _has_about(config: Config) -> bool:
+    def walk(node: object) -> bool:
+        if isinstance(node, dict):
+            return "about" in node or any(walk(v) for v in node.values())
+        if isinstance(node, list):
+            return any(walk(v) for v in node)
+        return False
+
+    return any(walk((rule.model_extra or {}).get("when")) for rule in config.rules)
+
+
 def idle_warnings(config: Config, file: str | None) -> list[ConfigWarning]:
     """One warning per key that asks for something this MRT does not do yet."""
     found: list[ConfigWarning] = []
     ai = config.ai
-    if ai.active() and ai.embedding_model:
+    if ai.active() and ai.embedding_model and not _has_about(config):
         found.append(ConfigWarning(
             "ai.embedding_model",
             show_value(ai.embedding_model, ("ai", "embedding_model")),
-            "accepted but not acted on yet: no capability of this release uses embeddings "
-            "(semantic rules and clustering come later: docs/AI.md)",
+            "accepted but not acted on: only `about:` rule conditions use embeddings, and no "
+            "rule has one (docs/AI.md)",
             file,
         ))
     if ai.enabled and not ai.active():

@@ -86,6 +86,18 @@ def _outcome(detail: dict[str, Any]) -> str | None:
     return f"rule {by} decided: digest {detail.get('digest')}"
 
 
+def _triage(detail: dict[str, Any]) -> list[str]:
+    """AI4's part of the decision (mrt.ai_triage): the score's route, or why the rule's stood."""
+    triaged = detail.get("triaged")
+    if isinstance(triaged, dict):
+        by = "the AI score" if triaged.get("by") == "ai" else "the rule's plain decision (fallback)"
+        model = f", model {triaged['model']}" if triaged.get("model") else ""
+        return [f"triage: {triaged.get('route')} by {by}{model}: {triaged.get('why')}"]
+    if detail.get("triage"):
+        return ["triage: not scored (AI off, or not asked yet): the rule's plain decision"]
+    return []
+
+
 def explain_decision(
     decision: str, detail: dict[str, Any], silence: dict[str, Any] | None = None
 ) -> list[str]:
@@ -111,6 +123,7 @@ def explain_decision(
     missing = detail.get("missing_channels")
     if outcome:
         lines.append(outcome)
+    lines += _triage(detail)
     if missing:
         lines.append(f"channels named by the rules but not configured: {', '.join(missing)}")
     return lines

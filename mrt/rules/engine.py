@@ -50,6 +50,9 @@ class Decision:
     digest: str | None = None
     nearest: str | None = None  # when nothing matched: the closest rule and why it missed
     decided_by: str | None = None  # the rule whose action won (or that suppressed)
+    # AI4: the winning rule's triage policy (instant_at, digest_below, min_confidence); the
+    # worker routes the held alert by the score after the commit (mrt.ai_triage)
+    triage: dict[str, float] | None = None
 
     @property
     def delivers(self) -> bool:
@@ -69,7 +72,7 @@ class Decision:
             "digest": self.digest,
             "nearest": self.nearest,
             "decided_by": self.decided_by,
-        }
+        } | ({} if self.triage is None else {"triage": self.triage})
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ class RuleSet:
         channels: dict[str, None] = {}
         for rule in delivering:
             names = rule.channels()
-            if names is None and rule.digest is not None:
+            if names is None and rule.digest is not None and rule.triage is None:
                 names = self.digest_channels.get(rule.digest) or None
             channels.update(dict.fromkeys(self.all_channels if names is None else names))
         template = next(
@@ -155,6 +158,7 @@ class RuleSet:
             window_minutes=window,
             digest=winner.digest,
             decided_by=winner.name,
+            triage=None if winner.triage is None else winner.triage.as_json(),
         )
 
     def _nearest(self, view: EventView) -> str | None:

@@ -11,6 +11,7 @@ Checks (codes):
     dead-tags        a tag-only rule with no delivering rule after it: its tags reach no message
     unset-tag        a `tags:` condition asks for a tag no earlier rule sets (order matters)
     blank-keyword    an empty entry in watch_keywords (ignored)
+    triage-off       a `triage:` rule while AI is off: no score is asked, the rule notifies
 """
 
 from __future__ import annotations
@@ -77,6 +78,15 @@ def lint_rules(config: Config) -> list[Finding]:
                 )
             )
         findings += _contradictions(rule)
+        if rule.triage is not None and not config.ai.active():
+            findings.append(
+                Finding(
+                    rule.path,
+                    "triage-off",
+                    "triage: AI is off (ai.enabled, ai.base_url and ai.model), so no score is "
+                    "asked and every match is notified at once (docs/AI.md)",
+                )
+            )
         set_before = {tag.lower() for r in rules[:position] for tag in r.tags}
         for tag in _wanted_tags(rule.condition):
             if tag.lower() not in set_before:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from mrt.errors import ConfigError
@@ -63,6 +63,8 @@ class RegexSpec(Spec):
 class AboutSpec(Spec):
     topic: str = Field(min_length=1, max_length=500, json_schema_extra=NON_BLANK)
     threshold: float = Field(0.4, gt=0, le=1)  # mrt.rules.about.DEFAULT_THRESHOLD
+    # the embeddings mode's (ai.embedding_model): cosine similarity, a different scale
+    embedding_threshold: float = Field(0.75, gt=0, le=1)  # about.DEFAULT_EMBEDDING_THRESHOLD
     fields: list[str] = Field(
         default_factory=lambda: list(DEFAULT_KEYWORD_FIELDS),
         min_length=1,
@@ -98,6 +100,31 @@ class AggregateSpec(Spec):
 
 class DigestSpec(Spec):
     name: str = Field(min_length=1)
+
+
+class TriageSpec(Spec):
+    """AI4 on a rule that notifies and names a digest: a score at or above `instant_at` goes at
+    once, below `digest_below` to the rule's digest, in between the rule's plain decision."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"description": "AI4 triage: route by the model's score (docs/AI.md)"}
+    )
+    instant_at: float = Field(0.7, ge=0, le=1)
+    digest_below: float = Field(0.4, ge=0, le=1)
+    min_confidence: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TriageSpec:
+        if self.digest_below > self.instant_at:
+            raise ValueError(
+                f"digest_below ({self.digest_below}) must not be above instant_at "
+                f"({self.instant_at})"
+            )
+        return self
+
+    def as_json(self) -> dict[str, float]:
+        return {"instant_at": self.instant_at, "digest_below": self.digest_below,
+                "min_confidence": self.min_confidence}
 
 
 class TagSpec(Spec):
@@ -146,6 +173,7 @@ def _rule_constraints(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [  # at least one action that does something
         {"required": [k], "properties": {k: {"not": off}}} for k in ACTION_KEYS
     ]
+    schema["dependentRequired"] = {"triage": ["notify", "digest"]}  # its two routes
     schema["not"] = {  # aggregate or digest, not both
         "required": ["aggregate", "digest"],
         "properties": {"aggregate": {"not": off}, "digest": {"not": off}},
@@ -164,6 +192,7 @@ class RuleSchema(Spec):
     aggregate: bool | AggregateSpec | None = None
     digest: Off | Annotated[str, Field(min_length=1)] | DigestSpec | None = None
     tag: Off | Names | TagSpec | None = None
+    triage: TriageSpec | None = None  # needs notify and digest (mrt.rules.parse)
     continue_: bool = Field(False, alias="continue")
 
 
@@ -236,6 +265,7 @@ class CompiledRule:
     priority: str | None = None
     continue_: bool = False
     origin: str = "rules"
+    triage: TriageSpec | None = None  # AI4: notify at once, or to `digest`, by the score
 
     @property
     def delivers(self) -> bool:
@@ -250,6 +280,8 @@ class CompiledRule:
     def mode(self) -> str:
         if self.aggregate is not None:
             return "aggregate"
+        if self.triage is not None:  # its digest is where low scores go, not its plain route
+            return "notify"
         if self.digest is not None:
             return "digest"
         return "notify"
@@ -268,7 +300,8 @@ class CompiledRule:
         )
 
     def canonical(self) -> dict[str, Any]:
-        return {
+        triage = {} if self.triage is None else {"triage": self.triage.as_json()}
+        return triage | {
             "name": self.name,
             "origin": self.origin,
             "when": self.condition.canonical(),

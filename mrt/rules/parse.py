@@ -54,6 +54,7 @@ from mrt.rules.model import (  # the keys come from the models that are the rule
 )
 from mrt.rules.model import CONDITION_KEYS as CONDITION_KEYS  # mrt silence's --match keys
 from mrt.rules.patterns import compile_globs, re2_options
+from mrt.rules.triage_action import parse_triage
 from mrt.templating import read_template, template_path, template_problem
 
 _VALUE_FIELDS = ("source", "resource_type", "event_type")
@@ -147,7 +148,10 @@ def _about(value: Any, path: str, ctx: ParseContext) -> Condition:
             "punctuation): describe it, e.g. 'new model weights from DeepSeek or Qwen'",
             where,
         )
-    return AboutCondition(spec.topic, spec.threshold, _fields(spec.fields, f"{path}.fields"))
+    return AboutCondition(
+        spec.topic, spec.threshold, _fields(spec.fields, f"{path}.fields"),
+        spec.embedding_threshold,
+    )
 
 
 def _value_in(field: str) -> Callable[[Any, str, ParseContext], Condition]:
@@ -368,6 +372,7 @@ def parse_rule(rule: RuleConfig, index: int, ctx: ParseContext) -> CompiledRule:
             tags = _strings(spec.tags, f"{path}.tag.tags", ctx, "a tag")
             tag_priority = spec.priority
 
+    triage = parse_triage(raw.get("triage"), path, ctx, notify, digest)
     suppress = _flag(raw.get("suppress", False), f"{path}.suppress", ctx)
     continue_ = _flag(raw.get("continue", False), f"{path}.continue", ctx)
     return CompiledRule(
@@ -384,4 +389,5 @@ def parse_rule(rule: RuleConfig, index: int, ctx: ParseContext) -> CompiledRule:
         priority=(notify.priority if notify and notify.priority else tag_priority),
         continue_=continue_,
         origin=rule.origin,
+        triage=triage,
     )

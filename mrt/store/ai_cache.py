@@ -7,6 +7,9 @@ version), the first tries of event alerts waiting for a summary, and the endpoin
     hold(rows, until)              a row waits at most until `until` (then the plain text goes)
     rewrite(row, subject, body, now) -> bool   the row's text, only while nobody sent it
     release(rows, now)             a held row is due now (no summary is coming)
+    triage_pending(decision) -> bool   a triage rule's alert not routed by its score yet
+    record_triage(event_id, detail)    the routed decision, for `mrt trace` and `mrt events`
+    to_digest(row, digest, detail, now) -> bool   an untried alert moves to its rule's digest
     mark_degraded(error, now) -> bool   True once per degradation: tell the operators now
     mark_healthy(now) -> bool      True when it was degraded
 
@@ -24,6 +27,7 @@ from typing import Any
 import peewee
 
 from mrt.store.models import AiCacheEntry, AiStatus, Alert, Event, Outbox
+from mrt.store.noise import add_digest_item
 
 STATUS_ID = 1
 
@@ -132,6 +136,32 @@ def release(rows: list[AwaitingDelivery], now: datetime) -> int:
         .where(Outbox.id.in_(ids) & _first_try() & (Outbox.next_attempt_at > now))
         .execute()
     )
+
+
+def triage_pending(decision: dict[str, Any]) -> bool:
+    """The event's rule triages (Decision.triage) and no score has routed it yet."""
+    return bool(decision.get("triage")) and "triaged" not in decision
+
+
+def record_triage(event_id: int, detail: dict[str, Any]) -> None:
+    Event.update(decision_detail=detail).where(Event.id == event_id).execute()
+
+
+def to_digest(row: AwaitingDelivery, digest: str, detail: dict[str, Any], now: datetime) -> bool:
+    """The alert, while none of its deliveries was tried or taken, leaves the outbox and its
+    event goes to `digest` instead; False (nothing changed) when a sender got one first."""
+    rows = list(Outbox.select(Outbox.status, Outbox.attempts, Outbox.lease_owner).where(
+        Outbox.alert == row.alert_id
+    ))
+    if any(r.status != "pending" or r.attempts or r.lease_owner is not None for r in rows):
+        return False
+    Outbox.delete().where((Outbox.alert == row.alert_id) & _first_try()).execute()
+    Alert.delete().where(Alert.id == row.alert_id).execute()
+    Event.update(decision="digest", decision_detail=detail).where(
+        Event.id == row.event.id
+    ).execute()
+    add_digest_item(digest, int(row.event.id), now)
+    return True
 
 
 def _status(now: datetime) -> AiStatus:

@@ -1,4 +1,5 @@
-"""The detail pane: the event, why it matched, and every delivery target with its attempts.
+"""The detail pane: the event, what AI made of it, why it matched, and every delivery target
+with its attempts.
 
 It changes only when the operator moves to another alert (or asks with `r`): live updates never
 rewrite what is being read. Every stored string is upstream or error text: it goes in inert
@@ -48,6 +49,11 @@ def detail_text(detail: AlertDetail, as_of: datetime) -> Text:
         text.append(inert(value, 200))
     if detail.summary:
         text.append(f"\n{inert(detail.summary, 600, multiline=True)}")
+    if detail.ai:  # what a model made of it, and which model (a reader must know)
+        text.append("\n\nAI\n", style="bold")
+        for label, value in detail.ai:
+            text.append(f"  {inert(label, 80)}: ", style="dim")
+            text.append(f"{inert(value, 600, multiline=True)}\n")
     text.append("\n\nWhy it matched\n", style="bold")
     if not detail.matched:
         text.append("  (no rule recorded)\n", style="dim")

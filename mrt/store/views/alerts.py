@@ -13,6 +13,7 @@ from mrt.plugins import detail_facts
 from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
 from mrt.store.trace import channel_problems, missing_channels
 from mrt.store.views._sql import contains, tuples
+from mrt.store.views.ai import ai_lines
 
 # v0's alerts were sent by v0: they never had an outbox row here, and that is not a gap.
 NEVER_QUEUED_KINDS = ("v0",)
@@ -236,6 +237,7 @@ class AlertDetail:
     undelivered: str | None = None  # why it went to no one, in words (mrt.ops.explain fills it)
     facts: tuple[tuple[str, str], ...] = ()  # (label, value): the details its source names
     event_observed_at: datetime | None = None  # when MRT first saw the event (a replay's age)
+    ai: tuple[tuple[str, str], ...] = ()  # (label, text): summary, triage, cluster (views.ai)
 
 
 def alert_detail(alert_id: int) -> AlertDetail | None:
@@ -286,6 +288,7 @@ def alert_detail(alert_id: int) -> AlertDetail | None:
             detail_facts(event.source, event.event_type, event.details or {}) if event else ()
         ),
         missing_channels=tuple(missing_channels(alert, event)),
+        ai=ai_lines(event),
         went_to_no_one=not boxes and alert.kind not in NEVER_QUEUED_KINDS,
         channel_problems=channel_problems(alert),
         deliveries=tuple(
