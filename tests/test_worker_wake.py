@@ -9,6 +9,7 @@ send, so news reaching the chat proves the store woke it (and the wait says it w
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -22,10 +23,11 @@ from test_source_support import FakeClock, make_pool
 
 from mrt.events import utcnow
 from mrt.store import sources
-from worker import wake
+from worker import runtime, wake
 from worker.runtime import Runtime, build_runtime, run_daemon, run_once
 
 HOUR = 3600.0
+IDLE = 5.0  # the sender's idle wait in the budget test
 BOUND = 30.0  # seconds the test waits at most; without a wake the sender would wait an hour
 
 
@@ -108,3 +110,57 @@ def test_a_cycle_committing_deliveries_wakes_the_idle_sender(
                 lambda: any("told by a poll" in str(b) for b in sink.received))
     assert waits.outcomes[0] is True
     assert len(sink.received) == 1
+
+
+def test_a_row_its_budget_refuses_waits_for_the_token_without_spinning(
+    tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A budget of one send, refilled every 2 s, and an idle wait of 5 s: the second delivery's
+    wake finds the bucket empty; the sender then waits for the token (at most 2 s, less than its
+    idle wait), not in a loop of empty rounds, and sends it."""
+    up = Upstream(httpserver)
+    sink = Sink(httpserver)
+    asked: list[float] = []
+    real = wake.wait_for_news
+
+    async def recorded(stop: asyncio.Event, news: asyncio.Event, seconds: float) -> bool:
+        asked.append(seconds)
+        return await real(stop, news, seconds)
+
+    monkeypatch.setattr(wake, "wait_for_news", recorded)
+    monkeypatch.setattr(runtime, "IDLE_SECONDS", IDLE)
+    port = free_port()
+    config = write_config(tmp_path, httpserver, port)
+    data = json.loads(config.read_text())
+    del data["delivery"]  # no fixed spacing: each target has a rate budget
+    data["channels"]["hook"]["rate"] = {"burst": 1, "per_minute": 30}
+    config.write_text(json.dumps(data))
+
+    async def run() -> None:
+        rt = await build_runtime(str(config), env=ENV, pool=make_pool(FakeClock()))
+        await run_once(rt)
+        stop = asyncio.Event()
+        daemon = asyncio.create_task(run_daemon(rt, stop, asyncio.Event()))
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                hook = Hook(client, port)
+                async with asyncio.timeout(BOUND):
+                    while not asked:  # the listener is up once the sender has run
+                        await asyncio.sleep(0.02)
+                for number in (90021, 90022):
+                    issue = new_issue(up, number, f"DeepSeek-V9 budget {number}")
+                    answer = await hook.send("issues", envelope("issues-opened", issue=issue))
+                    assert answer.status_code == 200, answer.text
+            async with asyncio.timeout(BOUND):
+                while len(sink.received) < 2:
+                    await asyncio.sleep(0.02)
+        finally:
+            stop.set()
+            await daemon
+            rt.db.close()
+
+    asyncio.run(run())
+    assert len(sink.received) == 2
+    token_waits = [s for s in asked if wake.MIN_WAIT_SECONDS <= s < IDLE]
+    assert token_waits and max(token_waits) <= 2.05  # the budget's next token, not the idle 5 s
+    assert len(asked) < 20, asked  # a handful of rounds, not a spinning loop
