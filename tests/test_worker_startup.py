@@ -4,8 +4,9 @@ Start-up to the first request is mostly imports (docs/PERFORMANCE.md, "Footprint
 imports every notification plugin it has (about a fifth of the worker's imports); it is needed
 by a config with an Apprise channel, and by no other. croniter is needed by a cron schedule or
 a digest only, feedparser and BeautifulSoup by the first feed a source reads, Jinja2 by the
-first template checked or message rendered. A config loads the source plugins it names, not
-every installed one.
+first template checked or message rendered, prometheus_client (worker.health) by a daemon with
+`observability.metrics_listen` only. A config loads the source plugins it names, not every
+installed one.
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def test_a_worker_without_apprise_channels_never_imports_apprise(
     modules = set(out["modules"])
     assert "mrt.sources.github" in modules and "mrt.pipeline" in modules
     for name in ("apprise", "mrt.delivery.apprise_channel", "mrt.delivery.welink", "requests",
-                 "croniter", "textual", "feedparser", "bs4", "jinja2"):
+                 "croniter", "textual", "feedparser", "bs4", "jinja2",
+                 # /metrics is served only with observability.metrics_listen
+                 "prometheus_client", "worker.health"):
         assert name not in modules, name
 
 

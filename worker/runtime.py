@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 import peewee
 
@@ -47,15 +48,18 @@ from mrt.store.backup import configured_backup_dir
 from mrt.store.db import describe_target, open_store
 from mrt.store.db_errors import explain, explain_error, unavailable_kind
 from mrt.store.models import Command
+from worker import wake
 from worker.ai_step import AiWorker
 from worker.dbwatch import DatabaseWatch, ops_notice_writer, waiting_store_runner
-from worker.health import start_endpoint
 from worker.reload_status import record_reload
 from worker.retention import start_retention
 from worker.scheduler import Scheduler
 from worker.systemd import SystemdNotifier
 from worker.watch import watch_sources
 from worker.webhooks import open_webhooks
+
+if TYPE_CHECKING:  # worker.health (prometheus_client) is imported when its endpoint starts
+    from worker.health import Endpoint
 
 log = logging.getLogger("mrt.worker")
 
@@ -82,6 +86,9 @@ class Runtime:
     last_send: SendReport | None = None  # --once: what its deliveries came to (the exit code)
     mode: str | None = None  # on the heartbeat: daemon | once | service (worker.main sets it)
     ai: AiWorker | None = None  # the daemon's AI step (summaries), when the config turns it on
+    # set when new outbox rows are stored (a cycle, a webhook delivery, a flush, wake_senders):
+    # the daemon's idle sender goes at once instead of at its next tick
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def _engine_parts(
@@ -258,6 +265,7 @@ def flush_noise(rt: Runtime, now: datetime) -> None:
             log.error("flushing aggregates and digests failed: %s", explain_error(exc, rt.database))
         return
     if report.alerts:
+        rt.wake.set()
         log.info("flushed %d aggregates and %d digests", report.aggregates, report.digests)
 
 
@@ -273,7 +281,9 @@ def _handle_commands(rt: Runtime, now: datetime, reload_requested: asyncio.Event
         # poll_requested_at, which the scheduler reads each turn (one mechanism).
         if command.kind == "reload":
             reload_requested.set()
-        elif command.kind != "wake_senders":
+        elif command.kind == "wake_senders":
+            rt.wake.set()
+        else:
             result = {"ok": False, "error": f"unknown command {command.kind!r}"}
         workers.finish_command(int(command.id), result, now)
         rt.pending_commands.pop(0)
@@ -291,7 +301,7 @@ def _database_turn(
     if beat or watch.episode is not None:
         steps.append(("the heartbeat", lambda: _beat(rt, at)))
     steps += [
-        ("starting due cycles", lambda: rt.scheduler.start_due(at)),
+        ("starting due cycles", lambda: wake.after(rt.scheduler.start_due(at), rt.wake)),
         ("the command queue", lambda: _handle_commands(rt, at, reload_requested)),
     ]
     for where, step in steps:
@@ -326,11 +336,26 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
 
 async def _sender_loop(rt: Runtime, stop: asyncio.Event, now: Callable[[], datetime]) -> None:
     while not stop.is_set():
+        rt.wake.clear()  # news stored from here on is seen by this round or wakes the next wait
         if rt.ai is not None:
             rt.ai.hold_new(now())  # new alerts wait (boundedly) for their AI summary
         report = await rt.sender.run_once(now())
         if not report.claimed:
-            await _pause(stop, IDLE_SECONDS)
+            await wake.wait_for_news(stop, rt.wake, wake.idle_seconds(rt.sender, now(), IDLE_SECONDS))
+
+
+def _start_endpoint(rt: Runtime) -> Endpoint | None:
+    """observability.metrics_listen: /metrics, /healthz, /readyz; worker.health (and with it
+    prometheus_client) is imported only by a worker that serves them."""
+    if rt.config.observability.metrics_listen is None:
+        return None
+    from worker.health import start_endpoint
+
+    return start_endpoint(
+        rt.db, listen=rt.config.observability.metrics_listen, worker_id=rt.worker_id,
+        database=rt.database, secrets=tuple(secret_values(rt.config, rt.env)),
+        failing_after=lambda: rt.config.observability.failure_alert_after,
+    )
 
 
 async def run_daemon(
@@ -349,15 +374,13 @@ async def run_daemon(
     rt.sender = new_sender(
         rt.config, rt.engine.targets, rt.worker_id, rt.engine.rng, rt.store_runner
     )
-    endpoint = start_endpoint(  # observability.metrics_listen: /metrics, /healthz, /readyz
-        rt.db, listen=rt.config.observability.metrics_listen, worker_id=rt.worker_id,
-        database=rt.database, secrets=tuple(secret_values(rt.config, rt.env)),
-        failing_after=lambda: rt.config.observability.failure_alert_after,
-    )
+    endpoint = _start_endpoint(rt)
     # observability.retention_*: pruned in a thread, in small batches, on its own schedule
     retention_task = start_retention(rt.db, lambda: rt.config, stop, now, rt.database)
     # webhooks.github: deliveries stored at once (a reload keeps the listener it started with)
-    webhooks = await open_webhooks(rt.config, rt.env, lambda: (rt.engine, rt.scheduler.specs))
+    webhooks = await open_webhooks(
+        rt.config, rt.env, lambda: (rt.engine, rt.scheduler.specs), on_stored=rt.wake.set
+    )
     rt.notifier.ready(f"polling {len(rt.scheduler.specs)} sources")
     log.info("worker %s started: %d sources", rt.worker_id, len(rt.scheduler.specs))
     rt.ai = AiWorker(lambda: rt.config, rt.env, lambda: rt.engine, rt.db)

@@ -71,8 +71,10 @@ class GithubReceiver:
         secret: bytes,
         current: Current,
         now: Callable[[], datetime] = utcnow,
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.on_stored = on_stored  # told when a delivery stored outbox rows (wakes the senders)
         self.secret = secret
         self.current = current  # the running engine and sources (a reload replaces them)
         self.now = now
@@ -129,6 +131,8 @@ class GithubReceiver:
             )
             collect_cycle(planned, now)
             pushed.finish_delivery(delivery, spec.key, counts.new_events)
+        if counts.deliveries and self.on_stored is not None:
+            self.on_stored()  # committed: the senders may claim them now
         log.info("webhook %s (%s): %d new events, %d alerts", delivery, event,
                  counts.new_events, counts.alerts, extra={"source_key": spec.key})
         return Answer(200, f"{counts.new_events} new events, {counts.alerts} alerts")
@@ -187,7 +191,8 @@ def _snapshots(key: str) -> Callable[[Any], dict[str, dict[str, Any]]]:
 
 
 async def open_webhooks(
-    config: Config, env: Mapping[str, str], current: Current
+    config: Config, env: Mapping[str, str], current: Current,
+    on_stored: Callable[[], None] | None = None,
 ) -> asyncio.Server | None:
     """Start listening when the config asks (`webhooks.github`); None when it does not.
     A missing secret or an address that cannot be bound is a ConfigError naming the field."""
@@ -200,7 +205,7 @@ async def open_webhooks(
             f"webhooks.github.secret_env: the environment variable {settings.secret_env} is not "
             "set: it holds the secret GitHub signs its webhook deliveries with"
         )
-    receiver = GithubReceiver(settings, secret.encode("utf-8"), current)
+    receiver = GithubReceiver(settings, secret.encode("utf-8"), current, on_stored=on_stored)
     host, port = settings.address
     try:
         server = await asyncio.start_server(receiver._connection, host, port,
