@@ -129,3 +129,58 @@ class FakeAi:
         answer = {"object": "list", "data": data, "model": body.get("model"),
                   "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
         return Response(json.dumps(answer), content_type="application/json")
+
+
+# --- the suite with AI on (MRT_TEST_AI=1): one endpoint for the whole session ------------------
+
+AI_ON_ENV = "MRT_TEST_AI"
+TRIAGE_ON = {"importance": 0.9, "urgency": 0.8, "relevance": 0.9, "confidence": 0.9,
+             "reason": "A change to a tracked project."}  # overall 0.87: a rule's plain "at once"
+SUMMARY_ON = {"lines": ["AI summary: what changed upstream.", "Possible impact: check it."]}
+
+
+def ai_on() -> bool:
+    """The harness switch: every config the e2e helpers write carries an `[ai]` section on."""
+    import os
+
+    return os.environ.get(AI_ON_ENV, "") == "1"
+
+
+def valid_answer(body: dict[str, Any]) -> dict[str, Any]:
+    """A valid answer to whichever structured output the request asks for (summary, triage)."""
+    name = body.get("response_format", {}).get("json_schema", {}).get("name", "")
+    return dict(TRIAGE_ON) if name == "TriageScore" else dict(SUMMARY_ON)
+
+
+_session: tuple[HTTPServer, FakeAi] | None = None
+
+
+def start_session_fake() -> FakeAi:
+    """A fast, always-valid endpoint on its own loopback server, shared by the session."""
+    global _session
+    if _session is None:
+        server = HTTPServer(host="127.0.0.1", port=0)
+        server.start()
+        fake = FakeAi(server)
+        fake.chat = valid_answer
+        _session = (server, fake)
+    return _session[1]
+
+
+def stop_session_fake() -> None:
+    global _session
+    if _session is not None:
+        server, _ = _session
+        if server.is_running():
+            server.stop()
+        _session = None
+
+
+def ai_on_section() -> dict[str, Any]:
+    """The `[ai]` section the harness adds with AI on: summaries on, a short wait. No embedding
+    model: `mrt check` rightly warns about one that no `about:` rule uses (the tests with such
+    rules write their own section, at their own fake)."""
+    fake = start_session_fake()
+    return {"enabled": True, "provider": "vllm", "base_url": fake.base_url, "model": "fake-chat",
+            "max_retries": 1, "timeout_seconds": 5,
+            "summaries": True, "summary_wait_seconds": 5}

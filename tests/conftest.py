@@ -91,3 +91,13 @@ def _root_logging_restored() -> Iterator[None]:
         if type(handler) is logging.StreamHandler and handler not in before:
             root.removeHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ai_on_endpoint() -> Iterator[None]:
+    """MRT_TEST_AI=1 (the suite with AI on): the session's fake OpenAI-compatible endpoint,
+    started on first use by the e2e helpers' configs, stopped at the end."""
+    from ai_fake import stop_session_fake
+
+    yield
+    stop_session_fake()

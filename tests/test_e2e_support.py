@@ -9,6 +9,8 @@ loopback fakes of every outside party. No tests live here.
   through SSL_CERT_FILE (verification stays on).
 - The config: share/examples/v0-config.json, rewritten only to point the sources' base URLs at
   loopback, the state file into tmp_path, and (where a test needs email) a v0 notify.email.
+  With MRT_TEST_AI=1 it also carries an `ai` section turned on (summaries, triage, embeddings)
+  at a session-wide fake OpenAI-compatible endpoint on loopback (ai_fake.start_session_fake).
 
 WELINK_WEBHOOK_URL is the robot's own URL form on plain http
 (`http://127.0.0.1:PORT/api/werobot/v1/webhook/send?token=...&channel=standard`): the channels
@@ -27,6 +29,7 @@ import ssl
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ai_fake import ai_on, ai_on_section
 from aiosmtpd.controller import Controller
 from pytest_httpserver import HTTPServer
 from test_delivery_email import Mailbox, free_port, make_certificate
@@ -241,6 +245,8 @@ def loopback_config(
             "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "user_env": "MRT_SMTP_USER",
             "password_env": "MRT_SMTP_PASSWORD", "to_list": [MAIL_TO], "use_tls": True,
         }
+    if ai_on():  # MRT_TEST_AI=1: the same run with AI on (a test's own `ai` in extra wins)
+        data["ai"] = ai_on_section()
     data.update(extra or {})
     path = tmp_path / "config.json"
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
@@ -273,6 +279,8 @@ class Product:
     seconds: list[float] = field(default_factory=list)
 
     def _run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        if ai_on() and self.config is not None:
+            with_ai_section(self.config)
         started = time.monotonic()
         done = subprocess.run(argv, env=self.env, capture_output=True, text=True,
                               timeout=SUBPROCESS_TIMEOUT, cwd=self.env["HOME"], check=False)
@@ -318,6 +326,29 @@ class Product:
     def trace(self, ref: str) -> dict[str, Any]:
         result: dict[str, Any] = self.mrt_json("trace", ref)
         return result
+
+
+def with_ai_section(config: Path) -> None:
+    """MRT_TEST_AI=1: a config a test wrote itself (v1 TOML, v0 JSON) gets the harness's `ai`
+    section on, unless it has an `ai` section of its own or does not parse (its test is about
+    that). Appended to TOML, so the test's own text stays as it wrote it. Only files outside
+    the repository (a test's tmp_path): the shipped examples are never touched."""
+    if ROOT in config.resolve().parents:
+        return
+    try:
+        text = config.read_text(encoding="utf-8")
+        data = json.loads(text) if config.suffix == ".json" else tomllib.loads(text)
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict) or "ai" in data:
+        return
+    if config.suffix == ".json":
+        data["ai"] = ai_on_section()
+        config.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        return
+    lines = [f"{key} = {json.dumps(value)}" for key, value in ai_on_section().items()]
+    config.write_text(text.rstrip("\n") + "\n\n[ai]\n" + "\n".join(lines) + "\n",
+                      encoding="utf-8")
 
 
 def installed_tool(name: str) -> str:
