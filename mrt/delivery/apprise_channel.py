@@ -231,7 +231,11 @@ def instance(url: str) -> tuple[Any, Any] | None:
     return apobj, plugin
 
 
-def _send_blocking(target: Target, message: Message, timeout: float) -> SendOutcome:
+def _send_blocking(
+    target: Target, message: Message, timeout: float, html: str | None = None
+) -> SendOutcome:
+    """One send through the target's kept plugin: the text, or `html` as an HTML body (which
+    Apprise's email sends as multipart/alternative with a text part made from it)."""
     built = instance(target.url)
     if built is None:
         return SendOutcome(
@@ -247,9 +251,9 @@ def _send_blocking(target: Target, message: Message, timeout: float) -> SendOutc
     plugin.socket_connect_timeout = min(float(timeout), 10.0)
     plugin.socket_read_timeout = float(timeout)
     with apobj.notify(
-        body=message.body,
+        body=message.body if html is None else html,
         title=message.subject,
-        body_format=NotifyFormat.TEXT,
+        body_format=NotifyFormat.TEXT if html is None else NotifyFormat.HTML,
         # bounds this thread after the sender has stopped waiting (a far side that trickles
         # bytes never trips the socket read timeout)
         timeout=timeout + 1.0,
@@ -258,12 +262,15 @@ def _send_blocking(target: Target, message: Message, timeout: float) -> SendOutc
         return outcome_from_result(target, result, plugin)
 
 
-async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:
-    """Send one message to one target; every failure is a SendOutcome, never an exception."""
+async def send(
+    target: Target, message: Message, *, timeout: float, html: str | None = None
+) -> SendOutcome:
+    """Send one message to one target; every failure is a SendOutcome, never an exception.
+    `html`: send that as the body instead of the text (mrt.delivery.vendors.mail)."""
     try:
         # Apprise is synchronous: it runs in a thread whose sockets and notify() wait both use
         # `timeout`; the sender's one wait bounds the send (mrt.delivery.sender).
-        return await asyncio.to_thread(_send_blocking, target, message, timeout)
+        return await asyncio.to_thread(_send_blocking, target, message, timeout, html)
     except Exception as exc:
         return SendOutcome(
             ok=False,

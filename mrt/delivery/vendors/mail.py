@@ -10,16 +10,12 @@ tag), a paragraph per blank-line block, a line that is a link made a link, the s
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 from collections.abc import Mapping
 
-from apprise import Apprise, AppriseAsset, NotifyFormat
-
 from mrt.config import ChannelConfig
 from mrt.delivery import apprise_channel
-from mrt.delivery.apprise_detail import enable_detail
 from mrt.delivery.sanitize import clean_url
 from mrt.message import Message, SendOutcome, Target
 
@@ -51,33 +47,6 @@ def targets(name: str, channel: ChannelConfig, env: Mapping[str, str]) -> list[T
     return apprise_channel.targets(name, channel, env)
 
 
-def _send_blocking(target: Target, message: Message, timeout: float) -> SendOutcome:
-    asset = AppriseAsset(storage_mode="memory")
-    plugin = Apprise.instantiate(target.url, asset=asset, suppress_exceptions=False)
-    if plugin is None:
-        return SendOutcome(
-            ok=False, retryable=False, error_class="InvalidUrl", message="URL not understood"
-        )
-    plugin.retry = 0  # our retries are persistent, in the outbox
-    plugin.socket_connect_timeout = min(float(timeout), 10.0)
-    plugin.socket_read_timeout = float(timeout)
-    apobj = Apprise(asset=asset)
-    apobj.add(plugin)
-    with apobj.notify(
-        body=html_body(message),
-        title=message.subject,
-        body_format=NotifyFormat.HTML,
-        timeout=timeout + 1.0,
-        log_level=enable_detail(),
-    ) as result:
-        return apprise_channel.outcome_from_result(target, result, plugin)
-
-
 async def send(target: Target, message: Message, *, timeout: float) -> SendOutcome:
-    try:
-        return await asyncio.to_thread(_send_blocking, target, message, timeout)
-    except Exception as exc:
-        return SendOutcome(
-            ok=False, error_class=type(exc).__name__,
-            message=apprise_channel.scrub(str(exc), target.secrets)[:500],
-        )
+    """Apprise's SMTP through the target's kept plugin, with the HTML body."""
+    return await apprise_channel.send(target, message, timeout=timeout, html=html_body(message))
