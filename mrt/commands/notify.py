@@ -105,22 +105,10 @@ def run_tests(
     return 1 if failed else 0
 
 
-def _answer(result: TestResult) -> str:
-    parts = []
-    if result.http_status is not None:
-        parts.append(f"HTTP {result.http_status}")
-    if result.vendor_code is not None:
-        parts.append(f"code {result.vendor_code}")
-    if result.error_class and not result.ok:
-        parts.append(result.error_class)
-    head = ", ".join(parts)
-    return f"{head}: {result.said}" if head and result.said else head or result.said or "-"
-
-
 def _line(result: TestResult) -> str:
     mark = "sent" if result.ok else "FAIL"
     return inert_text(
-        f"{mark:<5} {result.channel}  {result.target}  {_answer(result)}  "
+        f"{mark:<5} {result.channel}  {result.target}  {result.answer()}  "
         f"(outbox {result.outbox_id}, {result.status})",
         max_chars=700,
     )

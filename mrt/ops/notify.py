@@ -46,6 +46,16 @@ class TestResult:
     def ok(self) -> bool:
         return self.status == "sent"
 
+    def answer(self) -> str:
+        """What the far side said: `HTTP 400, code 310000, VendorError: its words`."""
+        parts = [f"HTTP {self.http_status}"] if self.http_status is not None else []
+        if self.vendor_code is not None:
+            parts.append(f"code {self.vendor_code}")
+        if self.error_class and not self.ok:
+            parts.append(self.error_class)
+        head = ", ".join(parts)
+        return f"{head}: {self.said}" if head and self.said else head or self.said or "-"
+
 
 def test_message(channel: str, now: datetime) -> Message:
     host = socket.gethostname() or "localhost"

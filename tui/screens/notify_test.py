@@ -99,16 +99,8 @@ def confirm_text(channel: str, config: Config) -> str:
 
 def answer(result: TestResult) -> str:
     """One target's answer: HTTP status, vendor code, and the far side's words (scrubbed)."""
-    parts = [f"HTTP {result.http_status}"] if result.http_status is not None else []
-    if result.vendor_code is not None:
-        parts.append(f"code {result.vendor_code}")
-    if result.error_class and not result.ok:
-        parts.append(result.error_class)
-    head = ", ".join(parts)
-    said = result.said or "-"
     mark = "sent" if result.ok else "FAILED"
-    return inert(f"{mark} {result.target}: {head + ': ' if head else ''}{said} "
-                 f"(outbox #{result.outbox_id})", 400)
+    return inert(f"{mark} {result.target}: {result.answer()} (outbox #{result.outbox_id})", 400)
 
 
 def send_channel_test(config: Config, channel: str, now: datetime) -> tuple[str, bool]:
