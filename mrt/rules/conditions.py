@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from mrt.rules.fields import EventView
 from mrt.rules.patterns import GlobSet, compile_globs, compile_word_search
+from mrt.rules.prefilter import required_literals
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +128,23 @@ class RegexCondition(Leaf):
         self.compiled = compiled
         self.fields = fields
         self.ignore_case = ignore_case
+        # Literals every match contains (prefilter.py): a field without any cannot match, and
+        # `in` costs much less than an RE2 search; None when the pattern does not say.
+        self.required = required_literals(pattern, ignore_case)
 
     def check(self, view: EventView) -> bool:
-        return any(self.compiled.search(view.text(name)) is not None for name in self.fields)
+        required = self.required
+        for name in self.fields:
+            if required is not None:
+                haystack = view.folded(name) if required.folded else view.text(name)
+                for literal in required.strings:
+                    if literal in haystack:
+                        break
+                else:
+                    continue  # none of the literals: no match in this field
+            if self.compiled.search(view.text(name)) is not None:
+                return True
+        return False
 
     def explain(self, view: EventView) -> Outcome:
         for name in self.fields:

@@ -10,6 +10,7 @@ from typing import Any
 
 from mrt.errors import ConfigError
 from mrt.events import TrackerEvent
+from mrt.rules.prefilter import fold_lowered
 
 # Rules look at no more than this many characters of any one field. RE2 is linear, so this is
 # not what keeps a hostile 1 MB issue body from stalling the worker; it bounds the work per event
@@ -92,7 +93,7 @@ class EventView:
     rules that look at them.
     """
 
-    __slots__ = ("_labels", "_lower", "_text", "event", "memo", "priority", "tags")
+    __slots__ = ("_folded", "_labels", "_lower", "_text", "event", "memo", "priority", "tags")
 
     def __init__(self, event: TrackerEvent) -> None:
         self.event = event
@@ -100,6 +101,7 @@ class EventView:
         self.tags: dict[str, None] = {}  # ordered set
         self._text: dict[str, str] = {}
         self._lower: dict[str, str] = {}
+        self._folded: dict[str, str] = {}
         self._labels: frozenset[str] | None = None
         self.memo: dict[object, bool] = {}  # leaf condition -> result, for this event
 
@@ -113,6 +115,13 @@ class EventView:
         cached = self._lower.get(name)
         if cached is None:
             cached = self._lower[name] = self.text(name).lower()
+        return cached
+
+    def folded(self, name: str) -> str:
+        """The text as case-insensitive literals are looked for in it (prefilter.fold)."""
+        cached = self._folded.get(name)
+        if cached is None:
+            cached = self._folded[name] = fold_lowered(self.lower(name))
         return cached
 
     def labels_lower(self) -> frozenset[str]:

@@ -1,0 +1,140 @@
+"""A regex rule asks RE2 only when the text holds a literal every match needs (issue 13).
+
+The prefilter (mrt/rules/prefilter.py) must never change a decision: these tests compare it
+with RE2 itself, over every code point RE2 folds to an ASCII letter, over patterns it must not
+model, over hostile and tricky text, and over the ingest benchmark's events through the real
+config loader (the same decisions, reasons and nearest misses as without it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+import re2
+
+from mrt.config import config_from_dict
+from mrt.rules import RuleSet, compile_rules
+from mrt.rules.conditions import RegexCondition
+from mrt.rules.fields import EventView
+from mrt.rules.patterns import re2_options
+from mrt.rules.prefilter import fold, required_literals
+from tests.bench.corpus import bench_rules, make_events
+from tests.hostile import CORPUS
+
+
+@pytest.mark.parametrize(
+    ("pattern", "ignore_case", "literals"),
+    [
+        (r"(?i)\b(perf|latency|throughput)", False, ("latency", "perf", "throughput")),
+        (r"(?i)deepseek[-_ ]?v3", False, ("deepseek",)),
+        (r"(?i)qwen\d*(\.\d+)?-\d+b", False, ("qwen",)),
+        (r"^\[RFC\]", False, ("[RFC]",)),
+        (r"^\[RFC\]", True, ("[rfc]",)),
+        (r"tp=(4|8)", False, ("tp=",)),
+        (r"(ab)+|c(?:de)", False, ("ab", "de")),
+        (r"x{2}yz", False, ("yz",)),
+        (r"\p{Greek}+bar[\]x]", False, ("bar",)),
+        (r"(?P<m>llama)-\d", False, ("llama",)),
+    ],
+)
+def test_the_literals_every_match_needs(
+    pattern: str, ignore_case: bool, literals: tuple[str, ...]
+) -> None:
+    found = required_literals(pattern, ignore_case)
+    assert found is not None and found.strings == literals
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "a|", "a*", "(a|)b?", "[[:alpha:]]+", r"\Qa.b\E", r"\x41", r"a{,2}", "(?i:foo)",
+        "a(?i)b", r"\n", r"\d+", ".*", "(ab)?", "a{0}", "",
+    ],
+)
+def test_what_it_does_not_model_always_goes_to_re2(pattern: str) -> None:
+    assert required_literals(pattern, False) is None
+
+
+def test_fold_keeps_every_character_re2_folds_to_an_ascii_one() -> None:
+    """(?i)s matches `ſ` and (?i)k the Kelvin sign: fold() must turn them into the letter."""
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    partners = {}
+    for code in range(0x20, 0x7F):
+        literal = chr(code)
+        options = re2_options()
+        options.case_sensitive = False
+        for found in re2.compile(re2.escape(literal), options).findall(every):
+            partners[found] = literal.lower()
+    assert partners["\u017f"] == "s" and partners["\u212a"] == "k"  # RE2 does fold these
+    assert {c: fold(c) for c in partners} == partners
+
+
+TRICKY = [
+    "ſegfault in the kernel", "\u212aernel panic", "DEEPSEEK-V3 lands", "deep seek v3",
+    "[rfc] lower", "[RFC] upper", "x [RFC] not first", "tp=4 and TP=8", "Qwen2.5-72B", "qwen-7b",
+    "Llama3", "ＤeepSeek full-width", "nan loss", "NaN Loss", "core  dumped", "", "\n",
+    "İstanbul ıdeepseek", "LATENCY", "throughput\u0130",
+]
+PATTERNS = [
+    (r"(?i)\b(perf|latency|throughput)", False),
+    (r"(?i)(deepseek|qwen|llama|mistral)[-_ ]?(v?\d+(\.\d+)?)?", False),
+    (r"(?i)deepseek[-_ ]?v3", False), (r"(?i)qwen\d*(\.\d+)?-\d+b", False),
+    (r"(?i)(segfault|core dumped|illegal memory access|nan loss)", False),
+    (r"^\[RFC\]", False), (r"^\[RFC\]", True), (r"tp=(4|8)", False), (r"TP=(4|8)", True),
+    (r"kernel", True), (r"(?i)SEGFAULT", False), (r"(?is)panic.*kernel", False),
+]
+
+
+def _condition(pattern: str, ignore_case: bool) -> RegexCondition:
+    options = re2_options()
+    options.case_sensitive = not ignore_case
+    return RegexCondition(pattern, re2.compile(pattern, options), ("title",), ignore_case)
+
+
+def test_a_prefiltered_regex_matches_exactly_what_re2_matches() -> None:
+    texts = [*TRICKY, *CORPUS.values(), *(e.title + " " + e.summary for e in make_events(800))]
+    base = make_events(1)[0]
+    for pattern, ignore_case in PATTERNS:
+        condition = _condition(pattern, ignore_case)
+        assert condition.required is not None, pattern
+        for text in texts:
+            view = EventView(dataclasses.replace(base, title=text))
+            expected = condition.compiled.search(view.text("title")) is not None
+            assert condition.check(view) is expected, (pattern, text)
+
+
+def _without_prefilter(ruleset: RuleSet) -> RuleSet:
+    def walk(condition: Any) -> None:
+        for child in getattr(condition, "children", ()):
+            walk(child)
+        if hasattr(condition, "child"):
+            walk(condition.child)
+        if isinstance(condition, RegexCondition):
+            condition.required = None
+
+    for rule in ruleset.rules:
+        walk(rule.condition)
+    return ruleset
+
+
+def test_the_benchmark_events_get_the_same_decisions_with_and_without_it() -> None:
+    config = bench_rules("json://127.0.0.1:9")
+    config["rules"].append(
+        {"name": "upper", "when": {"regex": {"pattern": "RFC|PERF", "ignore_case": True}},
+         "notify": {"channels": ["team"]}}
+    )
+    fast = compile_rules(config_from_dict(config))
+    plain = _without_prefilter(compile_rules(config_from_dict(config)))
+    prefiltered = [
+        c for r in fast.rules for c in [r.condition, *getattr(r.condition, "children", ())]
+        if isinstance(c, RegexCondition) and c.required is not None
+    ]
+    assert len(prefiltered) == 8  # every regex rule of the benchmark has its literals
+    actions = set()
+    for event in make_events(3000):
+        decision = fast.evaluate(event, now=event.observed_at)
+        assert decision.as_json() == plain.evaluate(event, now=event.observed_at).as_json()
+        actions.add(decision.action)
+    assert actions == {"notify", "suppress", "none"}
