@@ -39,6 +39,16 @@ def neutralise_mentions(text: str) -> str:
 
 def clean_line(value: object, *, max_chars: int = 300) -> str:
     """One line of upstream text (a title, a name): no controls, no mentions, bounded."""
+    if (
+        type(value) is str
+        and value.isprintable()
+        and "  " not in value
+        and "@" not in value
+        and "<" not in value
+        and "!" not in value
+        and len(value) <= max_chars
+    ):  # nothing to remove, replace or cut: what the steps below would leave (most text)
+        return value.strip()
     text = strip_controls(value if type(value) is str else str(value or ""), keep_newlines=False)
     if "  " in text:
         text = _SPACES.sub(" ", text)

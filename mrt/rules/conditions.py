@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mrt.rules.fields import EventView
+from mrt.rules.fields import EventView, JoinedKey
 from mrt.rules.patterns import GlobSet, compile_globs, compile_word_search
 from mrt.rules.prefilter import required_literals
 
@@ -79,8 +79,15 @@ class KeywordsCondition(Leaf):
         # body made of a million short near-misses.
         self.word_any = compile_word_search(self.lowered) if word else None
         self.word_each = tuple(compile_word_search((t,)) for t in self.lowered) if word else ()
+        self.joined = JoinedKey(fields, "lower")
 
     def check(self, view: EventView) -> bool:
+        everywhere = view.joined(self.joined)
+        for term in self.lowered:
+            if term in everywhere:
+                break
+        else:
+            return False  # no term in any field (most events): no boundary to judge
         for name in self.fields:
             haystack = view.lower(name)
             # The substring test is cheap and settles most events; RE2 only judges boundaries.
@@ -131,9 +138,18 @@ class RegexCondition(Leaf):
         # Literals every match contains (prefilter.py): a field without any cannot match, and
         # `in` costs much less than an RE2 search; None when the pattern does not say.
         self.required = required_literals(pattern, ignore_case)
+        folded = self.required is not None and self.required.folded
+        self.joined = JoinedKey(fields, "folded" if folded else "text")
 
     def check(self, view: EventView) -> bool:
         required = self.required
+        if required is not None and len(self.fields) > 1:
+            everywhere = view.joined(self.joined)
+            for literal in required.strings:
+                if literal in everywhere:
+                    break
+            else:
+                return False  # in no field: no match anywhere
         for name in self.fields:
             if required is not None:
                 haystack = view.folded(name) if required.folded else view.text(name)

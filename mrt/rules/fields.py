@@ -93,7 +93,9 @@ class EventView:
     rules that look at them.
     """
 
-    __slots__ = ("_folded", "_labels", "_lower", "_text", "event", "memo", "priority", "tags")
+    __slots__ = (
+        "_folded", "_joined", "_labels", "_lower", "_text", "event", "memo", "priority", "tags"
+    )
 
     def __init__(self, event: TrackerEvent) -> None:
         self.event = event
@@ -102,6 +104,7 @@ class EventView:
         self._text: dict[str, str] = {}
         self._lower: dict[str, str] = {}
         self._folded: dict[str, str] = {}
+        self._joined: dict[str, str] = {}
         self._labels: frozenset[str] | None = None
         self.memo: dict[object, bool] = {}  # leaf condition -> result, for this event
 
@@ -124,10 +127,33 @@ class EventView:
             cached = self._folded[name] = fold_lowered(self.lower(name))
         return cached
 
+    def joined(self, key: JoinedKey) -> str:
+        """Several fields' texts (in the key's form) in one string, one a line: a term
+        in none of them is in none of the fields, and one `in` test says so."""
+        cached = self._joined.get(key.name)
+        if cached is None:
+            part = self.folded if key.form == "folded" else (
+                self.lower if key.form == "lower" else self.text
+            )
+            cached = self._joined[key.name] = "\n".join(part(name) for name in key.fields)
+        return cached
+
     def labels_lower(self) -> frozenset[str]:
         if self._labels is None:
             self._labels = frozenset(str(label).lower() for label in self.event.labels)
         return self._labels
+
+
+class JoinedKey:
+    """Which fields EventView.joined puts together, and in which form: "text" (as they are),
+    "lower" (lower-cased) or "folded" (prefilter.fold)."""
+
+    __slots__ = ("fields", "form", "name")
+
+    def __init__(self, fields: tuple[str, ...], form: str) -> None:
+        self.fields = fields
+        self.form = form
+        self.name = form + ":" + "\n".join(fields)
 
 
 def event_priority(event: TrackerEvent) -> str | None:
