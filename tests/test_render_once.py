@@ -87,6 +87,13 @@ def test_the_sanitisers_agree_with_the_straightforward_ones() -> None:
                 text, max_chars=limit * 2
             ), text
         assert sanitize.neutralise_mentions(text) == plain_neutralise(text)
+    for short_cut, plain in ((sanitize.clean_line, plain_clean_line),
+                             (sanitize.clean_text, plain_clean_text)):
+        for value in ("", "x"):  # a limit below one is refused the same way
+            with pytest.raises(ValueError, match="limit must be positive"):
+                plain(value, max_chars=0)
+            with pytest.raises(ValueError, match="limit must be positive"):
+                short_cut(value, max_chars=0)
     for value in (None, 0, 7, 3.5, True, ["a", "@b"]):
         assert sanitize.clean_line(value) == plain_clean_line(value)
         assert sanitize.clean_text(value) == plain_clean_text(value)

@@ -46,7 +46,7 @@ def clean_line(value: object, *, max_chars: int = 300) -> str:
         and "@" not in value
         and "<" not in value
         and "!" not in value
-        and len(value) <= max_chars
+        and 0 < len(value) <= max_chars
     ):  # nothing to remove, replace or cut: what the steps below would leave (most text)
         return value.strip()
     text = strip_controls(value if type(value) is str else str(value or ""), keep_newlines=False)
