@@ -191,7 +191,7 @@ def plan_aggregate(
         title,
         decision,
         targets,
-        renderer.writer(events, decision),
+        lambda channel: renderer.message(channel, events, decision),
         payload=payload,
         keep_going=True,
     )
