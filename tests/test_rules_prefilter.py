@@ -15,7 +15,7 @@ import re2
 
 from mrt.config import config_from_dict
 from mrt.rules import compile_rules
-from mrt.rules.conditions import KeywordsCondition, RegexCondition
+from mrt.rules.conditions import KeywordsCondition, Outcome, RegexCondition, _short
 from mrt.rules.fields import EventView
 from mrt.rules.patterns import re2_options
 from mrt.rules.prefilter import fold, required_literals
@@ -104,9 +104,38 @@ def test_a_prefiltered_regex_matches_exactly_what_re2_matches() -> None:
             assert condition.check(view) is expected, (pattern, text)
 
 
+def test_a_match_is_explained_with_the_text_re2_found_whatever_the_script() -> None:
+    cases = [
+        (r"(?i)déjà\w*", "title DÉJÀvu 混合专家 and déjà"),
+        (r"混合\S+", "a 混合专家模型 b"),
+        (r"(?i)ſ+egfault", "ſſegFAULT here"),
+        (r"\pL+\d", "emoji 🎉 Ωmega7"),
+        (r"x\C+y", "xéy"),  # one byte at a time: explained through the str search
+        (r"(?i)q\w+", "Qwen\u212a 7b"),
+    ]
+    base = make_events(1)[0]
+    for pattern, text in cases:
+        condition = _condition(pattern, ignore_case=False)
+        view = EventView(dataclasses.replace(base, title=text))
+        assert condition.explain(view) == plain_regex_explain(condition, view), pattern
+        assert condition.check(view) is True
+    assert _condition(r"x\C+y", ignore_case=False).binary is None
+
+
 def plain_regex_check(self: RegexCondition, view: EventView) -> bool:
     """RegexCondition.check as it was before the prefilter: RE2 on every field."""
     return any(self.compiled.search(view.text(name)) is not None for name in self.fields)
+
+
+def plain_regex_explain(self: RegexCondition, view: EventView) -> Outcome:
+    """RegexCondition.explain as it was: RE2's str search on every field in turn."""
+    for name in self.fields:
+        found = self.compiled.search(view.text(name))
+        if found is not None:
+            snippet = _short(found.group(0))
+            return Outcome(True, (f"{name} matched /{self.pattern}/ ({snippet!r})",))
+    where = " or ".join(self.fields)
+    return Outcome(False, misses=(f"{where} did not match /{self.pattern}/",))
 
 
 def plain_keywords_check(self: KeywordsCondition, view: EventView) -> bool:
@@ -137,6 +166,7 @@ def test_the_benchmark_events_get_the_same_decisions_with_and_without_it(
     events = make_events(3000)
     with monkeypatch.context() as plain:
         plain.setattr(RegexCondition, "check", plain_regex_check)
+        plain.setattr(RegexCondition, "explain", plain_regex_explain)
         plain.setattr(KeywordsCondition, "check", plain_keywords_check)
         expected = [ruleset.evaluate(e, now=e.observed_at).as_json() for e in events]
     decided = [ruleset.evaluate(e, now=e.observed_at).as_json() for e in events]

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import re2
+
 from mrt.rules.fields import EventView, JoinedKey
 from mrt.rules.patterns import GlobSet, compile_globs, compile_word_search
 from mrt.rules.prefilter import required_literals
@@ -140,6 +142,15 @@ class RegexCondition(Leaf):
         self.required = required_literals(pattern, ignore_case)
         folded = self.required is not None and self.required.folded
         self.joined = JoinedKey(fields, "folded" if folded else "text")
+        # The same program over the UTF-8 bytes of the text (encoded once per event): RE2's
+        # binding then skips re-encoding the text and mapping byte offsets back per search.
+        # A match covers whole characters, so its bytes decode to the very text the str
+        # search finds; `\C` (one byte) can split one, so such a pattern keeps the str search.
+        self.binary = (
+            None
+            if "\\C" in pattern
+            else re2.compile(pattern.encode("utf-8"), compiled.options)
+        )
 
     def check(self, view: EventView) -> bool:
         required = self.required
@@ -151,22 +162,36 @@ class RegexCondition(Leaf):
             else:
                 return False  # in no field: no match anywhere
         for name in self.fields:
-            if required is not None:
-                haystack = view.folded(name) if required.folded else view.text(name)
-                for literal in required.strings:
-                    if literal in haystack:
-                        break
-                else:
-                    continue  # none of the literals: no match in this field
-            if self.compiled.search(view.text(name)) is not None:
+            if self._may_match(view, name) and self._search(view, name) is not None:
                 return True
         return False
 
+    def _may_match(self, view: EventView, name: str) -> bool:
+        """False when the field holds none of the literals every match needs."""
+        required = self.required
+        if required is None:
+            return True
+        haystack = view.folded(name) if required.folded else view.text(name)
+        for literal in required.strings:  # noqa: SIM110 (a loop, not any(genexpr): hot path)
+            if literal in haystack:
+                return True
+        return False
+
+    def _search(self, view: EventView, name: str) -> str | None:
+        """The text of the first match in the field, or None."""
+        if self.binary is None:
+            found = self.compiled.search(view.text(name))
+            return None if found is None else str(found.group(0))
+        found = self.binary.search(view.encoded(name))
+        return None if found is None else bytes(found.group(0)).decode("utf-8")
+
     def explain(self, view: EventView) -> Outcome:
         for name in self.fields:
-            found = self.compiled.search(view.text(name))
-            if found is not None:
-                snippet = _short(found.group(0))
+            if not self._may_match(view, name):
+                continue
+            matched = self._search(view, name)
+            if matched is not None:
+                snippet = _short(matched)
                 return Outcome(True, (f"{name} matched /{self.pattern}/ ({snippet!r})",))
         where = " or ".join(self.fields)
         return Outcome(False, misses=(f"{where} did not match /{self.pattern}/",))

@@ -94,7 +94,8 @@ class EventView:
     """
 
     __slots__ = (
-        "_folded", "_joined", "_labels", "_lower", "_text", "event", "memo", "priority", "tags"
+        "_encoded", "_folded", "_joined", "_labels", "_lower", "_text", "event", "memo",
+        "priority", "tags",
     )
 
     def __init__(self, event: TrackerEvent) -> None:
@@ -105,6 +106,7 @@ class EventView:
         self._lower: dict[str, str] = {}
         self._folded: dict[str, str] = {}
         self._joined: dict[str, str] = {}
+        self._encoded: dict[str, bytes] = {}
         self._labels: frozenset[str] | None = None
         self.memo: dict[object, bool] = {}  # leaf condition -> result, for this event
 
@@ -118,6 +120,13 @@ class EventView:
         cached = self._lower.get(name)
         if cached is None:
             cached = self._lower[name] = self.text(name).lower()
+        return cached
+
+    def encoded(self, name: str) -> bytes:
+        """The text as UTF-8 (text_of made it encodable), for RE2 programs over bytes."""
+        cached = self._encoded.get(name)
+        if cached is None:
+            cached = self._encoded[name] = self.text(name).encode("utf-8")
         return cached
 
     def folded(self, name: str) -> str:
