@@ -13,10 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import re2
-
 from mrt.rules.fields import EventView, JoinedKey
-from mrt.rules.patterns import GlobSet, compile_globs, compile_word_search
+from mrt.rules.patterns import GlobSet, compile_globs, compile_word_search, over_bytes
 from mrt.rules.prefilter import required_literals
 
 
@@ -81,6 +79,10 @@ class KeywordsCondition(Leaf):
         # body made of a million short near-misses.
         self.word_any = compile_word_search(self.lowered) if word else None
         self.word_each = tuple(compile_word_search((t,)) for t in self.lowered) if word else ()
+        # the same programs over the lower-cased text's UTF-8 (see RegexCondition.binary):
+        # only whether they match is asked, and that is the same over bytes
+        self.any_binary = None if self.word_any is None else over_bytes(self.word_any)
+        self.each_binary = tuple(over_bytes(p) for p in self.word_each)
         self.joined = JoinedKey(fields, "lower")
 
     def check(self, view: EventView) -> bool:
@@ -94,21 +96,22 @@ class KeywordsCondition(Leaf):
             haystack = view.lower(name)
             # The substring test is cheap and settles most events; RE2 only judges boundaries.
             if any(term in haystack for term in self.lowered) and (
-                self.word_any is None or self.word_any.search(haystack) is not None
+                self.any_binary is None
+                or self.any_binary.search(view.lower_encoded(name)) is not None
             ):
                 return True
         return False
 
-    def _found(self, haystack: str, index: int) -> bool:
-        if self.lowered[index] not in haystack:
+    def _found(self, view: EventView, name: str, index: int) -> bool:
+        if self.lowered[index] not in view.lower(name):
             return False
-        return not self.word or self.word_each[index].search(haystack) is not None
+        return not self.word or self.each_binary[index].search(view.lower_encoded(name)) is not None
 
     def explain(self, view: EventView) -> Outcome:
         reasons = []
         for i, term in enumerate(self.terms):
             for name in self.fields:
-                if self._found(view.lower(name), i):
+                if self._found(view, name, i):
                     word = "the word " if self.word else ""
                     reasons.append(f"{name} contained {word}{term!r}")
                     break
@@ -146,11 +149,7 @@ class RegexCondition(Leaf):
         # binding then skips re-encoding the text and mapping byte offsets back per search.
         # A match covers whole characters, so its bytes decode to the very text the str
         # search finds; `\C` (one byte) can split one, so such a pattern keeps the str search.
-        self.binary = (
-            None
-            if "\\C" in pattern
-            else re2.compile(pattern.encode("utf-8"), compiled.options)
-        )
+        self.binary = None if "\\C" in pattern else over_bytes(compiled)
 
     def check(self, view: EventView) -> bool:
         required = self.required

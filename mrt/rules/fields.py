@@ -94,7 +94,7 @@ class EventView:
     """
 
     __slots__ = (
-        "_encoded", "_folded", "_joined", "_labels", "_lower", "_text", "event", "memo",
+        "_encoded", "_encoded_lower", "_folded", "_joined", "_labels", "_lower", "_text", "event", "memo",
         "priority", "tags",
     )
 
@@ -107,6 +107,7 @@ class EventView:
         self._folded: dict[str, str] = {}
         self._joined: dict[str, str] = {}
         self._encoded: dict[str, bytes] = {}
+        self._encoded_lower: dict[str, bytes] = {}
         self._labels: frozenset[str] | None = None
         self.memo: dict[object, bool] = {}  # leaf condition -> result, for this event
 
@@ -127,6 +128,13 @@ class EventView:
         cached = self._encoded.get(name)
         if cached is None:
             cached = self._encoded[name] = self.text(name).encode("utf-8")
+        return cached
+
+    def lower_encoded(self, name: str) -> bytes:
+        """The lower-cased text as UTF-8."""
+        cached = self._encoded_lower.get(name)
+        if cached is None:
+            cached = self._encoded_lower[name] = self.lower(name).encode("utf-8")
         return cached
 
     def folded(self, name: str) -> str:
