@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -40,6 +41,13 @@ def plain_clean_line(value: object, *, max_chars: int = 300) -> str:
     text = inert._strip(str(value or ""), False)
     text = re.sub(r" {2,}", " ", text).strip()
     return plain_neutralise(fit_text(text, max_chars, keep_link=False))
+
+
+def plain_clean_url(value: object) -> str:
+    text = inert._strip(str(value or ""), False).strip()
+    if not text or urlsplit(text).scheme.lower() not in {"http", "https"} or " " in text:
+        return ""
+    return text.replace("@", "%40")
 
 
 def plain_clean_text(value: object, *, max_chars: int = 2000) -> str:
@@ -94,6 +102,18 @@ def test_the_sanitisers_agree_with_the_straightforward_ones() -> None:
                 plain(value, max_chars=0)
             with pytest.raises(ValueError, match="limit must be positive"):
                 short_cut(value, max_chars=0)
+    links = [
+        *(e.url for e in EVENTS), "https://github.com/a/b/issues/1", "http://x.org/@all",
+        "HTTPS://Example.org/x", "https://exa mple.org", "ftp://x.org/a", "https://[::1]:8/x",
+        "javascript:alert(1)", " https://x.org/ ", "https://x.org/\u202ey", "https://例子.cn/",
+        "https:", "https://", "http://user@host/p?q=1#f",
+    ]
+    for link in [*links, *SAMPLES]:
+        assert sanitize.clean_url(link) == plain_clean_url(link), link
+    with pytest.raises(ValueError):
+        plain_clean_url("https://[::1/x")
+    with pytest.raises(ValueError):  # refused the same way by the short cut's general path
+        sanitize.clean_url("https://[::1/x")
     for value in (None, 0, 7, 3.5, True, ["a", "@b"]):
         assert sanitize.clean_line(value) == plain_clean_line(value)
         assert sanitize.clean_text(value) == plain_clean_text(value)
@@ -125,6 +145,7 @@ def test_alert_messages_are_byte_for_byte_those_of_the_straightforward_sanitiser
     assert len(fast) > 300  # a third of the corpus alerts, each to three channels
     monkeypatch.setattr(render, "clean_line", plain_clean_line)
     monkeypatch.setattr(render, "clean_text", plain_clean_text)
+    monkeypatch.setattr(render, "clean_url", plain_clean_url)
     plain = bench_alerts()
     assert fast == plain
 

@@ -69,6 +69,16 @@ def clean_text(value: object, *, max_chars: int = 2000) -> str:
 
 def clean_url(value: object) -> str:
     """An upstream link: http(s) only, no whitespace or controls, `@` percent-encoded."""
+    if (
+        type(value) is str
+        and value.startswith(("https://", "http://"))
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+        and "[" not in value
+        and "]" not in value
+    ):  # what the steps below leave of a plain link (brackets: urlsplit may refuse them)
+        return value.replace("@", "%40")
     text = strip_controls(str(value or ""), keep_newlines=False).strip()
     if not text or urlsplit(text).scheme.lower() not in {"http", "https"} or " " in text:
         return ""

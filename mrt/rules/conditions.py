@@ -62,7 +62,10 @@ class Leaf:
         return result
 
     def score(self, view: EventView) -> float:
-        return 1.0 if self.test(view) else 0.0
+        result = view.memo.get(self)  # the nearest-miss pass: most leaves ran already
+        if result is None:
+            result = self.test(view)
+        return 1.0 if result else 0.0
 
 
 class KeywordsCondition(Leaf):
