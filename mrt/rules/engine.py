@@ -60,7 +60,7 @@ class Decision:
         return self.action in _MODE_URGENCY
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "action": self.action,
             "channels": list(self.channels),
             "priority": self.priority,
@@ -72,7 +72,10 @@ class Decision:
             "digest": self.digest,
             "nearest": self.nearest,
             "decided_by": self.decided_by,
-        } | ({} if self.triage is None else {"triage": self.triage})
+        }
+        if self.triage is not None:
+            data["triage"] = self.triage
+        return data
 
 
 @dataclass(frozen=True)
