@@ -89,13 +89,22 @@ def text_of(value: Any) -> str:
 class EventView:
     """One event as the rules see it, plus what earlier rules decided (priority, tags).
 
-    Field texts and their lower-cased forms are computed once per event, whatever the number of
-    rules that look at them.
+    Field texts and their lower-cased, folded, joined and UTF-8 forms are computed once per
+    event, whatever the number of rules that look at them.
     """
 
     __slots__ = (
-        "_encoded", "_encoded_lower", "_folded", "_joined", "_labels", "_lower", "_text", "event", "memo",
-        "priority", "tags",
+        "_encoded",
+        "_encoded_lower",
+        "_folded",
+        "_joined",
+        "_labels",
+        "_lower",
+        "_text",
+        "event",
+        "memo",
+        "priority",
+        "tags",
     )
 
     def __init__(self, event: TrackerEvent) -> None:
