@@ -1,6 +1,8 @@
 """Message text: one or several events and why they matched -> a Message for one channel.
 
     render_message(config, channel, events, decision) -> Message      (TemplateError on a bad one)
+    AlertText(config, events, decision).message(channel)               the same, for each channel
+                                                                       of one alert (cleans once)
 
 Default templates (templates/*.j2) per channel kind: "chat" (a short text that reads well on a
 phone: what happened, where, the title, why it matched, the link last) and "email" (a subject
