@@ -67,6 +67,15 @@ class Renderer:
 
         return render_message(self.config, channel, events, decision)
 
+    def writer(
+        self, events: Sequence[TrackerEvent], decision: Decision
+    ) -> Callable[[str], Message]:
+        """`write(channel)` for one alert: the same messages as `message`, with the events'
+        text cleaned once for all of the alert's channels."""
+        from mrt.delivery.render import AlertText
+
+        return AlertText(self.config, events, decision).message
+
     def digest(
         self, channel: str, name: str, entries: Sequence[DigestEntry], max_items: int
     ) -> Message:
@@ -159,9 +168,7 @@ def plan_event_alert(
     decision detail). Raises TemplateError when a channel's template fails.
     """
     routed = decision if channels is None else replace(decision, channels=tuple(channels))
-    plan = plan_alert(
-        event.title, routed, targets, lambda channel: renderer.message(channel, [event], decision)
-    )
+    plan = plan_alert(event.title, routed, targets, renderer.writer([event], decision))
     if detail is not None and "missing_channels" in plan.payload:
         detail["missing_channels"] = list(plan.payload["missing_channels"])
     return plan

@@ -73,6 +73,16 @@ def _drop_stray_joiners(text: str) -> str:
 
 def strip_controls(text: str, *, keep_newlines: bool = False) -> str:
     """`text` with every escape sequence, control, bidi and zero-width character removed."""
+    # Printable text (no control, format, separator, surrogate, private-use or unassigned
+    # character) holds nothing removed here: every escape starts with a control, every entry
+    # of the tables is one of those (tests/test_inert.py checks each code point). Most
+    # upstream text is printable, and `isprintable` is one scan in C.
+    if text.isprintable() or (keep_newlines and text.replace("\n", "").isprintable()):
+        return text
+    return _strip(text, keep_newlines)
+
+
+def _strip(text: str, keep_newlines: bool) -> str:
     text = _ESCAPES.sub("", text).translate(_MULTI_LINE if keep_newlines else _ONE_LINE)
     return _drop_stray_joiners(text) if _ZWJ in text else text
 

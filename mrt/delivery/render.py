@@ -1,6 +1,8 @@
 """Message text: one or several events and why they matched -> a Message for one channel.
 
     render_message(config, channel, events, decision) -> Message      (TemplateError on a bad one)
+    AlertText(config, events, decision).message(channel)               the same, for each channel
+                                                                       of one alert (cleans once)
 
 Default templates (templates/*.j2) per channel kind: "chat" (a short text that reads well on a
 phone: what happened, where, the title, why it matched, the link last) and "email" (a subject
@@ -128,9 +130,15 @@ def event_context(event: TrackerEvent) -> dict[str, Any]:
 
 
 def build_context(
-    channel: str, events: Sequence[TrackerEvent], decision: Decision, listed: int
+    channel: str,
+    events: Sequence[TrackerEvent],
+    decision: Decision,
+    listed: int,
+    items: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    items = [event_context(e) for e in events]
+    """The template context for `channel`; `items` are the events' contexts when already built
+    (an alert to several channels cleans each event once: see AlertText)."""
+    items = [event_context(e) for e in events] if items is None else items
     places = list(dict.fromkeys(i["where"] for i in items))
     rules = [
         {"name": clean_line(m.rule, max_chars=80), "reasons": [clean_line(r) for r in m.reasons]}
@@ -152,6 +160,7 @@ def build_context(
     }
 
 
+@functools.lru_cache(maxsize=8)
 def _default_source(name: str) -> str:
     return resources.files("mrt.delivery").joinpath("templates", name).read_text("utf-8")
 
@@ -249,51 +258,79 @@ def render_message(
     config: Config, channel: str, events: Sequence[TrackerEvent], decision: Decision
 ) -> Message:
     """The Message for `channel` about `events` (one, or an aggregate) and `decision`."""
-    if not events:
-        raise TemplateError(f"channel {channel!r}: nothing to render (no events)")
-    kind = channel_kind(config, channel)
-    # v0 notify.welink/notify.email have no channel section: defaults everywhere
-    section = config.channels.get(channel) or ChannelConfig.model_construct()
-    limit = section.max_length or (
-        CHAT_MAX_LENGTH if kind == "chat" and channel_is_length_bound(config, channel) else None
-    )
-    if decision.template:  # the rule's template wins over the channel's
-        body_source, body_name = _rule_template(config, channel, decision.template)
-    elif section.template:
-        body_source, body_name = _template_source(config, channel, section.template, "template")
-    else:
-        body_name = "chat.j2" if kind == "chat" else "email_body.j2"
-        body_source = _default_source(body_name)
-    title_name, title_source = "", ""
-    if section.title_template:
-        title_source, title_name = _template_source(
-            config, channel, section.title_template, "title_template"
-        )
-    elif kind == "email":
-        title_name, title_source = "email_subject.j2", _default_source("email_subject.j2")
+    return AlertText(config, events, decision).message(channel)
 
-    # List as many events as fit (at most MAX_LISTED); "and N more" says what did not.
-    listed = min(MAX_LISTED, len(events))
-    while True:
-        context = build_context(channel, events, decision, listed)
-        body = render_template(channel, body_name, body_source, context)
-        if limit is None or len(body) <= limit or listed <= 1:
-            break
-        listed -= 1
-    if limit is not None:
-        body = fit_text(body, limit)
-    subject = (
-        render_template(channel, title_name, title_source, context).replace("\n", " ")
-        if title_source
-        else ""
-    )
-    return Message(
-        subject=fit_text(subject, 250, keep_link=False) if subject else "",
-        body=body or "(empty)",
-        url=context["event"]["url"],
-        priority=decision.priority,
-        extra={"kind": kind, "events": len(events)},
-    )
+
+class AlertText:
+    """The messages of one alert, channel by channel: the events' upstream text is cleaned
+    once for the alert, not once per channel (templates get it read-only: the sandbox is
+    immutable)."""
+
+    def __init__(
+        self, config: Config, events: Sequence[TrackerEvent], decision: Decision
+    ) -> None:
+        self.config = config
+        self.events = events
+        self.decision = decision
+        self._items: list[dict[str, Any]] | None = None
+
+    def items(self) -> list[dict[str, Any]]:
+        if self._items is None:
+            self._items = [event_context(e) for e in self.events]
+        return self._items
+
+    def message(self, channel: str) -> Message:
+        """The Message for `channel` (TemplateError on a bad template)."""
+        config, events, decision = self.config, self.events, self.decision
+        if not events:
+            raise TemplateError(f"channel {channel!r}: nothing to render (no events)")
+        kind = channel_kind(config, channel)
+        # v0 notify.welink/notify.email have no channel section: defaults everywhere
+        section = config.channels.get(channel) or ChannelConfig.model_construct()
+        limit = section.max_length or (
+            CHAT_MAX_LENGTH if kind == "chat" and channel_is_length_bound(config, channel)
+            else None
+        )
+        if decision.template:  # the rule's template wins over the channel's
+            body_source, body_name = _rule_template(config, channel, decision.template)
+        elif section.template:
+            body_source, body_name = _template_source(
+                config, channel, section.template, "template"
+            )
+        else:
+            body_name = "chat.j2" if kind == "chat" else "email_body.j2"
+            body_source = _default_source(body_name)
+        title_name, title_source = "", ""
+        if section.title_template:
+            title_source, title_name = _template_source(
+                config, channel, section.title_template, "title_template"
+            )
+        elif kind == "email":
+            title_name, title_source = "email_subject.j2", _default_source("email_subject.j2")
+
+        # List as many events as fit (at most MAX_LISTED); "and N more" says what did not.
+        listed = min(MAX_LISTED, len(events))
+        items = self.items()
+        while True:
+            context = build_context(channel, events, decision, listed, items)
+            body = render_template(channel, body_name, body_source, context)
+            if limit is None or len(body) <= limit or listed <= 1:
+                break
+            listed -= 1
+        if limit is not None:
+            body = fit_text(body, limit)
+        subject = (
+            render_template(channel, title_name, title_source, context).replace("\n", " ")
+            if title_source
+            else ""
+        )
+        return Message(
+            subject=fit_text(subject, 250, keep_link=False) if subject else "",
+            body=body or "(empty)",
+            url=context["event"]["url"],
+            priority=decision.priority,
+            extra={"kind": kind, "events": len(events)},
+        )
 
 
 def channel_is_length_bound(config: Config, channel: str) -> bool:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mrt.rules.fields import EventView
-from mrt.rules.patterns import GlobSet, compile_globs, compile_word_search
+from mrt.rules.fields import EventView, JoinedKey
+from mrt.rules.patterns import GlobSet, compile_globs, compile_word_search, over_bytes
+from mrt.rules.prefilter import required_literals
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,10 @@ class Leaf:
         return result
 
     def score(self, view: EventView) -> float:
-        return 1.0 if self.test(view) else 0.0
+        result = view.memo.get(self)  # the nearest-miss pass: most leaves ran already
+        if result is None:
+            result = self.test(view)
+        return 1.0 if result else 0.0
 
 
 class KeywordsCondition(Leaf):
@@ -78,27 +82,39 @@ class KeywordsCondition(Leaf):
         # body made of a million short near-misses.
         self.word_any = compile_word_search(self.lowered) if word else None
         self.word_each = tuple(compile_word_search((t,)) for t in self.lowered) if word else ()
+        # the same programs over the lower-cased text's UTF-8 (see RegexCondition.binary):
+        # only whether they match is asked, and that is the same over bytes
+        self.any_binary = None if self.word_any is None else over_bytes(self.word_any)
+        self.each_binary = tuple(over_bytes(p) for p in self.word_each)
+        self.joined = JoinedKey(fields, "lower")
 
     def check(self, view: EventView) -> bool:
+        everywhere = view.joined(self.joined)
+        for term in self.lowered:
+            if term in everywhere:
+                break
+        else:
+            return False  # no term in any field (most events): no boundary to judge
         for name in self.fields:
             haystack = view.lower(name)
             # The substring test is cheap and settles most events; RE2 only judges boundaries.
             if any(term in haystack for term in self.lowered) and (
-                self.word_any is None or self.word_any.search(haystack) is not None
+                self.any_binary is None
+                or self.any_binary.search(view.lower_encoded(name)) is not None
             ):
                 return True
         return False
 
-    def _found(self, haystack: str, index: int) -> bool:
-        if self.lowered[index] not in haystack:
+    def _found(self, view: EventView, name: str, index: int) -> bool:
+        if self.lowered[index] not in view.lower(name):
             return False
-        return not self.word or self.word_each[index].search(haystack) is not None
+        return not self.word or self.each_binary[index].search(view.lower_encoded(name)) is not None
 
     def explain(self, view: EventView) -> Outcome:
         reasons = []
         for i, term in enumerate(self.terms):
             for name in self.fields:
-                if self._found(view.lower(name), i):
+                if self._found(view, name, i):
                     word = "the word " if self.word else ""
                     reasons.append(f"{name} contained {word}{term!r}")
                     break
@@ -127,15 +143,57 @@ class RegexCondition(Leaf):
         self.compiled = compiled
         self.fields = fields
         self.ignore_case = ignore_case
+        # Literals every match contains (prefilter.py): a field without any cannot match, and
+        # `in` costs much less than an RE2 search; None when the pattern does not say.
+        self.required = required_literals(pattern, ignore_case)
+        folded = self.required is not None and self.required.folded
+        self.joined = JoinedKey(fields, "folded" if folded else "text")
+        # The same program over the UTF-8 bytes of the text (encoded once per event): RE2's
+        # binding then skips re-encoding the text and mapping byte offsets back per search.
+        # A match covers whole characters, so its bytes decode to the very text the str
+        # search finds; `\C` (one byte) can split one, so such a pattern keeps the str search.
+        self.binary = None if "\\C" in pattern else over_bytes(compiled)
 
     def check(self, view: EventView) -> bool:
-        return any(self.compiled.search(view.text(name)) is not None for name in self.fields)
+        required = self.required
+        if required is not None and len(self.fields) > 1:
+            everywhere = view.joined(self.joined)
+            for literal in required.strings:
+                if literal in everywhere:
+                    break
+            else:
+                return False  # in no field: no match anywhere
+        for name in self.fields:
+            if self._may_match(view, name) and self._search(view, name) is not None:
+                return True
+        return False
+
+    def _may_match(self, view: EventView, name: str) -> bool:
+        """False when the field holds none of the literals every match needs."""
+        required = self.required
+        if required is None:
+            return True
+        haystack = view.folded(name) if required.folded else view.text(name)
+        for literal in required.strings:  # noqa: SIM110 (a loop, not any(genexpr): hot path)
+            if literal in haystack:
+                return True
+        return False
+
+    def _search(self, view: EventView, name: str) -> str | None:
+        """The text of the first match in the field, or None."""
+        if self.binary is None:
+            found = self.compiled.search(view.text(name))
+            return None if found is None else str(found.group(0))
+        found = self.binary.search(view.encoded(name))
+        return None if found is None else bytes(found.group(0)).decode("utf-8")
 
     def explain(self, view: EventView) -> Outcome:
         for name in self.fields:
-            found = self.compiled.search(view.text(name))
-            if found is not None:
-                snippet = _short(found.group(0))
+            if not self._may_match(view, name):
+                continue
+            matched = self._search(view, name)
+            if matched is not None:
+                snippet = _short(matched)
                 return Outcome(True, (f"{name} matched /{self.pattern}/ ({snippet!r})",))
         where = " or ".join(self.fields)
         return Outcome(False, misses=(f"{where} did not match /{self.pattern}/",))

@@ -60,7 +60,7 @@ class Decision:
         return self.action in _MODE_URGENCY
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "action": self.action,
             "channels": list(self.channels),
             "priority": self.priority,
@@ -72,7 +72,10 @@ class Decision:
             "digest": self.digest,
             "nearest": self.nearest,
             "decided_by": self.decided_by,
-        } | ({} if self.triage is None else {"triage": self.triage})
+        }
+        if self.triage is not None:
+            data["triage"] = self.triage
+        return data
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,11 @@ class RuleSet:
     all_channels: tuple[str, ...]
     digest_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     canonical: dict[str, Any] = field(default_factory=dict)
+    # the rules that lead to a message, in order: the candidates for the nearest miss
+    delivering: tuple[CompiledRule, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "delivering", tuple(r for r in self.rules if r.delivers))
 
     @property
     def canonical_json(self) -> str:
@@ -168,9 +176,7 @@ class RuleSet:
         """
         best: CompiledRule | None = None
         best_score = -1.0
-        for rule in self.rules:
-            if not rule.delivers:
-                continue
+        for rule in self.delivering:
             score = rule.condition.score(view)
             if score > best_score:
                 best, best_score = rule, score

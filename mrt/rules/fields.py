@@ -10,6 +10,7 @@ from typing import Any
 
 from mrt.errors import ConfigError
 from mrt.events import TrackerEvent
+from mrt.rules.prefilter import fold_lowered
 
 # Rules look at no more than this many characters of any one field. RE2 is linear, so this is
 # not what keeps a hostile 1 MB issue body from stalling the worker; it bounds the work per event
@@ -88,11 +89,23 @@ def text_of(value: Any) -> str:
 class EventView:
     """One event as the rules see it, plus what earlier rules decided (priority, tags).
 
-    Field texts and their lower-cased forms are computed once per event, whatever the number of
-    rules that look at them.
+    Field texts and their lower-cased, folded, joined and UTF-8 forms are computed once per
+    event, whatever the number of rules that look at them.
     """
 
-    __slots__ = ("_labels", "_lower", "_text", "event", "memo", "priority", "tags")
+    __slots__ = (
+        "_encoded",
+        "_encoded_lower",
+        "_folded",
+        "_joined",
+        "_labels",
+        "_lower",
+        "_text",
+        "event",
+        "memo",
+        "priority",
+        "tags",
+    )
 
     def __init__(self, event: TrackerEvent) -> None:
         self.event = event
@@ -100,6 +113,10 @@ class EventView:
         self.tags: dict[str, None] = {}  # ordered set
         self._text: dict[str, str] = {}
         self._lower: dict[str, str] = {}
+        self._folded: dict[str, str] = {}
+        self._joined: dict[str, str] = {}
+        self._encoded: dict[str, bytes] = {}
+        self._encoded_lower: dict[str, bytes] = {}
         self._labels: frozenset[str] | None = None
         self.memo: dict[object, bool] = {}  # leaf condition -> result, for this event
 
@@ -115,10 +132,54 @@ class EventView:
             cached = self._lower[name] = self.text(name).lower()
         return cached
 
+    def encoded(self, name: str) -> bytes:
+        """The text as UTF-8 (text_of made it encodable), for RE2 programs over bytes."""
+        cached = self._encoded.get(name)
+        if cached is None:
+            cached = self._encoded[name] = self.text(name).encode("utf-8")
+        return cached
+
+    def lower_encoded(self, name: str) -> bytes:
+        """The lower-cased text as UTF-8."""
+        cached = self._encoded_lower.get(name)
+        if cached is None:
+            cached = self._encoded_lower[name] = self.lower(name).encode("utf-8")
+        return cached
+
+    def folded(self, name: str) -> str:
+        """The text as case-insensitive literals are looked for in it (prefilter.fold)."""
+        cached = self._folded.get(name)
+        if cached is None:
+            cached = self._folded[name] = fold_lowered(self.lower(name))
+        return cached
+
+    def joined(self, key: JoinedKey) -> str:
+        """Several fields' texts (in the key's form) in one string, one a line: a term
+        in none of them is in none of the fields, and one `in` test says so."""
+        cached = self._joined.get(key.name)
+        if cached is None:
+            part = self.folded if key.form == "folded" else (
+                self.lower if key.form == "lower" else self.text
+            )
+            cached = self._joined[key.name] = "\n".join(part(name) for name in key.fields)
+        return cached
+
     def labels_lower(self) -> frozenset[str]:
         if self._labels is None:
             self._labels = frozenset(str(label).lower() for label in self.event.labels)
         return self._labels
+
+
+class JoinedKey:
+    """Which fields EventView.joined puts together, and in which form: "text" (as they are),
+    "lower" (lower-cased) or "folded" (prefilter.fold)."""
+
+    __slots__ = ("fields", "form", "name")
+
+    def __init__(self, fields: tuple[str, ...], form: str) -> None:
+        self.fields = fields
+        self.form = form
+        self.name = form + ":" + "\n".join(fields)
 
 
 def event_priority(event: TrackerEvent) -> str | None:

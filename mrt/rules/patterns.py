@@ -13,6 +13,12 @@ def re2_options() -> Any:
     return options
 
 
+def over_bytes(program: Any) -> Any:
+    """The same RE2 program (pattern and options) over UTF-8 bytes: a search then skips the
+    binding's encoding of the text and its mapping of byte offsets back to characters."""
+    return re2.compile(program.pattern.encode("utf-8"), program.options)
+
+
 def glob_to_re2(pattern: str) -> str:
     """`*` any run of characters, `?` one character, everything else literal.
 
