@@ -344,7 +344,8 @@ class Sender:
         try:
             # The one send timeout (delivery.send_timeout_seconds). A plugin also gets it for
             # its own sockets, but only this wait bounds a send whatever the far side does.
-            return await asyncio.wait_for(self._send(target, message, timeout), timeout)
+            async with asyncio.timeout(timeout):  # no extra task per send, unlike wait_for
+                return await self._send(target, message, timeout)
         except TimeoutError:
             return SendOutcome(
                 ok=False, error_class="Timeout", message=f"no answer within {timeout:g} s"
