@@ -1,7 +1,7 @@
 """Runs: a target's next due rows leased in one claim and sent one after another, in order.
 
-A WeLink robot on loopback (our plugin, the real `channels.send`), a real SQLite file, the clock
-driven through `now`. A crashed sender's run is taken over once its lease expires: the row it
+A WeLink robot on loopback (our plugin, the real `channels.send`), a real SQLite file (and the
+PostgreSQL server of MRT_TEST_PG_URL when there is one), the clock driven through `now`. A crashed sender's run is taken over once its lease expires: the row it
 may have had in flight is sent again (as any abandoned send is), the others once, in order,
 and only the first counts a try. A throttle answer mid-run stops the run: the rest waits for
 the budget, untried.
@@ -34,7 +34,7 @@ def sent_releases(robot: Robot) -> list[int]:
 
 
 def test_a_run_taken_over_after_its_lease_expired_is_sent_once_and_in_order(
-    db: peewee.Database, httpserver: HTTPServer
+    store_db: peewee.Database, httpserver: HTTPServer
 ) -> None:
     robot = Robot(httpserver)
     config = load(robot, {"rate": {"burst": 20, "per_minute": 60}}, fold_after_seconds=0,
@@ -70,7 +70,7 @@ def test_a_run_taken_over_after_its_lease_expired_is_sent_once_and_in_order(
 
 
 def test_a_throttle_answer_mid_run_stops_the_run_until_the_budget_refills(
-    db: peewee.Database, httpserver: HTTPServer
+    store_db: peewee.Database, httpserver: HTTPServer
 ) -> None:
     robot = Robot(httpserver)
     config = load(robot, {"rate": {"burst": 10, "per_minute": 6}}, fold_after_seconds=0)

@@ -8,6 +8,8 @@ out within `delivery.fold_after_seconds` goes out folded into one message (mrt/d
 A throttle answer empties the target's bucket and defers the row without counting an attempt.
 A target covered by an explicit `min_interval_seconds` keeps the old fixed spacing instead: the
 sender remembers when it last sent to it and does not claim its rows before the spacing passed.
+A claim may lease a run of a target's next due rows (mrt/delivery/runs.py): they go out one
+after another, each once the one before is recorded, so a target still has one send in flight.
 A failure of one target is that target's row state and nothing else: other targets keep going.
 A send callable that raises becomes a failed attempt; nothing escapes `run_once`.
 
@@ -374,6 +376,7 @@ class Sender:
                 )
         except Exception as exc:  # a store failure must not kill the other sends
             statuses = [exc] * len(finished)
+            await self._give_back(back, now)  # rolled back with the marks: once more alone
         results = [self._result(f, status) for f, status in zip(finished, statuses, strict=True)]
         return results, got
 
