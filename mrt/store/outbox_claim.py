@@ -123,14 +123,15 @@ def claim_within_budgets(
             if wait > 0:
                 waits.append(wait)
                 continue
-            taken += 1
             if not fold:
+                taken += 1
                 singles += ids[:got]
                 if after is not None:
                     paid[first.target] = (budget.key, after, ids[:got])
                 continue
             lease = _lease_fold(first.target, owner, now, expires, policy, fold_max, db)
             if lease is not None:
+                taken += 1
                 result.rows.append(lease)
         leased = _lease_singles(singles, owner, now, expires, policy, db)
         result.rows += leased
