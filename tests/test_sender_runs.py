@@ -1,10 +1,10 @@
 """Runs: a target's next due rows leased in one claim and sent one after another, in order.
 
 A WeLink robot on loopback (our plugin, the real `channels.send`), a real SQLite file (and the
-PostgreSQL server of MRT_TEST_PG_URL when there is one), the clock driven through `now`. A crashed sender's run is taken over once its lease expires: the row it
-may have had in flight is sent again (as any abandoned send is), the others once, in order,
-and only the first counts a try. A throttle answer mid-run stops the run: the rest waits for
-the budget, untried.
+PostgreSQL server of MRT_TEST_PG_URL when there is one), the clock driven through `now`. A
+crashed sender's run is taken over once its lease expires: the row it may have had in flight is
+sent again (as any abandoned send is), the others once, in order, and only the first counts a
+try. A throttle answer mid-run stops the run: the rest waits for the budget, untried.
 """
 
 from __future__ import annotations

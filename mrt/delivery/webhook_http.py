@@ -6,9 +6,10 @@ on the worker's event loop. Channel plugins call `post_json` and turn the `Webho
 SendOutcome with the vendor's meaning (`outcome_for_status` covers what HTTP alone says).
 
 The clients are per event loop (an httpx.AsyncClient is bound to the loop it first ran on), one
-per webhook URL (MAX_LANES says why), built on first use and closed by `aclose()` at shutdown. Secrets: the URL usually carries the robot's
-token, so no error text here ever contains the URL, only the error's class and what the far side
-said, scrubbed of the target's secrets by the caller's Scrubber.
+per webhook URL (MAX_LANES says why), built on first use and closed by `aclose()` at shutdown.
+Secrets: the URL usually carries the robot's token, so no error text here ever contains the URL,
+only the error's class and what the far side said, scrubbed of the target's secrets by the
+caller's Scrubber. (The URL is a lane's key in memory only.)
 """
 
 from __future__ import annotations

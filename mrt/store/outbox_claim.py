@@ -114,7 +114,8 @@ def claim_within_budgets(
             fold = fold_after > 0 and _must_fold(
                 first.target, now, tokens, budget.rate, fold_after, first.target in folding
             )
-            ids = [first.outbox_id] if fold else _run(first, now, min(run, math.floor(tokens + 1e-9)))
+            whole = math.floor(tokens + 1e-9)
+            ids = [first.outbox_id] if fold else _run(first, now, min(run, whole))
             wait, after, got = budgets.take_up_to(
                 budget.key, budget.rate, now, stored.get(budget.key), len(ids)
             )

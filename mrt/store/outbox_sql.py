@@ -98,7 +98,10 @@ def _model(model: type[peewee.Model], fields: Sequence[peewee.Field], values: Se
     """A model instance of the stored values (None when the join found no row)."""
     if values[0] is None:
         return None
-    data = {f.name: f.python_value(v) for f, v in zip(fields, values, strict=True)}  # type: ignore[no-untyped-call]
+    data = {
+        f.name: f.python_value(v)  # type: ignore[no-untyped-call]
+        for f, v in zip(fields, values, strict=True)
+    }
     return model(**data)
 
 
