@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import socket
+import threading
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -77,3 +79,62 @@ def test_no_answer_never_names_the_url() -> None:
     assert "SECRET123" not in str(caught.value) and str(port) not in str(caught.value)
     outcome = webhook_http.transport_outcome(caught.value)
     assert outcome.retryable and not outcome.ok
+
+
+
+class _KeepAlive(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with {} over HTTP/1.1 keep-alive (pytest-httpserver closes each
+    connection), noting the client port it came from."""
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        _KeepAlive.ports.append(self.client_address[1])
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _ports(paths: list[str]) -> list[int]:
+    """The client port each POST (in this order, one loop) came from."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _KeepAlive.ports = []
+
+    async def run() -> None:
+        try:
+            for path in paths:
+                await post_json(f"http://127.0.0.1:{server.server_port}{path}", {}, timeout=5.0)
+        finally:
+            await webhook_http.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.shutdown()
+        server.server_close()
+    return _KeepAlive.ports
+
+
+def test_each_webhook_url_keeps_its_own_connection() -> None:
+    # one kept-alive connection per target (its lane), not one pool every target's turn scans
+    ports = _ports(["/a", "/b", "/a", "/b", "/a"])
+    a, b = {ports[0], ports[2], ports[4]}, {ports[1], ports[3]}
+    assert len(a) == 1 and len(b) == 1 and a != b
+
+
+def test_the_least_recently_used_lane_is_closed_past_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(webhook_http, "MAX_LANES", 1)
+    ports = _ports(["/a", "/a", "/b", "/a"])
+    assert ports[0] == ports[1]  # kept alive
+    assert ports[3] not in (ports[0], ports[2])  # /a's lane was closed for /b's: a new one

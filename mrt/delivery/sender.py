@@ -8,6 +8,8 @@ out within `delivery.fold_after_seconds` goes out folded into one message (mrt/d
 A throttle answer empties the target's bucket and defers the row without counting an attempt.
 A target covered by an explicit `min_interval_seconds` keeps the old fixed spacing instead: the
 sender remembers when it last sent to it and does not claim its rows before the spacing passed.
+A claim may lease a run of a target's next due rows (mrt/delivery/runs.py): they go out one
+after another, each once the one before is recorded, so a target still has one send in flight.
 A failure of one target is that target's row state and nothing else: other targets keep going.
 A send callable that raises becomes a failed attempt; nothing escapes `run_once`.
 
@@ -31,6 +33,7 @@ from mrt.config import Config
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.delivery.budget import budgets_for
 from mrt.delivery.fold import fold_message
+from mrt.delivery.runs import Runs
 from mrt.delivery.send_report import DeliveryResult, Finished, SendReport, scrub
 from mrt.retry import RetryPolicy
 from mrt.store import outbox, outbox_fold
@@ -49,6 +52,10 @@ SendCallable = Callable[[Target, Message, float], Awaitable[SendOutcome]]
 # After a send finishes, how long to wait for others to finish too, so that their marks share
 # one write (profiled: the store's statements, not the sends, bound the drain rate).
 BATCH_WINDOW_SECONDS = 0.005
+# A target's rows leased in one claim at most (a run: sent one after another, each once the one
+# before is recorded; outbox_claim.py). Fewer claims per message; a crash leaves the rest of a
+# run waiting for its lease to expire, then they go back untried.
+RUN_MAX = 16
 _T = TypeVar("_T")
 
 
@@ -184,6 +191,7 @@ class Sender:
     async def _drain(self, now_fn: Callable[[], datetime]) -> SendReport:
         report = SendReport()
         in_flight: dict[asyncio.Task[Finished], ClaimedDelivery] = {}
+        runs = Runs()  # rows leased with those in flight, to send after them
         capacity = self.config.delivery.senders
         try:
             await self._load_last_sends()
@@ -192,25 +200,24 @@ class Sender:
             return report
         carried: list[ClaimedDelivery] | None = None  # claimed with the last marks
         while True:
-            free = capacity - len(in_flight)
-            if carried is not None or (free > 0 and not self._stopping):
+            occupied = {c.target for c in in_flight.values()} | runs.targets()
+            if carried is not None or (capacity > len(occupied) and not self._stopping):
                 now = now_fn()
-                busy = {c.target for c in in_flight.values()} | self._resting_targets(now)
                 if carried is not None:
                     claimed, carried = carried, None
                 else:
+                    busy = occupied | self._resting_targets(now)
                     try:
-                        claimed = self._claimed(await self._store(self._claim(now, free, busy)),
-                                                now)
+                        call = self._claim(now, capacity - len(occupied), busy)
+                        claimed = self._claimed(await self._store(call), now)
                     except peewee.PeeweeException as exc:
                         capacity, claimed = 0, []
                         self._claim_failed(report, exc)
                 report.claimed += len(claimed)
-                for row in claimed:
-                    self._last_sends()[row.target] = now
-                    task = asyncio.ensure_future(self._deliver(row, now))
-                    in_flight[task] = row
+                for row in runs.start(claimed):
+                    self._start(row, now, in_flight)
             if not in_flight:
+                await self._give_back(runs.give_up(), now_fn())  # stopping: back untried
                 return report
             try:
                 done, pending = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
@@ -227,12 +234,15 @@ class Sender:
             for task in done:
                 in_flight.pop(task)
             now = now_fn()
-            free = capacity - len(in_flight)
-            claim = None
-            if free > 0 and not self._stopping:  # the next claim shares the marks' write
-                busy = {c.target for c in in_flight.values()} | self._resting_targets(now)
-                claim = self._claim(now, free, busy)
-            results, got = await self._record(finished, now, claim)
+            # A run goes on only after a send that went out; the rest of one that failed (the
+            # target is down, or throttles) goes back to waiting, in the marks' transaction.
+            give_back = runs.stop_failed(finished, self._stopping)
+            occupied = {c.target for c in in_flight.values()} | runs.targets()
+            claim: Callable[[], object] | None = None
+            if capacity > len(occupied) and not self._stopping:  # shares the marks' write
+                busy = occupied | self._resting_targets(now)
+                claim = self._claim(now, capacity - len(occupied), busy)
+            results, got = await self._record(finished, now, claim, give_back)
             for result in results:
                 report.add(result)
             if isinstance(got, peewee.PeeweeException):
@@ -240,6 +250,29 @@ class Sender:
                 self._claim_failed(report, got)
             elif got is not None:
                 carried = self._claimed(got, now)
+            now = now_fn()
+            starting, back = runs.next_rows(
+                results, now, self.config.delivery.send_timeout_seconds, self._stopping
+            )
+            await self._give_back(back, now)
+            for row in starting:
+                self._start(row, now, in_flight)
+
+    def _start(
+        self, row: ClaimedDelivery, now: datetime, in_flight: dict[asyncio.Task[Finished],
+                                                                    ClaimedDelivery]
+    ) -> None:
+        self._last_sends()[row.target] = now
+        in_flight[asyncio.ensure_future(self._deliver(row, now))] = row
+
+    async def _give_back(self, ids: list[int], now: datetime) -> None:
+        if not ids:
+            return
+        try:
+            await self._store(partial(outbox.release, self.owner, now, ids))
+        except peewee.PeeweeException as exc:  # their leases expire; then they are due again
+            log.error("giving back %d leased rows failed: %s: %s", len(ids),
+                      type(exc).__name__, exc)
 
     def _claim_failed(self, report: SendReport, exc: peewee.PeeweeException) -> None:
         # Stop claiming, but let the sends in flight finish and record themselves.
@@ -261,7 +294,7 @@ class Sender:
             claim_within_budgets, self.owner, now, limit=free,
             lease_seconds=delivery.lease_seconds, budgets_by_target=self._budgets,
             exclude_targets=busy, policy=self.policy,
-            fold_after=delivery.fold_after_seconds, folding=set(self._folded_at),
+            fold_after=delivery.fold_after_seconds, folding=set(self._folded_at), run=RUN_MAX,
         )
 
     def _claimed(self, got: object, now: datetime) -> list[ClaimedDelivery]:
@@ -313,7 +346,8 @@ class Sender:
         try:
             # The one send timeout (delivery.send_timeout_seconds). A plugin also gets it for
             # its own sockets, but only this wait bounds a send whatever the far side does.
-            return await asyncio.wait_for(self._send(target, message, timeout), timeout)
+            async with asyncio.timeout(timeout):  # no extra task per send, unlike wait_for
+                return await self._send(target, message, timeout)
         except TimeoutError:
             return SendOutcome(
                 ok=False, error_class="Timeout", message=f"no answer within {timeout:g} s"
@@ -322,23 +356,27 @@ class Sender:
             return SendOutcome(ok=False, error_class=type(exc).__name__, message=str(exc))
 
     async def _record(
-        self, finished: list[Finished], now: datetime, claim: Callable[[], object] | None = None
+        self, finished: list[Finished], now: datetime, claim: Callable[[], object] | None = None,
+        give_back: list[int] | None = None,
     ) -> tuple[list[DeliveryResult], object]:
         """Record the sends that finished together in one transaction (outbox_marks), with the
-        next claim when there is one: (results, what the claim returned, or its error)."""
+        rows of runs given back and the next claim when there is one: (results, what the claim
+        returned, or its error)."""
         marks = [self._mark_of(f) for f in finished]
+        back = give_back or []
         got: object = None
         try:
             if claim is None:
                 statuses = await self._store(
-                    partial(record_marks, marks, self.owner, now, self.policy)
+                    partial(record_marks, marks, self.owner, now, self.policy, back)
                 )
             else:
                 statuses, got = await self._store(
-                    partial(record_then_claim, marks, self.owner, now, self.policy, claim)
+                    partial(record_then_claim, marks, self.owner, now, self.policy, claim, back)
                 )
         except Exception as exc:  # a store failure must not kill the other sends
             statuses = [exc] * len(finished)
+            await self._give_back(back, now)  # rolled back with the marks: once more alone
         results = [self._result(f, status) for f, status in zip(finished, statuses, strict=True)]
         return results, got
 
@@ -375,3 +413,4 @@ class Sender:
     def release(self, now: datetime) -> int:
         """Graceful shutdown: give back the leases of rows this sender has not finished."""
         return outbox.release(self.owner, now)
+

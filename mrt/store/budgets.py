@@ -16,11 +16,14 @@ SQLite the claim's BEGIN IMMEDIATE lets one writer in at a time anyway.)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from mrt.message import Rate
+from mrt.store.db import bound_database, fetch_all
 from mrt.store.models import TargetBudget
 
 
@@ -55,28 +58,36 @@ def level(key: str, rate: Rate, now: datetime) -> float:
     return bucket(key, rate, now).level(rate, now)
 
 
+_INSERT = (
+    "INSERT INTO target_budget (target, tokens, updated_at) VALUES ({p}, {p}, {p}) "
+    "ON CONFLICT DO NOTHING RETURNING target"
+)
+_UPDATE = (
+    "UPDATE target_budget SET tokens = {p}, updated_at = {p} "
+    "WHERE target = {p} AND tokens = {p} AND updated_at = {p}"
+)
+
+
+def _at(value: datetime) -> Any:
+    return TargetBudget.updated_at.db_value(value)
+
+
 def _store(key: str, old: Bucket | None, new: Bucket) -> bool:
-    """Write `new` if the row still holds `old` (None: if there is no row yet)."""
+    """Write `new` if the row still holds `old` (None: if there is no row yet). Plain SQL
+    (mrt/store/outbox_sql.py says why): one per claimed target."""
+    db = bound_database()
     if old is None:
-        inserted = (
-            TargetBudget.insert(target=key, tokens=new.tokens, updated_at=new.updated_at)
-            .on_conflict_ignore()
-            .returning(TargetBudget.target)
-            .execute()
+        inserted = fetch_all(
+            db, _INSERT.format(p=db.param), (key, new.tokens, _at(new.updated_at))
         )
         # None returned: another claimer's row came first (comparing the row read back with
         # `new` could not tell two first takes at the same instant apart: both would spend)
-        return len(list(inserted)) == 1
-    updated = (
-        TargetBudget.update(tokens=new.tokens, updated_at=new.updated_at)
-        .where(
-            (TargetBudget.target == key)
-            & (TargetBudget.tokens == old.tokens)
-            & (TargetBudget.updated_at == old.updated_at)
-        )
-        .execute()
+        return len(inserted) == 1
+    cursor = db.execute_sql(  # type: ignore[no-untyped-call]
+        _UPDATE.format(p=db.param),
+        (new.tokens, _at(new.updated_at), key, old.tokens, _at(old.updated_at)),
     )
-    return int(updated) == 1
+    return int(cursor.rowcount) == 1
 
 
 def take(key: str, rate: Rate, now: datetime) -> float:
@@ -88,23 +99,33 @@ def take_from(
     key: str, rate: Rate, now: datetime, stored: Bucket | None
 ) -> tuple[float, Bucket | None]:
     """`take` from a bucket already read (`read_many`): (wait, the bucket as stored now)."""
+    wait, after, _ = take_up_to(key, rate, now, stored, 1)
+    return wait, after
+
+
+def take_up_to(
+    key: str, rate: Rate, now: datetime, stored: Bucket | None, count: int
+) -> tuple[float, Bucket | None, int]:
+    """Take up to `count` whole tokens at once (a run of rows leased together): (wait, the
+    bucket as stored now, how many were taken); none taken: the wait until one is there."""
     current = stored if stored is not None else Bucket(float(rate.burst), now)
     tokens = current.level(rate, now)
     if now < current.updated_at or tokens < 1.0 - 1e-9:
-        return max(current.seconds_to_token(rate, now), 0.001), stored
-    new = Bucket(max(0.0, tokens - 1.0), now)
+        return max(current.seconds_to_token(rate, now), 0.001), stored, 0
+    taken = max(1, min(count, math.floor(tokens + 1e-9)))
+    new = Bucket(max(0.0, tokens - taken), now)
     if _store(key, stored, new):
-        return 0.0, new
+        return 0.0, new, taken
     # another worker took from this bucket at the same moment: look again soon
-    return 0.05, _read(key)
+    return 0.05, _read(key), 0
 
 
-def give_back(key: str, taken: Bucket) -> None:
-    """Return the token `take_from` just took (as `taken`) when the row it was for could not be
-    leased after all (another claimer had it). Inside the same transaction as the take, which
-    holds the row: nobody changed it in between, or the compare fails and the token stays
-    spent (a target sent to less, never more)."""
-    _store(key, taken, Bucket(taken.tokens + 1.0, taken.updated_at))
+def give_back(key: str, taken: Bucket, count: int = 1) -> None:
+    """Return `count` of the tokens `take_up_to` just took (leaving the bucket `taken`) when
+    the rows they were for could not be leased after all (another claimer had them). Inside
+    the same transaction as the take, which holds the row: nobody changed it in between, or
+    the compare fails and the tokens stay spent (a target sent to less, never more)."""
+    _store(key, taken, Bucket(taken.tokens + count, taken.updated_at))
 
 
 def read_many(keys: Iterable[str]) -> dict[str, Bucket]:
@@ -112,9 +133,16 @@ def read_many(keys: Iterable[str]) -> dict[str, Bucket]:
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    query = TargetBudget.select().where(TargetBudget.target.in_(wanted))
-    return {str(r.target): Bucket(float(r.tokens), r.updated_at) for r in query}
-
+    db = bound_database()
+    marks = ", ".join([db.param] * len(wanted))
+    rows = fetch_all(
+        db, f"SELECT target, tokens, updated_at FROM target_budget WHERE target IN ({marks})",
+        tuple(wanted),
+    )
+    return {
+        str(key): Bucket(float(tokens), TargetBudget.updated_at.python_value(at))
+        for key, tokens, at in rows
+    }
 
 def drain(key: str, rate: Rate, now: datetime, retry_after: float | None) -> None:
     """The target throttled us: the bucket is emptied and its next token comes `retry_after`

@@ -284,9 +284,17 @@ def _record(outbox_id: int, attempt: AttemptRecord, outcome: str) -> None:
     )
 
 
-def release(owner: str, now: datetime | None = None) -> int:
-    """Graceful shutdown: give back this owner's unfinished leases; they are due again at once."""
+def release(
+    owner: str, now: datetime | None = None, only: Collection[int] | None = None
+) -> int:
+    """Graceful shutdown: give back this owner's unfinished leases; they are due again at once.
+    `only`: just these rows (the rest of a run its sender will not send: sender.py)."""
     when = now if now is not None else utcnow()
+    held = (Outbox.status == "sending") & (Outbox.lease_owner == owner)
+    if only is not None:
+        if not only:
+            return 0
+        held &= Outbox.id.in_(list(only))
     with write_transaction(bound_database()):
         back_to = peewee.Case(None, [(Outbox.attempts == 0, "pending")], "retrying")
         return int(
@@ -294,7 +302,7 @@ def release(owner: str, now: datetime | None = None) -> int:
                 status=back_to, lease_owner=None, lease_expires_at=None, updated_at=when,
                 folded_into=None,
             )
-            .where((Outbox.status == "sending") & (Outbox.lease_owner == owner))
+            .where(held)
             .execute()
         )
 

@@ -8,6 +8,13 @@ row, targets by earliest due time, at most one row per target. A target with a b
 claimed only when its bucket (mrt/store/budgets.py) gives a token, taken in the same
 transaction; `wait_seconds` says when the soonest refused target will have one.
 
+Runs (`run` > 1): a target that does not fold gets up to `run` rows at once, its next waiting
+due rows in id order from its oldest (one token each, as many as its bucket holds), leased with
+one expiry. Its sender sends them one after another, in order, each only once the one before
+is recorded, so a crash leaves at most one of them possibly sent; whoever takes the first of
+them back after the lease expired (counted as a try: it may have gone out) gives the others
+back untried (outbox_lease.py). Fewer claims per message: the drain's rate is the store's.
+
 Folding: when a target's due rows reach what its budget lets out within `fold_after` seconds
 (the whole tokens there now plus those refilled by then: the last row would wait that long or
 longer), its waiting rows (up to `fold_max`) are leased together for one token, the oldest as
@@ -33,9 +40,10 @@ from mrt.store import budgets
 from mrt.store.budgets import Bucket
 from mrt.store.db import bound_database, is_sqlite, write_transaction
 from mrt.store.models import Outbox
-from mrt.store.outbox_due import due, first_due_per_target
+from mrt.store.outbox_due import FirstDue, due, first_due_per_target
 from mrt.store.outbox_lease import lease_many, lease_row
 from mrt.store.outbox_records import ClaimedDelivery
+from mrt.store.outbox_sql import run_ids
 
 FOLD_MAX = 50  # alerts listed in one folded message at most; more wait for the next one
 
@@ -77,6 +85,7 @@ def claim_within_budgets(
     fold_after: float = 0.0,
     fold_max: int = FOLD_MAX,
     folding: Collection[str] = (),
+    run: int = 1,
 ) -> BudgetClaim:
     result = BudgetClaim()
     if limit <= 0:
@@ -89,41 +98,61 @@ def claim_within_budgets(
         stored = budgets.read_many(
             budgets_by_target[f.target].key for f in firsts if f.target in budgets_by_target
         )
-        singles: list[int] = []  # first rows to lease together
-        paid: dict[int, tuple[str, budgets.Bucket]] = {}  # single -> the token it took
+        singles: list[int] = []  # rows to lease together: first rows, and runs from them
+        taken = 0  # targets claimed
+        paid: dict[str, tuple[str, Bucket, list[int]]] = {}  # target -> its tokens' rows
         for first in firsts:
-            if len(singles) + len(result.rows) >= limit:
+            if taken >= limit:
                 break
             budget = budgets_by_target.get(first.target)
             if budget is None:
                 singles.append(first.outbox_id)
+                taken += 1
                 continue
             bucket = stored.get(budget.key) or Bucket(float(budget.rate.burst), now)
             tokens = bucket.level(budget.rate, now) if now >= bucket.updated_at else 0.0
             fold = fold_after > 0 and _must_fold(
                 first.target, now, tokens, budget.rate, fold_after, first.target in folding
             )
-            wait, after = budgets.take_from(budget.key, budget.rate, now, stored.get(budget.key))
+            whole = math.floor(tokens + 1e-9)
+            ids = [first.outbox_id] if fold else _run(first, now, min(run, whole))
+            wait, after, got = budgets.take_up_to(
+                budget.key, budget.rate, now, stored.get(budget.key), len(ids)
+            )
             if after is not None:
                 stored[budget.key] = after
             if wait > 0:
                 waits.append(wait)
                 continue
             if not fold:
-                singles.append(first.outbox_id)
+                taken += 1
+                singles += ids[:got]
                 if after is not None:
-                    paid[first.outbox_id] = (budget.key, after)
+                    paid[first.target] = (budget.key, after, ids[:got])
                 continue
             lease = _lease_fold(first.target, owner, now, expires, policy, fold_max, db)
             if lease is not None:
+                taken += 1
                 result.rows.append(lease)
         leased = _lease_singles(singles, owner, now, expires, policy, db)
         result.rows += leased
-        # A first row another claimer leased between our read and our lease: its token back.
-        for outbox_id in set(paid) - {c.id for c in leased}:
-            budgets.give_back(*paid[outbox_id])
+        # Rows another claimer leased between our read and our lease: their tokens back.
+        got_ids = {c.id for c in leased}
+        for key, after, ids in paid.values():
+            missing = sum(1 for i in ids if i not in got_ids)
+            if missing:
+                budgets.give_back(key, after, missing)
     result.wait_seconds = min(waits) if waits else None
     return result
+
+
+def _run(first: FirstDue, now: datetime, count: int) -> list[int]:
+    """The target's first due row and, when it is a waiting one, up to `count - 1` more of its
+    waiting due rows in id order, stopping before a crashed sender's row (taken back first)."""
+    if count <= 1:
+        return [first.outbox_id]
+    ids = run_ids(first.target, first.outbox_id, first.abandoned, now, count)
+    return ids if ids and ids[0] == first.outbox_id else [first.outbox_id]
 
 
 def _lease_singles(

@@ -27,7 +27,7 @@ what SQLite takes to run it.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 
@@ -54,6 +54,8 @@ class FirstDue:
     target: str
     outbox_id: int
     earliest: datetime
+    # its oldest due `sending` row (a crashed sender's), if any: a run claimed stops before it
+    abandoned: int | None = field(default=None, compare=False)
 
 
 def _targets_with(status: str) -> str:
@@ -84,7 +86,7 @@ def _firsts_with(status: str, param: str) -> str:
         f"FROM outbox AS o WHERE o.status = '{status}'"
         f" AND o.target BETWEEN t.target AND t.target AND o.{clock} <= {param}"
     )
-    return f"""SELECT t.target,
+    return f"""SELECT '{status}', t.target,
        (SELECT o.id {rows} ORDER BY o.target, o.id LIMIT 1),
        (SELECT o.next_attempt_at {rows} ORDER BY o.target, o.next_attempt_at LIMIT 1)
 FROM {status}_targets AS t WHERE t.target IS NOT NULL"""
@@ -114,12 +116,15 @@ def first_due_per_target(
     excluded = set(exclude_targets)
     ids: dict[str, int] = {}
     earliest: dict[str, datetime] = {}
-    for target, first_id, first_at in rows:
+    abandoned: dict[str, int] = {}
+    for status, target, first_id, first_at in rows:
         at = as_utc_datetime(first_at)
         if first_id is None or at is None or target in excluded:
             continue  # no due row in this status (both are NULL together)
         ids[target] = min(int(first_id), ids.get(target, int(first_id)))
         earliest[target] = min(at, earliest.get(target, at))
-    found = [FirstDue(str(t), ids[t], earliest[t]) for t in ids]
+        if status == "sending":
+            abandoned[target] = int(first_id)
+    found = [FirstDue(str(t), ids[t], earliest[t], abandoned.get(t)) for t in ids]
     found.sort(key=lambda f: (f.earliest, f.outbox_id))
     return found if limit is None else found[:limit]

@@ -18,6 +18,7 @@ from mrt.retry import RetryPolicy
 from mrt.store.models import Alert, DeliveryAttempt, Event, Outbox
 from mrt.store.outbox_extra import claim_extra
 from mrt.store.outbox_records import ClaimedDelivery, fk_id
+from mrt.store.outbox_sql import claimed_rows, lease_ids
 
 
 def lease_row(
@@ -70,8 +71,30 @@ def _take_back_abandoned(row: Outbox, now: datetime, policy: RetryPolicy | None)
             status="dead", lease_owner=None, lease_expires_at=None, last_error=f"{note}; {reason}"
         )
     Outbox.update(**fields).where(Outbox.id == row.id).execute()
+    _give_back_run(row, now)
     row.attempts = attempts
     return reason is None
+
+
+def _give_back_run(row: Outbox, now: datetime) -> int:
+    """The rest of the run `row` was leased in (outbox_claim.py: same owner, expiry and target,
+    later ids, not folded), back to waiting untried: its sender sent a run's rows one at a
+    time, each after the one before was recorded, so only `row` may have gone out."""
+    back_to = peewee.Case(None, [(Outbox.attempts == 0, "pending")], "retrying")
+    return int(
+        Outbox.update(
+            status=back_to, lease_owner=None, lease_expires_at=None, updated_at=now,
+        )
+        .where(
+            (Outbox.status == "sending")
+            & (Outbox.lease_owner == row.lease_owner)
+            & (Outbox.lease_expires_at == row.lease_expires_at)
+            & (Outbox.target == row.target)
+            & (Outbox.id > row.id)
+            & Outbox.folded_into.is_null()
+        )
+        .execute()
+    )
 
 
 def lease_many(
@@ -79,33 +102,9 @@ def lease_many(
 ) -> list[ClaimedDelivery]:
     """Lease the waiting (pending/retrying) rows among `ids` in one UPDATE ... RETURNING and
     read what their sends need in one query; rows in another status are left out."""
-    if not ids:
-        return []
-    leased = (
-        Outbox.update(
-            status="sending", lease_owner=owner, lease_expires_at=expires, updated_at=now,
-            folded_into=None,
-        )
-        .where(Outbox.id.in_(list(ids)) & Outbox.status.in_(("pending", "retrying")))
-        .returning(Outbox.id)
-        .execute()
-    )
-    got = [int(r.id) for r in leased]
-    if not got:
-        return []
-    query = (
-        Outbox.select(Outbox, Alert, Event)
-        .join(Alert, peewee.JOIN.LEFT_OUTER)
-        .join(Event, peewee.JOIN.LEFT_OUTER, on=(Alert.event == Event.id))
-        .where(Outbox.id.in_(got))
-    )
-    found = {int(r.id): r for r in query}
-    return [
-        _claimed(found[i], expires, found[i].alert, getattr(found[i].alert, "event", None))
-        for i in got
-        if i in found
-    ]
-
+    got = lease_ids(ids, owner, now, expires)  # plain SQL: outbox_sql.py says why
+    found = claimed_rows(got)
+    return [_claimed(found[i][0], expires, found[i][1], found[i][2]) for i in got if i in found]
 
 def _claimed(
     row: Outbox, expires: datetime, alert: Alert | None = None, event: Event | None = None

@@ -200,9 +200,24 @@ def _outbox_idle() -> bool:
 
 
 def _in_flight() -> list[tuple[int, str]]:
-    """Rows the killed worker held: each (row, lease owner) is one send that may have landed."""
-    rows = Outbox.select(Outbox.id, Outbox.lease_owner).where(Outbox.status == "sending")
-    return [(int(r.id), str(r.lease_owner)) for r in rows]
+    """Sends the killed worker had in flight, each (row, lease owner) one that may have landed:
+    every row it held `sending`, except the later rows of a run (a target's rows leased in one
+    claim, same owner, expiry and target, not folded): a sender starts a run's next row only
+    once the one before is recorded, so of those still `sending` only the first can have gone
+    out; the others go back untried when it is taken back (mrt/store/outbox_lease.py)."""
+    rows = (Outbox.select(Outbox.id, Outbox.lease_owner, Outbox.lease_expires_at, Outbox.target,
+                          Outbox.folded_into)
+            .where(Outbox.status == "sending").order_by(Outbox.id))
+    runs: set[tuple[str, object, str]] = set()
+    found = []
+    for r in rows:
+        if r.folded_into is None:
+            run = (str(r.lease_owner), r.lease_expires_at, str(r.target))
+            if run in runs:
+                continue
+            runs.add(run)
+        found.append((int(r.id), str(r.lease_owner)))
+    return found
 
 
 def _target_names(config_path: Path, sink_urls: dict[str, str]) -> dict[str, str]:
