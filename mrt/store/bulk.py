@@ -12,8 +12,10 @@ per (table, columns) and hands the rows to the driver as they are:
 - PostgreSQL: multi-row `VALUES` lists, a few hundred rows a statement (psycopg2's
   `executemany` would be one round trip a row).
 
-Values go through each field's `db_value` (JSON, UTC datetimes) as peewee would convert them;
-text columns are passed as they are (the callers hand str or None). A field with a Python-side
+Values are converted as peewee would convert them, once a value: JSON by `fields.to_json`,
+UTC datetimes to naive UTC (on SQLite straight to the text the sqlite3 module would store,
+made once for a datetime many rows share), other fields by their `db_value`; text columns and
+ints are passed as they are (the callers hand str, int or None). A field with a Python-side
 default that the caller does not name is filled with that default, as `insert_many` does, so a
 column added later with a default needs no change here. Errors are peewee's (IntegrityError,
 OperationalError ...), as from any other query. Runs in the caller's transaction.
@@ -22,11 +24,13 @@ OperationalError ...), as from any other query. Runs in the caller's transaction
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import peewee
 
 from mrt.store.db import is_sqlite
+from mrt.store.fields import JsonField, UtcDateTimeField, sqlite_datetime, to_json, utc_naive
 
 # peewee's own wrapper: the driver's errors raised as peewee.IntegrityError, OperationalError ...
 _PEEWEE_ERRORS: Any = vars(peewee)["__exception_wrapper__"]
@@ -44,9 +48,10 @@ class RowInsert:
         self.width = len(given)
         self._defaults = [meta.defaults[f] for f in filled]
         fields = given + filled
-        self._convert: list[Callable[[Any], Any] | None] = [
-            None if type(f) is peewee.TextField else f.db_value for f in fields
-        ]
+        self._columns = len(fields)
+        self._convert = {
+            dialect: [_converter(f, sqlite=dialect) for f in fields] for dialect in (True, False)
+        }
         names = ", ".join(f'"{f.column_name}"' for f in fields)
         self._head = f'INSERT INTO "{meta.table_name}" ({names}) VALUES '
         self._suffix = f" {suffix}" if suffix else ""
@@ -55,29 +60,31 @@ class RowInsert:
     def _statement(self, param: str, rows: int) -> str:
         key = (param, rows)
         if key not in self._sql:
-            one = "(" + ", ".join([param] * len(self._convert)) + ")"
+            one = "(" + ", ".join([param] * self._columns) + ")"
             self._sql[key] = self._head + ", ".join([one] * rows) + self._suffix
         return self._sql[key]
 
-    def values(self, row: Sequence[Any]) -> list[Any]:
+    def values(self, row: Sequence[Any], *, sqlite: bool = True) -> list[Any]:
         """One row as the driver takes it: converted, and the defaults appended."""
         if len(row) != self.width:
             raise ValueError(f"{self._head}: {len(row)} values for {self.width} columns")
-        out = [v if c is None or v is None else c(v) for c, v in zip(self._convert, row, strict=False)]
+        converters = self._convert[sqlite]
+        out = [v if c is None or v is None else c(v) for c, v in zip(converters, row, strict=False)]
         for default in self._defaults:
             value = default() if callable(default) else default
-            convert = self._convert[len(out)]
-            out.append(value if convert is None else convert(value))
+            convert = converters[len(out)]
+            out.append(value if convert is None or value is None else convert(value))
         return out
 
     def execute(self, db: peewee.Database, rows: Iterable[Sequence[Any]]) -> int:
         """Insert every row (in order) in the caller's transaction; returns how many."""
-        values = [self.values(row) for row in rows]
+        sqlite = is_sqlite(db)
+        values = [self.values(row, sqlite=sqlite) for row in rows]
         if not values:
             return 0
         with _PEEWEE_ERRORS:
             cursor = db.cursor()  # type: ignore[no-untyped-call]
-            if is_sqlite(db):
+            if sqlite:
                 cursor.executemany(self._statement("?", 1), values)
             else:
                 for start in range(0, len(values), _PG_ROWS):
@@ -85,6 +92,30 @@ class RowInsert:
                     flat = [v for row in chunk for v in row]
                     cursor.execute(self._statement(db.param, len(chunk)), flat)
         return len(values)
+
+
+def _converter(field: peewee.Field, *, sqlite: bool) -> Callable[[Any], Any] | None:
+    """How a value of `field` becomes the driver's (None: as it is)."""
+    if type(field) is peewee.TextField:
+        return None
+    if isinstance(field, JsonField):
+        return to_json
+    if isinstance(field, UtcDateTimeField):
+        return _datetime(field, sqlite_datetime if sqlite else utc_naive)
+    if isinstance(field, peewee.IntegerField | peewee.ForeignKeyField):
+        return _exact(int, field.db_value)
+    convert: Callable[[Any], Any] = field.db_value
+    return convert
+
+
+def _datetime(field: peewee.Field, fast: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    slow: Callable[[Any], Any] = field.db_value
+    return lambda v: fast(v) if isinstance(v, datetime) else slow(v)
+
+
+def _exact(kind: type, slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Values of exactly `kind` as they are (an int is an int); the rest through `slow`."""
+    return lambda v: v if type(v) is kind else slow(v)
 
 
 def rows_in(db: peewee.Database, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
