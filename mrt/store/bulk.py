@@ -23,6 +23,7 @@ OperationalError ...), as from any other query. Runs in the caller's transaction
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -92,6 +93,44 @@ class RowInsert:
                     flat = [v for row in chunk for v in row]
                     cursor.execute(self._statement(db.param, len(chunk)), flat)
         return len(values)
+
+
+class Statement:
+    """One statement written once as plain SQL, its values named by the model's fields:
+
+        SUCCESS = Statement(SourceState, 'UPDATE "source_state" SET "cursor" = {cursor} ...')
+        SUCCESS.execute(db, cursor={...}, source_key="github:a/b")
+
+    Each `{field}` becomes the dialect's parameter and its value is converted as RowInsert
+    converts that field's (a name used twice is bound twice). Runs in the caller's transaction.
+    """
+
+    def __init__(self, model: type[peewee.Model], sql: str) -> None:
+        names = [name for _, name, _, _ in string.Formatter().parse(sql) if name]
+        fields = model._meta.fields
+        self._names = names
+        self._convert = {
+            dialect: [_converter(fields[name], sqlite=dialect) for name in names]
+            for dialect in (True, False)
+        }
+        self._sql = {param: sql.format_map(_Marks(param)) for param in ("?", "%s")}
+
+    def execute(self, db: peewee.Database, **values: Any) -> None:
+        sqlite = is_sqlite(db)
+        params = [
+            v if c is None or v is None else c(v)
+            for c, v in zip(self._convert[sqlite], (values[n] for n in self._names), strict=True)
+        ]
+        db.execute_sql(self._sql[db.param], params)  # type: ignore[no-untyped-call]
+
+
+class _Marks(dict[str, str]):
+    def __init__(self, param: str) -> None:
+        super().__init__()
+        self.param = param
+
+    def __missing__(self, key: str) -> str:
+        return self.param
 
 
 def _converter(field: peewee.Field, *, sqlite: bool) -> Callable[[Any], Any] | None:

@@ -78,14 +78,19 @@ def existing_fingerprints(fingerprints: list[str]) -> set[str]:
 
 def rule_version_id(digest: str, canonical: dict[str, Any], now: datetime) -> int:
     # the id only: reading the row would parse the whole rule set's JSON every cycle
-    query = RuleVersion.select(RuleVersion.id).where(RuleVersion.digest == digest)
-    found = query.scalar()
+    db = bound_database()
+    found = _version_of(db, digest)
     if found is None:  # another worker's first cycle under these rules may store it first
         RuleVersion.insert(
             digest=digest, rules=canonical, created_at=now
         ).on_conflict_ignore().execute()
-        found = query.scalar()
+        found = _version_of(db, digest)
     return int(found)
+
+
+def _version_of(db: peewee.Database, digest: str) -> Any:
+    rows = rows_in(db, 'SELECT "id" FROM "rule_version" WHERE "digest" IN ({marks})', [digest])
+    return rows[0][0] if rows else None
 
 
 # a new event's columns, in the order event_values lists them
@@ -261,9 +266,9 @@ def commit_cycle(
         now=now,
         next_poll_at=success.next_poll_at,
     )
-    CycleMetric.create(
-        source_key=source_key,
-        started_at=now,
+    record_metric(
+        source_key,
+        now,
         new_events=counts.new_events,
         matched=counts.matched,
         alerts=counts.alerts,
@@ -272,5 +277,13 @@ def commit_cycle(
     return counts
 
 
+# a cycle's metric row, one insert built once per set of fields a caller names
+_METRICS: dict[tuple[str, ...], RowInsert] = {}
+
+
 def record_metric(source_key: str, now: datetime, **fields: Any) -> None:
-    CycleMetric.create(source_key=source_key, started_at=now, **fields)
+    names = tuple(fields)
+    insert = _METRICS.get(names)
+    if insert is None:
+        insert = _METRICS[names] = RowInsert(CycleMetric, ("source_key", "started_at", *names))
+    insert.execute(bound_database(), [(source_key, now, *fields.values())])
