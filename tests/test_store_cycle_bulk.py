@@ -224,3 +224,55 @@ def test_a_cycle_builds_no_query_through_peewee(store_db: peewee.Database) -> No
         store_db.execute = real  # type: ignore[method-assign]
     assert counts.new_events == 9 and counts.alerts == 3
     assert built == []
+
+
+class _Recording:
+    """A driver cursor that notes each statement's verb and table, and otherwise is the cursor."""
+
+    def __init__(self, cursor: Any, log: list[tuple[str, str]]) -> None:
+        self._cursor, self._log = cursor, log
+
+    def _note(self, sql: str) -> None:
+        words = sql.split()
+        table = next((w for w in words if w.startswith('"')), "")
+        self._log.append((words[0].upper(), table.strip('",')))
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._note(sql)
+        return self._cursor.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        self._note(sql)
+        return self._cursor.executemany(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+def test_one_statement_a_table_and_on_postgresql_no_read_of_new_ids(
+    store_db: peewee.Database,
+) -> None:
+    """On PostgreSQL every statement is a round trip: the events' dedupe and ids and the alerts'
+    ids come back with their INSERTs; SQLite reads them (cheap, in process) after executemany."""
+    sources.ensure_states([(KEY, "github")], NOW)
+    commit(store_db, planned_cycle(3, first=1000))  # the rule version exists from here on
+    log: list[tuple[str, str]] = []
+    real = store_db.cursor
+    store_db.cursor = lambda *a, **k: _Recording(real(*a, **k), log)  # type: ignore[method-assign]
+    try:
+        counts = commit(store_db, [*planned_cycle(9), *planned_cycle(3, first=1000)],
+                        {f"a/b#{n}": {"n": n} for n in range(5)})
+    finally:
+        store_db.cursor = real  # type: ignore[method-assign]
+    assert (counts.new_events, counts.repeats, counts.alerts, counts.deliveries) == (9, 3, 3, 6)
+    writes = [entry for entry in log if entry[0] not in ("SELECT", "BEGIN", "COMMIT")]
+    assert writes == [("INSERT", "event"), ("INSERT", "alert"), ("INSERT", "outbox"),
+                      ("INSERT", "resource_snapshot"), ("UPDATE", "source_state"),
+                      ("INSERT", "cycle_metric")]
+    reads = [table for verb, table in log if verb == "SELECT"]
+    if isinstance(store_db, peewee.SqliteDatabase):
+        # the rule version, the known fingerprints, the alerting events' ids, the alerts' ids
+        assert len(reads) == 4
+    else:
+        assert len(reads) == 1  # the rule version's id only
+    assert Event.select().count() == 12 and Alert.select().count() == 4

@@ -43,6 +43,7 @@ class RowInsert:
     """INSERT INTO table (columns) for many rows; `suffix` is appended (an ON CONFLICT ...)."""
 
     def __init__(self, model: type[peewee.Model], columns: Sequence[str], suffix: str = "") -> None:
+        self.model, self.columns = model, tuple(columns)
         meta = model._meta
         given = [meta.fields[name] for name in columns]
         filled = [f for f in meta.sorted_fields if f.name not in columns and f in meta.defaults]
@@ -56,13 +57,14 @@ class RowInsert:
         names = ", ".join(f'"{f.column_name}"' for f in fields)
         self._head = f'INSERT INTO "{meta.table_name}" ({names}) VALUES '
         self._suffix = f" {suffix}" if suffix else ""
-        self._sql: dict[tuple[str, int], str] = {}
+        self._sql: dict[tuple[str, int, str], str] = {}
 
-    def _statement(self, param: str, rows: int) -> str:
-        key = (param, rows)
+    def _statement(self, param: str, rows: int, returning: str = "") -> str:
+        key = (param, rows, returning)
         if key not in self._sql:
             one = "(" + ", ".join([param] * self._columns) + ")"
-            self._sql[key] = self._head + ", ".join([one] * rows) + self._suffix
+            tail = f" RETURNING {returning}" if returning else ""
+            self._sql[key] = self._head + ", ".join([one] * rows) + self._suffix + tail
         return self._sql[key]
 
     def values(self, row: Sequence[Any], *, sqlite: bool = True) -> list[Any]:
@@ -93,6 +95,25 @@ class RowInsert:
                     flat = [v for row in chunk for v in row]
                     cursor.execute(self._statement(db.param, len(chunk)), flat)
         return len(values)
+
+    def returning(
+        self, db: peewee.Database, rows: Iterable[Sequence[Any]], columns: str
+    ) -> list[tuple[Any, ...]]:
+        """PostgreSQL: insert every row and return `columns` (SQL, e.g. '"fingerprint", "id"')
+        of the rows inserted (with an ON CONFLICT ... DO NOTHING suffix, not of those skipped),
+        in the statements `execute` runs: no read afterwards for the new rows' ids."""
+        if is_sqlite(db):
+            raise TypeError("RowInsert.returning is for PostgreSQL (SQLite: execute, then read)")
+        values = [self.values(row, sqlite=False) for row in rows]
+        found: list[tuple[Any, ...]] = []
+        with _PEEWEE_ERRORS:
+            cursor = db.cursor()  # type: ignore[no-untyped-call]
+            for start in range(0, len(values), _PG_ROWS):
+                chunk = values[start : start + _PG_ROWS]
+                flat = [v for row in chunk for v in row]
+                cursor.execute(self._statement(db.param, len(chunk), columns), flat)
+                found.extend(tuple(row) for row in cursor.fetchall())
+        return found
 
 
 class Statement:
