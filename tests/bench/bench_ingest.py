@@ -41,7 +41,13 @@ import httpx
 
 from tests.bench.common import Row, Sizes, command_for, upstream_server
 from tests.bench.corpus import T0, bench_rules, make_events
-from tests.bench.ingest_copy import run_raw_copy, run_raw_copy_pg, run_raw_cycles, run_raw_cycles_pg
+from tests.bench.ingest_copy import (
+    Took,
+    run_raw_copy,
+    run_raw_copy_pg,
+    run_raw_cycles,
+    run_raw_cycles_pg,
+)
 
 BENCH = "ingest"
 FIGURES = ("pipeline", "store only", "pipeline, per-cycle baseline", "store only, per-cycle baseline",
@@ -59,9 +65,9 @@ def _engine(db: Any, config: Any, pool: Any) -> Any:
                   env={}, rng=random.Random(7), plugins={"github": github})
 
 
-def run_pipeline(path: Path | str, events: list[Any], batch: int) -> tuple[float, float, int]:
-    """Seconds to plan and commit every event, `batch` per cycle, and of those the seconds in
-    commit_cycle; returns (seconds, store seconds, new)."""
+def run_pipeline(path: Path | str, events: list[Any], batch: int) -> tuple[float, Took, int]:
+    """Seconds to plan and commit every event, `batch` per cycle, and of those the time in
+    commit_cycle (wall and CPU); returns (seconds, store time, new)."""
     from mrt.config import config_from_dict
     from mrt.http import HttpPool
     from mrt.pipeline import plan_event
@@ -75,7 +81,7 @@ def run_pipeline(path: Path | str, events: list[Any], batch: int) -> tuple[float
     keys = sorted({e.source_key for e in events})
     sources.ensure_states(((k, "github") for k in keys), T0)
     new = 0
-    store = 0.0
+    store = store_cpu = 0.0
     started = time.perf_counter()
     for start in range(0, len(events), batch):
         chunk = events[start: start + batch]
@@ -88,17 +94,18 @@ def run_pipeline(path: Path | str, events: list[Any], batch: int) -> tuple[float
                                        "updated_at": e.observed_at.isoformat()} for e in chunk},
             ratelimit_remaining=4983, ratelimit_reset_at=None,
             next_poll_at=now + timedelta(minutes=5))
-        planned_at = time.perf_counter()
+        planned_at, planned_cpu = time.perf_counter(), time.process_time()
         with write_transaction(db):  # the caller owns the transaction, as the pipeline does
             counts = commit_cycle(db, key, planned, success, rule_digest=engine.ruleset.digest,
                                   rule_canonical=engine.ruleset.canonical,
                                   metric={"requests": 1, "fetched": len(chunk), "outcome": "ok"},
                                   now=now)
         store += time.perf_counter() - planned_at
+        store_cpu += time.process_time() - planned_cpu
         new += counts.new_events
     seconds = time.perf_counter() - started
     db.close()
-    return seconds, store, new
+    return seconds, Took(store, store_cpu), new
 
 
 def run_rules_only(events: list[Any]) -> float:
@@ -178,26 +185,33 @@ async def _no_news(runs: int) -> tuple[float, float]:
     return cycle, bare
 
 
-def _pipeline_rows(events: list[Any], batch: int, seconds: tuple[float, float, float, float],
+def _pipeline_rows(events: list[Any], batch: int, times: tuple[float, Took, Took, Took],
                    copied: int, cmd: str, backend: str) -> list[Row]:
-    pipeline_s, store_s, raw_s, cycles_s = seconds
-    limit, per_cycle = copied / raw_s, copied / cycles_s
+    pipeline_s, store, raw, cycles = times
+    limit, per_cycle = copied / raw.wall, copied / cycles.wall
     repeats = len(events) - copied
     copy = f"raw {'executemany' if backend == 'SQLite' else 'execute_values'}, same rows"
+
+    def cpu(took: Took, rows: int) -> str:  # this process's share: the server's is not in it
+        return f"{took.wall:.2f} s (CPU {took.cpu / rows * 1e6:.0f} us an event)"
+
     return [
         Row(BENCH, "pipeline", len(events) / pipeline_s, "events/s", copy, limit, cmd,
             f"{backend}: {len(events):,} events ({repeats:,} repeats), {batch}/cycle, "
-            f"{pipeline_s:.1f} s (of which commit_cycle {store_s:.1f} s) vs {raw_s:.2f} s"),
-        Row(BENCH, "store only", len(events) / store_s, "events/s", copy, limit, cmd,
-            f"{backend}: commit_cycle alone, {store_s:.2f} s: events, alerts, outbox, "
-            f"snapshots, cursor, metric, one transaction a cycle (the copy: one in all)"),
+            f"{pipeline_s:.1f} s (of which commit_cycle {store.wall:.1f} s) vs "
+            f"{raw.wall:.2f} s"),
+        Row(BENCH, "store only", len(events) / store.wall, "events/s", copy, limit, cmd,
+            f"{backend}: commit_cycle alone, {cpu(store, len(events))}: events, alerts, outbox, "
+            f"snapshots, cursor, metric, one transaction a cycle (the copy: one in all, "
+            f"{cpu(raw, copied)})"),
         Row(BENCH, "pipeline, per-cycle baseline", len(events) / pipeline_s, "events/s",
             f"{copy}, a COMMIT a cycle", per_cycle, cmd,
             f"{backend}: the copy in the pipeline's transactions (each cycle's rows and its "
-            f"cursor update): {cycles_s:.2f} s"),
-        Row(BENCH, "store only, per-cycle baseline", len(events) / store_s, "events/s",
+            f"cursor update): {cpu(cycles, copied)}"),
+        Row(BENCH, "store only, per-cycle baseline", len(events) / store.wall, "events/s",
             f"{copy}, a COMMIT a cycle", per_cycle, cmd,
-            f"{backend}: commit_cycle {store_s:.2f} s against the per-cycle copy {cycles_s:.2f} s"),
+            f"{backend}: commit_cycle {cpu(store, len(events))} against the per-cycle copy "
+            f"{cpu(cycles, copied)}"),
     ]
 
 
@@ -205,16 +219,16 @@ def run(sizes: Sizes) -> list[Row]:
     cmd = command_for(BENCH, sizes.quick)
     events = make_events(sizes.ingest_events)
     with tempfile.TemporaryDirectory() as tmp:
-        pipeline_s, store_s, new = run_pipeline(Path(tmp) / "pipeline.sqlite3", events,
-                                                sizes.ingest_batch)
-        raw_s, copied = run_raw_copy(Path(tmp) / "pipeline.sqlite3", Path(tmp) / "raw.sqlite3")
-        cycles_s, _ = run_raw_cycles(Path(tmp) / "pipeline.sqlite3", Path(tmp) / "cycles.sqlite3")
+        pipeline_s, store, new = run_pipeline(Path(tmp) / "pipeline.sqlite3", events,
+                                              sizes.ingest_batch)
+        raw, copied = run_raw_copy(Path(tmp) / "pipeline.sqlite3", Path(tmp) / "raw.sqlite3")
+        cycles, _ = run_raw_cycles(Path(tmp) / "pipeline.sqlite3", Path(tmp) / "cycles.sqlite3")
     assert copied == new, (copied, new)
     rules_s = run_rules_only(events)
     cycle_s, bare_s = asyncio.run(_no_news(sizes.idle_cycles))
-    limit = copied / raw_s
+    limit = copied / raw.wall
     return [
-        *_pipeline_rows(events, sizes.ingest_batch, (pipeline_s, store_s, raw_s, cycles_s),
+        *_pipeline_rows(events, sizes.ingest_batch, (pipeline_s, store, raw, cycles),
                         copied, cmd, "SQLite"),
         Row(BENCH, "rules only", len(events) / rules_s, "events/s",
             "raw executemany, same rows", limit, cmd,
@@ -230,18 +244,18 @@ def run_postgres(sizes: Sizes, url: str) -> list[Row]:
     events = make_events(sizes.ingest_events)
     names = ("mrt_bench_ingest", "mrt_bench_ingest_raw", "mrt_bench_ingest_cycles")
     with pg_databases(url, names) as (pipe, raw, per_cycle):
-        pipeline_s, store_s, new = run_pipeline(pipe, events, sizes.ingest_batch)
-        raw_s, copied = run_raw_copy_pg(pipe, raw)
-        cycles_s, _ = run_raw_cycles_pg(pipe, per_cycle)
+        pipeline_s, store, new = run_pipeline(pipe, events, sizes.ingest_batch)
+        raw_took, copied = run_raw_copy_pg(pipe, raw)
+        cycles, _ = run_raw_cycles_pg(pipe, per_cycle)
     assert copied == new, (copied, new)
-    return _pipeline_rows(events, sizes.ingest_batch, (pipeline_s, store_s, raw_s, cycles_s),
+    return _pipeline_rows(events, sizes.ingest_batch, (pipeline_s, store, raw_took, cycles),
                           copied, cmd, "PostgreSQL")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_ingest")
     parser.add_argument("--postgres", metavar="URL", required=True,
-                        help="the pipeline and store-only rows on this PostgreSQL server (two "
+                        help="the pipeline and store-only rows on this PostgreSQL server (three "
                              "databases are made next to the URL's and dropped afterwards)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     args = parser.parse_args()
