@@ -20,7 +20,7 @@ from mrt.events import TrackerEvent
 from mrt.store import sources
 from mrt.store.cycle import CycleSuccess, PlannedAlert, PlannedDelivery, PlannedEvent, commit_cycle
 from mrt.store.db import write_transaction
-from mrt.store.models import Alert, CycleMetric, Event, Outbox, ResourceSnapshot
+from mrt.store.models import Alert, CycleMetric, Event, Outbox, ResourceSnapshot, SourceState
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 KEY = "github:a/b"
@@ -174,3 +174,105 @@ def test_statements_per_cycle_do_not_grow_with_its_rows(db: peewee.Database) -> 
 
     small, large = statements(1, 6), statements(100, 240)
     assert small == large, (small, large)
+
+
+def test_the_cursor_state_and_metric_a_cycle_commits(store_db: peewee.Database) -> None:
+    sources.ensure_states([(KEY, "github"), ("github:c/d", "github")], NOW)
+    SourceState.update(
+        consecutive_failures=3, last_error="boom", last_error_class="network", health="failing",
+        deferred_until=NOW, poll_requested_at=NOW - timedelta(seconds=1),
+    ).where(SourceState.source_key == KEY).execute()
+    sources.request_poll("github:c/d", NOW + timedelta(seconds=5))  # asked after the cycle began
+    reset = NOW + timedelta(hours=1)
+    done = CycleSuccess(
+        cursor={"since": "2026-12-05T09:00:00Z", "ünï": [1, 2]}, validators={"u": {"etag": "W/1"}},
+        snapshots={}, degraded="one page of three", http_status=206, ratelimit_remaining=4983,
+        ratelimit_reset_at=reset, next_poll_at=NOW + timedelta(minutes=5),
+    )
+    for first, key in ((1, KEY), (10, "github:c/d")):
+        with write_transaction(store_db):
+            commit_cycle(store_db, key, planned_cycle(2, first), done, rule_digest="d",
+                         rule_canonical={"r": 1}, metric={"requests": 3, "outcome": "ok"},
+                         now=NOW)
+    state = sources.get_state(KEY)
+    assert state.cursor == done.cursor and state.validators == done.validators
+    assert (state.last_poll_at, state.last_success_at, state.updated_at) == (NOW, NOW, NOW)
+    assert (state.last_error, state.last_error_class, state.consecutive_failures) == (None, None, 0)
+    assert (state.health, state.health_detail, state.last_http_status) == (
+        "degraded", "one page of three", 206)
+    assert (state.ratelimit_remaining, state.ratelimit_reset_at) == (4983, reset)
+    assert state.next_poll_at == NOW + timedelta(minutes=5) and state.deferred_until is None
+    assert state.poll_requested_at is None  # asked before the cycle began: answered
+    other = sources.get_state("github:c/d")
+    assert other.poll_requested_at == NOW + timedelta(seconds=5)  # asked since: kept
+    metrics = list(CycleMetric.select().order_by(CycleMetric.id))
+    assert [(m.source_key, m.started_at, m.new_events, m.requests, m.outcome) for m in metrics] == [
+        (KEY, NOW, 2, 3, "ok"), ("github:c/d", NOW, 2, 3, "ok")]
+
+
+def test_a_cycle_builds_no_query_through_peewee(store_db: peewee.Database) -> None:
+    """Every statement of a steady cycle is SQL text built once (store/bulk.py): peewee's query
+    builder (Database.execute of a Query) is not on the path, on SQLite and PostgreSQL."""
+    sources.ensure_states([(KEY, "github")], NOW)
+    commit(store_db, planned_cycle(3, first=1000))  # the rule version exists from here on
+    built: list[str] = []
+    real = store_db.execute
+    store_db.execute = lambda query, *a, **k: built.append(type(query).__name__) or real(query, *a, **k)  # type: ignore[method-assign]
+    try:
+        counts = commit(store_db, planned_cycle(9), {f"a/b#{n}": {"n": n} for n in range(5)})
+    finally:
+        store_db.execute = real  # type: ignore[method-assign]
+    assert counts.new_events == 9 and counts.alerts == 3
+    assert built == []
+
+
+class _Recording:
+    """A driver cursor that notes each statement's verb and table, and otherwise is the cursor."""
+
+    def __init__(self, cursor: Any, log: list[tuple[str, str]]) -> None:
+        self._cursor, self._log = cursor, log
+
+    def _note(self, sql: str) -> None:
+        words = sql.split()
+        table = next((w for w in words if w.startswith('"')), "")
+        self._log.append((words[0].upper(), table.strip('",')))
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._note(sql)
+        return self._cursor.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        self._note(sql)
+        return self._cursor.executemany(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+def test_one_statement_a_table_and_on_postgresql_no_read_of_new_ids(
+    store_db: peewee.Database,
+) -> None:
+    """On PostgreSQL every statement is a round trip: the events' dedupe and ids and the alerts'
+    ids come back with their INSERTs; SQLite reads them (cheap, in process) after executemany."""
+    sources.ensure_states([(KEY, "github")], NOW)
+    commit(store_db, planned_cycle(3, first=1000))  # the rule version exists from here on
+    log: list[tuple[str, str]] = []
+    real = store_db.cursor
+    store_db.cursor = lambda *a, **k: _Recording(real(*a, **k), log)  # type: ignore[method-assign]
+    try:
+        counts = commit(store_db, [*planned_cycle(9), *planned_cycle(3, first=1000)],
+                        {f"a/b#{n}": {"n": n} for n in range(5)})
+    finally:
+        store_db.cursor = real  # type: ignore[method-assign]
+    assert (counts.new_events, counts.repeats, counts.alerts, counts.deliveries) == (9, 3, 3, 6)
+    writes = [entry for entry in log if entry[0] not in ("SELECT", "BEGIN", "COMMIT")]
+    assert writes == [("INSERT", "event"), ("INSERT", "alert"), ("INSERT", "outbox"),
+                      ("INSERT", "resource_snapshot"), ("UPDATE", "source_state"),
+                      ("INSERT", "cycle_metric")]
+    reads = [table for verb, table in log if verb == "SELECT"]
+    if isinstance(store_db, peewee.SqliteDatabase):
+        # the rule version, the known fingerprints, the alerting events' ids, the alerts' ids
+        assert len(reads) == 4
+    else:
+        assert len(reads) == 1  # the rule version's id only
+    assert Event.select().count() == 12 and Alert.select().count() == 4

@@ -17,7 +17,7 @@ from mrt.events import TrackerEvent
 from mrt.message import Message
 from mrt.store import outbox, sources
 from mrt.store.bulk import RowInsert, rows_in
-from mrt.store.db import bound_database, require_transaction
+from mrt.store.db import bound_database, is_sqlite, require_transaction
 from mrt.store.models import Alert, CycleMetric, Event, Outbox, RuleVersion
 
 
@@ -78,14 +78,19 @@ def existing_fingerprints(fingerprints: list[str]) -> set[str]:
 
 def rule_version_id(digest: str, canonical: dict[str, Any], now: datetime) -> int:
     # the id only: reading the row would parse the whole rule set's JSON every cycle
-    query = RuleVersion.select(RuleVersion.id).where(RuleVersion.digest == digest)
-    found = query.scalar()
+    db = bound_database()
+    found = _version_of(db, digest)
     if found is None:  # another worker's first cycle under these rules may store it first
         RuleVersion.insert(
             digest=digest, rules=canonical, created_at=now
         ).on_conflict_ignore().execute()
-        found = query.scalar()
+        found = _version_of(db, digest)
     return int(found)
+
+
+def _version_of(db: peewee.Database, digest: str) -> Any:
+    rows = rows_in(db, 'SELECT "id" FROM "rule_version" WHERE "digest" IN ({marks})', [digest])
+    return rows[0][0] if rows else None
 
 
 # a new event's columns, in the order event_values lists them
@@ -98,6 +103,38 @@ EVENTS = RowInsert(
         "error", "silence",
     ),
 )
+
+
+# PostgreSQL: the same insert, skipping a fingerprint stored before (by an earlier cycle, or by
+# another worker meanwhile: the unique index waits for its transaction), returning the ids
+NEW_EVENTS = RowInsert(EVENTS.model, EVENTS.columns, suffix='ON CONFLICT ("fingerprint") DO NOTHING')
+
+
+def insert_new_events(
+    db: peewee.Database, planned: list[PlannedEvent], version_id: int | None
+) -> tuple[list[tuple[str, PlannedEvent]], dict[str, int]]:
+    """Store the events of `planned` not stored before, each once; returns them (fingerprint,
+    plan) in order, and {fingerprint: event id} of those that alert. A repeat (overlap,
+    restart, another worker) is harmless by design: skipped, with its plan.
+
+    SQLite: one read of the fingerprints known, one `executemany`, one read of the alerting
+    events' ids. PostgreSQL (a round trip a statement): one INSERT ... ON CONFLICT DO NOTHING
+    RETURNING, which skips the known ones and returns the new ones' ids.
+    """
+    fingerprints = [p.event.fingerprint for p in planned]  # a hash each time: once per event
+    sqlite = is_sqlite(db)
+    seen = existing_fingerprints(fingerprints) if sqlite else set()
+    fresh: list[tuple[str, PlannedEvent]] = []
+    for fp, p in zip(fingerprints, planned, strict=True):
+        if fp not in seen:
+            seen.add(fp)
+            fresh.append((fp, p))
+    rows = (event_values(fp, p, version_id) for fp, p in fresh)
+    if sqlite:
+        EVENTS.execute(db, rows)
+        return fresh, event_ids([fp for fp, p in fresh if p.alert is not None])
+    ids = {fp: int(i) for fp, i in NEW_EVENTS.returning(db, rows, '"fingerprint", "id"')}
+    return [(fp, p) for fp, p in fresh if fp in ids], ids
 
 
 def event_values(fp: str, planned: PlannedEvent, version_id: int | None) -> tuple[Any, ...]:
@@ -176,15 +213,16 @@ def create_event_alerts(
     """
     if not alerts:
         return [], 0
-    ALERTS.execute(
-        db,
-        (
-            ("event", event_id, fp, plan.group_key, plan.title, source_key, plan.priority,
-             list(plan.tags), plan.matched, version_id, dict(plan.payload), now)
-            for event_id, fp, plan in alerts
-        ),
+    rows = (
+        ("event", event_id, fp, plan.group_key, plan.title, source_key, plan.priority,
+         list(plan.tags), plan.matched, version_id, dict(plan.payload), now)
+        for event_id, fp, plan in alerts
     )
-    by_event = alert_ids_of_events([event_id for event_id, _, _ in alerts])
+    if is_sqlite(db):
+        ALERTS.execute(db, rows)
+        by_event = alert_ids_of_events([event_id for event_id, _, _ in alerts])
+    else:  # one round trip: the ids come back with the insert
+        by_event = {int(e): int(a) for e, a in ALERTS.returning(db, rows, '"event_id", "id"')}
     ids: list[int] = []
     deliveries: list[tuple[Any, ...]] = []
     for event_id, _, plan in alerts:
@@ -226,21 +264,10 @@ def commit_cycle(
     counts = CycleCounts()
     require_transaction(db, "commit_cycle")
     version_id = rule_version_id(rule_digest, rule_canonical, now)
-    fingerprints = [p.event.fingerprint for p in planned]  # a hash each time: once per event
-    seen = existing_fingerprints(fingerprints)
-    fresh: list[tuple[str, PlannedEvent]] = []
-    for fp, p in zip(fingerprints, planned, strict=True):
-        if fp in seen:  # a repeat (overlap, restart, another worker): harmless by design
-            counts.repeats += 1
-            continue
-        seen.add(fp)
-        fresh.append((fp, p))
-        if p.detail.get("matched"):
-            counts.matched += 1
-    counts.new_events = len(fresh)
-    EVENTS.execute(db, (event_values(fp, p, version_id) for fp, p in fresh))
+    fresh, ids = insert_new_events(db, planned, version_id)
+    counts.new_events, counts.repeats = len(fresh), len(planned) - len(fresh)
+    counts.matched = sum(1 for _, p in fresh if p.detail.get("matched"))
     alerting = [(fp, p.alert) for fp, p in fresh if p.alert is not None]
-    ids = event_ids([fp for fp, _ in alerting])
     counts.alert_ids, counts.deliveries = create_event_alerts(
         db,
         [(ids[fp], fp, alert) for fp, alert in alerting],
@@ -261,9 +288,9 @@ def commit_cycle(
         now=now,
         next_poll_at=success.next_poll_at,
     )
-    CycleMetric.create(
-        source_key=source_key,
-        started_at=now,
+    record_metric(
+        source_key,
+        now,
         new_events=counts.new_events,
         matched=counts.matched,
         alerts=counts.alerts,
@@ -272,5 +299,13 @@ def commit_cycle(
     return counts
 
 
+# a cycle's metric row, one insert built once per set of fields a caller names
+_METRICS: dict[tuple[str, ...], RowInsert] = {}
+
+
 def record_metric(source_key: str, now: datetime, **fields: Any) -> None:
-    CycleMetric.create(source_key=source_key, started_at=now, **fields)
+    names = tuple(fields)
+    insert = _METRICS.get(names)
+    if insert is None:
+        insert = _METRICS[names] = RowInsert(CycleMetric, ("source_key", "started_at", *names))
+    insert.execute(bound_database(), [(source_key, now, *fields.values())])

@@ -71,28 +71,18 @@ def commit_pushed(
     require_transaction(db, "commit_pushed")
     counts = CycleCounts()
     version_id = cycle.rule_version_id(rule_digest, rule_canonical, now)
-    seen = cycle.existing_fingerprints([p.event.fingerprint for p in planned])
-    fresh: list[PlannedEvent] = []
-    for p in planned:
-        if p.event.fingerprint in seen:  # the poll (or this delivery sent before) stored it
-            counts.repeats += 1
-            continue
-        seen.add(p.event.fingerprint)
-        fresh.append(p)
-        counts.matched += bool(p.detail.get("matched"))
-    counts.new_events = len(fresh)
-    # the one shape of an event row, and the one statement, shared with the cycle's commit
-    cycle.EVENTS.execute(
-        db, (cycle.event_values(p.event.fingerprint, p, version_id) for p in fresh)
-    )
-    ids = cycle.event_ids([p.event.fingerprint for p in fresh if p.alert is not None])
-    for p in fresh:
+    # the one shape of an event row, and the one insert, shared with the cycle's commit; a
+    # repeat is one the poll (or this delivery sent before) stored
+    fresh, ids = cycle.insert_new_events(db, planned, version_id)
+    counts.new_events, counts.repeats = len(fresh), len(planned) - len(fresh)
+    counts.matched = sum(1 for _, p in fresh if p.detail.get("matched"))
+    for fp, p in fresh:
         if p.alert is None:
             continue
         alert_id, enqueued = cycle.create_alert(
             p.alert,
-            event_id=ids[p.event.fingerprint],
-            fingerprint=p.event.fingerprint,
+            event_id=ids[fp],
+            fingerprint=fp,
             source_key=source_key,
             version_id=version_id,
             kind="event",

@@ -8,7 +8,7 @@ from typing import Any
 
 import peewee
 
-from mrt.store.bulk import RowInsert
+from mrt.store.bulk import RowInsert, Statement
 from mrt.store.db import bound_database
 from mrt.store.models import CycleMetric, ResourceSnapshot, SourceState
 
@@ -135,6 +135,23 @@ def record_deferral(
     ).where(SourceState.source_key == key).execute()
 
 
+# what record_success writes, as plain SQL built once (peewee built this UPDATE and its CASE
+# anew every cycle): the cursor moves, the errors clear, a "poll now" asked before `now` is
+# answered (the same CASE as _answered)
+SUCCESS = Statement(
+    SourceState,
+    'UPDATE "source_state" SET "cursor" = {cursor}, "validators" = {validators}, '
+    '"last_poll_at" = {last_poll_at}, "last_success_at" = {last_poll_at}, '
+    '"last_error" = NULL, "last_error_class" = NULL, "last_http_status" = {last_http_status}, '
+    '"consecutive_failures" = 0, "deferred_until" = NULL, "health" = {health}, '
+    '"health_detail" = {health_detail}, "ratelimit_remaining" = {ratelimit_remaining}, '
+    '"ratelimit_reset_at" = {ratelimit_reset_at}, "next_poll_at" = {next_poll_at}, '
+    '"poll_requested_at" = CASE WHEN "poll_requested_at" <= {last_poll_at} THEN NULL '
+    'ELSE "poll_requested_at" END, "updated_at" = {last_poll_at} '
+    'WHERE "source_key" = {source_key}',
+)
+
+
 def record_success(
     key: str,
     *,
@@ -147,24 +164,19 @@ def record_success(
     now: datetime,
     next_poll_at: datetime,
 ) -> None:
-    SourceState.update(
+    SUCCESS.execute(
+        bound_database(),
         cursor=cursor,
         validators=validators,
         last_poll_at=now,
-        last_success_at=now,
-        last_error=None,
-        last_error_class=None,
         last_http_status=http_status,
-        consecutive_failures=0,
-        deferred_until=None,
         health="degraded" if degraded else "ok",
         health_detail=degraded,
         ratelimit_remaining=ratelimit_remaining,
         ratelimit_reset_at=ratelimit_reset_at,
         next_poll_at=next_poll_at,
-        poll_requested_at=_answered(now),
-        updated_at=now,
-    ).where(SourceState.source_key == key).execute()
+        source_key=key,
+    )
 
 
 def record_notice_failure(key: str, *, error: str, error_class: str, now: datetime) -> None:

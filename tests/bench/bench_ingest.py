@@ -6,6 +6,12 @@
                events, alerts, outbox rows, snapshots, cursor and metric (one transaction each)
     limit      the very rows the pipeline wrote (events, alerts, outbox, snapshots, metrics),
                copied with one `executemany` per table in one transaction into a fresh file
+    limit, per cycle
+               the same rows copied the same way, but in the transactions the pipeline
+               committed them in: each cycle's rows and its cursor's move, one COMMIT a cycle
+               (the product must commit once a cycle: the cursor moves with its events), the
+               machine's limit for what the product promises. The one-transaction row stays
+               beside it: it is the issue's baseline.
     no news    a whole mrt.pipeline.run_source_cycle against a loopback FakeGitHub answering 304,
                against a bare httpx GET of the same URL with the same If-None-Match
 
@@ -24,7 +30,6 @@ import argparse
 import asyncio
 import contextlib
 import random
-import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
@@ -36,10 +41,17 @@ import httpx
 
 from tests.bench.common import Row, Sizes, command_for, upstream_server
 from tests.bench.corpus import T0, bench_rules, make_events
+from tests.bench.ingest_copy import (
+    Took,
+    run_raw_copy,
+    run_raw_copy_pg,
+    run_raw_cycles,
+    run_raw_cycles_pg,
+)
 
 BENCH = "ingest"
-FIGURES = ("pipeline", "store only", "rules only", "no-news cycle")
-TABLES = ("event", "alert", "outbox", "resource_snapshot", "cycle_metric")
+FIGURES = ("pipeline", "store only", "pipeline, per-cycle baseline", "store only, per-cycle baseline",
+           "rules only", "no-news cycle")
 
 
 def _engine(db: Any, config: Any, pool: Any) -> Any:
@@ -53,9 +65,9 @@ def _engine(db: Any, config: Any, pool: Any) -> Any:
                   env={}, rng=random.Random(7), plugins={"github": github})
 
 
-def run_pipeline(path: Path | str, events: list[Any], batch: int) -> tuple[float, float, int]:
-    """Seconds to plan and commit every event, `batch` per cycle, and of those the seconds in
-    commit_cycle; returns (seconds, store seconds, new)."""
+def run_pipeline(path: Path | str, events: list[Any], batch: int) -> tuple[float, Took, int]:
+    """Seconds to plan and commit every event, `batch` per cycle, and of those the time in
+    commit_cycle (wall and CPU); returns (seconds, store time, new)."""
     from mrt.config import config_from_dict
     from mrt.http import HttpPool
     from mrt.pipeline import plan_event
@@ -69,7 +81,7 @@ def run_pipeline(path: Path | str, events: list[Any], batch: int) -> tuple[float
     keys = sorted({e.source_key for e in events})
     sources.ensure_states(((k, "github") for k in keys), T0)
     new = 0
-    store = 0.0
+    store = store_cpu = 0.0
     started = time.perf_counter()
     for start in range(0, len(events), batch):
         chunk = events[start: start + batch]
@@ -82,17 +94,18 @@ def run_pipeline(path: Path | str, events: list[Any], batch: int) -> tuple[float
                                        "updated_at": e.observed_at.isoformat()} for e in chunk},
             ratelimit_remaining=4983, ratelimit_reset_at=None,
             next_poll_at=now + timedelta(minutes=5))
-        planned_at = time.perf_counter()
+        planned_at, planned_cpu = time.perf_counter(), time.process_time()
         with write_transaction(db):  # the caller owns the transaction, as the pipeline does
             counts = commit_cycle(db, key, planned, success, rule_digest=engine.ruleset.digest,
                                   rule_canonical=engine.ruleset.canonical,
                                   metric={"requests": 1, "fetched": len(chunk), "outcome": "ok"},
                                   now=now)
         store += time.perf_counter() - planned_at
+        store_cpu += time.process_time() - planned_cpu
         new += counts.new_events
     seconds = time.perf_counter() - started
     db.close()
-    return seconds, store, new
+    return seconds, Took(store, store_cpu), new
 
 
 def run_rules_only(events: list[Any]) -> float:
@@ -104,61 +117,6 @@ def run_rules_only(events: list[Any]) -> float:
     for event in events:
         ruleset.evaluate(event, now=event.observed_at)
     return time.perf_counter() - started
-
-
-def run_raw_copy(source: Path, dest: Path) -> tuple[float, int]:
-    """The physical limit: the same rows, `executemany` per table, one transaction."""
-    from mrt.store.db import open_store
-
-    open_store(dest, now=T0).close()  # the same schema, indexes and triggers
-    src = sqlite3.connect(source)
-    rows = {t: src.execute(f"SELECT * FROM {t}").fetchall() for t in TABLES}
-    columns = {t: len(src.execute(f"SELECT * FROM {t} LIMIT 0").description) for t in TABLES}
-    rule_versions = src.execute("SELECT * FROM rule_version").fetchall()
-    src.close()
-    out = sqlite3.connect(dest, isolation_level=None)
-    out.execute("PRAGMA journal_mode=wal")
-    out.execute("PRAGMA synchronous=normal")
-    out.execute("PRAGMA foreign_keys=1")
-    out.execute("INSERT INTO rule_version VALUES (?, ?, ?, ?)", rule_versions[0])
-    started = time.perf_counter()
-    out.execute("BEGIN IMMEDIATE")
-    for table in TABLES:
-        marks = ", ".join("?" * columns[table])
-        out.executemany(f"INSERT INTO {table} VALUES ({marks})", rows[table])
-    out.execute("COMMIT")
-    seconds = time.perf_counter() - started
-    out.close()
-    return seconds, len(rows["event"])
-
-
-def run_raw_copy_pg(source: str, dest: str) -> tuple[float, int]:
-    """The same limit on PostgreSQL: `execute_values` per table, one transaction."""
-    import psycopg2
-    from psycopg2.extras import execute_values
-
-    from mrt.store.db import open_store
-
-    open_store(dest, now=T0).close()
-    src = psycopg2.connect(source)
-    with src.cursor() as cur:
-        rows = {}
-        for table in (*TABLES, "rule_version"):
-            cur.execute(f"SELECT * FROM {table} ORDER BY id")
-            rows[table] = cur.fetchall()
-    src.close()
-    out = psycopg2.connect(dest)
-    with out.cursor() as cur:
-        cur.execute("INSERT INTO rule_version VALUES (%s, %s, %s, %s)", rows["rule_version"][0])
-    out.commit()
-    started = time.perf_counter()
-    with out.cursor() as cur:
-        for table in TABLES:
-            execute_values(cur, f"INSERT INTO {table} VALUES %s", rows[table], page_size=500)
-    out.commit()
-    seconds = time.perf_counter() - started
-    out.close()
-    return seconds, len(rows["event"])
 
 
 @contextlib.contextmanager
@@ -227,22 +185,33 @@ async def _no_news(runs: int) -> tuple[float, float]:
     return cycle, bare
 
 
-def _pipeline_rows(events: list[Any], batch: int, seconds: tuple[float, float, float],
+def _pipeline_rows(events: list[Any], batch: int, times: tuple[float, Took, Took, Took],
                    copied: int, cmd: str, backend: str) -> list[Row]:
-    pipeline_s, store_s, raw_s = seconds
-    limit = copied / raw_s
+    pipeline_s, store, raw, cycles = times
+    limit, per_cycle = copied / raw.wall, copied / cycles.wall
     repeats = len(events) - copied
+    copy = f"raw {'executemany' if backend == 'SQLite' else 'execute_values'}, same rows"
+
+    def cpu(took: Took, rows: int) -> str:  # this process's share: the server's is not in it
+        return f"{took.wall:.2f} s (CPU {took.cpu / rows * 1e6:.0f} us an event)"
+
     return [
-        Row(BENCH, "pipeline", len(events) / pipeline_s, "events/s",
-            f"raw {'executemany' if backend == 'SQLite' else 'execute_values'}, same rows",
-            limit, cmd,
+        Row(BENCH, "pipeline", len(events) / pipeline_s, "events/s", copy, limit, cmd,
             f"{backend}: {len(events):,} events ({repeats:,} repeats), {batch}/cycle, "
-            f"{pipeline_s:.1f} s (of which commit_cycle {store_s:.1f} s) vs {raw_s:.2f} s"),
-        Row(BENCH, "store only", len(events) / store_s, "events/s",
-            f"raw {'executemany' if backend == 'SQLite' else 'execute_values'}, same rows",
-            limit, cmd,
-            f"{backend}: commit_cycle alone, {store_s:.2f} s: events, alerts, outbox, "
-            f"snapshots, cursor, metric, one transaction a cycle (the copy: one in all)"),
+            f"{pipeline_s:.1f} s (of which commit_cycle {store.wall:.1f} s) vs "
+            f"{raw.wall:.2f} s"),
+        Row(BENCH, "store only", len(events) / store.wall, "events/s", copy, limit, cmd,
+            f"{backend}: commit_cycle alone, {cpu(store, len(events))}: events, alerts, outbox, "
+            f"snapshots, cursor, metric, one transaction a cycle (the copy: one in all, "
+            f"{cpu(raw, copied)})"),
+        Row(BENCH, "pipeline, per-cycle baseline", len(events) / pipeline_s, "events/s",
+            f"{copy}, a COMMIT a cycle", per_cycle, cmd,
+            f"{backend}: the copy in the pipeline's transactions (each cycle's rows and its "
+            f"cursor update): {cpu(cycles, copied)}"),
+        Row(BENCH, "store only, per-cycle baseline", len(events) / store.wall, "events/s",
+            f"{copy}, a COMMIT a cycle", per_cycle, cmd,
+            f"{backend}: commit_cycle {cpu(store, len(events))} against the per-cycle copy "
+            f"{cpu(cycles, copied)}"),
     ]
 
 
@@ -250,16 +219,17 @@ def run(sizes: Sizes) -> list[Row]:
     cmd = command_for(BENCH, sizes.quick)
     events = make_events(sizes.ingest_events)
     with tempfile.TemporaryDirectory() as tmp:
-        pipeline_s, store_s, new = run_pipeline(Path(tmp) / "pipeline.sqlite3", events,
-                                                sizes.ingest_batch)
-        raw_s, copied = run_raw_copy(Path(tmp) / "pipeline.sqlite3", Path(tmp) / "raw.sqlite3")
+        pipeline_s, store, new = run_pipeline(Path(tmp) / "pipeline.sqlite3", events,
+                                              sizes.ingest_batch)
+        raw, copied = run_raw_copy(Path(tmp) / "pipeline.sqlite3", Path(tmp) / "raw.sqlite3")
+        cycles, _ = run_raw_cycles(Path(tmp) / "pipeline.sqlite3", Path(tmp) / "cycles.sqlite3")
     assert copied == new, (copied, new)
     rules_s = run_rules_only(events)
     cycle_s, bare_s = asyncio.run(_no_news(sizes.idle_cycles))
-    limit = copied / raw_s
+    limit = copied / raw.wall
     return [
-        *_pipeline_rows(events, sizes.ingest_batch, (pipeline_s, store_s, raw_s), copied, cmd,
-                        "SQLite"),
+        *_pipeline_rows(events, sizes.ingest_batch, (pipeline_s, store, raw, cycles),
+                        copied, cmd, "SQLite"),
         Row(BENCH, "rules only", len(events) / rules_s, "events/s",
             "raw executemany, same rows", limit, cmd,
             f"RuleSet.evaluate, 20 rules, no database: {rules_s:.1f} s"),
@@ -272,18 +242,20 @@ def run_postgres(sizes: Sizes, url: str) -> list[Row]:
     """The pipeline and store-only rows on the PostgreSQL server of `url`."""
     cmd = "python -m tests.bench.bench_ingest --postgres URL" + (" --quick" if sizes.quick else "")
     events = make_events(sizes.ingest_events)
-    with pg_databases(url, ("mrt_bench_ingest", "mrt_bench_ingest_raw")) as (pipe, raw):
-        pipeline_s, store_s, new = run_pipeline(pipe, events, sizes.ingest_batch)
-        raw_s, copied = run_raw_copy_pg(pipe, raw)
+    names = ("mrt_bench_ingest", "mrt_bench_ingest_raw", "mrt_bench_ingest_cycles")
+    with pg_databases(url, names) as (pipe, raw, per_cycle):
+        pipeline_s, store, new = run_pipeline(pipe, events, sizes.ingest_batch)
+        raw_took, copied = run_raw_copy_pg(pipe, raw)
+        cycles, _ = run_raw_cycles_pg(pipe, per_cycle)
     assert copied == new, (copied, new)
-    return _pipeline_rows(events, sizes.ingest_batch, (pipeline_s, store_s, raw_s), copied, cmd,
-                          "PostgreSQL")
+    return _pipeline_rows(events, sizes.ingest_batch, (pipeline_s, store, raw_took, cycles),
+                          copied, cmd, "PostgreSQL")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_ingest")
     parser.add_argument("--postgres", metavar="URL", required=True,
-                        help="the pipeline and store-only rows on this PostgreSQL server (two "
+                        help="the pipeline and store-only rows on this PostgreSQL server (three "
                              "databases are made next to the URL's and dropped afterwards)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     args = parser.parse_args()
