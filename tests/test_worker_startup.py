@@ -196,3 +196,19 @@ def test_welink_and_json_deliveries_never_import_apprise(
     assert [t for t in robot_texts(robot) if "DeepSeek-V9" in t], robot_texts(robot)
     assert len(posts) == 1 and "DeepSeek-V9" in posts[0]["title"] + posts[0]["message"]
     assert "apprise" not in set(out["modules"]) and "requests" not in set(out["modules"])
+
+
+def test_a_worker_on_a_migrated_sqlite_database_loads_no_postgresql_driver_nor_httpx_cli(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """peewee imports psycopg2 (and libpq, ~5 MiB) whenever it is installed, httpx its command
+    line client with click, rich and pygments: mrt/deferred.py keeps both out of a worker
+    that uses neither (a first install still migrates with playhouse.migrate, which does)."""
+    config = github_config(httpserver, tmp_path)
+    assert run(ONCE, config, tmp_path)["code"] == 0  # the first install: creates, migrates
+    out = run(ONCE, config, tmp_path)
+    assert out["code"] == 0
+    modules = set(out["modules"])
+    for name in ("psycopg2", "playhouse.migrate", "playhouse.postgres_ext", "click", "rich",
+                 "pygments"):
+        assert name not in modules, name
