@@ -19,12 +19,14 @@ peewee (nothing is done for a library some other code imported first):
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # importlib.abc imports importlib.resources, tempfile ...: ~6 ms at start
+    from importlib.abc import Loader
 
 HTTPX_CLI = "httpx._main"
 PEEWEE = "peewee"
@@ -65,7 +67,7 @@ class _DeferredHttpxCli(ModuleType):
         return getattr(_real_httpx_cli(), name)
 
 
-class _PeeweeFinder(importlib.abc.MetaPathFinder):
+class _PeeweeFinder:  # an importlib.abc.MetaPathFinder
     """Finds peewee as the path finder does, with a loader that keeps psycopg2 out of it."""
 
     def find_spec(
@@ -77,12 +79,12 @@ class _PeeweeFinder(importlib.abc.MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return spec
-        spec.loader = _WithoutPostgresDriver(spec.loader)
+        spec.loader = _WithoutPostgresDriver(spec.loader)  # type: ignore[assignment]
         return spec
 
 
-class _WithoutPostgresDriver(importlib.abc.Loader):
-    def __init__(self, loader: importlib.abc.Loader) -> None:
+class _WithoutPostgresDriver:  # an importlib.abc.Loader
+    def __init__(self, loader: Loader) -> None:
         self._loader = loader
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
