@@ -17,8 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_httpserver import HTTPServer
 from test_source_support import FakeGitHub, recorded_issues
+
+from mrt.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -212,3 +215,36 @@ def test_a_worker_on_a_migrated_sqlite_database_loads_no_postgresql_driver_nor_h
     for name in ("psycopg2", "playhouse.migrate", "playhouse.postgres_ext", "click", "rich",
                  "pygments"):
         assert name not in modules, name
+
+
+def test_a_json_config_naming_its_database_reads_no_toml_nor_platform_dirs_at_start(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """tomllib is imported by a TOML config, platformdirs by a config found in the user's
+    config directory or with no database path; the rules' word pattern (~3 ms to compile,
+    mrt.ai.lexical) by the first `about` topic read, not by importing the rules."""
+    code = ONCE.replace(
+        'print(json.dumps({"code": code, "modules": sorted(sys.modules)}))',
+        "import mrt.ai.lexical as lexical\n"
+        'print(json.dumps({"code": code, "modules": sorted(sys.modules),'
+        ' "patterns": lexical._word.cache_info().currsize}))')
+    out = run(code, github_config(httpserver, tmp_path), tmp_path)
+    assert out["code"] == 0
+    assert "tomllib" not in out["modules"] and "platformdirs" not in out["modules"]
+    assert out["patterns"] == 0
+
+
+def test_a_toml_config_and_the_default_paths_still_load_what_they_need(tmp_path: Path) -> None:
+    from mrt.config import load_config
+    from mrt.config.load import database_target, user_config_dir
+
+    path = tmp_path / "config.toml"
+    path.write_text('watch_keywords = ["deepseek"]\n[sources.github]\nrepos = ["acme/engine"]\n')
+    config = load_config(str(path))
+    assert "deepseek" in config.model_dump_json()  # read from TOML
+    assert database_target(config, {}).endswith("/mrt/mrt.sqlite3")  # the user data dir
+    assert user_config_dir().name == "mrt"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("x = ")
+    with pytest.raises(ConfigError, match="invalid TOML at the end of the file: Invalid value"):
+        load_config(str(bad))
