@@ -114,3 +114,21 @@ def test_postgresql_works_in_a_worker_process_that_first_ran_on_sqlite(
     assert out["after_sqlite"] == []  # the SQLite run loaded no PostgreSQL driver, no httpx CLI
     # the baseline cycle stored its source state on PostgreSQL
     assert out["sqlite"] is False and out["sources"] == ["github:acme/engine"]
+
+
+def test_the_cli_on_an_sqlite_database_loads_no_postgresql_driver(tmp_path: Path) -> None:
+    db = tmp_path / "mrt.sqlite3"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"state": {"sqlite_path": str(db)}}))
+    python("import sys; from mrt.store.db import open_store; open_store(sys.argv[1]).close();"
+           "print(1)", str(db))  # installed and migrated before
+    out = python(
+        "import json, sys\n"
+        "from mrt.cli import run\n"
+        "try:\n"
+        "    run(['outbox', '--config', sys.argv[1]])\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "print(json.dumps({'code': code, 'loaded': [m for m in ('psycopg2', 'click', 'rich')"
+        " if m in sys.modules]}))", str(config))
+    assert out == {"code": 0, "loaded": []}
