@@ -231,6 +231,8 @@ def test_a_json_config_naming_its_database_reads_no_toml_nor_platform_dirs_at_st
     out = run(code, github_config(httpserver, tmp_path), tmp_path)
     assert out["code"] == 0
     assert "tomllib" not in out["modules"] and "platformdirs" not in out["modules"]
+    # the AI step's summaries and triage: imported by the first pass with AI on
+    assert "mrt.ai_hooks" not in out["modules"] and "mrt.ai_triage" not in out["modules"]
     assert out["patterns"] == 0
 
 
