@@ -1,7 +1,8 @@
 """Two imports that libraries make at import time and our processes defer to first use.
 
 `install()` runs once, from `mrt/__init__.py`, so before any module of ours imports httpx or
-peewee (nothing is done for a library some other code imported first):
+peewee; it watches for their first import (nothing is done for a library some other code
+imported first, nor for one never imported):
 
 - httpx's `__init__` imports `httpx._main`, its command line client, which imports click,
   rich and pygments whenever they are installed (they are, for Apprise and Textual): ~20 ms
@@ -28,16 +29,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # importlib.abc imports importlib.resources, tempfile ...: ~6 ms at start
     from importlib.abc import Loader
 
+HTTPX = "httpx"
 HTTPX_CLI = "httpx._main"
 PEEWEE = "peewee"
 POSTGRES_DRIVER = "psycopg2"
 
 
 def install() -> None:
-    if "httpx" not in sys.modules and HTTPX_CLI not in sys.modules:
-        sys.modules[HTTPX_CLI] = _DeferredHttpxCli(HTTPX_CLI)
-    if PEEWEE not in sys.modules and not any(isinstance(f, _PeeweeFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _PeeweeFinder())
+    """Watch for the first import of httpx and of peewee (nothing is done for one already
+    imported): nothing is loaded or put in sys.modules before then."""
+    pending = {name for name in (HTTPX, PEEWEE) if name not in sys.modules}
+    if pending and not any(isinstance(f, _FirstImports) for f in sys.meta_path):
+        sys.meta_path.insert(0, _FirstImports(pending))
 
 
 def _real_httpx_cli() -> ModuleType:
@@ -67,15 +70,26 @@ class _DeferredHttpxCli(ModuleType):
         return getattr(_real_httpx_cli(), name)
 
 
-class _PeeweeFinder:  # an importlib.abc.MetaPathFinder
-    """Finds peewee as the path finder does, with a loader that keeps psycopg2 out of it."""
+class _FirstImports:  # an importlib.abc.MetaPathFinder, first in sys.meta_path until done
+    """At httpx's first import, puts the stand-in for `httpx._main` in sys.modules and lets
+    the other finders find httpx; finds peewee as the path finder does, with a loader that
+    keeps psycopg2 out of it."""
+
+    def __init__(self, pending: set[str]) -> None:
+        self.pending = pending
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != PEEWEE:
+        if fullname not in self.pending:
             return None
-        sys.meta_path.remove(self)  # once: peewee is imported once
+        self.pending.discard(fullname)  # once: each is imported once
+        if not self.pending:
+            sys.meta_path.remove(self)
+        if fullname == HTTPX:
+            if HTTPX_CLI not in sys.modules:
+                sys.modules[HTTPX_CLI] = _DeferredHttpxCli(HTTPX_CLI)
+            return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return spec

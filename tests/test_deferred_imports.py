@@ -64,14 +64,18 @@ def test_peewee_gets_psycopg2_from_the_store_as_its_own_import_would_have_given_
 
 def test_httpx_command_line_is_not_imported_and_still_runs() -> None:
     out = python(
-        "import json, sys, mrt, httpx\n"
+        "import json, sys, mrt\n"
+        "untouched = not [m for m in sys.modules if m.startswith(('httpx', 'peewee'))]\n"
+        "import httpx\n"
         "loaded = [m for m in ('click', 'rich', 'pygments') if m in sys.modules]\n"
         "try:\n"
         "    httpx.main(['--help'])\n"
         "except SystemExit as exc:\n"
         "    code = exc.code\n"
-        "print(json.dumps({'before': loaded, 'code': code, 'click': 'click' in sys.modules}))"
+        "print(json.dumps({'before': loaded, 'code': code, 'click': 'click' in sys.modules,"
+        " 'untouched': untouched}))"
     )
+    assert out["untouched"]  # importing mrt puts nothing in sys.modules for either library
     assert out["before"] == []
     assert out["code"] == 0 and out["click"]  # the real client ran: its help, exit 0
 
