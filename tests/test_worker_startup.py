@@ -269,3 +269,22 @@ def test_what_the_imports_built_is_moved_out_of_the_collector_once_per_process(
     assert out["code"] == 0
     assert out["frozen"] > 10_000  # the imports' objects, not a handful
     assert out["again"] == [0, out["frozen"]]
+
+
+def test_installed_entry_points_are_read_once_for_sources_and_channels() -> None:
+    """Each read walks every installed distribution's metadata (~3 ms at start-up)."""
+    code = (
+        "import importlib.metadata as md, json\n"
+        "calls = []\n"
+        "real = md.entry_points\n"
+        "md.entry_points = lambda **kw: calls.append(kw) or real(**kw)\n"
+        "from mrt.plugins import CHANNELS_GROUP, SOURCES_GROUP, channel_plugins, source_plugins\n"
+        "names = [list(p._points) for p in (source_plugins(), channel_plugins())]\n"
+        "want = [[e.name for e in real(group=g)] for g in (SOURCES_GROUP, CHANNELS_GROUP)]\n"
+        "print(json.dumps({'calls': len(calls), 'same': names == want, 'github': 'github' in"
+        " names[0], 'apprise': 'apprise' in names[1]}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == {"calls": 1, "same": True, "github": True, "apprise": True}
