@@ -233,6 +233,8 @@ def test_a_json_config_naming_its_database_reads_no_toml_nor_platform_dirs_at_st
     assert "tomllib" not in out["modules"] and "platformdirs" not in out["modules"]
     # the AI step's summaries and triage: imported by the first pass with AI on
     assert "mrt.ai_hooks" not in out["modules"] and "mrt.ai_triage" not in out["modules"]
+    # the HTML parser (and its entity table): by the first release notes of a releases feed
+    assert "html.parser" not in out["modules"]
     assert out["patterns"] == 0
 
 
