@@ -222,12 +222,15 @@ def test_a_json_config_naming_its_database_reads_no_toml_nor_platform_dirs_at_st
 ) -> None:
     """tomllib is imported by a TOML config, platformdirs by a config found in the user's
     config directory or with no database path; the rules' word pattern (~3 ms to compile,
-    mrt.ai.lexical) by the first `about` topic read, not by importing the rules."""
+    mrt.ai.lexical) by the first `about` topic read, not by importing the rules; the rules'
+    schema models by the JSON Schema."""
     code = ONCE.replace(
         'print(json.dumps({"code": code, "modules": sorted(sys.modules)}))',
         "import mrt.ai.lexical as lexical\n"
+        "from mrt.rules.model import RuleSchema, WhenSchema\n"
         'print(json.dumps({"code": code, "modules": sorted(sys.modules),'
-        ' "patterns": lexical._word.cache_info().currsize}))')
+        ' "patterns": lexical._word.cache_info().currsize,'
+        ' "schemas built": [RuleSchema.__pydantic_complete__, WhenSchema.__pydantic_complete__]}))')
     out = run(code, github_config(httpserver, tmp_path), tmp_path)
     assert out["code"] == 0
     assert "tomllib" not in out["modules"] and "platformdirs" not in out["modules"]
@@ -236,6 +239,9 @@ def test_a_json_config_naming_its_database_reads_no_toml_nor_platform_dirs_at_st
     # the HTML parser (and its entity table): by the first release notes of a releases feed
     assert "html.parser" not in out["modules"]
     assert out["patterns"] == 0
+    # the rules' JSON Schema models (`mrt config schema`); the parser validates with the leaf
+    # models and reads these two's keys only
+    assert out["schemas built"] == [False, False]
 
 
 def test_a_toml_config_and_the_default_paths_still_load_what_they_need(tmp_path: Path) -> None:
