@@ -264,35 +264,24 @@ def test_what_the_imports_built_is_moved_out_of_the_collector_once_per_process(
     httpserver: HTTPServer, tmp_path: Path
 ) -> None:
     """A full collection walked the ~45,000 objects the imports built (~15 ms, the first one
-    inside start-up); `mrt-worker` freezes them (gc.freeze) when it starts, once: a second
-    run in the same process (the tests' in-process runs) freezes nothing more."""
-    code = ONCE.replace(
-        'print(json.dumps({"code": code, "modules": sorted(sys.modules)}))',
-        "import gc\n"
-        "frozen = gc.get_freeze_count()\n"
-        "again = main(['--once', '--config', sys.argv[1]])\n"
-        'print(json.dumps({"code": code, "modules": [], "frozen": frozen,'
-        ' "again": [again, gc.get_freeze_count()]}))')
-    out = run(code, github_config(httpserver, tmp_path), tmp_path)
-    assert out["code"] == 0
-    assert out["frozen"] > 10_000  # the imports' objects, not a handful
-    assert out["again"] == [0, out["frozen"]]
-
-
-def test_installed_entry_points_are_read_once_for_sources_and_channels() -> None:
-    """Each read walks every installed distribution's metadata (~3 ms at start-up)."""
+    inside start-up); `mrt-worker` (main() reading sys.argv) freezes them (gc.freeze) when it
+    starts, once. A caller in the process (main(argv), as the tests run it) freezes nothing:
+    its own objects could become garbage that a frozen generation never frees."""
     code = (
-        "import importlib.metadata as md, json\n"
-        "calls = []\n"
-        "real = md.entry_points\n"
-        "md.entry_points = lambda **kw: calls.append(kw) or real(**kw)\n"
-        "from mrt.plugins import CHANNELS_GROUP, SOURCES_GROUP, channel_plugins, source_plugins\n"
-        "names = [list(p._points) for p in (source_plugins(), channel_plugins())]\n"
-        "want = [[e.name for e in real(group=g)] for g in (SOURCES_GROUP, CHANNELS_GROUP)]\n"
-        "print(json.dumps({'calls': len(calls), 'same': names == want, 'github': 'github' in"
-        " names[0], 'apprise': 'apprise' in names[1]}))\n"
+        "import gc, json, sys\n"
+        "from worker.main import main\n"
+        "config = sys.argv[1]\n"
+        "in_process = main(['--once', '--config', config])\n"
+        "by_caller = gc.get_freeze_count()\n"
+        "sys.argv = ['mrt-worker', '--once', '--config', config]\n"
+        "program = main()\n"
+        "frozen = gc.get_freeze_count()\n"
+        "again = main()\n"
+        "print(json.dumps({'codes': [in_process, program, again], 'by caller': by_caller,"
+        " 'frozen': frozen, 'after': gc.get_freeze_count()}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout) == {"calls": 1, "same": True, "github": True, "apprise": True}
+    out = run(code, github_config(httpserver, tmp_path), tmp_path)
+    assert out["codes"] == [0, 0, 0]
+    assert out["by caller"] == 0
+    assert out["frozen"] > 10_000  # the imports' objects, not a handful
+    assert out["after"] == out["frozen"]  # once per process

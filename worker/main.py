@@ -134,13 +134,16 @@ def freeze_imports() -> None:
     objects the collector tracks, alive as long as the process) out of the collector's
     generations, once per process: a full collection then no longer walks them (~15 ms each;
     the first one fell inside start-up, before the first request). They hold no garbage to
-    find (a collection right after the imports finds a few dozen objects)."""
+    find (a collection right after the imports finds a few dozen objects). Only for the
+    program's own process: a caller's objects (a test session's) could later be garbage that
+    a frozen generation never frees."""
     if not gc.get_freeze_count():
         gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    freeze_imports()
+    if argv is None:  # the program (mrt-worker, python -m worker), not a caller in its process
+        freeze_imports()
     args = build_parser().parse_args(argv)
     configure_logging(args.log_format or "text", args.log_level or "info")
     try:
