@@ -120,7 +120,9 @@ class _WithoutPostgresDriver:  # an importlib.abc.Loader
 
 def load_postgres_driver() -> bool:
     """Give peewee psycopg2 if its import went without it: what peewee's module does when it
-    finds psycopg2 at import (peewee 3.17 to 4.x). False when psycopg2 is not installed."""
+    finds psycopg2 at import (written against peewee 4.5; tests/test_deferred_imports.py
+    compares the result with the installed peewee's own import). False when psycopg2 is not
+    installed."""
     import peewee
 
     state = vars(peewee)  # the module's globals: the names its import would have bound
@@ -133,10 +135,15 @@ def load_postgres_driver() -> bool:
     except ImportError:
         return False
     register_uuid()
-    adapter = peewee.Psycopg2Adapter
-    adapter.txn_idle = extensions.TRANSACTION_STATUS_IDLE
-    adapter.txn_inerror = extensions.TRANSACTION_STATUS_INERROR
-    adapter.txn_unknown = extensions.TRANSACTION_STATUS_UNKNOWN
+    adapter = state.get("Psycopg2Adapter")  # peewee 4; 3.x keeps the driver in globals only
+    if adapter is not None:
+        adapter.txn_idle = extensions.TRANSACTION_STATUS_IDLE
+        adapter.txn_inerror = extensions.TRANSACTION_STATUS_INERROR
+        adapter.txn_unknown = extensions.TRANSACTION_STATUS_UNKNOWN
     state.update(pg_extensions=extensions, Json_pg2=Json)
+    if "pg_errors" in state:  # peewee 3.x
+        from psycopg2 import errors
+
+        state["pg_errors"] = errors
     state[POSTGRES_DRIVER] = psycopg2  # last: it says the rest is there
     return True
