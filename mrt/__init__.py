@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from mrt import deferred as _deferred
+
+_deferred.install()  # before any module of ours imports httpx or peewee: see mrt/deferred.py
+
 
 def __getattr__(name: str) -> str:
     # `__version__` is read from the installed metadata on first use (PEP 562): importing

@@ -17,8 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_httpserver import HTTPServer
 from test_source_support import FakeGitHub, recorded_issues
+
+from mrt.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -196,3 +199,89 @@ def test_welink_and_json_deliveries_never_import_apprise(
     assert [t for t in robot_texts(robot) if "DeepSeek-V9" in t], robot_texts(robot)
     assert len(posts) == 1 and "DeepSeek-V9" in posts[0]["title"] + posts[0]["message"]
     assert "apprise" not in set(out["modules"]) and "requests" not in set(out["modules"])
+
+
+def test_a_worker_on_a_migrated_sqlite_database_loads_no_postgresql_driver_nor_httpx_cli(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """peewee imports psycopg2 (and libpq, ~5 MiB) whenever it is installed, httpx its command
+    line client with click, rich and pygments: mrt/deferred.py keeps both out of a worker
+    that uses neither (a first install still migrates with playhouse.migrate, which does)."""
+    config = github_config(httpserver, tmp_path)
+    assert run(ONCE, config, tmp_path)["code"] == 0  # the first install: creates, migrates
+    out = run(ONCE, config, tmp_path)
+    assert out["code"] == 0
+    modules = set(out["modules"])
+    for name in ("psycopg2", "playhouse.migrate", "playhouse.postgres_ext", "click", "rich",
+                 "pygments"):
+        assert name not in modules, name
+
+
+def test_a_json_config_naming_its_database_reads_no_toml_nor_platform_dirs_at_start(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """tomllib is imported by a TOML config, platformdirs by a config found in the user's
+    config directory or with no database path; the rules' word pattern (~3 ms to compile,
+    mrt.ai.lexical) by the first `about` topic read, not by importing the rules; the rules'
+    schema models by the JSON Schema."""
+    code = ONCE.replace(
+        'print(json.dumps({"code": code, "modules": sorted(sys.modules)}))',
+        "import mrt.ai.lexical as lexical\n"
+        "from mrt.rules.model import RuleSchema, WhenSchema\n"
+        'print(json.dumps({"code": code, "modules": sorted(sys.modules),'
+        ' "patterns": lexical._word.cache_info().currsize,'
+        ' "schemas built": [RuleSchema.__pydantic_complete__, WhenSchema.__pydantic_complete__]}))')
+    out = run(code, github_config(httpserver, tmp_path), tmp_path)
+    assert out["code"] == 0
+    assert "tomllib" not in out["modules"] and "platformdirs" not in out["modules"]
+    # the AI step's summaries and triage: imported by the first pass with AI on
+    assert "mrt.ai_hooks" not in out["modules"] and "mrt.ai_triage" not in out["modules"]
+    # the HTML parser (and its entity table): by the first release notes of a releases feed
+    assert "html.parser" not in out["modules"]
+    assert out["patterns"] == 0
+    # the rules' JSON Schema models (`mrt config schema`); the parser validates with the leaf
+    # models and reads these two's keys only
+    assert out["schemas built"] == [False, False]
+
+
+def test_a_toml_config_and_the_default_paths_still_load_what_they_need(tmp_path: Path) -> None:
+    from mrt.config import load_config
+    from mrt.config.load import database_target, user_config_dir
+
+    path = tmp_path / "config.toml"
+    path.write_text('watch_keywords = ["deepseek"]\n[sources.github]\nrepos = ["acme/engine"]\n')
+    config = load_config(str(path))
+    assert "deepseek" in config.model_dump_json()  # read from TOML
+    assert database_target(config, {}).endswith("/mrt/mrt.sqlite3")  # the user data dir
+    assert user_config_dir().name == "mrt"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("x = ")
+    with pytest.raises(ConfigError, match="invalid TOML at the end of the file: Invalid value"):
+        load_config(str(bad))
+
+
+def test_what_the_imports_built_is_moved_out_of_the_collector_once_per_process(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """A full collection walked the ~45,000 objects the imports built (~15 ms, the first one
+    inside start-up); `mrt-worker` (main() reading sys.argv) freezes them (gc.freeze) when it
+    starts, once. A caller in the process (main(argv), as the tests run it) freezes nothing:
+    its own objects could become garbage that a frozen generation never frees."""
+    code = (
+        "import gc, json, sys\n"
+        "from worker.main import main\n"
+        "config = sys.argv[1]\n"
+        "in_process = main(['--once', '--config', config])\n"
+        "by_caller = gc.get_freeze_count()\n"
+        "sys.argv = ['mrt-worker', '--once', '--config', config]\n"
+        "program = main()\n"
+        "frozen = gc.get_freeze_count()\n"
+        "again = main()\n"
+        "print(json.dumps({'codes': [in_process, program, again], 'by caller': by_caller,"
+        " 'frozen': frozen, 'after': gc.get_freeze_count()}))\n"
+    )
+    out = run(code, github_config(httpserver, tmp_path), tmp_path)
+    assert out["codes"] == [0, 0, 0]
+    assert out["by caller"] == 0
+    assert out["frozen"] > 10_000  # the imports' objects, not a handful
+    assert out["after"] == out["frozen"]  # once per process

@@ -20,15 +20,18 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import peewee
 
 from mrt.ai.client import AiClient, AiSettings
-from mrt.ai_hooks import SummaryReport, SummaryStep
-from mrt.ai_triage import TriageStep
 from mrt.config import Config, secret_values
 from mrt.pipeline import Engine
 from mrt.secrets import Scrubber
+
+if TYPE_CHECKING:  # imported by the first pass with AI on: a worker without AI never needs them
+    from mrt.ai_hooks import SummaryReport, SummaryStep
+    from mrt.ai_triage import TriageStep
 
 log = logging.getLogger("mrt.worker")
 
@@ -55,6 +58,9 @@ class AiWorker:
             return None
         if self._step is None or settings != self._settings:
             self._retire()
+            from mrt.ai_hooks import SummaryStep
+            from mrt.ai_triage import TriageStep
+
             engine = self.engine()
             self._settings = settings
             scrubber = Scrubber(secret_values(config, self.env))

@@ -14,14 +14,12 @@ import copy
 import json
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import platformdirs
 from pydantic import ValidationError
 
 from mrt.config.checks import PLACEHOLDER
@@ -46,6 +44,10 @@ from mrt.config.v0 import (
 )
 from mrt.errors import MissingSecretError
 from mrt.plugins import default_sections, source_plugins
+
+if TYPE_CHECKING:
+    import tomllib
+
 
 APP = "mrt"
 CONFIG_NAMES = ("config.toml", "config.json")
@@ -72,6 +74,8 @@ def default_config() -> Config:
 
 def user_config_dir() -> Path:
     """`$XDG_CONFIG_HOME/mrt` on Linux (platformdirs), the platform's equivalent elsewhere."""
+    import platformdirs  # on use: a worker given --config and a database path never asks
+
     return platformdirs.user_config_path(APP)
 
 
@@ -186,6 +190,8 @@ def parse_config_text(text: str, *, file: str | None = None, fmt: str = "toml") 
                 f"invalid JSON: the key {exc.key!r} appears twice in one object", file
             ) from None
     else:
+        import tomllib  # on use: a JSON config never needs it
+
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -353,6 +359,8 @@ def database_target(config: Config, env: Mapping[str, str] | None = None) -> str
         return expand_placeholders(config.state.url, os.environ if env is None else env)
     if config.state.sqlite_path:
         return str(Path(config.state.sqlite_path).expanduser().absolute())
+    import platformdirs
+
     return str(platformdirs.user_data_path(APP) / "mrt.sqlite3")
 
 

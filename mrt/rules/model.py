@@ -148,6 +148,8 @@ Skip = SkipJsonSchema[None]  # absent is fine, null is not: the parser refuses i
 class WhenSchema(Spec):
     """`when:`: a mapping of conditions that must all hold; `{}` matches every event."""
 
+    model_config = ConfigDict(defer_build=True)  # for the JSON Schema only: built by it
+
     all: Annotated[list[WhenSchema], Field(min_length=1)] | Skip = None
     any: Annotated[list[WhenSchema], Field(min_length=1)] | Skip = None
     not_: WhenSchema | Skip = Field(None, alias="not")
@@ -183,7 +185,7 @@ def _rule_constraints(schema: dict[str, Any]) -> None:
 class RuleSchema(Spec):
     """One rule: a name, optional conditions, at least one action (docs/RULES.md)."""
 
-    model_config = ConfigDict(json_schema_extra=_rule_constraints)
+    model_config = ConfigDict(json_schema_extra=_rule_constraints, defer_build=True)  # as above
     name: str = Field(json_schema_extra=NON_BLANK)
     description: str | Skip = None
     when: WhenSchema | None = None

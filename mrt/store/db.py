@@ -63,12 +63,17 @@ def open_database(
     if is_postgres_url(text):
         from playhouse.db_url import connect
 
+        from mrt.deferred import load_postgres_driver
+
+        needs_driver = StoreError(
+            "PostgreSQL needs psycopg2: pip install 'model-release-tracker[postgres]'"
+        )
+        if not load_postgres_driver() and vars(peewee).get("psycopg") is None:  # nor psycopg 3
+            raise needs_driver
         try:
             db = connect(text)
         except ImportError as exc:
-            raise StoreError(
-                "PostgreSQL needs psycopg2: pip install 'model-release-tracker[postgres]'"
-            ) from exc
+            raise needs_driver from exc
     else:
         path = Path(text).expanduser()
         if not read_only:

@@ -21,10 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import peewee
 from peewee import sort_models  # type: ignore[attr-defined]  # missing from the stubs
-from playhouse.migrate import SchemaMigrator
 
 from mrt.errors import MigrationError, StoreError
 from mrt.events import utcnow
@@ -50,6 +50,18 @@ from mrt.store.models import (
     WebhookDelivery,
     WorkerHeartbeat,
 )
+
+
+class SchemaMigrator:
+    """playhouse.migrate's, imported by the first step that adds a column: it imports
+    playhouse.cockroachdb and so psycopg2, which an SQLite process never needs
+    (mrt/deferred.py)."""
+
+    @staticmethod
+    def from_database(db: peewee.Database) -> Any:
+        from playhouse.migrate import SchemaMigrator as Migrator
+
+        return Migrator.from_database(db)
 
 # Any 64-bit number unique to MRT: the PostgreSQL advisory lock that serialises migrations.
 _PG_MIGRATION_LOCK = 0x4D52545F4D4947  # "MRT_MIG"

@@ -2,7 +2,9 @@
 
     memory    footprint_child.py (its own process): 50 sources on loopback fakes, Scheduler.tick
               and Sender.run_once driven by a clock one poll interval ahead per tick, upstream
-              items changing every tick; VmRSS from /proc/self/status, against a bare interpreter
+              items changing every tick; VmRSS from /proc/self/status, against a bare interpreter;
+              on a database another process migrated first, and again (the "first install"
+              row) on one the child creates and migrates itself
     start-up  `mrt-worker --once` with a config on a loopback fake GitHub: spawn to the first
               request the fake receives, against `python -c "import httpx; httpx.get(URL)"`
     import    `python -c "import worker.main"` (what mrt-worker loads) against `python -c pass`;
@@ -36,7 +38,7 @@ from tests.bench.common import (
 )
 
 BENCH = "footprint"
-FIGURES = ("RSS after long run", "RSS growth", "start-up to first request", "import worker")
+FIGURES = ("RSS after long run", "RSS after long run, first install", "RSS growth", "start-up to first request", "import worker")
 
 
 def _fakes_with_changes(server: Any, seed: int = 11) -> None:
@@ -92,14 +94,23 @@ def _fakes_with_changes(server: Any, seed: int = 11) -> None:
     server.expect_request("/_bench/advance", method="POST").respond_with_handler(advance)
 
 
-def _memory(sizes: Sizes) -> dict[str, Any]:
+def _memory(sizes: Sizes, *, migrated: bool) -> dict[str, Any]:
+    """The child's report. `migrated`: its database was created and migrated by another
+    process first (a worker started on its database, as the start-up row measures); else the
+    child creates and migrates it itself (a first install: the migration steps import
+    playhouse.migrate and, through it, psycopg2)."""
     with upstream_server() as server, running_sink() as sink, \
             tempfile.TemporaryDirectory() as tmp:
         _fakes_with_changes(server)
+        db = str(Path(tmp) / "footprint.sqlite3")
+        if migrated:
+            subprocess.run([sys.executable, "-c", "import sys; from mrt.store.db import "
+                            "open_store; open_store(sys.argv[1]).close()", db],
+                           check=True, env=child_env(), cwd=ROOT, timeout=120)
         proc = subprocess.run(
             [sys.executable, "-m", "tests.bench.footprint_child",
              "--upstream", server.url_for("/").rstrip("/"), "--sink-port", str(sink.port),
-             "--db", str(Path(tmp) / "footprint.sqlite3"), "--ticks", str(sizes.footprint_ticks),
+             "--db", db, "--ticks", str(sizes.footprint_ticks),
              "--warm", str(min(10, sizes.footprint_ticks))],
             capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=900, check=False)
     if proc.returncode != 0:
@@ -176,7 +187,8 @@ def _imports(runs: int) -> tuple[float, float, dict[str, bool]]:
 
 def run(sizes: Sizes) -> list[Row]:
     cmd = command_for(BENCH, sizes.quick)
-    memory = _memory(sizes)
+    memory = _memory(sizes, migrated=True)
+    first_install = _memory(sizes, migrated=False)
     bare_kib = _bare_rss_kib()
     startup, startup_base = _startup(sizes.startup_runs)
     imported, bare_import, loaded = _imports(sizes.startup_runs)
@@ -189,8 +201,14 @@ def run(sizes: Sizes) -> list[Row]:
             f"{memory['sources']} sources, {memory['cycles']:,} cycles "
             f"({sizes.footprint_ticks} ticks), {memory['events']:,} events, "
             f"{memory['deliveries']:,} deliveries; before the first tick "
-            f"{memory['rss_start_kib'] / mib:.1f} MiB; Apprise loaded: "
-            f"{'yes' if memory.get('apprise') else 'no'}"),
+            f"{memory['rss_start_kib'] / mib:.1f} MiB; on a database migrated before (as "
+            f"the start-up row); Apprise loaded: {'yes' if memory.get('apprise') else 'no'}, "
+            f"PostgreSQL driver: {'yes' if memory.get('psycopg2') else 'no'}"),
+        Row(BENCH, "RSS after long run, first install", first_install["rss_end_kib"] / mib,
+            "MiB", "bare python interpreter", bare_kib / mib, cmd,
+            "the row above with the database created and migrated by the worker itself (the "
+            "row above until 2026-12-05: the migration imports playhouse.migrate and psycopg2); "
+            f"PostgreSQL driver loaded: {'yes' if first_install.get('psycopg2') else 'no'}"),
         Row(BENCH, "RSS growth", memory["rss_end_kib"] / mib, "MiB",
             f"RSS after {memory.get('warm_cycles', 0):,} cycles", warm / mib, cmd,
             "1.00 = flat: nothing grows with the number of cycles"),

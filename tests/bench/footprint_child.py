@@ -105,6 +105,7 @@ async def drive(args: argparse.Namespace) -> dict[str, object]:
         # its channel (json://) is keyed and sent without Apprise (mrt.delivery.target_urls,
         # mrt.delivery.webhook); Apprise would import every plugin it has: ~27 MiB
         report["apprise"] = "apprise" in sys.modules
+        report["psycopg2"] = "psycopg2" in sys.modules  # loaded by a migration (mrt/deferred.py)
         report["cycles"] = cycles
         report["events"] = Event.select().count()
         report["deliveries"] = Outbox.select().count()

@@ -11,7 +11,7 @@ edited (title or notes changed), deleted (gone from inside the window) and new t
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
+import functools
 from typing import Any
 
 from mrt.api import (
@@ -30,23 +30,31 @@ from .releases import release_result, switched, tag_event
 DEFAULT_SITE = "https://github.com"
 
 
-class _Text(HTMLParser):
-    """The text of an HTML fragment (release notes), as the stdlib's HTML parser reads it."""
+@functools.cache
+def _text_parser() -> type[Any]:
+    """The stdlib's HTML parser, imported by the first release notes read (with its table of
+    entities, ~2 ms at start-up otherwise, for a worker that polls no release feed)."""
+    from html.parser import HTMLParser
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
+    class Text(HTMLParser):
+        """The text of an HTML fragment (release notes), as the stdlib's HTML parser reads it."""
 
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.parts: list[str] = []
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("p", "br", "li", "h1", "h2", "h3", "h4", "div", "pre"):
-            self.parts.append(" ")
+        def handle_data(self, data: str) -> None:
+            self.parts.append(data)
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag in ("p", "br", "li", "h1", "h2", "h3", "h4", "div", "pre"):
+                self.parts.append(" ")
+
+    return Text
 
 
 def html_text(fragment: str) -> str:
-    parser = _Text()
+    parser = _text_parser()()
     parser.feed(fragment)
     parser.close()
     return " ".join("".join(parser.parts).split())
