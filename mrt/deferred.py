@@ -15,6 +15,10 @@ imported first, nor for one never imported):
   psycopg2 is made unimportable, so peewee records "no psycopg2"; right after, psycopg2 is
   importable again for anyone. `load_postgres_driver()`, called by `mrt.store.db` before it
   opens a postgresql:// URL, imports psycopg2 and gives peewee what its import would have set.
+  playhouse.migrate (the migrations' column steps) imports psycopg2 through
+  playhouse.cockroachdb the same way: for an SQLite database it is imported under
+  `without_postgres_driver()` too (mrt.store.migrations), so a worker whose first start
+  migrates its file does not keep libpq for the rest of its life either.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -105,22 +110,30 @@ class _WithoutPostgresDriver:  # an importlib.abc.Loader
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        blocked = POSTGRES_DRIVER not in sys.modules
-        if blocked:
-            sys.modules[POSTGRES_DRIVER] = None  # type: ignore[assignment]  # import fails
-        try:
+        with without_postgres_driver():
             self._loader.exec_module(module)
-        finally:
-            if blocked and sys.modules.get(POSTGRES_DRIVER, False) is None:
-                del sys.modules[POSTGRES_DRIVER]
 
     def __getattr__(self, name: str) -> Any:  # get_source, get_filename ... as the real one
         return getattr(self._loader, name)
 
 
+@contextmanager
+def without_postgres_driver() -> Iterator[None]:
+    """While inside, `import psycopg2` fails (unless something imported it before): for a
+    library module that imports it when it can and does without when it cannot."""
+    blocked = POSTGRES_DRIVER not in sys.modules
+    if blocked:
+        sys.modules[POSTGRES_DRIVER] = None  # type: ignore[assignment]  # import fails
+    try:
+        yield
+    finally:
+        if blocked and sys.modules.get(POSTGRES_DRIVER, False) is None:
+            del sys.modules[POSTGRES_DRIVER]
+
+
 def load_postgres_driver() -> bool:
     """Give peewee psycopg2 if its import went without it: what peewee's module does when it
-    finds psycopg2 at import (written against peewee 4.5; tests/test_deferred_imports.py
+    finds psycopg2 at import (peewee 4, as pinned; tests/test_deferred_imports.py
     compares the result with the installed peewee's own import). False when psycopg2 is not
     installed."""
     import peewee
@@ -135,15 +148,10 @@ def load_postgres_driver() -> bool:
     except ImportError:
         return False
     register_uuid()
-    adapter = state.get("Psycopg2Adapter")  # peewee 4; 3.x keeps the driver in globals only
-    if adapter is not None:
-        adapter.txn_idle = extensions.TRANSACTION_STATUS_IDLE
-        adapter.txn_inerror = extensions.TRANSACTION_STATUS_INERROR
-        adapter.txn_unknown = extensions.TRANSACTION_STATUS_UNKNOWN
-    state.update(pg_extensions=extensions, Json_pg2=Json)
-    if "pg_errors" in state:  # peewee 3.x
-        from psycopg2 import errors
-
-        state["pg_errors"] = errors
+    adapter = state["Psycopg2Adapter"]  # peewee 4 (pyproject.toml pins it)
+    adapter.txn_idle = extensions.TRANSACTION_STATUS_IDLE
+    adapter.txn_inerror = extensions.TRANSACTION_STATUS_INERROR
+    adapter.txn_unknown = extensions.TRANSACTION_STATUS_UNKNOWN
+    state.update(pg_extensions=extensions, Json_pg2=Json, pg_register_uuid=register_uuid)
     state[POSTGRES_DRIVER] = psycopg2  # last: it says the rest is there
     return True

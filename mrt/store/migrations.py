@@ -16,6 +16,7 @@ are upgraded in place by step 1, see mrt/store/legacy_v0.py).
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 import peewee
 from peewee import sort_models  # type: ignore[attr-defined]  # missing from the stubs
 
+from mrt.deferred import without_postgres_driver
 from mrt.errors import MigrationError, StoreError
 from mrt.events import utcnow
 from mrt.store import legacy_v0
@@ -54,11 +56,17 @@ from mrt.store.models import (
 
 class SchemaMigrator:
     """playhouse.migrate's, imported by the first step that adds a column: it imports
-    playhouse.cockroachdb and so psycopg2, which an SQLite process never needs
-    (mrt/deferred.py)."""
+    playhouse.cockroachdb and so psycopg2 when it can, which an SQLite process never needs:
+    for an SQLite database it is imported without it (mrt/deferred.py; it only loses the
+    hstore registration of playhouse.postgres_ext, which MRT does not use)."""
 
     @staticmethod
     def from_database(db: peewee.Database) -> Any:
+        if "playhouse.migrate" not in sys.modules and not isinstance(
+            db, peewee.PostgresqlDatabase
+        ):
+            with without_postgres_driver():
+                import playhouse.migrate  # noqa: F401
         from playhouse.migrate import SchemaMigrator as Migrator
 
         return Migrator.from_database(db)
