@@ -98,7 +98,7 @@ def _memory(sizes: Sizes, *, migrated: bool) -> dict[str, Any]:
     """The child's report. `migrated`: its database was created and migrated by another
     process first (a worker started on its database, as the start-up row measures); else the
     child creates and migrates it itself (a first install: the migration steps import
-    playhouse.migrate and, through it, psycopg2)."""
+    playhouse.migrate, without psycopg2 for an SQLite database)."""
     with upstream_server() as server, running_sink() as sink, \
             tempfile.TemporaryDirectory() as tmp:
         _fakes_with_changes(server)
@@ -207,7 +207,7 @@ def run(sizes: Sizes) -> list[Row]:
         Row(BENCH, "RSS after long run, first install", first_install["rss_end_kib"] / mib,
             "MiB", "bare python interpreter", bare_kib / mib, cmd,
             "the row above with the database created and migrated by the worker itself (the "
-            "row above until 2026-12-05: the migration imports playhouse.migrate and psycopg2); "
+            "row above until 2026-12-05; its migration imports playhouse.migrate); "
             f"PostgreSQL driver loaded: {'yes' if first_install.get('psycopg2') else 'no'}"),
         Row(BENCH, "RSS growth", memory["rss_end_kib"] / mib, "MiB",
             f"RSS after {memory.get('warm_cycles', 0):,} cycles", warm / mib, cmd,
