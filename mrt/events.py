@@ -6,6 +6,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from json.encoder import encode_basestring
 from typing import Any
 
 
@@ -20,20 +22,51 @@ def fingerprint_of(
 
     v1 keeps v0's recipe so that the two generations speak one language; the difference is in
     what v1 sources put in the fields (v1 event types and event ids are finer than v0's).
+
+    A cycle reads an event's fingerprint several times (v0 check, clusters, dedupe, the
+    commit): the last few thousand are remembered, so each is hashed once.
     """
-    payload = json.dumps(
-        {
-            "source": source,
-            "resource_type": resource_type,
-            "resource_id": resource_id,
-            "event_type": event_type,
-            "event_id": event_id,
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    try:
+        return _remembered(source, resource_type, resource_id, event_type, event_id)
+    except TypeError:  # a value that cannot be a cache key (not a str): computed each time
+        return _fingerprint(source, resource_type, resource_id, event_type, event_id)
+
+
+def _fingerprint(
+    source: str, resource_type: str, resource_id: str, event_type: str, event_id: str
+) -> str:
+    if (
+        type(source) is str
+        and type(resource_type) is str
+        and type(resource_id) is str
+        and type(event_type) is str
+        and type(event_id) is str
+    ):  # the JSON json.dumps(sort_keys, ensure_ascii=False, compact) writes, without its setup
+        payload = (
+            '{"event_id":' + _quoted(event_id)
+            + ',"event_type":' + _quoted(event_type)
+            + ',"resource_id":' + _quoted(resource_id)
+            + ',"resource_type":' + _quoted(resource_type)
+            + ',"source":' + _quoted(source) + "}"
+        )
+    else:
+        payload = json.dumps(
+            {
+                "source": source,
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+                "event_type": event_type,
+                "event_id": event_id,
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+            separators=(",", ":"),
+        )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+_quoted = encode_basestring  # a str as JSON with ensure_ascii=False, as json.dumps quotes it
+_remembered = lru_cache(maxsize=8192)(_fingerprint)
 
 
 @dataclass(frozen=True, slots=True)

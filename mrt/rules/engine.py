@@ -23,6 +23,7 @@ from typing import Any
 from mrt.config import WATCH_KEYWORDS, Config
 from mrt.events import TrackerEvent
 from mrt.rules.combinators import AllCondition
+from mrt.rules.conditions import Leaf
 from mrt.rules.fields import MAX_FIELD_CHARS, EventView
 from mrt.rules.model import CompiledRule
 from mrt.rules.parse import ParseContext, parse_rule
@@ -88,9 +89,15 @@ class RuleSet:
     canonical: dict[str, Any] = field(default_factory=dict)
     # the rules that lead to a message, in order: the candidates for the nearest miss
     delivering: tuple[CompiledRule, ...] = field(init=False, repr=False, compare=False)
+    # of those, the ones the nearest-miss pass must score (see _nearest)
+    scored: tuple[CompiledRule, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "delivering", tuple(r for r in self.rules if r.delivers))
+        delivering = tuple(r for r in self.rules if r.delivers)
+        object.__setattr__(self, "delivering", delivering)
+        object.__setattr__(self, "scored", tuple(
+            r for i, r in enumerate(delivering) if i == 0 or not _settled_leaf(r.condition)
+        ))
 
     @property
     def canonical_json(self) -> str:
@@ -173,10 +180,13 @@ class RuleSet:
         """The delivering rule with the highest share of satisfied conditions, and its misses.
 
         Tags and priority are those after every rule ran, which is what a later rule saw.
+        Only `scored` is scored: every delivering rule failed its test in the main pass (or
+        one would deliver), so a rule that is one memoised leaf scores 0 and, after the first
+        rule, can never be strictly best (the first of equal scores wins).
         """
         best: CompiledRule | None = None
         best_score = -1.0
-        for rule in self.delivering:
+        for rule in self.scored:
             score = rule.condition.score(view)
             if score > best_score:
                 best, best_score = rule, score
@@ -186,6 +196,12 @@ class RuleSet:
         # No misses now: it needed tags or a priority that only later rules set.
         why = "; ".join(outcome.misses) or "held only with tags or priority set by later rules"
         return f"{best.name}: {why}"
+
+
+def _settled_leaf(condition: object) -> bool:
+    """A leaf whose result the main pass memoised (Leaf.test): not one on tags or priority,
+    which later rules change and which the nearest-miss pass reads afresh."""
+    return isinstance(condition, Leaf) and type(condition).test is Leaf.test
 
 
 def group_value(view: EventView, name: str) -> str:

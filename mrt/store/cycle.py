@@ -121,7 +121,7 @@ def insert_new_events(
     events' ids. PostgreSQL (a round trip a statement): one INSERT ... ON CONFLICT DO NOTHING
     RETURNING, which skips the known ones and returns the new ones' ids.
     """
-    fingerprints = [p.event.fingerprint for p in planned]  # a hash each time: once per event
+    fingerprints = [p.event.fingerprint for p in planned]
     sqlite = is_sqlite(db)
     seen = existing_fingerprints(fingerprints) if sqlite else set()
     fresh: list[tuple[str, PlannedEvent]] = []
