@@ -66,7 +66,7 @@ def _fingerprint(
 
 
 _quoted = encode_basestring  # a str as JSON with ensure_ascii=False, as json.dumps quotes it
-_remembered = lru_cache(maxsize=8192)(_fingerprint)
+_remembered = lru_cache(maxsize=8192, typed=True)(_fingerprint)  # typed: 1, 1.0, True differ
 
 
 @dataclass(frozen=True, slots=True)

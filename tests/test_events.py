@@ -64,6 +64,11 @@ def test_fingerprint_keeps_v0_recipe_for_awkward_text() -> None:
         "github", "issue", "a#1", "issue_opened", 7)
     assert fingerprint_of("github", "issue", "a#1", "issue_opened", ["x"]) == _v0_recipe(  # type: ignore[arg-type]
         "github", "issue", "a#1", "issue_opened", ["x"])
+    # values equal as cache keys but written differently by v0 (1, 1.0, true) stay apart,
+    # whichever was remembered first
+    for value in (1, True, 1.0, 1, "1"):
+        assert fingerprint_of("github", "issue", "a#1", "issue_opened", value) == _v0_recipe(  # type: ignore[arg-type]
+            "github", "issue", "a#1", "issue_opened", value)
 
 
 def test_fingerprint_hashed_once_however_often_a_cycle_reads_it(monkeypatch) -> None:
