@@ -413,4 +413,3 @@ class Sender:
     def release(self, now: datetime) -> int:
         """Graceful shutdown: give back the leases of rows this sender has not finished."""
         return outbox.release(self.owner, now)
-

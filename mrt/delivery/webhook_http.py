@@ -53,6 +53,7 @@ class _Lanes:
 
 _lanes: dict[asyncio.AbstractEventLoop, _Lanes] = {}
 
+
 @dataclass(frozen=True, slots=True)
 class WebhookAnswer:
     status: int
@@ -114,6 +115,7 @@ async def aclose() -> None:
     if lanes is not None:
         for found in lanes.clients.values():
             await found.aclose()
+
 
 async def post_json(
     url: str,
