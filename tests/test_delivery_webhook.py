@@ -8,11 +8,14 @@ import base64
 import json
 from typing import Any
 
+import httpx._urlparse
+import httpx._urls
+import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from mrt.config import ChannelConfig, Config, NotifyV0, WeLinkV0
-from mrt.delivery import apprise_channel, channels, webhook
+from mrt.delivery import apprise_channel, channels, webhook, webhook_http
 from mrt.delivery.base import Message, SendOutcome, Target
 from mrt.delivery.welink import DEFAULT_PATH
 from mrt.http.settings import USER_AGENT
@@ -123,3 +126,42 @@ def test_a_kept_apprise_plugin_does_not_pace_its_sends(tmp_path: Any) -> None:
         smtp.stop()
     assert len(got) == 3
     assert got[-1] - started < 3.0  # Apprise's own pacing alone would take 11 s
+
+
+def test_a_json_hook_parses_its_url_once_per_send(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Profiled in the sender drain: handed empty query params, httpx parsed each POST's URL a
+    # second time (to put an empty query on it); a hook without `-param=` options passes none.
+    parses: list[str] = []
+    real = httpx._urlparse.urlparse
+
+    def counting(url: str = "", **kwargs: Any) -> Any:
+        parses.append(url)
+        return real(url, **kwargs)
+
+    for module in (httpx._urls, httpx._urlparse):  # a URL is parsed, or copied with a change
+        monkeypatch.setattr(module, "urlparse", counting)
+    seen: list[str] = []
+
+    def record(request: Request) -> Response:
+        seen.append(request.full_path)
+        return Response("{}", content_type="application/json")
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(record)
+    plain = resolve(urls=[f"json://127.0.0.1:{httpserver.port}/hook"])
+    with_query = resolve(urls=[f"json://127.0.0.1:{httpserver.port}/hook?-src=mrt"])
+    message = Message(subject="vllm v0.7.0", body="released")
+
+    async def sends() -> list[int]:
+        counts = []
+        for target in (plain, plain, plain, with_query, with_query):
+            before = len(parses)
+            assert (await channels.send(target, message, timeout=5)).ok
+            counts.append(len(parses) - before)
+        await webhook_http.aclose()
+        return counts
+
+    counts = asyncio.run(sends())
+    assert counts[1:3] == [1, 1]  # the first send also built the target's lane (its client)
+    assert seen == ["/hook?", "/hook?", "/hook?", "/hook?src=mrt", "/hook?src=mrt"]

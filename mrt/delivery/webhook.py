@@ -156,7 +156,8 @@ async def _send_json(target: Target, message: Message, timeout: float) -> SendOu
         return await apprise_channel.send(target, message, timeout=timeout)
     answer = await post_json(
         prepared.url, json_payload(message, prepared.extras), timeout=timeout,
-        headers=prepared.headers, params=prepared.params,
+        # no `-param=` options: no params, or httpx parses the URL again to add an empty query
+        headers=prepared.headers, params=prepared.params or None,
     )
     if 200 <= answer.status < 300:
         return outcome_for_status(answer)

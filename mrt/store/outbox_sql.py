@@ -98,11 +98,12 @@ def _model(model: type[peewee.Model], fields: Sequence[peewee.Field], values: Se
     """A model instance of the stored values (None when the join found no row)."""
     if values[0] is None:
         return None
-    data = {
+    found = model(__no_default__=1)  # only the columns read: no defaults filled in
+    found.__data__ = {
         f.name: f.python_value(v)  # type: ignore[no-untyped-call]
         for f, v in zip(fields, values, strict=True)
     }
-    return model(**data)
+    return found
 
 
 def claimed_rows(ids: Collection[int]) -> dict[int, tuple[Outbox, Alert | None, Event | None]]:
