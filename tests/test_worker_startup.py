@@ -79,6 +79,37 @@ def test_a_worker_without_apprise_channels_never_imports_apprise(
         assert name not in modules, name
 
 
+def test_a_github_once_run_with_ai_off_loads_no_ai_replay_nor_daemon_parts(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """With AI off, no rules-change replay policy, no clustering window: the AI client and its
+    cache, the replay planner, and the daemon's retention, webhooks and watcher are imported by
+    the run that needs them, not by every start (a --once run polls, commits and delivers)."""
+    config = github_config(httpserver, tmp_path)
+    assert run(ONCE, config, tmp_path)["code"] == 0  # the first install: the baseline
+    out = run(ONCE, config, tmp_path)
+    assert out["code"] == 0
+    modules = set(out["modules"])
+    assert {"mrt.pipeline", "worker.ai_step", "mrt.ai.usage"} <= modules  # the AI step ran, off
+    for name in ("mrt.ai.client", "mrt.ai_about", "mrt.store.ai_cache", "mrt.ai.clusters",
+                 "mrt.noise.clusters", "mrt.replay", "mrt.ops.replay", "mrt.store.replay",
+                 "worker.retention", "mrt.store.maintenance", "worker.webhooks", "worker.watch"):
+        assert name not in modules, name
+
+
+def test_the_policies_that_need_them_still_load_the_ai_clusters_and_the_replay(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    config = github_config(httpserver, tmp_path)
+    assert run(ONCE, config, tmp_path)["code"] == 0
+    config["aggregation"] = {"cluster_window_minutes": 30}
+    config["delivery"] = {"rules_change_replay_hours": 24}
+    out = run(ONCE, config, tmp_path)
+    assert out["code"] == 0
+    assert {"mrt.noise.clusters", "mrt.ai.clusters", "mrt.ops.replay", "mrt.replay"} <= set(
+        out["modules"])
+
+
 def test_a_configured_apprise_channel_still_loads_apprise(
     httpserver: HTTPServer, tmp_path: Path
 ) -> None:

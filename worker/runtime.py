@@ -39,7 +39,6 @@ from mrt.events import utcnow
 from mrt.http import HttpPool
 from mrt.logs import learn_secrets
 from mrt.noise.flush import flush_due
-from mrt.ops.replay import replay_after_rules_change
 from mrt.pipeline import CycleReport, Engine, build_specs
 from mrt.rules import compile_rules
 from mrt.schedule import interval_floors
@@ -52,11 +51,8 @@ from worker import wake
 from worker.ai_step import AiWorker
 from worker.dbwatch import DatabaseWatch, ops_notice_writer, waiting_store_runner
 from worker.reload_status import record_reload
-from worker.retention import start_retention
 from worker.scheduler import Scheduler
 from worker.systemd import SystemdNotifier
-from worker.watch import watch_sources
-from worker.webhooks import open_webhooks
 
 if TYPE_CHECKING:  # worker.health (prometheus_client) is imported when its endpoint starts
     from worker.health import Endpoint
@@ -69,6 +65,8 @@ IDLE_SECONDS = 1.0
 
 @dataclass
 class Runtime:
+    """One worker's config, database, engine, scheduler and sender, and its daemon's state."""
+
     config: Config
     db: peewee.Database
     engine: Engine
@@ -122,7 +120,12 @@ def replay_on_rules_change(
     config: Config, targets: Mapping[str, list[Target]], db: peewee.Database, now: datetime
 ) -> None:
     """delivery.rules_change_replay_hours: at start and reload, before the first cycle stores
-    the new rule version. A failure is logged, never fatal: the worker runs on."""
+    the new rule version. A failure is logged, never fatal: the worker runs on. Off (0, the
+    default): nothing to plan, so neither the replay's code nor its write transaction."""
+    if config.delivery.rules_change_replay_hours <= 0:
+        return
+    from mrt.ops.replay import replay_after_rules_change
+
     try:
         result = replay_after_rules_change(config, targets, db=db, now=now, actor="worker")
     except Exception as exc:
@@ -374,6 +377,11 @@ async def run_daemon(
     rt.sender = new_sender(
         rt.config, rt.engine.targets, rt.worker_id, rt.engine.rng, rt.store_runner
     )
+    # the daemon's own parts (a --once run never needs them)
+    from worker.retention import start_retention
+    from worker.watch import watch_sources
+    from worker.webhooks import open_webhooks
+
     endpoint = _start_endpoint(rt)
     # observability.retention_*: pruned in a thread, in small batches, on its own schedule
     retention_task = start_retention(rt.db, lambda: rt.config, stop, now, rt.database)
