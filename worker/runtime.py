@@ -33,7 +33,6 @@ from mrt.config import (
 )
 from mrt.delivery import channels
 from mrt.delivery.base import Message, SendOutcome, Target
-from mrt.delivery.sender import Sender, SendReport, StoreRunner
 from mrt.errors import StoreError
 from mrt.events import utcnow
 from mrt.http import HttpPool
@@ -55,6 +54,7 @@ from worker.scheduler import Scheduler
 from worker.systemd import SystemdNotifier
 
 if TYPE_CHECKING:  # worker.health (prometheus_client) is imported when its endpoint starts
+    from mrt.delivery.sender import Sender, SendReport, StoreRunner
     from worker.health import Endpoint
 
 log = logging.getLogger("mrt.worker")
@@ -71,7 +71,6 @@ class Runtime:
     db: peewee.Database
     engine: Engine
     scheduler: Scheduler
-    sender: Sender
     worker_id: str
     started_at: datetime
     env: Mapping[str, str]
@@ -87,6 +86,22 @@ class Runtime:
     # set when new outbox rows are stored (a cycle, a webhook delivery, a flush, wake_senders):
     # the daemon's idle sender goes at once instead of at its next tick
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _sender: Sender | None = field(default=None, repr=False)
+
+    @property
+    def sender(self) -> Sender:
+        """The outbox's sender, built when first asked: a --once run asks after its cycles
+        (the sender's modules are not needed before the first request), the daemon at once."""
+        if self._sender is None:
+            self._sender = new_sender(
+                self.config, self.engine.targets, self.worker_id, self.engine.rng,
+                self.store_runner,
+            )
+        return self._sender
+
+    @sender.setter
+    def sender(self, sender: Sender) -> None:
+        self._sender = sender
 
 
 def _engine_parts(
@@ -168,13 +183,11 @@ async def build_runtime(
     except (peewee.PeeweeException, sqlite3.Error) as exc:  # read-only, locked, full ...
         raise StoreError(f"cannot start: {explain(exc, target)}") from exc
     replay_on_rules_change(config, targets, db, now())
-    sender = new_sender(config, targets, worker_id, rng)
     return Runtime(
         config=config,
         db=db,
         engine=engine,
         scheduler=scheduler,
-        sender=sender,
         worker_id=worker_id,
         started_at=utcnow(),
         env=env,
@@ -194,6 +207,8 @@ def new_sender(
     rng: random.Random,
     store_runner: StoreRunner | None = None,
 ) -> Sender:
+    from mrt.delivery.sender import Sender
+
     # store calls in a thread: a claim waiting on SQLite's write lock must not stall polling
     return Sender(config, targets, send, owner, rng, store_runner=store_runner or asyncio.to_thread)
 
