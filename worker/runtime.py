@@ -37,7 +37,6 @@ from mrt.errors import StoreError
 from mrt.events import utcnow
 from mrt.http import HttpPool
 from mrt.logs import learn_secrets
-from mrt.noise.flush import flush_due
 from mrt.pipeline import CycleReport, Engine, build_specs
 from mrt.rules import compile_rules
 from mrt.schedule import interval_floors
@@ -276,6 +275,8 @@ async def run_once(rt: Runtime, now: Callable[[], datetime] = utcnow) -> list[Cy
 
 def flush_noise(rt: Runtime, now: datetime) -> None:
     """Aggregation windows that ended and digests whose schedule fired become outbox rows."""
+    from mrt.noise.flush import flush_due  # after the cycles: not before the first request
+
     try:
         report = flush_due(rt.db, rt.engine.renderer, rt.engine.targets, now)
     except Exception as exc:  # must not stop the loop; the next tick tries again
