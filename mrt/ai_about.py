@@ -22,8 +22,9 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import peewee
 
-from mrt.ai.client import AiClient, AiSettings, AiUsage
+from mrt.ai.client import AiClient
 from mrt.ai.embeddings import ABOUT_FALLBACK, ABOUT_SCORES, PROMPT_VERSION, cosine
+from mrt.ai.usage import AiSettings, AiUsage
 from mrt.config import Config, secret_values
 from mrt.errors import AiError
 from mrt.events import TrackerEvent, utcnow

@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING
 
 import peewee
 
-from mrt.ai.client import AiUsage
-from mrt.ai_about import embed_about
+from mrt.ai.usage import AiSettings, AiUsage
 from mrt.alerting import Renderer, ops_notice, plan_event_alert
 from mrt.config import Config
 from mrt.cycle_outcome import (
@@ -44,7 +43,6 @@ from mrt.delivery.base import Message, Target
 from mrt.delivery.sanitize import clean_line
 from mrt.errors import LeaseLost, MrtError, PluginError, RateLimited
 from mrt.events import TrackerEvent
-from mrt.noise.clusters import assign_clusters
 from mrt.noise.collect import collect_cycle
 from mrt.noise.dedupe import fold_repeats
 from mrt.plugins import source_plugins
@@ -148,7 +146,10 @@ def plan_events(
     planned: list[PlannedEvent] = []
     v0_saw = set() if baseline else seen_by_v0(spec, result.events)
     muted = None if baseline else compile_active(silences.active_silences(now))
-    if not baseline:  # AI3 (lexical), when aggregation.cluster_window_minutes asks for it
+    if not baseline and engine.config.aggregation.cluster_window_minutes > 0:
+        # AI3 (lexical), imported when aggregation.cluster_window_minutes asks for it
+        from mrt.noise.clusters import assign_clusters
+
         assign_clusters(engine.config, result.events, now)
     for event in result.events:
         if baseline:
@@ -222,7 +223,10 @@ async def _run_cycle(
         plugin = engine.plugins[spec.plugin]
         result: PollResult = await plugin.poll(spec, ctx)
         progress.stage = PLANNING
-        if state.cursor is not None:  # AI2 embeddings for `about:`, when on (lexical otherwise)
+        if state.cursor is not None and AiSettings.from_config(engine.config.ai, engine.env):
+            # AI2 embeddings for `about:`, imported when AI is on (lexical otherwise)
+            from mrt.ai_about import embed_about
+
             await embed_about(engine.config, engine.ruleset, result.events, engine.env, engine.db,
                               usage=engine.ai_usage)
         planned = plan_events(engine, spec, result, baseline=state.cursor is None, now=now)

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 from test_source_support import FakeGitHub, recorded_issues
+from werkzeug import Response
 
 from mrt.errors import ConfigError
 
@@ -77,6 +78,85 @@ def test_a_worker_without_apprise_channels_never_imports_apprise(
                  # /metrics is served only with observability.metrics_listen
                  "prometheus_client", "worker.health"):
         assert name not in modules, name
+
+
+def test_a_github_once_run_with_ai_off_loads_no_ai_replay_nor_daemon_parts(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """With AI off, no rules-change replay policy, no clustering window: the AI client and its
+    cache, the replay planner, and the daemon's retention, webhooks and watcher are imported by
+    the run that needs them, not by every start (a --once run polls, commits and delivers)."""
+    config = github_config(httpserver, tmp_path)
+    assert run(ONCE, config, tmp_path)["code"] == 0  # the first install: the baseline
+    out = run(ONCE, config, tmp_path)
+    assert out["code"] == 0
+    modules = set(out["modules"])
+    assert {"mrt.pipeline", "worker.ai_step", "mrt.ai.usage"} <= modules  # the AI step ran, off
+    for name in ("mrt.ai.client", "mrt.ai_about", "mrt.store.ai_cache", "mrt.ai.clusters",
+                 "mrt.noise.clusters", "mrt.replay", "mrt.ops.replay", "mrt.store.replay",
+                 "worker.retention", "mrt.store.maintenance", "worker.webhooks", "worker.watch"):
+        assert name not in modules, name
+
+
+def test_a_once_run_imports_the_sender_after_its_first_request_and_still_delivers(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """The sender (its claim, budget, run and report modules) is built when the run first
+    sends, after the cycles: what was imported when the worker first connected upstream (the
+    audit event of the first socket.connect) is without it; the new match still goes out."""
+    import copy
+    from datetime import UTC, datetime
+
+    from test_source_support import iso
+
+    posts: list[Any] = []
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(
+        lambda request: posts.append(request.get_json()) or Response("ok"))
+    fake = FakeGitHub(httpserver, "acme/engine", recorded_issues())
+    base = httpserver.url_for("/").rstrip("/")
+    config = {
+        "state": {"sqlite_path": str(tmp_path / "mrt.sqlite3")},
+        "sources": {"github": {"repos": ["acme/engine"], "base_url": base}},
+        "watch_keywords": ["deepseek"],
+        "channels": {"hook": {"urls": [base.replace("http://", "json://") + "/hook"]}},
+    }
+    code = (
+        "import sys\n"
+        "first = []\n"
+        "def seen(event, args):\n"
+        "    if event == 'socket.connect' and not first:\n"
+        "        first.append(sorted(sys.modules))\n"
+        "sys.addaudithook(seen)\n" + ONCE.replace(
+            '"modules": sorted(sys.modules)', '"modules": sorted(sys.modules), "first": first[0]'))
+    assert run(ONCE, config, tmp_path)["code"] == 0  # the silent baseline
+    issue = copy.deepcopy(fake.issues[0])
+    now = iso(datetime.now(UTC))
+    issue.update(number=99999, title="Support DeepSeek-V9 weights", state="open",
+                 created_at=now, updated_at=now, closed_at=None)
+    issue["html_url"] = issue["html_url"].rsplit("/", 1)[0] + "/99999"
+    issue.pop("pull_request", None)
+    fake.issues.append(issue)
+
+    out = run(code, config, tmp_path)
+    assert out["code"] == 0
+    sender = {"mrt.delivery.sender", "mrt.delivery.send_report", "mrt.store.outbox_claim",
+              "mrt.noise.flush"}  # the ended windows and digests: flushed after the cycles
+    assert "mrt.sources.github" in out["first"] and not sender & set(out["first"])
+    assert sender <= set(out["modules"])
+    assert len(posts) == 1 and "DeepSeek-V9" in posts[0]["title"] + posts[0]["message"]
+
+
+def test_the_policies_that_need_them_still_load_the_ai_clusters_and_the_replay(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    config = github_config(httpserver, tmp_path)
+    assert run(ONCE, config, tmp_path)["code"] == 0
+    config["aggregation"] = {"cluster_window_minutes": 30}
+    config["delivery"] = {"rules_change_replay_hours": 24}
+    out = run(ONCE, config, tmp_path)
+    assert out["code"] == 0
+    assert {"mrt.noise.clusters", "mrt.ai.clusters", "mrt.ops.replay", "mrt.replay"} <= set(
+        out["modules"])
 
 
 def test_a_configured_apprise_channel_still_loads_apprise(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import peewee
 
-from mrt.ai.client import AiClient, AiSettings
+from mrt.ai.usage import AiSettings
 from mrt.config import Config, secret_values
 from mrt.pipeline import Engine
 from mrt.secrets import Scrubber
@@ -40,6 +40,8 @@ PASS_SECONDS = 1.0  # how often the daemon looks for alerts waiting for a summar
 
 @dataclass
 class AiWorker:
+    """The AI passes of one worker: one client across passes, none while AI is off."""
+
     config: Callable[[], Config]
     env: Mapping[str, str]
     engine: Callable[[], Engine]
@@ -58,6 +60,7 @@ class AiWorker:
             return None
         if self._step is None or settings != self._settings:
             self._retire()
+            from mrt.ai.client import AiClient
             from mrt.ai_hooks import SummaryStep
             from mrt.ai_triage import TriageStep
 

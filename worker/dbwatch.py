@@ -24,17 +24,19 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import peewee
 
 from mrt.alerting import ops_notice
 from mrt.config import Config
 from mrt.delivery.base import Message, Target
-from mrt.delivery.sender import StoreRunner
 from mrt.events import utcnow
 from mrt.store.db import write_transaction
 from mrt.store.db_errors import explain, unavailable_kind
+
+if TYPE_CHECKING:  # the sender is imported when the outbox is first sent
+    from mrt.delivery.sender import StoreRunner
 
 log = logging.getLogger("mrt.worker")
 

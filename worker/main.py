@@ -18,12 +18,12 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import peewee
 
 from mrt import __version__
 from mrt.config import secret_values
-from mrt.delivery.sender import SendReport
 from mrt.errors import ConfigError, MrtError
 from mrt.http import HttpPool
 from mrt.inert import inert_text
@@ -31,6 +31,9 @@ from mrt.logs import configure_logging
 from mrt.plugins import SourceBudgets
 from mrt.store.db_errors import bound_target, explain
 from worker.runtime import build_runtime, run_daemon, run_once
+
+if TYPE_CHECKING:  # the sender is imported when the outbox is first sent
+    from mrt.delivery.sender import SendReport
 
 log = logging.getLogger("mrt.worker")
 

@@ -37,7 +37,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from mrt import __version__
-from mrt.ai.client import AiUsage
+from mrt.ai.usage import AiUsage
 from mrt.events import utcnow
 from mrt.inert import inert_text
 from mrt.secrets import redact_shapes, scrub
@@ -287,7 +287,7 @@ class StoreCollector(Collector):
 
 
 class AiCollector(Collector):
-    """The AI step's counters, kept in the worker's process (mrt.ai.client.AiUsage): requests
+    """The AI step's counters, kept in the worker's process (mrt.ai.usage.AiUsage): requests
     and tokens by endpoint path (chat, embeddings), cache hits and fallbacks by capability
     (summary, triage, embedding). Counted since this worker started; no series until AI is
     used."""

@@ -33,13 +33,10 @@ from mrt.config import (
 )
 from mrt.delivery import channels
 from mrt.delivery.base import Message, SendOutcome, Target
-from mrt.delivery.sender import Sender, SendReport, StoreRunner
 from mrt.errors import StoreError
 from mrt.events import utcnow
 from mrt.http import HttpPool
 from mrt.logs import learn_secrets
-from mrt.noise.flush import flush_due
-from mrt.ops.replay import replay_after_rules_change
 from mrt.pipeline import CycleReport, Engine, build_specs
 from mrt.rules import compile_rules
 from mrt.schedule import interval_floors
@@ -52,13 +49,11 @@ from worker import wake
 from worker.ai_step import AiWorker
 from worker.dbwatch import DatabaseWatch, ops_notice_writer, waiting_store_runner
 from worker.reload_status import record_reload
-from worker.retention import start_retention
 from worker.scheduler import Scheduler
 from worker.systemd import SystemdNotifier
-from worker.watch import watch_sources
-from worker.webhooks import open_webhooks
 
 if TYPE_CHECKING:  # worker.health (prometheus_client) is imported when its endpoint starts
+    from mrt.delivery.sender import Sender, SendReport, StoreRunner
     from worker.health import Endpoint
 
 log = logging.getLogger("mrt.worker")
@@ -69,11 +64,12 @@ IDLE_SECONDS = 1.0
 
 @dataclass
 class Runtime:
+    """One worker's config, database, engine, scheduler and sender, and its daemon's state."""
+
     config: Config
     db: peewee.Database
     engine: Engine
     scheduler: Scheduler
-    sender: Sender
     worker_id: str
     started_at: datetime
     env: Mapping[str, str]
@@ -89,6 +85,22 @@ class Runtime:
     # set when new outbox rows are stored (a cycle, a webhook delivery, a flush, wake_senders):
     # the daemon's idle sender goes at once instead of at its next tick
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _sender: Sender | None = field(default=None, repr=False)
+
+    @property
+    def sender(self) -> Sender:
+        """The outbox's sender, built when first asked: a --once run asks after its cycles
+        (the sender's modules are not needed before the first request), the daemon at once."""
+        if self._sender is None:
+            self._sender = new_sender(
+                self.config, self.engine.targets, self.worker_id, self.engine.rng,
+                self.store_runner,
+            )
+        return self._sender
+
+    @sender.setter
+    def sender(self, sender: Sender) -> None:
+        self._sender = sender
 
 
 def _engine_parts(
@@ -122,7 +134,12 @@ def replay_on_rules_change(
     config: Config, targets: Mapping[str, list[Target]], db: peewee.Database, now: datetime
 ) -> None:
     """delivery.rules_change_replay_hours: at start and reload, before the first cycle stores
-    the new rule version. A failure is logged, never fatal: the worker runs on."""
+    the new rule version. A failure is logged, never fatal: the worker runs on. Off (0, the
+    default): nothing to plan, so neither the replay's code nor its write transaction."""
+    if config.delivery.rules_change_replay_hours <= 0:
+        return
+    from mrt.ops.replay import replay_after_rules_change
+
     try:
         result = replay_after_rules_change(config, targets, db=db, now=now, actor="worker")
     except Exception as exc:
@@ -165,13 +182,11 @@ async def build_runtime(
     except (peewee.PeeweeException, sqlite3.Error) as exc:  # read-only, locked, full ...
         raise StoreError(f"cannot start: {explain(exc, target)}") from exc
     replay_on_rules_change(config, targets, db, now())
-    sender = new_sender(config, targets, worker_id, rng)
     return Runtime(
         config=config,
         db=db,
         engine=engine,
         scheduler=scheduler,
-        sender=sender,
         worker_id=worker_id,
         started_at=utcnow(),
         env=env,
@@ -191,6 +206,8 @@ def new_sender(
     rng: random.Random,
     store_runner: StoreRunner | None = None,
 ) -> Sender:
+    from mrt.delivery.sender import Sender
+
     # store calls in a thread: a claim waiting on SQLite's write lock must not stall polling
     return Sender(config, targets, send, owner, rng, store_runner=store_runner or asyncio.to_thread)
 
@@ -258,6 +275,8 @@ async def run_once(rt: Runtime, now: Callable[[], datetime] = utcnow) -> list[Cy
 
 def flush_noise(rt: Runtime, now: datetime) -> None:
     """Aggregation windows that ended and digests whose schedule fired become outbox rows."""
+    from mrt.noise.flush import flush_due  # after the cycles: not before the first request
+
     try:
         report = flush_due(rt.db, rt.engine.renderer, rt.engine.targets, now)
     except Exception as exc:  # must not stop the loop; the next tick tries again
@@ -374,6 +393,11 @@ async def run_daemon(
     rt.sender = new_sender(
         rt.config, rt.engine.targets, rt.worker_id, rt.engine.rng, rt.store_runner
     )
+    # the daemon's own parts (a --once run never needs them)
+    from worker.retention import start_retention
+    from worker.watch import watch_sources
+    from worker.webhooks import open_webhooks
+
     endpoint = _start_endpoint(rt)
     # observability.retention_*: pruned in a thread, in small batches, on its own schedule
     retention_task = start_retention(rt.db, lambda: rt.config, stop, now, rt.database)

@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 from mrt.cycle_outcome import CycleReport
-from mrt.delivery.sender import Sender
+
+if TYPE_CHECKING:  # the sender is imported when the outbox is first sent
+    from mrt.delivery.sender import Sender
 
 MIN_WAIT_SECONDS = 0.01  # the shortest idle wait for a budget's next token
 
