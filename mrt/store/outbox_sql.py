@@ -167,7 +167,6 @@ def insert_attempts(attempts: Sequence[tuple[int, AttemptRecord, str]]) -> None:
     cursor.executemany(attempt_sql(db.param), rows)
 
 
-
 @cache
 def run_sql(param: str) -> str:
     """A target's waiting due rows from an id on, in id order: pending ones (due from their
