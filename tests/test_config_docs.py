@@ -54,7 +54,7 @@ def test_the_worker_starts_on_every_shipped_example(
     from test_source_support import FakeClock, make_pool
 
     from mrt.config import env_requirements
-    from worker.runtime import build_runtime
+    from worker.assembly import build_runtime
 
     for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
         monkeypatch.setenv(name, str(tmp_path / name.lower()))

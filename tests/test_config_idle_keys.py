@@ -12,7 +12,7 @@ import pytest
 
 from mrt.cli import main as mrt_main
 from mrt.config import load_config_with_warnings
-from worker.runtime import log_warnings
+from worker.assembly import log_warnings
 
 IDLE = """
 version = 1

@@ -20,7 +20,7 @@ from test_source_support import FakeClock, make_pool
 
 import worker.main
 from mrt.cli import main as mrt_main
-from worker.runtime import Runtime, build_runtime, reload
+from worker.assembly import Runtime, build_runtime, reload
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from mrt.schedule import interval_floors, next_poll_time
 from mrt.sources import github as github_source
 from mrt.sources import huggingface
 from mrt.sources import modelscope as modelscope_source
-from worker.runtime import build_runtime, reload
+from worker.assembly import build_runtime, reload
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 V0_SOURCES = {

@@ -34,7 +34,8 @@ from test_source_support import (
 
 from mrt.cli import main as mrt_main
 from mrt.store.models import Event, SourceState
-from worker.runtime import build_runtime, run_once
+from worker.assembly import build_runtime
+from worker.runtime import run_once
 
 ORG = "deepseek-ai"
 NEWEST = datetime(2026, 11, 20, 12, 0, tzinfo=T0.tzinfo)

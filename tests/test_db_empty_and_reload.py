@@ -25,8 +25,9 @@ from test_source_support import T0, FakeClock, FakeGitHub, make_pool, recorded_i
 from mrt.cli import main as mrt_main
 from mrt.store.backup import backup, default_backup_path
 from mrt.store.models import SourceState
+from worker.assembly import Runtime, build_runtime, reload
 from worker.main import main as worker_main
-from worker.runtime import Runtime, build_runtime, reload, run_once
+from worker.runtime import run_once
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 

@@ -37,7 +37,7 @@ from test_outbox_support import T0, config, enqueue_alerts
 
 from mrt.delivery.sender import Sender
 from mrt.store.models import Outbox
-from worker.runtime import send
+from worker.assembly import send
 
 HOOK_USER = "hookuser"
 HOOK_PASSWORD = "hookPASS-secret-77"
@@ -255,7 +255,7 @@ def test_a_reload_teaches_the_log_the_new_configs_secrets(tmp_path: Path) -> Non
     from test_source_support import FakeClock, make_pool
 
     from mrt.logs import configure_logging
-    from worker.runtime import Runtime, build_runtime, reload
+    from worker.assembly import Runtime, build_runtime, reload
 
     path = tmp_path / "c.json"
     data: dict[str, Any] = {

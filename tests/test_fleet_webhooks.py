@@ -36,8 +36,9 @@ from test_source_support import FakeClock, FakeGitHub, close, iso, load, make_po
 
 from mrt.store import pushed
 from mrt.store.models import Alert, Event, WebhookDelivery
+from worker.assembly import Runtime, build_runtime
 from worker.main import main as worker_main
-from worker.runtime import Runtime, build_runtime, run_once
+from worker.runtime import run_once
 from worker.webhooks import open_webhooks, signature_of
 
 REPO = "PyGithub/PyGithub"

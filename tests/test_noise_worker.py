@@ -18,7 +18,8 @@ from test_noise_support import REPO, first_issue
 from test_source_support import T0, FakeClock, FakeGitHub, close, make_pool, recorded_issues, touch
 
 from mrt.store.models import Alert, Outbox
-from worker.runtime import Runtime, build_runtime, run_daemon, run_once
+from worker.assembly import Runtime, build_runtime
+from worker.runtime import run_daemon, run_once
 
 
 def write_config(tmp_path: Path, server: HTTPServer) -> Path:

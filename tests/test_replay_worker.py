@@ -19,7 +19,7 @@ from mrt.config import load_config
 from mrt.ops import replay as replay_ops
 from mrt.rules import compile_rules
 from mrt.store.models import Alert, AuditLog, Outbox, RuleVersion, database_proxy
-from worker.runtime import build_runtime
+from worker.assembly import build_runtime
 
 
 def start_worker(db: peewee.Database, config_path: Path, at: datetime) -> None:

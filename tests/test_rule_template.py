@@ -32,8 +32,9 @@ from mrt.cli import main as mrt_main
 from mrt.delivery.render import build_context
 from mrt.rules import Decision
 from mrt.templating import CONTEXT_NAMES
+from worker.assembly import Runtime, build_runtime
 from worker.main import main as worker_main
-from worker.runtime import Runtime, build_runtime, run_once
+from worker.runtime import run_once
 
 CLOSED_TEMPLATE = "RULE-TEMPLATE {{ event.what }}: {{ event.title }} [{{ rules[0].name }}]"
 

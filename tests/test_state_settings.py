@@ -25,8 +25,8 @@ import tui.main
 from mrt.cli import main as mrt_main
 from mrt.store.db import fetch_all, open_database
 from mrt.store.migrations import LATEST, STEPS, migrate, schema_version
+from worker.assembly import build_runtime
 from worker.main import main as worker_main
-from worker.runtime import build_runtime
 
 KEY = "github:vllm-project/vllm"
 

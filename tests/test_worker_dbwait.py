@@ -28,8 +28,9 @@ from mrt.events import utcnow
 from mrt.ops.sources import poll_now
 from mrt.store import workers
 from mrt.store.models import Alert, Command, DeliveryAttempt, Outbox
+from worker.assembly import Runtime, build_runtime
 from worker.dbwatch import DatabaseWatch, ops_notice_writer
-from worker.runtime import Runtime, build_runtime, run_daemon, run_once
+from worker.runtime import run_daemon, run_once
 
 KEY = f"github:{REPO}"
 

@@ -18,7 +18,8 @@ from mrt.logs import configure_logging
 from mrt.ops.sources import poll_now
 from mrt.store import sources, workers
 from mrt.store.models import Command, SourceState
-from worker.runtime import Runtime, _handle_commands
+from worker.assembly import Runtime
+from worker.runtime import _handle_commands
 from worker.systemd import SystemdNotifier
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

@@ -31,8 +31,9 @@ from mrt.store.models import (
     Event,
     Outbox,
 )
+from worker.assembly import build_runtime
 from worker.retention import Retention
-from worker.runtime import build_runtime, run_daemon
+from worker.runtime import run_daemon
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -24,7 +24,8 @@ from test_source_support import FakeClock, make_pool
 from mrt.events import utcnow
 from mrt.store import sources
 from worker import runtime, wake
-from worker.runtime import Runtime, build_runtime, run_daemon, run_once
+from worker.assembly import Runtime, build_runtime
+from worker.runtime import run_daemon, run_once
 
 HOUR = 3600.0
 IDLE = 5.0  # the sender's idle wait in the budget test

@@ -22,7 +22,8 @@ from mrt.api import SourceSection, SourceSpec
 from mrt.events import utcnow
 from mrt.sources import modeldir
 from mrt.store.models import AuditLog
-from worker.runtime import Runtime, build_runtime, run_daemon, run_once
+from worker.assembly import Runtime, build_runtime
+from worker.runtime import run_daemon, run_once
 from worker.watch import watch_sources, woken_keys
 
 

@@ -30,7 +30,8 @@ from mrt.inert import inert_text
 from mrt.logs import configure_logging
 from mrt.plugins import SourceBudgets
 from mrt.store.db_errors import bound_target, explain
-from worker.runtime import build_runtime, run_daemon, run_once
+from worker.assembly import build_runtime
+from worker.runtime import run_daemon, run_once
 
 if TYPE_CHECKING:  # the sender is imported when the outbox is first sent
     from mrt.delivery.sender import SendReport

@@ -21,7 +21,7 @@ from mrt.store import workers
 from mrt.store.db_errors import explain_error
 
 if TYPE_CHECKING:
-    from worker.runtime import Runtime
+    from worker.assembly import Runtime
 
 log = logging.getLogger("mrt.worker")
 
